@@ -1,0 +1,61 @@
+package schema
+
+import (
+	"fmt"
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/mixin"
+)
+
+// CreatedMixin adds an immutable created_at to an entity.
+type CreatedMixin struct {
+	mixin.Schema
+}
+
+// Fields of the CreatedMixin.
+func (CreatedMixin) Fields() []ent.Field {
+	return []ent.Field{
+		field.Time("created_at").
+			Default(time.Now).
+			Immutable().
+			Annotations(
+				entgql.OrderField("CREATED_AT"),
+				entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
+			),
+	}
+}
+
+// TimeMixin adds created_at and updated_at to an entity.
+type TimeMixin struct {
+	mixin.Schema
+}
+
+// Fields of the TimeMixin.
+func (TimeMixin) Fields() []ent.Field {
+	return append(CreatedMixin{}.Fields(),
+		field.Time("updated_at").
+			Default(time.Now).
+			UpdateDefault(time.Now).
+			Annotations(
+				entgql.OrderField("UPDATED_AT"),
+				entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
+			),
+	)
+}
+
+// hidden is the annotation for secrets and hashes: not part of the GraphQL schema at all.
+func hidden() entgql.Annotation { return entgql.Skip(entgql.SkipAll) }
+
+// maxLen is a length validator for Text fields, whose column stays TEXT (MaxLen would turn it
+// into a VARCHAR and a wide table past MySQL's row size limit).
+func maxLen(n int) func(string) error {
+	return func(s string) error {
+		if len(s) > n {
+			return fmt.Errorf("value is longer than %d bytes", n)
+		}
+		return nil
+	}
+}

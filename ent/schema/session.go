@@ -1,0 +1,107 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Session is a signed-in browser. The cookie holds a random token; the database only its SHA-256.
+type Session struct {
+	ent.Schema
+}
+
+// Fields of the Session.
+func (Session) Fields() []ent.Field {
+	return []ent.Field{
+		field.Bytes("token_hash").
+			NotEmpty().
+			MaxLen(32).
+			Unique().
+			Sensitive(),
+		field.Int("user_id").Immutable(),
+		field.Enum("method").Values("PASSWORD", "OAUTH2", "JWT").Immutable(),
+		field.Time("expires_at"),
+		field.Time("last_seen_at"),
+		field.String("ip").Default("").MaxLen(64),
+		field.String("user_agent").Default("").MaxLen(512),
+		field.Bytes("id_token").Optional().Sensitive().Comment("Sealed."),
+		field.Bytes("refresh_token").Optional().Sensitive().Comment("Sealed."),
+		field.Time("revalidate_at").Optional().Nillable(),
+	}
+}
+
+// Edges of the Session.
+func (Session) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("user", User.Type).
+			Ref("sessions").
+			Field("user_id").
+			Unique().
+			Required().
+			Immutable(),
+	}
+}
+
+// Indexes of the Session.
+func (Session) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("expires_at"),
+	}
+}
+
+// Mixin of the Session.
+func (Session) Mixin() []ent.Mixin {
+	return []ent.Mixin{CreatedMixin{}}
+}
+
+// Annotations of the Session.
+func (Session) Annotations() []schema.Annotation {
+	return []schema.Annotation{hidden()}
+}
+
+// APIToken lets an admin's script call the API with `Authorization: Bearer`.
+type APIToken struct {
+	ent.Schema
+}
+
+// Fields of the APIToken.
+func (APIToken) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(200),
+		field.Bytes("token_hash").
+			NotEmpty().
+			MaxLen(32).
+			Unique().
+			Sensitive().
+			Annotations(hidden()),
+		field.Int("user_id").Immutable().Annotations(hidden()),
+		field.Time("last_used_at").Optional().Nillable(),
+		field.Time("expires_at").Optional().Nillable(),
+	}
+}
+
+// Edges of the APIToken.
+func (APIToken) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("user", User.Type).
+			Ref("api_tokens").
+			Field("user_id").
+			Unique().
+			Required().
+			Immutable(),
+	}
+}
+
+// Mixin of the APIToken.
+func (APIToken) Mixin() []ent.Mixin {
+	return []ent.Mixin{CreatedMixin{}}
+}
+
+// Annotations of the APIToken.
+func (APIToken) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Type("ApiToken")}
+}

@@ -1,0 +1,207 @@
+// Package store opens the database behind the ent client: SQLite (modernc.org/sqlite, the
+// embedded default) or MySQL/MariaDB (go-sql-driver/mysql), migrates it, and watches its health.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/go-sql-driver/mysql"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"entgo.io/ent/dialect"
+
+	"github.com/community/sso/ent"
+	_ "github.com/community/sso/ent/runtime" // schema defaults and validators
+)
+
+// Drivers this package opens.
+const (
+	SQLite = "sqlite"
+	MySQL  = "mysql"
+)
+
+// DB is an open database: the ent client and the *sql.DB beneath it.
+type DB struct {
+	Client *ent.Client
+	SQL    *sql.DB
+	Driver string
+
+	ready atomic.Bool
+}
+
+// Options tune Open.
+type Options struct {
+	// Dir is created (0700) before a SQLite file database is opened.
+	Dir string
+	// PingTimeout bounds the first connection; 0 means 10s.
+	PingTimeout time.Duration
+	// WrapDriver, when set, wraps the ent driver (tests count statements with it).
+	WrapDriver func(dialect.Driver) dialect.Driver
+}
+
+// Open connects to the database named by driver and dsn and checks that it answers.
+func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error) {
+	if opts.PingTimeout == 0 {
+		opts.PingTimeout = 10 * time.Second
+	}
+	var dial string
+	switch driverName {
+	case SQLite:
+		dial = dialect.SQLite
+		if opts.Dir != "" {
+			if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+				return nil, fmt.Errorf("store: create data folder: %w", err)
+			}
+		}
+	case MySQL:
+		dial = dialect.MySQL
+	default:
+		return nil, fmt.Errorf("store: unknown driver %q", driverName)
+	}
+	db, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", driverName, err)
+	}
+	switch driverName {
+	case SQLite:
+		if isMemory(dsn) {
+			// An in-memory database lives as long as its connection: keep exactly one.
+			db.SetMaxOpenConns(1)
+			db.SetMaxIdleConns(1)
+			db.SetConnMaxLifetime(0)
+			db.SetConnMaxIdleTime(0)
+		} else {
+			db.SetMaxOpenConns(8)
+			db.SetMaxIdleConns(8)
+		}
+	case MySQL:
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(16)
+		db.SetConnMaxLifetime(5 * time.Minute)
+		db.SetConnMaxIdleTime(time.Minute)
+	}
+	pctx, cancel := context.WithTimeout(ctx, opts.PingTimeout)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect to %s: %w", driverName, redact(err))
+	}
+	var drv dialect.Driver = entsql.OpenDB(dial, db)
+	if opts.WrapDriver != nil {
+		drv = opts.WrapDriver(drv)
+	}
+	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Driver: driverName}
+	d.ready.Store(true)
+	return d, nil
+}
+
+func isMemory(dsn string) bool {
+	return strings.Contains(dsn, ":memory:") || strings.Contains(dsn, "mode=memory")
+}
+
+// redact keeps a driver error but drops anything that could carry a password.
+func redact(err error) error {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return fmt.Errorf("mysql error %d: %s", me.Number, me.Message)
+	}
+	return err
+}
+
+// Migrate creates or updates the schema.
+func (d *DB) Migrate(ctx context.Context) error {
+	if err := d.Client.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes the client and the connections.
+func (d *DB) Close() error {
+	return d.Client.Close()
+}
+
+// Check pings the database within two seconds and records the outcome for Ready.
+func (d *DB) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err := d.SQL.PingContext(ctx)
+	if err == nil {
+		// A ping can succeed on an idle pooled connection while the server is gone;
+		// a real round trip tells.
+		var one int
+		err = d.SQL.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	}
+	d.ready.Store(err == nil)
+	if err != nil {
+		return fmt.Errorf("store: database unavailable: %w", redact(err))
+	}
+	return nil
+}
+
+// Ready reports the outcome of the last Check (or of a failure seen by MarkFailure).
+func (d *DB) Ready() bool { return d.ready.Load() }
+
+// MarkFailure records err when it says the database is out of reach, so that requests are
+// refused quickly until the next successful Check.
+func (d *DB) MarkFailure(err error) {
+	if IsUnavailable(err) {
+		d.ready.Store(false)
+	}
+}
+
+// Watch checks the database every interval until ctx ends.
+func (d *DB) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = d.Check(ctx)
+		}
+	}
+}
+
+// IsUnavailable reports whether err says the database cannot be reached (as opposed to a
+// query that the database refused).
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe)
+}
+
+// SQLiteDSN is the DSN for a SQLite file database with the pragmas the server needs:
+// foreign keys on, WAL, a busy timeout, and write transactions that take the lock up front.
+func SQLiteDSN(path string) string {
+	return "file:" + filepath.ToSlash(path) + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate"
+}
+
+// SQLiteMemoryDSN is the DSN for a private in-memory SQLite database.
+func SQLiteMemoryDSN(name string) string {
+	return "file:" + name + "?mode=memory&_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)"
+}

@@ -1,0 +1,157 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/profilefield"
+	"github.com/community/sso/ent/session"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/ent/user"
+)
+
+func TestUniqueIndexes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		ext := "ext-1"
+		u1 := c.User.Create().SetEmail("ann@example.com").SetUsername("ann").SetExternalID(ext).SaveX(ctx)
+		sp := c.Space.Create().SetName("General").SetSlug("general").SaveX(ctx)
+		pf := c.ProfileField.Create().SetKey("company").SetName("Company").SetType(profilefield.TypeTEXT).SaveX(ctx)
+		c.SpaceMembership.Create().SetUserID(u1.ID).SetSpaceID(sp.ID).SaveX(ctx)
+		c.ProfileFieldValue.Create().SetUserID(u1.ID).SetFieldID(pf.ID).SetKey("company").SetValue("Acme").SaveX(ctx)
+
+		tests := []struct {
+			name string
+			do   func() error
+		}{
+			{"email", func() error {
+				return c.User.Create().SetEmail("ann@example.com").SetUsername("ann-2").Exec(ctx)
+			}},
+			{"external id", func() error {
+				return c.User.Create().SetEmail("bob@example.com").SetUsername("bob").SetExternalID(ext).Exec(ctx)
+			}},
+			{"username", func() error {
+				return c.User.Create().SetEmail("bob@example.com").SetUsername("ann").Exec(ctx)
+			}},
+			{"space slug", func() error {
+				return c.Space.Create().SetName("Other").SetSlug("general").Exec(ctx)
+			}},
+			{"profile field key", func() error {
+				return c.ProfileField.Create().SetKey("company").SetName("Other").Exec(ctx)
+			}},
+			{"membership user and space", func() error {
+				return c.SpaceMembership.Create().SetUserID(u1.ID).SetSpaceID(sp.ID).Exec(ctx)
+			}},
+			{"field value user and field", func() error {
+				return c.ProfileFieldValue.Create().SetUserID(u1.ID).SetFieldID(pf.ID).SetKey("company").SetValue("Other").Exec(ctx)
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				err := tt.do()
+				if !ent.IsConstraintError(err) {
+					t.Fatalf("want a constraint error, got %v", err)
+				}
+				if store.IsUnavailable(err) {
+					t.Fatalf("a constraint error is not an outage: %v", err)
+				}
+			})
+		}
+		// Several users may have no external id.
+		c.User.Create().SetEmail("cy@example.com").SetUsername("cy").ExecX(ctx)
+		c.User.Create().SetEmail("di@example.com").SetUsername("di").ExecX(ctx)
+		if n := c.User.Query().CountX(ctx); n != 3 {
+			t.Fatalf("users = %d, want 3", n)
+		}
+	})
+}
+
+func TestEmailMustBeNormalized(t *testing.T) {
+	db := storetest.SQLite(t)
+	err := db.Client.User.Create().SetEmail("Ann@Example.com").SetUsername("ann").Exec(context.Background())
+	var verr *ent.ValidationError
+	if !errors.As(err, &verr) || verr.Name != user.FieldEmail {
+		t.Fatalf("want a validation error on email, got %v", err)
+	}
+}
+
+func TestCascadeAndSensitive(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		u := c.User.Create().SetEmail("ann@example.com").SetUsername("ann").SetPasswordHash("$argon2id$secret-hash").SaveX(ctx)
+		c.Session.Create().SetUserID(u.ID).SetTokenHash(make([]byte, 32)).SetMethod(session.MethodPASSWORD).
+			SetExpiresAt(u.CreatedAt.Add(1e12)).SetLastSeenAt(u.CreatedAt).SetRefreshToken([]byte("sealed-refresh")).SaveX(ctx)
+		if s := fmt.Sprint(u); strings.Contains(s, "secret-hash") {
+			t.Fatalf("User.String() shows the password hash: %s", s)
+		}
+		s := c.Session.Query().OnlyX(ctx)
+		if str := s.String(); strings.Contains(str, "sealed-refresh") {
+			t.Fatalf("Session.String() shows the refresh token: %s", str)
+		}
+		c.User.DeleteOne(u).ExecX(ctx)
+		if n := c.Session.Query().CountX(ctx); n != 0 {
+			t.Fatalf("sessions after deleting the user = %d, want 0", n)
+		}
+	})
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	// A port nothing listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	tests := []struct {
+		name, driver, dsn string
+	}{
+		{"unreachable mysql", store.MySQL, "root:hunter2@tcp(" + addr + ")/test?parseTime=true&timeout=2s"},
+		{"unknown driver", "postgres", "x"},
+		{"sqlite in a missing folder", store.SQLite, store.SQLiteDSN("/nonexistent/folder/db.sqlite")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := store.Open(ctx, tt.driver, tt.dsn, store.Options{})
+			if err == nil {
+				db.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.HasPrefix(err.Error(), "store: ") || strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("error %q: want a store: prefix and no password", err)
+			}
+		})
+	}
+}
+
+func TestSQLiteFileCreatesFolder(t *testing.T) {
+	dir := t.TempDir() + "/nested/data"
+	db, err := store.Open(context.Background(), store.SQLite, store.SQLiteDSN(dir+"/community.db"), store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	if err := db.SQL.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	var fk int
+	if err := db.SQL.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Fatalf("foreign_keys = %d, %v; want 1", fk, err)
+	}
+	if err := db.Check(context.Background()); err != nil || !db.Ready() {
+		t.Fatalf("Check = %v, Ready = %v", err, db.Ready())
+	}
+}
