@@ -1,0 +1,856 @@
+// Package config reads the server's configuration from the environment, validates all of it in
+// one pass and reports every problem together in one *Error, so a bad deployment is fixed in one
+// round instead of one variable at a time.
+//
+// Variables (an empty value counts as unset; values are trimmed of surrounding spaces):
+//
+//	ADDR                      listen address, default ":8080"
+//	PUBLIC_URL                the URL members reach the server at, default "http://localhost:8080";
+//	                          absolute http or https, no query, fragment or user info; a trailing
+//	                          slash is dropped. The OAuth2 callback is PUBLIC_URL/auth/oauth2/callback.
+//	DATABASE_URL              sqlite://PATH (default sqlite://data/community.db; sqlite:///abs/path
+//	                          for an absolute path; sqlite://:memory: for a private in-memory
+//	                          database) or mysql://user:pass@tcp(host:3306)/db (go-sql-driver form;
+//	                          mariadb:// is accepted as an alias)
+//	SECRET_KEY                32 bytes, base64 (standard or URL alphabet, padded or not); with a
+//	                          SQLite file database it may be left unset: it is then read from, or
+//	                          generated into, secret.key beside the database file
+//	ADMIN_EMAIL, ADMIN_PASSWORD  both or neither: create or update that admin at start
+//	                          (password at least 12 characters)
+//	LOG_LEVEL                 debug, info (default), warn or error
+//	LOG_FORMAT                json or text; unset lets the caller choose (text in a terminal)
+//	CORS_ORIGINS              comma-separated origins (scheme://host[:port]); "*" is refused
+//	                          because the API is used with credentials
+//	GRAPHQL_INTROSPECTION     bool, default true
+//	GRAPHQL_COMPLEXITY_LIMIT  > 0, default 1000
+//	GRAPHQL_DEPTH_LIMIT       > 0, default 12
+//	MIGRATE                   bool, default true; false skips the schema migration on start
+//	SESSION_LIFETIME          duration between 5m and 8760h, default 720h
+//	MAX_BODY_BYTES            > 0, default 1048576
+//	SHUTDOWN_TIMEOUT          duration > 0, default 30s
+//
+// Query parameters in a sqlite:// URL are passed to the driver (modernc.org/sqlite) after the
+// defaults: foreign keys on, WAL, a 5s busy timeout and immediate write transactions. A _pragma of
+// the same name, or _txlock, replaces the default; foreign keys cannot be turned off. For mysql://,
+// parseTime=true, charset=utf8mb4 and loc=UTC are added when absent; parseTime cannot be false.
+//
+// Load has one side effect, and only when everything else is valid: generating the SQLite secret
+// key file (mode 0600, its folder created 0700). A bad configuration writes nothing.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults of the variables that have one.
+const (
+	DefaultAddr                  = ":8080"
+	DefaultPublicURL             = "http://localhost:8080"
+	DefaultDatabaseURL           = "sqlite://data/community.db"
+	DefaultComplexityLimit       = 1000
+	DefaultDepthLimit            = 12
+	DefaultSessionLifetime       = 720 * time.Hour
+	DefaultMaxBodyBytes    int64 = 1 << 20
+	DefaultShutdownTimeout       = 30 * time.Second
+)
+
+// Limits checked by Load.
+const (
+	SecretKeySize      = 32
+	MinPasswordLength  = 12   // characters
+	MaxPasswordBytes   = 1024 // what auth/password accepts for hashing
+	MaxEmailLength     = 200  // what the user store accepts
+	MinSessionLifetime = 5 * time.Minute
+	MaxSessionLifetime = 8760 * time.Hour
+)
+
+// CallbackPath is the OAuth2 redirect path under PUBLIC_URL.
+const CallbackPath = "/auth/oauth2/callback"
+
+// SecretKeyFileName is the name of the generated key file in the SQLite data folder.
+const SecretKeyFileName = "secret.key"
+
+// Database drivers.
+const (
+	SQLite = "sqlite"
+	MySQL  = "mysql"
+)
+
+const (
+	dbHint  = "(use sqlite://PATH or mysql://user:pass@tcp(host:3306)/db)"
+	keyHint = "(openssl rand -base64 32)"
+)
+
+// Config is the server's validated configuration. Build it with Load.
+type Config struct {
+	Addr                   string        // ADDR
+	PublicURL              *url.URL      // PUBLIC_URL, without a trailing slash
+	DatabaseURL            string        // DATABASE_URL as given; may hold a password: log RedactedDatabaseURL
+	Database               Database      // DATABASE_URL, parsed
+	SecretKey              []byte        // SECRET_KEY, decoded: SecretKeySize bytes
+	SecretKeyFile          string        // the file the key was read from or generated into, "" otherwise
+	AdminEmail             string        // ADMIN_EMAIL
+	AdminPassword          string        // ADMIN_PASSWORD
+	LogLevel               slog.Level    // LOG_LEVEL
+	LogFormat              string        // LOG_FORMAT: "json", "text", or "" for the caller to decide
+	CORSOrigins            []string      // CORS_ORIGINS, normalized (lower-case, no default port)
+	GraphQLIntrospection   bool          // GRAPHQL_INTROSPECTION
+	GraphQLComplexityLimit int           // GRAPHQL_COMPLEXITY_LIMIT
+	GraphQLDepthLimit      int           // GRAPHQL_DEPTH_LIMIT
+	Migrate                bool          // MIGRATE
+	SessionLifetime        time.Duration // SESSION_LIFETIME
+	MaxBodyBytes           int64         // MAX_BODY_BYTES
+	ShutdownTimeout        time.Duration // SHUTDOWN_TIMEOUT
+}
+
+// Database is DATABASE_URL in the form the opening code needs.
+type Database struct {
+	Driver string // SQLite or MySQL
+	DSN    string // the driver's data source name
+	Path   string // the SQLite file path; "" for MySQL and in-memory SQLite
+	Dir    string // the SQLite data folder (filepath.Dir(Path)); "" when Path is ""
+}
+
+// Memory reports whether the database is an in-memory SQLite database.
+func (d Database) Memory() bool { return d.Driver == SQLite && d.Path == "" }
+
+// Error lists every problem Load found.
+type Error struct {
+	Problems []string
+}
+
+// Error returns "config: " and the problem, or the count and one problem per line.
+func (e *Error) Error() string {
+	if len(e.Problems) == 1 {
+		return "config: " + e.Problems[0]
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "config: %d problems:", len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// Secure reports whether PUBLIC_URL is https (cookies are then marked Secure).
+func (c *Config) Secure() bool { return c.PublicURL != nil && c.PublicURL.Scheme == "https" }
+
+// CallbackURL is the OAuth2 redirect URL to register at the identity provider.
+func (c *Config) CallbackURL() string { return c.PublicURL.String() + CallbackPath }
+
+// RedactedDatabaseURL is DATABASE_URL with any password replaced by "***", fit for logs.
+func (c *Config) RedactedDatabaseURL() string { return redactDatabaseURL(c.DatabaseURL) }
+
+// LogValue describes the configuration for slog without its secrets (the key, the admin
+// password, the database password).
+func (c *Config) LogValue() slog.Value {
+	format := c.LogFormat
+	if format == "" {
+		format = "auto"
+	}
+	publicURL := ""
+	if c.PublicURL != nil {
+		publicURL = c.PublicURL.String()
+	}
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("public_url", publicURL),
+		slog.String("database", c.RedactedDatabaseURL()),
+		slog.String("secret_key_file", c.SecretKeyFile),
+		slog.String("admin_email", c.AdminEmail),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.String("log_format", format),
+		slog.String("cors_origins", strings.Join(c.CORSOrigins, ",")),
+		slog.Bool("graphql_introspection", c.GraphQLIntrospection),
+		slog.Int("graphql_complexity_limit", c.GraphQLComplexityLimit),
+		slog.Int("graphql_depth_limit", c.GraphQLDepthLimit),
+		slog.Bool("migrate", c.Migrate),
+		slog.Duration("session_lifetime", c.SessionLifetime),
+		slog.Int64("max_body_bytes", c.MaxBodyBytes),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+	)
+}
+
+// String describes the configuration without its secrets, so printing a Config with fmt is safe.
+func (c *Config) String() string {
+	var b strings.Builder
+	b.WriteString("config{")
+	for i, a := range c.LogValue().Group() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%q", a.Key, a.Value.String())
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// Load reads the configuration through getenv (os.Getenv when nil) and validates it. When
+// anything is wrong it returns an *Error listing every problem, and nothing is written.
+func Load(getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	// Problems are listed in the order the variables are documented.
+	l := &loader{getenv: getenv}
+	c := &Config{Addr: l.addr(), PublicURL: l.publicURL()}
+	c.DatabaseURL = l.get("DATABASE_URL")
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = DefaultDatabaseURL
+	}
+	db, err := ParseDatabaseURL(c.DatabaseURL)
+	if err != nil {
+		l.add(err.Error())
+	}
+	c.Database = db
+	var generate bool
+	c.SecretKey, c.SecretKeyFile, generate = l.secretKey(db)
+	c.AdminEmail, c.AdminPassword = l.admin()
+	c.LogLevel = l.logLevel()
+	c.LogFormat = l.logFormat()
+	c.CORSOrigins = l.corsOrigins()
+	c.GraphQLIntrospection = l.boolean("GRAPHQL_INTROSPECTION", true)
+	c.GraphQLComplexityLimit = int(l.positive("GRAPHQL_COMPLEXITY_LIMIT", DefaultComplexityLimit, strconv.IntSize))
+	c.GraphQLDepthLimit = int(l.positive("GRAPHQL_DEPTH_LIMIT", DefaultDepthLimit, strconv.IntSize))
+	c.Migrate = l.boolean("MIGRATE", true)
+	c.SessionLifetime = l.duration("SESSION_LIFETIME", DefaultSessionLifetime, MinSessionLifetime, MaxSessionLifetime)
+	c.MaxBodyBytes = l.positive("MAX_BODY_BYTES", DefaultMaxBodyBytes, 64)
+	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, time.Nanosecond, 0)
+
+	if len(l.problems) > 0 {
+		return nil, &Error{Problems: l.problems}
+	}
+	if generate {
+		key, err := generateKeyFile(c.SecretKeyFile)
+		if err != nil {
+			return nil, &Error{Problems: []string{err.Error()}}
+		}
+		c.SecretKey = key
+	}
+	return c, nil
+}
+
+type loader struct {
+	getenv   func(string) string
+	problems []string
+}
+
+func (l *loader) get(name string) string { return strings.TrimSpace(l.getenv(name)) }
+
+func (l *loader) add(problem string) { l.problems = append(l.problems, problem) }
+
+func (l *loader) addf(format string, args ...any) { l.add(fmt.Sprintf(format, args...)) }
+
+func (l *loader) addr() string {
+	v := l.get("ADDR")
+	if v == "" {
+		return DefaultAddr
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil || port == "" {
+		l.addf("ADDR %q must be host:port or :port, e.g. \":8080\"", v)
+		return v
+	}
+	if n, err := strconv.ParseUint(port, 10, 64); err == nil && n > 65535 {
+		l.addf("ADDR %q: port out of range", v)
+	}
+	return v
+}
+
+func (l *loader) publicURL() *url.URL {
+	v := l.get("PUBLIC_URL")
+	if v == "" {
+		v = DefaultPublicURL
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		l.addf("PUBLIC_URL %q is not a URL", v)
+	case u.Scheme != "http" && u.Scheme != "https":
+		l.addf("PUBLIC_URL %q must be an absolute http:// or https:// URL", v)
+	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		l.addf("PUBLIC_URL %q has no host", v)
+	case u.User != nil:
+		l.add("PUBLIC_URL must not contain user info")
+	case u.RawQuery != "" || u.ForceQuery:
+		l.addf("PUBLIC_URL %q must not have a query", v)
+	case u.Fragment != "" || strings.Contains(v, "#"):
+		l.addf("PUBLIC_URL %q must not have a fragment", v)
+	default:
+		u.Path = strings.TrimRight(u.Path, "/")
+		u.RawPath = strings.TrimRight(u.RawPath, "/")
+		return u
+	}
+	u, _ = url.Parse(DefaultPublicURL)
+	return u
+}
+
+func (l *loader) logLevel() slog.Level {
+	v := l.get("LOG_LEVEL")
+	switch strings.ToLower(v) {
+	case "", "info":
+		return slog.LevelInfo
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	l.addf("LOG_LEVEL %q must be debug, info, warn or error", v)
+	return slog.LevelInfo
+}
+
+func (l *loader) logFormat() string {
+	v := strings.ToLower(l.get("LOG_FORMAT"))
+	switch v {
+	case "", "json", "text":
+		return v
+	}
+	l.addf("LOG_FORMAT %q must be json or text", l.get("LOG_FORMAT"))
+	return ""
+}
+
+func (l *loader) corsOrigins() []string {
+	var out []string
+	seen := map[string]bool{}
+	for part := range strings.SplitSeq(l.get("CORS_ORIGINS"), ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		o, err := normalizeOrigin(part)
+		if err != nil {
+			l.add("CORS_ORIGINS: " + err.Error())
+			continue
+		}
+		if !seen[o] {
+			seen[o] = true
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// normalizeOrigin checks that s is an origin (scheme://host[:port]) and returns it lower-cased,
+// without the scheme's default port, as a browser sends it in the Origin header.
+func normalizeOrigin(s string) (string, error) {
+	if s == "*" {
+		return "", errors.New(`"*" is not allowed (the API is used with credentials): list each origin`)
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Scheme == "" || u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		return "", fmt.Errorf("%q is not an origin (scheme://host[:port])", s)
+	case u.User != nil || u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#"):
+		return "", fmt.Errorf("%q must be scheme://host[:port] only, without a path, query or trailing slash", s)
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, nil
+}
+
+func (l *loader) boolean(name string, def bool) bool {
+	v := l.get(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		l.addf("%s %q must be true or false", name, v)
+		return def
+	}
+	return b
+}
+
+func (l *loader) positive(name string, def int64, bits int) int64 {
+	v := l.get(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, bits)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		l.addf("%s %q is too large", name, v)
+	case err != nil:
+		l.addf("%s %q must be a whole number", name, v)
+	case n <= 0:
+		l.addf("%s must be greater than 0, got %d", name, n)
+	default:
+		return n
+	}
+	return def
+}
+
+// duration reads a time.ParseDuration value in [lo, hi]; hi 0 means no upper bound.
+func (l *loader) duration(name string, def, lo, hi time.Duration) time.Duration {
+	v := l.get(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		l.addf("%s %q must be a duration such as 30s, 15m or 720h (no days)", name, v)
+	case hi == 0 && d < lo:
+		l.addf("%s must be greater than 0, got %s", name, d)
+	case hi != 0 && (d < lo || d > hi):
+		l.addf("%s must be between %s and %s, got %s", name, fmtDuration(lo), fmtDuration(hi), fmtDuration(d))
+	default:
+		return d
+	}
+	return def
+}
+
+// fmtDuration drops the zero tails of time.Duration.String ("720h0m0s" → "720h").
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func (l *loader) admin() (email, password string) {
+	email, password = l.get("ADMIN_EMAIL"), l.getenv("ADMIN_PASSWORD")
+	if strings.TrimSpace(password) == "" {
+		password = ""
+	}
+	switch {
+	case email == "" && password == "":
+		return "", ""
+	case email == "":
+		l.add("ADMIN_PASSWORD is set but ADMIN_EMAIL is not: set both or neither")
+	case password == "":
+		l.add("ADMIN_EMAIL is set but ADMIN_PASSWORD is not: set both or neither")
+	}
+	if email != "" && !plainEmail(email) {
+		l.addf("ADMIN_EMAIL %q is not a plain email address (name@example.com)", email)
+	}
+	if password != "" {
+		if n := utf8.RuneCountInString(password); n < MinPasswordLength {
+			l.addf("ADMIN_PASSWORD must be at least %d characters, got %d", MinPasswordLength, n)
+		} else if len(password) > MaxPasswordBytes {
+			l.addf("ADMIN_PASSWORD must be at most %d bytes", MaxPasswordBytes)
+		}
+	}
+	return email, password
+}
+
+// plainEmail accepts what the user store accepts (see auth.NormalizeEmail): a bare address of at
+// most MaxEmailLength bytes whose domain has a dot.
+func plainEmail(s string) bool {
+	s = strings.ToLower(s)
+	if len(s) > MaxEmailLength || strings.ContainsAny(s, " \t\r\n<>\"(),;:\\[]") {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && at < len(s)-1 && strings.Contains(s[at+1:], ".")
+}
+
+// secretKey reads SECRET_KEY, or, for a SQLite file database without it, the key file. generate
+// reports that the key file does not exist yet and should be created.
+func (l *loader) secretKey(db Database) (key []byte, file string, generate bool) {
+	if v := l.get("SECRET_KEY"); v != "" {
+		key, err := DecodeSecretKey(v)
+		if err != nil {
+			l.add("SECRET_KEY " + err.Error())
+		}
+		return key, "", false
+	}
+	switch {
+	case db.Driver == MySQL:
+		l.add("SECRET_KEY is required with a MySQL database (32 bytes, base64: openssl rand -base64 32)")
+	case db.Driver == SQLite && db.Path == "":
+		// An in-memory database forgets everything the key sealed: a key for this run will do.
+		return randomBytes(SecretKeySize), "", false
+	case db.Driver == SQLite:
+		file = filepath.Join(db.Dir, SecretKeyFileName)
+		key, err := readKeyFile(file)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, file, true
+		}
+		if err != nil {
+			l.add(err.Error())
+		}
+		return key, file, false
+	}
+	return nil, "", false
+}
+
+// DecodeSecretKey decodes a base64 secret key (standard or URL alphabet, padded or not) and checks
+// that it is SecretKeySize bytes. Its errors never contain the key.
+func DecodeSecretKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		key, err := enc.DecodeString(s)
+		if err != nil {
+			continue
+		}
+		if len(key) != SecretKeySize {
+			msg := fmt.Sprintf("must be %d bytes base64-encoded, got %d bytes", SecretKeySize, len(key))
+			if _, err := hex.DecodeString(s); err == nil && len(s) == 2*SecretKeySize {
+				msg += " (this looks like hex; base64 is expected)"
+			}
+			return nil, errors.New(msg + " " + keyHint)
+		}
+		return key, nil
+	}
+	return nil, errors.New("is not valid base64 " + keyHint)
+}
+
+func readKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("SECRET_KEY is unset and the key file cannot be read: %w", err)
+	}
+	key, err := DecodeSecretKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("SECRET_KEY file %s %v; fix or remove it, or set SECRET_KEY", path, err)
+	}
+	return key, nil
+}
+
+// generateKeyFile writes a new random key to path (mode 0600, its folder created 0700). The file
+// appears whole or not at all; when another process wins the race, its key is used.
+func generateKeyFile(path string) ([]byte, error) {
+	fail := func(err error) ([]byte, error) {
+		return nil, fmt.Errorf("SECRET_KEY is unset and the key file cannot be created: %w", err)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fail(err)
+	}
+	key := randomBytes(SecretKeySize)
+	data := []byte(base64.StdEncoding.EncodeToString(key) + "\n")
+
+	tmp, err := os.CreateTemp(dir, "."+SecretKeyFileName+"-*")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o600)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fail(err)
+	}
+	err = os.Link(tmp.Name(), path)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		// No hard links here: create the file in place instead.
+		err = writeExclusive(path, data)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return readKeyFile(path)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return key, nil
+}
+
+func writeExclusive(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+// ParseDatabaseURL turns a DATABASE_URL into a Database. Its errors start with "DATABASE_URL"
+// and never contain a password.
+func ParseDatabaseURL(raw string) (Database, error) {
+	raw = strings.TrimSpace(raw)
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok || !validScheme(scheme) {
+		return Database{}, errors.New("DATABASE_URL has no scheme " + dbHint)
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite":
+		if rest == ":memory:" || strings.HasPrefix(rest, ":memory:?") {
+			rest = "//" + rest
+		}
+		if !strings.HasPrefix(rest, "//") {
+			return Database{}, errors.New("DATABASE_URL: write sqlite://PATH, e.g. sqlite://data/community.db")
+		}
+		return parseSQLite(rest[2:])
+	case "mysql", "mariadb":
+		if !strings.HasPrefix(rest, "//") {
+			return Database{}, errors.New("DATABASE_URL: write mysql://user:pass@tcp(host:3306)/db")
+		}
+		return parseMySQL(rest[2:])
+	}
+	return Database{}, fmt.Errorf("DATABASE_URL: unknown scheme %q %s", scheme, dbHint)
+}
+
+func validScheme(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+func parseSQLite(s string) (Database, error) {
+	path, query, _ := strings.Cut(s, "?")
+	if path == "" {
+		return Database{}, errors.New("DATABASE_URL: the SQLite path is empty, e.g. sqlite://data/community.db")
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return Database{}, fmt.Errorf("DATABASE_URL: malformed query parameters: %v", err)
+	}
+	memory := path == ":memory:"
+
+	// The defaults, each dropped when the URL sets the same thing.
+	type param struct{ name, text string }
+	defaults := []param{
+		{"foreign_keys", "_pragma=foreign_keys(1)"},
+		{"journal_mode", "_pragma=journal_mode(WAL)"},
+		{"busy_timeout", "_pragma=busy_timeout(5000)"},
+		{"_txlock", "_txlock=immediate"},
+	}
+	if memory {
+		defaults = []param{defaults[0], defaults[2]}
+	}
+	given := map[string]string{}
+	for _, p := range q["_pragma"] {
+		name, arg := splitPragma(p)
+		given[name] = arg
+	}
+	for _, alias := range [][3]string{
+		{"_foreign_keys", "_fk", "foreign_keys"},
+		{"_journal_mode", "_journal", "journal_mode"},
+		{"_busy_timeout", "_timeout", "busy_timeout"},
+		{"_txlock", "_txlock", "_txlock"},
+	} {
+		for _, k := range alias[:2] {
+			if q.Has(k) {
+				given[alias[2]] = q.Get(k)
+			}
+		}
+	}
+	if arg, ok := given["foreign_keys"]; ok {
+		switch strings.ToLower(arg) {
+		case "1", "on", "true", "yes":
+		default:
+			return Database{}, errors.New("DATABASE_URL: foreign keys cannot be turned off (the schema relies on them)")
+		}
+	}
+	var params []string
+	for _, d := range defaults {
+		if _, ok := given[d.name]; !ok {
+			params = append(params, d.text)
+		}
+	}
+	if query != "" {
+		params = append(params, query)
+	}
+	tail := strings.Join(params, "&")
+
+	if memory {
+		// A unique name keeps databases of separate Loads (parallel tests) apart; the opening
+		// code keeps one connection, which is what holds an in-memory database alive.
+		name := "memdb-" + hex.EncodeToString(randomBytes(8))
+		return Database{Driver: SQLite, DSN: "file:" + name + "?mode=memory&" + tail}, nil
+	}
+	path = filepath.Clean(filepath.FromSlash(path))
+	// SQLite reads "file:" names as URIs: escape what would end or alter the path.
+	uriPath := strings.NewReplacer("%", "%25", "#", "%23").Replace(filepath.ToSlash(path))
+	return Database{
+		Driver: SQLite,
+		DSN:    "file:" + uriPath + "?" + tail,
+		Path:   path,
+		Dir:    filepath.Dir(path),
+	}, nil
+}
+
+// randomBytes returns n bytes from crypto/rand, which never fails (it crashes the program
+// rather than return an error).
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// splitPragma splits "name(arg)" or "name=arg" into its lower-cased name and its argument.
+func splitPragma(p string) (name, arg string) {
+	p = strings.TrimSpace(p)
+	i := strings.IndexAny(p, "(=")
+	if i < 0 {
+		return strings.ToLower(p), ""
+	}
+	name = strings.ToLower(strings.TrimSpace(p[:i]))
+	arg = strings.TrimSpace(p[i+1:])
+	if p[i] == '(' {
+		arg = strings.TrimSpace(strings.TrimSuffix(arg, ")"))
+	}
+	return name, strings.Trim(arg, `'"`)
+}
+
+// parseMySQL checks a go-sql-driver DSN lightly, the way the driver splits it: the last "/"
+// starts the database name, the last "@" before it ends the user info. Nothing of the DSN is
+// quoted in an error, since it may hold the password.
+func parseMySQL(dsn string) (Database, error) {
+	const form = "mysql://user:pass@tcp(host:3306)/db"
+	slash := strings.LastIndexByte(dsn, '/')
+	if slash < 0 {
+		return Database{}, errors.New("DATABASE_URL: the MySQL database name is missing (" + form + ")")
+	}
+	head, tail := dsn[:slash], dsn[slash+1:]
+	dbname, query, _ := strings.Cut(tail, "?")
+	if dbname == "" {
+		return Database{}, errors.New("DATABASE_URL: the MySQL database name is missing (" + form + ")")
+	}
+	addr := head
+	if at := strings.LastIndexByte(head, '@'); at >= 0 {
+		addr = head[at+1:]
+	}
+	if !validMySQLAddress(addr) {
+		return Database{}, errors.New("DATABASE_URL: the MySQL address must be written protocol(address), e.g. tcp(db.example.com:3306)")
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return Database{}, errors.New("DATABASE_URL: malformed MySQL query parameters")
+	}
+	var add []string
+	if q.Has("parseTime") {
+		if b, err := strconv.ParseBool(q.Get("parseTime")); err != nil || !b {
+			return Database{}, errors.New("DATABASE_URL: parseTime must be true (or left out)")
+		}
+	} else {
+		add = append(add, "parseTime=true")
+	}
+	if !q.Has("charset") {
+		add = append(add, "charset=utf8mb4")
+	}
+	if !q.Has("loc") {
+		add = append(add, "loc=UTC")
+	}
+	var params []string
+	if query = strings.Trim(query, "&"); query != "" {
+		params = append(params, query)
+	}
+	params = append(params, add...)
+	out := head + "/" + dbname
+	if len(params) > 0 {
+		out += "?" + strings.Join(params, "&")
+	}
+	return Database{Driver: MySQL, DSN: out}, nil
+}
+
+// validMySQLAddress accepts the address part of a DSN: empty (the driver's default), a network
+// alone (tcp, unix), or network(address), the network being a name (a custom dialer may use any).
+func validMySQLAddress(addr string) bool {
+	if addr == "" {
+		return true
+	}
+	proto, rest, hasAddr := strings.Cut(addr, "(")
+	if !hasAddr {
+		switch addr {
+		case "tcp", "tcp4", "tcp6", "unix":
+			return true
+		}
+		return false
+	}
+	if proto == "" || !strings.HasSuffix(rest, ")") {
+		return false
+	}
+	for _, r := range proto {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// redactDatabaseURL replaces the password of a mysql:// URL by "***".
+func redactDatabaseURL(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite":
+		return raw
+	case "mysql", "mariadb":
+		return scheme + "://" + RedactDSN(rest)
+	}
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return scheme + "://***"
+}
+
+// RedactDSN replaces the password of a go-sql-driver DSN by "***" (user:***@tcp(host)/db).
+func RedactDSN(dsn string) string {
+	head := dsn
+	if slash := strings.LastIndexByte(dsn, '/'); slash >= 0 {
+		head = dsn[:slash]
+	}
+	at := strings.LastIndexByte(head, '@')
+	if at < 0 {
+		return dsn
+	}
+	user, _, hasPass := strings.Cut(head[:at], ":")
+	if !hasPass {
+		return dsn
+	}
+	return user + ":***" + dsn[at:]
+}
