@@ -1,0 +1,385 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/community/sso/auth/password"
+	"github.com/community/sso/auth/redirect"
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/securityevent"
+	"github.com/community/sso/ent/session"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/user"
+)
+
+// LoginMetrics counts login outcomes by method and result.
+type LoginMetrics interface {
+	Login(method, result string)
+}
+
+// RateLimit bounds failed direct logins within Window: per client IP and per email address.
+type RateLimit struct {
+	PerIP    int
+	PerEmail int
+	Window   time.Duration
+}
+
+// DefaultRateLimit allows 20 failures per IP and 5 per email address in 15 minutes.
+var DefaultRateLimit = RateLimit{PerIP: 20, PerEmail: 5, Window: 15 * time.Minute}
+
+// Handler serves the login page, direct (email/password) login, logout and the home page.
+type Handler struct {
+	DB        *store.DB
+	Sessions  *Sessions
+	Log       *slog.Logger
+	Metrics   LoginMetrics
+	RateLimit RateLimit
+	// CrossOrigin refuses cross-site form posts.
+	CrossOrigin *http.CrossOriginProtection
+	// LogoutURL, when set, gives the IdP logout URL for a session that ends (OAuth2 sessions use it
+	// for RP-initiated logout); the settings' logout URLs are used otherwise.
+	LogoutURL func(ctx context.Context, s *ent.Session, st *ent.Settings) string
+	Now       func() time.Time
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) client() *ent.Client { return h.DB.Client }
+
+// Register mounts the handler's routes on mux, each wrapped by wrap (which puts the viewer in the
+// request context).
+func (h *Handler) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	mux.Handle("GET /auth/login", wrap(http.HandlerFunc(h.login)))
+	mux.Handle("GET /auth/login/direct", wrap(http.HandlerFunc(h.directForm)))
+	mux.Handle("POST /auth/login/direct", wrap(h.CrossOrigin.Handler(http.HandlerFunc(h.directLogin))))
+	mux.Handle("POST /auth/logout", wrap(h.CrossOrigin.Handler(http.HandlerFunc(h.logout))))
+	mux.Handle("GET /auth/logout", wrap(http.HandlerFunc(h.logoutGet)))
+	mux.Handle("GET /{$}", wrap(RequireLoginParam(http.HandlerFunc(h.home))))
+}
+
+// loginData is the data of the login and direct pages.
+type loginData struct {
+	Title       string
+	Error       string
+	RedirectURI string
+	Email       string
+	OAuth2      bool
+	OAuth2URL   string
+	OAuth2Text  string
+	JWT         bool
+	JWTURL      string
+	JWTText     string
+	SignUpURL   string
+	Form        bool
+	DirectURL   string
+	LoginURL    string
+}
+
+// LoginURL is the login page's address for a return path.
+func LoginURL(target string) string {
+	return "/auth/login?redirect_uri=" + url.QueryEscape(redirect.Or(target, "/"))
+}
+
+// JWTLoginURL is the JWT SSO authorization URL with referrer_uri set to the return path.
+func JWTLoginURL(authURL, target string) string {
+	u, err := url.Parse(authURL)
+	if err != nil {
+		return authURL
+	}
+	q := u.Query()
+	q.Set("referrer_uri", redirect.Or(target, "/"))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// login starts a login: straight to the only SSO method, or the page with every enabled method.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	target := redirect.Or(r.URL.Query().Get("redirect_uri"), "/")
+	if FromContext(r.Context()) != nil {
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
+	st, err := LoadSettings(r.Context(), h.client())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	oauth2URL := "/auth/oauth2/login?redirect_uri=" + url.QueryEscape(target)
+	switch {
+	case st.Oauth2Enabled && !st.JwtEnabled && !st.EmailPasswordEnabled:
+		http.Redirect(w, r, oauth2URL, http.StatusSeeOther)
+		return
+	case st.JwtEnabled && st.JwtAuthorizationURL != "" && !st.Oauth2Enabled && !st.EmailPasswordEnabled:
+		http.Redirect(w, r, JWTLoginURL(st.JwtAuthorizationURL, target), http.StatusSeeOther)
+		return
+	}
+	d := loginData{
+		Title:       "Sign in",
+		RedirectURI: target,
+		OAuth2:      st.Oauth2Enabled,
+		OAuth2URL:   oauth2URL,
+		OAuth2Text:  or(st.Oauth2LoginButtonText, "Sign in with single sign-on"),
+		JWT:         st.JwtEnabled && st.JwtAuthorizationURL != "",
+		JWTURL:      JWTLoginURL(st.JwtAuthorizationURL, target),
+		JWTText:     or(st.JwtLoginButtonText, "Sign in"),
+		Form:        st.EmailPasswordEnabled,
+		DirectURL:   "/auth/login/direct?redirect_uri=" + url.QueryEscape(target),
+	}
+	if st.JwtEnabled {
+		d.SignUpURL = st.JwtSignUpURL
+	}
+	render(w, h.Log, http.StatusOK, "login", d)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func (h *Handler) directForm(w http.ResponseWriter, r *http.Request) {
+	target := redirect.Or(r.URL.Query().Get("redirect_uri"), "/")
+	render(w, h.Log, http.StatusOK, "direct", loginData{
+		Title:       "Sign in with email and password",
+		RedirectURI: target,
+		LoginURL:    LoginURL(target),
+	})
+}
+
+// Direct login failure reasons, in LOGIN_FAILED events and metrics.
+const (
+	reasonInvalidCredentials = "INVALID_CREDENTIALS"
+	reasonSuspended          = "USER_SUSPENDED"
+	reasonPasswordDisabled   = "EMAIL_PASSWORD_DISABLED"
+	reasonRateLimited        = "RATE_LIMITED"
+)
+
+func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		h.directError(w, r, http.StatusBadRequest, "", "/", "The form could not be read. Please try again.")
+		return
+	}
+	target := redirect.Or(r.PostForm.Get("redirect_uri"), "/")
+	rawEmail := r.PostForm.Get("email")
+	pass := r.PostForm.Get("password")
+	email, emailErr := NormalizeEmail(rawEmail)
+	ip := ClientIP(r)
+
+	if limited, err := h.rateLimited(ctx, ip, email); err != nil {
+		h.fail(w, r, err)
+		return
+	} else if limited {
+		h.recordFailure(ctx, r, 0, email, reasonRateLimited)
+		w.Header().Set("Retry-After", "900")
+		h.directError(w, r, http.StatusTooManyRequests, rawEmail, target, "Too many failed sign-in attempts. Please wait a few minutes and try again.")
+		return
+	}
+
+	var u *ent.User
+	if emailErr == nil {
+		var err error
+		u, err = h.client().User.Query().Where(user.Email(email)).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	if u == nil || u.PasswordHash == "" {
+		_ = password.VerifyDummy(pass)
+		h.recordFailure(ctx, r, 0, email, reasonInvalidCredentials)
+		h.directError(w, r, http.StatusUnauthorized, rawEmail, target, "The email or password is incorrect.")
+		return
+	}
+	if err := password.Verify(u.PasswordHash, pass); err != nil {
+		if errors.Is(err, password.ErrMalformed) {
+			h.Log.ErrorContext(ctx, "auth: stored password hash is malformed", "user_id", u.ID)
+		}
+		h.recordFailure(ctx, r, u.ID, email, reasonInvalidCredentials)
+		h.directError(w, r, http.StatusUnauthorized, rawEmail, target, "The email or password is incorrect.")
+		return
+	}
+	if u.Status != user.StatusACTIVE {
+		h.recordFailure(ctx, r, u.ID, email, reasonSuspended)
+		h.directError(w, r, http.StatusForbidden, rawEmail, target, "This account is suspended. Please contact the community's admins.")
+		return
+	}
+	st, err := LoadSettings(ctx, h.client())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !st.EmailPasswordEnabled && u.Role != user.RoleADMIN {
+		h.recordFailure(ctx, r, u.ID, email, reasonPasswordDisabled)
+		h.directError(w, r, http.StatusForbidden, rawEmail, target, "Email and password sign-in is turned off for members. Please use the community's single sign-on.")
+		return
+	}
+	sess, tok, err := h.Sessions.Start(ctx, r, h.client(), u, session.MethodPASSWORD, SessionOptions{})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.Sessions.SetCookie(w, sess, tok)
+	RecordOrLog(ctx, h.client(), h.Log, Event{Type: EventLoginSucceeded, UserID: u.ID, Method: string(session.MethodPASSWORD)}.FromRequest(r))
+	h.metric(string(session.MethodPASSWORD), "success")
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func (h *Handler) metric(method, result string) {
+	if h.Metrics != nil {
+		h.Metrics.Login(method, result)
+	}
+}
+
+func (h *Handler) recordFailure(ctx context.Context, r *http.Request, userID int, email, reason string) {
+	h.metric(string(session.MethodPASSWORD), strings.ToLower(reason))
+	RecordOrLog(ctx, h.client(), h.Log, Event{
+		Type:    EventLoginFailed,
+		UserID:  userID,
+		Method:  string(session.MethodPASSWORD),
+		Subject: email,
+		Detail:  map[string]any{"reason": reason},
+	}.FromRequest(r))
+}
+
+// rateLimited counts recent failures from this IP and for this email. The count lives in the
+// security log, so every replica sees the same.
+func (h *Handler) rateLimited(ctx context.Context, ip, email string) (bool, error) {
+	rl := h.RateLimit
+	if rl.Window == 0 {
+		rl = DefaultRateLimit
+	}
+	since := h.now().Add(-rl.Window)
+	n, err := h.client().SecurityEvent.Query().
+		Where(securityevent.Type(EventLoginFailed), securityevent.IP(ip), securityevent.CreatedAtGT(since)).
+		Count(ctx)
+	if err != nil {
+		return false, err
+	}
+	if n >= rl.PerIP {
+		return true, nil
+	}
+	if email == "" {
+		return false, nil
+	}
+	n, err = h.client().SecurityEvent.Query().
+		Where(securityevent.Type(EventLoginFailed), securityevent.Subject(email), securityevent.CreatedAtGT(since)).
+		Count(ctx)
+	return n >= rl.PerEmail, err
+}
+
+func (h *Handler) directError(w http.ResponseWriter, r *http.Request, status int, email, target, msg string) {
+	render(w, h.Log, status, "direct", loginData{
+		Title:       "Sign in with email and password",
+		Error:       msg,
+		Email:       email,
+		RedirectURI: target,
+		LoginURL:    LoginURL(target),
+	})
+}
+
+// fail answers an unexpected error: a generic page, the detail in the log.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.DB.MarkFailure(err)
+	h.Log.ErrorContext(r.Context(), "auth: request failed", "path", r.URL.Path, "err", err)
+	status := http.StatusInternalServerError
+	msg := "Something went wrong on our side. Please try again."
+	if store.IsUnavailable(err) {
+		status = http.StatusServiceUnavailable
+		msg = "The service is temporarily unavailable. Please try again shortly."
+	}
+	RenderMessage(w, h.Log, status, Message{Heading: "Sorry", Message: msg, Alert: true})
+}
+
+// logoutGet ends the session unless the request comes from another site, in which case it asks
+// the member to confirm: a link elsewhere must not sign members out.
+func (h *Handler) logoutGet(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		RenderMessage(w, h.Log, http.StatusOK, Message{
+			Title: "Sign out", Heading: "Sign out?", Message: "Do you want to sign out of the community?",
+			ActionURL: "/auth/logout", ActionText: "Sign out", ActionPost: true,
+		})
+		return
+	}
+	h.logout(w, r)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	sess, err := h.Sessions.End(ctx, w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	target := redirect.Or(r.URL.Query().Get("redirect_uri"), "/")
+	if sess != nil {
+		RecordOrLog(ctx, h.client(), h.Log, Event{Type: EventLogout, UserID: sess.UserID, Method: string(sess.Method)}.FromRequest(r))
+		if st, err := LoadSettings(ctx, h.client()); err == nil {
+			if u := h.logoutURL(ctx, sess, st); u != "" {
+				target = u
+			}
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// logoutURL is where a member goes after its session ends: the logout URL of the method that
+// made the session, if one is set.
+func (h *Handler) logoutURL(ctx context.Context, s *ent.Session, st *ent.Settings) string {
+	if h.LogoutURL != nil {
+		if u := h.LogoutURL(ctx, s, st); u != "" {
+			return u
+		}
+	}
+	switch s.Method {
+	case session.MethodJWT:
+		return st.JwtLogoutURL
+	case session.MethodOAUTH2:
+		return st.Oauth2LogoutURL
+	}
+	return ""
+}
+
+type homeData struct {
+	Title string
+	User  *ent.User
+}
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	d := homeData{Title: "Community"}
+	if v := FromContext(r.Context()); v != nil {
+		d.User = v.User
+	}
+	render(w, h.Log, http.StatusOK, "home", d)
+}
+
+// RequireLoginParam implements ?auth=true on a page: a visitor without a session goes into the
+// login flow and comes back to the same URL without auth=true; a signed-in visitor passes.
+func RequireLoginParam(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("auth") != "true" || FromContext(r.Context()) != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		q.Del("auth")
+		back := r.URL.Path
+		if enc := q.Encode(); enc != "" {
+			back += "?" + enc
+		}
+		http.Redirect(w, r, LoginURL(back), http.StatusSeeOther)
+	})
+}

@@ -1,0 +1,259 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/apitoken"
+	"github.com/community/sso/ent/session"
+	"github.com/community/sso/ent/user"
+)
+
+// Cookie names: the __Host- prefix (Secure, Path=/, no Domain) when the public URL is https.
+const (
+	cookieName       = "community_session"
+	secureCookieName = "__Host-community_session"
+)
+
+// seenEvery is how often a session's or token's last use is written back: at most once a minute,
+// so that reads stay reads.
+const seenEvery = time.Minute
+
+// tokenBytes is the size of session and API tokens: 256 random bits.
+const tokenBytes = 32
+
+// APITokenPrefix starts every API token, so a leaked one is easy to recognise and scan for.
+const APITokenPrefix = "cst_"
+
+// ErrNoSession is returned when a request carries no valid session or token.
+var ErrNoSession = errors.New("auth: no valid session")
+
+// Sessions creates, finds and ends browser sessions and checks API tokens.
+type Sessions struct {
+	Client   *ent.Client
+	Lifetime time.Duration
+	// Secure sets the Secure flag and the __Host- cookie prefix (PUBLIC_URL is https).
+	Secure bool
+	Now    func() time.Time
+}
+
+func (s *Sessions) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// CookieName is the name of the session cookie.
+func (s *Sessions) CookieName() string {
+	if s.Secure {
+		return secureCookieName
+	}
+	return cookieName
+}
+
+// NewToken returns a random 256-bit token (base64url) and its SHA-256.
+func NewToken() (string, []byte) {
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Errorf("auth: random token: %w", err))
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	return tok, HashToken(tok)
+}
+
+// HashToken is the SHA-256 of a token, the only form the database keeps.
+func HashToken(tok string) []byte {
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+// SessionOptions carry what a login method stores with its session.
+type SessionOptions struct {
+	IDToken      []byte // sealed
+	RefreshToken []byte // sealed
+	RevalidateAt *time.Time
+}
+
+// Start creates a session for u after a successful login and returns it with its token; the
+// caller sets the cookie with SetCookie once the transaction holding the session commits. Any
+// session the browser already had ends: every login gets a new token.
+func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Client, u *ent.User, method session.Method, opts SessionOptions) (*ent.Session, string, error) {
+	if client == nil {
+		client = s.Client
+	}
+	if c, err := r.Cookie(s.CookieName()); err == nil && c.Value != "" {
+		if _, err := client.Session.Delete().Where(session.TokenHash(HashToken(c.Value))).Exec(ctx); err != nil {
+			return nil, "", fmt.Errorf("auth: end previous session: %w", err)
+		}
+	}
+	tok, hash := NewToken()
+	now := s.now()
+	sess, err := client.Session.Create().
+		SetTokenHash(hash).
+		SetUserID(u.ID).
+		SetMethod(method).
+		SetCreatedAt(now).
+		SetExpiresAt(now.Add(s.Lifetime)).
+		SetLastSeenAt(now).
+		SetIP(truncate(ClientIP(r), 64)).
+		SetUserAgent(truncate(r.UserAgent(), 512)).
+		SetIDToken(opts.IDToken).
+		SetRefreshToken(opts.RefreshToken).
+		SetNillableRevalidateAt(opts.RevalidateAt).
+		Save(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("auth: create session: %w", err)
+	}
+	if err := client.User.UpdateOneID(u.ID).SetLastLoginAt(now).Exec(ctx); err != nil {
+		return nil, "", fmt.Errorf("auth: record login time: %w", err)
+	}
+	return sess, tok, nil
+}
+
+// SetCookie gives the browser the session's cookie.
+func (s *Sessions) SetCookie(w http.ResponseWriter, sess *ent.Session, token string) {
+	http.SetCookie(w, s.cookie(token, sess.ExpiresAt))
+}
+
+func (s *Sessions) cookie(value string, expires time.Time) *http.Cookie {
+	c := &http.Cookie{
+		Name:     s.CookieName(),
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   s.Secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+	if value == "" {
+		c.MaxAge = -1
+	} else {
+		c.Expires = expires
+	}
+	return c
+}
+
+// Clear removes the session cookie from the browser.
+func (s *Sessions) Clear(w http.ResponseWriter) {
+	http.SetCookie(w, s.cookie("", time.Time{}))
+}
+
+// Lookup finds the viewer of r: a session cookie or an `Authorization: Bearer` API token.
+// It returns ErrNoSession for an unknown, expired or revoked token and for a suspended user.
+func (s *Sessions) Lookup(ctx context.Context, r *http.Request) (*Viewer, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			return nil, ErrNoSession
+		}
+		return s.lookupAPIToken(ctx, strings.TrimSpace(tok))
+	}
+	c, err := r.Cookie(s.CookieName())
+	if err != nil || c.Value == "" || len(c.Value) > 128 {
+		return nil, ErrNoSession
+	}
+	return s.lookupSession(ctx, c.Value)
+}
+
+func (s *Sessions) lookupSession(ctx context.Context, tok string) (*Viewer, error) {
+	sess, err := s.Client.Session.Query().
+		Where(session.TokenHash(HashToken(tok))).
+		WithUser().
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: look up session: %w", err)
+	}
+	now := s.now()
+	if !now.Before(sess.ExpiresAt) || sess.Edges.User.Status != user.StatusACTIVE {
+		return nil, ErrNoSession
+	}
+	if now.Sub(sess.LastSeenAt) >= seenEvery {
+		// Sliding expiry, written at most once a minute.
+		if err := s.Client.Session.UpdateOne(sess).SetLastSeenAt(now).SetExpiresAt(now.Add(s.Lifetime)).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+			return nil, fmt.Errorf("auth: touch session: %w", err)
+		}
+	}
+	return &Viewer{User: sess.Edges.User, Session: sess}, nil
+}
+
+func (s *Sessions) lookupAPIToken(ctx context.Context, tok string) (*Viewer, error) {
+	if !strings.HasPrefix(tok, APITokenPrefix) || len(tok) > 128 {
+		return nil, ErrNoSession
+	}
+	t, err := s.Client.APIToken.Query().
+		Where(apitoken.TokenHash(HashToken(tok))).
+		WithUser().
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: look up api token: %w", err)
+	}
+	now := s.now()
+	if (t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)) || t.Edges.User.Status != user.StatusACTIVE {
+		return nil, ErrNoSession
+	}
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= seenEvery {
+		if err := s.Client.APIToken.UpdateOne(t).SetLastUsedAt(now).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+			return nil, fmt.Errorf("auth: touch api token: %w", err)
+		}
+	}
+	return &Viewer{User: t.Edges.User, APIToken: t}, nil
+}
+
+// End deletes the session r carries, if any, and clears the cookie. It returns the ended session.
+func (s *Sessions) End(ctx context.Context, w http.ResponseWriter, r *http.Request) (*ent.Session, error) {
+	s.Clear(w)
+	c, err := r.Cookie(s.CookieName())
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	sess, err := s.Client.Session.Query().Where(session.TokenHash(HashToken(c.Value))).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: end session: %w", err)
+	}
+	if err := s.Client.Session.DeleteOne(sess).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+		return nil, fmt.Errorf("auth: end session: %w", err)
+	}
+	return sess, nil
+}
+
+// RevokeUser ends every session of a user and returns how many there were.
+func RevokeUser(ctx context.Context, client *ent.Client, userID int) (int, error) {
+	n, err := client.Session.Delete().Where(session.UserID(userID)).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("auth: revoke sessions: %w", err)
+	}
+	return n, nil
+}
+
+// NewAPIToken creates an API token for u and returns the token itself (shown once) and its record.
+func NewAPIToken(ctx context.Context, client *ent.Client, u *ent.User, name string, expiresAt *time.Time) (string, *ent.APIToken, error) {
+	tok, _ := NewToken()
+	tok = APITokenPrefix + tok
+	t, err := client.APIToken.Create().
+		SetName(name).
+		SetTokenHash(HashToken(tok)).
+		SetUserID(u.ID).
+		SetNillableExpiresAt(expiresAt).
+		Save(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("auth: create api token: %w", err)
+	}
+	return tok, t, nil
+}

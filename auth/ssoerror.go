@@ -1,0 +1,133 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/community/sso/auth/web"
+)
+
+// SSO error codes, stable for clients and in the security log.
+const (
+	CodeSSODisabled      = "SSO_DISABLED"
+	CodeInvalidToken     = "INVALID_TOKEN"
+	CodeTokenExpired     = "TOKEN_EXPIRED"
+	CodeTokenReplayed    = "TOKEN_REPLAYED"
+	CodeMissingClaim     = "MISSING_CLAIM"
+	CodeInvalidClaim     = "INVALID_CLAIM"
+	CodeInvalidRequest   = "INVALID_REQUEST"
+	CodeInvalidState     = "INVALID_STATE"
+	CodeSSOConflict      = "SSO_CONFLICT"
+	CodeEmailNotVerified = "EMAIL_NOT_VERIFIED"
+	CodeUserSuspended    = "USER_SUSPENDED"
+	CodeIDPError         = "IDP_ERROR"
+	CodeIDPUnavailable   = "IDP_UNAVAILABLE"
+	CodeTryAgain         = "TRY_AGAIN"
+)
+
+var ssoStatus = map[string]int{
+	CodeSSODisabled:      http.StatusNotFound,
+	CodeInvalidToken:     http.StatusUnauthorized,
+	CodeTokenExpired:     http.StatusUnauthorized,
+	CodeTokenReplayed:    http.StatusUnauthorized,
+	CodeMissingClaim:     http.StatusBadRequest,
+	CodeInvalidClaim:     http.StatusBadRequest,
+	CodeInvalidRequest:   http.StatusBadRequest,
+	CodeInvalidState:     http.StatusBadRequest,
+	CodeSSOConflict:      http.StatusConflict,
+	CodeEmailNotVerified: http.StatusForbidden,
+	CodeUserSuspended:    http.StatusForbidden,
+	CodeIDPError:         http.StatusBadGateway,
+	CodeIDPUnavailable:   http.StatusBadGateway,
+	CodeTryAgain:         http.StatusServiceUnavailable,
+}
+
+// ssoHints tell the member what to do next.
+var ssoHints = map[string]string{
+	CodeSSODisabled:      "This sign-in method is not enabled for the community.",
+	CodeInvalidToken:     "The sign-in link is not valid. Go back to the site you came from and sign in again.",
+	CodeTokenExpired:     "The sign-in link has expired. Go back to the site you came from and sign in again.",
+	CodeTokenReplayed:    "This sign-in link was already used. Go back to the site you came from and sign in again.",
+	CodeMissingClaim:     "Your account details are incomplete at the site you signed in with. Please contact the community's admins.",
+	CodeInvalidClaim:     "Your account details at the site you signed in with could not be used. Please contact the community's admins.",
+	CodeInvalidRequest:   "The sign-in request was incomplete. Please start again.",
+	CodeInvalidState:     "The sign-in took too long or was started in another browser. Please start again.",
+	CodeSSOConflict:      "Your email address already belongs to another community account. Please ask the community's admins to fix it; they can see what happened.",
+	CodeEmailNotVerified: "Please verify your email address with your sign-in provider first, then sign in again.",
+	CodeUserSuspended:    "This account is suspended. Please contact the community's admins.",
+	CodeIDPError:         "The sign-in provider refused the sign-in. Please try again, or contact the community's admins.",
+	CodeIDPUnavailable:   "The sign-in provider did not answer. Please try again in a moment.",
+	CodeTryAgain:         "The community is busy. Please try again in a moment.",
+}
+
+// SSOError is a failed SSO login as the member sees it: a stable code, a message without secrets,
+// and an internal detail that goes to the log and the security event only.
+type SSOError struct {
+	Code    string
+	Message string
+	// Detail is for the log and the security log; never shown.
+	Detail map[string]any
+	Err    error
+}
+
+func (e *SSOError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("auth: sso %s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("auth: sso %s: %s", e.Code, e.Message)
+}
+
+func (e *SSOError) Unwrap() error { return e.Err }
+
+// Status is the HTTP status of the error.
+func (e *SSOError) Status() int {
+	if s, ok := ssoStatus[e.Code]; ok {
+		return s
+	}
+	return http.StatusBadRequest
+}
+
+// NewSSOError returns an SSOError with a message.
+func NewSSOError(code, format string, args ...any) *SSOError {
+	return &SSOError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// AsSSOError returns err as an *SSOError, or nil.
+func AsSSOError(err error) *SSOError {
+	var e *SSOError
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// WriteSSOError answers a failed SSO login: JSON {"error":{"code","message"}} when the request
+// asks for JSON, else a small page that tells the member what to do. Nothing is cached.
+func WriteSSOError(w http.ResponseWriter, r *http.Request, log *slog.Logger, e *SSOError) {
+	h := w.Header()
+	h.Del("Set-Cookie")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	status := e.Status()
+	if web.WantsJSON(r) {
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+		return
+	}
+	m := Message{
+		Title:   "Sign-in failed",
+		Heading: "We could not sign you in",
+		Message: e.Message,
+		Hint:    ssoHints[e.Code],
+		Code:    e.Code,
+		Alert:   true,
+	}
+	if e.Code == CodeInvalidState || e.Code == CodeIDPUnavailable || e.Code == CodeTryAgain {
+		m.ActionURL, m.ActionText = "/auth/login", "Sign in again"
+	}
+	RenderMessage(w, log, status, m)
+}
