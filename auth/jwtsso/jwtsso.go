@@ -1,0 +1,278 @@
+// Package jwtsso is JWT SSO: the community's own site signs a short-lived HS256 token with the
+// community's secret and sends the member to GET /api/auth/sso?jwt=TOKEN&redirect_uri=/path; the
+// member is provisioned and signed in.
+//
+// The algorithm is fixed by the server (HS256); the token's header never chooses it, and kid, jku
+// and x5u are ignored. Token policy: a token carries exp, or an iat no older than the configured
+// age; a jti, when present, is single-use.
+package jwtsso
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/provision"
+	"github.com/community/sso/auth/redirect"
+	"github.com/community/sso/auth/seal"
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/replaymarker"
+	"github.com/community/sso/ent/session"
+	"github.com/community/sso/ent/store"
+)
+
+// PurposeSecret is the seal purpose of the stored secret.
+const PurposeSecret = "setting:jwt-sso-secret"
+
+// DefaultLeeway is the clock skew allowed on exp, nbf and iat.
+const DefaultLeeway = time.Minute
+
+// MaxLifetime bounds how far in the future a token's exp may lie: far beyond any sensible
+// sign-in token, and well inside what the replay marker's time column can hold on every
+// database (an exp in the year 33658 is a signer's bug, answered INVALID_CLAIM).
+const MaxLifetime = 100 * 366 * 24 * time.Hour
+
+// MaxTokenLength bounds the token a request may carry.
+const MaxTokenLength = 8192
+
+// Verifier checks tokens against the community's settings.
+type Verifier struct {
+	Sealer *seal.Sealer
+	Leeway time.Duration
+	Now    func() time.Time
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+func (v *Verifier) leeway() time.Duration {
+	if v.Leeway == 0 {
+		return DefaultLeeway
+	}
+	return v.Leeway
+}
+
+// Token is a verified token.
+type Token struct {
+	Claims provision.Payload
+	// JTI is the token id, "" when the token has none; ReplayUntil is how long its marker is kept.
+	JTI         string
+	ReplayUntil time.Time
+}
+
+// Verify checks the token's signature (HS256 with the community's secret, nothing else), its
+// times under the token policy, and the claims JWT SSO requires (sub, name, email).
+func (v *Verifier) Verify(tokenString string, st *ent.Settings) (*Token, *auth.SSOError) {
+	if !st.JwtEnabled || len(st.JwtSecret) == 0 {
+		return nil, auth.NewSSOError(auth.CodeSSODisabled, "JWT sign-in is not enabled.")
+	}
+	secret, err := v.Sealer.Open(PurposeSecret, st.JwtSecret)
+	if err != nil {
+		return nil, &auth.SSOError{Code: auth.CodeSSODisabled, Message: "JWT sign-in is not set up correctly.", Err: err}
+	}
+	if tokenString == "" {
+		return nil, auth.NewSSOError(auth.CodeInvalidRequest, "The sign-in link has no token.")
+	}
+	if len(tokenString) > MaxTokenLength {
+		return nil, auth.NewSSOError(auth.CodeInvalidToken, "The sign-in token is too long.")
+	}
+	now := v.now()
+	parser := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithLeeway(v.leeway()),
+		jwt.WithIssuedAt(),
+		jwt.WithJSONNumber(),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	)
+	claims := jwt.MapClaims{}
+	_, err = parser.ParseWithClaims(tokenString, claims, func(t *jwt.Token) (any, error) {
+		if t.Method != jwt.SigningMethodHS256 {
+			return nil, fmt.Errorf("jwtsso: unexpected algorithm %v", t.Header["alg"])
+		}
+		return secret, nil
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, &auth.SSOError{Code: auth.CodeTokenExpired, Message: "The sign-in token has expired.", Err: err}
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return nil, &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in token is not valid yet; check the clock of the server that signs it.", Err: err}
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return nil, &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in token is malformed.", Err: err}
+	default:
+		return nil, &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in token's signature is not valid.", Err: err}
+	}
+
+	maxAge := time.Duration(st.JwtMaxTokenAgeSeconds) * time.Second
+	exp, _ := claims.GetExpirationTime()
+	iat, _ := claims.GetIssuedAt()
+	until := time.Time{}
+	switch {
+	case exp != nil:
+		if exp.After(now.Add(MaxLifetime)) {
+			return nil, claimError(auth.CodeInvalidClaim, "exp", "The sign-in token's exp is too far in the future.")
+		}
+		until = exp.Add(v.leeway())
+	case iat != nil:
+		until = iat.Add(maxAge + v.leeway())
+		if now.After(until) {
+			return nil, auth.NewSSOError(auth.CodeTokenExpired, "The sign-in token is too old.")
+		}
+	default:
+		return nil, claimError(auth.CodeMissingClaim, "exp", "The sign-in token must carry exp or iat.")
+	}
+	tok := &Token{Claims: provision.Payload(claims), ReplayUntil: until}
+	if jti, ok := claims["jti"]; ok {
+		s, isString := jti.(string)
+		if !isString || s == "" || len(s) > 256 {
+			return nil, claimError(auth.CodeInvalidClaim, "jti", "The token's jti must be a non-empty string.")
+		}
+		tok.JTI = s
+	} else if st.JwtRequireJti {
+		return nil, claimError(auth.CodeMissingClaim, "jti", "The sign-in token must carry a jti.")
+	}
+	for _, c := range []string{"sub", "name", "email"} {
+		if provision.String(claims[c]) == "" {
+			return nil, claimError(auth.CodeMissingClaim, c, "The sign-in token has no %s.", c)
+		}
+	}
+	return tok, nil
+}
+
+func claimError(code, claim, format string, args ...any) *auth.SSOError {
+	e := auth.NewSSOError(code, format, args...)
+	e.Detail = map[string]any{"claim": claim}
+	return e
+}
+
+// ReplayKey is the stored form of a jti.
+func ReplayKey(jti string) string {
+	h := sha256.Sum256([]byte(jti))
+	return hex.EncodeToString(h[:])
+}
+
+// Used reports whether a jti was already used.
+func Used(ctx context.Context, client *ent.Client, jti string, now time.Time) (bool, error) {
+	return client.ReplayMarker.Query().Where(replaymarker.Key(ReplayKey(jti)), replaymarker.ExpiresAtGT(now)).Exist(ctx)
+}
+
+// consume records the token's jti as used, inside the login's transaction: a token used twice,
+// even at the same moment, signs in once.
+func consume(ctx context.Context, client *ent.Client, tok *Token, now time.Time) error {
+	if rand.IntN(20) == 0 {
+		if _, err := client.ReplayMarker.Delete().Where(replaymarker.ExpiresAtLT(now)).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	if tok.JTI == "" {
+		return nil
+	}
+	key := ReplayKey(tok.JTI)
+	m, err := client.ReplayMarker.Query().Where(replaymarker.Key(key)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+	case err != nil:
+		return err
+	case m.ExpiresAt.After(now):
+		return auth.NewSSOError(auth.CodeTokenReplayed, "This sign-in link was already used.")
+	default:
+		if err := client.ReplayMarker.DeleteOne(m).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	err = client.ReplayMarker.Create().SetKey(key).SetExpiresAt(tok.ReplayUntil).Exec(ctx)
+	if ent.IsConstraintError(err) {
+		return auth.NewSSOError(auth.CodeTokenReplayed, "This sign-in link was already used.")
+	}
+	return err
+}
+
+// Handler serves GET /api/auth/sso.
+type Handler struct {
+	DB          *store.DB
+	Verifier    *Verifier
+	Provisioner *provision.Provisioner
+	Log         *slog.Logger
+	Metrics     auth.LoginMetrics
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	q := r.URL.Query()
+	token := q.Get("jwt")
+	if token == "" {
+		token = q.Get("token")
+	}
+	st, err := auth.LoadSettings(ctx, h.DB.Client)
+	if err != nil {
+		h.fail(w, r, &auth.SSOError{Code: auth.CodeTryAgain, Message: "The community could not be reached.", Err: err})
+		return
+	}
+	tok, serr := h.Verifier.Verify(strings.TrimSpace(token), st)
+	if serr != nil {
+		h.fail(w, r, serr)
+		return
+	}
+	pr, err := provision.Map(tok.Claims, "externalId", "email", "name")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	now := h.Verifier.now()
+	res, err := h.Provisioner.Login(ctx, w, r, provision.Request{
+		Method:  session.MethodJWT,
+		Profile: pr,
+		Before:  func(ctx context.Context, client *ent.Client) error { return consume(ctx, client, tok, now) },
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if h.Metrics != nil {
+		h.Metrics.Login(string(session.MethodJWT), "success")
+	}
+	target := redirect.Or(q.Get("redirect_uri"), "/")
+	if res.Created && st.NewUsersHomepage != "" {
+		target = redirect.Or(st.NewUsersHomepage, target)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// fail answers a failed login and records it.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := auth.AsSSOError(err)
+	if e == nil {
+		h.DB.MarkFailure(err)
+		h.Log.ErrorContext(r.Context(), "jwtsso: login failed", "err", err)
+		e = &auth.SSOError{Code: auth.CodeTryAgain, Message: "Something went wrong on our side.", Err: err}
+	} else if e.Err != nil {
+		h.Log.InfoContext(r.Context(), "jwtsso: login refused", "code", e.Code, "err", e.Err)
+	}
+	if h.Metrics != nil {
+		h.Metrics.Login(string(session.MethodJWT), strings.ToLower(e.Code))
+	}
+	detail := map[string]any{"reason": e.Code}
+	for k, v := range e.Detail {
+		detail[k] = v
+	}
+	auth.RecordOrLog(r.Context(), h.DB.Client, h.Log, auth.Event{
+		Type: auth.EventLoginFailed, Method: string(session.MethodJWT), Detail: detail,
+	}.FromRequest(r))
+	auth.WriteSSOError(w, r, h.Log, e)
+}

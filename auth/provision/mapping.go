@@ -1,0 +1,301 @@
+package provision
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/profile"
+)
+
+// Payload is what an identity provider says about a member: JWT claims, id_token claims merged
+// with user info, or a user info document.
+type Payload map[string]any
+
+// Keys tried in order for each profile attribute; the first non-empty value wins.
+var (
+	externalIDKeys = []string{"id", "ID", "sub", "nameid"}
+	emailKeys      = []string{"email", "user_email", "emailAddress"}
+	nameKeys       = []string{"name", "display_name", "displayName", "full_name", "fullName"}
+	usernameKeys   = []string{"username", "user_login", "nickname"}
+	pictureKeys    = []string{"picture", "icon_url"}
+	taglineKeys    = []string{"tagline"}
+)
+
+// Limits of mapped values.
+const (
+	MaxExternalIDLength = 50
+	MaxNameLength       = 200
+	MaxTaglineLength    = 500
+)
+
+// Space actions and operations of a payload.
+const (
+	ActionJoin  = "JOIN"
+	ActionLeave = "LEAVE"
+	OpAdd       = "ADD"
+	OpReplace   = "REPLACE"
+)
+
+// SpaceChange is one entry of the payload's spaces list.
+type SpaceChange struct {
+	Space  string // id or slug
+	Role   string // ADMIN or MEMBER
+	Action string // JOIN or LEAVE
+}
+
+// Profile is a payload mapped to what the community stores.
+type Profile struct {
+	ExternalID string
+	Email      string
+	Name       string
+	Username   string
+	Picture    string
+	Tagline    string
+	// EmailVerified is false only when the payload says email_verified: false.
+	EmailVerified bool
+	Spaces        []SpaceChange
+	// SpacesOperation is ADD (keep other memberships) or REPLACE (the payload's spaces are all).
+	SpacesOperation string
+	// Skipped lists what the payload held but could not be used (for the security log).
+	Skipped []string
+	// Payload is the unwrapped payload, for custom fields and role claims.
+	Payload Payload
+}
+
+// Unwrap returns the object inside a {"data": {...}} envelope, or p itself.
+func Unwrap(p Payload) Payload {
+	if len(p) == 1 {
+		if inner, ok := p["data"].(map[string]any); ok {
+			return inner
+		}
+	}
+	return p
+}
+
+// String reads a scalar claim as a string: numbers as their decimal form (ids are often numbers),
+// booleans as true/false. Objects, arrays and null are "".
+func String(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strings.TrimSpace(x)
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return strconv.FormatInt(i, 10)
+		}
+		return x.String()
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return strconv.FormatInt(int64(x), 10)
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return ""
+}
+
+// first returns the first non-empty value among keys, and the key it came from.
+func first(p Payload, keys []string) (string, string) {
+	for _, k := range keys {
+		if v := String(p[k]); v != "" {
+			return v, k
+		}
+	}
+	return "", ""
+}
+
+// Map turns a payload into a profile. required names attributes that must be present
+// ("externalId", "email", "name"); a missing one is MISSING_CLAIM, a malformed one INVALID_CLAIM.
+func Map(p Payload, required ...string) (*Profile, error) {
+	p = Unwrap(p)
+	pr := &Profile{Payload: p, EmailVerified: true, SpacesOperation: OpAdd}
+	var key string
+	pr.ExternalID, key = first(p, externalIDKeys)
+	if len(pr.ExternalID) > MaxExternalIDLength {
+		return nil, claimError(auth.CodeInvalidClaim, key, "the id is longer than %d characters", MaxExternalIDLength)
+	}
+	var email string
+	email, key = first(p, emailKeys)
+	if email != "" {
+		e, err := auth.NormalizeEmail(email)
+		if err != nil {
+			return nil, claimError(auth.CodeInvalidClaim, key, "the email address is not valid")
+		}
+		pr.Email = e
+	}
+	pr.Name, _ = first(p, nameKeys)
+	if len(pr.Name) > MaxNameLength {
+		pr.Name = truncate(pr.Name, MaxNameLength)
+	}
+	pr.Username, _ = first(p, usernameKeys)
+	if pic, key := first(p, pictureKeys); pic != "" {
+		if _, err := profile.HTTPURL(pic); err != nil {
+			pr.Skipped = append(pr.Skipped, key)
+		} else {
+			pr.Picture = pic
+		}
+	}
+	pr.Tagline, _ = first(p, taglineKeys)
+	if len(pr.Tagline) > MaxTaglineLength {
+		pr.Tagline = truncate(pr.Tagline, MaxTaglineLength)
+	}
+	switch v := p["email_verified"].(type) {
+	case bool:
+		pr.EmailVerified = v
+	case string:
+		pr.EmailVerified = !strings.EqualFold(v, "false")
+	}
+	for _, r := range required {
+		missing := false
+		switch r {
+		case "externalId":
+			missing = pr.ExternalID == ""
+		case "email":
+			missing = pr.Email == ""
+		case "name":
+			missing = pr.Name == ""
+		}
+		if missing {
+			return nil, claimError(auth.CodeMissingClaim, claimName(r), "the sign-in data has no %s", claimName(r))
+		}
+	}
+	if err := mapSpaces(p, pr); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
+func claimName(attr string) string {
+	switch attr {
+	case "externalId":
+		return "sub"
+	}
+	return attr
+}
+
+func claimError(code, claim, format string, args ...any) *auth.SSOError {
+	e := auth.NewSSOError(code, format, args...)
+	e.Detail = map[string]any{"claim": claim}
+	return e
+}
+
+// mapSpaces reads spaceIds, spaces and spacesOperation.
+func mapSpaces(p Payload, pr *Profile) error {
+	switch op := strings.ToUpper(String(p["spacesOperation"])); op {
+	case "", OpAdd:
+	case OpReplace:
+		pr.SpacesOperation = OpReplace
+	default:
+		return claimError(auth.CodeInvalidClaim, "spacesOperation", "spacesOperation must be ADD or REPLACE")
+	}
+	if raw, ok := p["spaceIds"]; ok && raw != nil {
+		list, ok := raw.([]any)
+		if !ok {
+			if s := String(raw); s != "" { // a single id, or a comma-separated list
+				for _, part := range strings.Split(s, ",") {
+					list = append(list, strings.TrimSpace(part))
+				}
+			} else if _, isString := raw.(string); !isString {
+				return claimError(auth.CodeInvalidClaim, "spaceIds", "spaceIds must be a list of space ids or slugs")
+			}
+		}
+		for _, item := range list {
+			if id := String(item); id != "" {
+				pr.Spaces = append(pr.Spaces, SpaceChange{Space: id, Role: "MEMBER", Action: ActionJoin})
+			}
+		}
+	}
+	if raw, ok := p["spaces"]; ok && raw != nil {
+		list, ok := raw.([]any)
+		if !ok {
+			return claimError(auth.CodeInvalidClaim, "spaces", "spaces must be a list of {spaceId, role, action}")
+		}
+		for i, item := range list {
+			m, ok := item.(map[string]any)
+			if !ok {
+				return claimError(auth.CodeInvalidClaim, "spaces", "spaces[%d] must be an object", i)
+			}
+			c := SpaceChange{Space: String(m["spaceId"]), Role: strings.ToUpper(String(m["role"])), Action: strings.ToUpper(String(m["action"]))}
+			if c.Space == "" {
+				c.Space = String(m["id"])
+			}
+			if c.Space == "" {
+				c.Space = String(m["slug"])
+			}
+			if c.Role == "" {
+				c.Role = "MEMBER"
+			}
+			if c.Action == "" {
+				c.Action = ActionJoin
+			}
+			if c.Space == "" || (c.Role != "MEMBER" && c.Role != "ADMIN") || (c.Action != ActionJoin && c.Action != ActionLeave) {
+				pr.Skipped = append(pr.Skipped, fmt.Sprintf("spaces[%d]", i))
+				continue
+			}
+			pr.Spaces = append(pr.Spaces, c)
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// claimMatches reports whether the payload's claim matches: present and truthy when value is
+// empty, else equal to value (or, for an array claim, containing it).
+func claimMatches(p Payload, claim, value string) bool {
+	if claim == "" {
+		return false
+	}
+	v, ok := p[claim]
+	if !ok || v == nil {
+		return false
+	}
+	switch x := v.(type) {
+	case []any:
+		if value == "" {
+			return len(x) > 0
+		}
+		for _, item := range x {
+			if String(item) == value {
+				return true
+			}
+		}
+		return false
+	case bool:
+		if value == "" {
+			return x
+		}
+	}
+	s := String(v)
+	if value == "" {
+		return s != "" && s != "false" && s != "0"
+	}
+	if s == value {
+		return true
+	}
+	// A space- or comma-separated list, as some providers send groups.
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }) {
+		if part == value {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,533 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/profile"
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/profilefieldvalue"
+	"github.com/community/sso/ent/session"
+	"github.com/community/sso/ent/space"
+	"github.com/community/sso/ent/spacemembership"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/user"
+)
+
+// Decisions of a provisioning.
+const (
+	DecisionCreate   = "CREATE"
+	DecisionUpdate   = "UPDATE"
+	DecisionLink     = "LINK"
+	DecisionConflict = "CONFLICT"
+	DecisionReject   = "REJECT"
+)
+
+// RoleMapping gives members a role from payload claims: ADMIN when the admin claim matches (its
+// presence, or its value, also inside an array), else MODERATOR when the moderator claim matches,
+// else MEMBER.
+type RoleMapping struct {
+	AdminClaim, AdminValue         string
+	ModeratorClaim, ModeratorValue string
+}
+
+// Configured reports whether any claim is mapped.
+func (m *RoleMapping) Configured() bool {
+	return m != nil && (m.AdminClaim != "" || m.ModeratorClaim != "")
+}
+
+// Role is the role the payload maps to.
+func (m *RoleMapping) Role(p Payload) user.Role {
+	switch {
+	case claimMatches(p, m.AdminClaim, m.AdminValue):
+		return user.RoleADMIN
+	case claimMatches(p, m.ModeratorClaim, m.ModeratorValue):
+		return user.RoleMODERATOR
+	}
+	return user.RoleMEMBER
+}
+
+// Request is one SSO login to provision.
+type Request struct {
+	Method  session.Method // JWT or OAUTH2
+	Profile *Profile
+	Roles   *RoleMapping
+	// Session carries what the session keeps (sealed OAuth2 tokens).
+	Session auth.SessionOptions
+	// Before, when set, runs first in the login's transaction (JWT SSO consumes the token's jti).
+	Before func(ctx context.Context, client *ent.Client) error
+}
+
+// Result is what a provisioning decided and did.
+type Result struct {
+	User     *ent.User
+	Decision string
+	Created  bool
+	Changed  []string
+	Skipped  []string
+	// ConflictUserID is the user holding the email when Decision is CONFLICT, and
+	// ConflictExternalID its externalId.
+	ConflictUserID     int
+	ConflictExternalID string
+	// Reason is the SSO error code of a REJECT or CONFLICT.
+	Reason string
+}
+
+// Provisioner runs provisionings and logins.
+type Provisioner struct {
+	DB       *store.DB
+	Sessions *auth.Sessions
+	Log      *slog.Logger
+	// Attempts bounds the retries of a login that lost a race with a concurrent one (default 8).
+	Attempts int
+}
+
+// Login provisions the member of req and starts its session, in one transaction, then sets the
+// session cookie. A race with a concurrent login of the same person is retried; what cannot be
+// done is an *auth.SSOError (a conflict also records an SSO_CONFLICT security event).
+func (p *Provisioner) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request) (*Result, error) {
+	attempts := p.Attempts
+	if attempts == 0 {
+		attempts = 8
+	}
+	var lastErr error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			time.Sleep(time.Duration(rand.IntN(20*i)+5) * time.Millisecond)
+		}
+		res, sess, tok, err := p.login(ctx, r, req)
+		if err == nil {
+			p.Sessions.SetCookie(w, sess, tok)
+			return res, nil
+		}
+		if !retryable(err) {
+			if res != nil && res.Decision == DecisionConflict {
+				p.recordConflict(ctx, r, req, res)
+			}
+			return res, err
+		}
+		lastErr = err
+	}
+	p.Log.WarnContext(ctx, "provision: gave up after concurrent logins", "err", lastErr)
+	return nil, &auth.SSOError{Code: auth.CodeTryAgain, Message: "Too many sign-ins at once. Please try again.", Err: lastErr}
+}
+
+func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (*Result, *ent.Session, string, error) {
+	tx, err := p.DB.Client.Tx(ctx)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("provision: begin: %w", err)
+	}
+	client := tx.Client()
+	if req.Before != nil {
+		if err := req.Before(ctx, client); err != nil {
+			_ = tx.Rollback()
+			return nil, nil, "", err
+		}
+	}
+	res, err := provision(ctx, client, req, eventBase(r, req.Method))
+	if err != nil {
+		_ = tx.Rollback()
+		return res, nil, "", err
+	}
+	sess, tok, err := p.Sessions.Start(ctx, r, client, res.User, req.Method, req.Session)
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, nil, "", err
+	}
+	e := eventBase(r, req.Method)
+	e.Type, e.UserID = auth.EventLoginSucceeded, res.User.ID
+	e.Detail = map[string]any{"decision": res.Decision}
+	if err := auth.Record(ctx, client, e); err != nil {
+		_ = tx.Rollback()
+		return nil, nil, "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, "", fmt.Errorf("provision: commit: %w", err)
+	}
+	return res, sess, tok, nil
+}
+
+// DryRun decides what a login with req would do, and does nothing: the work runs in a
+// transaction that is rolled back.
+func (p *Provisioner) DryRun(ctx context.Context, req Request) (*Result, error) {
+	tx, err := p.DB.Client.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("provision: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	res, err := provision(ctx, tx.Client(), req, auth.Event{Method: string(req.Method)})
+	if err != nil {
+		if res == nil {
+			res = &Result{Decision: DecisionReject}
+		}
+		if e := auth.AsSSOError(err); e != nil {
+			res.Reason = e.Code
+			return res, nil
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func eventBase(r *http.Request, method session.Method) auth.Event {
+	return auth.Event{Method: string(method)}.FromRequest(r)
+}
+
+func (p *Provisioner) recordConflict(ctx context.Context, r *http.Request, req Request, res *Result) {
+	e := eventBase(r, req.Method)
+	e.Type, e.UserID = auth.EventSSOConflict, res.ConflictUserID
+	e.Subject = req.Profile.Email
+	e.Detail = map[string]any{
+		"existingUserId":     strconv.Itoa(res.ConflictUserID),
+		"existingExternalId": res.ConflictExternalID,
+		"incomingExternalId": req.Profile.ExternalID,
+		"email":              req.Profile.Email,
+		"fix":                "updateUser: clear or change the existing user's externalId, or change one of the emails",
+	}
+	auth.RecordOrLog(ctx, p.DB.Client, p.Log, e)
+}
+
+// retryable tells a lost race (a unique key another transaction just took, a deadlock, a busy
+// database) from a real failure.
+func retryable(err error) bool {
+	if auth.AsSSOError(err) != nil {
+		return false
+	}
+	if ent.IsConstraintError(err) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"Deadlock found", "Lock wait timeout", "database is locked", "SQLITE_BUSY", "(5)", "(517)", "try restarting transaction"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// provision finds, links, creates or updates the member, with spaces, fields and role.
+func provision(ctx context.Context, client *ent.Client, req Request, base auth.Event) (*Result, error) {
+	pr := req.Profile
+	res := &Result{Skipped: append([]string(nil), pr.Skipped...)}
+	var u *ent.User
+	var err error
+	if pr.ExternalID != "" {
+		u, err = client.User.Query().Where(user.ExternalID(pr.ExternalID)).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return nil, err
+		}
+		if u != nil {
+			res.Decision = DecisionUpdate
+		}
+	}
+	if u == nil && pr.Email != "" {
+		byEmail, err := client.User.Query().Where(user.Email(pr.Email)).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return nil, err
+		}
+		switch {
+		case byEmail == nil:
+		case byEmail.ExternalID != nil && *byEmail.ExternalID != pr.ExternalID:
+			res.Decision, res.ConflictUserID, res.ConflictExternalID = DecisionConflict, byEmail.ID, *byEmail.ExternalID
+			res.Reason = auth.CodeSSOConflict
+			return res, conflictError(byEmail.ID, *byEmail.ExternalID)
+		case !pr.EmailVerified:
+			res.Decision, res.Reason = DecisionReject, auth.CodeEmailNotVerified
+			return res, auth.NewSSOError(auth.CodeEmailNotVerified, "Your email address is not verified, so it cannot be linked to the existing account.")
+		default:
+			u, res.Decision = byEmail, DecisionLink
+		}
+	}
+	if u != nil && u.Status != user.StatusACTIVE {
+		res.Decision, res.Reason = DecisionReject, auth.CodeUserSuspended
+		return res, auth.NewSSOError(auth.CodeUserSuspended, "This account is suspended.")
+	}
+	if u == nil {
+		if pr.Email == "" {
+			res.Decision, res.Reason = DecisionReject, auth.CodeMissingClaim
+			return res, claimError(auth.CodeMissingClaim, "email", "the sign-in data has no email address")
+		}
+		u, err = create(ctx, client, req)
+		if err != nil {
+			return nil, err
+		}
+		res.Decision, res.Created = DecisionCreate, true
+		e := base
+		e.Type, e.UserID = auth.EventUserCreated, u.ID
+		e.Detail = map[string]any{"externalId": pr.ExternalID, "email": pr.Email}
+		if err := auth.Record(ctx, client, e); err != nil {
+			return nil, err
+		}
+	} else {
+		u, res.Changed, err = update(ctx, client, u, req, res.Decision == DecisionLink)
+		if err != nil {
+			if ce := auth.AsSSOError(err); ce != nil && ce.Code == auth.CodeSSOConflict {
+				res.Decision, res.Reason = DecisionConflict, auth.CodeSSOConflict
+				res.ConflictUserID, _ = ce.Detail["existingUserId"].(int)
+				res.ConflictExternalID, _ = ce.Detail["existingExternalId"].(string)
+			}
+			return res, err
+		}
+		typ := auth.EventUserUpdated
+		if res.Decision == DecisionLink {
+			typ = auth.EventUserLinked
+		}
+		if typ == auth.EventUserLinked || len(res.Changed) > 0 {
+			e := base
+			e.Type, e.UserID = typ, u.ID
+			e.Detail = map[string]any{"fields": res.Changed, "externalId": pr.ExternalID}
+			if err := auth.Record(ctx, client, e); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if req.Roles.Configured() {
+		role := req.Roles.Role(pr.Payload)
+		if role != u.Role {
+			e := base
+			e.Type, e.UserID = auth.EventRoleChanged, u.ID
+			e.Detail = map[string]any{"from": string(u.Role), "to": string(role), "source": "claims"}
+			if u, err = u.Update().SetRole(role).Save(ctx); err != nil {
+				return nil, err
+			}
+			if err := auth.Record(ctx, client, e); err != nil {
+				return nil, err
+			}
+			res.Changed = append(res.Changed, "role")
+		}
+	}
+	spaceChanges, skipped, err := syncSpaces(ctx, client, u.ID, pr)
+	if err != nil {
+		return nil, err
+	}
+	res.Skipped = append(res.Skipped, skipped...)
+	if len(spaceChanges) > 0 {
+		e := base
+		e.Type, e.UserID = auth.EventSpaceMembershipChanged, u.ID
+		e.Detail = map[string]any{"changes": spaceChanges}
+		if err := auth.Record(ctx, client, e); err != nil {
+			return nil, err
+		}
+	}
+	fieldChanges, skipped, err := syncFields(ctx, client, u.ID, pr.Payload)
+	if err != nil {
+		return nil, err
+	}
+	res.Skipped = append(res.Skipped, skipped...)
+	res.Changed = append(res.Changed, fieldChanges...)
+	if len(res.Skipped) > 0 {
+		e := base
+		e.Type, e.UserID = auth.EventUserUpdated, u.ID
+		e.Detail = map[string]any{"skipped": res.Skipped}
+		if err := auth.Record(ctx, client, e); err != nil {
+			return nil, err
+		}
+	}
+	res.User = u
+	return res, nil
+}
+
+// conflictError reports that the email belongs to another member, naming that member for the
+// SSO_CONFLICT event (never for the response).
+func conflictError(existing int, existingExternalID string) *auth.SSOError {
+	e := auth.NewSSOError(auth.CodeSSOConflict, "Your email address already belongs to another community account.")
+	e.Detail = map[string]any{"existingUserId": existing, "existingExternalId": existingExternalID}
+	return e
+}
+
+// create makes a new member from the profile.
+func create(ctx context.Context, client *ent.Client, req Request) (*ent.User, error) {
+	pr := req.Profile
+	base := pr.Username
+	if base == "" {
+		base = pr.Name
+	}
+	if base == "" {
+		base = pr.Email
+	}
+	name, err := auth.UniqueUsername(ctx, client, auth.UsernameBase(base), 0)
+	if err != nil {
+		return nil, err
+	}
+	c := client.User.Create().
+		SetEmail(pr.Email).
+		SetUsername(name).
+		SetName(pr.Name).
+		SetTagline(pr.Tagline).
+		SetPicture(pr.Picture)
+	if pr.ExternalID != "" {
+		c.SetExternalID(pr.ExternalID)
+	}
+	return c.Save(ctx)
+}
+
+// update applies the profile to an existing member and returns the names of changed fields.
+func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, link bool) (*ent.User, []string, error) {
+	pr := req.Profile
+	upd := u.Update()
+	var changed []string
+	if link && pr.ExternalID != "" {
+		upd.SetExternalID(pr.ExternalID)
+		changed = append(changed, "externalId")
+	}
+	if pr.Email != "" && pr.Email != u.Email {
+		other, err := client.User.Query().Where(user.Email(pr.Email), user.IDNEQ(u.ID)).First(ctx)
+		if err == nil {
+			ext := ""
+			if other.ExternalID != nil {
+				ext = *other.ExternalID
+			}
+			return nil, nil, conflictError(other.ID, ext)
+		}
+		if !ent.IsNotFound(err) {
+			return nil, nil, err
+		}
+		upd.SetEmail(pr.Email)
+		changed = append(changed, "email")
+	}
+	for _, f := range []struct {
+		name     string
+		from, to string
+		set      func(string)
+	}{
+		{"name", u.Name, pr.Name, func(v string) { upd.SetName(v) }},
+		{"tagline", u.Tagline, pr.Tagline, func(v string) { upd.SetTagline(v) }},
+		{"picture", u.Picture, pr.Picture, func(v string) { upd.SetPicture(v) }},
+	} {
+		if f.to != "" && f.to != f.from {
+			f.set(f.to)
+			changed = append(changed, f.name)
+		}
+	}
+	if len(changed) == 0 {
+		return u, nil, nil
+	}
+	u, err := upd.Save(ctx)
+	return u, changed, err
+}
+
+// syncSpaces applies the payload's spaces. Unknown spaces are skipped, never a failed login.
+func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile) ([]string, []string, error) {
+	if len(pr.Spaces) == 0 && pr.SpacesOperation != OpReplace {
+		return nil, nil, nil
+	}
+	var refs []string
+	var ids []int
+	for _, c := range pr.Spaces {
+		refs = append(refs, c.Space)
+		if id, err := strconv.Atoi(c.Space); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	found, err := client.Space.Query().Where(space.Or(space.SlugIn(refs...), space.IDIn(ids...))).All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	byRef := map[string]*ent.Space{}
+	for _, s := range found {
+		byRef[s.Slug] = s
+		byRef[strconv.Itoa(s.ID)] = s
+	}
+	current, err := client.SpaceMembership.Query().Where(spacemembership.UserID(userID)).All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	have := map[int]*ent.SpaceMembership{}
+	for _, m := range current {
+		have[m.SpaceID] = m
+	}
+	want := map[int]spacemembership.Role{}
+	leave := map[int]bool{}
+	var skipped, changes []string
+	for _, c := range pr.Spaces {
+		s, ok := byRef[c.Space]
+		if !ok {
+			skipped = append(skipped, "space:"+c.Space)
+			continue
+		}
+		if c.Action == ActionLeave {
+			leave[s.ID] = true
+			delete(want, s.ID)
+			continue
+		}
+		want[s.ID] = spacemembership.Role(c.Role)
+		delete(leave, s.ID)
+	}
+	slug := map[int]string{}
+	for _, s := range found {
+		slug[s.ID] = s.Slug
+	}
+	for sid, m := range have {
+		_, wanted := want[sid]
+		if leave[sid] || (pr.SpacesOperation == OpReplace && !wanted) {
+			if err := client.SpaceMembership.DeleteOne(m).Exec(ctx); err != nil {
+				return nil, nil, err
+			}
+			changes = append(changes, fmt.Sprintf("LEAVE %d", sid))
+		}
+	}
+	for sid, role := range want {
+		m, ok := have[sid]
+		switch {
+		case !ok:
+			if err := client.SpaceMembership.Create().SetUserID(userID).SetSpaceID(sid).SetRole(role).Exec(ctx); err != nil {
+				return nil, nil, err
+			}
+			changes = append(changes, fmt.Sprintf("JOIN %s as %s", slug[sid], role))
+		case m.Role != role:
+			if err := m.Update().SetRole(role).Exec(ctx); err != nil {
+				return nil, nil, err
+			}
+			changes = append(changes, fmt.Sprintf("ROLE %s %s", slug[sid], role))
+		}
+	}
+	return changes, skipped, nil
+}
+
+// syncFields sets each profile field from the first of its external keys with a value.
+func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) ([]string, []string, error) {
+	defs, err := client.ProfileField.Query().All(ctx)
+	if err != nil || len(defs) == 0 {
+		return nil, nil, err
+	}
+	current, err := client.ProfileFieldValue.Query().Where(profilefieldvalue.UserID(userID)).All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	have := map[int]*ent.ProfileFieldValue{}
+	for _, v := range current {
+		have[v.FieldID] = v
+	}
+	var changed, skipped []string
+	for _, def := range defs {
+		raw, key := first(p, def.ExternalKeys)
+		if raw == "" {
+			continue
+		}
+		val, err := profile.Value(def.Type, def.Options, raw)
+		if err != nil {
+			skipped = append(skipped, "field:"+def.Key+" ("+key+")")
+			continue
+		}
+		switch cur, ok := have[def.ID]; {
+		case !ok:
+			err = client.ProfileFieldValue.Create().SetUserID(userID).SetFieldID(def.ID).SetKey(def.Key).SetValue(val).Exec(ctx)
+		case cur.Value != val:
+			err = cur.Update().SetValue(val).Exec(ctx)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		changed = append(changed, "fields."+def.Key)
+	}
+	return changed, skipped, nil
+}
