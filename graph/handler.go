@@ -1,0 +1,174 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// HandlerConfig tunes the GraphQL endpoint.
+type HandlerConfig struct {
+	ComplexityLimit int
+	DepthLimit      int
+	Introspection   bool
+	Log             *slog.Logger
+}
+
+// NewHandler returns the GraphQL endpoint: JSON POST for every operation, GET for queries only,
+// a query cache, complexity and depth limits, the error presenter and the recover func.
+func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
+	srv := handler.New(NewSchema(r))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(getTransport{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
+	srv.Use(DepthLimit{Limit: cfg.DepthLimit})
+	srv.Use(entgql.Transactioner{TxOpener: r.Client})
+	srv.SetErrorPresenter(ErrorPresenter(cfg.Log, r.DB))
+	srv.SetRecoverFunc(Recover(cfg.Log))
+	return guard(srv)
+}
+
+// guard answers what gqlgen's transports do not take with the status the GraphQL-over-HTTP
+// specification asks for: 405 for other methods, 415 for a POST that is not JSON.
+func guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodOptions:
+		case http.MethodPost:
+			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if err != nil || mt != "application/json" {
+				WriteError(w, http.StatusUnsupportedMediaType, CodeBadUserInput, "send the request as JSON: Content-Type: application/json")
+				return
+			}
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				var tooLarge *http.MaxBytesError
+				if errors.As(err, &tooLarge) {
+					WriteError(w, http.StatusRequestEntityTooLarge, CodeBadUserInput, "the request body is too large")
+					return
+				}
+				WriteError(w, http.StatusBadRequest, CodeBadUserInput, "the request body could not be read")
+				return
+			}
+			if !json.Valid(body) {
+				WriteError(w, http.StatusBadRequest, CodeBadUserInput, "the request body is not valid JSON")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			WriteError(w, http.StatusMethodNotAllowed, CodeBadUserInput, "use POST, or GET for queries")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// WriteError answers with a GraphQL-shaped error: {"errors":[{"message","extensions":{"code"}}]}.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}},
+	})
+}
+
+// Playground serves GraphiQL against endpoint.
+func Playground(endpoint string) http.Handler {
+	return playground.Handler("Community GraphQL", endpoint)
+}
+
+// getTransport is gqlgen's GET transport with the GraphQL-over-HTTP answer to a mutation sent
+// by GET (405 Method Not Allowed, with Allow: POST) and errors that carry extensions.code.
+type getTransport struct{}
+
+var _ graphql.Transport = getTransport{}
+
+func (getTransport) Supports(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Upgrade") == ""
+}
+
+func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, CodeBadUserInput, "the query string is malformed")
+		return
+	}
+	raw := &graphql.RawParams{
+		Query:         query.Get("query"),
+		OperationName: query.Get("operationName"),
+		Headers:       r.Header,
+	}
+	raw.ReadTime.Start = graphql.Now()
+	for name, dst := range map[string]*map[string]any{"variables": &raw.Variables, "extensions": &raw.Extensions} {
+		if v := query.Get(name); v != "" {
+			dec := json.NewDecoder(strings.NewReader(v))
+			dec.UseNumber()
+			if err := dec.Decode(dst); err != nil {
+				WriteError(w, http.StatusBadRequest, CodeBadUserInput, name+" is not a JSON object")
+				return
+			}
+		}
+	}
+	raw.ReadTime.End = graphql.Now()
+
+	graphqlResponse := strings.Contains(r.Header.Get("Accept"), "application/graphql-response+json")
+	if graphqlResponse {
+		w.Header().Set("Content-Type", "application/graphql-response+json")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	rc, gqlErr := exec.CreateOperationContext(r.Context(), raw)
+	if gqlErr != nil {
+		w.WriteHeader(statusFor(gqlErr, graphqlResponse))
+		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(r.Context(), rc), gqlErr))
+		return
+	}
+	if op := rc.Doc.Operations.ForName(rc.OperationName); op == nil || op.Operation != ast.Query {
+		w.Header().Set("Allow", "POST")
+		WriteError(w, http.StatusMethodNotAllowed, CodeBadUserInput, "only queries may be sent with GET; send mutations with POST")
+		return
+	}
+	responses, ctx := exec.DispatchOperation(r.Context(), rc)
+	writeResponse(w, responses(ctx))
+}
+
+func statusFor(errs gqlerror.List, graphqlResponse bool) int {
+	if errcode.GetErrorKind(errs) != errcode.KindProtocol {
+		return http.StatusOK
+	}
+	if graphqlResponse {
+		return http.StatusBadRequest
+	}
+	return http.StatusUnprocessableEntity
+}
+
+func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		panic(err)
+	}
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,216 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/graph"
+)
+
+// gqlResponse is a GraphQL response as a client sees it.
+type gqlResponse struct {
+	Status int
+	Header http.Header
+	Data   map[string]any
+	Errors []struct {
+		Message    string         `json:"message"`
+		Extensions map[string]any `json:"extensions"`
+	}
+	Raw string
+}
+
+func (r gqlResponse) code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+func do(t *testing.T, req *http.Request) gqlResponse {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	out := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(body)}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatalf("response is not JSON (%d): %s", resp.StatusCode, body)
+	}
+	return out
+}
+
+func post(t *testing.T, srv string, query string) gqlResponse {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"query": query})
+	req, _ := http.NewRequest(http.MethodPost, srv, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	return do(t, req)
+}
+
+func newServer(t *testing.T, db *store.DB, cfg graph.HandlerConfig) (*httptest.Server, *bytes.Buffer) {
+	t.Helper()
+	var logs bytes.Buffer
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	}
+	if cfg.ComplexityLimit == 0 {
+		cfg.ComplexityLimit = 1000
+	}
+	if cfg.DepthLimit == 0 {
+		cfg.DepthLimit = 12
+	}
+	srv := httptest.NewServer(graph.NewHandler(&graph.Resolver{DB: db, Client: db.Client}, cfg))
+	t.Cleanup(srv.Close)
+	return srv, &logs
+}
+
+func TestTransport(t *testing.T) {
+	db := storetest.SQLite(t)
+	srv, logs := newServer(t, db, graph.HandlerConfig{Introspection: true})
+
+	t.Run("typename over POST", func(t *testing.T) {
+		r := post(t, srv.URL, "{ __typename }")
+		if r.Status != 200 || r.Data["__typename"] != "Query" || len(r.Errors) != 0 {
+			t.Fatalf("got %d %s", r.Status, r.Raw)
+		}
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Fatalf("content type %q", ct)
+		}
+	})
+	t.Run("typename over GET", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"?query="+url.QueryEscape("{ __typename }"), nil)
+		r := do(t, req)
+		if r.Status != 200 || r.Data["__typename"] != "Query" {
+			t.Fatalf("got %d %s", r.Status, r.Raw)
+		}
+	})
+	t.Run("graphql-response+json on request", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"?query="+url.QueryEscape("{ nope }"), nil)
+		req.Header.Set("Accept", "application/graphql-response+json")
+		r := do(t, req)
+		if r.Status != 400 || r.code() != "GRAPHQL_VALIDATION_FAILED" || r.Header.Get("Content-Type") != "application/graphql-response+json" {
+			t.Fatalf("got %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Raw)
+		}
+	})
+
+	tests := []struct {
+		name       string
+		method     string
+		ctype      string
+		body       string
+		query      string
+		wantStatus int
+		wantCode   string
+	}{
+		{"form post refused", http.MethodPost, "application/x-www-form-urlencoded", "query=%7B__typename%7D", "", 415, "BAD_USER_INPUT"},
+		{"text post refused", http.MethodPost, "text/plain", `{"query":"{ __typename }"}`, "", 415, "BAD_USER_INPUT"},
+		{"no content type", http.MethodPost, "", `{"query":"{ __typename }"}`, "", 415, "BAD_USER_INPUT"},
+		{"put refused", http.MethodPut, "application/json", `{"query":"{ __typename }"}`, "", 405, "BAD_USER_INPUT"},
+		{"malformed json", http.MethodPost, "application/json", `{"query": "{ __typename }", "token": "SECRET-IN-BODY"`, "", 400, "BAD_USER_INPUT"},
+		{"parse error", http.MethodPost, "application/json", `{"query":"{ __typename "}`, "", 422, "GRAPHQL_PARSE_FAILED"},
+		{"unknown field", http.MethodPost, "application/json", `{"query":"{ nope }"}`, "", 422, "GRAPHQL_VALIDATION_FAILED"},
+		{"GET with bad variables", http.MethodGet, "", "", "query=" + url.QueryEscape("{ __typename }") + "&variables=notjson", 400, "BAD_USER_INPUT"},
+		{"anonymous users", http.MethodPost, "application/json", `{"query":"{ users { totalCount } }"}`, "", 200, "UNAUTHENTICATED"},
+		{"anonymous securityEvents", http.MethodPost, "application/json", `{"query":"{ securityEvents { totalCount } }"}`, "", 200, "UNAUTHENTICATED"},
+		{"anonymous node", http.MethodPost, "application/json", `{"query":"{ node(id: 1) { id } }"}`, "", 200, "UNAUTHENTICATED"},
+		{"wrong variable type", http.MethodPost, "application/json", `{"query":"query($id: ID!) { node(id: $id) { id } }","variables":{"id":{"x":1}}}`, "", 422, "GRAPHQL_VALIDATION_FAILED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target := srv.URL
+			if tt.query != "" {
+				target += "?" + tt.query
+			}
+			req, _ := http.NewRequest(tt.method, target, strings.NewReader(tt.body))
+			if tt.ctype != "" {
+				req.Header.Set("Content-Type", tt.ctype)
+			}
+			r := do(t, req)
+			if r.Status != tt.wantStatus || r.code() != tt.wantCode {
+				t.Fatalf("got %d %q, want %d %q: %s", r.Status, r.code(), tt.wantStatus, tt.wantCode, r.Raw)
+			}
+			if strings.Contains(r.Raw, "SECRET-IN-BODY") {
+				t.Fatalf("the response echoes the request body: %s", r.Raw)
+			}
+		})
+	}
+	if strings.Contains(logs.String(), "SECRET-IN-BODY") {
+		t.Fatal("the log holds the request body")
+	}
+}
+
+func TestLimits(t *testing.T) {
+	db := storetest.SQLite(t)
+	srv, _ := newServer(t, db, graph.HandlerConfig{ComplexityLimit: 20, DepthLimit: 3})
+	deep := "{ me { spaces { space { members { user { id } } } } } }"
+	if r := post(t, srv.URL, deep); r.code() != graph.CodeDepth {
+		t.Fatalf("deep query: %s", r.Raw)
+	}
+	if r := post(t, srv.URL, "{ a: me { id } b: me { id } c: me { id } d: me { id } e: me { id } f: me { id } g: me { id } h: me { id } i: me { id } j: me { id } k: me { id } }"); r.code() != graph.CodeComplexity {
+		t.Fatalf("complex query: %s", r.Raw)
+	}
+	if r := post(t, srv.URL, "fragment F on Query { me { spaces { space { id } } } } { ...F }"); r.code() != graph.CodeDepth {
+		t.Fatalf("deep query through a fragment: %s", r.Raw)
+	}
+	if r := post(t, srv.URL, "{ me { id } }"); len(r.Errors) != 0 || r.Data["me"] != nil {
+		t.Fatalf("shallow query: %s", r.Raw)
+	}
+	// Introspection is off here, and does not count toward depth when it is on.
+	if r := post(t, srv.URL, "{ __schema { types { name } } }"); r.code() == "" {
+		t.Fatalf("introspection answered while disabled: %s", r.Raw)
+	}
+	srv2, _ := newServer(t, db, graph.HandlerConfig{ComplexityLimit: 100000, DepthLimit: 3, Introspection: true})
+	if r := post(t, srv2.URL, "{ __schema { types { fields { type { ofType { ofType { name } } } } } } }"); len(r.Errors) != 0 {
+		t.Fatalf("introspection refused: %s", r.Raw)
+	}
+}
+
+func TestErrorPresenter(t *testing.T) {
+	db := storetest.SQLite(t)
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	present := graph.ErrorPresenter(log, db)
+	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, nil)
+	tests := []struct {
+		name     string
+		err      error
+		wantCode string
+		wantMsg  string
+	}{
+		{"internal", errors.New("dial tcp 10.0.0.1:3306: password=hunter2 refused"), graph.CodeInternal, "internal server error"},
+		{"app error", graph.BadInput("email", "email is not valid"), graph.CodeBadUserInput, "email is not valid"},
+		{"not found", graph.NotFound("user"), graph.CodeNotFound, "user not found"},
+		{"forbidden", graph.Forbidden(""), graph.CodeForbidden, "you are not allowed to do this"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := present(ctx, tt.err)
+			if got.Extensions["code"] != tt.wantCode || got.Message != tt.wantMsg {
+				t.Fatalf("got %q %v", got.Message, got.Extensions)
+			}
+		})
+	}
+	if !strings.Contains(logs.String(), "hunter2") {
+		t.Fatal("the internal error's detail should be in the log")
+	}
+	rec := graph.Recover(log)(ctx, "boom")
+	if got := present(ctx, rec); got.Extensions["code"] != graph.CodeInternal || strings.Contains(got.Message, "boom") {
+		t.Fatalf("recovered panic presented as %q %v", got.Message, got.Extensions)
+	}
+}
