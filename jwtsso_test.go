@@ -1,0 +1,440 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/community/sso/auth/jwtsso"
+	"github.com/community/sso/auth/seal"
+	"github.com/community/sso/ent/securityevent"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/ent/user"
+)
+
+// enableJWT turns JWT SSO on through the API, as an admin would, and returns the secret.
+func enableJWT(t *testing.T, app *testApp, admin *http.Client) string {
+	t.Helper()
+	r := app.gql(admin, "", `mutation { regenerateJwtSsoSecret }`, nil)
+	secret, _ := r.Data["regenerateJwtSsoSecret"].(string)
+	if secret == "" {
+		t.Fatalf("regenerate: %s", r.Raw)
+	}
+	r = app.gql(admin, "", `mutation { updateJwtSsoSettings(input: {enabled: true, logoutUrl: "https://customer.example/logout"}) { jwtSso { enabled } } }`, nil)
+	if r.code() != "" {
+		t.Fatalf("enable: %s", r.Raw)
+	}
+	return secret
+}
+
+// sign makes a token the way a customer's server does.
+func sign(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims, header map[string]any) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, claims)
+	for k, v := range header {
+		tok.Header[k] = v
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func claims(over map[string]any) jwt.MapClaims {
+	now := time.Now()
+	c := jwt.MapClaims{"sub": "cust-1", "email": "pat@example.com", "name": "Pat Doe", "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
+	for k, v := range over {
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	return c
+}
+
+// ssoGet follows the member's browser to the JWT SSO endpoint.
+func (a *testApp) ssoGet(c *http.Client, token, target, accept string) response {
+	a.t.Helper()
+	q := url.Values{"jwt": {token}}
+	if target != "" {
+		q.Set("redirect_uri", target)
+	}
+	req, _ := http.NewRequest(http.MethodGet, a.URL+"/api/auth/sso?"+q.Encode(), nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	return a.do(c, req)
+}
+
+func TestJWTSSOTokens(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newApp(t, db, nil)
+		c := setupCallers(t, app)
+		secret := enableJWT(t, app, c.admin)
+		key := []byte(secret)
+		rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+		old := time.Now().Add(-time.Hour).Unix()
+
+		valid := sign(t, jwt.SigningMethodHS256, key, claims(nil), nil)
+		parts := strings.Split(valid, ".")
+		tampered := parts[0] + "." + strings.TrimRight(jwtEncode(t, claims(map[string]any{"email": "admin@example.com"})), "=") + "." + parts[2]
+		noneTok := jwtEncodeHeader(t, map[string]any{"alg": "none", "typ": "JWT"}) + "." + jwtEncode(t, claims(nil)) + "."
+		hsWithPublicKey := sign(t, jwt.SigningMethodHS256, []byte("-----BEGIN PUBLIC KEY-----"), claims(nil), nil)
+
+		tests := []struct {
+			name   string
+			token  string
+			status int
+			code   string
+		}{
+			{"alg none", noneTok, 401, "INVALID_TOKEN"},
+			{"HS384", sign(t, jwt.SigningMethodHS384, key, claims(nil), nil), 401, "INVALID_TOKEN"},
+			{"HS512", sign(t, jwt.SigningMethodHS512, key, claims(nil), nil), 401, "INVALID_TOKEN"},
+			{"RS256", sign(t, jwt.SigningMethodRS256, rsaKey, claims(nil), nil), 401, "INVALID_TOKEN"},
+			{"HS256 with another key", hsWithPublicKey, 401, "INVALID_TOKEN"},
+			{"wrong secret", sign(t, jwt.SigningMethodHS256, []byte(secret+"x"), claims(nil), nil), 401, "INVALID_TOKEN"},
+			{"tampered payload", tampered, 401, "INVALID_TOKEN"},
+			{"garbage", "not.a.token", 401, "INVALID_TOKEN"},
+			{"expired", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"exp": old, "iat": old - 60}), nil), 401, "TOKEN_EXPIRED"},
+			{"not yet valid", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"nbf": time.Now().Add(time.Hour).Unix()}), nil), 401, "INVALID_TOKEN"},
+			{"issued in the future", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"iat": time.Now().Add(time.Hour).Unix()}), nil), 401, "INVALID_TOKEN"},
+			{"iat too old without exp", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"exp": nil, "iat": old}), nil), 401, "TOKEN_EXPIRED"},
+			{"neither exp nor iat", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"exp": nil, "iat": nil}), nil), 400, "MISSING_CLAIM"},
+			{"no sub", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": nil}), nil), 400, "MISSING_CLAIM"},
+			{"no email", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"email": nil}), nil), 400, "MISSING_CLAIM"},
+			{"no name", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"name": ""}), nil), 400, "MISSING_CLAIM"},
+			{"bad email", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"email": "pat at example"}), nil), 400, "INVALID_CLAIM"},
+			{"sub too long", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": strings.Repeat("x", 51)}), nil), 400, "INVALID_CLAIM"},
+			{"bad spacesOperation", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"spacesOperation": "WIPE"}), nil), 400, "INVALID_CLAIM"},
+			{"no token", "", 400, "INVALID_REQUEST"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before := snapshot(t, db)
+				r := app.ssoGet(browser(t), tt.token, "/spaces", "application/json")
+				if r.Status != tt.status || !strings.Contains(r.Body, `"code":"`+tt.code+`"`) {
+					t.Fatalf("got %d %s", r.Status, r.Body)
+				}
+				if cookieOf(r, "community_session") != nil || r.Header.Get("Cache-Control") != "no-store" {
+					t.Fatalf("headers %v", r.Header)
+				}
+				if tt.token != "" && strings.Contains(r.Body, tt.token) {
+					t.Fatal("the answer echoes the token")
+				}
+				if after := snapshot(t, db); after != before {
+					t.Fatalf("data changed:\n%s\n%s", before, after)
+				}
+			})
+		}
+		if n := db.Client.SecurityEvent.Query().Where(securityevent.Type("LOGIN_FAILED"), securityevent.Method("JWT")).CountX(context.Background()); n != len(tests) {
+			t.Fatalf("LOGIN_FAILED events = %d, want %d", n, len(tests))
+		}
+		if strings.Contains(app.Logs.String(), valid[:40]) || strings.Contains(app.Logs.String(), parts[2]) {
+			t.Fatal("a token reached the log")
+		}
+
+		t.Run("html error page", func(t *testing.T) {
+			r := app.ssoGet(browser(t), "garbage", "/", "text/html")
+			if r.Status != 401 || !strings.Contains(r.Body, "INVALID_TOKEN") || !strings.Contains(r.Body, "<html") {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+		})
+
+		t.Run("valid token, ignored kid and jku", func(t *testing.T) {
+			tok := sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"tagline": "Hi"}), map[string]any{"kid": "../../etc/passwd", "jku": "https://evil.example/jwks", "x5u": "https://evil.example/x5u"})
+			b := browser(t)
+			r := app.ssoGet(b, tok, "/spaces?tab=1", "")
+			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/spaces?tab=1" || r.Header.Get("Referrer-Policy") != "no-referrer" {
+				t.Fatalf("%d %v %s", r.Status, r.Header, r.Body)
+			}
+			me := app.gql(b, "", "{ me { externalId email name tagline } }", nil)
+			if dig(me.Data, "me", "externalId") != "cust-1" || dig(me.Data, "me", "tagline") != "Hi" {
+				t.Fatalf("%s", me.Raw)
+			}
+			// Logout goes to the JWT SSO logout URL.
+			if r := app.postForm(b, "/auth/logout", nil); r.Header.Get("Location") != "https://customer.example/logout" {
+				t.Fatalf("logout to %q", r.Header.Get("Location"))
+			}
+		})
+
+		t.Run("jti is single-use", func(t *testing.T) {
+			tok := sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"jti": "once-123"}), nil)
+			if r := app.ssoGet(browser(t), tok, "/", ""); r.Status != http.StatusSeeOther {
+				t.Fatalf("first use: %d %s", r.Status, r.Body)
+			}
+			if r := app.ssoGet(browser(t), tok, "/", "application/json"); r.Status != 401 || !strings.Contains(r.Body, "TOKEN_REPLAYED") {
+				t.Fatalf("second use: %d %s", r.Status, r.Body)
+			}
+		})
+
+		t.Run("token= alias and open redirect", func(t *testing.T) {
+			tok := sign(t, jwt.SigningMethodHS256, key, claims(nil), nil)
+			req, _ := http.NewRequest(http.MethodGet, app.URL+"/api/auth/sso?token="+tok+"&redirect_uri=//evil.example", nil)
+			if r := app.do(browser(t), req); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+				t.Fatalf("%d %q", r.Status, r.Header.Get("Location"))
+			}
+		})
+
+		t.Run("disabled", func(t *testing.T) {
+			app.gql(c.admin, "", `mutation { updateJwtSsoSettings(input: {enabled: false}) { jwtSso { enabled } } }`, nil)
+			defer app.gql(c.admin, "", `mutation { updateJwtSsoSettings(input: {enabled: true}) { jwtSso { enabled } } }`, nil)
+			if r := app.ssoGet(browser(t), valid, "/", "application/json"); r.Status != 404 || !strings.Contains(r.Body, "SSO_DISABLED") {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+		})
+	})
+}
+
+// TestJWTSSOSeedToken signs in with a token made exactly as a customer's server makes one
+// (jsonwebtoken's jwt.sign({sub, email, name, tagline, iat, exp}, secret) with HS256), computed
+// outside this code base and kept as a literal.
+func TestJWTSSOSeedToken(t *testing.T) {
+	const secret = "7f3c9a1e5b2d4f6a8c0e1d3b5a7f9c2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a"
+	const token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJjdXN0b21lci0xMDAxIiwiZW1haWwiOiJDYXNleS5DdXN0b21lckBFeGFtcGxlLm9yZyIsIm5hbWUiOiJDYXNleSBDdXN0b21lciIsInRhZ2xpbmUiOiJMb3ZlcyB0aGUgY29tbXVuaXR5IiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjQxMDI0NDQ4MDB9._dpQ5-Rv5Mmm7uSnVketE7Gxujgnn58d4iwQH1MZvRw"
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newApp(t, db, nil)
+		sealer, err := seal.New(app.Cfg.SecretKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustSettings(t, app).Update().SetJwtEnabled(true).SetJwtSecret(sealer.Seal(jwtsso.PurposeSecret, []byte(secret))).ExecX(context.Background())
+		b := browser(t)
+		r := app.ssoGet(b, token, "/welcome-back", "")
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/welcome-back" {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		me := app.gql(b, "", "{ me { externalId email name tagline role } }", nil)
+		want := map[string]any{"externalId": "customer-1001", "email": "casey.customer@example.org", "name": "Casey Customer", "tagline": "Loves the community", "role": "MEMBER"}
+		for k, v := range want {
+			if dig(me.Data, "me", k) != v {
+				t.Errorf("me.%s = %v, want %v", k, dig(me.Data, "me", k), v)
+			}
+		}
+	})
+}
+
+func TestJWTSSOProvisioning(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newApp(t, db, nil)
+		c := setupCallers(t, app)
+		ctx := context.Background()
+		key := []byte(enableJWT(t, app, c.admin))
+		login := func(over map[string]any, target string) (response, *http.Client) {
+			b := browser(t)
+			return app.ssoGet(b, sign(t, jwt.SigningMethodHS256, key, claims(over), nil), target, "application/json"), b
+		}
+		app.gql(c.admin, "", `mutation { a: createSpace(input: {name: "General", slug: "general"}) { id } b: createSpace(input: {name: "Gold", slug: "gold"}) { id } c: createSpace(input: {name: "Old", slug: "old"}) { id } }`, nil)
+		app.gql(c.admin, "", `mutation { a: createProfileField(input: {key: "company", name: "Company", type: TEXT, externalKeys: ["company", "organization"]}) { id } b: createProfileField(input: {key: "seats", name: "Seats", type: NUMBER, externalKeys: ["seats"]}) { id } }`, nil)
+
+		t.Run("new member lands on the new users homepage", func(t *testing.T) {
+			app.gql(c.admin, "", `mutation { updateAuthSettings(input: {newUsersHomepage: "/welcome"}) { newUsersHomepage } }`, nil)
+			r, b := login(map[string]any{"sub": 4711, "email": "new@example.com", "name": "New Member", "spaceIds": []any{"general", "nope"},
+				"organization": "Acme", "seats": "many"}, "/spaces")
+			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/welcome" {
+				t.Fatalf("%d %q %s", r.Status, r.Header.Get("Location"), r.Body)
+			}
+			me := app.gql(b, "", "{ me { externalId username spaces { role space { slug } } fields { key value } } }", nil)
+			if dig(me.Data, "me", "externalId") != "4711" || dig(me.Data, "me", "username") != "new-member" ||
+				dig(me.Data, "me", "spaces", 0, "space", "slug") != "general" || len(dig(me.Data, "me", "fields").([]any)) != 1 ||
+				dig(me.Data, "me", "fields", 0, "value") != "Acme" {
+				t.Fatalf("%s", me.Raw)
+			}
+			// The second login is not new: redirect_uri wins.
+			r, _ = login(map[string]any{"sub": "4711", "email": "new@example.com", "name": "New Member"}, "/spaces")
+			if r.Header.Get("Location") != "/spaces" {
+				t.Fatalf("returning member to %q", r.Header.Get("Location"))
+			}
+			app.gql(c.admin, "", `mutation { updateAuthSettings(input: {newUsersHomepage: ""}) { newUsersHomepage } }`, nil)
+		})
+
+		t.Run("spaces: roles, leave and replace", func(t *testing.T) {
+			r, b := login(map[string]any{"sub": "sp-1", "email": "sp@example.com", "name": "Spacey", "spaces": []any{
+				map[string]any{"spaceId": "gold", "role": "ADMIN"}, map[string]any{"spaceId": "old"}}}, "/")
+			if r.Status != http.StatusSeeOther {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			r, _ = login(map[string]any{"sub": "sp-1", "email": "sp@example.com", "name": "Spacey", "spaces": []any{map[string]any{"spaceId": "old", "action": "LEAVE"}}}, "/")
+			me := app.gql(b, "", "{ me { spaces { role space { slug } } } }", nil)
+			if s := dig(me.Data, "me", "spaces").([]any); len(s) != 1 || dig(s, 0, "role") != "ADMIN" {
+				t.Fatalf("after LEAVE: %s", me.Raw)
+			}
+			login(map[string]any{"sub": "sp-1", "email": "sp@example.com", "name": "Spacey", "spaceIds": "general", "spacesOperation": "REPLACE"}, "/")
+			me = app.gql(b, "", "{ me { spaces { role space { slug } } } }", nil)
+			if s := dig(me.Data, "me", "spaces").([]any); len(s) != 1 || dig(s, 0, "space", "slug") != "general" {
+				t.Fatalf("after REPLACE: %s", me.Raw)
+			}
+		})
+
+		t.Run("pre-provisioned member is linked by email", func(t *testing.T) {
+			app.gql(c.admin, "", createUserQ, map[string]any{"in": map[string]any{"email": "pre@example.com", "name": "Pre"}})
+			r, _ := login(map[string]any{"sub": "crm-77", "email": "PRE@example.com", "name": "Pre Provisioned"}, "/")
+			if r.Status != http.StatusSeeOther {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			u := db.Client.User.Query().Where(user.Email("pre@example.com")).OnlyX(ctx)
+			if u.ExternalID == nil || *u.ExternalID != "crm-77" || u.Name != "Pre Provisioned" || app.countEvents("USER_LINKED") != 1 {
+				t.Fatalf("%+v", u)
+			}
+		})
+
+		t.Run("conflict changes nothing and names both sides", func(t *testing.T) {
+			before := snapshot(t, db)
+			r, _ := login(map[string]any{"sub": "someone-else", "email": "pre@example.com", "name": "Impostor"}, "/")
+			if r.Status != http.StatusConflict || !strings.Contains(r.Body, "SSO_CONFLICT") || cookieOf(r, "community_session") != nil {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			if snapshot(t, db) != before {
+				t.Fatal("data changed")
+			}
+			ev := db.Client.SecurityEvent.Query().Where(securityevent.Type("SSO_CONFLICT")).OnlyX(ctx)
+			if ev.Detail["incomingExternalId"] != "someone-else" || ev.Detail["existingExternalId"] != "crm-77" || ev.UserID == nil {
+				t.Fatalf("event %+v", ev.Detail)
+			}
+			// The HTML page tells the member to ask an admin.
+			req, _ := http.NewRequest(http.MethodGet, app.URL+"/api/auth/sso?jwt="+sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": "someone-else", "email": "pre@example.com"}), nil), nil)
+			if page := app.do(nil, req); page.Status != 409 || !strings.Contains(page.Body, "admins") {
+				t.Fatalf("%d %s", page.Status, page.Body)
+			}
+			// The admin fixes it with updateUser; the next login links.
+			u := db.Client.User.Query().Where(user.Email("pre@example.com")).OnlyX(ctx)
+			fix := app.gql(c.admin, "", updateUserQ, map[string]any{"id": u.ID, "in": map[string]any{"externalId": "someone-else"}})
+			if fix.code() != "" {
+				t.Fatalf("%s", fix.Raw)
+			}
+			if r, _ := login(map[string]any{"sub": "someone-else", "email": "pre@example.com", "name": "Fixed"}, "/"); r.Status != http.StatusSeeOther {
+				t.Fatalf("after the fix: %d %s", r.Status, r.Body)
+			}
+		})
+
+		t.Run("unverified email never links", func(t *testing.T) {
+			app.gql(c.admin, "", createUserQ, map[string]any{"in": map[string]any{"email": "unverified@example.com"}})
+			before := snapshot(t, db)
+			r, _ := login(map[string]any{"sub": "u-1", "email": "unverified@example.com", "email_verified": false}, "/")
+			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "EMAIL_NOT_VERIFIED") || snapshot(t, db) != before {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+		})
+
+		t.Run("suspended member is refused", func(t *testing.T) {
+			r, _ := login(map[string]any{"sub": "sus-1", "email": "sus@example.com"}, "/")
+			if r.Status != http.StatusSeeOther {
+				t.Fatal(r.Body)
+			}
+			db.Client.User.Update().Where(user.Email("sus@example.com")).SetStatus(user.StatusSUSPENDED).ExecX(ctx)
+			before := snapshot(t, db)
+			r, _ = login(map[string]any{"sub": "sus-1", "email": "sus@example.com", "name": "Changed"}, "/")
+			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "USER_SUSPENDED") || snapshot(t, db) != before {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+		})
+
+		t.Run("taken username gets a suffix", func(t *testing.T) {
+			r, b := login(map[string]any{"sub": "m-1", "email": "m1@example.com", "username": "member"}, "/")
+			if r.Status != http.StatusSeeOther {
+				t.Fatal(r.Body)
+			}
+			if me := app.gql(b, "", "{ me { username } }", nil); dig(me.Data, "me", "username") != "member2" {
+				t.Fatalf("%s", me.Raw)
+			}
+		})
+
+		t.Run("inspect is a dry run", func(t *testing.T) {
+			q := `query($t: String!) { inspectJwtSsoToken(token: $t) { decision reason profile { email externalId spaces { space } } user { email } skipped } }`
+			before := snapshot(t, db)
+			for _, tt := range []struct {
+				over     map[string]any
+				decision string
+				reason   string
+			}{
+				{map[string]any{"sub": "dry-1", "email": "dry@example.com", "spaceIds": []any{"nope"}}, "CREATE", ""},
+				{map[string]any{"sub": "4711", "email": "new@example.com", "name": "Renamed"}, "UPDATE", ""},
+				{map[string]any{"sub": "other", "email": "new@example.com"}, "CONFLICT", "SSO_CONFLICT"},
+				{map[string]any{"email": nil}, "REJECT", "MISSING_CLAIM"},
+			} {
+				r := app.gql(c.admin, "", q, map[string]any{"t": sign(t, jwt.SigningMethodHS256, key, claims(tt.over), nil)})
+				got := dig(r.Data, "inspectJwtSsoToken")
+				if dig(got, "decision") != tt.decision || (tt.reason != "" && dig(got, "reason") != tt.reason) {
+					t.Errorf("%v: %s", tt.over, r.Raw)
+				}
+			}
+			if r := app.gql(c.admin, "", q, map[string]any{"t": "garbage"}); dig(r.Data, "inspectJwtSsoToken", "reason") != "INVALID_TOKEN" {
+				t.Errorf("%s", r.Raw)
+			}
+			if r := app.gql(c.member, "", q, map[string]any{"t": "garbage"}); r.code() != "FORBIDDEN" {
+				t.Errorf("%s", r.Raw)
+			}
+			if after := snapshot(t, db); after != before {
+				t.Fatalf("the dry run wrote:\n%s\n%s", before, after)
+			}
+		})
+	})
+}
+
+// TestJWTSSOConcurrentFirstLogins: 50 simultaneous first logins of one person make one user.
+func TestJWTSSOConcurrentFirstLogins(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newApp(t, db, nil)
+		c := setupCallers(t, app)
+		key := []byte(enableJWT(t, app, c.admin))
+		const n = 50
+		var wg sync.WaitGroup
+		statuses := make([]int, n)
+		bodies := make([]string, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				tok := sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": "same-person", "email": "same@example.com", "name": "Same Person"}), nil)
+				r := app.ssoGet(browser(t), tok, "/", "application/json")
+				statuses[i], bodies[i] = r.Status, r.Body
+			}(i)
+		}
+		wg.Wait()
+		ok := 0
+		for i, s := range statuses {
+			switch {
+			case s == http.StatusSeeOther:
+				ok++
+			case s == http.StatusServiceUnavailable && strings.Contains(bodies[i], "TRY_AGAIN"):
+			default:
+				t.Errorf("login %d: %d %s", i, s, bodies[i])
+			}
+		}
+		if n := db.Client.User.Query().Where(user.Email("same@example.com")).CountX(context.Background()); n != 1 {
+			t.Fatalf("%d users", n)
+		}
+		if ok == 0 {
+			t.Fatal("no login succeeded")
+		}
+		t.Logf("%d of %d logged in, the rest were asked to retry", ok, n)
+	})
+}
+
+func jwtEncode(t testing.TB, c jwt.MapClaims) string {
+	return base64.RawURLEncoding.EncodeToString(mustJSON(t, c))
+}
+
+func jwtEncodeHeader(t testing.TB, h map[string]any) string {
+	return base64.RawURLEncoding.EncodeToString(mustJSON(t, h))
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

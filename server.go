@@ -1,0 +1,234 @@
+// Command sso serves the community's GraphQL API and its single sign-on routes.
+//
+// Configuration comes from the environment (see README.md); with none, it serves on :8080 with
+// an embedded SQLite database in ./data.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/config"
+	"github.com/community/sso/auth/jwtsso"
+	"github.com/community/sso/auth/provision"
+	"github.com/community/sso/auth/seal"
+	"github.com/community/sso/auth/web"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/graph"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then shuts down gracefully: the listener closes at once and
+// requests in flight get ShutdownTimeout to finish. When ready is not nil, it receives the
+// listening address once the server accepts connections.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer, ready chan<- string) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stdout)
+
+	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, store.Options{Dir: cfg.Database.Dir})
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	defer db.Close()
+	if cfg.Migrate {
+		if err := db.Migrate(ctx); err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
+	}
+	if cfg.AdminEmail != "" {
+		u, err := auth.BootstrapAdmin(ctx, db.Client, cfg.AdminEmail, cfg.AdminPassword)
+		if err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
+		log.Info("admin ready", "email", u.Email, "id", u.ID)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("start: listen on %s: %w", cfg.Addr, err)
+	}
+	handler, err := routes(cfg, db, log)
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go db.Watch(watchCtx, time.Second)
+
+	fmt.Fprintf(stdout, "serving on %s (listening on %s)\n", cfg.PublicURL, ln.Addr())
+	fmt.Fprintf(stdout, "data: %s\n", describeData(cfg))
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// routes mounts every route of the server behind the common middleware.
+func routes(cfg *config.Config, db *store.DB, log *slog.Logger) (http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := web.NewMetrics(reg)
+
+	sealer, err := seal.New(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	sessions := &auth.Sessions{Client: db.Client, Lifetime: cfg.SessionLifetime, Secure: cfg.Secure()}
+
+	// Cross-site form posts are refused; the API also trusts the CORS origins.
+	forms := http.NewCrossOriginProtection()
+	forms.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth.RenderMessage(w, log, http.StatusForbidden, auth.Message{
+			Heading: "Request refused", Message: "This form was sent from another site, so it was not accepted.",
+			Hint: "Go back to the community and try again from there.", Code: "CROSS_SITE_REQUEST", Alert: true,
+		})
+	}))
+	api := http.NewCrossOriginProtection()
+	for _, o := range cfg.CORSOrigins {
+		if err := api.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("routes: %w", err)
+		}
+	}
+	api.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		graph.WriteError(w, http.StatusForbidden, graph.CodeForbidden, "cross-origin requests from this origin are not allowed; list it in CORS_ORIGINS")
+	}))
+
+	provisioner := &provision.Provisioner{DB: db, Sessions: sessions, Log: log}
+	jwtVerifier := &jwtsso.Verifier{Sealer: sealer}
+	resolver := &graph.Resolver{
+		DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
+		JWT: jwtVerifier, Provisioner: provisioner,
+	}
+	gql := graph.NewHandler(resolver, graph.HandlerConfig{
+		ComplexityLimit: cfg.GraphQLComplexityLimit,
+		DepthLimit:      cfg.GraphQLDepthLimit,
+		Introspection:   cfg.GraphQLIntrospection,
+		Log:             log,
+	})
+
+	// app wraps a route that needs the database and the viewer.
+	app := func(h http.Handler) http.Handler {
+		return web.RequireDatabase(db, sessions.Middleware(db, log)(h))
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /readyz", readyz(db))
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	mux.Handle("/graphql", graph.CORS(cfg.CORSOrigins)(app(api.Handler(gql))))
+	mux.Handle("GET /playground", app(auth.RequireLoginParam(graph.Playground("/graphql"))))
+	mux.Handle("GET /api/auth/sso", app(&jwtsso.Handler{
+		DB: db, Verifier: jwtVerifier, Provisioner: provisioner, Log: log, Metrics: metrics,
+	}))
+	(&auth.Handler{
+		DB:          db,
+		Sessions:    sessions,
+		Log:         log,
+		Metrics:     metrics,
+		CrossOrigin: forms,
+	}).Register(mux, app)
+
+	var h http.Handler = web.Instrument(metrics, log, mux)
+	h = web.LimitBody(cfg.MaxBodyBytes)(h)
+	h = web.SecurityHeaders(h)
+	h = web.Recover(log)(h)
+	return h, nil
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// readyz answers 200 when the database answers, 503 otherwise.
+func readyz(db *store.DB) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := db.Check(r.Context()); err != nil {
+			web.WriteJSONError(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "the database is unavailable")
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ready\n")
+	})
+}
+
+func newLogger(cfg *config.Config, out io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if f, ok := out.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(out, opts))
+	}
+	return slog.New(slog.NewJSONHandler(out, opts))
+}
+
+func describeData(cfg *config.Config) string {
+	if cfg.Database.Driver != store.SQLite || cfg.Database.Path == "" {
+		return cfg.Database.Driver + " database"
+	}
+	p, err := filepath.Abs(cfg.Database.Path)
+	if err != nil {
+		p = cfg.Database.Path
+	}
+	s := "SQLite database " + p
+	if cfg.SecretKeyFile != "" {
+		s += ", secret key " + cfg.SecretKeyFile
+	}
+	return s
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/community/sso/ent/store/storetest"
+)
+
+// started runs the server with env until the test ends and returns its base URL and output.
+func started(t *testing.T, env map[string]string) (string, *syncBuffer, context.CancelFunc, <-chan error) {
+	t.Helper()
+	vars := map[string]string{"ADDR": "127.0.0.1:0", "LOG_FORMAT": "json"}
+	for k, v := range env {
+		vars[k] = v
+	}
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, func(k string) string { return vars[k] }, out, ready) }()
+	select {
+	case addr := <-ready:
+		t.Cleanup(cancel)
+		return "http://" + addr, out, cancel, errc
+	case err := <-errc:
+		cancel()
+		t.Fatalf("server did not start: %v\n%s", err, out)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("server did not start in time:\n%s", out)
+	}
+	return "", nil, nil, nil
+}
+
+func TestRunSQLiteDefault(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "data", "community.db")
+	base, out, cancel, errc := started(t, map[string]string{
+		"DATABASE_URL":   "sqlite://" + dbPath,
+		"ADMIN_EMAIL":    "Owner@Example.com",
+		"ADMIN_PASSWORD": adminPass,
+	})
+	if !strings.Contains(out.String(), "serving on http://localhost:8080") || !strings.Contains(out.String(), "data: SQLite database "+dbPath) {
+		t.Fatalf("start-up message:\n%s", out)
+	}
+	key, err := os.Stat(filepath.Join(dir, "data", "secret.key"))
+	if err != nil || key.Mode().Perm() != 0o600 {
+		t.Fatalf("secret key file: %v %v", key, err)
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/playground": 200, "/": 200, "/nope": 404} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	resp, err := http.Post(base+"/graphql", "application/json", strings.NewReader(`{"query":"{ __typename }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != `{"data":{"__typename":"Query"}}` {
+		t.Fatalf("graphql: %s", b)
+	}
+	resp, _ = http.Get(base + "/metrics")
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(m), `route="POST /graphql"`) && !strings.Contains(string(m), `route="/graphql"`) {
+		t.Fatalf("metrics lack the graphql route:\n%s", m)
+	}
+	// The bootstrap admin can sign in.
+	app := &testApp{t: t, URL: base}
+	app.login(browser(t), "owner@example.com", adminPass)
+
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no shutdown")
+	}
+	// A second start reuses the key and the data.
+	base2, _, _, _ := started(t, map[string]string{"DATABASE_URL": "sqlite://" + dbPath})
+	(&testApp{t: t, URL: base2}).login(browser(t), "owner@example.com", adminPass)
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"unknown scheme", map[string]string{"DATABASE_URL": "postgres://x/y"}, []string{"DATABASE_URL", "postgres"}},
+		{"short key", map[string]string{"SECRET_KEY": base64.StdEncoding.EncodeToString([]byte("short"))}, []string{"SECRET_KEY", "32 bytes"}},
+		{"bad public url", map[string]string{"PUBLIC_URL": "not a url"}, []string{"PUBLIC_URL"}},
+		{"several at once", map[string]string{"PUBLIC_URL": "ftp://x", "DATABASE_URL": "nope://", "LOG_LEVEL": "loud"}, []string{"3 problems", "PUBLIC_URL", "DATABASE_URL", "LOG_LEVEL"}},
+		{"mysql without key", map[string]string{"DATABASE_URL": "mysql://root:hunter2@tcp(127.0.0.1:1)/x?parseTime=true"}, []string{"SECRET_KEY"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), func(k string) string { return tt.env[k] }, io.Discard, nil)
+			if err == nil {
+				t.Fatal("started")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q shows the password", err)
+			}
+		})
+	}
+	t.Run("unreachable mysql", func(t *testing.T) {
+		key := base64.StdEncoding.EncodeToString(make([]byte, 32))
+		err := run(context.Background(), func(k string) string {
+			return map[string]string{"DATABASE_URL": "mysql://root:hunter2@tcp(127.0.0.1:1)/x?parseTime=true&timeout=2s", "SECRET_KEY": key}[k]
+		}, io.Discard, nil)
+		if err == nil || !strings.Contains(err.Error(), "connect to mysql") || strings.Contains(err.Error(), "hunter2") {
+			t.Fatalf("error %v", err)
+		}
+	})
+}
+
+func TestRunMySQL(t *testing.T) {
+	dsn := storetest.NewMySQLDatabase(t)
+	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	base, _, _, _ := started(t, map[string]string{
+		"DATABASE_URL": "mysql://" + dsn, "SECRET_KEY": key,
+		"ADMIN_EMAIL": "owner@example.com", "ADMIN_PASSWORD": adminPass,
+	})
+	resp, err := http.Get(base + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	(&testApp{t: t, URL: base}).login(browser(t), "owner@example.com", adminPass)
+}
+
+// TestDatabaseOutage cuts the connection between the server and MariaDB: requests answer 503 with
+// a clear error, /readyz fails, and everything works again once the database is back.
+func TestDatabaseOutage(t *testing.T) {
+	dsn := storetest.NewMySQLDatabase(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newTCPProxy(t, cfg.Addr)
+	cfg.Addr = proxy.Addr()
+	cfg.Timeout = 2 * time.Second
+	cfg.ReadTimeout = 5 * time.Second
+	cfg.WriteTimeout = 5 * time.Second
+	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	base, _, _, _ := started(t, map[string]string{
+		"DATABASE_URL": "mysql://" + cfg.FormatDSN(), "SECRET_KEY": key,
+		"ADMIN_EMAIL": "owner@example.com", "ADMIN_PASSWORD": adminPass,
+	})
+	app := &testApp{t: t, URL: base}
+	c := browser(t)
+	app.login(c, "owner@example.com", adminPass)
+
+	proxy.Cut()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := app.gql(c, "", "{ me { id } }", nil)
+		if r.Status == http.StatusServiceUnavailable {
+			if !strings.Contains(r.Raw, "SERVICE_UNAVAILABLE") {
+				t.Fatalf("503 without a clear error: %s", r.Raw)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 503 during the outage: %d %s", r.Status, r.Raw)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r := app.get(nil, "/readyz"); r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("readyz during the outage: %d", r.Status)
+	}
+	if r := app.get(nil, "/healthz"); r.Status != 200 {
+		t.Fatalf("healthz during the outage: %d", r.Status)
+	}
+
+	proxy.Restore()
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		r := app.gql(c, "", "{ me { email } }", nil)
+		if r.Status == 200 && strings.Contains(r.Raw, "owner@example.com") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery: %d %s", r.Status, r.Raw)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r := app.get(nil, "/readyz"); r.Status != 200 {
+		t.Fatalf("readyz after the outage: %d", r.Status)
+	}
+}
