@@ -1,0 +1,720 @@
+package main
+
+// Benchmarks of the two hot paths against their floors: the same work done with the bare
+// libraries (database/sql, encoding/json, golang-jwt, net/http) on the same kind of database.
+// A floor benchmark runs before its benchmark (declaration order) and records its mean ns/op;
+// the benchmark then reports its ratio to that floor as the "x-floor" metric. Run:
+//
+//	go test -run=NONE -bench='UsersPage|JWTLogin' -benchmem -count=5 .
+//
+// See docs/PERFORMANCE.md.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/jwtsso"
+	"github.com/community/sso/auth/seal"
+	"github.com/community/sso/ent/securityevent"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/store/storetest"
+)
+
+// floors keeps the mean ns/op of each floor benchmark run so far in this process.
+var floors = struct {
+	sync.Mutex
+	sum map[string]float64
+	n   map[string]int
+}{sum: map[string]float64{}, n: map[string]int{}}
+
+func nsPerOp(b *testing.B) float64 {
+	if b.N == 0 {
+		return 0
+	}
+	return float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+}
+
+// recordFloor stores this run of the floor named name.
+func recordFloor(b *testing.B, name string) {
+	ns := nsPerOp(b)
+	if ns == 0 {
+		return
+	}
+	floors.Lock()
+	defer floors.Unlock()
+	floors.sum[name] += ns
+	floors.n[name]++
+}
+
+// reportRatio reports ns/op divided by the mean ns/op of the floor named name, when it ran.
+func reportRatio(b *testing.B, name string) {
+	floors.Lock()
+	n, sum := floors.n[name], floors.sum[name]
+	floors.Unlock()
+	if n == 0 {
+		b.Logf("floor %s did not run in this process: no x-floor metric", name)
+		return
+	}
+	b.ReportMetric(nsPerOp(b)/(sum/float64(n)), "x-floor")
+}
+
+// benchClient keeps its connections alive, as a script or a browser does, and never follows
+// redirects.
+func benchClient(b testing.TB) *http.Client {
+	tr := &http.Transport{MaxIdleConnsPerHost: 4}
+	b.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users page: users(first: 100) with spaces and fields, as an admin script with an API token.
+
+const usersPageQuery = `{ users(first: 100){ edges { node { id email name spaces { role space { slug } } fields { key value } } } } }`
+
+type usersPage struct {
+	db     *store.DB
+	app    *testApp
+	token  string
+	body   []byte
+	client *http.Client
+}
+
+// newUsersPage serves the whole server over an in-memory SQLite database holding 120 members
+// (3 spaces, 2 field values each) and an admin's API token.
+func newUsersPage(b *testing.B) *usersPage {
+	db := storetest.SQLite(b)
+	app := newApp(b, db, nil)
+	seedUsers(b, db, 120, 3, 2)
+	p := &usersPage{db: db, app: app, token: adminToken(b, app), client: benchClient(b)}
+	p.body = mustJSON(b, map[string]any{"query": usersPageQuery, "variables": nil})
+	return p
+}
+
+// post sends the query to url with the bearer token and returns the status and, when keep, the body.
+func (p *usersPage) post(b *testing.B, url string, keep bool) (int, []byte) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(p.body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if keep {
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return resp.StatusCode, body
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		b.Fatal(err)
+	}
+	return resp.StatusCode, nil
+}
+
+// fetch posts the query to url and checks the answer holds 100 users with 3 spaces and 2 fields
+// each; it returns the decoded data.
+func (p *usersPage) fetch(b *testing.B, url string) any {
+	status, body := p.post(b, url, true)
+	var out struct {
+		Data   map[string]any `json:"data"`
+		Errors []any          `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil || status != http.StatusOK || len(out.Errors) > 0 {
+		b.Fatalf("users page: %d %v %.300s", status, err, body)
+	}
+	edges, _ := dig(out.Data, "users", "edges").([]any)
+	if len(edges) != 100 {
+		b.Fatalf("users page: %d edges", len(edges))
+	}
+	for _, e := range edges {
+		if len(dig(e, "node", "spaces").([]any)) != 3 || len(dig(e, "node", "fields").([]any)) != 2 {
+			b.Fatalf("users page: %v", e)
+		}
+	}
+	return out.Data
+}
+
+func BenchmarkUsersPageFloor(b *testing.B) {
+	p := newUsersPage(b)
+	floor := httptest.NewServer(usersPageFloor(p.db.SQL))
+	b.Cleanup(floor.Close)
+
+	// The floor answers exactly what the server answers.
+	got := p.fetch(b, floor.URL+"/graphql")
+	want := p.fetch(b, p.app.URL+"/graphql")
+	if !reflect.DeepEqual(got, want) {
+		b.Fatalf("the floor's answer differs from the server's:\n%s\n%s", mustJSON(b, got)[:400], mustJSON(b, want)[:400])
+	}
+
+	b.ReportAllocs()
+	for b.Loop() {
+		if status, _ := p.post(b, floor.URL+"/graphql", false); status != http.StatusOK {
+			b.Fatalf("status %d", status)
+		}
+	}
+	recordFloor(b, "UsersPage")
+}
+
+func BenchmarkUsersPage(b *testing.B) {
+	p := newUsersPage(b)
+	url := p.app.URL + "/graphql"
+	p.fetch(b, url) // also records the token's first use
+
+	b.ReportAllocs()
+	for b.Loop() {
+		if status, _ := p.post(b, url, false); status != http.StatusOK {
+			b.Fatalf("status %d", status)
+		}
+	}
+	reportRatio(b, "UsersPage")
+}
+
+type floorSpace struct {
+	Slug string `json:"slug"`
+}
+
+type floorMembership struct {
+	Role  string     `json:"role"`
+	Space floorSpace `json:"space"`
+}
+
+type floorField struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+type floorUser struct {
+	ID     string            `json:"id"`
+	Email  string            `json:"email"`
+	Name   string            `json:"name"`
+	Spaces []floorMembership `json:"spaces"`
+	Fields []floorField      `json:"fields"`
+}
+
+type floorEdge struct {
+	Node *floorUser `json:"node"`
+}
+
+type floorUsersResponse struct {
+	Data struct {
+		Users struct {
+			Edges []floorEdge `json:"edges"`
+		} `json:"users"`
+	} `json:"data"`
+}
+
+func floorError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": msg}}})
+}
+
+// usersPageFloor is the users page with database/sql and encoding/json: the API token row (with
+// its user's role and status), 100 users by id, their memberships with space slugs, their field
+// values, one JSON document.
+func usersPageFloor(db *sql.DB) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		var req struct {
+			Query     string         `json:"query"`
+			Variables map[string]any `json:"variables"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Query == "" {
+			floorError(w, http.StatusBadRequest, "bad request")
+			return
+		}
+		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			floorError(w, http.StatusUnauthorized, "no token")
+			return
+		}
+		hash := sha256.Sum256([]byte(tok))
+		var expires sql.NullTime
+		var role, status string
+		err := db.QueryRowContext(ctx, `SELECT t.expires_at, u.role, u.status FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`, hash[:]).
+			Scan(&expires, &role, &status)
+		if err != nil || status != "ACTIVE" || (expires.Valid && !time.Now().Before(expires.Time)) {
+			floorError(w, http.StatusUnauthorized, "invalid token")
+			return
+		}
+		if role != "ADMIN" {
+			floorError(w, http.StatusForbidden, "forbidden")
+			return
+		}
+
+		var resp floorUsersResponse
+		rows, err := db.QueryContext(ctx, `SELECT id, email, name FROM users ORDER BY id LIMIT 100`)
+		if err != nil {
+			floorError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		byID := make(map[int]*floorUser, 100)
+		ids := make([]any, 0, 100)
+		edges := make([]floorEdge, 0, 100)
+		for rows.Next() {
+			var id int
+			u := &floorUser{Spaces: []floorMembership{}, Fields: []floorField{}}
+			if err := rows.Scan(&id, &u.Email, &u.Name); err != nil {
+				rows.Close()
+				floorError(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+			u.ID = strconv.Itoa(id)
+			byID[id] = u
+			ids = append(ids, id)
+			edges = append(edges, floorEdge{Node: u})
+		}
+		rows.Close()
+		resp.Data.Users.Edges = edges
+		if len(ids) > 0 {
+			in := strings.Repeat("?,", len(ids))
+			in = in[:len(in)-1]
+			rows, err = db.QueryContext(ctx, `SELECT m.user_id, m.role, s.slug FROM space_memberships m JOIN spaces s ON s.id = m.space_id WHERE m.user_id IN (`+in+`) ORDER BY m.user_id, m.id`, ids...)
+			if err != nil {
+				floorError(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+			for rows.Next() {
+				var uid int
+				var m floorMembership
+				if err := rows.Scan(&uid, &m.Role, &m.Space.Slug); err != nil {
+					rows.Close()
+					floorError(w, http.StatusInternalServerError, err.Error())
+					return
+				}
+				byID[uid].Spaces = append(byID[uid].Spaces, m)
+			}
+			rows.Close()
+			rows, err = db.QueryContext(ctx, `SELECT user_id, "key", value FROM profile_field_values WHERE user_id IN (`+in+`) ORDER BY user_id, id`, ids...)
+			if err != nil {
+				floorError(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+			for rows.Next() {
+				var uid int
+				var f floorField
+				if err := rows.Scan(&uid, &f.Key, &f.Value); err != nil {
+					rows.Close()
+					floorError(w, http.StatusInternalServerError, err.Error())
+					return
+				}
+				byID[uid].Fields = append(byID[uid].Fields, f)
+			}
+			rows.Close()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(&resp)
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// JWT SSO login: GET /api/auth/sso?jwt=... for a returning member and for a new one.
+
+var benchSpaces = []any{"space-0", "space-1", "space-2"}
+
+var benchFieldKeys = []string{"field_0", "field_1"}
+
+type jwtLogin struct {
+	db     *store.DB
+	app    *testApp
+	secret []byte
+	client *http.Client
+}
+
+// newJWTLogin serves the whole server over an in-memory SQLite database holding 120 members
+// (3 spaces, 2 field values each, the fields read from the payload keys field_0 and field_1),
+// with JWT SSO enabled.
+func newJWTLogin(b *testing.B) *jwtLogin {
+	ctx := context.Background()
+	db := storetest.SQLite(b)
+	app := newApp(b, db, nil)
+	seedUsers(b, db, 120, 3, 2)
+	for _, f := range db.Client.ProfileField.Query().AllX(ctx) {
+		f.Update().SetExternalKeys([]string{f.Key}).ExecX(ctx)
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		b.Fatal(err)
+	}
+	sealer, err := seal.New(app.Cfg.SecretKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := auth.LoadSettings(ctx, db.Client)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st.Update().SetJwtEnabled(true).SetJwtSecret(sealer.Seal(jwtsso.PurposeSecret, secret)).ExecX(ctx)
+	return &jwtLogin{db: db, app: app, secret: secret, client: benchClient(b)}
+}
+
+// loginURL signs, as the customer's server does, a token for a member with the benchmark's
+// spaces and field values, and returns the sign-in URL on base.
+func (l *jwtLogin) loginURL(b *testing.B, base, sub, email, name, value string) string {
+	now := time.Now()
+	c := jwt.MapClaims{"sub": sub, "email": email, "name": name, "spaceIds": benchSpaces, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	for _, k := range benchFieldKeys {
+		c[k] = value
+	}
+	tok := sign(b, jwt.SigningMethodHS256, l.secret, c, nil)
+	return base + "/api/auth/sso?" + url.Values{"jwt": {tok}, "redirect_uri": {"/spaces"}}.Encode()
+}
+
+// get signs in at u and checks the answer: 303 to /spaces with a session cookie.
+func (l *jwtLogin) get(b *testing.B, u string, check bool) {
+	resp, err := l.client.Get(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		b.Fatalf("login: %d", resp.StatusCode)
+	}
+	if check {
+		if loc := resp.Header.Get("Location"); loc != "/spaces" {
+			b.Fatalf("login to %q", loc)
+		}
+		found := false
+		for _, c := range resp.Cookies() {
+			found = found || (c.Name == "community_session" && c.Value != "" && c.HttpOnly)
+		}
+		if !found {
+			b.Fatalf("login without a session cookie: %v", resp.Header)
+		}
+	}
+}
+
+// urls hands out pre-signed sign-in URLs of new members; signing is the customer's cost, so a
+// refill (4096 at a time) runs with the timer stopped.
+type urls struct {
+	b    *testing.B
+	make func(i int) string
+	next int
+	buf  []string
+}
+
+func (s *urls) refill() {
+	for k := 0; k < 4096; k++ {
+		s.buf = append(s.buf, s.make(s.next))
+		s.next++
+	}
+}
+
+func (s *urls) get() string {
+	if len(s.buf) == 0 {
+		s.b.StopTimer()
+		s.refill()
+		s.b.StartTimer()
+	}
+	u := s.buf[0]
+	s.buf = s.buf[1:]
+	return u
+}
+
+func newMemberURLs(b *testing.B, l *jwtLogin, base string) *urls {
+	s := &urls{b: b, make: func(i int) string {
+		// Fixed-width numbers: no new member's username is a prefix of another's.
+		return l.loginURL(b, base, fmt.Sprintf("new-%06d", i), fmt.Sprintf("new%06d@example.com", i), fmt.Sprintf("New Member %06d", i), fmt.Sprintf("value %d", i))
+	}}
+	s.refill()
+	return s
+}
+
+// existingURL is the sign-in URL of seeded member 7 with what it already has: nothing changes.
+func existingURL(b *testing.B, l *jwtLogin, base string) string {
+	return l.loginURL(b, base, "ext-7", "user7@example.com", "User 7", "v-user7")
+}
+
+// unchanged fails the benchmark when a login of an existing member changed anything.
+func unchanged(b *testing.B, l *jwtLogin) {
+	ctx := context.Background()
+	n := l.db.Client.SecurityEvent.Query().Where(securityevent.TypeIn(auth.EventUserUpdated, auth.EventSpaceMembershipChanged, auth.EventUserCreated)).CountX(ctx)
+	if n != 0 {
+		b.Fatalf("the returning member's login changed data (%d events)", n)
+	}
+}
+
+func BenchmarkJWTLoginFloor(b *testing.B) {
+	l := newJWTLogin(b)
+	floor := httptest.NewServer(jwtLoginFloor(l.db.SQL, l.secret))
+	b.Cleanup(floor.Close)
+	u := existingURL(b, l, floor.URL)
+	l.get(b, u, true)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.get(b, u, false)
+	}
+	recordFloor(b, "JWTLogin")
+}
+
+func BenchmarkJWTLoginExisting(b *testing.B) {
+	l := newJWTLogin(b)
+	u := existingURL(b, l, l.app.URL)
+	l.get(b, u, true)
+	unchanged(b, l)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.get(b, u, false)
+	}
+	b.StopTimer()
+	unchanged(b, l)
+	reportRatio(b, "JWTLogin")
+}
+
+func BenchmarkJWTLoginNewFloor(b *testing.B) {
+	l := newJWTLogin(b)
+	floor := httptest.NewServer(jwtLoginFloor(l.db.SQL, l.secret))
+	b.Cleanup(floor.Close)
+	src := newMemberURLs(b, l, floor.URL)
+	l.get(b, src.get(), true)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.get(b, src.get(), false)
+	}
+	b.StopTimer()
+	checkNewMembers(b, l, src.next-len(src.buf))
+	recordFloor(b, "JWTLoginNew")
+}
+
+func BenchmarkJWTLoginNew(b *testing.B) {
+	l := newJWTLogin(b)
+	src := newMemberURLs(b, l, l.app.URL)
+	l.get(b, src.get(), true)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.get(b, src.get(), false)
+	}
+	b.StopTimer()
+	checkNewMembers(b, l, src.next-len(src.buf))
+	reportRatio(b, "JWTLoginNew")
+}
+
+// checkNewMembers checks that n new members were made, each with 3 spaces and 2 field values.
+func checkNewMembers(b *testing.B, l *jwtLogin, n int) {
+	var users, spaces, fields int
+	err := l.db.SQL.QueryRow(`SELECT (SELECT COUNT(*) FROM users WHERE external_id LIKE 'new-%'),
+		(SELECT COUNT(*) FROM space_memberships m JOIN users u ON u.id = m.user_id WHERE u.external_id LIKE 'new-%'),
+		(SELECT COUNT(*) FROM profile_field_values v JOIN users u ON u.id = v.user_id WHERE u.external_id LIKE 'new-%')`).Scan(&users, &spaces, &fields)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if users != n || spaces != 3*n || fields != 2*n {
+		b.Fatalf("%d logins made %d users, %d memberships, %d field values", n, users, spaces, fields)
+	}
+}
+
+// jwtLoginFloor is the JWT SSO login with the bare libraries: golang-jwt parses the token (HS256
+// only); one database/sql transaction reads the member by external id, its memberships and field
+// values (or checks the email is free, finds a free username and inserts the member, its
+// memberships and field values), inserts a
+// session with a random token's hash and records the login time; then the cookie and a 303.
+func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuedAt())
+	keyFunc := func(*jwt.Token) (any, error) { return secret, nil }
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		w.Header().Set("Cache-Control", "no-store")
+		q := r.URL.Query()
+		claims := jwt.MapClaims{}
+		if _, err := parser.ParseWithClaims(q.Get("jwt"), claims, keyFunc); err != nil {
+			http.Error(w, "invalid token", http.StatusUnauthorized)
+			return
+		}
+		sub, _ := claims["sub"].(string)
+		email, _ := claims["email"].(string)
+		name, _ := claims["name"].(string)
+		if sub == "" || email == "" || name == "" {
+			http.Error(w, "missing claim", http.StatusBadRequest)
+			return
+		}
+		email = strings.ToLower(email)
+		var slugs []string
+		if list, ok := claims["spaceIds"].([]any); ok {
+			for _, s := range list {
+				if s, ok := s.(string); ok {
+					slugs = append(slugs, s)
+				}
+			}
+		}
+
+		fail := func(err error) { http.Error(w, err.Error(), http.StatusInternalServerError) }
+		now := time.Now().UTC()
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer func() { _ = tx.Rollback() }()
+		var userID int64
+		created := false
+		var uEmail, uName, status string
+		err = tx.QueryRowContext(ctx, `SELECT id, email, name, status FROM users WHERE external_id = ?`, sub).Scan(&userID, &uEmail, &uName, &status)
+		haveSpaces := map[string]bool{}
+		haveFields := map[string]string{}
+		switch {
+		case err == sql.ErrNoRows:
+			// No member with this external id: none may hold the email either (the server would
+			// link or refuse it).
+			var other int64
+			switch err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE email = ?`, email).Scan(&other); {
+			case err == sql.ErrNoRows:
+			case err != nil:
+				fail(err)
+				return
+			default:
+				http.Error(w, "conflict", http.StatusConflict)
+				return
+			}
+			// A free username: the name, lower-cased, then name2, name3, ... (index lookups).
+			base := strings.ReplaceAll(strings.ToLower(name), " ", "-")
+			username := base
+			for i := 2; ; i++ {
+				var taken bool
+				if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE username = ?)`, username).Scan(&taken); err != nil {
+					fail(err)
+					return
+				}
+				if !taken {
+					break
+				}
+				username = base + strconv.Itoa(i)
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO users (created_at, updated_at, external_id, email, name, username, tagline, picture, role, status, last_login_at) VALUES (?, ?, ?, ?, ?, ?, '', '', 'MEMBER', 'ACTIVE', ?)`,
+				now, now, sub, email, name, username, now)
+			if err != nil {
+				fail(err)
+				return
+			}
+			if userID, err = res.LastInsertId(); err != nil {
+				fail(err)
+				return
+			}
+			created = true
+		case err != nil:
+			fail(err)
+			return
+		default:
+			if status != "ACTIVE" {
+				http.Error(w, "suspended", http.StatusForbidden)
+				return
+			}
+			rows, err := tx.QueryContext(ctx, `SELECT s.slug FROM space_memberships m JOIN spaces s ON s.id = m.space_id WHERE m.user_id = ?`, userID)
+			if err != nil {
+				fail(err)
+				return
+			}
+			for rows.Next() {
+				var slug string
+				if err := rows.Scan(&slug); err != nil {
+					rows.Close()
+					fail(err)
+					return
+				}
+				haveSpaces[slug] = true
+			}
+			rows.Close()
+			rows, err = tx.QueryContext(ctx, `SELECT "key", value FROM profile_field_values WHERE user_id = ?`, userID)
+			if err != nil {
+				fail(err)
+				return
+			}
+			for rows.Next() {
+				var k, v string
+				if err := rows.Scan(&k, &v); err != nil {
+					rows.Close()
+					fail(err)
+					return
+				}
+				haveFields[k] = v
+			}
+			rows.Close()
+			if uEmail != email || uName != name {
+				if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, updated_at = ? WHERE id = ?`, email, name, now, userID); err != nil {
+					fail(err)
+					return
+				}
+			}
+		}
+		for _, slug := range slugs {
+			if haveSpaces[slug] {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO space_memberships (created_at, role, space_id, user_id) SELECT ?, 'MEMBER', id, ? FROM spaces WHERE slug = ?`, now, userID, slug); err != nil {
+				fail(err)
+				return
+			}
+		}
+		for _, k := range benchFieldKeys {
+			v, _ := claims[k].(string)
+			switch cur, ok := haveFields[k]; {
+			case v == "" || (ok && cur == v):
+			case ok:
+				_, err = tx.ExecContext(ctx, `UPDATE profile_field_values SET value = ?, updated_at = ? WHERE user_id = ? AND "key" = ?`, v, now, userID, k)
+			default:
+				_, err = tx.ExecContext(ctx, `INSERT INTO profile_field_values (created_at, updated_at, "key", value, field_id, user_id) SELECT ?, ?, "key", ?, id, ? FROM profile_fields WHERE "key" = ?`, now, now, v, userID, k)
+			}
+			if err != nil {
+				fail(err)
+				return
+			}
+		}
+
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			fail(err)
+			return
+		}
+		token := base64.RawURLEncoding.EncodeToString(raw)
+		hash := sha256.Sum256([]byte(token))
+		expires := now.Add(30 * 24 * time.Hour)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (created_at, token_hash, method, expires_at, last_seen_at, ip, user_agent, user_id) VALUES (?, ?, 'JWT', ?, ?, ?, ?, ?)`,
+			now, hash[:], expires, now, r.RemoteAddr, r.UserAgent(), userID); err != nil {
+			fail(err)
+			return
+		}
+		if !created {
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, now, userID); err != nil {
+				fail(err)
+				return
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			fail(err)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: "community_session", Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Expires: expires})
+		target := q.Get("redirect_uri")
+		if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") || strings.HasPrefix(target, "/\\") {
+			target = "/"
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+	}
+}
