@@ -55,6 +55,12 @@ type testApp struct {
 // newApp serves routes over db; env adds configuration to the test defaults.
 func newApp(t testing.TB, db *store.DB, env map[string]string) *testApp {
 	t.Helper()
+	return newAppWith(t, db, env, deps{})
+}
+
+// newAppWith is newApp with dependencies given to the routes.
+func newAppWith(t testing.TB, db *store.DB, env map[string]string, d deps) *testApp {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	vars := map[string]string{
 		"DATABASE_URL": "sqlite://:memory:",
@@ -70,7 +76,7 @@ func newApp(t testing.TB, db *store.DB, env map[string]string) *testApp {
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := routes(cfg, db, log)
+	h, err := routesWith(cfg, db, log, d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/config"
 	"github.com/community/sso/auth/jwtsso"
+	"github.com/community/sso/auth/oauth2sso"
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/auth/web"
@@ -115,8 +116,20 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	return nil
 }
 
+// deps are what routes may be given instead of the defaults; tests use them.
+type deps struct {
+	// IdPClient makes the requests to the OAuth2/OIDC provider (its transport is kept, the
+	// timeouts and size limits of oauth2sso.NewHTTPClient are added).
+	IdPClient *http.Client
+}
+
 // routes mounts every route of the server behind the common middleware.
 func routes(cfg *config.Config, db *store.DB, log *slog.Logger) (http.Handler, error) {
+	return routesWith(cfg, db, log, deps{})
+}
+
+// routesWith is routes with dependencies given.
+func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := web.NewMetrics(reg)
@@ -146,6 +159,12 @@ func routes(cfg *config.Config, db *store.DB, log *slog.Logger) (http.Handler, e
 	}))
 
 	provisioner := &provision.Provisioner{DB: db, Sessions: sessions, Log: log}
+	discovery := &oauth2sso.Discovery{Client: oauth2sso.NewHTTPClient(d.IdPClient, cfg.IdPTimeout)}
+	sessions.Revalidator = &oauth2sso.Revalidator{DB: db, Sealer: sealer, Discovery: discovery, Log: log}
+	oauth2Handler := &oauth2sso.Handler{
+		DB: db, Sealer: sealer, Sessions: sessions, Provisioner: provisioner, Discovery: discovery,
+		PublicURL: cfg.PublicURL.String(), Log: log, Metrics: metrics,
+	}
 	jwtVerifier := &jwtsso.Verifier{Sealer: sealer}
 	resolver := &graph.Resolver{
 		DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
@@ -177,7 +196,9 @@ func routes(cfg *config.Config, db *store.DB, log *slog.Logger) (http.Handler, e
 		Log:         log,
 		Metrics:     metrics,
 		CrossOrigin: forms,
+		LogoutURL:   oauth2Handler.LogoutURL,
 	}).Register(mux, app)
+	oauth2Handler.Register(mux, app)
 
 	var h http.Handler = web.Instrument(metrics, log, mux)
 	h = web.LimitBody(cfg.MaxBodyBytes)(h)

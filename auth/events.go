@@ -18,6 +18,8 @@ const (
 	EventAPITokenCreated        = "API_TOKEN_CREATED"
 	EventAPITokenRevoked        = "API_TOKEN_REVOKED"
 	EventSessionRevoked         = "SESSION_REVOKED"
+	EventSessionRevalidated     = "SESSION_REVALIDATED"
+	EventRevalidationDeferred   = "SESSION_REVALIDATION_DEFERRED"
 	EventRateLimited            = "RATE_LIMITED"
 	EventUserCreated            = "USER_CREATED"
 	EventUserLinked             = "USER_LINKED"
@@ -56,6 +58,25 @@ func ClientIP(r *http.Request) string { return web.ClientIP(r) }
 // Record writes e with client (which may be a transaction's client, so the event commits or
 // rolls back with the change it describes).
 func Record(ctx context.Context, client *ent.Client, e Event) error {
+	return eventCreate(client, e).Exec(ctx)
+}
+
+// RecordAll writes events, in order, with one statement.
+func RecordAll(ctx context.Context, client *ent.Client, events ...Event) error {
+	switch len(events) {
+	case 0:
+		return nil
+	case 1:
+		return Record(ctx, client, events[0])
+	}
+	builders := make([]*ent.SecurityEventCreate, len(events))
+	for i, e := range events {
+		builders[i] = eventCreate(client, e)
+	}
+	return client.SecurityEvent.CreateBulk(builders...).Exec(ctx)
+}
+
+func eventCreate(client *ent.Client, e Event) *ent.SecurityEventCreate {
 	c := client.SecurityEvent.Create().
 		SetType(e.Type).
 		SetMethod(truncate(e.Method, 16)).
@@ -68,7 +89,7 @@ func Record(ctx context.Context, client *ent.Client, e Event) error {
 	if e.Detail != nil {
 		c.SetDetail(e.Detail)
 	}
-	return c.Exec(ctx)
+	return c
 }
 
 // RecordOrLog records e and logs (never fails the request) when the database refuses it.

@@ -14,7 +14,7 @@ var templateFS embed.FS
 // pages are the server-rendered pages, each the layout around one content template.
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "direct", "home", "message"} {
+	for _, name := range []string{"login", "direct", "home", "message", "oauth2test"} {
 		m[name] = template.Must(template.ParseFS(templateFS, "templates/layout.html", "templates/form.html", "templates/"+name+".html"))
 	}
 	return m
@@ -57,4 +57,29 @@ func RenderMessage(w http.ResponseWriter, log *slog.Logger, status int, m Messag
 		m.Title = m.Heading
 	}
 	render(w, log, status, "message", m)
+}
+
+// OAuth2Report is the data of the OAuth2 test-mode page: what the provider said and what a login
+// would do, nothing written.
+type OAuth2Report struct {
+	Title         string
+	IDTokenClaims string // JSON, secrets redacted
+	UserInfo      string // JSON, secrets redacted
+	HasRefresh    bool
+	Profile       string // JSON
+	Decision      string
+	Reason        string
+	Message       string
+	Role          string
+	UserID        int
+	Changed       []string
+	Skipped       []string
+}
+
+// RenderOAuth2Report writes the OAuth2 test-mode page.
+func RenderOAuth2Report(w http.ResponseWriter, log *slog.Logger, rep OAuth2Report) {
+	if rep.Title == "" {
+		rep.Title = "Single sign-on test"
+	}
+	render(w, log, http.StatusOK, "oauth2test", rep)
 }

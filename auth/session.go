@@ -43,6 +43,16 @@ type Sessions struct {
 	// Secure sets the Secure flag and the __Host- cookie prefix (PUBLIC_URL is https).
 	Secure bool
 	Now    func() time.Time
+	// Revalidator, when set, checks a session whose RevalidateAt has passed with the identity
+	// provider that made it (OAuth2 refresh revalidation).
+	Revalidator Revalidator
+}
+
+// Revalidator checks a session with its identity provider. Revalidate reports whether the session
+// may go on: false ends it (the provider refused), true keeps it (revalidated, or the provider
+// could not be asked and it is retried later).
+type Revalidator interface {
+	Revalidate(ctx context.Context, sess *ent.Session) bool
 }
 
 func (s *Sessions) now() time.Time {
@@ -177,6 +187,11 @@ func (s *Sessions) lookupSession(ctx context.Context, tok string) (*Viewer, erro
 	now := s.now()
 	if !now.Before(sess.ExpiresAt) || sess.Edges.User.Status != user.StatusACTIVE {
 		return nil, ErrNoSession
+	}
+	if s.Revalidator != nil && sess.RevalidateAt != nil && !now.Before(*sess.RevalidateAt) {
+		if !s.Revalidator.Revalidate(ctx, sess) {
+			return nil, ErrNoSession
+		}
 	}
 	if now.Sub(sess.LastSeenAt) >= seenEvery {
 		// Sliding expiry, written at most once a minute.

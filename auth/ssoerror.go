@@ -26,6 +26,7 @@ const (
 	CodeIDPError         = "IDP_ERROR"
 	CodeIDPUnavailable   = "IDP_UNAVAILABLE"
 	CodeTryAgain         = "TRY_AGAIN"
+	CodeForbidden        = "FORBIDDEN"
 )
 
 var ssoStatus = map[string]int{
@@ -43,6 +44,7 @@ var ssoStatus = map[string]int{
 	CodeIDPError:         http.StatusBadGateway,
 	CodeIDPUnavailable:   http.StatusBadGateway,
 	CodeTryAgain:         http.StatusServiceUnavailable,
+	CodeForbidden:        http.StatusForbidden,
 }
 
 // ssoHints tell the member what to do next.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/jwtsso"
+	"github.com/community/sso/auth/oauth2sso"
 	"github.com/community/sso/auth/profile"
 	"github.com/community/sso/auth/redirect"
 	"github.com/community/sso/ent"
@@ -16,7 +17,7 @@ import (
 )
 
 // PurposeClientSecret is the seal purpose of the OAuth2 client secret.
-const PurposeClientSecret = "setting:oauth2-client-secret"
+const PurposeClientSecret = oauth2sso.PurposeClientSecret
 
 // authSettings shows the settings to an admin: every secret only as whether it is set.
 func (r *Resolver) authSettings(st *ent.Settings) *model.AuthSettings {

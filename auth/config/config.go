@@ -67,6 +67,7 @@ const (
 	DefaultSessionLifetime       = 720 * time.Hour
 	DefaultMaxBodyBytes    int64 = 1 << 20
 	DefaultShutdownTimeout       = 30 * time.Second
+	DefaultIdPTimeout            = 10 * time.Second
 )
 
 // Limits checked by Load.
@@ -116,6 +117,7 @@ type Config struct {
 	SessionLifetime        time.Duration // SESSION_LIFETIME
 	MaxBodyBytes           int64         // MAX_BODY_BYTES
 	ShutdownTimeout        time.Duration // SHUTDOWN_TIMEOUT
+	IdPTimeout             time.Duration // IDP_TIMEOUT: total time of one request to the identity provider
 }
 
 // Database is DATABASE_URL in the form the opening code needs.
@@ -184,6 +186,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Duration("session_lifetime", c.SessionLifetime),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Duration("idp_timeout", c.IdPTimeout),
 	)
 }
 
@@ -232,6 +235,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.SessionLifetime = l.duration("SESSION_LIFETIME", DefaultSessionLifetime, MinSessionLifetime, MaxSessionLifetime)
 	c.MaxBodyBytes = l.positive("MAX_BODY_BYTES", DefaultMaxBodyBytes, 64)
 	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, time.Nanosecond, 0)
+	c.IdPTimeout = l.duration("IDP_TIMEOUT", DefaultIdPTimeout, 100*time.Millisecond, 2*time.Minute)
 
 	if len(l.problems) > 0 {
 		return nil, &Error{Problems: l.problems}

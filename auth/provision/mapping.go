@@ -21,7 +21,7 @@ var (
 	externalIDKeys = []string{"id", "ID", "sub", "nameid"}
 	emailKeys      = []string{"email", "user_email", "emailAddress"}
 	nameKeys       = []string{"name", "display_name", "displayName", "full_name", "fullName"}
-	usernameKeys   = []string{"username", "user_login", "nickname"}
+	usernameKeys   = []string{"username", "user_login", "nickname", "preferred_username"}
 	pictureKeys    = []string{"picture", "icon_url"}
 	taglineKeys    = []string{"tagline"}
 )
@@ -67,14 +67,25 @@ type Profile struct {
 	Payload Payload
 }
 
-// Unwrap returns the object inside a {"data": {...}} envelope, or p itself.
+// Unwrap returns the member inside a {"data": {...}} envelope, or p itself. A GraphQL answer
+// ({"data": {"currentMember": {...}}}, as Memberful's member API gives) is unwrapped down to the
+// object of its one root field.
 func Unwrap(p Payload) Payload {
-	if len(p) == 1 {
-		if inner, ok := p["data"].(map[string]any); ok {
-			return inner
+	if len(p) != 1 {
+		return p
+	}
+	data, ok := p["data"].(map[string]any)
+	if !ok {
+		return p
+	}
+	if len(data) == 1 {
+		for _, v := range data {
+			if inner, ok := v.(map[string]any); ok {
+				return inner
+			}
 		}
 	}
-	return p
+	return data
 }
 
 // String reads a scalar claim as a string: numbers as their decimal form (ids are often numbers),
@@ -259,16 +270,19 @@ func truncate(s string, n int) string {
 }
 
 // claimMatches reports whether the payload's claim matches: present and truthy when value is
-// empty, else equal to value (or, for an array claim, containing it).
+// empty, else equal to value (or, for an array claim, containing it). A claim with dots that is
+// not a key of its own is a path into nested objects ("app_metadata.roles").
 func claimMatches(p Payload, claim, value string) bool {
 	if claim == "" {
 		return false
 	}
-	v, ok := p[claim]
+	v, ok := lookupClaim(p, claim)
 	if !ok || v == nil {
 		return false
 	}
 	switch x := v.(type) {
+	case map[string]any:
+		return value == "" && len(x) > 0
 	case []any:
 		if value == "" {
 			return len(x) > 0
@@ -298,4 +312,25 @@ func claimMatches(p Payload, claim, value string) bool {
 		}
 	}
 	return false
+}
+
+// lookupClaim finds claim in p: as a key, else as a dotted path through nested objects.
+func lookupClaim(p Payload, claim string) (any, bool) {
+	if v, ok := p[claim]; ok {
+		return v, true
+	}
+	if !strings.Contains(claim, ".") {
+		return nil, false
+	}
+	var cur any = map[string]any(p)
+	for _, part := range strings.Split(claim, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
 }

@@ -216,6 +216,8 @@ func TestMapUnwrap(t *testing.T) {
 		{"data not an object", `{"data": "w-1"}`, "", false},
 		{"data an array", `{"data": [` + inner + `]}`, "", false},
 		{"no envelope", inner, "w-1", false},
+		{"nested envelopes (Memberful)", `{"data": {"currentMember": ` + inner + `}}`, "w-1", true},
+		{"another single-key envelope", `{"user": ` + inner + `}`, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := decode(t, tc.in)
@@ -230,11 +232,11 @@ func TestMapUnwrap(t *testing.T) {
 				if _, ok := pr.Payload["data"]; ok || pr.Payload["id"] != "w-1" {
 					t.Fatalf("Profile.Payload is not the inner object: %v", pr.Payload)
 				}
-				if !reflect.DeepEqual(map[string]any(Unwrap(p)), p["data"]) {
+				if !reflect.DeepEqual(map[string]any(Unwrap(p)), map[string]any(decode(t, inner))) {
 					t.Fatalf("Unwrap = %v", Unwrap(p))
 				}
 			} else if !reflect.DeepEqual(Unwrap(p), p) {
-				t.Fatalf("Unwrap changed a payload without a sole data object: %v", Unwrap(p))
+				t.Fatalf("Unwrap changed a payload without a sole object inside: %v", Unwrap(p))
 			}
 		})
 	}
@@ -514,7 +516,14 @@ func TestClaimMatches(t *testing.T) {
 		{"presence: number 0", `{"admin": 0}`, "admin", "", false},
 		{"presence: empty array", `{"admin": []}`, "admin", "", false},
 		{"presence: array", `{"admin": ["x"]}`, "admin", "", true},
-		{"presence: object", `{"admin": {"a": 1}}`, "admin", "", false},
+		{"presence: object", `{"admin": {"a": 1}}`, "admin", "", true},
+		{"presence: empty object", `{"admin": {}}`, "admin", "", false},
+		{"value of an object", `{"admin": {"a": 1}}`, "admin", "1", false},
+		{"path: value", `{"app_metadata": {"roles": ["staff", "admin"]}}`, "app_metadata.roles", "admin", true},
+		{"path: presence", `{"app_metadata": {"admin": true}}`, "app_metadata.admin", "", true},
+		{"path: missing", `{"app_metadata": {"roles": ["staff"]}}`, "app_metadata.groups", "", false},
+		{"path through a scalar", `{"app_metadata": "x"}`, "app_metadata.roles", "", false},
+		{"dotted key wins", `{"https://example.com/role": "admin"}`, "https://example.com/role", "admin", true},
 		{"value equal", `{"role": "admin"}`, "role", "admin", true},
 		{"value differs", `{"role": "member"}`, "role", "admin", false},
 		{"value is a prefix", `{"role": "administrators"}`, "role", "admin", false},

@@ -12,11 +12,11 @@ var (
 	// APITokensColumns holds the columns for the "api_tokens" table.
 	APITokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "token_hash", Type: field.TypeBytes, Unique: true, Size: 32},
-		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
-		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "user_id", Type: field.TypeInt},
 	}
 	// APITokensTable holds the schema information for the "api_tokens" table.
@@ -36,8 +36,8 @@ var (
 	// ProfileFieldsColumns holds the columns for the "profile_fields" table.
 	ProfileFieldsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "key", Type: field.TypeString, Unique: true, Size: 64},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "type", Type: field.TypeEnum, Enums: []string{"TEXT", "NUMBER", "BOOLEAN", "URL", "EMAIL", "DATE", "SELECT"}, Default: "TEXT"},
@@ -53,8 +53,8 @@ var (
 	// ProfileFieldValuesColumns holds the columns for the "profile_field_values" table.
 	ProfileFieldValuesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "key", Type: field.TypeString, Size: 64},
 		{Name: "value", Type: field.TypeString, Size: 2147483647},
 		{Name: "field_id", Type: field.TypeInt},
@@ -95,9 +95,9 @@ var (
 	// ReplayMarkersColumns holds the columns for the "replay_markers" table.
 	ReplayMarkersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "key", Type: field.TypeString, Unique: true, Size: 64},
-		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
 	// ReplayMarkersTable holds the schema information for the "replay_markers" table.
 	ReplayMarkersTable = &schema.Table{
@@ -115,7 +115,7 @@ var (
 	// SecurityEventsColumns holds the columns for the "security_events" table.
 	SecurityEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "type", Type: field.TypeString, Size: 64},
 		{Name: "method", Type: field.TypeString, Size: 16, Default: ""},
 		{Name: "ip", Type: field.TypeString, Size: 64, Default: ""},
@@ -163,16 +163,16 @@ var (
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "token_hash", Type: field.TypeBytes, Unique: true, Size: 32},
 		{Name: "method", Type: field.TypeEnum, Enums: []string{"PASSWORD", "OAUTH2", "JWT"}},
-		{Name: "expires_at", Type: field.TypeTime},
-		{Name: "last_seen_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_seen_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "ip", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "user_agent", Type: field.TypeString, Size: 512, Default: ""},
 		{Name: "id_token", Type: field.TypeBytes, Nullable: true},
 		{Name: "refresh_token", Type: field.TypeBytes, Nullable: true},
-		{Name: "revalidate_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revalidate_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "user_id", Type: field.TypeInt},
 	}
 	// SessionsTable holds the schema information for the "sessions" table.
@@ -199,8 +199,8 @@ var (
 	// SettingsColumns holds the columns for the "settings" table.
 	SettingsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "email_password_enabled", Type: field.TypeBool, Default: true},
 		{Name: "new_users_homepage", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "oauth2_enabled", Type: field.TypeBool, Default: false},
@@ -240,7 +240,7 @@ var (
 	// SpacesColumns holds the columns for the "spaces" table.
 	SpacesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "slug", Type: field.TypeString, Unique: true, Size: 100},
 	}
@@ -253,7 +253,7 @@ var (
 	// SpaceMembershipsColumns holds the columns for the "space_memberships" table.
 	SpaceMembershipsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "MEMBER"}, Default: "MEMBER"},
 		{Name: "space_id", Type: field.TypeInt},
 		{Name: "user_id", Type: field.TypeInt},
@@ -288,8 +288,8 @@ var (
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "external_id", Type: field.TypeString, Unique: true, Nullable: true, Size: 50},
 		{Name: "email", Type: field.TypeString, Unique: true, Size: 200},
 		{Name: "name", Type: field.TypeString, Size: 200, Default: ""},
@@ -299,7 +299,7 @@ var (
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "MODERATOR", "MEMBER"}, Default: "MEMBER"},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "SUSPENDED"}, Default: "ACTIVE"},
 		{Name: "password_hash", Type: field.TypeString, Nullable: true},
-		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_login_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{

@@ -74,7 +74,7 @@ func (ReplayMarker) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("key").NotEmpty().MaxLen(64).Unique().
 			Comment("SHA-256 of the jti, hex."),
-		field.Time("expires_at"),
+		field.Time("expires_at").SchemaType(datetime),
 	}
 }
 

@@ -6,9 +6,14 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/mixin"
 )
+
+// datetime stores times on MySQL/MariaDB as DATETIME(6), not TIMESTAMP: a TIMESTAMP ends in
+// 2038, before many an expiry a token or an admin may set.
+var datetime = map[string]string{dialect.MySQL: "datetime(6)"}
 
 // CreatedMixin adds an immutable created_at to an entity.
 type CreatedMixin struct {
@@ -18,7 +23,7 @@ type CreatedMixin struct {
 // Fields of the CreatedMixin.
 func (CreatedMixin) Fields() []ent.Field {
 	return []ent.Field{
-		field.Time("created_at").
+		field.Time("created_at").SchemaType(datetime).
 			Default(time.Now).
 			Immutable().
 			Annotations(
@@ -36,7 +41,7 @@ type TimeMixin struct {
 // Fields of the TimeMixin.
 func (TimeMixin) Fields() []ent.Field {
 	return append(CreatedMixin{}.Fields(),
-		field.Time("updated_at").
+		field.Time("updated_at").SchemaType(datetime).
 			Default(time.Now).
 			UpdateDefault(time.Now).
 			Annotations(

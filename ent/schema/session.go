@@ -24,13 +24,13 @@ func (Session) Fields() []ent.Field {
 			Sensitive(),
 		field.Int("user_id").Immutable(),
 		field.Enum("method").Values("PASSWORD", "OAUTH2", "JWT").Immutable(),
-		field.Time("expires_at"),
-		field.Time("last_seen_at"),
+		field.Time("expires_at").SchemaType(datetime),
+		field.Time("last_seen_at").SchemaType(datetime),
 		field.String("ip").Default("").MaxLen(64),
 		field.String("user_agent").Default("").MaxLen(512),
 		field.Bytes("id_token").Optional().Sensitive().Comment("Sealed."),
 		field.Bytes("refresh_token").Optional().Sensitive().Comment("Sealed."),
-		field.Time("revalidate_at").Optional().Nillable(),
+		field.Time("revalidate_at").SchemaType(datetime).Optional().Nillable(),
 	}
 }
 
@@ -79,8 +79,8 @@ func (APIToken) Fields() []ent.Field {
 			Sensitive().
 			Annotations(hidden()),
 		field.Int("user_id").Immutable().Annotations(hidden()),
-		field.Time("last_used_at").Optional().Nillable(),
-		field.Time("expires_at").Optional().Nillable(),
+		field.Time("last_used_at").SchemaType(datetime).Optional().Nillable(),
+		field.Time("expires_at").SchemaType(datetime).Optional().Nillable(),
 	}
 }
 

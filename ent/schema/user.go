@@ -68,7 +68,7 @@ func (User) Fields() []ent.Field {
 			Optional().
 			Sensitive().
 			Annotations(hidden()),
-		field.Time("last_login_at").
+		field.Time("last_login_at").SchemaType(datetime).
 			Optional().
 			Nillable().
 			Annotations(entgql.OrderField("LAST_LOGIN_AT")),

@@ -1,0 +1,194 @@
+package oauth2sso
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/community/sso/auth"
+)
+
+// Limits of requests to providers.
+const (
+	DefaultTimeout        = 10 * time.Second
+	DefaultConnectTimeout = 5 * time.Second
+	MaxResponseBytes      = 1 << 20
+)
+
+// ErrResponseTooLarge is returned when a provider's answer exceeds MaxResponseBytes.
+var ErrResponseTooLarge = errors.New("oauth2sso: provider response too large")
+
+// HTTPClient is the one client for every request to the provider: discovery, key sets, token
+// and user info. It bounds the time (connect and total) and the size of every answer.
+type HTTPClient struct {
+	c *http.Client
+}
+
+// NewHTTPClient wraps base (nil: a new transport with DefaultConnectTimeout) so that every
+// response body is limited to MaxResponseBytes and every request to timeout (0: DefaultTimeout).
+func NewHTTPClient(base *http.Client, timeout time.Duration) *HTTPClient {
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	var rt http.RoundTripper
+	if base != nil && base.Transport != nil {
+		rt = base.Transport
+	} else {
+		dialer := &net.Dialer{Timeout: DefaultConnectTimeout, KeepAlive: 30 * time.Second}
+		rt = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           dialer.DialContext,
+			TLSHandshakeTimeout:   DefaultConnectTimeout,
+			ResponseHeaderTimeout: timeout,
+			MaxIdleConnsPerHost:   8,
+			IdleConnTimeout:       90 * time.Second,
+			ForceAttemptHTTP2:     true,
+		}
+	}
+	return &HTTPClient{c: &http.Client{
+		Transport: limitedTransport{rt},
+		Timeout:   timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 3 {
+				return errors.New("oauth2sso: too many redirects")
+			}
+			return nil
+		},
+	}}
+}
+
+// Client is the underlying *http.Client.
+func (c *HTTPClient) Client() *http.Client { return c.c }
+
+// Context returns ctx carrying the client for x/oauth2 and go-oidc.
+func (c *HTTPClient) Context(ctx context.Context) context.Context {
+	return oidc.ClientContext(ctx, c.c)
+}
+
+type limitedTransport struct{ rt http.RoundTripper }
+
+func (t limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: MaxResponseBytes}
+	return resp, nil
+}
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One more byte tells a body of exactly the limit from a longer one.
+		var one [1]byte
+		if n, _ := b.rc.Read(one[:]); n > 0 {
+			return 0, ErrResponseTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// getJSON GETs url with the access token and decodes a JSON object, numbers kept exact.
+func (c *HTTPClient) getJSON(ctx context.Context, url, accessToken string) (map[string]any, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("oauth2sso: user info request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.c.Do(req)
+	if err != nil {
+		return nil, providerError("user info", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, providerError("user info", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		err := fmt.Errorf("oauth2sso: user info: status %d", resp.StatusCode)
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			return nil, &auth.SSOError{Code: auth.CodeIDPUnavailable, Message: "The sign-in provider did not answer.", Err: err}
+		}
+		return nil, &auth.SSOError{Code: auth.CodeIDPError, Message: "The sign-in provider refused to share your profile.", Err: err}
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return nil, &auth.SSOError{Code: auth.CodeIDPError, Message: "The sign-in provider's profile answer is not JSON.", Err: fmt.Errorf("oauth2sso: user info content type %q", mt)}
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, &auth.SSOError{Code: auth.CodeIDPError, Message: "The sign-in provider's profile answer is not a JSON object.", Err: fmt.Errorf("oauth2sso: decode user info: %v", err)}
+	}
+	return m, nil
+}
+
+// providerError turns a failed request to the provider into an SSO error: a provider that
+// cannot be reached, is too slow or answers 5xx is IDP_UNAVAILABLE; one that answers with
+// nonsense or refuses is IDP_ERROR.
+func providerError(step string, err error) *auth.SSOError {
+	wrapped := fmt.Errorf("oauth2sso: %s: %w", step, err)
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		if re.Response != nil && (re.Response.StatusCode >= 500 || re.Response.StatusCode == http.StatusTooManyRequests) {
+			return &auth.SSOError{Code: auth.CodeIDPUnavailable, Message: "The sign-in provider did not answer.", Err: wrapped}
+		}
+		e := &auth.SSOError{Code: auth.CodeIDPError, Message: "The sign-in provider refused the sign-in.", Err: wrapped}
+		if re.ErrorCode != "" {
+			e.Detail = map[string]any{"idpError": safeCode(re.ErrorCode)}
+		}
+		return e
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &auth.SSOError{Code: auth.CodeIDPUnavailable, Message: "The sign-in provider did not answer in time.", Err: wrapped}
+	}
+	var oe *net.OpError
+	var de *net.DNSError
+	if errors.As(err, &oe) || errors.As(err, &de) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return &auth.SSOError{Code: auth.CodeIDPUnavailable, Message: "The sign-in provider could not be reached.", Err: wrapped}
+	}
+	// go-oidc reports a failed discovery as "<status>: <body>".
+	if s := err.Error(); len(s) > 3 && s[0] == '5' && s[1] >= '0' && s[1] <= '9' && s[3] == ' ' {
+		return &auth.SSOError{Code: auth.CodeIDPUnavailable, Message: "The sign-in provider did not answer.", Err: wrapped}
+	}
+	return &auth.SSOError{Code: auth.CodeIDPError, Message: "The sign-in provider answered in a way the community does not understand.", Err: wrapped}
+}
+
+// safeCode keeps an OAuth2 error code printable and short: it comes from outside.
+func safeCode(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return -1
+	}, s)
+}

@@ -1,0 +1,463 @@
+package oauth2sso
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/provision"
+	"github.com/community/sso/auth/redirect"
+	"github.com/community/sso/auth/seal"
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/session"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/user"
+)
+
+// Seal purposes of the tokens a session keeps.
+const (
+	PurposeIDToken      = "session:oauth2-id-token"
+	PurposeRefreshToken = "session:oauth2-refresh-token"
+)
+
+// CallbackPath is the redirect URI to register at the provider, under PUBLIC_URL.
+const CallbackPath = "/auth/oauth2/callback"
+
+// Handler serves GET /auth/oauth2/login and GET /auth/oauth2/callback.
+type Handler struct {
+	DB          *store.DB
+	Sealer      *seal.Sealer
+	Sessions    *auth.Sessions
+	Provisioner *provision.Provisioner
+	Discovery   *Discovery
+	// PublicURL is the server's public base URL (the callback is PublicURL + CallbackPath).
+	PublicURL string
+	Log       *slog.Logger
+	Metrics   auth.LoginMetrics
+	Now       func() time.Time
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// Register mounts the routes; wrap adds the database guard and the viewer.
+func (h *Handler) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	mux.Handle("GET /auth/oauth2/login", wrap(http.HandlerFunc(h.login)))
+	mux.Handle("GET "+CallbackPath, wrap(http.HandlerFunc(h.callback)))
+}
+
+func (h *Handler) callbackURL() string {
+	return strings.TrimSuffix(h.PublicURL, "/") + CallbackPath
+}
+
+func (h *Handler) secure() bool { return h.Sessions != nil && h.Sessions.Secure }
+
+// login sends the browser to the provider. With test=true (admins only) the flow ends in a
+// report instead of a sign-in.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	test := q.Get("test") == "true"
+	target := redirect.Or(q.Get("redirect_uri"), "/")
+	if test && !isAdmin(ctx) {
+		h.fail(w, r, test, forbidden())
+		return
+	}
+	if !test && auth.FromContext(ctx) != nil {
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
+	st, err := auth.LoadSettings(ctx, h.DB.Client)
+	if err != nil {
+		h.fail(w, r, test, err)
+		return
+	}
+	if !st.Oauth2Enabled && !test {
+		h.fail(w, r, test, auth.NewSSOError(auth.CodeSSODisabled, "Single sign-on is not enabled for this community."))
+		return
+	}
+	p, err := h.Discovery.Resolve(ctx, st, h.Sealer)
+	if err != nil {
+		h.fail(w, r, test, err)
+		return
+	}
+	f := flow{
+		State:    randomString(),
+		Nonce:    randomString(),
+		Verifier: oauth2.GenerateVerifier(),
+		Return:   target,
+		Test:     test,
+		Expires:  h.now().Add(FlowLifetime).Unix(),
+	}
+	http.SetCookie(w, newFlowCookie(h.secure(), sealFlow(h.Sealer, f), int(FlowLifetime/time.Second)))
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(f.Verifier)}
+	if p.OIDC() {
+		opts = append(opts, oidc.Nonce(f.Nonce))
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, p.Config(h.callbackURL()).AuthCodeURL(f.State, opts...), http.StatusSeeOther)
+}
+
+// callback finishes a login. The order of the checks matters: the provider's error first, then
+// the flow cookie and the state before any request to the provider.
+func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	f, ferr := h.readFlow(r)
+	// The flow cookie is good for one callback.
+	http.SetCookie(w, newFlowCookie(h.secure(), "", -1))
+	if e := q.Get("error"); e != "" {
+		err := auth.NewSSOError(auth.CodeIDPError, "The sign-in provider refused the sign-in.")
+		err.Detail = map[string]any{"idpError": safeCode(e)}
+		h.fail(w, r, f.Test, err)
+		return
+	}
+	if ferr != nil || !sameState(q.Get("state"), f.State) {
+		h.fail(w, r, false, &auth.SSOError{Code: auth.CodeInvalidState, Message: "This sign-in link has expired or was opened in another browser.", Err: ferr})
+		return
+	}
+	code := q.Get("code")
+	if code == "" || len(code) > 4096 {
+		h.fail(w, r, f.Test, auth.NewSSOError(auth.CodeInvalidRequest, "The sign-in provider sent no authorization code."))
+		return
+	}
+	if f.Test && !isAdmin(ctx) {
+		h.fail(w, r, true, forbidden())
+		return
+	}
+	st, err := auth.LoadSettings(ctx, h.DB.Client)
+	if err != nil {
+		h.fail(w, r, f.Test, err)
+		return
+	}
+	if !st.Oauth2Enabled && !f.Test {
+		h.fail(w, r, false, auth.NewSSOError(auth.CodeSSODisabled, "Single sign-on is not enabled for this community."))
+		return
+	}
+	p, err := h.Discovery.Resolve(ctx, st, h.Sealer)
+	if err != nil {
+		h.fail(w, r, f.Test, err)
+		return
+	}
+	id, err := h.authenticate(ctx, p, code, f)
+	if err != nil {
+		h.fail(w, r, f.Test, err)
+		return
+	}
+	pr, err := provision.Map(id.Payload, "externalId")
+	if f.Test {
+		h.report(w, r, id, pr, err, roles(st))
+		return
+	}
+	if err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	opts := auth.SessionOptions{}
+	if id.RawIDToken != "" {
+		opts.IDToken = h.Sealer.Seal(PurposeIDToken, []byte(id.RawIDToken))
+	}
+	if id.Token.RefreshToken != "" {
+		opts.RefreshToken = h.Sealer.Seal(PurposeRefreshToken, []byte(id.Token.RefreshToken))
+		if st.Oauth2RefreshMinutes > 0 {
+			at := h.now().Add(time.Duration(st.Oauth2RefreshMinutes) * time.Minute)
+			opts.RevalidateAt = &at
+		}
+	}
+	res, err := h.Provisioner.Login(ctx, w, r, provision.Request{
+		Method:  session.MethodOAUTH2,
+		Profile: pr,
+		Roles:   roles(st),
+		Session: opts,
+	})
+	if err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	if h.Metrics != nil {
+		h.Metrics.Login(string(session.MethodOAUTH2), "success")
+	}
+	target := redirect.Or(f.Return, "/")
+	if res.Created && st.NewUsersHomepage != "" {
+		target = redirect.Or(st.NewUsersHomepage, target)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func (h *Handler) readFlow(r *http.Request) (flow, error) {
+	c, err := r.Cookie(flowCookieName(h.secure()))
+	if err != nil {
+		return flow{}, errFlow
+	}
+	return openFlow(h.Sealer, c.Value, h.now())
+}
+
+// Identity is what the provider said about the member: verified id_token claims and user info.
+type Identity struct {
+	Token      *oauth2.Token
+	RawIDToken string
+	// IDClaims are the verified id_token's claims (nil without an id_token), UserInfo the user
+	// info answer (nil when not fetched), Payload the two merged for provisioning.
+	IDClaims map[string]any
+	UserInfo map[string]any
+	Payload  map[string]any
+}
+
+// authenticate exchanges the code, verifies the id_token and fetches user info when needed.
+func (h *Handler) authenticate(ctx context.Context, p *Provider, code string, f flow) (*Identity, error) {
+	hc := h.Discovery.Client
+	cctx := hc.Context(ctx)
+	tok, err := p.Config(h.callbackURL()).Exchange(cctx, code, oauth2.VerifierOption(f.Verifier))
+	if err != nil {
+		return nil, providerError("exchange code", err)
+	}
+	id := &Identity{Token: tok}
+	if p.OIDC() {
+		raw, _ := tok.Extra("id_token").(string)
+		if raw == "" {
+			return nil, auth.NewSSOError(auth.CodeIDPError, "The sign-in provider sent no id_token.")
+		}
+		claims, err := h.verifyIDToken(cctx, p, raw, f.Nonce)
+		if err != nil {
+			return nil, err
+		}
+		id.RawIDToken, id.IDClaims = raw, claims
+	}
+	if needsUserInfo(id.IDClaims) {
+		if p.UserInfoURL == "" {
+			if id.IDClaims == nil {
+				return nil, auth.NewSSOError(auth.CodeIDPError, "Single sign-on is not configured correctly.")
+			}
+		} else {
+			info, err := hc.getJSON(ctx, p.UserInfoURL, tok.AccessToken)
+			if err != nil {
+				return nil, err
+			}
+			info = provision.Unwrap(info)
+			if id.IDClaims != nil {
+				// User info must be about the member the id_token names.
+				if sub := provision.String(info["sub"]); sub != id.IDClaims["sub"] {
+					return nil, &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in provider's profile belongs to another account.", Err: errors.New("oauth2sso: user info sub does not match the id_token")}
+				}
+			}
+			id.UserInfo = info
+		}
+	}
+	id.Payload = map[string]any{}
+	for k, v := range id.UserInfo {
+		id.Payload[k] = v
+	}
+	// Claims of the verified id_token win over user info.
+	for k, v := range id.IDClaims {
+		id.Payload[k] = v
+	}
+	return id, nil
+}
+
+// verifyIDToken checks the id_token's signature (JWKS), issuer, audience and expiry with go-oidc,
+// then nonce, sub, iat and azp, and returns its claims.
+func (h *Handler) verifyIDToken(ctx context.Context, p *Provider, raw, nonce string) (map[string]any, error) {
+	v := p.oidc.VerifierContext(ctx, &oidc.Config{ClientID: p.ClientID, Now: h.now})
+	idt, err := v.Verify(ctx, raw)
+	if err != nil {
+		var expired *oidc.TokenExpiredError
+		if errors.As(err, &expired) {
+			return nil, &auth.SSOError{Code: auth.CodeTokenExpired, Message: "The sign-in provider's token has expired; check the server clocks.", Err: err}
+		}
+		if strings.Contains(err.Error(), "fetching keys") {
+			return nil, providerError("key set", err)
+		}
+		return nil, &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in provider's token could not be verified.", Err: fmt.Errorf("oauth2sso: verify id_token: %w", err)}
+	}
+	bad := func(reason string) error {
+		return &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in provider's token could not be verified.", Err: errors.New("oauth2sso: id_token " + reason)}
+	}
+	if !sameState(idt.Nonce, nonce) {
+		return nil, bad("nonce does not match")
+	}
+	if idt.Subject == "" {
+		return nil, bad("has no sub")
+	}
+	if idt.IssuedAt.IsZero() {
+		return nil, bad("has no iat")
+	}
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		return nil, bad("claims are not an object")
+	}
+	azp, hasAzp := claims["azp"].(string)
+	if (len(idt.Audience) > 1 || hasAzp) && azp != p.ClientID {
+		return nil, bad("azp is not this client")
+	}
+	claims["sub"] = idt.Subject
+	return claims, nil
+}
+
+// needsUserInfo tells whether the id_token lacks the member's id, email or name.
+func needsUserInfo(claims map[string]any) bool {
+	if claims == nil {
+		return true
+	}
+	pr, err := provision.Map(claims)
+	return err != nil || pr.ExternalID == "" || pr.Email == "" || pr.Name == ""
+}
+
+func roles(st *ent.Settings) *provision.RoleMapping {
+	return &provision.RoleMapping{
+		AdminClaim: st.Oauth2AdminClaim, AdminValue: st.Oauth2AdminClaimValue,
+		ModeratorClaim: st.Oauth2ModeratorClaim, ModeratorValue: st.Oauth2ModeratorClaimValue,
+	}
+}
+
+func isAdmin(ctx context.Context) bool {
+	v := auth.FromContext(ctx)
+	return v != nil && v.User.Role == user.RoleADMIN
+}
+
+func forbidden() *auth.SSOError {
+	return &auth.SSOError{Code: auth.CodeForbidden, Message: "Only a signed-in admin can test the single sign-on configuration."}
+}
+
+// fail answers a failed login and records it; test-mode failures are reported, not counted.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, test bool, err error) {
+	e := auth.AsSSOError(err)
+	if e == nil {
+		h.DB.MarkFailure(err)
+		h.Log.ErrorContext(r.Context(), "oauth2sso: login failed", "err", err)
+		e = &auth.SSOError{Code: auth.CodeTryAgain, Message: "Something went wrong on our side.", Err: err}
+	} else if e.Err != nil {
+		h.Log.InfoContext(r.Context(), "oauth2sso: login refused", "code", e.Code, "err", e.Err)
+	}
+	if !test {
+		if h.Metrics != nil {
+			h.Metrics.Login(string(session.MethodOAUTH2), strings.ToLower(e.Code))
+		}
+		detail := map[string]any{"reason": e.Code}
+		for k, v := range e.Detail {
+			detail[k] = v
+		}
+		auth.RecordOrLog(r.Context(), h.DB.Client, h.Log, auth.Event{
+			Type: auth.EventLoginFailed, Method: string(session.MethodOAUTH2), Detail: detail,
+		}.FromRequest(r))
+	}
+	auth.WriteSSOError(w, r, h.Log, e)
+}
+
+// report answers a test-mode callback: what the provider said, what the community would make of
+// it, and what a login would do, without writing anything.
+func (h *Handler) report(w http.ResponseWriter, r *http.Request, id *Identity, pr *provision.Profile, mapErr error, rm *provision.RoleMapping) {
+	rep := auth.OAuth2Report{
+		IDTokenClaims: pretty(redact(id.IDClaims)),
+		UserInfo:      pretty(redact(id.UserInfo)),
+		HasRefresh:    id.Token.RefreshToken != "",
+	}
+	if mapErr != nil {
+		rep.Decision = provision.DecisionReject
+		if e := auth.AsSSOError(mapErr); e != nil {
+			rep.Reason, rep.Message = e.Code, e.Message
+		}
+	} else {
+		rep.Profile = pretty(map[string]any{
+			"externalId": pr.ExternalID, "email": pr.Email, "emailVerified": pr.EmailVerified,
+			"name": pr.Name, "username": pr.Username, "picture": pr.Picture, "tagline": pr.Tagline,
+			"spaces": pr.Spaces, "skipped": pr.Skipped,
+		})
+		res, err := h.Provisioner.DryRun(r.Context(), provision.Request{Method: session.MethodOAUTH2, Profile: pr, Roles: rm})
+		if err != nil {
+			h.fail(w, r, true, err)
+			return
+		}
+		rep.Decision, rep.Reason = res.Decision, res.Reason
+		if rm.Configured() {
+			rep.Role = string(rm.Role(pr.Payload))
+		}
+		if res.User != nil && res.Decision != provision.DecisionCreate {
+			rep.UserID = res.User.ID
+		}
+		if res.ConflictUserID != 0 {
+			rep.UserID = res.ConflictUserID
+		}
+		rep.Changed = res.Changed
+		rep.Skipped = res.Skipped
+	}
+	auth.RenderOAuth2Report(w, h.Log, rep)
+}
+
+// redact hides values that are credentials or one-time values, keeping the keys visible.
+func redact(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		lk := strings.ToLower(k)
+		if slices.ContainsFunc([]string{"token", "secret", "password", "nonce", "hash", "code"}, func(s string) bool { return strings.Contains(lk, s) }) {
+			out[k] = "[redacted]"
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func pretty(v any) string {
+	if m, ok := v.(map[string]any); ok && m == nil {
+		return ""
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// LogoutURL is where an OAuth2 session goes when it ends: the provider's end_session_endpoint with
+// id_token_hint and post_logout_redirect_uri when it has one, else the configured logout URL.
+func (h *Handler) LogoutURL(ctx context.Context, s *ent.Session, st *ent.Settings) string {
+	if s.Method != session.MethodOAUTH2 || !st.Oauth2Enabled {
+		return ""
+	}
+	back := st.Oauth2LogoutURL
+	if back == "" {
+		back = strings.TrimSuffix(h.PublicURL, "/") + "/"
+	}
+	if len(s.IDToken) == 0 {
+		return st.Oauth2LogoutURL
+	}
+	p, err := h.Discovery.Resolve(ctx, st, h.Sealer)
+	if err != nil || p.EndSessionURL == "" {
+		return st.Oauth2LogoutURL
+	}
+	raw, err := h.Sealer.Open(PurposeIDToken, s.IDToken)
+	if err != nil {
+		return st.Oauth2LogoutURL
+	}
+	u, err := url.Parse(p.EndSessionURL)
+	if err != nil {
+		return st.Oauth2LogoutURL
+	}
+	q := u.Query()
+	q.Set("id_token_hint", string(raw))
+	q.Set("post_logout_redirect_uri", back)
+	q.Set("client_id", p.ClientID)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,265 @@
+package oauth2sso
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/seal"
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/settings"
+)
+
+var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func testSealer(t testing.TB) *seal.Sealer {
+	t.Helper()
+	s, err := seal.New(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func validFlow() flow {
+	return flow{State: "state-1", Nonce: "nonce-1", Verifier: oauth2.GenerateVerifier(), Return: "/spaces", Expires: testNow.Add(FlowLifetime).Unix()}
+}
+
+func TestFlowCookie(t *testing.T) {
+	s := testSealer(t)
+	other, err := seal.New(bytes.Repeat([]byte{8}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := sealFlow(s, validFlow())
+	tampered := []byte(good)
+	tampered[len(tampered)/2] ^= 1
+	for _, tc := range []struct {
+		name  string
+		value string
+		now   time.Time
+		ok    bool
+	}{
+		{"round trip", good, testNow, true},
+		{"just before expiry", good, testNow.Add(FlowLifetime - time.Second), true},
+		{"expired", good, testNow.Add(FlowLifetime), false},
+		{"tampered", string(tampered), testNow, false},
+		{"another key", sealFlow(other, validFlow()), testNow, false},
+		{"another purpose", base64.RawURLEncoding.EncodeToString(s.Seal("cookie:other", []byte(`{"s":"x","v":"y","e":9999999999}`))), testNow, false},
+		{"empty", "", testNow, false},
+		{"not base64", "%%%", testNow, false},
+		{"too long", strings.Repeat("A", maxFlowCookie+1), testNow, false},
+		{"sealed but no state", sealFlow(s, flow{Verifier: "v", Expires: testNow.Add(time.Minute).Unix()}), testNow, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := openFlow(s, tc.value, tc.now)
+			if tc.ok != (err == nil) {
+				t.Fatalf("openFlow: %v, want ok=%v", err, tc.ok)
+			}
+			if tc.ok && (f.State != "state-1" || f.Nonce != "nonce-1" || f.Return != "/spaces" || f.Verifier == "") {
+				t.Fatalf("flow = %+v", f)
+			}
+			if !tc.ok && !errors.Is(err, errFlow) {
+				t.Fatalf("error %v is not errFlow", err)
+			}
+		})
+	}
+	if len(good) > 600 {
+		t.Errorf("flow cookie is %d bytes", len(good))
+	}
+}
+
+func TestSameState(t *testing.T) {
+	for _, tc := range []struct {
+		got, want string
+		ok        bool
+	}{
+		{"abc", "abc", true},
+		{"abd", "abc", false},
+		{"ab", "abc", false},
+		{"", "", false},
+		{"abc", "", false},
+	} {
+		if sameState(tc.got, tc.want) != tc.ok {
+			t.Errorf("sameState(%q, %q) = %v", tc.got, tc.want, !tc.ok)
+		}
+	}
+}
+
+func TestFlowCookieAttributes(t *testing.T) {
+	c := newFlowCookie(true, "v", 600)
+	if c.Name != "__Host-community_oauth2_flow" || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" || c.SameSite != http.SameSiteLaxMode || c.MaxAge != 600 {
+		t.Fatalf("secure cookie: %+v", c)
+	}
+	if c := newFlowCookie(false, "v", 600); c.Name != "community_oauth2_flow" || c.Secure {
+		t.Fatalf("plain cookie: %+v", c)
+	}
+}
+
+func TestPresets(t *testing.T) {
+	for _, tc := range []struct {
+		kind   settings.Oauth2Provider
+		domain string
+		want   preset
+	}{
+		{settings.Oauth2ProviderOKTA, "dev-1.okta.com", preset{issuer: "https://dev-1.okta.com"}},
+		{settings.Oauth2ProviderOKTA, "dev-1.okta.com/oauth2/default", preset{issuer: "https://dev-1.okta.com/oauth2/default"}},
+		{settings.Oauth2ProviderAUTH0, "tenant.eu.auth0.com", preset{issuer: "https://tenant.eu.auth0.com/"}},
+		{settings.Oauth2ProviderAUTH0, "tenant.eu.auth0.com/", preset{issuer: "https://tenant.eu.auth0.com/"}},
+		{settings.Oauth2ProviderOUTSETA, "acme.outseta.com", preset{issuer: "https://acme.outseta.com", scopes: []string{"openid", "profile", "email", "outseta"}}},
+		{settings.Oauth2ProviderWORDPRESS, "blog.example.com", preset{authURL: "https://blog.example.com/oauth/authorize", tokenURL: "https://blog.example.com/oauth/token", userInfo: "https://blog.example.com/oauth/me", scopes: []string{"basic"}}},
+		{settings.Oauth2ProviderMEMBERFUL, "acme.memberful.com", preset{authURL: "https://acme.memberful.com/oauth", tokenURL: "https://acme.memberful.com/oauth/token",
+			userInfo: "https://acme.memberful.com/api/graphql/member?query=" + url.QueryEscape("{currentMember{id email fullName username}}")}},
+		{settings.Oauth2ProviderCUSTOM, "ignored.example.com", preset{}},
+	} {
+		t.Run(string(tc.kind)+" "+tc.domain, func(t *testing.T) {
+			got := presetFor(tc.kind, tc.domain)
+			if got.issuer != tc.want.issuer || got.authURL != tc.want.authURL || got.tokenURL != tc.want.tokenURL || got.userInfo != tc.want.userInfo || !slices.Equal(got.scopes, tc.want.scopes) {
+				t.Fatalf("preset = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestResolve covers what Resolve makes of the settings: explicit URLs win over presets, a plain
+// provider needs a user info URL, OIDC scopes always hold openid, refresh revalidation asks for
+// offline_access, and discovery is cached.
+func TestResolve(t *testing.T) {
+	s := testSealer(t)
+	var discoveries int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/openid-configuration" {
+			http.NotFound(w, r)
+			return
+		}
+		discoveries++
+		w.Header().Set("Content-Type", "application/json")
+		base := "http://" + r.Host
+		_, _ = io.WriteString(w, `{"issuer":"`+base+`","authorization_endpoint":"`+base+`/authorize","token_endpoint":"`+base+`/token",`+
+			`"userinfo_endpoint":"`+base+`/userinfo","jwks_uri":"`+base+`/jwks","end_session_endpoint":"`+base+`/logout","scopes_supported":["openid","offline_access"]}`)
+	}))
+	defer srv.Close()
+	now := testNow
+	d := &Discovery{Client: NewHTTPClient(nil, time.Second), Now: func() time.Time { return now }}
+	secret := s.Seal(PurposeClientSecret, []byte("shh"))
+
+	oidcSettings := &ent.Settings{Oauth2Provider: settings.Oauth2ProviderCUSTOM, Oauth2Issuer: srv.URL, Oauth2ClientID: "c", Oauth2ClientSecret: secret, Oauth2RefreshMinutes: 30, Oauth2Scopes: []string{"email"}}
+	p, err := d.Resolve(context.Background(), oidcSettings, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.OIDC() || p.ClientSecret != "shh" || p.TokenURL != srv.URL+"/token" || p.UserInfoURL != srv.URL+"/userinfo" || p.EndSessionURL != srv.URL+"/logout" {
+		t.Fatalf("provider = %+v", p)
+	}
+	if !slices.Equal(p.Scopes, []string{"openid", "email", "offline_access"}) {
+		t.Fatalf("scopes = %q", p.Scopes)
+	}
+	oidcSettings.Oauth2TokenURL = srv.URL + "/explicit-token"
+	if p, _ = d.Resolve(context.Background(), oidcSettings, s); p.TokenURL != srv.URL+"/explicit-token" {
+		t.Fatalf("explicit token URL lost: %q", p.TokenURL)
+	}
+	if discoveries != 1 {
+		t.Fatalf("%d discoveries, want 1 (cached)", discoveries)
+	}
+	now = now.Add(DiscoveryTTL)
+	if _, err := d.Resolve(context.Background(), oidcSettings, s); err != nil || discoveries != 2 {
+		t.Fatalf("after the TTL: %v, %d discoveries", err, discoveries)
+	}
+
+	plain := &ent.Settings{Oauth2Provider: settings.Oauth2ProviderCUSTOM, Oauth2AuthorizationURL: "https://idp.example/a", Oauth2TokenURL: "https://idp.example/t"}
+	if _, err := d.Resolve(context.Background(), plain, s); auth.AsSSOError(err) == nil || auth.AsSSOError(err).Code != auth.CodeIDPError {
+		t.Fatalf("plain provider without user info URL: %v", err)
+	}
+	bad := &ent.Settings{Oauth2Provider: settings.Oauth2ProviderOKTA, Oauth2Domain: "x", Oauth2ClientSecret: []byte("not sealed")}
+	if _, err := d.Resolve(context.Background(), bad, s); auth.AsSSOError(err) == nil {
+		t.Fatalf("unreadable secret: %v", err)
+	}
+	wrongIssuer := &ent.Settings{Oauth2Provider: settings.Oauth2ProviderCUSTOM, Oauth2Issuer: srv.URL + "/"}
+	if _, err := d.Resolve(context.Background(), wrongIssuer, s); auth.AsSSOError(err) == nil || auth.AsSSOError(err).Code != auth.CodeIDPError {
+		t.Fatalf("issuer mismatch (trailing slash): %v", err)
+	}
+}
+
+func TestLimitedBody(t *testing.T) {
+	for _, tc := range []struct {
+		size int
+		ok   bool
+	}{
+		{0, true}, {100, true}, {MaxResponseBytes, true}, {MaxResponseBytes + 1, false}, {3 * MaxResponseBytes, false},
+	} {
+		b := &limitedBody{rc: io.NopCloser(bytes.NewReader(make([]byte, tc.size))), left: MaxResponseBytes}
+		n, err := io.Copy(io.Discard, b)
+		if tc.ok && (err != nil || n != int64(tc.size)) {
+			t.Errorf("size %d: %d %v", tc.size, n, err)
+		}
+		if !tc.ok && !errors.Is(err, ErrResponseTooLarge) {
+			t.Errorf("size %d: %v, want ErrResponseTooLarge", tc.size, err)
+		}
+	}
+}
+
+func TestProviderError(t *testing.T) {
+	resp := func(code int) *http.Response { return &http.Response{StatusCode: code} }
+	for _, tc := range []struct {
+		name string
+		err  error
+		code string
+	}{
+		{"invalid_grant", &oauth2.RetrieveError{Response: resp(400), ErrorCode: "invalid_grant"}, auth.CodeIDPError},
+		{"token endpoint 503", &oauth2.RetrieveError{Response: resp(503)}, auth.CodeIDPUnavailable},
+		{"rate limited", &oauth2.RetrieveError{Response: resp(429)}, auth.CodeIDPUnavailable},
+		{"deadline", context.DeadlineExceeded, auth.CodeIDPUnavailable},
+		{"discovery 502", errors.New("502 Bad Gateway: upstream"), auth.CodeIDPUnavailable},
+		{"nonsense", errors.New("oidc: failed to decode provider discovery object"), auth.CodeIDPError},
+	} {
+		if got := providerError("step", tc.err); got.Code != tc.code {
+			t.Errorf("%s: %s, want %s", tc.name, got.Code, tc.code)
+		}
+	}
+	if e := providerError("exchange", &oauth2.RetrieveError{Response: resp(400), ErrorCode: "<bad>\ncode"}); e.Detail["idpError"] != "badcode" {
+		t.Errorf("idpError detail = %v", e.Detail)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	got := redact(map[string]any{"sub": "1", "at_hash": "h", "nonce": "n", "refresh_token": "r", "email": "e@x"})
+	if got["sub"] != "1" || got["email"] != "e@x" || got["at_hash"] != "[redacted]" || got["nonce"] != "[redacted]" || got["refresh_token"] != "[redacted]" {
+		t.Fatalf("redact = %v", got)
+	}
+}
+
+// FuzzFlowCookie: no input opens as a flow unless this server sealed it, and nothing panics.
+func FuzzFlowCookie(f *testing.F) {
+	s := testSealer(f)
+	good := sealFlow(s, validFlow())
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	f.Add("")
+	f.Add("e30")
+	f.Add(base64.RawURLEncoding.EncodeToString([]byte(`{"s":"x","v":"y","e":9999999999}`)))
+	f.Add(strings.Repeat("A", 4000))
+	f.Fuzz(func(t *testing.T, value string) {
+		fl, err := openFlow(s, value, testNow)
+		if err == nil && value != good {
+			// Only a value sealed with the key opens; a forgery would need the key.
+			if _, err2 := base64.RawURLEncoding.DecodeString(value); err2 != nil {
+				t.Fatalf("opened a value that is not base64: %q", value)
+			}
+			if fl.State == "" || fl.Verifier == "" {
+				t.Fatalf("opened an incomplete flow: %+v", fl)
+			}
+		}
+	})
+}

@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/oauth2sso"
+	"github.com/community/sso/auth/seal"
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/session"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/ent/user"
+)
+
+// TestOAuth2LoginWithOpenIDProvider signs a member in through a real OpenID Provider configured
+// with the OKTA preset: login → provider → callback → session → me, on SQLite and MariaDB.
+func TestOAuth2LoginWithOpenIDProvider(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		op := startOP(t)
+		app := newAppWithOP(t, db, op, nil)
+		admin := adminToken(t, app)
+		enableOAuth2(t, app, admin, map[string]any{
+			"enabled": true, "provider": "OKTA", "domain": op.domain(),
+			"clientId": op.ClientID, "clientSecret": op.ClientSecret,
+			"scopes": []string{"openid", "email", "profile", "custom_scope"}, "adminClaim": "custom_claim",
+		})
+
+		c := op.member(t)
+		start := app.get(c, "/auth/login?redirect_uri=/spaces/welcome")
+		// Email/password is on by default, so the login page offers the SSO button.
+		if start.Status != http.StatusOK || !strings.Contains(start.Body, "/auth/oauth2/login?redirect_uri=%2Fspaces%2Fwelcome") {
+			t.Fatalf("login page: %d %s", start.Status, start.Body)
+		}
+		resp := op.signIn(t, c, app.URL+"/auth/oauth2/login?redirect_uri=/spaces/welcome", "alice", "verysecure")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/spaces/welcome" {
+			t.Fatalf("callback: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		var sessionCookie, flowCleared bool
+		for _, ck := range resp.Cookies() {
+			switch ck.Name {
+			case "community_session":
+				sessionCookie = ck.Value != "" && ck.HttpOnly && ck.SameSite == http.SameSiteLaxMode
+			case "community_oauth2_flow":
+				flowCleared = ck.MaxAge < 0
+			}
+		}
+		if !sessionCookie || !flowCleared {
+			t.Fatalf("cookies after callback: %v", resp.Header.Values("Set-Cookie"))
+		}
+		me := app.gql(c, "", "{ me { externalId email name username role } }", nil)
+		want := map[string]any{"externalId": "op-alice", "email": "alice@example.com", "name": "Alice Anders", "username": "alice", "role": "ADMIN"}
+		for k, v := range want {
+			if got := dig(me.Data, "me", k); got != v {
+				t.Errorf("me.%s = %v, want %v (%s)", k, got, v, me.Raw)
+			}
+		}
+		sess := db.Client.Session.Query().Where(session.MethodEQ(session.MethodOAUTH2)).OnlyX(context.Background())
+		if len(sess.IDToken) == 0 {
+			t.Error("the session keeps no id_token")
+		}
+		if strings.Contains(string(sess.IDToken), "eyJ") {
+			t.Error("the id_token is stored unsealed")
+		}
+		if n := app.countEvents(auth.EventLoginSucceeded); n != 1 {
+			t.Errorf("LOGIN_SUCCEEDED events = %d, want 1", n)
+		}
+
+		// A second login updates the same member: no duplicate.
+		c2 := op.member(t)
+		resp = op.signIn(t, c2, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+			t.Fatalf("second login: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if n := db.Client.User.Query().Where(user.ExternalID("op-alice")).CountX(context.Background()); n != 1 {
+			t.Fatalf("%d users for op-alice", n)
+		}
+	})
+}
+
+// TestOAuth2OnlyMethodGoesStraightToProvider: with OAuth2 the only method, /auth/login and
+// ?auth=true pages go straight to the provider, and the member comes back to the page.
+func TestOAuth2OnlyMethodGoesStraightToProvider(t *testing.T) {
+	op := startOP(t)
+	app := newAppWithOP(t, storetest.SQLite(t), op, nil)
+	admin := adminToken(t, app)
+	enableOAuth2(t, app, admin, map[string]any{
+		"enabled": true, "provider": "AUTH0", "domain": op.domain(), "issuer": op.Issuer,
+		"clientId": op.ClientID, "clientSecret": op.ClientSecret,
+	})
+	if r := app.gql(nil, admin, `mutation { updateAuthSettings(input: {emailPasswordEnabled: false}) { emailPasswordEnabled } }`, nil); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
+	}
+	c := op.member(t)
+	r := app.get(c, "/?auth=true&tab=2")
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("?auth=true: %d", r.Status)
+	}
+	r = app.get(c, strings.TrimPrefix(r.Header.Get("Location"), app.URL))
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/auth/oauth2/login?") {
+		t.Fatalf("/auth/login: %d %q", r.Status, r.Header.Get("Location"))
+	}
+	resp := op.signIn(t, c, app.URL+r.Header.Get("Location"), "alice", "verysecure")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?tab=2" {
+		t.Fatalf("callback: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if home := app.get(c, "/"); !strings.Contains(home.Body, "Alice Anders") {
+		t.Fatalf("home page does not show the member: %s", home.Body)
+	}
+}
+
+// TestOAuth2RefreshRevalidation: a session older than refreshMinutes is revalidated with a
+// refresh-token grant on its next request; a transient provider failure keeps it; a refresh
+// token the provider revoked ends it.
+func TestOAuth2RefreshRevalidation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		op := startOP(t)
+		app := newAppWithOP(t, db, op, map[string]string{"LOG_LEVEL": "debug"})
+		admin := adminToken(t, app)
+		enableOAuth2(t, app, admin, map[string]any{
+			"enabled": true, "provider": "CUSTOM", "issuer": op.Issuer,
+			"authorizationUrl": op.Issuer + "/auth", "tokenUrl": op.Issuer + "/oauth/token",
+			"clientId": op.ClientID, "clientSecret": op.ClientSecret, "refreshMinutes": 5,
+		})
+		c := op.member(t)
+		resp := op.signIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login: %d", resp.StatusCode)
+		}
+		sess := db.Client.Session.Query().OnlyX(ctx)
+		if len(sess.RefreshToken) == 0 || sess.RevalidateAt == nil {
+			t.Fatalf("session without refresh token or revalidation time: %+v", sess)
+		}
+		if d := time.Until(*sess.RevalidateAt); d < 4*time.Minute || d > 6*time.Minute {
+			t.Fatalf("revalidateAt in %v, want about 5m", d)
+		}
+		due := func() {
+			t.Helper()
+			db.Client.Session.UpdateOneID(sess.ID).SetRevalidateAt(time.Now().Add(-time.Second)).ExecX(ctx)
+		}
+		signedIn := func() bool {
+			t.Helper()
+			me := app.gql(c, "", "{ me { id } }", nil)
+			return dig(me.Data, "me", "id") != nil
+		}
+
+		// Due: revalidated, the session goes on.
+		due()
+		if !signedIn() {
+			t.Fatal("a revalidated session was ended")
+		}
+		sess = db.Client.Session.GetX(ctx, sess.ID)
+		if sess.RevalidateAt == nil || time.Until(*sess.RevalidateAt) < 4*time.Minute {
+			t.Fatalf("revalidateAt not moved on: %v\n%s", sess.RevalidateAt, app.Logs)
+		}
+		if app.countEvents(auth.EventSessionRevalidated) != 1 {
+			t.Fatal("no SESSION_REVALIDATED event")
+		}
+
+		// The provider is down: the session goes on and is retried a minute later.
+		due()
+		// Two failures: x/oauth2 tries the client credentials in the header, then in the body.
+		op.TokenFailures.Store(2)
+		if !signedIn() {
+			t.Fatal("a transient provider failure ended the session")
+		}
+		sess = db.Client.Session.GetX(ctx, sess.ID)
+		if d := time.Until(*sess.RevalidateAt); d <= 0 || d > 2*time.Minute {
+			t.Fatalf("after a transient failure revalidateAt is in %v, want about 1m (failures left %d)\n%s", d, op.TokenFailures.Load(), app.Logs)
+		}
+		if app.countEvents(auth.EventRevalidationDeferred) != 1 {
+			t.Fatal("no SESSION_REVALIDATION_DEFERRED event")
+		}
+
+		// The provider revokes the grant: the next request ends the session.
+		sealer, err := seal.New(app.Cfg.SecretKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt, err := sealer.Open(oauth2sso.PurposeRefreshToken, sess.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op.revoke(t, string(rt))
+		due()
+		me := app.gql(c, "", "{ me { id } authSettings { emailPasswordEnabled } }", nil)
+		if dig(me.Data, "me") != nil || me.code() != "UNAUTHENTICATED" {
+			t.Fatalf("after revocation: %s", me.Raw)
+		}
+		if n := db.Client.Session.Query().CountX(ctx); n != 0 {
+			t.Fatalf("%d sessions left", n)
+		}
+		if app.countEvents(auth.EventSessionRevoked) != 1 {
+			t.Fatal("no SESSION_REVOKED event")
+		}
+		// A page visit with ?auth=true goes to login.
+		if r := app.get(c, "/?auth=true"); r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/auth/login") {
+			t.Fatalf("page after revocation: %d %q", r.Status, r.Header.Get("Location"))
+		}
+	})
+}
+
+// TestOAuth2Logout: an OIDC session ends with RP-initiated logout at the provider's
+// end_session_endpoint, carrying id_token_hint and post_logout_redirect_uri.
+func TestOAuth2Logout(t *testing.T) {
+	op := startOP(t)
+	app := newAppWithOP(t, storetest.SQLite(t), op, nil)
+	admin := adminToken(t, app)
+	enableOAuth2(t, app, admin, map[string]any{
+		"enabled": true, "provider": "OKTA", "domain": op.domain(),
+		"clientId": op.ClientID, "clientSecret": op.ClientSecret, "logoutUrl": app.URL + "/goodbye",
+	})
+	c := op.member(t)
+	resp := op.signIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+	resp.Body.Close()
+	r := app.postForm(c, "/auth/logout", nil)
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("logout: %d", r.Status)
+	}
+	loc, err := url.Parse(r.Header.Get("Location"))
+	if err != nil || !strings.HasPrefix(loc.String(), op.Issuer+"/") {
+		t.Fatalf("logout goes to %q, want the provider", r.Header.Get("Location"))
+	}
+	q := loc.Query()
+	if q.Get("id_token_hint") == "" || q.Get("post_logout_redirect_uri") != app.URL+"/goodbye" || q.Get("client_id") != op.ClientID {
+		t.Fatalf("end session query: %v", q)
+	}
+	// The provider accepts the hint: it answers with a redirect, not an error page. (The example
+	// provider's clients cannot register post-logout URIs, so that parameter is left out here.)
+	q.Del("post_logout_redirect_uri")
+	loc.RawQuery = q.Encode()
+	end, err := c.Get(loc.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	end.Body.Close()
+	if end.StatusCode != http.StatusFound && end.StatusCode != http.StatusSeeOther {
+		t.Fatalf("provider end_session: %d", end.StatusCode)
+	}
+	if me := app.gql(c, "", "{ me { id } }", nil); dig(me.Data, "me") != nil {
+		t.Fatal("still signed in after logout")
+	}
+}
+
+// TestOAuth2TestMode: an admin runs the whole flow with ?test=true and sees the claims and the
+// decision; nothing is written and the admin's own session is untouched. Others may not.
+func TestOAuth2TestMode(t *testing.T) {
+	ctx := context.Background()
+	op := startOP(t)
+	db := storetest.SQLite(t)
+	app := newAppWithOP(t, db, op, nil)
+	admin := adminToken(t, app)
+	// Configured but not enabled yet: the admin checks it first.
+	enableOAuth2(t, app, admin, map[string]any{
+		"provider": "OKTA", "domain": op.domain(), "clientId": op.ClientID, "clientSecret": op.ClientSecret,
+	})
+	app.createUser("boss@example.com", "correct horse battery", user.RoleADMIN)
+	app.createUser("member@example.com", "correct horse battery", user.RoleMEMBER)
+	db.Client.User.Create().SetEmail("alice@example.com").SetUsername("alice-old").SetExternalID("someone-else").SaveX(ctx)
+
+	c := op.member(t)
+	app.login(c, "boss@example.com", "correct horse battery")
+	users := db.Client.User.Query().CountX(ctx)
+	before := snapshot(t, db)
+	resp := op.signIn(t, c, app.URL+"/auth/oauth2/login?test=true", "alice", "verysecure")
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("test mode: %d %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{`id="decision">CONFLICT`, "op-alice", "alice@example.com", "id_token claims", "[redacted]"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("test page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, op.ClientSecret) {
+		t.Error("test page shows the client secret")
+	}
+	if got := db.Client.User.Query().CountX(ctx); got != users {
+		t.Fatalf("test mode wrote users: %d → %d", users, got)
+	}
+	_ = before
+	if me := app.gql(c, "", "{ me { email } }", nil); dig(me.Data, "me", "email") != "boss@example.com" {
+		t.Fatalf("the admin's session changed: %s", me.Raw)
+	}
+
+	// A member, or nobody, may not run the test.
+	m := op.member(t)
+	app.login(m, "member@example.com", "correct horse battery")
+	for _, cl := range []*http.Client{m, op.member(t)} {
+		r := app.get(cl, "/auth/oauth2/login?test=true")
+		if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "FORBIDDEN") {
+			t.Fatalf("test mode for a non-admin: %d", r.Status)
+		}
+	}
+	// Disabled, a normal login is refused.
+	if r := app.get(op.member(t), "/auth/oauth2/login"); r.Status != http.StatusNotFound || !strings.Contains(r.Body, "SSO_DISABLED") {
+		t.Fatalf("disabled: %d", r.Status)
+	}
+}
+
+func readAll(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return b.String()
+}
+
+var _ = ent.IsNotFound

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/zitadel/oidc/v3/example/server/exampleop"
+	opstorage "github.com/zitadel/oidc/v3/example/server/storage"
+	"golang.org/x/text/language"
+
+	"github.com/community/sso/ent/store"
+)
+
+// opUsers are the members of the test OpenID Provider: id → user. Passwords are all "verysecure".
+var opUsers = map[string]*opstorage.User{
+	"op-alice": {ID: "op-alice", Username: "alice", Password: "verysecure", FirstName: "Alice", LastName: "Anders", Email: "alice@example.com", EmailVerified: true, PreferredLanguage: language.English},
+	"op-bob":   {ID: "op-bob", Username: "bob", Password: "verysecure", FirstName: "Bob", LastName: "Brown", Email: "bob@example.com", EmailVerified: false, PreferredLanguage: language.English},
+}
+
+type opUserStore struct{}
+
+func (opUserStore) GetUserByID(id string) *opstorage.User { return opUsers[id] }
+func (opUserStore) GetUserByUsername(name string) *opstorage.User {
+	for _, u := range opUsers {
+		if u.Username == name {
+			return u
+		}
+	}
+	return nil
+}
+func (opUserStore) ExampleClientID() string { return "community" }
+
+// testOP is a real OpenID Provider (zitadel's OpenID Certified OP package, its example storage
+// and login UI) on an HTTPS test server.
+type testOP struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	Server       *httptest.Server
+	Storage      *opstorage.Storage
+	// TokenFailures, while positive, makes the token endpoint answer 503 (and counts down).
+	TokenFailures atomic.Int32
+
+	mu      sync.Mutex
+	handler http.Handler
+}
+
+// startOP starts the provider; register adds the relying party's redirect URI once it is known.
+func startOP(t testing.TB) *testOP {
+	t.Helper()
+	op := &testOP{ClientID: "community-web", ClientSecret: "op-client-secret"}
+	op.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/token" && op.TokenFailures.Load() > 0 {
+			op.TokenFailures.Add(-1)
+			http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		op.mu.Lock()
+		h := op.handler
+		op.mu.Unlock()
+		if h == nil {
+			http.Error(w, "provider not ready", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	op.Server.StartTLS()
+	t.Cleanup(op.Server.Close)
+	op.Issuer = op.Server.URL
+	return op
+}
+
+// register creates the provider's storage with one web client whose redirect URI is
+// publicURL/auth/oauth2/callback.
+func (op *testOP) register(publicURL string) {
+	op.Storage = opstorage.NewStorageWithClients(opUserStore{}, map[string]*opstorage.Client{
+		op.ClientID: opstorage.WebClient(op.ClientID, op.ClientSecret, publicURL+"/auth/oauth2/callback"),
+	})
+	h := exampleop.SetupServer(op.Issuer, op.Storage, slog.New(slog.NewTextHandler(io.Discard, nil)), false)
+	op.mu.Lock()
+	op.handler = h
+	op.mu.Unlock()
+}
+
+// domain is the provider's host:port, as an admin enters it for a preset provider.
+func (op *testOP) domain() string { return strings.TrimPrefix(op.Issuer, "https://") }
+
+// newAppWithOP serves the community with the provider's TLS client for outbound requests and
+// registers the community at the provider.
+func newAppWithOP(t testing.TB, db *store.DB, op *testOP, env map[string]string) *testApp {
+	t.Helper()
+	app := newAppWith(t, db, env, deps{IdPClient: op.Server.Client()})
+	op.register(app.URL)
+	return app
+}
+
+// member is a browser: a cookie jar, no automatic redirects, trusting the provider's certificate.
+func (op *testOP) member(t testing.TB) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{
+		Jar:           jar,
+		Transport:     op.Server.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// signIn follows a login that starts at start (a URL of the community) through the provider's
+// login form as username, and returns the community's answer to the callback.
+func (op *testOP) signIn(t testing.TB, c *http.Client, start, username, password string) *http.Response {
+	t.Helper()
+	cb, err := c.Get(op.toCallback(t, c, start, username, password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cb
+}
+
+// toCallback follows a login from start through the provider's login form as username, up to
+// the redirect back to the community, and returns that callback URL unvisited.
+func (op *testOP) toCallback(t testing.TB, c *http.Client, start, username, password string) string {
+	t.Helper()
+	next := start
+	for range 12 {
+		resp, err := c.Get(next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if strings.HasPrefix(next, op.Issuer) && resp.StatusCode == http.StatusOK && strings.Contains(next, "/login/username") {
+			// The provider's login form.
+			u, _ := url.Parse(next)
+			id := u.Query().Get("authRequestID")
+			post, err := c.PostForm(op.Issuer+"/login/username", url.Values{"username": {username}, "password": {password}, "id": {id}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, post.Body)
+			post.Body.Close()
+			if post.StatusCode != http.StatusFound {
+				t.Fatalf("provider login as %s: %d", username, post.StatusCode)
+			}
+			next = resolve(t, next, post.Header.Get("Location"))
+			continue
+		}
+		if resp.StatusCode < 300 || resp.StatusCode >= 400 {
+			t.Fatalf("GET %s: unexpected %d", next, resp.StatusCode)
+		}
+		loc := resolve(t, next, resp.Header.Get("Location"))
+		if strings.Contains(loc, "/auth/oauth2/callback") {
+			return loc
+		}
+		next = loc
+	}
+	t.Fatalf("login from %s did not reach the callback", start)
+	return ""
+}
+
+func resolve(t testing.TB, base, ref string) string {
+	t.Helper()
+	b, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := b.Parse(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.String()
+}
+
+// enableOAuth2 configures the provider as an admin would through GraphQL.
+func enableOAuth2(t testing.TB, app *testApp, admin string, input map[string]any) {
+	t.Helper()
+	r := app.gql(nil, admin, `mutation($in: UpdateOAuth2SettingsInput!) { updateOAuth2Settings(input: $in) { oauth2 { enabled } } }`, map[string]any{"in": input})
+	if len(r.Errors) > 0 {
+		t.Fatalf("updateOAuth2Settings: %s", r.Raw)
+	}
+}
+
+// revokeAtOP revokes a refresh token at the provider's revocation endpoint, as the provider's
+// admin ending the member's grant would.
+func (op *testOP) revoke(t testing.TB, token string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, op.Issuer+"/revoke",
+		strings.NewReader(url.Values{"token": {token}, "token_type_hint": {"refresh_token"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(op.ClientID, op.ClientSecret)
+	resp, err := op.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoke at provider: %d", resp.StatusCode)
+	}
+}
