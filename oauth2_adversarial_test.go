@@ -97,7 +97,7 @@ func TestOAuth2AdversarialIDTokens(t *testing.T) {
 				_, _ = w.Write([]byte("<html>login</html>"))
 			}},
 		{name: "user info fails", code: auth.CodeIDPUnavailable,
-			token: func(idp *testIdP, n string) string { return idp.Sign(idp.Claims(n, map[string]any{"name": nil})) },
+			token:    func(idp *testIdP, n string) string { return idp.Sign(idp.Claims(n, map[string]any{"name": nil})) },
 			userInfo: func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) }},
 		{name: "user info too large", code: auth.CodeIDPError,
 			token: func(idp *testIdP, n string) string { return idp.Sign(idp.Claims(n, map[string]any{"name": nil})) },

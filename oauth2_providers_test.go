@@ -12,7 +12,6 @@ import (
 	"github.com/community/sso/ent/user"
 )
 
-
 // TestOAuth2PlainProviders signs members in through providers shaped like WordPress (WP OAuth
 // Server) and Memberful, reached through their presets from the domain alone: no id_token, the
 // member from the user info endpoint.

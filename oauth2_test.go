@@ -127,8 +127,8 @@ func TestOAuth2RefreshRevalidation(t *testing.T) {
 		app := newAppWithOP(t, db, op, map[string]string{"LOG_LEVEL": "debug"})
 		admin := adminToken(t, app)
 		enableOAuth2(t, app, admin, map[string]any{
+			// CUSTOM with only an issuer: discovery supplies the URLs.
 			"enabled": true, "provider": "CUSTOM", "issuer": op.Issuer,
-			"authorizationUrl": op.Issuer + "/auth", "tokenUrl": op.Issuer + "/oauth/token",
 			"clientId": op.ClientID, "clientSecret": op.ClientSecret, "refreshMinutes": 5,
 		})
 		c := op.member(t)

@@ -54,8 +54,13 @@ type testOP struct {
 	handler http.Handler
 }
 
-// startOP starts the provider; register adds the relying party's redirect URI once it is known.
-func startOP(t testing.TB) *testOP {
+// startOP starts the provider on HTTPS; register adds the relying party's redirect URI once it
+// is known.
+func startOP(t testing.TB) *testOP { return startOPWith(t, true) }
+
+// startOPWith starts the provider, on HTTPS or on plain HTTP (a browser without the test's
+// certificate; the community allows http only for loopback providers).
+func startOPWith(t testing.TB, useTLS bool) *testOP {
 	t.Helper()
 	op := &testOP{ClientID: "community-web", ClientSecret: "op-client-secret"}
 	op.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +78,11 @@ func startOP(t testing.TB) *testOP {
 		}
 		h.ServeHTTP(w, r)
 	}))
-	op.Server.StartTLS()
+	if useTLS {
+		op.Server.StartTLS()
+	} else {
+		op.Server.Start()
+	}
 	t.Cleanup(op.Server.Close)
 	op.Issuer = op.Server.URL
 	return op

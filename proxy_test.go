@@ -9,12 +9,15 @@ import (
 
 // tcpProxy forwards connections to a target until Cut, which drops every connection and refuses
 // new ones until Restore: a database that goes away and comes back, without touching the real one.
+// Hold stalls every answer of the target until Release: a database that stops answering for a
+// while (a lock wait, a failover) without dropping a connection.
 type tcpProxy struct {
 	ln     net.Listener
 	target string
 
 	mu    sync.Mutex
 	cut   bool
+	held  chan struct{} // closed by Release; nil when not held
 	conns map[net.Conn]struct{}
 }
 
@@ -29,6 +32,7 @@ func newTCPProxy(t *testing.T, target string) *tcpProxy {
 	t.Cleanup(func() {
 		ln.Close()
 		p.Cut()
+		p.Release()
 	})
 	return p
 }
@@ -71,7 +75,7 @@ func (p *tcpProxy) forward(c net.Conn) {
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
 	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(c, p.gated(up)); done <- struct{}{} }()
 	<-done
 	c.Close()
 	up.Close()
@@ -79,6 +83,43 @@ func (p *tcpProxy) forward(c net.Conn) {
 	delete(p.conns, c)
 	delete(p.conns, up)
 	p.mu.Unlock()
+}
+
+// gated reads r, holding back each answer while the proxy is held.
+func (p *tcpProxy) gated(r io.Reader) io.Reader {
+	return readerFunc(func(b []byte) (int, error) {
+		n, err := r.Read(b)
+		p.mu.Lock()
+		held := p.held
+		p.mu.Unlock()
+		if held != nil {
+			<-held
+		}
+		return n, err
+	})
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
+
+// Hold stalls every answer from the target, on open and new connections, until Release.
+func (p *tcpProxy) Hold() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held == nil {
+		p.held = make(chan struct{})
+	}
+}
+
+// Release lets the answers held back by Hold through.
+func (p *tcpProxy) Release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held != nil {
+		close(p.held)
+		p.held = nil
+	}
 }
 
 // Cut drops every open connection and refuses new ones.

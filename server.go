@@ -90,6 +90,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go db.Watch(watchCtx, time.Second)
+	go auth.PruneLoop(watchCtx, db.Client, log)
 
 	fmt.Fprintf(stdout, "serving on %s (listening on %s)\n", cfg.PublicURL, ln.Addr())
 	fmt.Fprintf(stdout, "data: %s\n", describeData(cfg))

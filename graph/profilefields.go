@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/community/sso/auth/profile"
@@ -39,7 +40,7 @@ func fieldDefinition(ctx context.Context, client *ent.Client, self int, key, nam
 	other, err := client.ProfileField.Query().Where(profilefield.Key(key), profilefield.IDNEQ(self)).First(ctx)
 	if err == nil {
 		return &Error{Code: CodeConflict, Message: fmt.Sprintf("another profile field already has the key %q", key),
-			Extensions: map[string]any{"field": "key", "conflictingProfileFieldId": other.ID}}
+			Extensions: map[string]any{"field": "key", "conflictingProfileFieldId": strconv.Itoa(other.ID)}}
 	}
 	if !ent.IsNotFound(err) {
 		return err

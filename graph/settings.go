@@ -282,11 +282,12 @@ func oauth2Complete(st *ent.Settings) error {
 		return BadInput("clientSecret", "clientSecret is required to enable OAuth2")
 	}
 	if st.Oauth2Provider == settings.Oauth2ProviderCUSTOM {
-		if st.Oauth2AuthorizationURL == "" {
-			return BadInput("authorizationUrl", "authorizationUrl is required for a CUSTOM provider")
+		// With an OpenID Connect issuer, discovery supplies the URLs left empty.
+		if st.Oauth2AuthorizationURL == "" && st.Oauth2Issuer == "" {
+			return BadInput("authorizationUrl", "authorizationUrl is required for a CUSTOM provider without an issuer")
 		}
-		if st.Oauth2TokenURL == "" {
-			return BadInput("tokenUrl", "tokenUrl is required for a CUSTOM provider")
+		if st.Oauth2TokenURL == "" && st.Oauth2Issuer == "" {
+			return BadInput("tokenUrl", "tokenUrl is required for a CUSTOM provider without an issuer")
 		}
 		if st.Oauth2UserInfoURL == "" && st.Oauth2Issuer == "" {
 			return BadInput("userInfoUrl", "a CUSTOM provider needs a userInfoUrl or an OpenID Connect issuer")

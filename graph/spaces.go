@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/community/sso/auth"
@@ -29,7 +30,7 @@ func spaceValues(ctx context.Context, client *ent.Client, self int, name, slug *
 		other, err := client.Space.Query().Where(space.Slug(*slug), space.IDNEQ(self)).First(ctx)
 		if err == nil {
 			return &Error{Code: CodeConflict, Message: "another space already has this slug",
-				Extensions: map[string]any{"field": "slug", "conflictingSpaceId": other.ID}}
+				Extensions: map[string]any{"field": "slug", "conflictingSpaceId": strconv.Itoa(other.ID)}}
 		}
 		if !ent.IsNotFound(err) {
 			return err

@@ -132,7 +132,7 @@ func Key(k string) error {
 var ReservedPayloadKeys = []string{
 	"sub", "id", "ID", "nameid", "email", "user_email", "emailAddress", "email_verified",
 	"name", "display_name", "displayName", "full_name", "fullName", "username", "user_login",
-	"nickname", "picture", "icon_url", "tagline", "exp", "iat", "nbf", "iss", "aud", "azp",
+	"nickname", "preferred_username", "picture", "icon_url", "tagline", "exp", "iat", "nbf", "iss", "aud", "azp",
 	"jti", "nonce", "at_hash", "c_hash", "auth_time", "spaceIds", "spaces", "spacesOperation",
 }
 

@@ -120,8 +120,28 @@ func redact(err error) error {
 	return err
 }
 
-// Migrate creates or updates the schema.
+// migrateLock names the MySQL advisory lock that keeps replicas starting together from migrating
+// the same schema at once.
+const migrateLock = "community_sso_migrate"
+
+// Migrate creates or updates the schema. On MySQL/MariaDB it holds an advisory lock meanwhile, so
+// replicas that start together migrate one after the other.
 func (d *DB) Migrate(ctx context.Context) error {
+	if d.Driver == MySQL {
+		conn, err := d.SQL.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("store: migrate: %w", redact(err))
+		}
+		defer conn.Close()
+		var got sql.NullInt64
+		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 120)", migrateLock).Scan(&got); err != nil {
+			return fmt.Errorf("store: migrate: take lock: %w", redact(err))
+		}
+		if got.Int64 != 1 {
+			return errors.New("store: migrate: another instance held the migration lock for 2 minutes")
+		}
+		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", migrateLock) }()
+	}
 	if err := d.Client.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}

@@ -155,3 +155,26 @@ func TestSQLiteFileCreatesFolder(t *testing.T) {
 		t.Fatalf("Check = %v, Ready = %v", err, db.Ready())
 	}
 }
+
+// TestConcurrentMigrations: replicas that start together on an empty MySQL/MariaDB database
+// migrate one after the other, and all of them start.
+func TestConcurrentMigrations(t *testing.T) {
+	dsn := storetest.NewMySQLDatabase(t)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			db, err := store.Open(context.Background(), store.MySQL, dsn, store.Options{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			errs <- db.Migrate(context.Background())
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent migration: %v", err)
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/replaymarker"
+	"github.com/community/sso/ent/session"
+)
+
+// PruneEvery is how often a server deletes expired sessions and replay markers.
+const PruneEvery = 10 * time.Minute
+
+// Prune deletes the sessions and JWT replay markers that expired before now, each in a statement
+// of its own, and returns how many rows went.
+func Prune(ctx context.Context, client *ent.Client, now time.Time) (int, error) {
+	sessions, err := client.Session.Delete().Where(session.ExpiresAtLT(now)).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("auth: prune sessions: %w", err)
+	}
+	markers, err := client.ReplayMarker.Delete().Where(replaymarker.ExpiresAtLT(now)).Exec(ctx)
+	if err != nil {
+		return sessions, fmt.Errorf("auth: prune replay markers: %w", err)
+	}
+	return sessions + markers, nil
+}
+
+// PruneLoop runs Prune every PruneEvery (with jitter, so replicas spread out) until ctx ends.
+// Failures are logged; the next round tries again.
+func PruneLoop(ctx context.Context, client *ent.Client, log *slog.Logger) {
+	for {
+		wait := PruneEvery/2 + rand.N(PruneEvery)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		if n, err := Prune(ctx, client, time.Now()); err != nil {
+			if ctx.Err() == nil {
+				log.WarnContext(ctx, "auth: prune expired rows", "err", err)
+			}
+		} else if n > 0 {
+			log.DebugContext(ctx, "auth: pruned expired rows", "rows", n)
+		}
+	}
+}

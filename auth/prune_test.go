@@ -1,0 +1,34 @@
+package auth_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/community/sso/auth"
+	"github.com/community/sso/ent/session"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/store/storetest"
+)
+
+func TestPrune(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+		u := c.User.Create().SetEmail("p@example.com").SetUsername("p").SaveX(ctx)
+		for i, exp := range []time.Time{now.Add(-time.Hour), now.Add(time.Hour)} {
+			_, hash := auth.NewToken()
+			c.Session.Create().SetTokenHash(hash).SetUserID(u.ID).SetMethod(session.MethodJWT).
+				SetExpiresAt(exp).SetLastSeenAt(now).ExecX(ctx)
+			c.ReplayMarker.Create().SetKey(string(rune('a' + i))).SetExpiresAt(exp).ExecX(ctx)
+		}
+		n, err := auth.Prune(ctx, c, now)
+		if err != nil || n != 2 {
+			t.Fatalf("Prune = %d, %v; want 2", n, err)
+		}
+		if s, m := c.Session.Query().CountX(ctx), c.ReplayMarker.Query().CountX(ctx); s != 1 || m != 1 {
+			t.Fatalf("left %d sessions, %d markers; want the unexpired one of each", s, m)
+		}
+	})
+}

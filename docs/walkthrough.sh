@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# The README's walkthrough and replica example, run as written: every command of the README's sh
+# blocks is in this file, in the README's order (readme_test.go checks that), each followed by a
+# check of what it printed.
+#
+# It starts the server with `go run .` on port 8080 over a SQLite database in a temporary folder
+# and, when MariaDB answers on 127.0.0.1:3306, two replicas on ports 8081 and 8082 over a new
+# database named `community`, dropped at the end. Needs Go, curl and openssl; the Node.js example
+# needs npm and the replicas the mariadb client: outside CI a part whose tools are missing is
+# skipped with a message, under CI=true it fails. .ci/run runs it after the tests.
+# shellcheck disable=SC2016 # GraphQL variables ($id, $t) are meant literally in single quotes
+set -euo pipefail
+set -m # every server gets its own process group: stopping it stops `go run` and the server it ran
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="$(mktemp -d)"
+OUT="$WORK/out"
+PIDS=()
+CREATED_DB=""
+OK=""
+CURRENT="" # the step running now
+PASSED=0
+SKIPPED=0
+
+# step NAME: the previous step passed, NAME starts.
+step() {
+  if [ -n "$CURRENT" ]; then PASSED=$((PASSED + 1)); fi
+  CURRENT=$1
+  printf '==> %s\n' "$1"
+}
+fail() {
+  echo "walkthrough: FAIL: $*" >&2
+  exit 1
+}
+# skip_or_fail REASON: outside CI a part without its tools is skipped; under CI it fails.
+skip_or_fail() {
+  if [ "${CI:-}" = true ]; then fail "$1 (required under CI=true)"; fi
+  echo "walkthrough: skipped: $1"
+  SKIPPED=$((SKIPPED + 1))
+  CURRENT=""
+}
+# expect TEXT: the last command's output holds TEXT.
+expect() { grep -qF -- "$1" "$OUT" || fail "expected $1 in: $(cat "$OUT")"; }
+# expect_lines: every line of stdin is a whole line of the last command's output.
+expect_lines() {
+  local line
+  while IFS= read -r line; do
+    grep -qxF -- "$line" "$OUT" || fail "expected the line $line in: $(cat "$OUT")"
+  done
+}
+# wait_ready URL PID LOG: wait until the server started as PID answers URL/readyz.
+wait_ready() {
+  for _ in $(seq 1 360); do
+    if curl -fs -o /dev/null "$1/readyz"; then return 0; fi
+    kill -0 "$2" 2>/dev/null || fail "the server stopped: $(tail -n 20 "$3")"
+    sleep 0.5
+  done
+  fail "the server did not get ready: $(tail -n 20 "$3")"
+}
+cleanup() {
+  local status=$?
+  set +m
+  for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ -n "$CREATED_DB" ]; then
+    mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $CREATED_DB" || true
+  fi
+  if [ -z "$OK" ]; then
+    for f in "$WORK"/*.log; do
+      [ -f "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }
+    done
+    echo "walkthrough: FAILED in step: $CURRENT (status $status)" >&2
+    echo "walkthrough: $PASSED passed, 1 failed, $SKIPPED skipped"
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+for tool in curl openssl go; do
+  command -v "$tool" >/dev/null || fail "$tool is not installed"
+done
+if curl -s -o /dev/null --max-time 2 http://localhost:8080/; then
+  fail "port 8080 is in use: stop what listens there first"
+fi
+
+step "1. start the server with a first admin"
+cd "$ROOT"
+export DATABASE_URL="sqlite://$WORK/data/community.db"
+export ADMIN_EMAIL=owner@example.com
+export ADMIN_PASSWORD='choose-a-long-password'
+go run . >"$WORK/server.log" 2>&1 &
+PIDS+=("$!")
+wait_ready http://localhost:8080 "$!" "$WORK/server.log"
+grep -qF 'serving on http://localhost:8080 (listening on [::]:8080)' "$WORK/server.log" || fail "start-up message: $(cat "$WORK/server.log")"
+grep -qF "data: SQLite database $WORK/data/community.db, secret key $WORK/data/secret.key" "$WORK/server.log" || fail "data message: $(cat "$WORK/server.log")"
+cd "$WORK"
+curl -s localhost:8080/graphql -H 'Content-Type: application/json' -d '{"query":"{ __typename }"}' >"$OUT"
+expect '{"data":{"__typename":"Query"}}'
+
+step "2. sign in as the admin, and get an API token"
+curl -s -c admin.txt -o /dev/null -w '%{http_code}\n' -d email=owner@example.com -d password=choose-a-long-password http://localhost:8080/auth/login/direct >"$OUT"
+expect_lines <<<'303'
+grep -q 'community_session' admin.txt || fail "no session cookie: $(cat admin.txt)"
+field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+TOKEN=$(curl -s -b admin.txt http://localhost:8080/graphql -H 'Content-Type: application/json' \
+  -d '{"query":"mutation { createApiToken(name: \"setup script\") { token } }"}' | field token)
+case "$TOKEN" in cst_?*) ;; *) fail "no API token: '$TOKEN'" ;; esac
+gql() {  # gql 'GRAPHQL' ['{"variable":"value"}']: one GraphQL operation with the API token
+  curl -s http://localhost:8080/graphql -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
+    -d "{\"query\":\"$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g' | tr '\n' ' ')\",\"variables\":${2:-null}}"
+  echo
+}
+gql '{ me { email role } }' >"$OUT"
+expect_lines <<'JSON'
+{"data":{"me":{"email":"owner@example.com","role":"ADMIN"}}}
+JSON
+
+step "3. turn on JWT SSO"
+JWT_SECRET=$(gql 'mutation { regenerateJwtSsoSecret }' | field regenerateJwtSsoSecret)
+[ "${#JWT_SECRET}" = 64 ] || fail "the JWT SSO secret is not 64 characters: '$JWT_SECRET'"
+gql 'mutation { updateJwtSsoSettings(input: {enabled: true, loginButtonText: "Sign in with Example", authorizationUrl: "https://www.example.com/community-login"}) { jwtSso { enabled hasSecret endpointUrl } } }' >"$OUT"
+expect_lines <<'JSON'
+{"data":{"updateJwtSsoSettings":{"jwtSso":{"enabled":true,"hasSecret":true,"endpointUrl":"http://localhost:8080/api/auth/sso"}}}}
+JSON
+
+step "4. sign a token the way the customer's server does (Node.js)"
+KIM=""
+if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+  skip_or_fail "the Node.js example needs node and npm"
+else
+  cp "$ROOT/docs/examples/sign.js" .
+  set +e
+  npm install jsonwebtoken@9 >"$WORK/npm.log" 2>&1
+  npm_status=$?
+  set -e
+  if [ "$npm_status" = 0 ]; then
+    LINK=$(JWT_SECRET=$JWT_SECRET COMMUNITY_URL=http://localhost:8080 node sign.js)
+    case "$LINK" in http://localhost:8080/api/auth/sso?jwt=ey*'&redirect_uri=%2Fspaces%2Fgeneral') ;; *) fail "sign.js printed '$LINK'" ;; esac
+    curl -s -o /dev/null -w '%{http_code} %{redirect_url}\n' "$LINK" >"$OUT"
+    expect_lines <<'TEXT'
+303 http://localhost:8080/spaces/general
+TEXT
+    KIM=signed-in
+  else
+    skip_or_fail "npm install jsonwebtoken@9 failed: $(tail -n 3 "$WORK/npm.log")"
+  fi
+fi
+
+step "4. sign a token the way the customer's server does (openssl)"
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+sign_jwt() {  # sign_jwt SUB EMAIL NAME: a single-use token, valid for 5 minutes
+  local now head body
+  now=$(date +%s)
+  head=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+  body=$(printf '{"sub":"%s","email":"%s","name":"%s","iat":%d,"exp":%d,"jti":"%s"}' "$1" "$2" "$3" "$now" "$((now + 300))" "$(openssl rand -hex 16)" | b64url)
+  printf '%s.%s.%s\n' "$head" "$body" "$(printf '%s.%s' "$head" "$body" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | b64url)"
+}
+if [ -z "$KIM" ]; then
+  # Without the Node.js example, Kim signs in here, so the ids further down stay the same.
+  curl -s -o /dev/null "http://localhost:8080/api/auth/sso?jwt=$(sign_jwt 1003 kim@example.com 'Kim Park')"
+fi
+JWT=$(sign_jwt cust-1001 pat@example.com 'Pat Doe')
+case "$JWT" in ey*.ey*.?*) ;; *) fail "sign_jwt printed '$JWT'" ;; esac
+
+step "5. open the link"
+curl -s -i -c pat.txt "http://localhost:8080/api/auth/sso?jwt=$JWT&redirect_uri=/spaces/general" >"$OUT"
+expect 'HTTP/1.1 303 See Other'
+expect 'Location: /spaces/general'
+expect 'Set-Cookie: community_session='
+expect 'HttpOnly; SameSite=Lax'
+curl -s -b pat.txt http://localhost:8080/graphql -H 'Content-Type: application/json' -d '{"query":"{ me { externalId email name role } }"}' >"$OUT"
+expect_lines <<'JSON'
+{"data":{"me":{"externalId":"cust-1001","email":"pat@example.com","name":"Pat Doe","role":"MEMBER"}}}
+JSON
+curl -s -H 'Accept: application/json' "http://localhost:8080/api/auth/sso?jwt=$JWT" >"$OUT"
+expect_lines <<'JSON'
+{"error":{"code":"TOKEN_REPLAYED","message":"This sign-in link was already used."}}
+JSON
+
+step "6. fix an account conflict with updateUser"
+SAM=$(gql 'mutation { createUser(input: {email: "sam@example.com", name: "Sam Lee", externalId: "crm-7"}) { id } }' | field id)
+[ "$SAM" = 38654705668 ] || fail "Sam's id is '$SAM', the README says 38654705668"
+curl -s -H 'Accept: application/json' "http://localhost:8080/api/auth/sso?jwt=$(sign_jwt cust-1002 sam@example.com 'Sam Lee')" >"$OUT"
+expect_lines <<'JSON'
+{"error":{"code":"SSO_CONFLICT","message":"Your email address already belongs to another community account."}}
+JSON
+gql '{ securityEvents(first: 1, where: {type: "SSO_CONFLICT"}) { edges { node { method detail } } } }' >"$OUT"
+gql 'query($t: String!) { inspectJwtSsoToken(token: $t) { decision reason user { id externalId } } }' "{\"t\":\"$(sign_jwt cust-1002 sam@example.com 'Sam Lee')\"}" >>"$OUT"
+expect_lines <<'JSON'
+{"data":{"securityEvents":{"edges":[{"node":{"method":"JWT","detail":{"email":"sam@example.com","existingExternalId":"crm-7","existingUserId":"38654705668","fix":"updateUser: clear or change the existing user's externalId, or change one of the emails","incomingExternalId":"cust-1002"}}}]}}}
+{"data":{"inspectJwtSsoToken":{"decision":"CONFLICT","reason":"SSO_CONFLICT","user":{"id":"38654705668","externalId":"crm-7"}}}}
+JSON
+gql 'mutation($id: ID!) { updateUser(id: $id, input: {externalId: "cust-1002"}) { email externalId } }' "{\"id\":\"$SAM\"}" >"$OUT"
+expect_lines <<'JSON'
+{"data":{"updateUser":{"email":"sam@example.com","externalId":"cust-1002"}}}
+JSON
+curl -s -o /dev/null -w '%{http_code} %{redirect_url}\n' "http://localhost:8080/api/auth/sso?jwt=$(sign_jwt cust-1002 sam@example.com 'Sam Lee')&redirect_uri=/welcome" >"$OUT"
+expect_lines <<'TEXT'
+303 http://localhost:8080/welcome
+TEXT
+
+step "the server log carries no token, secret or password"
+for secret in "$TOKEN" "$JWT_SECRET" "$JWT" "$ADMIN_PASSWORD"; do
+  if grep -qF -- "$secret" "$WORK/server.log"; then fail "the server log shows a secret"; fi
+done
+grep -qF '"query":"jwt=REDACTED&redirect_uri=/spaces/general"' "$WORK/server.log" || fail "the server log does not show the sign-in link, redacted"
+
+step "replicas on MySQL/MariaDB"
+if ! command -v mariadb >/dev/null; then
+  skip_or_fail "the replica example needs the mariadb client"
+elif ! mariadb -h 127.0.0.1 -u root -e 'SELECT 1' >/dev/null 2>&1; then
+  skip_or_fail "the replica example needs MariaDB on 127.0.0.1:3306 (root, no password)"
+elif [ -n "$(mariadb -h 127.0.0.1 -u root -N -e "SHOW DATABASES LIKE 'community'")" ]; then
+  skip_or_fail "a database named community already exists on 127.0.0.1:3306; the replica example creates it"
+elif curl -s -o /dev/null --max-time 2 http://localhost:8081/ || curl -s -o /dev/null --max-time 2 http://localhost:8082/; then
+  skip_or_fail "port 8081 or 8082 is in use"
+else
+  cd "$ROOT"
+  mariadb -h 127.0.0.1 -u root -e 'CREATE DATABASE community CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
+  CREATED_DB=community
+  export DATABASE_URL='mysql://root@tcp(127.0.0.1:3306)/community?parseTime=true'
+  # shellcheck disable=SC2155 # the README's line, as written
+  export SECRET_KEY="$(openssl rand -base64 32)"
+  ADDR=:8081 go run . >"$WORK/replica1.log" 2>&1 &
+  PIDS+=("$!")
+  curl -s --retry 60 --retry-connrefused --retry-delay 1 localhost:8081/readyz >"$OUT"
+  expect_lines <<<'ready'
+  ADDR=:8082 MIGRATE=false go run . >"$WORK/replica2.log" 2>&1 &
+  PIDS+=("$!")
+  curl -s --retry 60 --retry-connrefused --retry-delay 1 localhost:8082/readyz >"$OUT"
+  expect_lines <<<'ready'
+  cd "$WORK"
+  curl -s -c replica.txt -o /dev/null -d email=owner@example.com -d password=choose-a-long-password localhost:8081/auth/login/direct
+  curl -s -b replica.txt localhost:8082/graphql -H 'Content-Type: application/json' -d '{"query":"{ me { email } }"}' >"$OUT"
+  expect_lines <<'JSON'
+{"data":{"me":{"email":"owner@example.com"}}}
+JSON
+fi
+
+if [ -n "$CURRENT" ]; then PASSED=$((PASSED + 1)); fi
+OK=yes
+echo "walkthrough: every README command ran as documented"
+echo "walkthrough: $PASSED passed, 0 failed, $SKIPPED skipped"

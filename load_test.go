@@ -1,0 +1,381 @@
+package main
+
+// Load test: JWT SSO logins (GET /api/auth/sso?jwt=…) of many distinct members, from concurrent
+// clients on loopback, against the server binary on each backend. It checks that no login fails
+// and that no member is created twice, and reports latency, throughput and the server's memory.
+//
+// A plain `go test ./...` runs a short version (2 s, 200 members). The full run, as in
+// docs/LOAD.md and .ci/run:
+//
+//	LOAD_TEST_DURATION=20s go test -run TestLoadJWTSSO -v .
+//
+// LOAD_TEST_MEMBERS (default 1000 with LOAD_TEST_DURATION, 200 without) and LOAD_TEST_CLIENTS
+// (default 32) tune it.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/community/sso/auth/config"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/ent/user"
+)
+
+// loadConfig is the shape of one load run.
+type loadConfig struct {
+	Duration time.Duration
+	Members  int
+	Clients  int
+}
+
+func loadTestConfig(t *testing.T) loadConfig {
+	t.Helper()
+	c := loadConfig{Duration: 2 * time.Second, Members: 200, Clients: 32}
+	if v := os.Getenv("LOAD_TEST_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			t.Fatalf("LOAD_TEST_DURATION=%q: want a positive duration", v)
+		}
+		c.Duration, c.Members = d, 1000
+	}
+	for name, p := range map[string]*int{"LOAD_TEST_MEMBERS": &c.Members, "LOAD_TEST_CLIENTS": &c.Clients} {
+		if v := os.Getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				t.Fatalf("%s=%q: want a positive number", name, v)
+			}
+			*p = n
+		}
+	}
+	return c
+}
+
+// loadResult is what one load run measured.
+type loadResult struct {
+	Backend            string
+	Config             loadConfig
+	Elapsed            time.Duration
+	Logins, Errors     int
+	P50, P99, Max      time.Duration
+	IdleRSS, PeakRSS   int // KiB: VmRSS before the load; peak: the highest of VmRSS sampled during it and VmHWM after it
+	Users, ExternalIDs int
+	FirstErrors        []string
+	// First and Repeat split the latencies: the first 2×Members logins (every member's first
+	// login, twice at once) and the logins of members who already exist.
+	First, Repeat latencyStats
+	// PerSecond counts the successful logins finished in each second of the run.
+	PerSecond []int
+	// ServerWarnings counts the warning and error lines the server logged during the run.
+	ServerWarnings int
+	// LoadBefore and LoadAfter are the machine's load averages (/proc/loadavg) around the run:
+	// the clients, the server and the database share the machine with whatever else runs.
+	LoadBefore, LoadAfter string
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+type latencyStats struct {
+	N             int
+	P50, P99, Max time.Duration
+}
+
+func latencyOf(lat []time.Duration) latencyStats {
+	lat = slices.Clone(lat)
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		return latencyStats{}
+	}
+	return latencyStats{N: len(lat), P50: lat[len(lat)*50/100], P99: lat[min(len(lat)-1, len(lat)*99/100)], Max: lat[len(lat)-1]}
+}
+
+func (s latencyStats) String() string {
+	return fmt.Sprintf("%d logins, p50 %s, p99 %s, max %s", s.N, fmtMS(s.P50), fmtMS(s.P99), fmtMS(s.Max))
+}
+
+func (r loadResult) throughput() float64 { return float64(r.Logins) / r.Elapsed.Seconds() }
+
+func loadTable(rs []loadResult) string {
+	var b strings.Builder
+	b.WriteString("| backend | members | clients | duration | logins | errors | logins/s | p50 | p99 | max | RSS idle | RSS peak |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %d | %d | %.0f | %s | %s | %s | %.1f MiB | %.1f MiB |\n",
+			r.Backend, r.Config.Members, r.Config.Clients, r.Elapsed.Round(100*time.Millisecond), r.Logins, r.Errors,
+			r.throughput(), fmtMS(r.P50), fmtMS(r.P99), fmtMS(r.Max), fmtMiB(r.IdleRSS), fmtMiB(r.PeakRSS))
+	}
+	return b.String()
+}
+
+func fmtMS(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+func fmtMiB(kb int) float64        { return float64(kb) / 1024 }
+
+// TestLoadJWTSSO runs the load on each backend against the server binary.
+func TestLoadJWTSSO(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test: not in -short")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("load test: reads the server's memory from /proc")
+	}
+	cfg := loadTestConfig(t)
+	bin := serverBinary(t)
+	var results []loadResult
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			env := map[string]string{
+				"ADMIN_EMAIL":    "owner@example.com",
+				"ADMIN_PASSWORD": adminPass,
+			}
+			switch backend {
+			case store.SQLite:
+				env["DATABASE_URL"] = "sqlite://" + filepath.Join(t.TempDir(), "community.db")
+			case store.MySQL:
+				env["DATABASE_URL"] = "mysql://" + storetest.NewMySQLDatabase(t)
+				env["SECRET_KEY"] = base64.StdEncoding.EncodeToString(make([]byte, 32))
+			}
+			r := runLoad(t, bin, env, cfg)
+			r.Backend = backend
+			results = append(results, r)
+			t.Logf("\n%s\nfirst logins: %v\nrepeat logins: %v\nlogins per second: %v\nserver warnings and errors logged: %d\nload average before / after: %s / %s",
+				loadTable([]loadResult{r}), r.First, r.Repeat, r.PerSecond, r.ServerWarnings, r.LoadBefore, r.LoadAfter)
+			if r.Errors != 0 {
+				t.Errorf("%d of %d logins failed; first: %v", r.Errors, r.Logins+r.Errors, r.FirstErrors)
+			}
+			if r.Users != cfg.Members+1 || r.ExternalIDs != cfg.Members {
+				t.Errorf("users = %d with %d distinct externalIds, want %d (members and the admin) with %d", r.Users, r.ExternalIDs, cfg.Members+1, cfg.Members)
+			}
+		})
+	}
+	if len(results) > 1 {
+		t.Logf("\n%s", loadTable(results))
+	}
+}
+
+// runLoad starts the server, enables JWT SSO as an admin does, runs the logins, stops the server
+// with SIGTERM and counts the users it left.
+func runLoad(t *testing.T, bin string, env map[string]string, cfg loadConfig) loadResult {
+	srv := startServerProcess(t, bin, env)
+	app := &testApp{t: t, URL: srv.URL}
+	admin := browser(t)
+	app.login(admin, env["ADMIN_EMAIL"], env["ADMIN_PASSWORD"])
+	secret := []byte(enableJWT(t, app, admin))
+	logStart := len(srv.Out.String())
+
+	res := loadResult{Config: cfg, IdleRSS: srv.procStatusKB("VmRSS"), LoadBefore: loadAverage()}
+
+	// Member i logs in as sub load-i. The first 2×Members logins go to each member twice in a
+	// row, so that two clients usually make the same member's first login at the same time (a
+	// double click on the sign-in link); later logins cycle through the members.
+	firstPhase := 2 * cfg.Members
+	member := func(seq int) int {
+		if seq < firstPhase {
+			return seq / 2
+		}
+		return seq % cfg.Members
+	}
+	type sample struct {
+		first bool
+		d     time.Duration
+		end   time.Duration // since the start of the run
+	}
+	var (
+		seq     atomic.Int64
+		mu      sync.Mutex
+		all     []sample
+		errs    int
+		samples []string
+	)
+	start := time.Now()
+	stopAt := start.Add(cfg.Duration)
+	hardStop := stopAt.Add(2 * time.Minute) // every member must log in at least once, even on a slow machine
+	done := make(chan struct{})
+	peak := make(chan int, 1)
+	go func() {
+		high := 0
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v := srv.procStatusKB("VmRSS"); v > high {
+				high = v
+			}
+			select {
+			case <-done:
+				peak <- high
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range cfg.Clients {
+		wg.Go(func() {
+			c := &http.Client{
+				Transport:     &http.Transport{MaxIdleConnsPerHost: 1},
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+				Timeout:       time.Minute,
+			}
+			defer c.CloseIdleConnections()
+			var mine []sample
+			var bad []string
+			for {
+				s := int(seq.Add(1) - 1)
+				now := time.Now()
+				if (now.After(stopAt) && s >= firstPhase) || now.After(hardStop) {
+					break
+				}
+				i := member(s)
+				tok, err := loadToken(secret, i)
+				if err != nil {
+					bad = append(bad, err.Error())
+					continue
+				}
+				q := url.Values{"jwt": {tok}, "redirect_uri": {"/"}}
+				t0 := time.Now()
+				resp, err := c.Get(srv.URL + "/api/auth/sso?" + q.Encode())
+				if err != nil {
+					bad = append(bad, err.Error())
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				t1 := time.Now()
+				if resp.StatusCode != http.StatusSeeOther || !hasSessionCookie(resp) {
+					bad = append(bad, fmt.Sprintf("member %d: %d %.200s", i, resp.StatusCode, body))
+					continue
+				}
+				mine = append(mine, sample{first: s < firstPhase, d: t1.Sub(t0), end: t1.Sub(start)})
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			errs += len(bad)
+			for _, b := range bad {
+				if len(samples) < 5 {
+					samples = append(samples, b)
+				}
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	res.LoadAfter = loadAverage()
+	close(done)
+	res.PeakRSS = max(<-peak, srv.procStatusKB("VmHWM"))
+	res.Logins, res.Errors, res.FirstErrors = len(all), errs, samples
+
+	var lat, first, repeat []time.Duration
+	res.PerSecond = make([]int, int(res.Elapsed/time.Second)+1)
+	for _, x := range all {
+		lat = append(lat, x.d)
+		if x.first {
+			first = append(first, x.d)
+		} else {
+			repeat = append(repeat, x.d)
+		}
+		res.PerSecond[int(x.end/time.Second)]++
+	}
+	overall := latencyOf(lat)
+	res.P50, res.P99, res.Max = overall.P50, overall.P99, overall.Max
+	res.First, res.Repeat = latencyOf(first), latencyOf(repeat)
+	for _, line := range strings.Split(srv.Out.String()[logStart:], "\n") {
+		if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+			res.ServerWarnings++
+		}
+	}
+
+	srv.Signal(syscall.SIGTERM)
+	if code := srv.Wait(time.Minute); code != 0 {
+		t.Errorf("exit code %d after the load", code)
+	}
+	res.Users, res.ExternalIDs = countMembers(t, env, cfg.Members)
+	return res
+}
+
+// loadToken signs member i's token as the customer's server does: fresh iat/exp and a unique jti.
+func loadToken(secret []byte, i int) (string, error) {
+	jti := make([]byte, 12)
+	_, _ = rand.Read(jti)
+	now := time.Now()
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub":   fmt.Sprintf("load-%d", i),
+		"email": fmt.Sprintf("load%d@example.com", i),
+		"name":  fmt.Sprintf("Load Member %d", i),
+		"iat":   now.Unix(),
+		"exp":   now.Add(5 * time.Minute).Unix(),
+		"jti":   hex.EncodeToString(jti),
+	}).SignedString(secret)
+}
+
+func hasSessionCookie(resp *http.Response) bool {
+	for _, c := range resp.Cookies() {
+		if c.Name == "community_session" && c.Value != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// countMembers opens the stopped server's database and returns the number of users and of
+// distinct externalIds among them, checking every member load-0…load-(n-1) is there.
+func countMembers(t *testing.T, env map[string]string, n int) (users, externalIDs int) {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	users, err = db.Client.User.Query().Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := db.Client.User.Query().Where(user.ExternalIDNotNil()).Select(user.FieldExternalID).Strings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		seen[id] = true
+	}
+	for i := range n {
+		if !seen[fmt.Sprintf("load-%d", i)] {
+			t.Errorf("member load-%d was not created", i)
+			break
+		}
+	}
+	return users, len(seen)
+}

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/community/sso/auth"
+	"github.com/community/sso/ent/store/storetest"
+)
+
+// The README is tested: every command and operation in it runs somewhere.
+//
+//   - ```sh blocks: every command is run by docs/walkthrough.sh (which .ci/run runs after the
+//     tests) or by .ci/run itself, each block's commands in the block's order;
+//   - ```graphql blocks: run here, in order, as the walkthrough's admin, against a community like
+//     the one the walkthrough leaves behind; a ```json block right after one is its variables. A
+//     block answers no error unless its first line says "# error: CODE (extensions: key "value")";
+//   - other ```json blocks are answers the walkthrough shows: docs/walkthrough.sh checks each line;
+//   - the ```js block is docs/examples/sign.js, which the walkthrough runs.
+//
+// Plain ``` blocks are sample output for the eye only. Any other block language fails the test, so
+// nothing unverified slips in.
+
+const (
+	readmePath      = "README.md"
+	walkthroughPath = "docs/walkthrough.sh"
+	ciRunPath       = ".ci/run"
+	signExamplePath = "docs/examples/sign.js"
+)
+
+// readmeRunByCI are README commands that need no other runner: CI runs them to run anything.
+var readmeRunByCI = map[string]string{
+	"bash .ci/run": "CI's own entry point",
+}
+
+// mdBlock is one fenced code block of a Markdown file.
+type mdBlock struct {
+	lang       string
+	text       string
+	start, end int // 1-based lines of the opening and closing fences
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// fencedBlocks returns the ``` blocks of a Markdown text.
+func fencedBlocks(t *testing.T, md string) []mdBlock {
+	t.Helper()
+	var blocks []mdBlock
+	var cur *mdBlock
+	var body []string
+	for i, line := range strings.Split(md, "\n") {
+		switch {
+		case cur == nil && strings.HasPrefix(line, "```"):
+			cur = &mdBlock{lang: strings.TrimSpace(strings.TrimPrefix(line, "```")), start: i + 1}
+			body = nil
+		case cur != nil && strings.TrimSpace(line) == "```":
+			cur.end = i + 1
+			cur.text = strings.Join(body, "\n") + "\n"
+			blocks = append(blocks, *cur)
+			cur = nil
+		case cur != nil:
+			body = append(body, line)
+		}
+	}
+	if cur != nil {
+		t.Fatalf("%s: the block opened on line %d is not closed", readmePath, cur.start)
+	}
+	return blocks
+}
+
+// shellCommands splits shell text into commands: lines ending in a backslash joined with the
+// next, comments and blank lines dropped, spaces trimmed.
+func shellCommands(text string) []string {
+	var cmds []string
+	pending := ""
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasSuffix(line, "\\") {
+			pending += strings.TrimSpace(strings.TrimSuffix(line, "\\")) + " "
+			continue
+		}
+		cmd := strings.TrimSpace(stripComment(pending + strings.TrimSpace(line)))
+		pending = ""
+		if cmd != "" {
+			cmds = append(cmds, cmd)
+		}
+	}
+	return cmds
+}
+
+// stripComment cuts a shell comment: a # that starts a word outside quotes.
+func stripComment(s string) string {
+	var single, double bool
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && !single:
+			i++
+		case c == '\'' && !double:
+			single = !single
+		case c == '"' && !single:
+			double = !double
+		case c == '#' && !single && !double && (i == 0 || s[i-1] == ' ' || s[i-1] == '\t'):
+			return s[:i]
+		}
+	}
+	return s
+}
+
+var (
+	trailingRedirect = regexp.MustCompile(`\s+(?:\d?>>?|&>)\s*(?:"[^"]*"|'[^']*'|[^\s"'&|;]+)$`)
+	trailingDup      = regexp.MustCompile(`\s+\d?>&\d$`)
+)
+
+// runnable drops what only decides where a command's output goes or whether it runs in the
+// background: trailing redirections and a trailing &. The script may send the output of a README
+// command to a file it checks, or start a server in the background.
+func runnable(cmd string) string {
+	for {
+		before := cmd
+		cmd = strings.TrimSpace(cmd)
+		if strings.HasSuffix(cmd, "&") && !strings.HasSuffix(cmd, "&&") {
+			cmd = strings.TrimSpace(strings.TrimSuffix(cmd, "&"))
+		}
+		cmd = trailingDup.ReplaceAllString(cmd, "")
+		cmd = trailingRedirect.ReplaceAllString(cmd, "")
+		if cmd == before {
+			return cmd
+		}
+	}
+}
+
+func runnables(text string) []string {
+	var out []string
+	for _, c := range shellCommands(text) {
+		out = append(out, runnable(c))
+	}
+	return out
+}
+
+// TestReadmeShellCommands checks that every command of the README's sh blocks is run by
+// docs/walkthrough.sh or .ci/run, and that CI runs the walkthrough.
+func TestReadmeShellCommands(t *testing.T) {
+	blocks := fencedBlocks(t, readFile(t, readmePath))
+	script := runnables(readFile(t, walkthroughPath))
+	ci := runnables(readFile(t, ciRunPath))
+	if !slices.Contains(ci, "bash "+walkthroughPath) {
+		t.Errorf("%s does not run %q", ciRunPath, "bash "+walkthroughPath)
+	}
+	n := 0
+	for _, b := range blocks {
+		if b.lang != "sh" {
+			continue
+		}
+		at := -1 // where the block's previous command was found in the script
+		for _, cmd := range runnables(b.text) {
+			n++
+			if _, ok := readmeRunByCI[cmd]; ok {
+				continue
+			}
+			i := indexFrom(script, cmd, at+1)
+			switch {
+			case i >= 0:
+				at = i
+			case indexFrom(script, cmd, 0) >= 0:
+				t.Errorf("%s:%d: %s runs\n\t%s\nbefore the command above it in the block", readmePath, b.start, walkthroughPath, cmd)
+			case slices.Contains(ci, cmd):
+			default:
+				t.Errorf("%s:%d: no test or CI step runs\n\t%s\n(add it, as written, to %s)", readmePath, b.start, cmd, walkthroughPath)
+			}
+		}
+	}
+	if n < 30 {
+		t.Fatalf("only %d shell commands found in %s", n, readmePath)
+	}
+}
+
+func indexFrom(list []string, s string, from int) int {
+	for i := from; i < len(list); i++ {
+		if list[i] == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestReadmeSnippets checks the README's other blocks: the Node.js example is the file the
+// walkthrough runs, the JSON answers are the ones the walkthrough checks, and no block is of a
+// language nothing verifies.
+func TestReadmeSnippets(t *testing.T) {
+	blocks := fencedBlocks(t, readFile(t, readmePath))
+	scriptLines := map[string]bool{}
+	for _, l := range strings.Split(readFile(t, walkthroughPath), "\n") {
+		scriptLines[l] = true
+	}
+	sign := readFile(t, signExamplePath)
+	js, answers := 0, 0
+	for i, b := range blocks {
+		switch b.lang {
+		case "sh", "graphql", "":
+		case "js":
+			js++
+			if b.text != sign {
+				t.Errorf("%s:%d: the js block differs from %s, which the walkthrough runs", readmePath, b.start, signExamplePath)
+			}
+		case "json":
+			if i > 0 && blocks[i-1].lang == "graphql" && b.start == blocks[i-1].end+2 {
+				continue // variables, run with their operation by TestReadmeGraphQL
+			}
+			for _, l := range strings.Split(strings.TrimSpace(b.text), "\n") {
+				answers++
+				if !scriptLines[l] {
+					t.Errorf("%s:%d: %s does not check the answer\n\t%s", readmePath, b.start, walkthroughPath, l)
+				}
+			}
+		default:
+			t.Errorf("%s:%d: a %q block: nothing verifies it (use sh, graphql, json or js)", readmePath, b.start, b.lang)
+		}
+	}
+	if js != 1 || answers < 8 {
+		t.Fatalf("found %d js blocks and %d JSON answers in %s", js, answers, readmePath)
+	}
+}
+
+// expectedError reads the "# error: CODE (extensions: key "value", ...)" line of a graphql block.
+var expectedError = regexp.MustCompile(`^#\s*error:\s*([A-Z_]+)(.*)$`)
+var extensionPair = regexp.MustCompile(`(\w+) "([^"]*)"`)
+
+// TestReadmeGraphQL runs every graphql block of the README, in order, as the admin of a community
+// set up like the one the walkthrough leaves behind.
+func TestReadmeGraphQL(t *testing.T) {
+	blocks := fencedBlocks(t, readFile(t, readmePath))
+	ctx := context.Background()
+	db := storetest.SQLite(t)
+	app := newApp(t, db, nil)
+
+	// The walkthrough's community: the bootstrap admin, then Kim, Pat and Sam as their sign-ins
+	// made them, and JWT SSO on. The README names their ids.
+	owner, err := auth.BootstrapAdmin(ctx, db.Client, "owner@example.com", "choose-a-long-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []int{owner.ID}
+	for _, m := range []struct{ ext, email, name, username string }{
+		{"1003", "kim@example.com", "Kim Park", "kim"},
+		{"cust-1001", "pat@example.com", "Pat Doe", "pat"},
+		{"cust-1002", "sam@example.com", "Sam Lee", "sam"},
+	} {
+		u := db.Client.User.Create().SetExternalID(m.ext).SetEmail(m.email).SetName(m.name).SetUsername(m.username).SaveX(ctx)
+		ids = append(ids, u.ID)
+	}
+	if want := []int{38654705665, 38654705666, 38654705667, 38654705668}; !slices.Equal(ids, want) {
+		t.Fatalf("the users' ids are %v, the README's examples use %v", ids, want)
+	}
+	token, _, err := auth.NewAPIToken(ctx, db.Client, owner, "readme", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := app.gql(nil, token, `mutation { regenerateJwtSsoSecret }`, nil); r.code() != "" {
+		t.Fatal(r.Raw)
+	}
+	if r := app.gql(nil, token, `mutation { updateJwtSsoSettings(input: {enabled: true, loginButtonText: "Sign in with Example", authorizationUrl: "https://www.example.com/community-login"}) { jwtSso { enabled } } }`, nil); r.code() != "" {
+		t.Fatal(r.Raw)
+	}
+
+	n := 0
+	for i, b := range blocks {
+		if b.lang != "graphql" {
+			continue
+		}
+		n++
+		var vars map[string]any
+		if i+1 < len(blocks) && blocks[i+1].lang == "json" && blocks[i+1].start == b.end+2 {
+			if err := json.Unmarshal([]byte(blocks[i+1].text), &vars); err != nil {
+				t.Fatalf("%s:%d: the variables are not a JSON object: %v", readmePath, blocks[i+1].start, err)
+			}
+		}
+		wantCode, wantExt := "", map[string]string{}
+		if m := expectedError.FindStringSubmatch(strings.SplitN(b.text, "\n", 2)[0]); m != nil {
+			wantCode = m[1]
+			for _, p := range extensionPair.FindAllStringSubmatch(m[2], -1) {
+				wantExt[p[1]] = p[2]
+			}
+		}
+		r := app.gql(nil, token, b.text, vars)
+		if wantCode == "" {
+			if len(r.Errors) > 0 || r.Status != 200 || len(r.Data) == 0 {
+				t.Errorf("%s:%d: the operation failed (%d): %s", readmePath, b.start, r.Status, r.Raw)
+			}
+			continue
+		}
+		if r.code() != wantCode {
+			t.Errorf("%s:%d: want error %s, got: %s", readmePath, b.start, wantCode, r.Raw)
+			continue
+		}
+		for k, v := range wantExt {
+			if got := r.Errors[0].Extensions[k]; got != v {
+				t.Errorf("%s:%d: extensions.%s = %v, want %q", readmePath, b.start, k, got, v)
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d graphql blocks found in %s", n, readmePath)
+	}
+}
