@@ -51,6 +51,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		return err
 	}
 	log := newLogger(cfg, stdout)
+	store.SetDriverLog(log)
 
 	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, store.Options{Dir: cfg.Database.Dir})
 	if err != nil {

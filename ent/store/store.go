@@ -8,6 +8,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -224,4 +225,17 @@ func SQLiteDSN(path string) string {
 // SQLiteMemoryDSN is the DSN for a private in-memory SQLite database.
 func SQLiteMemoryDSN(name string) string {
 	return "file:" + name + "?mode=memory&_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)"
+}
+
+// driverLogger sends the MySQL driver's own messages (dropped connections and the like) to the
+// server's structured log instead of standard error.
+type driverLogger struct{ log *slog.Logger }
+
+func (l driverLogger) Print(v ...any) {
+	l.log.Warn("store: mysql driver", "msg", strings.TrimSpace(fmt.Sprint(v...)))
+}
+
+// SetDriverLog routes the MySQL driver's messages to log (the driver's logger is process-wide).
+func SetDriverLog(log *slog.Logger) {
+	_ = mysql.SetLogger(driverLogger{log})
 }
