@@ -268,6 +268,10 @@ func TestOAuth2KeyRotation(t *testing.T) {
 		t.Fatalf("first login: %d %s", r.Status, r.Body)
 	}
 	fetched := idp.JWKSCalls.Load()
+	// The key set is cached: another login with the same key fetches nothing.
+	if r := login(); r.Status != http.StatusSeeOther || idp.JWKSCalls.Load() != fetched {
+		t.Fatalf("second login: %d, key set fetched %d times (was %d)", r.Status, idp.JWKSCalls.Load(), fetched)
+	}
 	idp.rotate("key-2")
 	if r := login(); r.Status != http.StatusSeeOther {
 		t.Fatalf("login after rotation: %d %s", r.Status, r.Body)

@@ -275,7 +275,7 @@ func (h *Handler) authenticate(ctx context.Context, p *Provider, code string, f 
 // verifyIDToken checks the id_token's signature (JWKS), issuer, audience and expiry with go-oidc,
 // then nonce, sub, iat and azp, and returns its claims.
 func (h *Handler) verifyIDToken(ctx context.Context, p *Provider, raw, nonce string) (map[string]any, error) {
-	v := p.oidc.VerifierContext(ctx, &oidc.Config{ClientID: p.ClientID, Now: h.now})
+	v := p.oidc.Verifier(&oidc.Config{ClientID: p.ClientID, Now: h.now})
 	idt, err := v.Verify(ctx, raw)
 	if err != nil {
 		var expired *oidc.TokenExpiredError

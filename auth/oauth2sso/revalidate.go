@@ -88,7 +88,7 @@ func (v *Revalidator) Revalidate(ctx context.Context, sess *ent.Session) bool {
 		upd.SetRefreshToken(v.Sealer.Seal(PurposeRefreshToken, []byte(tok.RefreshToken)))
 	}
 	if raw, _ := tok.Extra("id_token").(string); raw != "" && p.OIDC() {
-		idt, err := p.oidc.VerifierContext(cctx, &oidc.Config{ClientID: p.ClientID, Now: v.now}).Verify(cctx, raw)
+		idt, err := p.oidc.Verifier(&oidc.Config{ClientID: p.ClientID, Now: v.now}).Verify(cctx, raw)
 		if err != nil {
 			return v.defer_(ctx, sess, err)
 		}
