@@ -123,7 +123,11 @@ func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Clien
 	if err != nil {
 		return nil, "", fmt.Errorf("auth: create session: %w", err)
 	}
-	if err := client.User.UpdateOneID(u.ID).SetLastLoginAt(now).Exec(ctx); err != nil {
+	// One UPDATE of last_login_at alone: no read-back of the row, and updated_at stays as it is
+	// (a login is not a change of the profile; ent's update default would bump it). The
+	// statement reads the same on SQLite and MySQL/MariaDB.
+	const recordLogin = "UPDATE " + user.Table + " SET " + user.FieldLastLoginAt + " = ? WHERE " + user.FieldID + " = ?"
+	if _, err := client.ExecContext(ctx, recordLogin, now, u.ID); err != nil {
 		return nil, "", fmt.Errorf("auth: record login time: %w", err)
 	}
 	return sess, tok, nil

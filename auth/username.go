@@ -3,10 +3,15 @@ package auth
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/predicate"
 	"github.com/community/sso/ent/user"
 )
 
@@ -40,24 +45,50 @@ func UsernameBase(s string) string {
 
 // UniqueUsername returns base when no other user holds it, else base with the smallest free
 // numeric suffix (bob → bob2, bob3, …). except is a user id to ignore (the user being renamed), or 0.
+//
+// The common case, a free base, costs one lookup on the username index. Only on a clash are the
+// suffixed names read, with a range on the same index.
 func UniqueUsername(ctx context.Context, client *ent.Client, base string, except int) (string, error) {
-	taken, err := client.User.Query().
-		Where(user.Or(user.Username(base), user.UsernameHasPrefix(base)), user.IDNEQ(except)).
+	taken, err := client.User.Query().Where(user.Username(base), user.IDNEQ(except)).Exist(ctx)
+	if err != nil {
+		return "", fmt.Errorf("auth: look up usernames: %w", err)
+	}
+	if !taken {
+		return base, nil
+	}
+	suffixed, err := client.User.Query().
+		Where(usernameDigitSuffix(base), user.IDNEQ(except)).
 		Select(user.FieldUsername).
 		Strings(ctx)
 	if err != nil {
 		return "", fmt.Errorf("auth: look up usernames: %w", err)
 	}
-	used := make(map[string]bool, len(taken))
-	for _, u := range taken {
-		used[u] = true
-	}
-	if !used[base] {
-		return base, nil
+	// Lower-cased: on MySQL/MariaDB the unique index follows the column's case-insensitive
+	// collation, so Bob2 holds bob2 too.
+	used := make(map[string]bool, len(suffixed))
+	for _, u := range suffixed {
+		used[strings.ToLower(u)] = true
 	}
 	for i := 2; ; i++ {
-		if c := fmt.Sprintf("%s%d", base, i); !used[c] {
+		if c := base + strconv.Itoa(i); !used[strings.ToLower(c)] {
 			return c, nil
 		}
+	}
+}
+
+// usernameDigitSuffix matches (at least) the usernames made of base and a digit, then anything,
+// with a condition the username index can serve. SQLite compares text byte by byte (the BINARY
+// collation), so those names lie in [base+"0", base+":"): ':' follows '9'. Its LIKE is
+// case-insensitive and cannot use the index. On MySQL/MariaDB a LIKE with a constant prefix is a
+// range on the index whatever the column's collation, while a range with ':' would not be (in
+// Unicode collations punctuation sorts before digits).
+func usernameDigitSuffix(base string) predicate.User {
+	return func(s *sql.Selector) {
+		col := s.C(user.FieldUsername)
+		if s.Dialect() == dialect.SQLite {
+			s.Where(sql.And(sql.GTE(col, base+"0"), sql.LT(col, base+":")))
+			return
+		}
+		s.Where(sql.HasPrefix(col, base))
 	}
 }

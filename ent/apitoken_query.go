@@ -279,8 +279,9 @@ func (_q *APITokenQuery) Clone() *APITokenQuery {
 		predicates: append([]predicate.APIToken{}, _q.predicates...),
 		withUser:   _q.withUser.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -558,6 +559,12 @@ func (_q *APITokenQuery) ForShare(opts ...sql.LockOption) *APITokenQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *APITokenQuery) Modify(modifiers ...func(s *sql.Selector)) *APITokenSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // APITokenGroupBy is the group-by builder for APIToken entities.
 type APITokenGroupBy struct {
 	selector
@@ -646,4 +653,10 @@ func (_s *APITokenSelect) sqlScan(ctx context.Context, root *APITokenQuery, v an
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *APITokenSelect) Modify(modifiers ...func(s *sql.Selector)) *APITokenSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

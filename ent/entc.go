@@ -30,6 +30,7 @@ func main() {
 			gen.FeatureUpsert,
 			gen.FeatureLock,
 			gen.FeatureExecQuery,
+			gen.FeatureModifier,
 		},
 	}, entc.Extensions(ex))
 	if err != nil {

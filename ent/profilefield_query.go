@@ -281,8 +281,9 @@ func (_q *ProfileFieldQuery) Clone() *ProfileFieldQuery {
 		predicates: append([]predicate.ProfileField{}, _q.predicates...),
 		withValues: _q.withValues.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -566,6 +567,12 @@ func (_q *ProfileFieldQuery) ForShare(opts ...sql.LockOption) *ProfileFieldQuery
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ProfileFieldQuery) Modify(modifiers ...func(s *sql.Selector)) *ProfileFieldSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WithNamedValues tells the query-builder to eager-load the nodes that are connected to the "values"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *ProfileFieldQuery) WithNamedValues(name string, opts ...func(*ProfileFieldValueQuery)) *ProfileFieldQuery {
@@ -668,4 +675,10 @@ func (_s *ProfileFieldSelect) sqlScan(ctx context.Context, root *ProfileFieldQue
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ProfileFieldSelect) Modify(modifiers ...func(s *sql.Selector)) *ProfileFieldSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

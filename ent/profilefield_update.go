@@ -20,8 +20,9 @@ import (
 // ProfileFieldUpdate is the builder for updating ProfileField entities.
 type ProfileFieldUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ProfileFieldMutation
+	hooks     []Hook
+	mutation  *ProfileFieldMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ProfileFieldUpdate builder.
@@ -211,6 +212,12 @@ func (_u *ProfileFieldUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ProfileFieldUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ProfileFieldUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ProfileFieldUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -302,6 +309,7 @@ func (_u *ProfileFieldUpdate) sqlSave(ctx context.Context) (_node int, err error
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{profilefield.Label}
@@ -317,9 +325,10 @@ func (_u *ProfileFieldUpdate) sqlSave(ctx context.Context) (_node int, err error
 // ProfileFieldUpdateOne is the builder for updating a single ProfileField entity.
 type ProfileFieldUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ProfileFieldMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ProfileFieldMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -516,6 +525,12 @@ func (_u *ProfileFieldUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ProfileFieldUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ProfileFieldUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ProfileFieldUpdateOne) sqlSave(ctx context.Context) (_node *ProfileField, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -624,6 +639,7 @@ func (_u *ProfileFieldUpdateOne) sqlSave(ctx context.Context) (_node *ProfileFie
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &ProfileField{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -304,8 +304,9 @@ func (_q *ProfileFieldValueQuery) Clone() *ProfileFieldValueQuery {
 		withUser:         _q.withUser.Clone(),
 		withProfileField: _q.withProfileField.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -633,6 +634,12 @@ func (_q *ProfileFieldValueQuery) ForShare(opts ...sql.LockOption) *ProfileField
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ProfileFieldValueQuery) Modify(modifiers ...func(s *sql.Selector)) *ProfileFieldValueSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // ProfileFieldValueGroupBy is the group-by builder for ProfileFieldValue entities.
 type ProfileFieldValueGroupBy struct {
 	selector
@@ -721,4 +728,10 @@ func (_s *ProfileFieldValueSelect) sqlScan(ctx context.Context, root *ProfileFie
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ProfileFieldValueSelect) Modify(modifiers ...func(s *sql.Selector)) *ProfileFieldValueSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -18,8 +18,9 @@ import (
 // ProfileFieldValueUpdate is the builder for updating ProfileFieldValue entities.
 type ProfileFieldValueUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ProfileFieldValueMutation
+	hooks     []Hook
+	mutation  *ProfileFieldValueMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ProfileFieldValueUpdate builder.
@@ -119,6 +120,12 @@ func (_u *ProfileFieldValueUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ProfileFieldValueUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ProfileFieldValueUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ProfileFieldValueUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -140,6 +147,7 @@ func (_u *ProfileFieldValueUpdate) sqlSave(ctx context.Context) (_node int, err 
 	if value, ok := _u.mutation.Value(); ok {
 		_spec.SetField(profilefieldvalue.FieldValue, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{profilefieldvalue.Label}
@@ -155,9 +163,10 @@ func (_u *ProfileFieldValueUpdate) sqlSave(ctx context.Context) (_node int, err 
 // ProfileFieldValueUpdateOne is the builder for updating a single ProfileFieldValue entity.
 type ProfileFieldValueUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ProfileFieldValueMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ProfileFieldValueMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -264,6 +273,12 @@ func (_u *ProfileFieldValueUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ProfileFieldValueUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ProfileFieldValueUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ProfileFieldValueUpdateOne) sqlSave(ctx context.Context) (_node *ProfileFieldValue, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -302,6 +317,7 @@ func (_u *ProfileFieldValueUpdateOne) sqlSave(ctx context.Context) (_node *Profi
 	if value, ok := _u.mutation.Value(); ok {
 		_spec.SetField(profilefieldvalue.FieldValue, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &ProfileFieldValue{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

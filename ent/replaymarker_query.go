@@ -254,8 +254,9 @@ func (_q *ReplayMarkerQuery) Clone() *ReplayMarkerQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.ReplayMarker{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -479,6 +480,12 @@ func (_q *ReplayMarkerQuery) ForShare(opts ...sql.LockOption) *ReplayMarkerQuery
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ReplayMarkerQuery) Modify(modifiers ...func(s *sql.Selector)) *ReplayMarkerSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // ReplayMarkerGroupBy is the group-by builder for ReplayMarker entities.
 type ReplayMarkerGroupBy struct {
 	selector
@@ -567,4 +574,10 @@ func (_s *ReplayMarkerSelect) sqlScan(ctx context.Context, root *ReplayMarkerQue
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ReplayMarkerSelect) Modify(modifiers ...func(s *sql.Selector)) *ReplayMarkerSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

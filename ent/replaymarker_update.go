@@ -18,8 +18,9 @@ import (
 // ReplayMarkerUpdate is the builder for updating ReplayMarker entities.
 type ReplayMarkerUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ReplayMarkerMutation
+	hooks     []Hook
+	mutation  *ReplayMarkerMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ReplayMarkerUpdate builder.
@@ -98,6 +99,12 @@ func (_u *ReplayMarkerUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ReplayMarkerUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ReplayMarkerUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ReplayMarkerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -116,6 +123,7 @@ func (_u *ReplayMarkerUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(replaymarker.FieldExpiresAt, field.TypeTime, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{replaymarker.Label}
@@ -131,9 +139,10 @@ func (_u *ReplayMarkerUpdate) sqlSave(ctx context.Context) (_node int, err error
 // ReplayMarkerUpdateOne is the builder for updating a single ReplayMarker entity.
 type ReplayMarkerUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ReplayMarkerMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ReplayMarkerMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetKey sets the "key" field.
@@ -219,6 +228,12 @@ func (_u *ReplayMarkerUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ReplayMarkerUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ReplayMarkerUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ReplayMarkerUpdateOne) sqlSave(ctx context.Context) (_node *ReplayMarker, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -254,6 +269,7 @@ func (_u *ReplayMarkerUpdateOne) sqlSave(ctx context.Context) (_node *ReplayMark
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(replaymarker.FieldExpiresAt, field.TypeTime, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &ReplayMarker{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

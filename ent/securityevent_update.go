@@ -18,8 +18,9 @@ import (
 // SecurityEventUpdate is the builder for updating SecurityEvent entities.
 type SecurityEventUpdate struct {
 	config
-	hooks    []Hook
-	mutation *SecurityEventMutation
+	hooks     []Hook
+	mutation  *SecurityEventMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the SecurityEventUpdate builder.
@@ -203,6 +204,12 @@ func (_u *SecurityEventUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SecurityEventUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SecurityEventUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SecurityEventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -265,6 +272,7 @@ func (_u *SecurityEventUpdate) sqlSave(ctx context.Context) (_node int, err erro
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{securityevent.Label}
@@ -280,9 +288,10 @@ func (_u *SecurityEventUpdate) sqlSave(ctx context.Context) (_node int, err erro
 // SecurityEventUpdateOne is the builder for updating a single SecurityEvent entity.
 type SecurityEventUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *SecurityEventMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *SecurityEventMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetType sets the "type" field.
@@ -473,6 +482,12 @@ func (_u *SecurityEventUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SecurityEventUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SecurityEventUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SecurityEventUpdateOne) sqlSave(ctx context.Context) (_node *SecurityEvent, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -552,6 +567,7 @@ func (_u *SecurityEventUpdateOne) sqlSave(ctx context.Context) (_node *SecurityE
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &SecurityEvent{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

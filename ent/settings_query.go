@@ -254,8 +254,9 @@ func (_q *SettingsQuery) Clone() *SettingsQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.Settings{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -479,6 +480,12 @@ func (_q *SettingsQuery) ForShare(opts ...sql.LockOption) *SettingsQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *SettingsQuery) Modify(modifiers ...func(s *sql.Selector)) *SettingsSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // SettingsGroupBy is the group-by builder for Settings entities.
 type SettingsGroupBy struct {
 	selector
@@ -567,4 +574,10 @@ func (_s *SettingsSelect) sqlScan(ctx context.Context, root *SettingsQuery, v an
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *SettingsSelect) Modify(modifiers ...func(s *sql.Selector)) *SettingsSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -19,8 +19,9 @@ import (
 // SettingsUpdate is the builder for updating Settings entities.
 type SettingsUpdate struct {
 	config
-	hooks    []Hook
-	mutation *SettingsMutation
+	hooks     []Hook
+	mutation  *SettingsMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the SettingsUpdate builder.
@@ -611,6 +612,12 @@ func (_u *SettingsUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SettingsUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SettingsUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -733,6 +740,7 @@ func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{settings.Label}
@@ -748,9 +756,10 @@ func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // SettingsUpdateOne is the builder for updating a single Settings entity.
 type SettingsUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *SettingsMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *SettingsMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -1348,6 +1357,12 @@ func (_u *SettingsUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SettingsUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SettingsUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SettingsUpdateOne) sqlSave(ctx context.Context) (_node *Settings, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -1487,6 +1502,7 @@ func (_u *SettingsUpdateOne) sqlSave(ctx context.Context) (_node *Settings, err 
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &Settings{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -281,8 +281,9 @@ func (_q *SpaceQuery) Clone() *SpaceQuery {
 		predicates:  append([]predicate.Space{}, _q.predicates...),
 		withMembers: _q.withMembers.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -566,6 +567,12 @@ func (_q *SpaceQuery) ForShare(opts ...sql.LockOption) *SpaceQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *SpaceQuery) Modify(modifiers ...func(s *sql.Selector)) *SpaceSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WithNamedMembers tells the query-builder to eager-load the nodes that are connected to the "members"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *SpaceQuery) WithNamedMembers(name string, opts ...func(*SpaceMembershipQuery)) *SpaceQuery {
@@ -668,4 +675,10 @@ func (_s *SpaceSelect) sqlScan(ctx context.Context, root *SpaceQuery, v any) err
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *SpaceSelect) Modify(modifiers ...func(s *sql.Selector)) *SpaceSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -304,8 +304,9 @@ func (_q *SpaceMembershipQuery) Clone() *SpaceMembershipQuery {
 		withUser:   _q.withUser.Clone(),
 		withSpace:  _q.withSpace.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -633,6 +634,12 @@ func (_q *SpaceMembershipQuery) ForShare(opts ...sql.LockOption) *SpaceMembershi
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *SpaceMembershipQuery) Modify(modifiers ...func(s *sql.Selector)) *SpaceMembershipSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // SpaceMembershipGroupBy is the group-by builder for SpaceMembership entities.
 type SpaceMembershipGroupBy struct {
 	selector
@@ -721,4 +728,10 @@ func (_s *SpaceMembershipSelect) sqlScan(ctx context.Context, root *SpaceMembers
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *SpaceMembershipSelect) Modify(modifiers ...func(s *sql.Selector)) *SpaceMembershipSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

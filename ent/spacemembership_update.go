@@ -17,8 +17,9 @@ import (
 // SpaceMembershipUpdate is the builder for updating SpaceMembership entities.
 type SpaceMembershipUpdate struct {
 	config
-	hooks    []Hook
-	mutation *SpaceMembershipMutation
+	hooks     []Hook
+	mutation  *SpaceMembershipMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the SpaceMembershipUpdate builder.
@@ -89,6 +90,12 @@ func (_u *SpaceMembershipUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SpaceMembershipUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SpaceMembershipUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SpaceMembershipUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -104,6 +111,7 @@ func (_u *SpaceMembershipUpdate) sqlSave(ctx context.Context) (_node int, err er
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(spacemembership.FieldRole, field.TypeEnum, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{spacemembership.Label}
@@ -119,9 +127,10 @@ func (_u *SpaceMembershipUpdate) sqlSave(ctx context.Context) (_node int, err er
 // SpaceMembershipUpdateOne is the builder for updating a single SpaceMembership entity.
 type SpaceMembershipUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *SpaceMembershipMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *SpaceMembershipMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetRole sets the "role" field.
@@ -199,6 +208,12 @@ func (_u *SpaceMembershipUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SpaceMembershipUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SpaceMembershipUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SpaceMembershipUpdateOne) sqlSave(ctx context.Context) (_node *SpaceMembership, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -231,6 +246,7 @@ func (_u *SpaceMembershipUpdateOne) sqlSave(ctx context.Context) (_node *SpaceMe
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(spacemembership.FieldRole, field.TypeEnum, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &SpaceMembership{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

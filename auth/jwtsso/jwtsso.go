@@ -27,6 +27,7 @@ import (
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/replaymarker"
 	"github.com/community/sso/ent/session"
+	"github.com/community/sso/ent/settings"
 	"github.com/community/sso/ent/store"
 )
 
@@ -197,6 +198,16 @@ func consume(ctx context.Context, client *ent.Client, tok *Token, now time.Time)
 	return err
 }
 
+// SettingsFields are the settings a JWT SSO login reads (Verify and the handler): the login
+// reads these columns only, not the whole settings row.
+var SettingsFields = []string{
+	settings.FieldJwtEnabled,
+	settings.FieldJwtSecret,
+	settings.FieldJwtMaxTokenAgeSeconds,
+	settings.FieldJwtRequireJti,
+	settings.FieldNewUsersHomepage,
+}
+
 // Handler serves GET /api/auth/sso.
 type Handler struct {
 	DB          *store.DB
@@ -215,7 +226,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		token = q.Get("token")
 	}
-	st, err := auth.LoadSettings(ctx, h.DB.Client)
+	st, err := auth.LoadSettings(ctx, h.DB.Client, SettingsFields...)
 	if err != nil {
 		h.fail(w, r, &auth.SSOError{Code: auth.CodeTryAgain, Message: "The community could not be reached.", Err: err})
 		return

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -10,9 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/profile"
 	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/predicate"
+	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/profilefieldvalue"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/space"
@@ -78,6 +83,10 @@ type Result struct {
 	ConflictExternalID string
 	// Reason is the SSO error code of a REJECT or CONFLICT.
 	Reason string
+
+	// events are the security events of the provisioning, written by the login together with
+	// its LOGIN_SUCCEEDED (one statement).
+	events []auth.Event
 }
 
 // Provisioner runs provisionings and logins.
@@ -144,7 +153,7 @@ func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (
 	e := eventBase(r, req.Method)
 	e.Type, e.UserID = auth.EventLoginSucceeded, res.User.ID
 	e.Detail = map[string]any{"decision": res.Decision}
-	if err := auth.Record(ctx, client, e); err != nil {
+	if err := auth.RecordAll(ctx, client, append(res.events, e)...); err != nil {
 		_ = tx.Rollback()
 		return nil, nil, "", err
 	}
@@ -262,9 +271,7 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 		e := base
 		e.Type, e.UserID = auth.EventUserCreated, u.ID
 		e.Detail = map[string]any{"externalId": pr.ExternalID, "email": pr.Email}
-		if err := auth.Record(ctx, client, e); err != nil {
-			return nil, err
-		}
+		res.events = append(res.events, e)
 	} else {
 		u, res.Changed, err = update(ctx, client, u, req, res.Decision == DecisionLink)
 		if err != nil {
@@ -283,9 +290,7 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 			e := base
 			e.Type, e.UserID = typ, u.ID
 			e.Detail = map[string]any{"fields": res.Changed, "externalId": pr.ExternalID}
-			if err := auth.Record(ctx, client, e); err != nil {
-				return nil, err
-			}
+			res.events = append(res.events, e)
 		}
 	}
 	if req.Roles.Configured() {
@@ -297,9 +302,7 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 			if u, err = u.Update().SetRole(role).Save(ctx); err != nil {
 				return nil, err
 			}
-			if err := auth.Record(ctx, client, e); err != nil {
-				return nil, err
-			}
+			res.events = append(res.events, e)
 			res.Changed = append(res.Changed, "role")
 		}
 	}
@@ -312,9 +315,7 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 		e := base
 		e.Type, e.UserID = auth.EventSpaceMembershipChanged, u.ID
 		e.Detail = map[string]any{"changes": spaceChanges}
-		if err := auth.Record(ctx, client, e); err != nil {
-			return nil, err
-		}
+		res.events = append(res.events, e)
 	}
 	fieldChanges, skipped, err := syncFields(ctx, client, u.ID, pr.Payload)
 	if err != nil {
@@ -326,9 +327,7 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 		e := base
 		e.Type, e.UserID = auth.EventUserUpdated, u.ID
 		e.Detail = map[string]any{"skipped": res.Skipped}
-		if err := auth.Record(ctx, client, e); err != nil {
-			return nil, err
-		}
+		res.events = append(res.events, e)
 	}
 	res.User = u
 	return res, nil
@@ -413,7 +412,19 @@ func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, l
 	return u, changed, err
 }
 
+// spaceRow is a space with the member's membership of it, if any.
+type spaceRow struct {
+	ID     int            `sql:"id"`
+	Slug   string         `sql:"slug"`
+	Member sql.NullInt64  `sql:"membership_id"`
+	Role   sql.NullString `sql:"membership_role"`
+}
+
 // syncSpaces applies the payload's spaces. Unknown spaces are skipped, never a failed login.
+//
+// One query reads the spaces the payload names (and, for REPLACE, every space the member is
+// in), each with the member's membership; a login that changes nothing writes nothing, and
+// new memberships are inserted together.
 func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile) ([]string, []string, error) {
 	if len(pr.Spaces) == 0 && pr.SpacesOperation != OpReplace {
 		return nil, nil, nil
@@ -426,25 +437,44 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 			ids = append(ids, id)
 		}
 	}
-	found, err := client.Space.Query().Where(space.Or(space.SlugIn(refs...), space.IDIn(ids...))).All(ctx)
+	var which []predicate.Space // never empty: there are spaces, or the operation is REPLACE
+	if len(refs) > 0 {
+		which = append(which, space.SlugIn(refs...))
+	}
+	if len(ids) > 0 {
+		which = append(which, space.IDIn(ids...))
+	}
+	if pr.SpacesOperation == OpReplace {
+		which = append(which, space.HasMembersWith(spacemembership.UserID(userID)))
+	}
+	var rows []spaceRow
+	err := client.Space.Query().
+		Where(space.Or(which...)).
+		Modify(func(s *sql.Selector) {
+			m := sql.Table(spacemembership.Table)
+			s.LeftJoin(m).OnP(sql.And(
+				sql.ColumnsEQ(s.C(space.FieldID), m.C(spacemembership.FieldSpaceID)),
+				sql.EQ(m.C(spacemembership.FieldUserID), userID),
+			))
+			s.Select(s.C(space.FieldID), s.C(space.FieldSlug),
+				sql.As(m.C(spacemembership.FieldID), "membership_id"),
+				sql.As(m.C(spacemembership.FieldRole), "membership_role"))
+		}).
+		Scan(ctx, &rows)
 	if err != nil {
 		return nil, nil, err
 	}
-	byRef := map[string]*ent.Space{}
-	for _, s := range found {
+	byRef := map[string]*spaceRow{}
+	byID := map[int]*spaceRow{}
+	for i := range rows {
+		s := &rows[i]
 		byRef[s.Slug] = s
 		byRef[strconv.Itoa(s.ID)] = s
-	}
-	current, err := client.SpaceMembership.Query().Where(spacemembership.UserID(userID)).All(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	have := map[int]*ent.SpaceMembership{}
-	for _, m := range current {
-		have[m.SpaceID] = m
+		byID[s.ID] = s
 	}
 	want := map[int]spacemembership.Role{}
 	leave := map[int]bool{}
+	var order []int // the wanted spaces, in the payload's order
 	var skipped, changes []string
 	for _, c := range pr.Spaces {
 		s, ok := byRef[c.Space]
@@ -457,77 +487,134 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 			delete(want, s.ID)
 			continue
 		}
+		if _, seen := want[s.ID]; !seen {
+			order = append(order, s.ID)
+		}
 		want[s.ID] = spacemembership.Role(c.Role)
 		delete(leave, s.ID)
 	}
-	slug := map[int]string{}
-	for _, s := range found {
-		slug[s.ID] = s.Slug
-	}
-	for sid, m := range have {
-		_, wanted := want[sid]
-		if leave[sid] || (pr.SpacesOperation == OpReplace && !wanted) {
-			if err := client.SpaceMembership.DeleteOne(m).Exec(ctx); err != nil {
-				return nil, nil, err
-			}
-			changes = append(changes, fmt.Sprintf("LEAVE %d", sid))
+	var gone []int
+	for i := range rows {
+		s := &rows[i]
+		if !s.Member.Valid {
+			continue
+		}
+		if _, wanted := want[s.ID]; leave[s.ID] || (pr.SpacesOperation == OpReplace && !wanted) {
+			gone = append(gone, int(s.Member.Int64))
+			changes = append(changes, fmt.Sprintf("LEAVE %d", s.ID))
 		}
 	}
-	for sid, role := range want {
-		m, ok := have[sid]
-		switch {
-		case !ok:
-			if err := client.SpaceMembership.Create().SetUserID(userID).SetSpaceID(sid).SetRole(role).Exec(ctx); err != nil {
+	if len(gone) > 0 {
+		if _, err := client.SpaceMembership.Delete().Where(spacemembership.IDIn(gone...)).Exec(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	var joins []*ent.SpaceMembershipCreate
+	for _, sid := range order {
+		role, ok := want[sid]
+		if !ok {
+			continue // left again later in the payload
+		}
+		switch s := byID[sid]; {
+		case !s.Member.Valid:
+			joins = append(joins, client.SpaceMembership.Create().SetUserID(userID).SetSpaceID(sid).SetRole(role))
+			changes = append(changes, fmt.Sprintf("JOIN %s as %s", s.Slug, role))
+		case spacemembership.Role(s.Role.String) != role:
+			if err := client.SpaceMembership.Update().Where(spacemembership.ID(int(s.Member.Int64))).SetRole(role).Exec(ctx); err != nil {
 				return nil, nil, err
 			}
-			changes = append(changes, fmt.Sprintf("JOIN %s as %s", slug[sid], role))
-		case m.Role != role:
-			if err := m.Update().SetRole(role).Exec(ctx); err != nil {
-				return nil, nil, err
-			}
-			changes = append(changes, fmt.Sprintf("ROLE %s %s", slug[sid], role))
+			changes = append(changes, fmt.Sprintf("ROLE %s %s", s.Slug, role))
+		}
+	}
+	if len(joins) > 0 {
+		if err := client.SpaceMembership.CreateBulk(joins...).Exec(ctx); err != nil {
+			return nil, nil, err
 		}
 	}
 	return changes, skipped, nil
 }
 
+// fieldRow is a profile field with the member's value of it, if any.
+type fieldRow struct {
+	ID           int            `sql:"id"`
+	Key          string         `sql:"key"`
+	Type         string         `sql:"type"`
+	Options      sql.NullString `sql:"options"`
+	ExternalKeys sql.NullString `sql:"external_keys"`
+	ValueID      sql.NullInt64  `sql:"value_id"`
+	Value        sql.NullString `sql:"value"`
+}
+
 // syncFields sets each profile field from the first of its external keys with a value.
+//
+// One query reads the field definitions, each with the member's value; a login that changes
+// nothing writes nothing, and new values are inserted together.
 func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) ([]string, []string, error) {
-	defs, err := client.ProfileField.Query().All(ctx)
-	if err != nil || len(defs) == 0 {
+	var rows []fieldRow
+	err := client.ProfileField.Query().
+		Modify(func(s *sql.Selector) {
+			v := sql.Table(profilefieldvalue.Table)
+			s.LeftJoin(v).OnP(sql.And(
+				sql.ColumnsEQ(s.C(profilefield.FieldID), v.C(profilefieldvalue.FieldFieldID)),
+				sql.EQ(v.C(profilefieldvalue.FieldUserID), userID),
+			))
+			s.Select(s.C(profilefield.FieldID), s.C(profilefield.FieldKey), s.C(profilefield.FieldType),
+				s.C(profilefield.FieldOptions), s.C(profilefield.FieldExternalKeys),
+				sql.As(v.C(profilefieldvalue.FieldID), "value_id"),
+				sql.As(v.C(profilefieldvalue.FieldValue), "value"))
+		}).
+		Scan(ctx, &rows)
+	if err != nil || len(rows) == 0 {
 		return nil, nil, err
-	}
-	current, err := client.ProfileFieldValue.Query().Where(profilefieldvalue.UserID(userID)).All(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	have := map[int]*ent.ProfileFieldValue{}
-	for _, v := range current {
-		have[v.FieldID] = v
 	}
 	var changed, skipped []string
-	for _, def := range defs {
-		raw, key := first(p, def.ExternalKeys)
+	var inserts []*ent.ProfileFieldValueCreate
+	for _, def := range rows {
+		keys, err := jsonStrings(def.ExternalKeys)
+		if err != nil {
+			return nil, nil, fmt.Errorf("provision: profile field %s: external keys: %w", def.Key, err)
+		}
+		raw, key := first(p, keys)
 		if raw == "" {
 			continue
 		}
-		val, err := profile.Value(def.Type, def.Options, raw)
+		options, err := jsonStrings(def.Options)
+		if err != nil {
+			return nil, nil, fmt.Errorf("provision: profile field %s: options: %w", def.Key, err)
+		}
+		val, err := profile.Value(profilefield.Type(def.Type), options, raw)
 		if err != nil {
 			skipped = append(skipped, "field:"+def.Key+" ("+key+")")
 			continue
 		}
-		switch cur, ok := have[def.ID]; {
-		case !ok:
-			err = client.ProfileFieldValue.Create().SetUserID(userID).SetFieldID(def.ID).SetKey(def.Key).SetValue(val).Exec(ctx)
-		case cur.Value != val:
-			err = cur.Update().SetValue(val).Exec(ctx)
+		switch {
+		case !def.ValueID.Valid:
+			inserts = append(inserts, client.ProfileFieldValue.Create().SetUserID(userID).SetFieldID(def.ID).SetKey(def.Key).SetValue(val))
+		case def.Value.String != val:
+			if err := client.ProfileFieldValue.Update().Where(profilefieldvalue.ID(int(def.ValueID.Int64))).SetValue(val).Exec(ctx); err != nil {
+				return nil, nil, err
+			}
 		default:
 			continue
 		}
-		if err != nil {
-			return nil, nil, err
-		}
 		changed = append(changed, "fields."+def.Key)
 	}
+	if len(inserts) > 0 {
+		if err := client.ProfileFieldValue.CreateBulk(inserts...).Exec(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	return changed, skipped, nil
+}
+
+// jsonStrings decodes a list-of-strings column as ent stores it (JSON; NULL or empty is none).
+func jsonStrings(col sql.NullString) ([]string, error) {
+	if !col.Valid || col.String == "" {
+		return nil, nil
+	}
+	var out []string
+	if err := json.Unmarshal([]byte(col.String), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -1,0 +1,194 @@
+package provision
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/community/sso/auth"
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/securityevent"
+	"github.com/community/sso/ent/store/storetest"
+)
+
+// statementLog records the statements sent to the database, in and out of transactions.
+type statementLog struct {
+	mu   sync.Mutex
+	on   bool
+	list []string
+}
+
+func (l *statementLog) add(q string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.on {
+		l.list = append(l.list, q)
+	}
+}
+
+// start clears the log and starts recording.
+func (l *statementLog) start() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.on, l.list = true, nil
+}
+
+// stop stops recording and returns what was recorded.
+func (l *statementLog) stop() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.on = false
+	return l.list
+}
+
+type loggingDriver struct {
+	dialect.Driver
+	log *statementLog
+}
+
+func (d loggingDriver) Query(ctx context.Context, q string, args, v any) error {
+	d.log.add(q)
+	return d.Driver.Query(ctx, q, args, v)
+}
+
+func (d loggingDriver) Exec(ctx context.Context, q string, args, v any) error {
+	d.log.add(q)
+	return d.Driver.Exec(ctx, q, args, v)
+}
+
+func (d loggingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
+	tx, err := d.Driver.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return loggingTx{tx, d.log}, nil
+}
+
+type loggingTx struct {
+	dialect.Tx
+	log *statementLog
+}
+
+func (t loggingTx) Query(ctx context.Context, q string, args, v any) error {
+	t.log.add(q)
+	return t.Tx.Query(ctx, q, args, v)
+}
+
+func (t loggingTx) Exec(ctx context.Context, q string, args, v any) error {
+	t.log.add(q)
+	return t.Tx.Exec(ctx, q, args, v)
+}
+
+func (t loggingTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	t.log.add(q)
+	return t.Tx.(interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}).ExecContext(ctx, q, args...)
+}
+
+func (t loggingTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	t.log.add(q)
+	return t.Tx.(interface {
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	}).QueryContext(ctx, q, args...)
+}
+
+// writesTo returns, for each write statement, its verb and table ("INSERT space_memberships").
+func writesTo(stmts []string) []string {
+	var out []string
+	for _, q := range stmts {
+		f := strings.Fields(strings.NewReplacer("`", " ", `"`, " ").Replace(q))
+		switch {
+		case len(f) >= 3 && f[0] == "INSERT" && f[1] == "INTO":
+			out = append(out, "INSERT "+f[2])
+		case len(f) >= 2 && f[0] == "UPDATE":
+			out = append(out, "UPDATE "+f[1])
+		case len(f) >= 3 && f[0] == "DELETE" && f[1] == "FROM":
+			out = append(out, "DELETE "+f[2])
+		}
+	}
+	return out
+}
+
+// TestLoginStatements pins what a login costs the database: a returning member whose spaces
+// and fields are unchanged reads them with one query each and writes only the session, the
+// login time and the login event; a new member's memberships, field values and security events
+// are inserted with one statement each.
+func TestLoginStatements(t *testing.T) {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			log := &statementLog{}
+			db := storetest.Open(t, backend, storetest.Options{WrapDriver: func(d dialect.Driver) dialect.Driver {
+				return loggingDriver{d, log}
+			}})
+			ctx := context.Background()
+			for _, slug := range []string{"general", "news", "vip"} {
+				db.Client.Space.Create().SetName(slug).SetSlug(slug).ExecX(ctx)
+			}
+			for _, k := range []string{"company", "plan"} {
+				db.Client.ProfileField.Create().SetKey(k).SetName(k).SetExternalKeys([]string{k}).ExecX(ctx)
+			}
+			f := newFixture(db)
+			const payload = `{"sub": "ext-st", "email": "st@example.com", "name": "St", "spaceIds": ["general", "news", "vip"], "company": "Acme", "plan": "pro"}`
+
+			log.start()
+			first := f.mustLogin(t, payload, nil)
+			writes := writesTo(log.stop())
+			want := []string{
+				"INSERT users", "INSERT space_memberships", "INSERT profile_field_values",
+				"INSERT sessions", "UPDATE users",
+				"INSERT security_events", // all three events at once
+			}
+			if strings.Join(writes, ", ") != strings.Join(want, ", ") {
+				t.Fatalf("a new member's login writes\n%q\nwant\n%q", writes, want)
+			}
+			evs, err := db.Client.SecurityEvent.Query().Order(ent.Asc(securityevent.FieldID)).All(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []string
+			for _, e := range evs {
+				types = append(types, e.Type)
+			}
+			if want := []string{auth.EventUserCreated, auth.EventSpaceMembershipChanged, auth.EventLoginSucceeded}; !slices.Equal(types, want) {
+				t.Fatalf("events %q, want %q", types, want)
+			}
+			if got := memberships(t, db, first.User.ID); len(got) != 3 {
+				t.Fatalf("memberships %v", got)
+			}
+
+			before := getUser(t, db, first.User.ID)
+			time.Sleep(10 * time.Millisecond) // a bumped updated_at would differ
+			log.start()
+			again := f.mustLogin(t, payload, nil)
+			stmts := log.stop()
+			writes = writesTo(stmts)
+			want = []string{"INSERT sessions", "UPDATE users", "INSERT security_events"}
+			if strings.Join(writes, ", ") != strings.Join(want, ", ") {
+				t.Fatalf("an unchanged member's login writes\n%q\nwant\n%q", writes, want)
+			}
+			// The member by externalId, its spaces, its fields: one query each.
+			if reads := len(stmts) - len(writes); reads != 3 {
+				t.Fatalf("an unchanged member's login reads with %d statements, want 3:\n%s", reads, strings.Join(stmts, "\n"))
+			}
+			if len(again.Changed) != 0 || again.Decision != DecisionUpdate {
+				t.Fatalf("unchanged login: %+v", again)
+			}
+
+			// The login time moves; updated_at, which tells of changes to the profile, does not.
+			after := getUser(t, db, first.User.ID)
+			if after.LastLoginAt == nil || before.LastLoginAt == nil || !after.LastLoginAt.After(*before.LastLoginAt) {
+				t.Fatalf("last login %v, then %v", before.LastLoginAt, after.LastLoginAt)
+			}
+			if !after.UpdatedAt.Equal(before.UpdatedAt) {
+				t.Fatalf("a login changed updated_at: %v -> %v", before.UpdatedAt, after.UpdatedAt)
+			}
+		})
+	}
+}
