@@ -5,7 +5,7 @@ package main
 // and that no member is created twice, and reports latency, throughput and the server's memory.
 //
 // A plain `go test ./...` runs a short version (2 s, 200 members). The full run, as in
-// docs/LOAD.md and .ci/run:
+// docs/PERFORMANCE.md ("Load test") and .ci/run:
 //
 //	LOAD_TEST_DURATION=20s go test -run TestLoadJWTSSO -v .
 //
