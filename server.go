@@ -63,6 +63,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			return fmt.Errorf("start: %w", err)
 		}
 	}
+	sealer, err := seal.New(cfg.SecretKey)
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	if err := auth.CheckSecretKey(ctx, db.Client, sealer); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
 	if cfg.AdminEmail != "" {
 		u, err := auth.BootstrapAdmin(ctx, db.Client, cfg.AdminEmail, cfg.AdminPassword)
 		if err != nil {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/community/sso/auth"
 	"github.com/community/sso/ent/store/storetest"
 )
 
@@ -212,5 +215,30 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	if r := app.get(nil, "/readyz"); r.Status != 200 {
 		t.Fatalf("readyz after the outage: %d", r.Status)
+	}
+}
+
+// TestRunRefusesAnotherSecretKey: a server started on a database with another SECRET_KEY than
+// the one its secrets are sealed with stops with a clear message instead of failing logins later.
+func TestRunRefusesAnotherSecretKey(t *testing.T) {
+	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "community.db")
+	keyA := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	keyB := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
+	_, _, cancel, errc := started(t, map[string]string{"DATABASE_URL": dbURL, "SECRET_KEY": keyA})
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), func(k string) string {
+		return map[string]string{"DATABASE_URL": dbURL, "SECRET_KEY": keyB, "ADDR": "127.0.0.1:0"}[k]
+	}, io.Discard, nil)
+	if !errors.Is(err, auth.ErrWrongSecretKey) || !strings.Contains(err.Error(), "SECRET_KEY") {
+		t.Fatalf("start with another key: %v", err)
+	}
+	// The right key still starts.
+	_, _, cancel, errc = started(t, map[string]string{"DATABASE_URL": dbURL, "SECRET_KEY": keyA})
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4528,6 +4528,7 @@ type SettingsMutation struct {
 	jwt_max_token_age_seconds    *int
 	addjwt_max_token_age_seconds *int
 	jwt_require_jti              *bool
+	key_check                    *[]byte
 	clearedFields                map[string]struct{}
 	done                         bool
 	oldValue                     func(context.Context) (*Settings, error)
@@ -5843,6 +5844,55 @@ func (m *SettingsMutation) ResetJwtRequireJti() {
 	m.jwt_require_jti = nil
 }
 
+// SetKeyCheck sets the "key_check" field.
+func (m *SettingsMutation) SetKeyCheck(b []byte) {
+	m.key_check = &b
+}
+
+// KeyCheck returns the value of the "key_check" field in the mutation.
+func (m *SettingsMutation) KeyCheck() (r []byte, exists bool) {
+	v := m.key_check
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKeyCheck returns the old "key_check" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldKeyCheck(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKeyCheck is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKeyCheck requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKeyCheck: %w", err)
+	}
+	return oldValue.KeyCheck, nil
+}
+
+// ClearKeyCheck clears the value of the "key_check" field.
+func (m *SettingsMutation) ClearKeyCheck() {
+	m.key_check = nil
+	m.clearedFields[settings.FieldKeyCheck] = struct{}{}
+}
+
+// KeyCheckCleared returns if the "key_check" field was cleared in this mutation.
+func (m *SettingsMutation) KeyCheckCleared() bool {
+	_, ok := m.clearedFields[settings.FieldKeyCheck]
+	return ok
+}
+
+// ResetKeyCheck resets all changes to the "key_check" field.
+func (m *SettingsMutation) ResetKeyCheck() {
+	m.key_check = nil
+	delete(m.clearedFields, settings.FieldKeyCheck)
+}
+
 // Where appends a list predicates to the SettingsMutation builder.
 func (m *SettingsMutation) Where(ps ...predicate.Settings) {
 	m.predicates = append(m.predicates, ps...)
@@ -5877,7 +5927,7 @@ func (m *SettingsMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettingsMutation) Fields() []string {
-	fields := make([]string, 0, 31)
+	fields := make([]string, 0, 32)
 	if m.created_at != nil {
 		fields = append(fields, settings.FieldCreatedAt)
 	}
@@ -5971,6 +6021,9 @@ func (m *SettingsMutation) Fields() []string {
 	if m.jwt_require_jti != nil {
 		fields = append(fields, settings.FieldJwtRequireJti)
 	}
+	if m.key_check != nil {
+		fields = append(fields, settings.FieldKeyCheck)
+	}
 	return fields
 }
 
@@ -6041,6 +6094,8 @@ func (m *SettingsMutation) Field(name string) (ent.Value, bool) {
 		return m.JwtMaxTokenAgeSeconds()
 	case settings.FieldJwtRequireJti:
 		return m.JwtRequireJti()
+	case settings.FieldKeyCheck:
+		return m.KeyCheck()
 	}
 	return nil, false
 }
@@ -6112,6 +6167,8 @@ func (m *SettingsMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldJwtMaxTokenAgeSeconds(ctx)
 	case settings.FieldJwtRequireJti:
 		return m.OldJwtRequireJti(ctx)
+	case settings.FieldKeyCheck:
+		return m.OldKeyCheck(ctx)
 	}
 	return nil, fmt.Errorf("unknown Settings field %s", name)
 }
@@ -6338,6 +6395,13 @@ func (m *SettingsMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetJwtRequireJti(v)
 		return nil
+	case settings.FieldKeyCheck:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKeyCheck(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Settings field %s", name)
 }
@@ -6404,6 +6468,9 @@ func (m *SettingsMutation) ClearedFields() []string {
 	if m.FieldCleared(settings.FieldJwtSecret) {
 		fields = append(fields, settings.FieldJwtSecret)
 	}
+	if m.FieldCleared(settings.FieldKeyCheck) {
+		fields = append(fields, settings.FieldKeyCheck)
+	}
 	return fields
 }
 
@@ -6426,6 +6493,9 @@ func (m *SettingsMutation) ClearField(name string) error {
 		return nil
 	case settings.FieldJwtSecret:
 		m.ClearJwtSecret()
+		return nil
+	case settings.FieldKeyCheck:
+		m.ClearKeyCheck()
 		return nil
 	}
 	return fmt.Errorf("unknown Settings nullable field %s", name)
@@ -6527,6 +6597,9 @@ func (m *SettingsMutation) ResetField(name string) error {
 		return nil
 	case settings.FieldJwtRequireJti:
 		m.ResetJwtRequireJti()
+		return nil
+	case settings.FieldKeyCheck:
+		m.ResetKeyCheck()
 		return nil
 	}
 	return fmt.Errorf("unknown Settings field %s", name)

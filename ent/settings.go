@@ -80,7 +80,9 @@ type Settings struct {
 	JwtMaxTokenAgeSeconds int `json:"jwt_max_token_age_seconds,omitempty"`
 	// Token policy: refuse tokens without a jti (a jti, when present, is always single-use).
 	JwtRequireJti bool `json:"jwt_require_jti,omitempty"`
-	selectValues  sql.SelectValues
+	// A known value sealed under SECRET_KEY by the first start: a later start with another key is refused.
+	KeyCheck     []byte `json:"-"`
+	selectValues sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -88,7 +90,7 @@ func (*Settings) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case settings.FieldOauth2ClientSecret, settings.FieldOauth2Scopes, settings.FieldJwtSecret:
+		case settings.FieldOauth2ClientSecret, settings.FieldOauth2Scopes, settings.FieldJwtSecret, settings.FieldKeyCheck:
 			values[i] = new([]byte)
 		case settings.FieldEmailPasswordEnabled, settings.FieldOauth2Enabled, settings.FieldJwtEnabled, settings.FieldJwtRequireJti:
 			values[i] = new(sql.NullBool)
@@ -307,6 +309,12 @@ func (_m *Settings) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.JwtRequireJti = value.Bool
 			}
+		case settings.FieldKeyCheck:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field key_check", values[i])
+			} else if value != nil {
+				_m.KeyCheck = *value
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -433,6 +441,8 @@ func (_m *Settings) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("jwt_require_jti=")
 	builder.WriteString(fmt.Sprintf("%v", _m.JwtRequireJti))
+	builder.WriteString(", ")
+	builder.WriteString("key_check=<sensitive>")
 	builder.WriteByte(')')
 	return builder.String()
 }

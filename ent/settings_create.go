@@ -432,6 +432,12 @@ func (_c *SettingsCreate) SetNillableJwtRequireJti(v *bool) *SettingsCreate {
 	return _c
 }
 
+// SetKeyCheck sets the "key_check" field.
+func (_c *SettingsCreate) SetKeyCheck(v []byte) *SettingsCreate {
+	_c.mutation.SetKeyCheck(v)
+	return _c
+}
+
 // Mutation returns the SettingsMutation object of the builder.
 func (_c *SettingsCreate) Mutation() *SettingsMutation {
 	return _c.mutation
@@ -928,6 +934,10 @@ func (_c *SettingsCreate) createSpec() (*Settings, *sqlgraph.CreateSpec) {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
 		_node.JwtRequireJti = value
 	}
+	if value, ok := _c.mutation.KeyCheck(); ok {
+		_spec.SetField(settings.FieldKeyCheck, field.TypeBytes, value)
+		_node.KeyCheck = value
+	}
 	return _node, _spec
 }
 
@@ -1367,6 +1377,24 @@ func (u *SettingsUpsert) SetJwtRequireJti(v bool) *SettingsUpsert {
 // UpdateJwtRequireJti sets the "jwt_require_jti" field to the value that was provided on create.
 func (u *SettingsUpsert) UpdateJwtRequireJti() *SettingsUpsert {
 	u.SetExcluded(settings.FieldJwtRequireJti)
+	return u
+}
+
+// SetKeyCheck sets the "key_check" field.
+func (u *SettingsUpsert) SetKeyCheck(v []byte) *SettingsUpsert {
+	u.Set(settings.FieldKeyCheck, v)
+	return u
+}
+
+// UpdateKeyCheck sets the "key_check" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateKeyCheck() *SettingsUpsert {
+	u.SetExcluded(settings.FieldKeyCheck)
+	return u
+}
+
+// ClearKeyCheck clears the value of the "key_check" field.
+func (u *SettingsUpsert) ClearKeyCheck() *SettingsUpsert {
+	u.SetNull(settings.FieldKeyCheck)
 	return u
 }
 
@@ -1867,6 +1895,27 @@ func (u *SettingsUpsertOne) SetJwtRequireJti(v bool) *SettingsUpsertOne {
 func (u *SettingsUpsertOne) UpdateJwtRequireJti() *SettingsUpsertOne {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateJwtRequireJti()
+	})
+}
+
+// SetKeyCheck sets the "key_check" field.
+func (u *SettingsUpsertOne) SetKeyCheck(v []byte) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetKeyCheck(v)
+	})
+}
+
+// UpdateKeyCheck sets the "key_check" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateKeyCheck() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateKeyCheck()
+	})
+}
+
+// ClearKeyCheck clears the value of the "key_check" field.
+func (u *SettingsUpsertOne) ClearKeyCheck() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearKeyCheck()
 	})
 }
 
@@ -2533,6 +2582,27 @@ func (u *SettingsUpsertBulk) SetJwtRequireJti(v bool) *SettingsUpsertBulk {
 func (u *SettingsUpsertBulk) UpdateJwtRequireJti() *SettingsUpsertBulk {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateJwtRequireJti()
+	})
+}
+
+// SetKeyCheck sets the "key_check" field.
+func (u *SettingsUpsertBulk) SetKeyCheck(v []byte) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetKeyCheck(v)
+	})
+}
+
+// UpdateKeyCheck sets the "key_check" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateKeyCheck() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateKeyCheck()
+	})
+}
+
+// ClearKeyCheck clears the value of the "key_check" field.
+func (u *SettingsUpsertBulk) ClearKeyCheck() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearKeyCheck()
 	})
 }
 

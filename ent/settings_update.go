@@ -456,6 +456,18 @@ func (_u *SettingsUpdate) SetNillableJwtRequireJti(v *bool) *SettingsUpdate {
 	return _u
 }
 
+// SetKeyCheck sets the "key_check" field.
+func (_u *SettingsUpdate) SetKeyCheck(v []byte) *SettingsUpdate {
+	_u.mutation.SetKeyCheck(v)
+	return _u
+}
+
+// ClearKeyCheck clears the value of the "key_check" field.
+func (_u *SettingsUpdate) ClearKeyCheck() *SettingsUpdate {
+	_u.mutation.ClearKeyCheck()
+	return _u
+}
+
 // Mutation returns the SettingsMutation object of the builder.
 func (_u *SettingsUpdate) Mutation() *SettingsMutation {
 	return _u.mutation
@@ -739,6 +751,12 @@ func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.KeyCheck(); ok {
+		_spec.SetField(settings.FieldKeyCheck, field.TypeBytes, value)
+	}
+	if _u.mutation.KeyCheckCleared() {
+		_spec.ClearField(settings.FieldKeyCheck, field.TypeBytes)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -1188,6 +1206,18 @@ func (_u *SettingsUpdateOne) SetNillableJwtRequireJti(v *bool) *SettingsUpdateOn
 	return _u
 }
 
+// SetKeyCheck sets the "key_check" field.
+func (_u *SettingsUpdateOne) SetKeyCheck(v []byte) *SettingsUpdateOne {
+	_u.mutation.SetKeyCheck(v)
+	return _u
+}
+
+// ClearKeyCheck clears the value of the "key_check" field.
+func (_u *SettingsUpdateOne) ClearKeyCheck() *SettingsUpdateOne {
+	_u.mutation.ClearKeyCheck()
+	return _u
+}
+
 // Mutation returns the SettingsMutation object of the builder.
 func (_u *SettingsUpdateOne) Mutation() *SettingsMutation {
 	return _u.mutation
@@ -1501,6 +1531,12 @@ func (_u *SettingsUpdateOne) sqlSave(ctx context.Context) (_node *Settings, err 
 	}
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.KeyCheck(); ok {
+		_spec.SetField(settings.FieldKeyCheck, field.TypeBytes, value)
+	}
+	if _u.mutation.KeyCheckCleared() {
+		_spec.ClearField(settings.FieldKeyCheck, field.TypeBytes)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Settings{config: _u.config}

@@ -230,6 +230,7 @@ var (
 		{Name: "jwt_account_settings_url", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "jwt_max_token_age_seconds", Type: field.TypeInt, Default: 300},
 		{Name: "jwt_require_jti", Type: field.TypeBool, Default: false},
+		{Name: "key_check", Type: field.TypeBytes, Nullable: true},
 	}
 	// SettingsTable holds the schema information for the "settings" table.
 	SettingsTable = &schema.Table{

@@ -52,6 +52,9 @@ func (Settings) Fields() []ent.Field {
 			Comment("Token policy: a token without exp must have an iat no older than this."),
 		field.Bool("jwt_require_jti").Default(false).
 			Comment("Token policy: refuse tokens without a jti (a jti, when present, is always single-use)."),
+
+		field.Bytes("key_check").Optional().Sensitive().
+			Comment("A known value sealed under SECRET_KEY by the first start: a later start with another key is refused."),
 	}
 }
 

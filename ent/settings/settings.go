@@ -78,6 +78,8 @@ const (
 	FieldJwtMaxTokenAgeSeconds = "jwt_max_token_age_seconds"
 	// FieldJwtRequireJti holds the string denoting the jwt_require_jti field in the database.
 	FieldJwtRequireJti = "jwt_require_jti"
+	// FieldKeyCheck holds the string denoting the key_check field in the database.
+	FieldKeyCheck = "key_check"
 	// Table holds the table name of the settings in the database.
 	Table = "settings"
 )
@@ -116,6 +118,7 @@ var Columns = []string{
 	FieldJwtAccountSettingsURL,
 	FieldJwtMaxTokenAgeSeconds,
 	FieldJwtRequireJti,
+	FieldKeyCheck,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

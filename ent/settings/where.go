@@ -199,6 +199,11 @@ func JwtRequireJti(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtRequireJti, v))
 }
 
+// KeyCheck applies equality check predicate on the "key_check" field. It's identical to KeyCheckEQ.
+func KeyCheck(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldKeyCheck, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldCreatedAt, v))
@@ -1762,6 +1767,56 @@ func JwtRequireJtiEQ(v bool) predicate.Settings {
 // JwtRequireJtiNEQ applies the NEQ predicate on the "jwt_require_jti" field.
 func JwtRequireJtiNEQ(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldNEQ(FieldJwtRequireJti, v))
+}
+
+// KeyCheckEQ applies the EQ predicate on the "key_check" field.
+func KeyCheckEQ(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldKeyCheck, v))
+}
+
+// KeyCheckNEQ applies the NEQ predicate on the "key_check" field.
+func KeyCheckNEQ(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldKeyCheck, v))
+}
+
+// KeyCheckIn applies the In predicate on the "key_check" field.
+func KeyCheckIn(vs ...[]byte) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldKeyCheck, vs...))
+}
+
+// KeyCheckNotIn applies the NotIn predicate on the "key_check" field.
+func KeyCheckNotIn(vs ...[]byte) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldKeyCheck, vs...))
+}
+
+// KeyCheckGT applies the GT predicate on the "key_check" field.
+func KeyCheckGT(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldKeyCheck, v))
+}
+
+// KeyCheckGTE applies the GTE predicate on the "key_check" field.
+func KeyCheckGTE(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldKeyCheck, v))
+}
+
+// KeyCheckLT applies the LT predicate on the "key_check" field.
+func KeyCheckLT(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldKeyCheck, v))
+}
+
+// KeyCheckLTE applies the LTE predicate on the "key_check" field.
+func KeyCheckLTE(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldKeyCheck, v))
+}
+
+// KeyCheckIsNil applies the IsNil predicate on the "key_check" field.
+func KeyCheckIsNil() predicate.Settings {
+	return predicate.Settings(sql.FieldIsNull(FieldKeyCheck))
+}
+
+// KeyCheckNotNil applies the NotNil predicate on the "key_check" field.
+func KeyCheckNotNil() predicate.Settings {
+	return predicate.Settings(sql.FieldNotNull(FieldKeyCheck))
 }
 
 // And groups predicates with the AND operator between them.
