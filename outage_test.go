@@ -11,14 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
-	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
 )
 
@@ -28,18 +26,9 @@ import (
 // fields, its session and its events, and each login answered 303 made one.
 func TestDatabaseOutageMidLogin(t *testing.T) {
 	ctx := context.Background()
-	dsn := storetest.NewMySQLDatabase(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newTCPProxy(t, cfg.Addr)
-	cfg.Addr = proxy.Addr()
-	cfg.Timeout = 2 * time.Second
-	cfg.ReadTimeout = 5 * time.Second
-	cfg.WriteTimeout = 5 * time.Second
+	dbURL, proxy, dsn := proxiedMySQL(t)
 	base, _, _, _ := started(t, map[string]string{
-		"DATABASE_URL": "mysql://" + cfg.FormatDSN(), "SECRET_KEY": base64.StdEncoding.EncodeToString(make([]byte, 32)),
+		"DATABASE_URL": dbURL, "SECRET_KEY": base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"ADMIN_EMAIL": "owner@example.com", "ADMIN_PASSWORD": adminPass,
 	})
 	app := &testApp{t: t, URL: base}

@@ -5,6 +5,11 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/community/sso/ent/store/storetest"
 )
 
 // tcpProxy forwards connections to a target until Cut, which drops every connection and refuses
@@ -138,4 +143,22 @@ func (p *tcpProxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = false
+}
+
+// proxiedMySQL creates a fresh MariaDB database for the test and returns a DATABASE_URL that
+// reaches it through a tcpProxy (with short driver timeouts, so a cut is noticed quickly), the
+// proxy, and the direct DSN for checking what was written.
+func proxiedMySQL(t *testing.T) (databaseURL string, proxy *tcpProxy, direct string) {
+	t.Helper()
+	direct = storetest.NewMySQLDatabase(t)
+	cfg, err := mysql.ParseDSN(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy = newTCPProxy(t, cfg.Addr)
+	cfg.Addr = proxy.Addr()
+	cfg.Timeout = 2 * time.Second
+	cfg.ReadTimeout = 5 * time.Second
+	cfg.WriteTimeout = 5 * time.Second
+	return "mysql://" + cfg.FormatDSN(), proxy, direct
 }

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/community/sso/auth"
 	"github.com/community/sso/ent/store/storetest"
 )
@@ -160,19 +158,10 @@ func TestRunMySQL(t *testing.T) {
 // TestDatabaseOutage cuts the connection between the server and MariaDB: requests answer 503 with
 // a clear error, /readyz fails, and everything works again once the database is back.
 func TestDatabaseOutage(t *testing.T) {
-	dsn := storetest.NewMySQLDatabase(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newTCPProxy(t, cfg.Addr)
-	cfg.Addr = proxy.Addr()
-	cfg.Timeout = 2 * time.Second
-	cfg.ReadTimeout = 5 * time.Second
-	cfg.WriteTimeout = 5 * time.Second
+	dbURL, proxy, _ := proxiedMySQL(t)
 	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
 	base, _, _, _ := started(t, map[string]string{
-		"DATABASE_URL": "mysql://" + cfg.FormatDSN(), "SECRET_KEY": key,
+		"DATABASE_URL": dbURL, "SECRET_KEY": key,
 		"ADMIN_EMAIL": "owner@example.com", "ADMIN_PASSWORD": adminPass,
 	})
 	app := &testApp{t: t, URL: base}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/community/sso/auth/web"
+	"github.com/community/sso/ent/store"
 )
 
 // SSO error codes, stable for clients and in the security log.
@@ -132,4 +134,40 @@ func WriteSSOError(w http.ResponseWriter, r *http.Request, log *slog.Logger, e *
 		m.ActionURL, m.ActionText = "/auth/login", "Sign in again"
 	}
 	RenderMessage(w, log, status, m)
+}
+
+// FailLogin answers a failed SSO login of method and records it: an error that is not an
+// *SSOError is the server's own (logged, the database marked as failing, TRY_AGAIN for the
+// member); the outcome is counted in metrics (when not nil) and written as a LOGIN_FAILED
+// security event with the reason and the error's detail.
+func FailLogin(w http.ResponseWriter, r *http.Request, db *store.DB, log *slog.Logger, metrics LoginMetrics, method string, err error) {
+	e := failure(r, db, log, method, err)
+	if metrics != nil {
+		metrics.Login(method, strings.ToLower(e.Code))
+	}
+	detail := map[string]any{"reason": e.Code}
+	for k, v := range e.Detail {
+		detail[k] = v
+	}
+	RecordOrLog(r.Context(), db.Client, log, Event{Type: EventLoginFailed, Method: method, Detail: detail}.FromRequest(r))
+	WriteSSOError(w, r, log, e)
+}
+
+// failure logs err and returns it as an SSOError.
+func failure(r *http.Request, db *store.DB, log *slog.Logger, method string, err error) *SSOError {
+	e := AsSSOError(err)
+	if e == nil {
+		db.MarkFailure(err)
+		log.ErrorContext(r.Context(), "auth: sso login failed", "method", method, "err", err)
+		return &SSOError{Code: CodeTryAgain, Message: "Something went wrong on our side.", Err: err}
+	}
+	if e.Err != nil {
+		log.InfoContext(r.Context(), "auth: sso login refused", "method", method, "code", e.Code, "err", e.Err)
+	}
+	return e
+}
+
+// FailTest answers a failed admin test of a login method: logged and shown, not counted.
+func FailTest(w http.ResponseWriter, r *http.Request, db *store.DB, log *slog.Logger, method string, err error) {
+	WriteSSOError(w, r, log, failure(r, db, log, method, err))
 }

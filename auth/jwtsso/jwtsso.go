@@ -263,23 +263,5 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // fail answers a failed login and records it.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e := auth.AsSSOError(err)
-	if e == nil {
-		h.DB.MarkFailure(err)
-		h.Log.ErrorContext(r.Context(), "jwtsso: login failed", "err", err)
-		e = &auth.SSOError{Code: auth.CodeTryAgain, Message: "Something went wrong on our side.", Err: err}
-	} else if e.Err != nil {
-		h.Log.InfoContext(r.Context(), "jwtsso: login refused", "code", e.Code, "err", e.Err)
-	}
-	if h.Metrics != nil {
-		h.Metrics.Login(string(session.MethodJWT), strings.ToLower(e.Code))
-	}
-	detail := map[string]any{"reason": e.Code}
-	for k, v := range e.Detail {
-		detail[k] = v
-	}
-	auth.RecordOrLog(r.Context(), h.DB.Client, h.Log, auth.Event{
-		Type: auth.EventLoginFailed, Method: string(session.MethodJWT), Detail: detail,
-	}.FromRequest(r))
-	auth.WriteSSOError(w, r, h.Log, e)
+	auth.FailLogin(w, r, h.DB, h.Log, h.Metrics, string(session.MethodJWT), err)
 }

@@ -338,27 +338,11 @@ func forbidden() *auth.SSOError {
 
 // fail answers a failed login and records it; test-mode failures are reported, not counted.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, test bool, err error) {
-	e := auth.AsSSOError(err)
-	if e == nil {
-		h.DB.MarkFailure(err)
-		h.Log.ErrorContext(r.Context(), "oauth2sso: login failed", "err", err)
-		e = &auth.SSOError{Code: auth.CodeTryAgain, Message: "Something went wrong on our side.", Err: err}
-	} else if e.Err != nil {
-		h.Log.InfoContext(r.Context(), "oauth2sso: login refused", "code", e.Code, "err", e.Err)
+	if test {
+		auth.FailTest(w, r, h.DB, h.Log, string(session.MethodOAUTH2), err)
+		return
 	}
-	if !test {
-		if h.Metrics != nil {
-			h.Metrics.Login(string(session.MethodOAUTH2), strings.ToLower(e.Code))
-		}
-		detail := map[string]any{"reason": e.Code}
-		for k, v := range e.Detail {
-			detail[k] = v
-		}
-		auth.RecordOrLog(r.Context(), h.DB.Client, h.Log, auth.Event{
-			Type: auth.EventLoginFailed, Method: string(session.MethodOAUTH2), Detail: detail,
-		}.FromRequest(r))
-	}
-	auth.WriteSSOError(w, r, h.Log, e)
+	auth.FailLogin(w, r, h.DB, h.Log, h.Metrics, string(session.MethodOAUTH2), err)
 }
 
 // report answers a test-mode callback: what the provider said, what the community would make of
