@@ -411,3 +411,46 @@ func TestSIGTERMDrainsLogins(t *testing.T) {
 		}
 	})
 }
+
+// TestSecondSignalForcesExit: while a graceful shutdown waits for a request that does not finish,
+// a second SIGTERM ends the process at once, as operators expect of a second Ctrl-C.
+func TestSecondSignalForcesExit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server binary")
+	}
+	srv := startServerProcess(t, serverBinary(t), map[string]string{
+		"DATABASE_URL":     "sqlite://" + filepath.Join(t.TempDir(), "community.db"),
+		"SHUTDOWN_TIMEOUT": "60s",
+	})
+	form := loginForm("someone@example.com", adminPass)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	login := directLogin(srv.URL, pr, len(form))
+	if _, err := pw.Write([]byte(form[:len(form)/2])); err != nil {
+		t.Fatal(err)
+	}
+	srv.waitInFlight(1)
+	srv.Signal(syscall.SIGTERM)
+	srv.waitRefused()
+	if !srv.Running() {
+		t.Fatal("the server exited with a request in flight")
+	}
+	start := time.Now()
+	srv.Signal(syscall.SIGTERM)
+	if code := srv.Wait(10 * time.Second); code == 0 {
+		t.Fatalf("exit code 0 after a forced stop")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the second signal took %v to end the process", took)
+	}
+	// The member's half-sent form meets a closed connection.
+	pw.CloseWithError(io.ErrUnexpectedEOF)
+	select {
+	case r := <-login:
+		if r.err == nil && r.status == http.StatusSeeOther {
+			t.Fatalf("the cut-off login succeeded: %+v", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cut-off login never ended")
+	}
+}
