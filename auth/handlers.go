@@ -86,6 +86,16 @@ type loginData struct {
 	LoginURL    string
 }
 
+// LandingPath is where a successful SSO login goes: the validated return path, or, for a member
+// the login just created, the auth settings' new users homepage when one is set.
+func LandingPath(returnPath string, created bool, st *ent.Settings) string {
+	target := redirect.Or(returnPath, "/")
+	if created && st.NewUsersHomepage != "" {
+		target = redirect.Or(st.NewUsersHomepage, target)
+	}
+	return target
+}
+
 // LoginURL is the login page's address for a return path.
 func LoginURL(target string) string {
 	return "/auth/login?redirect_uri=" + url.QueryEscape(redirect.Or(target, "/"))

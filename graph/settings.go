@@ -16,9 +16,6 @@ import (
 	"github.com/community/sso/graph/model"
 )
 
-// PurposeClientSecret is the seal purpose of the OAuth2 client secret.
-const PurposeClientSecret = oauth2sso.PurposeClientSecret
-
 // authSettings shows the settings to an admin: every secret only as whether it is set.
 func (r *Resolver) authSettings(st *ent.Settings) *model.AuthSettings {
 	scopes := st.Oauth2Scopes
@@ -241,7 +238,7 @@ func (r *Resolver) updateOAuth2Settings(ctx context.Context, in model.UpdateOAut
 			next.Oauth2ClientSecret = nil
 			c.upd.ClearOauth2ClientSecret()
 		default:
-			next.Oauth2ClientSecret = r.Sealer.Seal(PurposeClientSecret, []byte(secret))
+			next.Oauth2ClientSecret = r.Sealer.Seal(oauth2sso.PurposeClientSecret, []byte(secret))
 			c.upd.SetOauth2ClientSecret(next.Oauth2ClientSecret)
 		}
 		c.changed = append(c.changed, "clientSecret")

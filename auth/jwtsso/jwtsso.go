@@ -22,7 +22,6 @@ import (
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/provision"
-	"github.com/community/sso/auth/redirect"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/replaymarker"
@@ -254,11 +253,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Metrics != nil {
 		h.Metrics.Login(string(session.MethodJWT), "success")
 	}
-	target := redirect.Or(q.Get("redirect_uri"), "/")
-	if res.Created && st.NewUsersHomepage != "" {
-		target = redirect.Or(st.NewUsersHomepage, target)
-	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	http.Redirect(w, r, auth.LandingPath(q.Get("redirect_uri"), res.Created, st), http.StatusSeeOther)
 }
 
 // fail answers a failed login and records it.

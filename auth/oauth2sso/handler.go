@@ -82,16 +82,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
-	st, err := auth.LoadSettings(ctx, h.DB.Client)
-	if err != nil {
-		h.fail(w, r, test, err)
-		return
-	}
-	if !st.Oauth2Enabled && !test {
-		h.fail(w, r, test, auth.NewSSOError(auth.CodeSSODisabled, "Single sign-on is not enabled for this community."))
-		return
-	}
-	p, err := h.Discovery.Resolve(ctx, st, h.Sealer)
+	_, p, err := h.provider(ctx, test)
 	if err != nil {
 		h.fail(w, r, test, err)
 		return
@@ -141,16 +132,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, true, forbidden())
 		return
 	}
-	st, err := auth.LoadSettings(ctx, h.DB.Client)
-	if err != nil {
-		h.fail(w, r, f.Test, err)
-		return
-	}
-	if !st.Oauth2Enabled && !f.Test {
-		h.fail(w, r, false, auth.NewSSOError(auth.CodeSSODisabled, "Single sign-on is not enabled for this community."))
-		return
-	}
-	p, err := h.Discovery.Resolve(ctx, st, h.Sealer)
+	st, p, err := h.provider(ctx, f.Test)
 	if err != nil {
 		h.fail(w, r, f.Test, err)
 		return
@@ -193,13 +175,26 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	if h.Metrics != nil {
 		h.Metrics.Login(string(session.MethodOAUTH2), "success")
 	}
-	target := redirect.Or(f.Return, "/")
-	if res.Created && st.NewUsersHomepage != "" {
-		target = redirect.Or(st.NewUsersHomepage, target)
-	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	http.Redirect(w, r, auth.LandingPath(f.Return, res.Created, st), http.StatusSeeOther)
+}
+
+// provider loads the settings and resolves the provider; OAuth2 must be enabled, except for an
+// admin's test.
+func (h *Handler) provider(ctx context.Context, test bool) (*ent.Settings, *Provider, error) {
+	st, err := auth.LoadSettings(ctx, h.DB.Client)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !st.Oauth2Enabled && !test {
+		return nil, nil, auth.NewSSOError(auth.CodeSSODisabled, "Single sign-on is not enabled for this community.")
+	}
+	p, err := h.Discovery.Resolve(ctx, st, h.Sealer)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, p, nil
 }
 
 func (h *Handler) readFlow(r *http.Request) (flow, error) {
@@ -413,30 +408,29 @@ func pretty(v any) string {
 	return string(b)
 }
 
-// LogoutURL is where an OAuth2 session goes when it ends: the provider's end_session_endpoint with
-// id_token_hint and post_logout_redirect_uri when it has one, else the configured logout URL.
+// LogoutURL is the provider's end_session_endpoint, with id_token_hint and
+// post_logout_redirect_uri (the configured logout URL, else the community's home), for an OIDC
+// session whose provider has one; "" otherwise, so the configured logout URL applies
+// (auth.Handler.LogoutURL).
 func (h *Handler) LogoutURL(ctx context.Context, s *ent.Session, st *ent.Settings) string {
-	if s.Method != session.MethodOAUTH2 || !st.Oauth2Enabled {
+	if s.Method != session.MethodOAUTH2 || !st.Oauth2Enabled || len(s.IDToken) == 0 {
+		return ""
+	}
+	p, err := h.Discovery.Resolve(ctx, st, h.Sealer)
+	if err != nil || p.EndSessionURL == "" {
+		return ""
+	}
+	raw, err := h.Sealer.Open(PurposeIDToken, s.IDToken)
+	if err != nil {
+		return ""
+	}
+	u, err := url.Parse(p.EndSessionURL)
+	if err != nil {
 		return ""
 	}
 	back := st.Oauth2LogoutURL
 	if back == "" {
 		back = strings.TrimSuffix(h.PublicURL, "/") + "/"
-	}
-	if len(s.IDToken) == 0 {
-		return st.Oauth2LogoutURL
-	}
-	p, err := h.Discovery.Resolve(ctx, st, h.Sealer)
-	if err != nil || p.EndSessionURL == "" {
-		return st.Oauth2LogoutURL
-	}
-	raw, err := h.Sealer.Open(PurposeIDToken, s.IDToken)
-	if err != nil {
-		return st.Oauth2LogoutURL
-	}
-	u, err := url.Parse(p.EndSessionURL)
-	if err != nil {
-		return st.Oauth2LogoutURL
 	}
 	q := u.Query()
 	q.Set("id_token_hint", string(raw))
