@@ -289,19 +289,27 @@ func checkLogins(t *testing.T, logins []<-chan loginResult) {
 	}
 }
 
-// countSessions opens the server's database after it stopped and counts the sessions of email.
-func countSessions(t *testing.T, env map[string]string, email string) int {
+// openServerDB opens the database a server process with env uses (after it stopped, to check
+// what it wrote); it is closed when the test ends.
+func openServerDB(t *testing.T, env map[string]string) *store.DB {
 	t.Helper()
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, store.Options{})
+	db, err := store.Open(context.Background(), cfg.Database.Driver, cfg.Database.DSN, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// countSessions opens the server's database after it stopped and counts the sessions of email.
+func countSessions(t *testing.T, env map[string]string, email string) int {
+	t.Helper()
+	ctx := context.Background()
+	db := openServerDB(t, env)
 	n, err := db.Client.Session.Query().Where(session.HasUserWith(user.Email(email)), session.MethodEQ(session.MethodPASSWORD)).Count(ctx)
 	if err != nil {
 		t.Fatal(err)

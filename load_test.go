@@ -35,7 +35,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/community/sso/auth/config"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
@@ -349,17 +348,9 @@ func hasSessionCookie(resp *http.Response) bool {
 // distinct externalIds among them, checking every member load-0…load-(n-1) is there.
 func countMembers(t *testing.T, env map[string]string, n int) (users, externalIDs int) {
 	t.Helper()
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	users, err = db.Client.User.Query().Count(ctx)
+	db := openServerDB(t, env)
+	users, err := db.Client.User.Query().Count(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
