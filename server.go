@@ -263,7 +263,11 @@ func describeData(cfg *config.Config) string {
 	}
 	s := "SQLite database " + p
 	if cfg.SecretKeyFile != "" {
-		s += ", secret key " + cfg.SecretKeyFile
+		k, err := filepath.Abs(cfg.SecretKeyFile)
+		if err != nil {
+			k = cfg.SecretKeyFile
+		}
+		s += ", secret key " + k
 	}
 	return s
 }

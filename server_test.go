@@ -43,6 +43,37 @@ func started(t *testing.T, env map[string]string) (string, *syncBuffer, context.
 	return "", nil, nil, nil
 }
 
+// TestRunWithNoConfiguration is `go run .` on a fresh machine: no variable set, the data in
+// ./data, and the start-up message names where it serves and the absolute paths of its data.
+func TestRunWithNoConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	// ADDR is the only variable set: the default :8080 may be taken on a test machine.
+	go func() {
+		errc <- run(ctx, func(k string) string { return map[string]string{"ADDR": "127.0.0.1:0"}[k] }, out, ready)
+	}()
+	select {
+	case <-ready:
+	case err := <-errc:
+		t.Fatalf("did not start: %v\n%s", err, out)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("did not start in time:\n%s", out)
+	}
+	want := "data: SQLite database " + filepath.Join(dir, "data", "community.db") + ", secret key " + filepath.Join(dir, "data", "secret.key")
+	if !strings.Contains(out.String(), "serving on http://localhost:8080") || !strings.Contains(out.String(), want) {
+		t.Fatalf("start-up message:\n%s\nwant a line %q", out, want)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRunSQLiteDefault(t *testing.T) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "data", "community.db")
