@@ -71,7 +71,7 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 	default:
 		return nil, fmt.Errorf("store: unknown driver %q", driverName)
 	}
-	db, err := sql.Open(driverName, dsn)
+	db, err := openCaching(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", driverName, err)
 	}
@@ -106,6 +106,22 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Driver: driverName}
 	d.ready.Store(true)
 	return d, nil
+}
+
+// openCaching opens a pool whose connections keep their prepared statements (see
+// StatementCacheSize).
+func openCaching(driverName, dsn string) (*sql.DB, error) {
+	probe, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, err
+	}
+	drv := probe.Driver()
+	_ = probe.Close()
+	conn, err := connectorFor(drv, dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(cachingConnector{Connector: conn, size: StatementCacheSize, noArgs: driverName == SQLite}), nil
 }
 
 func isMemory(dsn string) bool {

@@ -178,3 +178,55 @@ func TestConcurrentMigrations(t *testing.T) {
 		}
 	}
 }
+
+// TestStatementCacheOnMySQL counts, with the server's own counter, the statements one connection
+// prepares: a statement with arguments is prepared once and then only executed, in and out of
+// transactions.
+func TestStatementCacheOnMySQL(t *testing.T) {
+	db := storetest.Open(t, store.MySQL, storetest.Options{})
+	ctx := context.Background()
+	conn, err := db.SQL.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	prepares := func() int {
+		t.Helper()
+		var name string
+		var n int
+		if err := conn.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Com_stmt_prepare'").Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	const q = "SELECT COUNT(*) FROM users WHERE email <> ?"
+	before := prepares()
+	for i := range 5 {
+		var n int
+		if err := conn.QueryRowContext(ctx, q, fmt.Sprint("x", i)).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("run %d: %d, %v", i, n, err)
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO spaces (name, slug, created_at) VALUES (?, ?, NOW())", "S", fmt.Sprint("s", i)); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, q, "y").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := prepares() - before; got != 2 {
+		t.Fatalf("the connection prepared %d statements for 11 runs of 2, want 2", got)
+	}
+	if n := db.Client.Space.Query().CountX(ctx); n != 3 {
+		t.Fatalf("%d spaces, want 3", n)
+	}
+}

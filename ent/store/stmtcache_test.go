@@ -1,0 +1,263 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+)
+
+// counts tallies what the real driver beneath the cache is asked to do.
+type counts struct{ prepared, closed atomic.Int64 }
+
+// countingConnector wraps the real SQLite driver's connector and counts the statements its
+// connections prepare and close.
+type countingConnector struct {
+	driver.Connector
+	n *counts
+}
+
+func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: conn, n: c.n}, nil
+}
+
+type countingConn struct {
+	driver.Conn
+	n *counts
+}
+
+func (c *countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.n.prepared.Add(1)
+	return &countingStmt{Stmt: st, n: c.n}, nil
+}
+
+func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+type countingStmt struct {
+	driver.Stmt
+	n *counts
+}
+
+func (s *countingStmt) Close() error { s.n.closed.Add(1); return s.Stmt.Close() }
+func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+// openCounted opens a one-connection in-memory SQLite pool whose statement cache holds size
+// statements, and returns it with the counts of the driver beneath.
+func openCounted(t *testing.T, size int) (*sql.DB, *counts) {
+	t.Helper()
+	probe, err := sql.Open(SQLite, SQLiteMemoryDSN("cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := connectorFor(probe.Driver(), SQLiteMemoryDSN("cache"))
+	probe.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &counts{}
+	db := sql.OpenDB(cachingConnector{Connector: countingConnector{Connector: real, n: n}, size: size, noArgs: true})
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	return db, n
+}
+
+// cached returns how many statements the pool's one connection keeps.
+func cached(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var n int
+	if err := conn.Raw(func(dc any) error { n = dc.(*cachingConn).lru.Len(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func value(t *testing.T, db *sql.DB, id int) string {
+	t.Helper()
+	var v string
+	if err := db.QueryRow(`SELECT v FROM t WHERE id = ?`, id).Scan(&v); err != nil {
+		t.Fatalf("select %d: %v", id, err)
+	}
+	return v
+}
+
+func TestStatementCache(t *testing.T) {
+	t.Run("a statement is prepared once per connection", func(t *testing.T) {
+		db, n := openCounted(t, 8)
+		before := n.prepared.Load()
+		for i := 1; i <= 5; i++ {
+			if _, err := db.Exec(`INSERT INTO t (id, v) VALUES (?, ?)`, i, fmt.Sprint("v", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 1; i <= 5; i++ {
+			if got, want := value(t, db, i), fmt.Sprint("v", i); got != want {
+				t.Fatalf("row %d: got %q, want %q", i, got, want)
+			}
+		}
+		if got := n.prepared.Load() - before; got != 2 {
+			t.Fatalf("prepared %d statements for 10 runs of 2 statements, want 2", got)
+		}
+		if n.closed.Load() != 0 {
+			t.Fatalf("%d cached statements were closed", n.closed.Load())
+		}
+	})
+
+	t.Run("the same statement while its rows are open", func(t *testing.T) {
+		db, n := openCounted(t, 8)
+		ctx := context.Background()
+		for i, v := range []string{"a", "b"} {
+			if _, err := db.Exec(`INSERT INTO t (id, v) VALUES (?, ?)`, i+1, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		const q = `SELECT v FROM t WHERE id >= ? ORDER BY id`
+		outer, err := tx.Query(q, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for outer.Next() {
+			var v string
+			if err := outer.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			// The cached statement is busy with outer: this one runs on a statement of its own.
+			var inner string
+			if err := tx.QueryRow(q, 2).Scan(&inner); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, v+inner)
+		}
+		if err := outer.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != "[ab bb]" {
+			t.Fatalf("got %v, want [ab bb]", got)
+		}
+		// The one-off statements were closed; the cached one is free again and reused.
+		closed := n.closed.Load()
+		if closed != 2 {
+			t.Fatalf("closed %d one-off statements, want 2", closed)
+		}
+		prepared := n.prepared.Load()
+		var v string
+		if err := tx.QueryRow(q, 1).Scan(&v); err != nil || v != "a" {
+			t.Fatalf("after: %q, %v", v, err)
+		}
+		if n.prepared.Load() != prepared {
+			t.Fatal("the cached statement was not reused once its rows were closed")
+		}
+	})
+
+	t.Run("least recently used statements are closed beyond the size", func(t *testing.T) {
+		db, n := openCounted(t, 4)
+		for i := 0; i < 10; i++ {
+			var x int
+			if err := db.QueryRow(fmt.Sprintf(`SELECT ? + %d`, i), 1).Scan(&x); err != nil || x != i+1 {
+				t.Fatalf("statement %d: %d, %v", i, x, err)
+			}
+		}
+		if got := cached(t, db); got != 4 {
+			t.Fatalf("the cache holds %d statements, want 4", got)
+		}
+		// CREATE TABLE and the first 7 SELECTs went; the last 4 SELECTs stay.
+		if got := n.closed.Load(); got != 7 {
+			t.Fatalf("closed %d statements, want 7", got)
+		}
+		prepared := n.prepared.Load()
+		var x int
+		if err := db.QueryRow(`SELECT ? + 9`, 1).Scan(&x); err != nil || n.prepared.Load() != prepared {
+			t.Fatalf("a statement still in the cache was prepared again (%v)", err)
+		}
+		if err := db.QueryRow(`SELECT ? + 0`, 1).Scan(&x); err != nil || n.prepared.Load() != prepared+1 {
+			t.Fatalf("an evicted statement was not prepared again (%v)", err)
+		}
+	})
+
+	t.Run("errors leave the cache usable", func(t *testing.T) {
+		db, _ := openCounted(t, 8)
+		const ins = `INSERT INTO t (id, v) VALUES (?, ?)`
+		if _, err := db.Exec(ins, 1, "a"); err != nil {
+			t.Fatal(err)
+		}
+		size := cached(t, db)
+		if _, err := db.Exec(ins, 1, "again"); err == nil {
+			t.Fatal("a duplicate primary key was accepted")
+		}
+		if _, err := db.Exec(`INSERT INTO nowhere VALUES (?)`, 1); err == nil {
+			t.Fatal("a statement on a missing table ran")
+		}
+		if got := cached(t, db); got != size {
+			t.Fatalf("a statement that failed to prepare was cached: %d statements, want %d", got, size)
+		}
+		if _, err := db.Exec(ins, 2, "b"); err != nil {
+			t.Fatalf("the cached statement failed after a constraint error: %v", err)
+		}
+		if value(t, db, 1) != "a" || value(t, db, 2) != "b" {
+			t.Fatal("the rows are not what was written")
+		}
+	})
+
+	t.Run("closing the pool closes every cached statement", func(t *testing.T) {
+		db, n := openCounted(t, 8)
+		for i := 0; i < 3; i++ {
+			var x int
+			if err := db.QueryRow(fmt.Sprintf(`SELECT ? * %d`, i), 2).Scan(&x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if p, c := n.prepared.Load(), n.closed.Load(); p != c || p != 4 {
+			t.Fatalf("prepared %d, closed %d; want 4 and 4", p, c)
+		}
+	})
+
+	t.Run("a cancelled context", func(t *testing.T) {
+		db, _ := openCounted(t, 8)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := db.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (?, ?)`, 1, "a"); !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+		if _, err := db.Exec(`INSERT INTO t (id, v) VALUES (?, ?)`, 1, "a"); err != nil {
+			t.Fatal(err)
+		}
+		if value(t, db, 1) != "a" {
+			t.Fatal("the row is not what was written")
+		}
+	})
+}
