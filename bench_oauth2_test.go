@@ -26,8 +26,6 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
-
-	"github.com/community/sso/ent/store/storetest"
 )
 
 // benchFlow is one login in flight: the callback's query and the browser's flow cookie.
@@ -40,6 +38,7 @@ type benchFlow struct {
 type callbackBench struct {
 	idp     *testIdP
 	app     *testApp
+	bare    *sql.DB // the floor's pool (see benchDB)
 	client  *http.Client
 	mu      sync.Mutex
 	answers map[string]string // code → token endpoint JSON
@@ -63,7 +62,8 @@ func newCallbackBench(b *testing.B) *callbackBench {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, answer)
 	}
-	db := storetest.SQLite(b)
+	db, bare := benchDB(b)
+	cb.bare = bare
 	cb.app = newApp(b, db, nil)
 	enableOAuth2(b, cb.app, adminToken(b, cb.app), cb.idp.settings())
 	// The returning member, unchanged by the login.
@@ -155,7 +155,7 @@ func BenchmarkOAuth2CallbackFloor(b *testing.B) {
 		b.Fatal(err)
 	}
 	conf := &oauth2.Config{ClientID: cb.idp.ClientID, ClientSecret: cb.idp.Secret, Endpoint: provider.Endpoint(), Scopes: []string{"openid", "email", "profile"}}
-	floor := httptest.NewServer(callbackFloor(cb.app.DB.SQL, conf, provider.Verifier(&oidc.Config{ClientID: cb.idp.ClientID})))
+	floor := httptest.NewServer(callbackFloor(cb.bare, conf, provider.Verifier(&oidc.Config{ClientID: cb.idp.ClientID})))
 	b.Cleanup(floor.Close)
 	conf.RedirectURL = floor.URL + "/auth/oauth2/callback"
 	flows := func(n int) []benchFlow {
