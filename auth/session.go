@@ -62,6 +62,9 @@ func (s *Sessions) now() time.Time {
 	return time.Now()
 }
 
+// Time is the sessions' clock: Now when set, else the time of day.
+func (s *Sessions) Time() time.Time { return s.now() }
+
 // CookieName is the name of the session cookie.
 func (s *Sessions) CookieName() string {
 	if s.Secure {
@@ -91,6 +94,11 @@ type SessionOptions struct {
 	IDToken      []byte // sealed
 	RefreshToken []byte // sealed
 	RevalidateAt *time.Time
+	// At is the time of the login; zero means now.
+	At time.Time
+	// LoginRecorded says the member's last_login_at already holds At (the member was created by
+	// this login), so Start writes no UPDATE for it.
+	LoginRecorded bool
 }
 
 // Start creates a session for u after a successful login and returns it with its token; the
@@ -106,7 +114,10 @@ func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Clien
 		}
 	}
 	tok, hash := NewToken()
-	now := s.now()
+	now := opts.At
+	if now.IsZero() {
+		now = s.now()
+	}
 	sess, err := client.Session.Create().
 		SetTokenHash(hash).
 		SetUserID(u.ID).
@@ -127,8 +138,10 @@ func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Clien
 	// (a login is not a change of the profile; ent's update default would bump it). The
 	// statement reads the same on SQLite and MySQL/MariaDB.
 	const recordLogin = "UPDATE " + user.Table + " SET " + user.FieldLastLoginAt + " = ? WHERE " + user.FieldID + " = ?"
-	if _, err := client.ExecContext(ctx, recordLogin, now, u.ID); err != nil {
-		return nil, "", fmt.Errorf("auth: record login time: %w", err)
+	if !opts.LoginRecorded {
+		if _, err := client.ExecContext(ctx, recordLogin, now, u.ID); err != nil {
+			return nil, "", fmt.Errorf("auth: record login time: %w", err)
+		}
 	}
 	return sess, tok, nil
 }

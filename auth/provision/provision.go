@@ -68,6 +68,10 @@ type Request struct {
 	Session auth.SessionOptions
 	// Before, when set, runs first in the login's transaction (JWT SSO consumes the token's jti).
 	Before func(ctx context.Context, client *ent.Client) error
+
+	// at is the login's time, set by Login: a member this login creates gets it as its
+	// last_login_at in the INSERT. A dry run leaves it zero.
+	at time.Time
 }
 
 // Result is what a provisioning decided and did.
@@ -134,6 +138,7 @@ func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (
 		return nil, nil, "", fmt.Errorf("provision: begin: %w", err)
 	}
 	client := tx.Client()
+	req.at = p.Sessions.Time()
 	if req.Before != nil {
 		if err := req.Before(ctx, client); err != nil {
 			_ = tx.Rollback()
@@ -145,7 +150,9 @@ func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (
 		_ = tx.Rollback()
 		return res, nil, "", err
 	}
-	sess, tok, err := p.Sessions.Start(ctx, r, client, res.User, req.Method, req.Session)
+	opts := req.Session
+	opts.At, opts.LoginRecorded = req.at, res.Created
+	sess, tok, err := p.Sessions.Start(ctx, r, client, res.User, req.Method, opts)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, nil, "", err
@@ -363,6 +370,9 @@ func create(ctx context.Context, client *ent.Client, req Request) (*ent.User, er
 		SetPicture(pr.Picture)
 	if pr.ExternalID != "" {
 		c.SetExternalID(pr.ExternalID)
+	}
+	if !req.at.IsZero() {
+		c.SetLastLoginAt(req.at)
 	}
 	return c.Save(ctx)
 }

@@ -141,12 +141,20 @@ func TestLoginStatements(t *testing.T) {
 			first := f.mustLogin(t, payload, nil)
 			writes := writesTo(log.stop())
 			want := []string{
-				"INSERT users", "INSERT space_memberships", "INSERT profile_field_values",
-				"INSERT sessions", "UPDATE users",
+				"INSERT users", // with the login time: no UPDATE of it after the session
+				"INSERT space_memberships", "INSERT profile_field_values", "INSERT sessions",
 				"INSERT security_events", // all three events at once
 			}
 			if strings.Join(writes, ", ") != strings.Join(want, ", ") {
 				t.Fatalf("a new member's login writes\n%q\nwant\n%q", writes, want)
+			}
+			created := getUser(t, db, first.User.ID)
+			sess, err := db.Client.Session.Query().Only(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if created.LastLoginAt == nil || !created.LastLoginAt.Equal(sess.CreatedAt) {
+				t.Fatalf("a new member's lastLoginAt %v, want its session's start %v", created.LastLoginAt, sess.CreatedAt)
 			}
 			evs, err := db.Client.SecurityEvent.Query().Order(ent.Asc(securityevent.FieldID)).All(ctx)
 			if err != nil {
