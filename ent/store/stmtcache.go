@@ -8,12 +8,16 @@ import (
 	"reflect"
 )
 
-// StatementCacheSize is how many prepared statements each database connection keeps.
+// How many prepared statements each database connection keeps.
 //
-// On MySQL/MariaDB every cached statement holds a server-side prepared statement: with the
-// default max_prepared_stmt_count of 16,382, and 32 connections per replica, up to 8 replicas fit
-// with room to spare.
-const StatementCacheSize = 64
+// On MySQL/MariaDB every cached statement holds a server-side prepared statement: with 32
+// connections per replica that is up to 1,024 a replica, and the default
+// max_prepared_stmt_count (16,382) fits 15 replicas. When the server's limit is reached all the
+// same, a connection drops its own cache and prepares again (see cachingConn.stmt).
+const (
+	SQLiteStatementCacheSize = 64
+	MySQLStatementCacheSize  = 32
+)
 
 // cachingConnector opens connections that keep their most recently used prepared statements.
 //
@@ -26,6 +30,8 @@ type cachingConnector struct {
 	size int
 	// noArgs caches statements without arguments too (SQLite).
 	noArgs bool
+	// full reports an error that says the server holds too many prepared statements.
+	full func(error) bool
 }
 
 // Connect opens a connection of the wrapped driver and gives it a statement cache.
@@ -34,7 +40,7 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cachingConn{Conn: conn, size: c.size, noArgs: c.noArgs, byQuery: map[string]*list.Element{}, lru: list.New()}, nil
+	return &cachingConn{Conn: conn, size: c.size, noArgs: c.noArgs, full: c.full, byQuery: map[string]*list.Element{}, lru: list.New()}, nil
 }
 
 // dsnConnector is the connector of a driver that has no OpenConnector of its own.
@@ -60,6 +66,7 @@ type cachingConn struct {
 	driver.Conn
 	size    int
 	noArgs  bool
+	full    func(error) bool
 	byQuery map[string]*list.Element
 	lru     *list.List // of *cachedStmt, most recently used first
 }
@@ -83,6 +90,11 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (*cachedStmt, erro
 		return cs, nil
 	}
 	st, err := c.PrepareContext(ctx, query)
+	if err != nil && c.full != nil && c.full(err) && c.lru.Len() > 0 {
+		// The server is out of prepared statements: give back this connection's, then retry.
+		c.drop()
+		st, err = c.PrepareContext(ctx, query)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +102,19 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (*cachedStmt, erro
 	c.byQuery[query] = c.lru.PushFront(cs)
 	c.evict()
 	return cs, nil
+}
+
+// drop closes every cached statement not in use.
+func (c *cachingConn) drop() {
+	for el := c.lru.Back(); el != nil; {
+		prev := el.Prev()
+		if cs := el.Value.(*cachedStmt); !cs.busy {
+			c.lru.Remove(el)
+			delete(c.byQuery, cs.query)
+			_ = cs.stmt.Close()
+		}
+		el = prev
+	}
 }
 
 // evict closes the least recently used statements beyond the cache size, skipping any in use.

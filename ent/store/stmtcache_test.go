@@ -8,10 +8,18 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
 )
 
-// counts tallies what the real driver beneath the cache is asked to do.
-type counts struct{ prepared, closed atomic.Int64 }
+// counts tallies what the real driver beneath the cache is asked to do. With a limit, preparing
+// fails with errFull while limit statements are open, as a server at max_prepared_stmt_count does.
+type counts struct {
+	prepared, closed atomic.Int64
+	limit            int64
+}
+
+var errFull = errors.New("too many prepared statements")
 
 // countingConnector wraps the real SQLite driver's connector and counts the statements its
 // connections prepare and close.
@@ -34,6 +42,9 @@ type countingConn struct {
 }
 
 func (c *countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if c.n.limit > 0 && c.n.prepared.Load()-c.n.closed.Load() >= c.n.limit {
+		return nil, errFull
+	}
 	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
@@ -62,6 +73,11 @@ func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue
 // openCounted opens a one-connection in-memory SQLite pool whose statement cache holds size
 // statements, and returns it with the counts of the driver beneath.
 func openCounted(t *testing.T, size int) (*sql.DB, *counts) {
+	return openCountedWith(t, cachingConnector{size: size, noArgs: true}, &counts{})
+}
+
+// openCountedWith is openCounted with the cache's settings in cc and the driver's counts in n.
+func openCountedWith(t *testing.T, cc cachingConnector, n *counts) (*sql.DB, *counts) {
 	t.Helper()
 	probe, err := sql.Open(SQLite, SQLiteMemoryDSN("cache"))
 	if err != nil {
@@ -72,8 +88,8 @@ func openCounted(t *testing.T, size int) (*sql.DB, *counts) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &counts{}
-	db := sql.OpenDB(cachingConnector{Connector: countingConnector{Connector: real, n: n}, size: size, noArgs: true})
+	cc.Connector = countingConnector{Connector: real, n: n}
+	db := sql.OpenDB(cc)
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	t.Cleanup(func() { db.Close() })
@@ -246,6 +262,26 @@ func TestStatementCache(t *testing.T) {
 		}
 	})
 
+	t.Run("a server out of prepared statements", func(t *testing.T) {
+		n := &counts{limit: 3}
+		db, _ := openCountedWith(t, cachingConnector{size: 8, noArgs: true, full: func(err error) bool { return errors.Is(err, errFull) }}, n)
+		// CREATE TABLE holds the first statement; two SELECTs fill the server up.
+		for i := 0; i < 3; i++ {
+			var x int
+			if err := db.QueryRow(fmt.Sprintf(`SELECT ? + %d`, i), 1).Scan(&x); err != nil || x != i+1 {
+				t.Fatalf("statement %d: %d, %v", i, x, err)
+			}
+		}
+		// The third SELECT found the server full: the connection gave back its statements and
+		// prepared again.
+		if got := cached(t, db); got != 1 {
+			t.Fatalf("the cache holds %d statements after the server was full, want 1", got)
+		}
+		if open := n.prepared.Load() - n.closed.Load(); open > n.limit {
+			t.Fatalf("%d statements open, the server allows %d", open, n.limit)
+		}
+	})
+
 	t.Run("a cancelled context", func(t *testing.T) {
 		db, _ := openCounted(t, 8)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -260,4 +296,25 @@ func TestStatementCache(t *testing.T) {
 			t.Fatal("the row is not what was written")
 		}
 	})
+}
+
+func TestTooManyPrepared(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"max_prepared_stmt_count", &mysql.MySQLError{Number: 1461, Message: "Can't create more than max_prepared_stmt_count statements"}, true},
+		{"wrapped", fmt.Errorf("prepare: %w", &mysql.MySQLError{Number: 1461}), true},
+		{"duplicate entry", &mysql.MySQLError{Number: 1062}, false},
+		{"syntax", &mysql.MySQLError{Number: 1064}, false},
+		{"not a MySQL error", errors.New("1461"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tooManyPrepared(tt.err); got != tt.want {
+				t.Fatalf("tooManyPrepared(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
 }

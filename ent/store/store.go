@@ -109,7 +109,7 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 }
 
 // openCaching opens a pool whose connections keep their prepared statements (see
-// StatementCacheSize).
+// SQLiteStatementCacheSize).
 func openCaching(driverName, dsn string) (*sql.DB, error) {
 	probe, err := sql.Open(driverName, dsn)
 	if err != nil {
@@ -121,7 +121,16 @@ func openCaching(driverName, dsn string) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(cachingConnector{Connector: conn, size: StatementCacheSize, noArgs: driverName == SQLite}), nil
+	if driverName == SQLite {
+		return sql.OpenDB(cachingConnector{Connector: conn, size: SQLiteStatementCacheSize, noArgs: true}), nil
+	}
+	return sql.OpenDB(cachingConnector{Connector: conn, size: MySQLStatementCacheSize, full: tooManyPrepared}), nil
+}
+
+// tooManyPrepared reports MySQL's "Can't create more than max_prepared_stmt_count statements".
+func tooManyPrepared(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1461
 }
 
 func isMemory(dsn string) bool {
