@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/community/sso/auth"
+	"github.com/community/sso/ent/loginfailure"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
@@ -142,19 +145,73 @@ func TestDirectLogin(t *testing.T) {
 
 func TestDirectLoginRateLimit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newApp(t, db, nil)
-		app.createUser("ann@example.com", adminPass, user.RoleMEMBER)
-		for i := 0; i < 5; i++ {
-			r := app.postForm(browser(t), "/auth/login/direct", url.Values{"email": {"ann@example.com"}, "password": {"guess"}})
+		ctx := context.Background()
+		fail := func(t *testing.T, app *testApp, email string) {
+			t.Helper()
+			r := app.postForm(browser(t), "/auth/login/direct", url.Values{"email": {email}, "password": {"guess"}})
 			if r.Status != http.StatusUnauthorized {
-				t.Fatalf("attempt %d: %d", i, r.Status)
+				t.Fatalf("failed login for %s: %d", email, r.Status)
 			}
 		}
-		// The right password no longer helps: the email is locked for the window.
-		r := app.postForm(browser(t), "/auth/login/direct", url.Values{"email": {"ann@example.com"}, "password": {adminPass}})
-		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || cookieOf(r, "community_session") != nil {
-			t.Fatalf("%d %s", r.Status, r.Body)
+		signIn := func(app *testApp, email string) response {
+			return app.postForm(browser(t), "/auth/login/direct", url.Values{"email": {email}, "password": {adminPass}})
 		}
+		locked := func(t *testing.T, r response) {
+			t.Helper()
+			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || cookieOf(r, "community_session") != nil {
+				t.Fatalf("want 429 with Retry-After and no session, got %d %s", r.Status, r.Body)
+			}
+		}
+
+		t.Run("five failures lock the email", func(t *testing.T) {
+			app := newApp(t, db, nil)
+			app.createUser("ann@example.com", adminPass, user.RoleMEMBER)
+			for range 5 {
+				fail(t, app, "ann@example.com")
+			}
+			// The right password no longer helps: the email is locked for the window.
+			locked(t, signIn(app, "ann@example.com"))
+			if n := db.Client.LoginFailure.Query().Where(loginfailure.Subject("ann@example.com")).CountX(ctx); n != 6 {
+				t.Fatalf("%d login failures recorded for the email, want 6 (the locked attempt counts)", n)
+			}
+		})
+
+		t.Run("twenty failures lock the address", func(t *testing.T) {
+			db.Client.LoginFailure.Delete().ExecX(ctx)
+			app := newApp(t, db, nil)
+			app.createUser("bea@example.com", adminPass, user.RoleMEMBER)
+			for i := range 20 {
+				fail(t, app, fmt.Sprintf("nobody%d@example.com", i))
+			}
+			locked(t, signIn(app, "bea@example.com"))
+		})
+
+		t.Run("failures past the window no longer count", func(t *testing.T) {
+			if _, err := db.SQL.ExecContext(ctx, "UPDATE login_failures SET created_at = ?", time.Now().Add(-auth.DefaultRateLimit.Window-time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			app := newApp(t, db, nil)
+			if r := signIn(app, "bea@example.com"); r.Status != http.StatusSeeOther || cookieOf(r, "community_session") == nil {
+				t.Fatalf("want 303 with a session, got %d %s", r.Status, r.Body)
+			}
+		})
+
+		t.Run("failed SSO logins do not lock direct login", func(t *testing.T) {
+			db.Client.LoginFailure.Delete().ExecX(ctx)
+			app := newApp(t, db, nil)
+			for range 25 {
+				r := app.get(browser(t), "/api/auth/sso?jwt=not.a.token")
+				if r.Status < 400 {
+					t.Fatalf("a bad token: %d", r.Status)
+				}
+			}
+			if n := app.countEvents(auth.EventLoginFailed); n < 25 {
+				t.Fatalf("%d LOGIN_FAILED events, want the 25 SSO failures in the security log", n)
+			}
+			if r := signIn(app, "bea@example.com"); r.Status != http.StatusSeeOther {
+				t.Fatalf("want 303, got %d %s", r.Status, r.Body)
+			}
+		})
 	})
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/redirect"
 	"github.com/community/sso/ent"
-	"github.com/community/sso/ent/securityevent"
+	"github.com/community/sso/ent/loginfailure"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/user"
@@ -253,27 +253,44 @@ func (h *Handler) metric(method, result string) {
 	}
 }
 
+// recordFailure writes a failed direct login to the security log (LOGIN_FAILED) and, for the
+// rate limit, to the login failures, which are pruned once their window has passed.
 func (h *Handler) recordFailure(ctx context.Context, r *http.Request, userID int, email, reason string) {
 	h.metric(string(session.MethodPASSWORD), strings.ToLower(reason))
-	RecordOrLog(ctx, h.client(), h.Log, Event{
+	e := Event{
 		Type:    EventLoginFailed,
 		UserID:  userID,
 		Method:  string(session.MethodPASSWORD),
 		Subject: email,
 		Detail:  map[string]any{"reason": reason},
-	}.FromRequest(r))
+	}.FromRequest(r)
+	RecordOrLog(ctx, h.client(), h.Log, e)
+	now := h.now()
+	err := h.client().LoginFailure.Create().
+		SetIP(truncate(e.IP, 64)).
+		SetSubject(truncate(email, 200)).
+		SetCreatedAt(now).
+		SetExpiresAt(now.Add(h.rateLimit().Window)).
+		Exec(ctx)
+	if err != nil {
+		h.Log.WarnContext(ctx, "auth: record login failure", "err", err)
+	}
 }
 
-// rateLimited counts recent failures from this IP and for this email. The count lives in the
-// security log, so every replica sees the same.
-func (h *Handler) rateLimited(ctx context.Context, ip, email string) (bool, error) {
-	rl := h.RateLimit
-	if rl.Window == 0 {
-		rl = DefaultRateLimit
+func (h *Handler) rateLimit() RateLimit {
+	if h.RateLimit.Window == 0 {
+		return DefaultRateLimit
 	}
+	return h.RateLimit
+}
+
+// rateLimited counts the failed direct logins from this IP and for this email within the window.
+// They are in the database, so every replica sees the same.
+func (h *Handler) rateLimited(ctx context.Context, ip, email string) (bool, error) {
+	rl := h.rateLimit()
 	since := h.now().Add(-rl.Window)
-	n, err := h.client().SecurityEvent.Query().
-		Where(securityevent.Type(EventLoginFailed), securityevent.IP(ip), securityevent.CreatedAtGT(since)).
+	n, err := h.client().LoginFailure.Query().
+		Where(loginfailure.IP(truncate(ip, 64)), loginfailure.CreatedAtGT(since)).
 		Count(ctx)
 	if err != nil {
 		return false, err
@@ -284,8 +301,8 @@ func (h *Handler) rateLimited(ctx context.Context, ip, email string) (bool, erro
 	if email == "" {
 		return false, nil
 	}
-	n, err = h.client().SecurityEvent.Query().
-		Where(securityevent.Type(EventLoginFailed), securityevent.Subject(email), securityevent.CreatedAtGT(since)).
+	n, err = h.client().LoginFailure.Query().
+		Where(loginfailure.Subject(email), loginfailure.CreatedAtGT(since)).
 		Count(ctx)
 	return n >= rl.PerEmail, err
 }

@@ -22,13 +22,15 @@ func TestPrune(t *testing.T) {
 			c.Session.Create().SetTokenHash(hash).SetUserID(u.ID).SetMethod(session.MethodJWT).
 				SetExpiresAt(exp).SetLastSeenAt(now).ExecX(ctx)
 			c.ReplayMarker.Create().SetKey(string(rune('a' + i))).SetExpiresAt(exp).ExecX(ctx)
+			c.LoginFailure.Create().SetIP("192.0.2.1").SetSubject("p@example.com").SetExpiresAt(exp).ExecX(ctx)
 		}
 		n, err := auth.Prune(ctx, c, now)
-		if err != nil || n != 2 {
-			t.Fatalf("Prune = %d, %v; want 2", n, err)
+		if err != nil || n != 3 {
+			t.Fatalf("Prune = %d, %v; want 3", n, err)
 		}
-		if s, m := c.Session.Query().CountX(ctx), c.ReplayMarker.Query().CountX(ctx); s != 1 || m != 1 {
-			t.Fatalf("left %d sessions, %d markers; want the unexpired one of each", s, m)
+		s, m, f := c.Session.Query().CountX(ctx), c.ReplayMarker.Query().CountX(ctx), c.LoginFailure.Query().CountX(ctx)
+		if s != 1 || m != 1 || f != 1 {
+			t.Fatalf("left %d sessions, %d markers, %d login failures; want the unexpired one of each", s, m, f)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/community/sso/ent/apitoken"
+	"github.com/community/sso/ent/loginfailure"
 	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/profilefieldvalue"
 	"github.com/community/sso/ent/replaymarker"
@@ -67,6 +68,27 @@ func init() {
 			return nil
 		}
 	}()
+	loginfailureMixin := schema.LoginFailure{}.Mixin()
+	loginfailureMixinFields0 := loginfailureMixin[0].Fields()
+	_ = loginfailureMixinFields0
+	loginfailureFields := schema.LoginFailure{}.Fields()
+	_ = loginfailureFields
+	// loginfailureDescCreatedAt is the schema descriptor for created_at field.
+	loginfailureDescCreatedAt := loginfailureMixinFields0[0].Descriptor()
+	// loginfailure.DefaultCreatedAt holds the default value on creation for the created_at field.
+	loginfailure.DefaultCreatedAt = loginfailureDescCreatedAt.Default.(func() time.Time)
+	// loginfailureDescIP is the schema descriptor for ip field.
+	loginfailureDescIP := loginfailureFields[0].Descriptor()
+	// loginfailure.DefaultIP holds the default value on creation for the ip field.
+	loginfailure.DefaultIP = loginfailureDescIP.Default.(string)
+	// loginfailure.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	loginfailure.IPValidator = loginfailureDescIP.Validators[0].(func(string) error)
+	// loginfailureDescSubject is the schema descriptor for subject field.
+	loginfailureDescSubject := loginfailureFields[1].Descriptor()
+	// loginfailure.DefaultSubject holds the default value on creation for the subject field.
+	loginfailure.DefaultSubject = loginfailureDescSubject.Default.(string)
+	// loginfailure.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	loginfailure.SubjectValidator = loginfailureDescSubject.Validators[0].(func(string) error)
 	profilefieldMixin := schema.ProfileField{}.Mixin()
 	profilefieldMixinFields0 := profilefieldMixin[0].Fields()
 	_ = profilefieldMixinFields0

@@ -31,7 +31,7 @@ type SecurityEvent struct {
 	IP string `json:"ip,omitempty"`
 	// UserAgent holds the value of the "user_agent" field.
 	UserAgent string `json:"user_agent,omitempty"`
-	// What the event is about when it has no user, e.g. the normalized email of a failed login; used for rate limits.
+	// What the event is about when it has no user, e.g. the normalized email of a failed login.
 	Subject string `json:"subject,omitempty"`
 	// Detail holds the value of the "detail" field.
 	Detail map[string]interface{} `json:"detail,omitempty"`

@@ -33,6 +33,37 @@ var (
 			},
 		},
 	}
+	// LoginFailuresColumns holds the columns for the "login_failures" table.
+	LoginFailuresColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "ip", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "subject", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// LoginFailuresTable holds the schema information for the "login_failures" table.
+	LoginFailuresTable = &schema.Table{
+		Name:       "login_failures",
+		Columns:    LoginFailuresColumns,
+		PrimaryKey: []*schema.Column{LoginFailuresColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "loginfailure_ip_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{LoginFailuresColumns[2], LoginFailuresColumns[1]},
+			},
+			{
+				Name:    "loginfailure_subject_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{LoginFailuresColumns[3], LoginFailuresColumns[1]},
+			},
+			{
+				Name:    "loginfailure_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{LoginFailuresColumns[4]},
+			},
+		},
+	}
 	// ProfileFieldsColumns holds the columns for the "profile_fields" table.
 	ProfileFieldsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -147,16 +178,6 @@ var (
 				Name:    "securityevent_type_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{SecurityEventsColumns[2], SecurityEventsColumns[1]},
-			},
-			{
-				Name:    "securityevent_type_ip_created_at",
-				Unique:  false,
-				Columns: []*schema.Column{SecurityEventsColumns[2], SecurityEventsColumns[4], SecurityEventsColumns[1]},
-			},
-			{
-				Name:    "securityevent_type_subject_created_at",
-				Unique:  false,
-				Columns: []*schema.Column{SecurityEventsColumns[2], SecurityEventsColumns[6], SecurityEventsColumns[1]},
 			},
 		},
 	}
@@ -311,6 +332,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APITokensTable,
+		LoginFailuresTable,
 		ProfileFieldsTable,
 		ProfileFieldValuesTable,
 		ReplayMarkersTable,
@@ -327,6 +349,9 @@ func init() {
 	APITokensTable.ForeignKeys[0].RefTable = UsersTable
 	APITokensTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
+	}
+	LoginFailuresTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(42949672960),
 	}
 	ProfileFieldsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(4294967296),

@@ -24,6 +24,7 @@ import (
 	"entgo.io/ent/dialect"
 
 	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/migrate"
 	_ "github.com/community/sso/ent/runtime" // schema defaults and validators
 )
 
@@ -168,7 +169,8 @@ func (d *DB) Migrate(ctx context.Context) error {
 		}
 		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", migrateLock) }()
 	}
-	if err := d.Client.Schema.Create(ctx); err != nil {
+	// Indexes the schema no longer has are dropped (security_events lost two to login_failures).
+	if err := d.Client.Schema.Create(ctx, migrate.WithDropIndex(true)); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil

@@ -230,3 +230,58 @@ func TestStatementCacheOnMySQL(t *testing.T) {
 		t.Fatalf("%d spaces, want 3", n)
 	}
 }
+
+// TestMigrateDropsOldIndexes upgrades a database that still has the rate-limit indexes
+// security_events had before login failures got a table of their own.
+func TestMigrateDropsOldIndexes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		old := map[string]string{
+			"securityevent_type_ip_created_at":      "type, ip, created_at",
+			"securityevent_type_subject_created_at": "type, subject, created_at",
+		}
+		for name, cols := range old {
+			if _, err := db.SQL.ExecContext(ctx, fmt.Sprintf("CREATE INDEX %s ON security_events (%s)", name, cols)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		indexes := func() map[string]bool {
+			t.Helper()
+			q := "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'security_events'"
+			if db.Driver == store.MySQL {
+				q = "SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'security_events'"
+			}
+			rows, err := db.SQL.QueryContext(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			got := map[string]bool{}
+			for rows.Next() {
+				var name string
+				if err := rows.Scan(&name); err != nil {
+					t.Fatal(err)
+				}
+				got[name] = true
+			}
+			return got
+		}
+		if got := indexes(); !got["securityevent_type_ip_created_at"] {
+			t.Fatalf("the old index was not created: %v", got)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := indexes()
+		for name := range old {
+			if got[name] {
+				t.Errorf("%s is still there after the migration", name)
+			}
+		}
+		for _, keep := range []string{"securityevent_created_at", "securityevent_type_created_at"} {
+			if !got[keep] {
+				t.Errorf("%s went too: %v", keep, got)
+			}
+		}
+	})
+}
