@@ -79,10 +79,10 @@ func RecordAll(ctx context.Context, client *ent.Client, events ...Event) error {
 func eventCreate(client *ent.Client, e Event) *ent.SecurityEventCreate {
 	c := client.SecurityEvent.Create().
 		SetType(e.Type).
-		SetMethod(truncate(e.Method, 16)).
-		SetIP(truncate(e.IP, 64)).
-		SetUserAgent(truncate(e.Agent, 512)).
-		SetSubject(truncate(e.Subject, 200))
+		SetMethod(Truncate(e.Method, 16)).
+		SetIP(Truncate(e.IP, 64)).
+		SetUserAgent(Truncate(e.Agent, 512)).
+		SetSubject(Truncate(e.Subject, 200))
 	if e.UserID != 0 {
 		c.SetUserID(e.UserID)
 	}
@@ -99,8 +99,8 @@ func RecordOrLog(ctx context.Context, client *ent.Client, log *slog.Logger, e Ev
 	}
 }
 
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes on a rune boundary.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -267,8 +267,8 @@ func (h *Handler) recordFailure(ctx context.Context, r *http.Request, userID int
 	RecordOrLog(ctx, h.client(), h.Log, e)
 	now := h.now()
 	err := h.client().LoginFailure.Create().
-		SetIP(truncate(e.IP, 64)).
-		SetSubject(truncate(email, 200)).
+		SetIP(Truncate(e.IP, 64)).
+		SetSubject(Truncate(email, 200)).
 		SetCreatedAt(now).
 		SetExpiresAt(now.Add(h.rateLimit().Window)).
 		Exec(ctx)
@@ -290,7 +290,7 @@ func (h *Handler) rateLimited(ctx context.Context, ip, email string) (bool, erro
 	rl := h.rateLimit()
 	since := h.now().Add(-rl.Window)
 	n, err := h.client().LoginFailure.Query().
-		Where(loginfailure.IP(truncate(ip, 64)), loginfailure.CreatedAtGT(since)).
+		Where(loginfailure.IP(Truncate(ip, 64)), loginfailure.CreatedAtGT(since)).
 		Count(ctx)
 	if err != nil {
 		return false, err

@@ -125,8 +125,8 @@ func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Clien
 		SetCreatedAt(now).
 		SetExpiresAt(now.Add(s.Lifetime)).
 		SetLastSeenAt(now).
-		SetIP(truncate(ClientIP(r), 64)).
-		SetUserAgent(truncate(r.UserAgent(), 512)).
+		SetIP(Truncate(ClientIP(r), 64)).
+		SetUserAgent(Truncate(r.UserAgent(), 512)).
 		SetIDToken(opts.IDToken).
 		SetRefreshToken(opts.RefreshToken).
 		SetNillableRevalidateAt(opts.RevalidateAt).

@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/profile"
@@ -145,7 +144,7 @@ func Map(p Payload, required ...string) (*Profile, error) {
 	}
 	pr.Name, _ = first(p, nameKeys)
 	if len(pr.Name) > MaxNameLength {
-		pr.Name = truncate(pr.Name, MaxNameLength)
+		pr.Name = auth.Truncate(pr.Name, MaxNameLength)
 	}
 	pr.Username, _ = first(p, usernameKeys)
 	if pic, key := first(p, pictureKeys); pic != "" {
@@ -157,7 +156,7 @@ func Map(p Payload, required ...string) (*Profile, error) {
 	}
 	pr.Tagline, _ = first(p, taglineKeys)
 	if len(pr.Tagline) > MaxTaglineLength {
-		pr.Tagline = truncate(pr.Tagline, MaxTaglineLength)
+		pr.Tagline = auth.Truncate(pr.Tagline, MaxTaglineLength)
 	}
 	switch v := p["email_verified"].(type) {
 	case bool:
@@ -256,17 +255,6 @@ func mapSpaces(p Payload, pr *Profile) error {
 		}
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // claimMatches reports whether the payload's claim matches: present and truthy when value is
