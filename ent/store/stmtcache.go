@@ -92,7 +92,7 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (*cachedStmt, erro
 	st, err := c.PrepareContext(ctx, query)
 	if err != nil && c.full != nil && c.full(err) && c.lru.Len() > 0 {
 		// The server is out of prepared statements: give back this connection's, then retry.
-		c.drop()
+		c.evict(0)
 		st, err = c.PrepareContext(ctx, query)
 	}
 	if err != nil {
@@ -100,26 +100,14 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (*cachedStmt, erro
 	}
 	cs := &cachedStmt{query: query, stmt: st}
 	c.byQuery[query] = c.lru.PushFront(cs)
-	c.evict()
+	c.evict(c.size)
 	return cs, nil
 }
 
-// drop closes every cached statement not in use.
-func (c *cachingConn) drop() {
-	for el := c.lru.Back(); el != nil; {
-		prev := el.Prev()
-		if cs := el.Value.(*cachedStmt); !cs.busy {
-			c.lru.Remove(el)
-			delete(c.byQuery, cs.query)
-			_ = cs.stmt.Close()
-		}
-		el = prev
-	}
-}
-
-// evict closes the least recently used statements beyond the cache size, skipping any in use.
-func (c *cachingConn) evict() {
-	for el := c.lru.Back(); el != nil && c.lru.Len() > c.size; {
+// evict closes the least recently used statements until at most keep are left, skipping any in
+// use.
+func (c *cachingConn) evict(keep int) {
+	for el := c.lru.Back(); el != nil && c.lru.Len() > keep; {
 		prev := el.Prev()
 		if cs := el.Value.(*cachedStmt); !cs.busy {
 			c.lru.Remove(el)
