@@ -55,15 +55,13 @@ type Revalidator interface {
 	Revalidate(ctx context.Context, sess *ent.Session) bool
 }
 
-func (s *Sessions) now() time.Time {
+// Time is the sessions' clock: Now when set, else the time of day.
+func (s *Sessions) Time() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
 	return time.Now()
 }
-
-// Time is the sessions' clock: Now when set, else the time of day.
-func (s *Sessions) Time() time.Time { return s.now() }
 
 // CookieName is the name of the session cookie.
 func (s *Sessions) CookieName() string {
@@ -116,7 +114,7 @@ func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Clien
 	tok, hash := NewToken()
 	now := opts.At
 	if now.IsZero() {
-		now = s.now()
+		now = s.Time()
 	}
 	sess, err := client.Session.Create().
 		SetTokenHash(hash).
@@ -201,7 +199,7 @@ func (s *Sessions) lookupSession(ctx context.Context, tok string) (*Viewer, erro
 	if err != nil {
 		return nil, fmt.Errorf("auth: look up session: %w", err)
 	}
-	now := s.now()
+	now := s.Time()
 	if !now.Before(sess.ExpiresAt) || sess.Edges.User.Status != user.StatusACTIVE {
 		return nil, ErrNoSession
 	}
@@ -233,7 +231,7 @@ func (s *Sessions) lookupAPIToken(ctx context.Context, tok string) (*Viewer, err
 	if err != nil {
 		return nil, fmt.Errorf("auth: look up api token: %w", err)
 	}
-	now := s.now()
+	now := s.Time()
 	if (t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)) || t.Edges.User.Status != user.StatusACTIVE {
 		return nil, ErrNoSession
 	}
