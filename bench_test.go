@@ -98,7 +98,7 @@ func benchDB(b testing.TB) (db *store.DB, bare *sql.DB) {
 	if _, err := rand.Read(name); err != nil {
 		b.Fatal(err)
 	}
-	dsn := fmt.Sprintf("file:bench%x?mode=memory&cache=shared&_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)", name)
+	dsn := store.SQLiteMemoryDSN(fmt.Sprintf("bench%x", name)) + "&cache=shared"
 	db, err := store.Open(ctx, store.SQLite, dsn, store.Options{})
 	if err != nil {
 		b.Fatal(err)

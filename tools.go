@@ -1,7 +1,8 @@
 //go:build tools
 
 // The generators this module pins. gqlgen is also a `tool` in go.mod (`go tool gqlgen`), but
-// `go generate` runs it from graph/gqlgen.go, with the project's plugin; entc runs from ent/entc.go. Importing them here keeps their versions in go.mod and go.sum.
+// `go generate` runs it from graph/gqlgen.go, with the project's plugin; entc runs from
+// ent/entc.go. Importing them here keeps their versions in go.mod and go.sum.
 package main
 
 import (
