@@ -236,12 +236,12 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 		h.directError(w, r, http.StatusForbidden, rawEmail, target, "Email and password sign-in is turned off for members. Please use the community's single sign-on.")
 		return
 	}
-	sess, tok, err := h.Sessions.Start(ctx, r, h.client(), u, session.MethodPASSWORD, SessionOptions{})
+	started, err := h.Sessions.Start(ctx, r, h.client(), u, session.MethodPASSWORD, SessionOptions{})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.Sessions.SetCookie(w, sess, tok)
+	h.Sessions.SetCookie(w, started)
 	RecordOrLog(ctx, h.client(), h.Log, Event{Type: EventLoginSucceeded, UserID: u.ID, Method: string(session.MethodPASSWORD)}.FromRequest(r))
 	h.metric(string(session.MethodPASSWORD), "success")
 	http.Redirect(w, r, target, http.StatusSeeOther)

@@ -99,54 +99,80 @@ type SessionOptions struct {
 	LoginRecorded bool
 }
 
+// Started is a session a login just made: what the browser's cookie needs.
+type Started struct {
+	ID        int
+	Token     string
+	ExpiresAt time.Time
+}
+
+// insertSession is the INSERT of a new session. Every login runs it, so it is written here
+// rather than built by ent each time (which cost as much again as the INSERT itself); it reads
+// the same on SQLite and MySQL/MariaDB. TestSessionColumns checks it sets every column.
+const insertSession = "INSERT INTO `" + session.Table + "` (`" + session.FieldCreatedAt + "`, `" +
+	session.FieldTokenHash + "`, `" + session.FieldUserID + "`, `" + session.FieldMethod + "`, `" +
+	session.FieldExpiresAt + "`, `" + session.FieldLastSeenAt + "`, `" + session.FieldIP + "`, `" +
+	session.FieldUserAgent + "`, `" + session.FieldIDToken + "`, `" + session.FieldRefreshToken + "`, `" +
+	session.FieldRevalidateAt + "`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+// recordLogin is one UPDATE of last_login_at alone: no read-back of the row, and updated_at
+// stays as it is (a login is not a change of the profile; ent's update default would bump it).
+const recordLogin = "UPDATE `" + user.Table + "` SET `" + user.FieldLastLoginAt + "` = ? WHERE `" + user.FieldID + "` = ?"
+
 // Start creates a session for u after a successful login and returns it with its token; the
 // caller sets the cookie with SetCookie once the transaction holding the session commits. Any
 // session the browser already had ends: every login gets a new token.
-func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Client, u *ent.User, method session.Method, opts SessionOptions) (*ent.Session, string, error) {
+func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Client, u *ent.User, method session.Method, opts SessionOptions) (Started, error) {
 	if client == nil {
 		client = s.Client
 	}
 	if c, err := r.Cookie(s.CookieName()); err == nil && c.Value != "" {
 		if _, err := client.Session.Delete().Where(session.TokenHash(HashToken(c.Value))).Exec(ctx); err != nil {
-			return nil, "", fmt.Errorf("auth: end previous session: %w", err)
+			return Started{}, fmt.Errorf("auth: end previous session: %w", err)
 		}
+	}
+	if err := session.MethodValidator(method); err != nil {
+		return Started{}, fmt.Errorf("auth: create session: %w", err)
 	}
 	tok, hash := NewToken()
 	now := opts.At
 	if now.IsZero() {
 		now = s.Time()
 	}
-	sess, err := client.Session.Create().
-		SetTokenHash(hash).
-		SetUserID(u.ID).
-		SetMethod(method).
-		SetCreatedAt(now).
-		SetExpiresAt(now.Add(s.Lifetime)).
-		SetLastSeenAt(now).
-		SetIP(Truncate(ClientIP(r), 64)).
-		SetUserAgent(Truncate(r.UserAgent(), 512)).
-		SetIDToken(opts.IDToken).
-		SetRefreshToken(opts.RefreshToken).
-		SetNillableRevalidateAt(opts.RevalidateAt).
-		Save(ctx)
-	if err != nil {
-		return nil, "", fmt.Errorf("auth: create session: %w", err)
+	started := Started{Token: tok, ExpiresAt: now.Add(s.Lifetime)}
+	var revalidate any
+	if opts.RevalidateAt != nil {
+		revalidate = *opts.RevalidateAt
 	}
-	// One UPDATE of last_login_at alone: no read-back of the row, and updated_at stays as it is
-	// (a login is not a change of the profile; ent's update default would bump it). The
-	// statement reads the same on SQLite and MySQL/MariaDB.
-	const recordLogin = "UPDATE " + user.Table + " SET " + user.FieldLastLoginAt + " = ? WHERE " + user.FieldID + " = ?"
+	res, err := client.ExecContext(ctx, insertSession, now, hash, u.ID, string(method), started.ExpiresAt, now,
+		Truncate(ClientIP(r), 64), Truncate(r.UserAgent(), 512), nullBytes(opts.IDToken), nullBytes(opts.RefreshToken), revalidate)
+	if err != nil {
+		return Started{}, fmt.Errorf("auth: create session: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return Started{}, fmt.Errorf("auth: create session: %w", err)
+	}
+	started.ID = int(id)
 	if !opts.LoginRecorded {
 		if _, err := client.ExecContext(ctx, recordLogin, now, u.ID); err != nil {
-			return nil, "", fmt.Errorf("auth: record login time: %w", err)
+			return Started{}, fmt.Errorf("auth: record login time: %w", err)
 		}
 	}
-	return sess, tok, nil
+	return started, nil
 }
 
-// SetCookie gives the browser the session's cookie.
-func (s *Sessions) SetCookie(w http.ResponseWriter, sess *ent.Session, token string) {
-	http.SetCookie(w, s.cookie(token, sess.ExpiresAt))
+// nullBytes is b, or NULL when b is empty (what ent writes for an unset optional field).
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// SetCookie gives the browser the cookie of a session Start made.
+func (s *Sessions) SetCookie(w http.ResponseWriter, started Started) {
+	http.SetCookie(w, s.cookie(started.Token, started.ExpiresAt))
 }
 
 func (s *Sessions) cookie(value string, expires time.Time) *http.Cookie {

@@ -115,9 +115,9 @@ func (p *Provisioner) Login(ctx context.Context, w http.ResponseWriter, r *http.
 		if i > 0 {
 			time.Sleep(time.Duration(rand.IntN(20*i)+5) * time.Millisecond)
 		}
-		res, sess, tok, err := p.login(ctx, r, req)
+		res, started, err := p.login(ctx, r, req)
 		if err == nil {
-			p.Sessions.SetCookie(w, sess, tok)
+			p.Sessions.SetCookie(w, started)
 			return res, nil
 		}
 		if !retryable(err) {
@@ -132,42 +132,42 @@ func (p *Provisioner) Login(ctx context.Context, w http.ResponseWriter, r *http.
 	return nil, &auth.SSOError{Code: auth.CodeTryAgain, Message: "Too many sign-ins at once. Please try again.", Err: lastErr}
 }
 
-func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (*Result, *ent.Session, string, error) {
+func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (*Result, auth.Started, error) {
 	tx, err := p.DB.Client.Tx(ctx)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("provision: begin: %w", err)
+		return nil, auth.Started{}, fmt.Errorf("provision: begin: %w", err)
 	}
 	client := tx.Client()
 	req.at = p.Sessions.Time()
 	if req.Before != nil {
 		if err := req.Before(ctx, client); err != nil {
 			_ = tx.Rollback()
-			return nil, nil, "", err
+			return nil, auth.Started{}, err
 		}
 	}
 	res, err := provision(ctx, client, req, eventBase(r, req.Method))
 	if err != nil {
 		_ = tx.Rollback()
-		return res, nil, "", err
+		return res, auth.Started{}, err
 	}
 	opts := req.Session
 	opts.At, opts.LoginRecorded = req.at, res.Created
-	sess, tok, err := p.Sessions.Start(ctx, r, client, res.User, req.Method, opts)
+	started, err := p.Sessions.Start(ctx, r, client, res.User, req.Method, opts)
 	if err != nil {
 		_ = tx.Rollback()
-		return nil, nil, "", err
+		return nil, auth.Started{}, err
 	}
 	e := eventBase(r, req.Method)
 	e.Type, e.UserID = auth.EventLoginSucceeded, res.User.ID
 	e.Detail = map[string]any{"decision": res.Decision}
 	if err := auth.RecordAll(ctx, client, append(res.events, e)...); err != nil {
 		_ = tx.Rollback()
-		return nil, nil, "", err
+		return nil, auth.Started{}, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, nil, "", fmt.Errorf("provision: commit: %w", err)
+		return nil, auth.Started{}, fmt.Errorf("provision: commit: %w", err)
 	}
-	return res, sess, tok, nil
+	return res, started, nil
 }
 
 // DryRun decides what a login with req would do, and does nothing: the work runs in a
