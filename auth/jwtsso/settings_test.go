@@ -10,9 +10,9 @@ import (
 	"github.com/community/sso/ent/store/storetest"
 )
 
-// TestSettingsFields: the few columns a login reads carry every setting Verify and the handler
-// use. A setting missing from SettingsFields would read as its zero value here.
-func TestSettingsFields(t *testing.T) {
+// TestLoginSettings: the few columns a login reads carry every setting Verify and the handler
+// use. A setting missing from LoadLoginSettings would read as its zero value here.
+func TestLoginSettings(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		sealer := testSealer(t)
@@ -28,7 +28,7 @@ func TestSettingsFields(t *testing.T) {
 			SetNewUsersHomepage("/welcome").
 			ExecX(ctx)
 
-		got, err := auth.LoadSettings(ctx, db.Client, SettingsFields...)
+		got, err := LoadLoginSettings(ctx, db.Client)
 		if err != nil {
 			t.Fatal(err)
 		}
