@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -11,16 +12,14 @@ import (
 	"strings"
 	"time"
 
-	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/profile"
 	"github.com/community/sso/ent"
-	"github.com/community/sso/ent/predicate"
 	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/profilefieldvalue"
 	"github.com/community/sso/ent/session"
-	"github.com/community/sso/ent/space"
 	"github.com/community/sso/ent/spacemembership"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/user"
@@ -216,7 +215,8 @@ func retryable(err error) bool {
 	if auth.AsSSOError(err) != nil {
 		return false
 	}
-	if ent.IsConstraintError(err) {
+	// ent's constraint errors, and the driver's own from the statements written by hand.
+	if sqlgraph.IsConstraintError(err) {
 		return true
 	}
 	msg := err.Error()
@@ -424,11 +424,17 @@ func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, l
 
 // spaceRow is a space with the member's membership of it, if any.
 type spaceRow struct {
-	ID     int            `sql:"id"`
-	Slug   string         `sql:"slug"`
-	Member sql.NullInt64  `sql:"membership_id"`
-	Role   sql.NullString `sql:"membership_role"`
+	ID     int
+	Slug   string
+	Member sql.NullInt64
+	Role   sql.NullString
 }
+
+// spacesQuery reads spaces with the member's membership of each (its first argument is the
+// member's id); syncSpaces adds which spaces. Logins run it every time, so it is written here
+// rather than built by ent each time; it reads the same on SQLite and MySQL/MariaDB.
+const spacesQuery = "SELECT s.`id`, s.`slug`, m.`id`, m.`role` FROM `spaces` AS s " +
+	"LEFT JOIN `space_memberships` AS m ON m.`space_id` = s.`id` AND m.`user_id` = ? WHERE "
 
 // syncSpaces applies the payload's spaces. Unknown spaces are skipped, never a failed login.
 //
@@ -439,38 +445,31 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 	if len(pr.Spaces) == 0 && pr.SpacesOperation != OpReplace {
 		return nil, nil, nil
 	}
-	var refs []string
-	var ids []int
+	args := []any{userID}
+	var slugs, ids []any
 	for _, c := range pr.Spaces {
-		refs = append(refs, c.Space)
+		slugs = append(slugs, c.Space)
 		if id, err := strconv.Atoi(c.Space); err == nil {
 			ids = append(ids, id)
 		}
 	}
-	var which []predicate.Space // never empty: there are spaces, or the operation is REPLACE
-	if len(refs) > 0 {
-		which = append(which, space.SlugIn(refs...))
+	var which []string // never empty: there are spaces, or the operation is REPLACE
+	if len(slugs) > 0 {
+		which = append(which, "s.`slug` IN ("+placeholders(len(slugs))+")")
+		args = append(args, slugs...)
 	}
 	if len(ids) > 0 {
-		which = append(which, space.IDIn(ids...))
+		which = append(which, "s.`id` IN ("+placeholders(len(ids))+")")
+		args = append(args, ids...)
 	}
 	if pr.SpacesOperation == OpReplace {
-		which = append(which, space.HasMembersWith(spacemembership.UserID(userID)))
+		which = append(which, "s.`id` IN (SELECT `space_id` FROM `space_memberships` WHERE `user_id` = ?)")
+		args = append(args, userID)
 	}
-	var rows []spaceRow
-	err := client.Space.Query().
-		Where(space.Or(which...)).
-		Modify(func(s *sql.Selector) {
-			m := sql.Table(spacemembership.Table)
-			s.LeftJoin(m).OnP(sql.And(
-				sql.ColumnsEQ(s.C(space.FieldID), m.C(spacemembership.FieldSpaceID)),
-				sql.EQ(m.C(spacemembership.FieldUserID), userID),
-			))
-			s.Select(s.C(space.FieldID), s.C(space.FieldSlug),
-				sql.As(m.C(spacemembership.FieldID), "membership_id"),
-				sql.As(m.C(spacemembership.FieldRole), "membership_role"))
-		}).
-		Scan(ctx, &rows)
+	rows, err := scanRows(ctx, client, spacesQuery+strings.Join(which, " OR "), args, func(r *sql.Rows) (spaceRow, error) {
+		var s spaceRow
+		return s, r.Scan(&s.ID, &s.Slug, &s.Member, &s.Role)
+	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -546,34 +545,31 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 
 // fieldRow is a profile field with the member's value of it, if any.
 type fieldRow struct {
-	ID           int            `sql:"id"`
-	Key          string         `sql:"key"`
-	Type         string         `sql:"type"`
-	Options      sql.NullString `sql:"options"`
-	ExternalKeys sql.NullString `sql:"external_keys"`
-	ValueID      sql.NullInt64  `sql:"value_id"`
-	Value        sql.NullString `sql:"value"`
+	ID           int
+	Key          string
+	Type         string
+	Options      sql.NullString
+	ExternalKeys sql.NullString
+	ValueID      sql.NullInt64
+	Value        sql.NullString
 }
+
+// fieldsQuery reads every profile field with the member's value of it (its argument is the
+// member's id). Logins run it every time, so it is written here rather than built by ent each
+// time; it reads the same on SQLite and MySQL/MariaDB.
+const fieldsQuery = "SELECT f.`id`, f.`key`, f.`type`, f.`options`, f.`external_keys`, v.`id`, v.`value` " +
+	"FROM `profile_fields` AS f LEFT JOIN `profile_field_values` AS v ON v.`field_id` = f.`id` AND v.`user_id` = ? " +
+	"ORDER BY f.`id`"
 
 // syncFields sets each profile field from the first of its external keys with a value.
 //
 // One query reads the field definitions, each with the member's value; a login that changes
 // nothing writes nothing, and new values are inserted together.
 func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) ([]string, []string, error) {
-	var rows []fieldRow
-	err := client.ProfileField.Query().
-		Modify(func(s *sql.Selector) {
-			v := sql.Table(profilefieldvalue.Table)
-			s.LeftJoin(v).OnP(sql.And(
-				sql.ColumnsEQ(s.C(profilefield.FieldID), v.C(profilefieldvalue.FieldFieldID)),
-				sql.EQ(v.C(profilefieldvalue.FieldUserID), userID),
-			))
-			s.Select(s.C(profilefield.FieldID), s.C(profilefield.FieldKey), s.C(profilefield.FieldType),
-				s.C(profilefield.FieldOptions), s.C(profilefield.FieldExternalKeys),
-				sql.As(v.C(profilefieldvalue.FieldID), "value_id"),
-				sql.As(v.C(profilefieldvalue.FieldValue), "value"))
-		}).
-		Scan(ctx, &rows)
+	rows, err := scanRows(ctx, client, fieldsQuery, []any{userID}, func(r *sql.Rows) (fieldRow, error) {
+		var f fieldRow
+		return f, r.Scan(&f.ID, &f.Key, &f.Type, &f.Options, &f.ExternalKeys, &f.ValueID, &f.Value)
+	})
 	if err != nil || len(rows) == 0 {
 		return nil, nil, err
 	}
@@ -627,4 +623,30 @@ func jsonStrings(col sql.NullString) ([]string, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// scanRows runs query with client and scans each row with scan.
+func scanRows[T any](ctx context.Context, client *ent.Client, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	rows, err := client.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, rows.Close()
+}
+
+// placeholders is n placeholders, comma-separated.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

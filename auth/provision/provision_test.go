@@ -885,3 +885,44 @@ func TestLoginConcurrentFirstLogins(t *testing.T) {
 		}
 	})
 }
+
+// TestRetryable: a login that lost a race is retried whether the unique key it hit was written
+// through ent or by a statement written by hand; a refusal or a broken statement is not.
+func TestRetryable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		u := c.User.Create().SetEmail("r@example.com").SetUsername("r").SaveX(ctx)
+		_, entErr := c.User.Create().SetEmail("r@example.com").SetUsername("r2").Save(ctx)
+		r := httptest.NewRequest("GET", "/", nil)
+		sessions := &auth.Sessions{Client: c, Lifetime: time.Hour}
+		if _, err := sessions.Start(ctx, r, c, u, session.MethodJWT, auth.SessionOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		_, rawErr := c.ExecContext(ctx, "INSERT INTO `users` (`created_at`, `updated_at`, `email`, `username`) VALUES (?, ?, ?, ?)", time.Now(), time.Now(), "r@example.com", "r3")
+		_, fkErr := sessions.Start(ctx, r, c, &ent.User{ID: u.ID + 1000}, session.MethodJWT, auth.SessionOptions{})
+		_, badErr := c.ExecContext(ctx, "SELECT nothing FROM nowhere")
+		for _, tc := range []struct {
+			name string
+			err  error
+			want bool
+		}{
+			{"ent unique key", entErr, true},
+			{"driver unique key", fmt.Errorf("auth: create session: %w", rawErr), true},
+			{"driver foreign key", fkErr, true},
+			{"busy database", errors.New("database is locked (5) (SQLITE_BUSY)"), true},
+			{"deadlock", errors.New("Error 1213 (40001): Deadlock found when trying to get lock; try restarting transaction"), true},
+			{"refusal", auth.NewSSOError(auth.CodeUserSuspended, "suspended"), false},
+			{"broken statement", badErr, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if tc.err == nil {
+					t.Fatal("no error to classify")
+				}
+				if got := retryable(tc.err); got != tc.want {
+					t.Fatalf("retryable(%v) = %v, want %v", tc.err, got, tc.want)
+				}
+			})
+		}
+	})
+}
