@@ -236,7 +236,7 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 		h.directError(w, r, http.StatusForbidden, rawEmail, target, "Email and password sign-in is turned off for members. Please use the community's single sign-on.")
 		return
 	}
-	started, err := h.Sessions.Start(ctx, r, h.client(), u, session.MethodPASSWORD, SessionOptions{})
+	started, err := h.Sessions.Start(ctx, r, h.client(), u.ID, session.MethodPASSWORD, SessionOptions{})
 	if err != nil {
 		h.fail(w, r, err)
 		return

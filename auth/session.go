@@ -119,10 +119,10 @@ const insertSession = "INSERT INTO `" + session.Table + "` (`" + session.FieldCr
 // stays as it is (a login is not a change of the profile; ent's update default would bump it).
 const recordLogin = "UPDATE `" + user.Table + "` SET `" + user.FieldLastLoginAt + "` = ? WHERE `" + user.FieldID + "` = ?"
 
-// Start creates a session for u after a successful login and returns it with its token; the
+// Start creates a session for the member userID after a successful login and returns it with its token; the
 // caller sets the cookie with SetCookie once the transaction holding the session commits. Any
 // session the browser already had ends: every login gets a new token.
-func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Client, u *ent.User, method session.Method, opts SessionOptions) (Started, error) {
+func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Client, userID int, method session.Method, opts SessionOptions) (Started, error) {
 	if client == nil {
 		client = s.Client
 	}
@@ -144,7 +144,7 @@ func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Clien
 	if opts.RevalidateAt != nil {
 		revalidate = *opts.RevalidateAt
 	}
-	res, err := client.ExecContext(ctx, insertSession, now, hash, u.ID, string(method), started.ExpiresAt, now,
+	res, err := client.ExecContext(ctx, insertSession, now, hash, userID, string(method), started.ExpiresAt, now,
 		Truncate(ClientIP(r), 64), Truncate(r.UserAgent(), 512), nullBytes(opts.IDToken), nullBytes(opts.RefreshToken), revalidate)
 	if err != nil {
 		return Started{}, fmt.Errorf("auth: create session: %w", err)
@@ -155,7 +155,7 @@ func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Clien
 	}
 	started.ID = int(id)
 	if !opts.LoginRecorded {
-		if _, err := client.ExecContext(ctx, recordLogin, now, u.ID); err != nil {
+		if _, err := client.ExecContext(ctx, recordLogin, now, userID); err != nil {
 			return Started{}, fmt.Errorf("auth: record login time: %w", err)
 		}
 	}

@@ -75,7 +75,7 @@ type Request struct {
 
 // Result is what a provisioning decided and did.
 type Result struct {
-	User     *ent.User
+	User     *Member
 	Decision string
 	Created  bool
 	Changed  []string
@@ -90,6 +90,57 @@ type Result struct {
 	// events are the security events of the provisioning, written by the login together with
 	// its LOGIN_SUCCEEDED (one statement).
 	events []auth.Event
+}
+
+// Member is a member's row as provisioning reads and leaves it: the columns a login compares
+// and decides on, without edges (query those through a client by ID).
+type Member struct {
+	ID         int
+	ExternalID *string
+	Email      string
+	Name       string
+	Username   string
+	Tagline    string
+	Picture    string
+	Role       user.Role
+	Status     user.Status
+}
+
+// memberOf is the Member of an ent user.
+func memberOf(u *ent.User) *Member {
+	return &Member{ID: u.ID, ExternalID: u.ExternalID, Email: u.Email, Name: u.Name, Username: u.Username,
+		Tagline: u.Tagline, Picture: u.Picture, Role: u.Role, Status: u.Status}
+}
+
+// memberBy is the statement that finds a member by a unique column (externalId or email, the
+// normalized form both are kept in). Every login runs it, so it is written here rather than
+// built by ent each time; it reads the same on SQLite and MySQL/MariaDB.
+func memberBy(column string) string {
+	return "SELECT `id`, `external_id`, `email`, `name`, `username`, `tagline`, `picture`, `role`, `status` FROM `users` WHERE `" + column + "` = ?"
+}
+
+var (
+	memberByExternalID = memberBy(user.FieldExternalID)
+	memberByEmail      = memberBy(user.FieldEmail)
+)
+
+// findMember returns the member whose column (one of the statements above) holds value, or nil.
+func findMember(ctx context.Context, client *ent.Client, query, value string) (*Member, error) {
+	found, err := scanRows(ctx, client, query, []any{value}, func(r *sql.Rows) (*Member, error) {
+		m := &Member{}
+		var ext sql.NullString
+		if err := r.Scan(&m.ID, &ext, &m.Email, &m.Name, &m.Username, &m.Tagline, &m.Picture, &m.Role, &m.Status); err != nil {
+			return nil, err
+		}
+		if ext.Valid {
+			m.ExternalID = &ext.String
+		}
+		return m, nil
+	})
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	return found[0], nil
 }
 
 // Provisioner runs provisionings and logins.
@@ -151,7 +202,7 @@ func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (
 	}
 	opts := req.Session
 	opts.At, opts.LoginRecorded = req.at, res.Created
-	started, err := p.Sessions.Start(ctx, r, client, res.User, req.Method, opts)
+	started, err := p.Sessions.Start(ctx, r, client, res.User.ID, req.Method, opts)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, auth.Started{}, err
@@ -232,11 +283,10 @@ func retryable(err error) bool {
 func provision(ctx context.Context, client *ent.Client, req Request, base auth.Event) (*Result, error) {
 	pr := req.Profile
 	res := &Result{Skipped: append([]string(nil), pr.Skipped...)}
-	var u *ent.User
+	var u *Member
 	var err error
 	if pr.ExternalID != "" {
-		u, err = client.User.Query().Where(user.ExternalID(pr.ExternalID)).Only(ctx)
-		if err != nil && !ent.IsNotFound(err) {
+		if u, err = findMember(ctx, client, memberByExternalID, pr.ExternalID); err != nil {
 			return nil, err
 		}
 		if u != nil {
@@ -244,8 +294,8 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 		}
 	}
 	if u == nil && pr.Email != "" {
-		byEmail, err := client.User.Query().Where(user.Email(pr.Email)).Only(ctx)
-		if err != nil && !ent.IsNotFound(err) {
+		byEmail, err := findMember(ctx, client, memberByEmail, pr.Email)
+		if err != nil {
 			return nil, err
 		}
 		switch {
@@ -306,9 +356,10 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 			e := base
 			e.Type, e.UserID = auth.EventRoleChanged, u.ID
 			e.Detail = map[string]any{"from": string(u.Role), "to": string(role), "source": "claims"}
-			if u, err = u.Update().SetRole(role).Save(ctx); err != nil {
+			if err = client.User.UpdateOneID(u.ID).SetRole(role).Exec(ctx); err != nil {
 				return nil, err
 			}
+			u.Role = role
 			res.events = append(res.events, e)
 			res.Changed = append(res.Changed, "role")
 		}
@@ -349,7 +400,7 @@ func conflictError(existing int, existingExternalID string) *auth.SSOError {
 }
 
 // create makes a new member from the profile.
-func create(ctx context.Context, client *ent.Client, req Request) (*ent.User, error) {
+func create(ctx context.Context, client *ent.Client, req Request) (*Member, error) {
 	pr := req.Profile
 	base := pr.Username
 	if base == "" {
@@ -374,13 +425,17 @@ func create(ctx context.Context, client *ent.Client, req Request) (*ent.User, er
 	if !req.at.IsZero() {
 		c.SetLastLoginAt(req.at)
 	}
-	return c.Save(ctx)
+	u, err := c.Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return memberOf(u), nil
 }
 
 // update applies the profile to an existing member and returns the names of changed fields.
-func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, link bool) (*ent.User, []string, error) {
+func update(ctx context.Context, client *ent.Client, u *Member, req Request, link bool) (*Member, []string, error) {
 	pr := req.Profile
-	upd := u.Update()
+	upd := client.User.UpdateOneID(u.ID)
 	var changed []string
 	if link && pr.ExternalID != "" {
 		upd.SetExternalID(pr.ExternalID)
@@ -418,8 +473,11 @@ func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, l
 	if len(changed) == 0 {
 		return u, nil, nil
 	}
-	u, err := upd.Save(ctx)
-	return u, changed, err
+	saved, err := upd.Save(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return memberOf(saved), changed, nil
 }
 
 // spaceRow is a space with the member's membership of it, if any.

@@ -896,11 +896,11 @@ func TestRetryable(t *testing.T) {
 		_, entErr := c.User.Create().SetEmail("r@example.com").SetUsername("r2").Save(ctx)
 		r := httptest.NewRequest("GET", "/", nil)
 		sessions := &auth.Sessions{Client: c, Lifetime: time.Hour}
-		if _, err := sessions.Start(ctx, r, c, u, session.MethodJWT, auth.SessionOptions{}); err != nil {
+		if _, err := sessions.Start(ctx, r, c, u.ID, session.MethodJWT, auth.SessionOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		_, rawErr := c.ExecContext(ctx, "INSERT INTO `users` (`created_at`, `updated_at`, `email`, `username`) VALUES (?, ?, ?, ?)", time.Now(), time.Now(), "r@example.com", "r3")
-		_, fkErr := sessions.Start(ctx, r, c, &ent.User{ID: u.ID + 1000}, session.MethodJWT, auth.SessionOptions{})
+		_, fkErr := sessions.Start(ctx, r, c, u.ID+1000, session.MethodJWT, auth.SessionOptions{})
 		_, badErr := c.ExecContext(ctx, "SELECT nothing FROM nowhere")
 		for _, tc := range []struct {
 			name string
