@@ -1,4 +1,14 @@
 // Package auth is everything about identity: the viewer in the request context, sessions and API
 // tokens, the redirect validator, direct (email/password) login, logout, the login page, and the
 // SSO methods (OAuth2/OpenID Connect and JWT SSO) that share one provisioning core.
+//
+// # Statements on the login path
+//
+// Most statements go through ent's builders. The few that every login sends (the session
+// INSERT, the security events INSERT and the login-time UPDATE here; the settings read in
+// jwtsso; the member, space and field lookups in provision) are fixed SQL text whose rows are
+// scanned into typed values: ent rebuilt each of them on every call and scanned by reflection,
+// which cost as much as running them or more (docs/PERFORMANCE.md). The text uses backquoted
+// identifiers and ? placeholders, which SQLite and MySQL/MariaDB read alike; the tests run it
+// on both, and TestInsertColumns fails when the schema gains a column an INSERT does not write.
 package auth

@@ -66,8 +66,7 @@ func Record(ctx context.Context, client *ent.Client, e Event) error {
 	return RecordAll(ctx, client, e)
 }
 
-// eventColumns are the columns an event's INSERT sets; the others have no default to write
-// (id is the table's own). TestEventColumns checks this is every column of the table.
+// eventColumns are the columns an event's INSERT sets: all but the id.
 var eventColumns = []string{
 	securityevent.FieldCreatedAt, securityevent.FieldType, securityevent.FieldUserID,
 	securityevent.FieldMethod, securityevent.FieldIP, securityevent.FieldUserAgent,
@@ -84,12 +83,9 @@ var eventInsert, eventRow = func() (string, string) {
 		"(" + strings.Repeat("?, ", len(eventColumns)-1) + "?)"
 }()
 
-// RecordAll writes events, in order, with one statement.
-//
-// Every login writes at least one event, so the statement is written here rather than built
-// by ent for each call (which cost twice the INSERT itself); it reads the same on SQLite and
-// MySQL/MariaDB. The values are what ent would write: the time of day, NULL for no user or no
-// detail, and the detail as JSON.
+// RecordAll writes events, in order, with one fixed INSERT (see "Statements on the login path"
+// in the package doc). The values are what ent would write: the time of day, NULL for no user
+// or no detail, and the detail as JSON.
 func RecordAll(ctx context.Context, client *ent.Client, events ...Event) error {
 	if len(events) == 0 {
 		return nil

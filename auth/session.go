@@ -106,9 +106,8 @@ type Started struct {
 	ExpiresAt time.Time
 }
 
-// insertSession is the INSERT of a new session. Every login runs it, so it is written here
-// rather than built by ent each time (which cost as much again as the INSERT itself); it reads
-// the same on SQLite and MySQL/MariaDB. TestSessionColumns checks it sets every column.
+// insertSession is the INSERT of a new session, every column but the id (see "Statements on
+// the login path" in the package doc).
 const insertSession = "INSERT INTO `" + session.Table + "` (`" + session.FieldCreatedAt + "`, `" +
 	session.FieldTokenHash + "`, `" + session.FieldUserID + "`, `" + session.FieldMethod + "`, `" +
 	session.FieldExpiresAt + "`, `" + session.FieldLastSeenAt + "`, `" + session.FieldIP + "`, `" +
@@ -119,9 +118,9 @@ const insertSession = "INSERT INTO `" + session.Table + "` (`" + session.FieldCr
 // stays as it is (a login is not a change of the profile; ent's update default would bump it).
 const recordLogin = "UPDATE `" + user.Table + "` SET `" + user.FieldLastLoginAt + "` = ? WHERE `" + user.FieldID + "` = ?"
 
-// Start creates a session for the member userID after a successful login and returns it with its token; the
-// caller sets the cookie with SetCookie once the transaction holding the session commits. Any
-// session the browser already had ends: every login gets a new token.
+// Start creates a session for the member userID after a successful login and returns it with
+// its token; the caller sets the cookie with SetCookie once the transaction holding the session
+// commits. Any session the browser already had ends: every login gets a new token.
 func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Client, userID int, method session.Method, opts SessionOptions) (Started, error) {
 	if client == nil {
 		client = s.Client

@@ -197,10 +197,9 @@ func consume(ctx context.Context, client *ent.Client, tok *Token, now time.Time)
 	return err
 }
 
-// loginSettings is the statement that reads the settings a JWT SSO login uses (Verify and the
-// handler): these columns of the settings row, not the whole wide row. It is written here rather
-// than built by ent on every login, which cost twice the read itself; it reads the same on
-// SQLite and MySQL/MariaDB.
+// loginSettings reads the settings a JWT SSO login uses (Verify and the handler): these columns
+// of the settings row, not the whole wide row, with fixed SQL (see "Statements on the login
+// path" in package auth).
 const loginSettings = "SELECT `" + settings.FieldID + "`, `" + settings.FieldJwtEnabled + "`, `" +
 	settings.FieldJwtSecret + "`, `" + settings.FieldJwtMaxTokenAgeSeconds + "`, `" +
 	settings.FieldJwtRequireJti + "`, `" + settings.FieldNewUsersHomepage + "` FROM `" +

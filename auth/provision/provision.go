@@ -113,8 +113,8 @@ func memberOf(u *ent.User) *Member {
 }
 
 // memberBy is the statement that finds a member by a unique column (externalId or email, the
-// normalized form both are kept in). Every login runs it, so it is written here rather than
-// built by ent each time; it reads the same on SQLite and MySQL/MariaDB.
+// normalized form both are kept in). It and the other statements of this file are fixed SQL
+// (see "Statements on the login path" in package auth).
 func memberBy(column string) string {
 	return "SELECT `id`, `external_id`, `email`, `name`, `username`, `tagline`, `picture`, `role`, `status` FROM `users` WHERE `" + column + "` = ?"
 }
@@ -489,8 +489,7 @@ type spaceRow struct {
 }
 
 // spacesQuery reads spaces with the member's membership of each (its first argument is the
-// member's id); syncSpaces adds which spaces. Logins run it every time, so it is written here
-// rather than built by ent each time; it reads the same on SQLite and MySQL/MariaDB.
+// member's id); syncSpaces adds which spaces.
 const spacesQuery = "SELECT s.`id`, s.`slug`, m.`id`, m.`role` FROM `spaces` AS s " +
 	"LEFT JOIN `space_memberships` AS m ON m.`space_id` = s.`id` AND m.`user_id` = ? WHERE "
 
@@ -613,8 +612,7 @@ type fieldRow struct {
 }
 
 // fieldsQuery reads every profile field with the member's value of it (its argument is the
-// member's id). Logins run it every time, so it is written here rather than built by ent each
-// time; it reads the same on SQLite and MySQL/MariaDB.
+// member's id).
 const fieldsQuery = "SELECT f.`id`, f.`key`, f.`type`, f.`options`, f.`external_keys`, v.`id`, v.`value` " +
 	"FROM `profile_fields` AS f LEFT JOIN `profile_field_values` AS v ON v.`field_id` = f.`id` AND v.`user_id` = ? " +
 	"ORDER BY f.`id`"
