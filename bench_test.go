@@ -36,6 +36,7 @@ import (
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/store/storetest"
 )
 
 // floors keeps the mean ns/op of each floor benchmark run so far in this process.
@@ -113,6 +114,29 @@ func benchDB(b testing.TB) (db *store.DB, bare *sql.DB) {
 	}
 	bare.SetMaxOpenConns(1)
 	bare.SetMaxIdleConns(1)
+	b.Cleanup(func() { bare.Close() })
+	return db, bare
+}
+
+// benchMySQL opens a fresh database on the TEST_MYSQL_DSN server (the benchmark skips without
+// one), reached by two pools as benchDB's: the store's, with its statement cache, for the
+// server, and a bare database/sql pool for the floors, which prepares, runs and closes every
+// statement with arguments.
+func benchMySQL(b testing.TB) (db *store.DB, bare *sql.DB) {
+	b.Helper()
+	ctx := context.Background()
+	dsn := storetest.NewMySQLDatabase(b)
+	db, err := store.Open(ctx, store.MySQL, dsn, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if bare, err = sql.Open(store.MySQL, dsn); err != nil {
+		b.Fatal(err)
+	}
 	b.Cleanup(func() { bare.Close() })
 	return db, bare
 }
@@ -342,7 +366,7 @@ func usersPageFloor(db *sql.DB) http.HandlerFunc {
 				byID[uid].Spaces = append(byID[uid].Spaces, m)
 			}
 			rows.Close()
-			rows, err = db.QueryContext(ctx, `SELECT user_id, "key", value FROM profile_field_values WHERE user_id IN (`+in+`) ORDER BY user_id, id`, ids...)
+			rows, err = db.QueryContext(ctx, "SELECT user_id, `key`, value FROM profile_field_values WHERE user_id IN ("+in+") ORDER BY user_id, id", ids...)
 			if err != nil {
 				floorError(w, http.StatusInternalServerError, err.Error())
 				return
@@ -379,12 +403,12 @@ type jwtLogin struct {
 	client *http.Client
 }
 
-// newJWTLogin serves the whole server over an in-memory SQLite database holding 120 members
-// (3 spaces, 2 field values each, the fields read from the payload keys field_0 and field_1),
-// with JWT SSO enabled.
-func newJWTLogin(b *testing.B) *jwtLogin {
+// newJWTLogin serves the whole server over a database from open (benchDB or benchMySQL) holding
+// 120 members (3 spaces, 2 field values each, the fields read from the payload keys field_0 and
+// field_1), with JWT SSO enabled.
+func newJWTLogin(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB)) *jwtLogin {
 	ctx := context.Background()
-	db, bare := benchDB(b)
+	db, bare := open(b)
 	app := newApp(b, db, nil)
 	seedUsers(b, db, 120, 3, 2)
 	for _, f := range db.Client.ProfileField.Query().AllX(ctx) {
@@ -493,8 +517,11 @@ func unchanged(b *testing.B, l *jwtLogin) {
 	}
 }
 
-func BenchmarkJWTLoginFloor(b *testing.B) {
-	l := newJWTLogin(b)
+// benchJWTLoginFloor, benchJWTLoginExisting, benchJWTLoginNewFloor and benchJWTLoginNew are the
+// JWT login benchmarks on a database from open; a floor records its ns/op under name, and the
+// benchmark reports its ratio to it.
+func benchJWTLoginFloor(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB), name string) {
+	l := newJWTLogin(b, open)
 	floor := httptest.NewServer(jwtLoginFloor(l.bare, l.secret))
 	b.Cleanup(floor.Close)
 	u := existingURL(b, l, floor.URL)
@@ -503,11 +530,11 @@ func BenchmarkJWTLoginFloor(b *testing.B) {
 	for b.Loop() {
 		l.get(b, u, false)
 	}
-	recordFloor(b, "JWTLogin")
+	recordFloor(b, name)
 }
 
-func BenchmarkJWTLoginExisting(b *testing.B) {
-	l := newJWTLogin(b)
+func benchJWTLoginExisting(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB), name string) {
+	l := newJWTLogin(b, open)
 	u := existingURL(b, l, l.app.URL)
 	l.get(b, u, true)
 	unchanged(b, l)
@@ -517,11 +544,11 @@ func BenchmarkJWTLoginExisting(b *testing.B) {
 	}
 	b.StopTimer()
 	unchanged(b, l)
-	reportRatio(b, "JWTLogin")
+	reportRatio(b, name)
 }
 
-func BenchmarkJWTLoginNewFloor(b *testing.B) {
-	l := newJWTLogin(b)
+func benchJWTLoginNewFloor(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB), name string) {
+	l := newJWTLogin(b, open)
 	floor := httptest.NewServer(jwtLoginFloor(l.bare, l.secret))
 	b.Cleanup(floor.Close)
 	src := newMemberURLs(b, l, floor.URL)
@@ -532,11 +559,11 @@ func BenchmarkJWTLoginNewFloor(b *testing.B) {
 	}
 	b.StopTimer()
 	checkNewMembers(b, l, src.next-len(src.buf))
-	recordFloor(b, "JWTLoginNew")
+	recordFloor(b, name)
 }
 
-func BenchmarkJWTLoginNew(b *testing.B) {
-	l := newJWTLogin(b)
+func benchJWTLoginNew(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB), name string) {
+	l := newJWTLogin(b, open)
 	src := newMemberURLs(b, l, l.app.URL)
 	l.get(b, src.get(), true)
 	b.ReportAllocs()
@@ -545,7 +572,31 @@ func BenchmarkJWTLoginNew(b *testing.B) {
 	}
 	b.StopTimer()
 	checkNewMembers(b, l, src.next-len(src.buf))
-	reportRatio(b, "JWTLoginNew")
+	reportRatio(b, name)
+}
+
+func BenchmarkJWTLoginFloor(b *testing.B)    { benchJWTLoginFloor(b, benchDB, "JWTLogin") }
+func BenchmarkJWTLoginExisting(b *testing.B) { benchJWTLoginExisting(b, benchDB, "JWTLogin") }
+func BenchmarkJWTLoginNewFloor(b *testing.B) { benchJWTLoginNewFloor(b, benchDB, "JWTLoginNew") }
+func BenchmarkJWTLoginNew(b *testing.B)      { benchJWTLoginNew(b, benchDB, "JWTLoginNew") }
+
+// The same on MySQL/MariaDB (TEST_MYSQL_DSN), the production database: every statement is a
+// round trip to the server, and every commit waits for its log to be written.
+
+func BenchmarkJWTLoginMySQLFloor(b *testing.B) {
+	benchJWTLoginFloor(b, benchMySQL, "JWTLoginMySQL")
+}
+
+func BenchmarkJWTLoginExistingMySQL(b *testing.B) {
+	benchJWTLoginExisting(b, benchMySQL, "JWTLoginMySQL")
+}
+
+func BenchmarkJWTLoginNewMySQLFloor(b *testing.B) {
+	benchJWTLoginNewFloor(b, benchMySQL, "JWTLoginNewMySQL")
+}
+
+func BenchmarkJWTLoginNewMySQL(b *testing.B) {
+	benchJWTLoginNew(b, benchMySQL, "JWTLoginNewMySQL")
 }
 
 // checkNewMembers checks that n new members were made, each with 3 spaces and 2 field values.
@@ -672,7 +723,7 @@ func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
 				haveSpaces[slug] = true
 			}
 			rows.Close()
-			rows, err = tx.QueryContext(ctx, `SELECT "key", value FROM profile_field_values WHERE user_id = ?`, userID)
+			rows, err = tx.QueryContext(ctx, "SELECT `key`, value FROM profile_field_values WHERE user_id = ?", userID)
 			if err != nil {
 				fail(err)
 				return
@@ -708,9 +759,9 @@ func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
 			switch cur, ok := haveFields[k]; {
 			case v == "" || (ok && cur == v):
 			case ok:
-				_, err = tx.ExecContext(ctx, `UPDATE profile_field_values SET value = ?, updated_at = ? WHERE user_id = ? AND "key" = ?`, v, now, userID, k)
+				_, err = tx.ExecContext(ctx, "UPDATE profile_field_values SET value = ?, updated_at = ? WHERE user_id = ? AND `key` = ?", v, now, userID, k)
 			default:
-				_, err = tx.ExecContext(ctx, `INSERT INTO profile_field_values (created_at, updated_at, "key", value, field_id, user_id) SELECT ?, ?, "key", ?, id, ? FROM profile_fields WHERE "key" = ?`, now, now, v, userID, k)
+				_, err = tx.ExecContext(ctx, "INSERT INTO profile_field_values (created_at, updated_at, `key`, value, field_id, user_id) SELECT ?, ?, `key`, ?, id, ? FROM profile_fields WHERE `key` = ?", now, now, v, userID, k)
 			}
 			if err != nil {
 				fail(err)
