@@ -116,7 +116,8 @@ func memberOf(u *ent.User) *Member {
 // normalized form both are kept in). It and the other statements of this file are fixed SQL
 // (see "Statements on the login path" in package auth).
 func memberBy(column string) string {
-	return "SELECT `id`, `external_id`, `email`, `name`, `username`, `tagline`, `picture`, `role`, `status` FROM `users` WHERE `" + column + "` = ?"
+	return "SELECT `id`, `external_id`, `email`, `name`, `username`, `tagline`, `picture`, `role`, `status` " +
+		"FROM `users` WHERE `" + column + "` = ?"
 }
 
 var (
