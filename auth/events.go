@@ -74,14 +74,18 @@ var eventColumns = []string{
 }
 
 // eventInsert is the INSERT of events without its rows, and eventRow one row's placeholders.
-var eventInsert, eventRow = func() (string, string) {
-	cols := make([]string, len(eventColumns))
-	for i, c := range eventColumns {
-		cols[i] = "`" + c + "`"
+var eventInsert, eventRow = insertInto(securityevent.Table, eventColumns...)
+
+// insertInto is an INSERT into table's columns without its rows ("INSERT INTO `t` (`a`, `b`)
+// VALUES "), and one row's placeholders ("(?, ?)"), as SQLite and MySQL/MariaDB both read them.
+func insertInto(table string, columns ...string) (head, row string) {
+	quoted := make([]string, len(columns))
+	for i, c := range columns {
+		quoted[i] = "`" + c + "`"
 	}
-	return "INSERT INTO `" + securityevent.Table + "` (" + strings.Join(cols, ", ") + ") VALUES ",
-		"(" + strings.Repeat("?, ", len(eventColumns)-1) + "?)"
-}()
+	return "INSERT INTO `" + table + "` (" + strings.Join(quoted, ", ") + ") VALUES ",
+		"(" + strings.Repeat("?, ", len(columns)-1) + "?)"
+}
 
 // RecordAll writes events, in order, with one fixed INSERT (see "Statements on the login path"
 // in the package doc). The values are what ent would write: the time of day, NULL for no user

@@ -107,12 +107,14 @@ type Started struct {
 }
 
 // insertSession is the INSERT of a new session, every column but the id (see "Statements on
-// the login path" in the package doc).
-const insertSession = "INSERT INTO `" + session.Table + "` (`" + session.FieldCreatedAt + "`, `" +
-	session.FieldTokenHash + "`, `" + session.FieldUserID + "`, `" + session.FieldMethod + "`, `" +
-	session.FieldExpiresAt + "`, `" + session.FieldLastSeenAt + "`, `" + session.FieldIP + "`, `" +
-	session.FieldUserAgent + "`, `" + session.FieldIDToken + "`, `" + session.FieldRefreshToken + "`, `" +
-	session.FieldRevalidateAt + "`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+// the login path" in the package doc); Start passes the values in this order.
+var insertSession = func() string {
+	head, row := insertInto(session.Table, session.FieldCreatedAt, session.FieldTokenHash,
+		session.FieldUserID, session.FieldMethod, session.FieldExpiresAt, session.FieldLastSeenAt,
+		session.FieldIP, session.FieldUserAgent, session.FieldIDToken, session.FieldRefreshToken,
+		session.FieldRevalidateAt)
+	return head + row
+}()
 
 // recordLogin is one UPDATE of last_login_at alone: no read-back of the row, and updated_at
 // stays as it is (a login is not a change of the profile; ent's update default would bump it).
