@@ -88,45 +88,34 @@ func benchClient(b testing.TB) *http.Client {
 	}
 }
 
-// benchDB opens the benchmarks' database: SQLite in memory, reached by two pools. The server runs
-// on the store's pool, whose connection keeps its prepared statements (ent/store's statement
-// cache); the floors run on bare, database/sql over the driver as it comes, which parses every
-// statement it is given.
+// benchDB opens the benchmarks' database: SQLite in memory, reached by two pools (benchPools).
 func benchDB(b testing.TB) (db *store.DB, bare *sql.DB) {
 	b.Helper()
-	ctx := context.Background()
 	name := make([]byte, 8)
 	if _, err := rand.Read(name); err != nil {
 		b.Fatal(err)
 	}
-	dsn := store.SQLiteMemoryDSN(fmt.Sprintf("bench%x", name)) + "&cache=shared"
-	db, err := store.Open(ctx, store.SQLite, dsn, store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	bare, err = sql.Open(store.SQLite, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
+	db, bare = benchPools(b, store.SQLite, store.SQLiteMemoryDSN(fmt.Sprintf("bench%x", name))+"&cache=shared")
 	bare.SetMaxOpenConns(1)
 	bare.SetMaxIdleConns(1)
-	b.Cleanup(func() { bare.Close() })
 	return db, bare
 }
 
 // benchMySQL opens a fresh database on the TEST_MYSQL_DSN server (the benchmark skips without
-// one), reached by two pools as benchDB's: the store's, with its statement cache, for the
-// server, and a bare database/sql pool for the floors, which prepares, runs and closes every
-// statement with arguments.
+// one), reached by two pools (benchPools).
 func benchMySQL(b testing.TB) (db *store.DB, bare *sql.DB) {
 	b.Helper()
+	return benchPools(b, store.MySQL, storetest.NewMySQLDatabase(b))
+}
+
+// benchPools opens the database at dsn through two pools and migrates it. The server runs on
+// the store's pool, whose connections keep their prepared statements (ent/store's statement
+// cache); the floors run on bare, database/sql over the driver as it comes, which parses (SQLite)
+// or prepares, runs and closes (MySQL/MariaDB) every statement it is given.
+func benchPools(b testing.TB, driver, dsn string) (db *store.DB, bare *sql.DB) {
+	b.Helper()
 	ctx := context.Background()
-	dsn := storetest.NewMySQLDatabase(b)
-	db, err := store.Open(ctx, store.MySQL, dsn, store.Options{})
+	db, err := store.Open(ctx, driver, dsn, store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -134,7 +123,7 @@ func benchMySQL(b testing.TB) (db *store.DB, bare *sql.DB) {
 	if err := db.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	if bare, err = sql.Open(store.MySQL, dsn); err != nil {
+	if bare, err = sql.Open(driver, dsn); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { bare.Close() })
