@@ -196,7 +196,8 @@ func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (
 			return nil, auth.Started{}, err
 		}
 	}
-	res, err := provision(ctx, client, req, eventBase(r, req.Method))
+	base := eventBase(r, req.Method)
+	res, err := provision(ctx, client, req, base)
 	if err != nil {
 		_ = tx.Rollback()
 		return res, auth.Started{}, err
@@ -208,7 +209,7 @@ func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (
 		_ = tx.Rollback()
 		return nil, auth.Started{}, err
 	}
-	e := eventBase(r, req.Method)
+	e := base
 	e.Type, e.UserID = auth.EventLoginSucceeded, res.User.ID
 	e.Detail = map[string]any{"decision": res.Decision}
 	if err := auth.RecordAll(ctx, client, append(res.events, e)...); err != nil {
