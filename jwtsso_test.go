@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -437,4 +438,64 @@ func mustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestJWTSSOUnicodeIdentities: correctly signed tokens whose email only looks like, or folds
+// into, an existing member's never sign in as that member: they are refused (INVALID_CLAIM,
+// nothing written) or make a member of their own.
+func TestJWTSSOUnicodeIdentities(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newApp(t, db, nil)
+		c := setupCallers(t, app)
+		ctx := context.Background()
+		key := []byte(enableJWT(t, app, c.admin))
+		kim := app.createUser("kim.park@example.com", "", user.RoleMEMBER)
+		login := func(sub, email string) (response, *http.Client) {
+			b := browser(t)
+			tok := sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": sub, "email": email}), nil)
+			return app.ssoGet(b, tok, "/", "application/json"), b
+		}
+		for _, tc := range []struct {
+			name, email string
+			refused     bool
+		}{
+			{"U+0130 dotted capital I", "admİn@example.com", false},
+			{"U+212A Kelvin sign", "\u212Aim.park@example.com", true},
+			{"U+017F long s", "\u017Fam@example.com", true},
+			{"fullwidth letters", "ａｄｍｉｎ@example.com", true},
+			{"zero-width space", "ad\u200Bmin@example.com", true},
+			{"soft hyphen", "ad\u00ADmin@example.com", true},
+			{"Cyrillic a", "\u0430dmin@example.com", true},
+			{"trailing dot", "admin@example.com.", true},
+			{"bidi override", "\u202Emoc.elpmaxe@nimda", true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				users := db.Client.User.Query().CountX(ctx)
+				r, b := login("x-"+tc.name, tc.email)
+				if tc.refused {
+					if r.Status != http.StatusBadRequest || !strings.Contains(r.Body, `"INVALID_CLAIM"`) || r.Header.Get("Set-Cookie") != "" {
+						t.Fatalf("%d %s", r.Status, r.Body)
+					}
+					if n := db.Client.User.Query().CountX(ctx); n != users {
+						t.Fatalf("%d users after a refused login, %d before", n, users)
+					}
+					return
+				}
+				if r.Status != http.StatusSeeOther {
+					t.Fatalf("%d %s", r.Status, r.Body)
+				}
+				me := app.gql(b, "", "{ me { id email role } }", nil)
+				if id := dig(me.Data, "me", "id"); id == fmt.Sprint(c.adminUser.ID) || id == fmt.Sprint(kim.ID) ||
+					dig(me.Data, "me", "role") != "MEMBER" || dig(me.Data, "me", "email") != tc.email {
+					t.Fatalf("signed in as %s", me.Raw)
+				}
+			})
+		}
+		if got := db.Client.User.GetX(ctx, c.adminUser.ID); got.ExternalID != nil || got.Role != user.RoleADMIN {
+			t.Fatalf("the admin changed: %+v", got)
+		}
+		if got := db.Client.User.GetX(ctx, kim.ID); got.ExternalID != nil {
+			t.Fatalf("kim was linked: %+v", got)
+		}
+	})
 }

@@ -67,6 +67,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		if err := db.Migrate(ctx); err != nil {
 			return fmt.Errorf("start: %w", err)
 		}
+		if _, err := auth.CanonicalizeIdentifiers(ctx, db.Client, log, 1000); err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
 	}
 	sealer, err := seal.New(cfg.SecretKey)
 	if err != nil {

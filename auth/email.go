@@ -1,31 +1,13 @@
 package auth
 
-import (
-	"errors"
-	"net/mail"
-	"strings"
-)
+import "github.com/community/sso/auth/identity"
 
 // MaxEmailLength is the longest email address the server stores.
-const MaxEmailLength = 200
+const MaxEmailLength = identity.MaxEmailLength
 
-// ErrInvalidEmail is returned by NormalizeEmail for a value that is not a plain email address.
-var ErrInvalidEmail = errors.New("auth: invalid email address")
+// ErrInvalidEmail is what every error of NormalizeEmail wraps.
+var ErrInvalidEmail = identity.ErrInvalid
 
-// NormalizeEmail returns the stored form of an email address (trimmed, lower-cased) after checking
-// that it is a plain address (no display name, no comments) of at most MaxEmailLength bytes.
-func NormalizeEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" || len(s) > MaxEmailLength || strings.ContainsAny(s, " \t\r\n<>\"(),;:\\[]") {
-		return "", ErrInvalidEmail
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" {
-		return "", ErrInvalidEmail
-	}
-	at := strings.LastIndexByte(s, '@')
-	if at < 1 || at == len(s)-1 || !strings.Contains(s[at+1:], ".") {
-		return "", ErrInvalidEmail
-	}
-	return s, nil
-}
+// NormalizeEmail returns the canonical form of an email address, the one the server stores and
+// looks members up by (see package identity for the rules), or an error wrapping ErrInvalidEmail.
+func NormalizeEmail(s string) (string, error) { return identity.Email(s) }

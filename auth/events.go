@@ -31,9 +31,11 @@ const (
 	EventUserUpdated            = "USER_UPDATED"
 	EventSSOConflict            = "SSO_CONFLICT"
 	EventRoleChanged            = "ROLE_CHANGED"
+	EventRoleChangeRefused      = "ROLE_CHANGE_REFUSED"
 	EventStatusChanged          = "STATUS_CHANGED"
 	EventSpaceMembershipChanged = "SPACE_MEMBERSHIP_CHANGED"
 	EventSettingsChanged        = "SETTINGS_CHANGED"
+	EventIdentifierReview       = "IDENTIFIER_REVIEW"
 )
 
 // Event is one security log entry to record.

@@ -7,16 +7,14 @@ import (
 	"strings"
 	"unicode"
 
-	"entgo.io/ent/dialect"
-	"entgo.io/ent/dialect/sql"
-
+	"github.com/community/sso/auth/identity"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/predicate"
 	"github.com/community/sso/ent/user"
 )
 
 // MaxUsernameLength is the longest username the server stores.
-const MaxUsernameLength = 100
+const MaxUsernameLength = identity.MaxUsernameLength
 
 // UsernameBase turns a wished-for username (or a name, or an email's local part) into a
 // username: lower-case letters, digits, '.', '_' and '-', at most 40 bytes, never empty.
@@ -63,32 +61,20 @@ func UniqueUsername(ctx context.Context, client *ent.Client, base string, except
 	if err != nil {
 		return "", fmt.Errorf("auth: look up usernames: %w", err)
 	}
-	// Lower-cased: on MySQL/MariaDB the unique index follows the column's case-insensitive
-	// collation, so Bob2 holds bob2 too.
 	used := make(map[string]bool, len(suffixed))
 	for _, u := range suffixed {
-		used[strings.ToLower(u)] = true
+		used[u] = true
 	}
 	for i := 2; ; i++ {
-		if c := base + strconv.Itoa(i); !used[strings.ToLower(c)] {
+		if c := base + strconv.Itoa(i); !used[c] {
 			return c, nil
 		}
 	}
 }
 
 // usernameDigitSuffix matches (at least) the usernames made of base and a digit, then anything,
-// with a condition the username index can serve. SQLite compares text byte by byte (the BINARY
-// collation), so those names lie in [base+"0", base+":"): ':' follows '9'. Its LIKE is
-// case-insensitive and cannot use the index. On MySQL/MariaDB a LIKE with a constant prefix is a
-// range on the index whatever the column's collation, while a range with ':' would not be (in
-// Unicode collations punctuation sorts before digits).
+// with a range the username index serves. Both databases compare usernames byte by byte (SQLite's
+// BINARY, utf8mb4_bin on MySQL/MariaDB), so those names lie in [base+"0", base+":"): ':' follows '9'.
 func usernameDigitSuffix(base string) predicate.User {
-	return func(s *sql.Selector) {
-		col := s.C(user.FieldUsername)
-		if s.Dialect() == dialect.SQLite {
-			s.Where(sql.And(sql.GTE(col, base+"0"), sql.LT(col, base+":")))
-			return
-		}
-		s.Where(sql.HasPrefix(col, base))
-	}
+	return user.And(user.UsernameGTE(base+"0"), user.UsernameLT(base+":"))
 }

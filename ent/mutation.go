@@ -5018,6 +5018,8 @@ type SettingsMutation struct {
 	jwt_max_token_age_seconds    *int
 	addjwt_max_token_age_seconds *int
 	jwt_require_jti              *bool
+	identifiers_version          *int
+	addidentifiers_version       *int
 	key_check                    *[]byte
 	clearedFields                map[string]struct{}
 	done                         bool
@@ -6334,6 +6336,62 @@ func (m *SettingsMutation) ResetJwtRequireJti() {
 	m.jwt_require_jti = nil
 }
 
+// SetIdentifiersVersion sets the "identifiers_version" field.
+func (m *SettingsMutation) SetIdentifiersVersion(i int) {
+	m.identifiers_version = &i
+	m.addidentifiers_version = nil
+}
+
+// IdentifiersVersion returns the value of the "identifiers_version" field in the mutation.
+func (m *SettingsMutation) IdentifiersVersion() (r int, exists bool) {
+	v := m.identifiers_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdentifiersVersion returns the old "identifiers_version" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldIdentifiersVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdentifiersVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdentifiersVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdentifiersVersion: %w", err)
+	}
+	return oldValue.IdentifiersVersion, nil
+}
+
+// AddIdentifiersVersion adds i to the "identifiers_version" field.
+func (m *SettingsMutation) AddIdentifiersVersion(i int) {
+	if m.addidentifiers_version != nil {
+		*m.addidentifiers_version += i
+	} else {
+		m.addidentifiers_version = &i
+	}
+}
+
+// AddedIdentifiersVersion returns the value that was added to the "identifiers_version" field in this mutation.
+func (m *SettingsMutation) AddedIdentifiersVersion() (r int, exists bool) {
+	v := m.addidentifiers_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetIdentifiersVersion resets all changes to the "identifiers_version" field.
+func (m *SettingsMutation) ResetIdentifiersVersion() {
+	m.identifiers_version = nil
+	m.addidentifiers_version = nil
+}
+
 // SetKeyCheck sets the "key_check" field.
 func (m *SettingsMutation) SetKeyCheck(b []byte) {
 	m.key_check = &b
@@ -6417,7 +6475,7 @@ func (m *SettingsMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettingsMutation) Fields() []string {
-	fields := make([]string, 0, 32)
+	fields := make([]string, 0, 33)
 	if m.created_at != nil {
 		fields = append(fields, settings.FieldCreatedAt)
 	}
@@ -6511,6 +6569,9 @@ func (m *SettingsMutation) Fields() []string {
 	if m.jwt_require_jti != nil {
 		fields = append(fields, settings.FieldJwtRequireJti)
 	}
+	if m.identifiers_version != nil {
+		fields = append(fields, settings.FieldIdentifiersVersion)
+	}
 	if m.key_check != nil {
 		fields = append(fields, settings.FieldKeyCheck)
 	}
@@ -6584,6 +6645,8 @@ func (m *SettingsMutation) Field(name string) (ent.Value, bool) {
 		return m.JwtMaxTokenAgeSeconds()
 	case settings.FieldJwtRequireJti:
 		return m.JwtRequireJti()
+	case settings.FieldIdentifiersVersion:
+		return m.IdentifiersVersion()
 	case settings.FieldKeyCheck:
 		return m.KeyCheck()
 	}
@@ -6657,6 +6720,8 @@ func (m *SettingsMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldJwtMaxTokenAgeSeconds(ctx)
 	case settings.FieldJwtRequireJti:
 		return m.OldJwtRequireJti(ctx)
+	case settings.FieldIdentifiersVersion:
+		return m.OldIdentifiersVersion(ctx)
 	case settings.FieldKeyCheck:
 		return m.OldKeyCheck(ctx)
 	}
@@ -6885,6 +6950,13 @@ func (m *SettingsMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetJwtRequireJti(v)
 		return nil
+	case settings.FieldIdentifiersVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdentifiersVersion(v)
+		return nil
 	case settings.FieldKeyCheck:
 		v, ok := value.([]byte)
 		if !ok {
@@ -6906,6 +6978,9 @@ func (m *SettingsMutation) AddedFields() []string {
 	if m.addjwt_max_token_age_seconds != nil {
 		fields = append(fields, settings.FieldJwtMaxTokenAgeSeconds)
 	}
+	if m.addidentifiers_version != nil {
+		fields = append(fields, settings.FieldIdentifiersVersion)
+	}
 	return fields
 }
 
@@ -6918,6 +6993,8 @@ func (m *SettingsMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedOauth2RefreshMinutes()
 	case settings.FieldJwtMaxTokenAgeSeconds:
 		return m.AddedJwtMaxTokenAgeSeconds()
+	case settings.FieldIdentifiersVersion:
+		return m.AddedIdentifiersVersion()
 	}
 	return nil, false
 }
@@ -6940,6 +7017,13 @@ func (m *SettingsMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddJwtMaxTokenAgeSeconds(v)
+		return nil
+	case settings.FieldIdentifiersVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddIdentifiersVersion(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Settings numeric field %s", name)
@@ -7087,6 +7171,9 @@ func (m *SettingsMutation) ResetField(name string) error {
 		return nil
 	case settings.FieldJwtRequireJti:
 		m.ResetJwtRequireJti()
+		return nil
+	case settings.FieldIdentifiersVersion:
+		m.ResetIdentifiersVersion()
 		return nil
 	case settings.FieldKeyCheck:
 		m.ResetKeyCheck()

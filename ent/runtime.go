@@ -447,6 +447,12 @@ func init() {
 	settingsDescJwtRequireJti := settingsFields[28].Descriptor()
 	// settings.DefaultJwtRequireJti holds the default value on creation for the jwt_require_jti field.
 	settings.DefaultJwtRequireJti = settingsDescJwtRequireJti.Default.(bool)
+	// settingsDescIdentifiersVersion is the schema descriptor for identifiers_version field.
+	settingsDescIdentifiersVersion := settingsFields[29].Descriptor()
+	// settings.DefaultIdentifiersVersion holds the default value on creation for the identifiers_version field.
+	settings.DefaultIdentifiersVersion = settingsDescIdentifiersVersion.Default.(int)
+	// settings.IdentifiersVersionValidator is a validator for the "identifiers_version" field. It is called by the builders before save.
+	settings.IdentifiersVersionValidator = settingsDescIdentifiersVersion.Validators[0].(func(int) error)
 	spaceMixin := schema.Space{}.Mixin()
 	spaceMixinFields0 := spaceMixin[0].Fields()
 	_ = spaceMixinFields0
@@ -519,7 +525,21 @@ func init() {
 	// userDescExternalID is the schema descriptor for external_id field.
 	userDescExternalID := userFields[0].Descriptor()
 	// user.ExternalIDValidator is a validator for the "external_id" field. It is called by the builders before save.
-	user.ExternalIDValidator = userDescExternalID.Validators[0].(func(string) error)
+	user.ExternalIDValidator = func() func(string) error {
+		validators := userDescExternalID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(external_id string) error {
+			for _, fn := range fns {
+				if err := fn(external_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// userDescEmail is the schema descriptor for email field.
 	userDescEmail := userFields[1].Descriptor()
 	// user.EmailValidator is a validator for the "email" field. It is called by the builders before save.
@@ -553,6 +573,7 @@ func init() {
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
+			validators[2].(func(string) error),
 		}
 		return func(username string) error {
 			for _, fn := range fns {

@@ -80,6 +80,8 @@ type Settings struct {
 	JwtMaxTokenAgeSeconds int `json:"jwt_max_token_age_seconds,omitempty"`
 	// Token policy: refuse tokens without a jti (a jti, when present, is always single-use).
 	JwtRequireJti bool `json:"jwt_require_jti,omitempty"`
+	// The identifier rules (package identity) the stored emails and ids were last brought to.
+	IdentifiersVersion int `json:"identifiers_version,omitempty"`
 	// A known value sealed under SECRET_KEY by the first start: a later start with another key is refused.
 	KeyCheck     []byte `json:"-"`
 	selectValues sql.SelectValues
@@ -94,7 +96,7 @@ func (*Settings) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case settings.FieldEmailPasswordEnabled, settings.FieldOauth2Enabled, settings.FieldJwtEnabled, settings.FieldJwtRequireJti:
 			values[i] = new(sql.NullBool)
-		case settings.FieldID, settings.FieldOauth2RefreshMinutes, settings.FieldJwtMaxTokenAgeSeconds:
+		case settings.FieldID, settings.FieldOauth2RefreshMinutes, settings.FieldJwtMaxTokenAgeSeconds, settings.FieldIdentifiersVersion:
 			values[i] = new(sql.NullInt64)
 		case settings.FieldNewUsersHomepage, settings.FieldOauth2Provider, settings.FieldOauth2ClientID, settings.FieldOauth2Domain, settings.FieldOauth2AuthorizationURL, settings.FieldOauth2TokenURL, settings.FieldOauth2UserInfoURL, settings.FieldOauth2Issuer, settings.FieldOauth2AccountSettingsURL, settings.FieldOauth2LogoutURL, settings.FieldOauth2LoginButtonText, settings.FieldOauth2AdminClaim, settings.FieldOauth2AdminClaimValue, settings.FieldOauth2ModeratorClaim, settings.FieldOauth2ModeratorClaimValue, settings.FieldJwtLoginButtonText, settings.FieldJwtAuthorizationURL, settings.FieldJwtSignUpURL, settings.FieldJwtLogoutURL, settings.FieldJwtAccountSettingsURL:
 			values[i] = new(sql.NullString)
@@ -309,6 +311,12 @@ func (_m *Settings) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.JwtRequireJti = value.Bool
 			}
+		case settings.FieldIdentifiersVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field identifiers_version", values[i])
+			} else if value.Valid {
+				_m.IdentifiersVersion = int(value.Int64)
+			}
 		case settings.FieldKeyCheck:
 			if value, ok := values[i].(*[]byte); !ok {
 				return fmt.Errorf("unexpected type %T for field key_check", values[i])
@@ -441,6 +449,9 @@ func (_m *Settings) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("jwt_require_jti=")
 	builder.WriteString(fmt.Sprintf("%v", _m.JwtRequireJti))
+	builder.WriteString(", ")
+	builder.WriteString("identifiers_version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.IdentifiersVersion))
 	builder.WriteString(", ")
 	builder.WriteString("key_check=<sensitive>")
 	builder.WriteByte(')')

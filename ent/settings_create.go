@@ -432,6 +432,20 @@ func (_c *SettingsCreate) SetNillableJwtRequireJti(v *bool) *SettingsCreate {
 	return _c
 }
 
+// SetIdentifiersVersion sets the "identifiers_version" field.
+func (_c *SettingsCreate) SetIdentifiersVersion(v int) *SettingsCreate {
+	_c.mutation.SetIdentifiersVersion(v)
+	return _c
+}
+
+// SetNillableIdentifiersVersion sets the "identifiers_version" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableIdentifiersVersion(v *int) *SettingsCreate {
+	if v != nil {
+		_c.SetIdentifiersVersion(*v)
+	}
+	return _c
+}
+
 // SetKeyCheck sets the "key_check" field.
 func (_c *SettingsCreate) SetKeyCheck(v []byte) *SettingsCreate {
 	_c.mutation.SetKeyCheck(v)
@@ -584,6 +598,10 @@ func (_c *SettingsCreate) defaults() {
 	if _, ok := _c.mutation.JwtRequireJti(); !ok {
 		v := settings.DefaultJwtRequireJti
 		_c.mutation.SetJwtRequireJti(v)
+	}
+	if _, ok := _c.mutation.IdentifiersVersion(); !ok {
+		v := settings.DefaultIdentifiersVersion
+		_c.mutation.SetIdentifiersVersion(v)
 	}
 }
 
@@ -783,6 +801,14 @@ func (_c *SettingsCreate) check() error {
 	if _, ok := _c.mutation.JwtRequireJti(); !ok {
 		return &ValidationError{Name: "jwt_require_jti", err: errors.New(`ent: missing required field "Settings.jwt_require_jti"`)}
 	}
+	if _, ok := _c.mutation.IdentifiersVersion(); !ok {
+		return &ValidationError{Name: "identifiers_version", err: errors.New(`ent: missing required field "Settings.identifiers_version"`)}
+	}
+	if v, ok := _c.mutation.IdentifiersVersion(); ok {
+		if err := settings.IdentifiersVersionValidator(v); err != nil {
+			return &ValidationError{Name: "identifiers_version", err: fmt.Errorf(`ent: validator failed for field "Settings.identifiers_version": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -933,6 +959,10 @@ func (_c *SettingsCreate) createSpec() (*Settings, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
 		_node.JwtRequireJti = value
+	}
+	if value, ok := _c.mutation.IdentifiersVersion(); ok {
+		_spec.SetField(settings.FieldIdentifiersVersion, field.TypeInt, value)
+		_node.IdentifiersVersion = value
 	}
 	if value, ok := _c.mutation.KeyCheck(); ok {
 		_spec.SetField(settings.FieldKeyCheck, field.TypeBytes, value)
@@ -1377,6 +1407,24 @@ func (u *SettingsUpsert) SetJwtRequireJti(v bool) *SettingsUpsert {
 // UpdateJwtRequireJti sets the "jwt_require_jti" field to the value that was provided on create.
 func (u *SettingsUpsert) UpdateJwtRequireJti() *SettingsUpsert {
 	u.SetExcluded(settings.FieldJwtRequireJti)
+	return u
+}
+
+// SetIdentifiersVersion sets the "identifiers_version" field.
+func (u *SettingsUpsert) SetIdentifiersVersion(v int) *SettingsUpsert {
+	u.Set(settings.FieldIdentifiersVersion, v)
+	return u
+}
+
+// UpdateIdentifiersVersion sets the "identifiers_version" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateIdentifiersVersion() *SettingsUpsert {
+	u.SetExcluded(settings.FieldIdentifiersVersion)
+	return u
+}
+
+// AddIdentifiersVersion adds v to the "identifiers_version" field.
+func (u *SettingsUpsert) AddIdentifiersVersion(v int) *SettingsUpsert {
+	u.Add(settings.FieldIdentifiersVersion, v)
 	return u
 }
 
@@ -1895,6 +1943,27 @@ func (u *SettingsUpsertOne) SetJwtRequireJti(v bool) *SettingsUpsertOne {
 func (u *SettingsUpsertOne) UpdateJwtRequireJti() *SettingsUpsertOne {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateJwtRequireJti()
+	})
+}
+
+// SetIdentifiersVersion sets the "identifiers_version" field.
+func (u *SettingsUpsertOne) SetIdentifiersVersion(v int) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetIdentifiersVersion(v)
+	})
+}
+
+// AddIdentifiersVersion adds v to the "identifiers_version" field.
+func (u *SettingsUpsertOne) AddIdentifiersVersion(v int) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.AddIdentifiersVersion(v)
+	})
+}
+
+// UpdateIdentifiersVersion sets the "identifiers_version" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateIdentifiersVersion() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateIdentifiersVersion()
 	})
 }
 
@@ -2582,6 +2651,27 @@ func (u *SettingsUpsertBulk) SetJwtRequireJti(v bool) *SettingsUpsertBulk {
 func (u *SettingsUpsertBulk) UpdateJwtRequireJti() *SettingsUpsertBulk {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateJwtRequireJti()
+	})
+}
+
+// SetIdentifiersVersion sets the "identifiers_version" field.
+func (u *SettingsUpsertBulk) SetIdentifiersVersion(v int) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetIdentifiersVersion(v)
+	})
+}
+
+// AddIdentifiersVersion adds v to the "identifiers_version" field.
+func (u *SettingsUpsertBulk) AddIdentifiersVersion(v int) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.AddIdentifiersVersion(v)
+	})
+}
+
+// UpdateIdentifiersVersion sets the "identifiers_version" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateIdentifiersVersion() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateIdentifiersVersion()
 	})
 }
 

@@ -456,6 +456,27 @@ func (_u *SettingsUpdate) SetNillableJwtRequireJti(v *bool) *SettingsUpdate {
 	return _u
 }
 
+// SetIdentifiersVersion sets the "identifiers_version" field.
+func (_u *SettingsUpdate) SetIdentifiersVersion(v int) *SettingsUpdate {
+	_u.mutation.ResetIdentifiersVersion()
+	_u.mutation.SetIdentifiersVersion(v)
+	return _u
+}
+
+// SetNillableIdentifiersVersion sets the "identifiers_version" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableIdentifiersVersion(v *int) *SettingsUpdate {
+	if v != nil {
+		_u.SetIdentifiersVersion(*v)
+	}
+	return _u
+}
+
+// AddIdentifiersVersion adds value to the "identifiers_version" field.
+func (_u *SettingsUpdate) AddIdentifiersVersion(v int) *SettingsUpdate {
+	_u.mutation.AddIdentifiersVersion(v)
+	return _u
+}
+
 // SetKeyCheck sets the "key_check" field.
 func (_u *SettingsUpdate) SetKeyCheck(v []byte) *SettingsUpdate {
 	_u.mutation.SetKeyCheck(v)
@@ -621,6 +642,11 @@ func (_u *SettingsUpdate) check() error {
 			return &ValidationError{Name: "jwt_max_token_age_seconds", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_max_token_age_seconds": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.IdentifiersVersion(); ok {
+		if err := settings.IdentifiersVersionValidator(v); err != nil {
+			return &ValidationError{Name: "identifiers_version", err: fmt.Errorf(`ent: validator failed for field "Settings.identifiers_version": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -751,6 +777,12 @@ func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.IdentifiersVersion(); ok {
+		_spec.SetField(settings.FieldIdentifiersVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedIdentifiersVersion(); ok {
+		_spec.AddField(settings.FieldIdentifiersVersion, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.KeyCheck(); ok {
 		_spec.SetField(settings.FieldKeyCheck, field.TypeBytes, value)
@@ -1206,6 +1238,27 @@ func (_u *SettingsUpdateOne) SetNillableJwtRequireJti(v *bool) *SettingsUpdateOn
 	return _u
 }
 
+// SetIdentifiersVersion sets the "identifiers_version" field.
+func (_u *SettingsUpdateOne) SetIdentifiersVersion(v int) *SettingsUpdateOne {
+	_u.mutation.ResetIdentifiersVersion()
+	_u.mutation.SetIdentifiersVersion(v)
+	return _u
+}
+
+// SetNillableIdentifiersVersion sets the "identifiers_version" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableIdentifiersVersion(v *int) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetIdentifiersVersion(*v)
+	}
+	return _u
+}
+
+// AddIdentifiersVersion adds value to the "identifiers_version" field.
+func (_u *SettingsUpdateOne) AddIdentifiersVersion(v int) *SettingsUpdateOne {
+	_u.mutation.AddIdentifiersVersion(v)
+	return _u
+}
+
 // SetKeyCheck sets the "key_check" field.
 func (_u *SettingsUpdateOne) SetKeyCheck(v []byte) *SettingsUpdateOne {
 	_u.mutation.SetKeyCheck(v)
@@ -1384,6 +1437,11 @@ func (_u *SettingsUpdateOne) check() error {
 			return &ValidationError{Name: "jwt_max_token_age_seconds", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_max_token_age_seconds": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.IdentifiersVersion(); ok {
+		if err := settings.IdentifiersVersionValidator(v); err != nil {
+			return &ValidationError{Name: "identifiers_version", err: fmt.Errorf(`ent: validator failed for field "Settings.identifiers_version": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -1531,6 +1589,12 @@ func (_u *SettingsUpdateOne) sqlSave(ctx context.Context) (_node *Settings, err 
 	}
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.IdentifiersVersion(); ok {
+		_spec.SetField(settings.FieldIdentifiersVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedIdentifiersVersion(); ok {
+		_spec.AddField(settings.FieldIdentifiersVersion, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.KeyCheck(); ok {
 		_spec.SetField(settings.FieldKeyCheck, field.TypeBytes, value)

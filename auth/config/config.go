@@ -47,7 +47,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -55,6 +54,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/community/sso/auth/identity"
 )
 
 // Defaults of the variables that have one.
@@ -75,7 +76,6 @@ const (
 	SecretKeySize      = 32
 	MinPasswordLength  = 12   // characters
 	MaxPasswordBytes   = 1024 // what auth/password accepts for hashing
-	MaxEmailLength     = 200  // what the user store accepts
 	MinSessionLifetime = 5 * time.Minute
 	MaxSessionLifetime = 8760 * time.Hour
 )
@@ -468,19 +468,11 @@ func (l *loader) admin() (email, password string) {
 	return email, password
 }
 
-// plainEmail accepts what the user store accepts (see auth.NormalizeEmail): a bare address of at
-// most MaxEmailLength bytes whose domain has a dot.
+// plainEmail accepts what the user store accepts: an address with a canonical form (see
+// package identity).
 func plainEmail(s string) bool {
-	s = strings.ToLower(s)
-	if len(s) > MaxEmailLength || strings.ContainsAny(s, " \t\r\n<>\"(),;:\\[]") {
-		return false
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s {
-		return false
-	}
-	at := strings.LastIndexByte(s, '@')
-	return at > 0 && at < len(s)-1 && strings.Contains(s[at+1:], ".")
+	_, err := identity.Email(s)
+	return err == nil
 }
 
 // secretKey reads SECRET_KEY, or, for a SQLite file database without it, the key file. generate

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/identity"
 	"github.com/community/sso/auth/profile"
 )
 
@@ -27,7 +28,7 @@ var (
 
 // Limits of mapped values.
 const (
-	MaxExternalIDLength = 50
+	MaxExternalIDLength = identity.MaxExternalIDLength
 	MaxNameLength       = 200
 	MaxTaglineLength    = 500
 )
@@ -128,10 +129,10 @@ func first(p Payload, keys []string) (string, string) {
 func Map(p Payload, required ...string) (*Profile, error) {
 	p = Unwrap(p)
 	pr := &Profile{Payload: p, EmailVerified: true, SpacesOperation: OpAdd}
-	var key string
-	pr.ExternalID, key = first(p, externalIDKeys)
-	if len(pr.ExternalID) > MaxExternalIDLength {
-		return nil, claimError(auth.CodeInvalidClaim, key, "the id is longer than %d characters", MaxExternalIDLength)
+	ext, key := first(p, externalIDKeys)
+	var err error
+	if pr.ExternalID, err = identity.ExternalID(ext); err != nil {
+		return nil, claimError(auth.CodeInvalidClaim, key, "the id is longer than %d bytes or holds invisible characters", MaxExternalIDLength)
 	}
 	var email string
 	email, key = first(p, emailKeys)

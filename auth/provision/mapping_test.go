@@ -244,7 +244,8 @@ func TestMapUnwrap(t *testing.T) {
 
 func TestMapLimits(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("x", n) }
-	email200 := strings.Repeat("a", 60) + "@" + strings.Repeat("b", 135) + ".com"
+	// DNS labels are at most 63 bytes.
+	email200 := strings.Repeat("a", 60) + "@" + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + ".ddddddd.com"
 	for _, tc := range []struct {
 		name  string
 		p     Payload

@@ -251,6 +251,7 @@ var (
 		{Name: "jwt_account_settings_url", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "jwt_max_token_age_seconds", Type: field.TypeInt, Default: 300},
 		{Name: "jwt_require_jti", Type: field.TypeBool, Default: false},
+		{Name: "identifiers_version", Type: field.TypeInt, Default: 0},
 		{Name: "key_check", Type: field.TypeBytes, Nullable: true},
 	}
 	// SettingsTable holds the schema information for the "settings" table.
@@ -312,10 +313,10 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
-		{Name: "external_id", Type: field.TypeString, Unique: true, Nullable: true, Size: 50},
-		{Name: "email", Type: field.TypeString, Unique: true, Size: 200},
+		{Name: "external_id", Type: field.TypeString, Unique: true, Nullable: true, Size: 50, Collation: "utf8mb4_bin"},
+		{Name: "email", Type: field.TypeString, Unique: true, Size: 200, Collation: "utf8mb4_bin"},
 		{Name: "name", Type: field.TypeString, Size: 200, Default: ""},
-		{Name: "username", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "username", Type: field.TypeString, Unique: true, Size: 100, Collation: "utf8mb4_bin"},
 		{Name: "tagline", Type: field.TypeString, Size: 500, Default: ""},
 		{Name: "picture", Type: field.TypeString, Size: 2048, Default: ""},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "MODERATOR", "MEMBER"}, Default: "MEMBER"},
@@ -328,6 +329,13 @@ var (
 		Name:       "users",
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "user_role_status",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[9], UsersColumns[10]},
+			},
+		},
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{

@@ -53,6 +53,9 @@ func (Settings) Fields() []ent.Field {
 		field.Bool("jwt_require_jti").Default(false).
 			Comment("Token policy: refuse tokens without a jti (a jti, when present, is always single-use)."),
 
+		field.Int("identifiers_version").Default(0).NonNegative().
+			Comment("The identifier rules (package identity) the stored emails and ids were last brought to."),
+
 		field.Bytes("key_check").Optional().Sensitive().
 			Comment("A known value sealed under SECRET_KEY by the first start: a later start with another key is refused."),
 	}

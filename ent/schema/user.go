@@ -2,7 +2,6 @@ package schema
 
 import (
 	"errors"
-	"strings"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
@@ -10,6 +9,9 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/community/sso/auth/identity"
 )
 
 // User is a member of the community.
@@ -17,13 +19,24 @@ type User struct {
 	ent.Schema
 }
 
-// normalizedEmail rejects an email that is not in its normalized (trimmed, lower-cased) form,
-// so the unique index on email is a unique index on the normalized form.
-func normalizedEmail(s string) error {
-	if s != strings.ToLower(strings.TrimSpace(s)) {
-		return errors.New("email must be normalized (trimmed and lower-cased)")
+// binary makes MySQL/MariaDB compare the column byte for byte, as SQLite does: identifiers are
+// matched in their canonical form only (package identity), never by a collation's case or
+// accent folding.
+var binary = entsql.Annotation{Collation: "utf8mb4_bin"}
+
+// canonical rejects a value that is not in its canonical form, so the unique indexes hold one
+// row per canonical identifier.
+func canonical(form func(string) (string, error)) func(string) error {
+	return func(s string) error {
+		c, err := form(s)
+		if err != nil {
+			return err
+		}
+		if c != s {
+			return errors.New("not in canonical form")
+		}
+		return nil
 	}
-	return nil
 }
 
 // Fields of the User.
@@ -33,23 +46,25 @@ func (User) Fields() []ent.Field {
 			Optional().
 			Nillable().
 			Unique().
-			MaxLen(50).
-			Annotations(entgql.OrderField("EXTERNAL_ID"), entgql.MapsTo("externalId")),
+			MaxLen(identity.MaxExternalIDLength).
+			Validate(canonical(identity.ExternalID)).
+			Annotations(entgql.OrderField("EXTERNAL_ID"), entgql.MapsTo("externalId"), binary),
 		field.String("email").
 			NotEmpty().
-			MaxLen(200).
+			MaxLen(identity.MaxEmailLength).
 			Unique().
-			Validate(normalizedEmail).
-			Annotations(entgql.OrderField("EMAIL")),
+			Validate(canonical(identity.Email)).
+			Annotations(entgql.OrderField("EMAIL"), binary),
 		field.String("name").
 			Default("").
 			MaxLen(200).
 			Annotations(entgql.OrderField("NAME")),
 		field.String("username").
 			NotEmpty().
-			MaxLen(100).
+			MaxLen(identity.MaxUsernameLength).
 			Unique().
-			Annotations(entgql.OrderField("USERNAME")),
+			Validate(canonical(identity.Username)).
+			Annotations(entgql.OrderField("USERNAME"), binary),
 		field.String("tagline").
 			Default("").
 			MaxLen(500),
@@ -88,6 +103,15 @@ func (User) Edges() []ent.Edge {
 			Annotations(entsql.OnDelete(entsql.Cascade), hidden()),
 		edge.To("security_events", SecurityEvent.Type).
 			Annotations(entsql.OnDelete(entsql.SetNull), hidden()),
+	}
+}
+
+// Indexes of the User.
+func (User) Indexes() []ent.Index {
+	return []ent.Index{
+		// The active admins, read (and locked on MySQL/MariaDB) by every change that could
+		// leave the community without one (ent/store's last-admin hook).
+		index.Fields("role", "status"),
 	}
 }
 

@@ -78,6 +78,8 @@ const (
 	FieldJwtMaxTokenAgeSeconds = "jwt_max_token_age_seconds"
 	// FieldJwtRequireJti holds the string denoting the jwt_require_jti field in the database.
 	FieldJwtRequireJti = "jwt_require_jti"
+	// FieldIdentifiersVersion holds the string denoting the identifiers_version field in the database.
+	FieldIdentifiersVersion = "identifiers_version"
 	// FieldKeyCheck holds the string denoting the key_check field in the database.
 	FieldKeyCheck = "key_check"
 	// Table holds the table name of the settings in the database.
@@ -118,6 +120,7 @@ var Columns = []string{
 	FieldJwtAccountSettingsURL,
 	FieldJwtMaxTokenAgeSeconds,
 	FieldJwtRequireJti,
+	FieldIdentifiersVersion,
 	FieldKeyCheck,
 }
 
@@ -230,6 +233,10 @@ var (
 	JwtMaxTokenAgeSecondsValidator func(int) error
 	// DefaultJwtRequireJti holds the default value on creation for the "jwt_require_jti" field.
 	DefaultJwtRequireJti bool
+	// DefaultIdentifiersVersion holds the default value on creation for the "identifiers_version" field.
+	DefaultIdentifiersVersion int
+	// IdentifiersVersionValidator is a validator for the "identifiers_version" field. It is called by the builders before save.
+	IdentifiersVersionValidator func(int) error
 )
 
 // Oauth2Provider defines the type for the "oauth2_provider" enum field.
@@ -408,6 +415,11 @@ func ByJwtMaxTokenAgeSeconds(opts ...sql.OrderTermOption) OrderOption {
 // ByJwtRequireJti orders the results by the jwt_require_jti field.
 func ByJwtRequireJti(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldJwtRequireJti, opts...).ToFunc()
+}
+
+// ByIdentifiersVersion orders the results by the identifiers_version field.
+func ByIdentifiersVersion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdentifiersVersion, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

@@ -199,6 +199,11 @@ func JwtRequireJti(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtRequireJti, v))
 }
 
+// IdentifiersVersion applies equality check predicate on the "identifiers_version" field. It's identical to IdentifiersVersionEQ.
+func IdentifiersVersion(v int) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldIdentifiersVersion, v))
+}
+
 // KeyCheck applies equality check predicate on the "key_check" field. It's identical to KeyCheckEQ.
 func KeyCheck(v []byte) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldKeyCheck, v))
@@ -1767,6 +1772,46 @@ func JwtRequireJtiEQ(v bool) predicate.Settings {
 // JwtRequireJtiNEQ applies the NEQ predicate on the "jwt_require_jti" field.
 func JwtRequireJtiNEQ(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldNEQ(FieldJwtRequireJti, v))
+}
+
+// IdentifiersVersionEQ applies the EQ predicate on the "identifiers_version" field.
+func IdentifiersVersionEQ(v int) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldIdentifiersVersion, v))
+}
+
+// IdentifiersVersionNEQ applies the NEQ predicate on the "identifiers_version" field.
+func IdentifiersVersionNEQ(v int) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldIdentifiersVersion, v))
+}
+
+// IdentifiersVersionIn applies the In predicate on the "identifiers_version" field.
+func IdentifiersVersionIn(vs ...int) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldIdentifiersVersion, vs...))
+}
+
+// IdentifiersVersionNotIn applies the NotIn predicate on the "identifiers_version" field.
+func IdentifiersVersionNotIn(vs ...int) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldIdentifiersVersion, vs...))
+}
+
+// IdentifiersVersionGT applies the GT predicate on the "identifiers_version" field.
+func IdentifiersVersionGT(v int) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldIdentifiersVersion, v))
+}
+
+// IdentifiersVersionGTE applies the GTE predicate on the "identifiers_version" field.
+func IdentifiersVersionGTE(v int) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldIdentifiersVersion, v))
+}
+
+// IdentifiersVersionLT applies the LT predicate on the "identifiers_version" field.
+func IdentifiersVersionLT(v int) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldIdentifiersVersion, v))
+}
+
+// IdentifiersVersionLTE applies the LTE predicate on the "identifiers_version" field.
+func IdentifiersVersionLTE(v int) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldIdentifiersVersion, v))
 }
 
 // KeyCheckEQ applies the EQ predicate on the "key_check" field.

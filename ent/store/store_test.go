@@ -73,12 +73,23 @@ func TestUniqueIndexes(t *testing.T) {
 	})
 }
 
-func TestEmailMustBeNormalized(t *testing.T) {
+func TestIdentifiersMustBeCanonical(t *testing.T) {
 	db := storetest.SQLite(t)
-	err := db.Client.User.Create().SetEmail("Ann@Example.com").SetUsername("ann").Exec(context.Background())
-	var verr *ent.ValidationError
-	if !errors.As(err, &verr) || verr.Name != user.FieldEmail {
-		t.Fatalf("want a validation error on email, got %v", err)
+	for _, tc := range []struct {
+		field string
+		c     *ent.UserCreate
+	}{
+		{user.FieldEmail, db.Client.User.Create().SetEmail("Ann@Example.com").SetUsername("ann")},
+		{user.FieldEmail, db.Client.User.Create().SetEmail("\u212Aim@example.com").SetUsername("kim")},
+		{user.FieldEmail, db.Client.User.Create().SetEmail("ad\u200Bmin@example.com").SetUsername("admin")},
+		{user.FieldExternalID, db.Client.User.Create().SetEmail("a@example.com").SetUsername("a").SetExternalID(" x ")},
+		{user.FieldUsername, db.Client.User.Create().SetEmail("b@example.com").SetUsername("b\u00ADob")},
+	} {
+		err := tc.c.Exec(context.Background())
+		var verr *ent.ValidationError
+		if !errors.As(err, &verr) || verr.Name != tc.field {
+			t.Errorf("want a validation error on %s, got %v", tc.field, err)
+		}
 	}
 }
 
