@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -82,6 +83,46 @@ func TestOAuth2LoginWithOpenIDProvider(t *testing.T) {
 		if n := db.Client.User.Query().Where(user.ExternalID("op-alice")).CountX(context.Background()); n != 1 {
 			t.Fatalf("%d users for op-alice", n)
 		}
+	})
+}
+
+// TestOAuth2LoginKeepsLastAdmin: the community's only admin signs in through the provider
+// without the admin claim and is linked by email: the role stays ADMIN (ROLE_CHANGE_REFUSED in
+// the security log), so the break-glass login and the admin's API token keep working.
+func TestOAuth2LoginKeepsLastAdmin(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		op := startOP(t)
+		app := newAppWithOP(t, db, op, nil)
+		alice := app.createUser("alice@example.com", adminPass, user.RoleADMIN)
+		tok, _, err := auth.NewAPIToken(ctx, db.Client, alice, "script", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enableOAuth2(t, app, tok, map[string]any{
+			"enabled": true, "provider": "OKTA", "domain": op.domain(),
+			"clientId": op.ClientID, "clientSecret": op.ClientSecret, "adminClaim": "community_admin",
+		})
+		if r := app.gql(nil, tok, `mutation { updateAuthSettings(input: {emailPasswordEnabled: false}) { emailPasswordEnabled } }`, nil); len(r.Errors) > 0 {
+			t.Fatal(r.Raw)
+		}
+		c := op.member(t)
+		resp := op.signIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("callback: %d", resp.StatusCode)
+		}
+		me := app.gql(c, "", "{ me { id externalId role } }", nil)
+		if dig(me.Data, "me", "id") != fmt.Sprint(alice.ID) || dig(me.Data, "me", "externalId") != "op-alice" || dig(me.Data, "me", "role") != "ADMIN" {
+			t.Fatalf("after the SSO login: %s", me.Raw)
+		}
+		if n := app.countEvents(auth.EventRoleChangeRefused); n != 1 {
+			t.Fatalf("%d ROLE_CHANGE_REFUSED events", n)
+		}
+		if r := app.gql(nil, tok, "{ users(first: 1) { totalCount } }", nil); len(r.Errors) > 0 {
+			t.Fatalf("the admin's API token: %s", r.Raw)
+		}
+		app.login(browser(t), "alice@example.com", adminPass)
 	})
 }
 

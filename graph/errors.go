@@ -91,6 +91,9 @@ func ErrorPresenter(log *slog.Logger, db *store.DB) graphql.ErrorPresenterFunc {
 				gqlErr.Extensions[k] = v
 			}
 			gqlErr.Extensions["code"] = appErr.Code
+		case errors.Is(err, store.ErrLastAdmin):
+			gqlErr.Message = "the community needs at least one active admin"
+			gqlErr.Extensions["code"] = CodeBadUserInput
 		case ent.IsNotFound(err):
 			gqlErr.Message = "not found"
 			gqlErr.Extensions["code"] = CodeNotFound

@@ -9,12 +9,14 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/identity"
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/profile"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/predicate"
 	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/profilefieldvalue"
+	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/user"
 	"github.com/community/sso/graph/model"
 )
@@ -75,12 +77,12 @@ type userFields struct {
 // not another user's (self is the user being updated, 0 on create).
 func validateUserFields(ctx context.Context, client *ent.Client, self int, f *userFields) error {
 	if v, ok := f.externalID.ValueOK(); ok && v != nil {
-		ext := strings.TrimSpace(*v)
+		ext, err := identity.ExternalID(*v)
 		switch {
+		case err != nil:
+			return BadInput("externalId", "externalId must be at most %d bytes without control or invisible characters", identity.MaxExternalIDLength)
 		case ext == "":
 			f.externalID = graphql.OmittableOf[*string](nil)
-		case len(ext) > 50:
-			return BadInput("externalId", "externalId must be at most 50 characters")
 		default:
 			f.externalID = graphql.OmittableOf(&ext)
 			if err := unique(ctx, client, self, "externalId", user.ExternalID(ext)); err != nil {
@@ -91,7 +93,8 @@ func validateUserFields(ctx context.Context, client *ent.Client, self int, f *us
 	if f.email != nil {
 		e, err := auth.NormalizeEmail(*f.email)
 		if err != nil {
-			return BadInput("email", "email must be a valid address of at most %d characters", auth.MaxEmailLength)
+			return BadInput("email", "email must be a valid address of at most %d bytes (%s)",
+				auth.MaxEmailLength, strings.TrimPrefix(err.Error(), "identity: "))
 		}
 		f.email = &e
 		if err := unique(ctx, client, self, "email", user.Email(e)); err != nil {
@@ -102,9 +105,10 @@ func validateUserFields(ctx context.Context, client *ent.Client, self int, f *us
 		return BadInput("name", "name must be at most 200 characters")
 	}
 	if f.username != nil {
-		u := strings.TrimSpace(*f.username)
-		if u == "" || len(u) > auth.MaxUsernameLength || strings.ContainsAny(u, " \t\r\n/@") {
-			return BadInput("username", "username must be 1 to %d characters without spaces, / or @", auth.MaxUsernameLength)
+		u, err := identity.Username(*f.username)
+		if err != nil {
+			return BadInput("username", "username must be 1 to %d bytes of one script, without spaces, / or @ (%s)",
+				identity.MaxUsernameLength, strings.TrimPrefix(err.Error(), "identity: "))
 		}
 		f.username = &u
 		if err := unique(ctx, client, self, "username", user.Username(u)); err != nil {
@@ -330,9 +334,6 @@ func updateUser(ctx context.Context, id int, in model.UpdateUserInput) (*ent.Use
 	if err := validateUserFields(ctx, client, id, &f); err != nil {
 		return nil, err
 	}
-	if err := keepAnAdmin(ctx, client, u, f.role, f.status); err != nil {
-		return nil, err
-	}
 
 	upd := client.User.UpdateOneID(id)
 	var changed []string
@@ -373,6 +374,13 @@ func updateUser(ctx context.Context, id int, in model.UpdateUserInput) (*ent.Use
 		change("status", *f.status != u.Status, func() { upd.SetStatus(*f.status) })
 	}
 	updated, err := upd.Save(ctx)
+	if errors.Is(err, store.ErrLastAdmin) {
+		field := "role"
+		if f.status != nil && *f.status != user.StatusACTIVE {
+			field = "status"
+		}
+		return nil, BadInput(field, "the community needs at least one active admin")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -416,30 +424,6 @@ func sameString(a, b *string) bool {
 		return a == nil && b == nil
 	}
 	return *a == *b
-}
-
-// keepAnAdmin refuses to demote or suspend the last active admin.
-func keepAnAdmin(ctx context.Context, client *ent.Client, u *ent.User, role *user.Role, status *user.Status) error {
-	if u.Role != user.RoleADMIN || u.Status != user.StatusACTIVE {
-		return nil
-	}
-	demoted := role != nil && *role != user.RoleADMIN
-	suspended := status != nil && *status != user.StatusACTIVE
-	if !demoted && !suspended {
-		return nil
-	}
-	others, err := client.User.Query().Where(user.RoleEQ(user.RoleADMIN), user.StatusEQ(user.StatusACTIVE), user.IDNEQ(u.ID)).Exist(ctx)
-	if err != nil {
-		return err
-	}
-	if !others {
-		field := "role"
-		if suspended {
-			field = "status"
-		}
-		return BadInput(field, "the community needs at least one active admin")
-	}
-	return nil
 }
 
 // accountSettingsURL is the account settings URL of the enabled SSO method, if it has one.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -45,6 +46,18 @@ type RoleMapping struct {
 // Configured reports whether any claim is mapped.
 func (m *RoleMapping) Configured() bool {
 	return m != nil && (m.AdminClaim != "" || m.ModeratorClaim != "")
+}
+
+// Seen is what the payload holds of the mapped claims (absent ones left out), for the security
+// log of a role decision.
+func (m *RoleMapping) Seen(p Payload) map[string]any {
+	seen := map[string]any{}
+	for _, c := range []string{m.AdminClaim, m.ModeratorClaim} {
+		if v, ok := lookupClaim(p, c); ok && c != "" {
+			seen[c] = v
+		}
+	}
+	return seen
 }
 
 // Role is the role the payload maps to.
@@ -358,12 +371,20 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 			e := base
 			e.Type, e.UserID = auth.EventRoleChanged, u.ID
 			e.Detail = map[string]any{"from": string(u.Role), "to": string(role), "source": "claims"}
-			if err = client.User.UpdateOneID(u.ID).SetRole(role).Exec(ctx); err != nil {
+			err = client.User.UpdateOneID(u.ID).SetRole(role).Exec(ctx)
+			switch {
+			case errors.Is(err, store.ErrLastAdmin):
+				// The last active admin keeps its role: the login goes on, and the admins see why.
+				e.Type = auth.EventRoleChangeRefused
+				e.Detail["reason"] = "LAST_ADMIN"
+				e.Detail["claims"] = req.Roles.Seen(pr.Payload)
+			case err != nil:
 				return nil, err
+			default:
+				u.Role = role
+				res.Changed = append(res.Changed, "role")
 			}
-			u.Role = role
 			res.events = append(res.events, e)
-			res.Changed = append(res.Changed, "role")
 		}
 	}
 	spaceChanges, skipped, err := syncSpaces(ctx, client, u.ID, pr)

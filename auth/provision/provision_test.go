@@ -88,6 +88,7 @@ func hasSessionCookie(w *httptest.ResponseRecorder) bool {
 type userOpt func(*ent.UserCreate)
 
 func withExt(ext string) userOpt { return func(c *ent.UserCreate) { c.SetExternalID(ext) } }
+func asAdmin(c *ent.UserCreate)  { c.SetRole(user.RoleADMIN) }
 func suspended() userOpt {
 	return func(c *ent.UserCreate) { c.SetStatus(user.StatusSUSPENDED) }
 }
@@ -510,6 +511,7 @@ func TestLoginBeforeFailureRollsBack(t *testing.T) {
 func TestLoginRoleMapping(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(db)
+		mkUser(t, db, "owner", "owner@example.com", "Owner", asAdmin) // not the last admin
 		roles := &RoleMapping{AdminClaim: "groups", AdminValue: "admins", ModeratorClaim: "groups", ModeratorValue: "mods"}
 		base := `"sub": "ext-r", "email": "r@example.com", "name": "R"`
 		var id int
@@ -554,6 +556,46 @@ func TestLoginRoleMapping(t *testing.T) {
 					}
 				}
 			})
+		}
+	})
+}
+
+// TestLoginKeepsLastAdmin: an SSO login whose claims would demote the community's last active
+// admin keeps the role, records ROLE_CHANGE_REFUSED with the claims it saw, and still signs in.
+func TestLoginKeepsLastAdmin(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(db)
+		admin := mkUser(t, db, "admin", "admin@example.com", "Admin", asAdmin)
+		roles := &RoleMapping{AdminClaim: "groups", AdminValue: "admins"}
+		res, w, err := f.login(t, `{"sub": "ext-a", "email": "admin@example.com", "name": "Admin", "groups": ["staff"]}`, roles)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.User.ID != admin.ID || res.Decision != DecisionLink || !hasSessionCookie(w) {
+			t.Fatalf("login: user %d decision %s cookie %v", res.User.ID, res.Decision, hasSessionCookie(w))
+		}
+		if got := getUser(t, db, admin.ID).Role; got != user.RoleADMIN || res.User.Role != user.RoleADMIN {
+			t.Fatalf("the last admin became %s", got)
+		}
+		if slices.Contains(res.Changed, "role") || len(events(t, db, auth.EventRoleChanged)) != 0 {
+			t.Fatalf("a role change was reported: %q", res.Changed)
+		}
+		refused := events(t, db, auth.EventRoleChangeRefused)
+		if len(refused) != 1 {
+			t.Fatalf("%d ROLE_CHANGE_REFUSED events", len(refused))
+		}
+		d := refused[0].Detail
+		claims, _ := d["claims"].(map[string]any)
+		if *refused[0].UserID != admin.ID || d["from"] != "ADMIN" || d["to"] != "MEMBER" || d["reason"] != "LAST_ADMIN" ||
+			fmt.Sprint(claims["groups"]) != "[staff]" {
+			t.Fatalf("ROLE_CHANGE_REFUSED detail: %+v", d)
+		}
+
+		// With a second active admin the same login demotes.
+		mkUser(t, db, "second", "second@example.com", "Second", asAdmin)
+		res = f.mustLogin(t, `{"sub": "ext-a", "email": "admin@example.com", "name": "Admin", "groups": ["staff"]}`, roles)
+		if got := getUser(t, db, admin.ID).Role; got != user.RoleMEMBER || !slices.Contains(res.Changed, "role") {
+			t.Fatalf("role %s, changed %q: want MEMBER", got, res.Changed)
 		}
 	})
 }

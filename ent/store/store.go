@@ -105,6 +105,7 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 		drv = opts.WrapDriver(drv)
 	}
 	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Driver: driverName}
+	d.Client.User.Use(keepAnAdmin)
 	d.ready.Store(true)
 	return d, nil
 }

@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/hook"
+	"github.com/community/sso/ent/user"
+)
+
+// ErrLastAdmin is returned, before anything is written, by a user change that would leave the
+// community without an active admin: demoting, suspending or deleting the last one.
+var ErrLastAdmin = errors.New("store: the community needs at least one active admin")
+
+// keepAnAdmin is the hook, on every user mutation of the client, that holds the invariant "the
+// community always has at least one active admin": whatever path changes a role or a status or
+// deletes users (the API, SSO role mapping, a script), a change that would remove the last
+// active admin fails with ErrLastAdmin. A community that has no active admin yet (a fresh one)
+// is not held to it.
+//
+// Concurrent changes cannot both pass: on MySQL/MariaDB the active admins' rows are read with
+// FOR UPDATE, in id order, inside the change's transaction, so a second change waits for the
+// first and then sees it; SQLite runs one write transaction at a time (BEGIN IMMEDIATE).
+func keepAnAdmin(next ent.Mutator) ent.Mutator {
+	return hook.UserFunc(func(ctx context.Context, m *ent.UserMutation) (ent.Value, error) {
+		if !mayRemoveAdmin(m) {
+			return next.Mutate(ctx, m)
+		}
+		ids, err := m.IDs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store: last admin check: %w", err)
+		}
+		admins, err := m.Client().User.Query().
+			Where(user.RoleEQ(user.RoleADMIN), user.StatusEQ(user.StatusACTIVE)).
+			Order(ent.Asc(user.FieldID)).
+			Modify(forUpdate).
+			IDs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store: last admin check: %w", err)
+		}
+		if len(admins) > 0 && !slices.ContainsFunc(admins, func(id int) bool { return !slices.Contains(ids, id) }) {
+			return nil, ErrLastAdmin
+		}
+		return next.Mutate(ctx, m)
+	})
+}
+
+// mayRemoveAdmin reports whether m deletes users, or sets a role other than ADMIN or a status
+// other than ACTIVE.
+func mayRemoveAdmin(m *ent.UserMutation) bool {
+	if m.Op().Is(ent.OpDelete | ent.OpDeleteOne) {
+		return true
+	}
+	if !m.Op().Is(ent.OpUpdate | ent.OpUpdateOne) {
+		return false
+	}
+	role, roleSet := m.Role()
+	status, statusSet := m.Status()
+	return (roleSet && role != user.RoleADMIN) || (statusSet && status != user.StatusACTIVE)
+}
+
+// forUpdate locks the selected rows on MySQL/MariaDB; SQLite has no row locks (and needs none).
+func forUpdate(s *sql.Selector) {
+	if s.Dialect() == dialect.MySQL {
+		s.ForUpdate()
+	}
+}
