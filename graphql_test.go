@@ -551,3 +551,41 @@ func TestUsersStatementCount(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateUserKeepsLastAdmin: updateUser cannot demote or suspend the last active admin, and
+// the refusal changes nothing; with a second admin the same change passes.
+func TestUpdateUserKeepsLastAdmin(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newApp(t, db, nil)
+		c := setupCallers(t, app)
+		id := fmt.Sprint(c.adminUser.ID)
+		const upd = `mutation($id: ID!, $in: UpdateUserInput!) { updateUser(id: $id, input: $in) { role status } }`
+		for _, tc := range []struct {
+			in    map[string]any
+			field string
+		}{
+			{map[string]any{"role": "MEMBER"}, "role"},
+			{map[string]any{"role": "MODERATOR", "name": "Demoted"}, "role"},
+			{map[string]any{"status": "SUSPENDED"}, "status"},
+		} {
+			r := app.gql(nil, c.token, upd, map[string]any{"id": id, "in": tc.in})
+			if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != tc.field {
+				t.Fatalf("%v: %s", tc.in, r.Raw)
+			}
+		}
+		got := db.Client.User.GetX(context.Background(), c.adminUser.ID)
+		if got.Role != user.RoleADMIN || got.Status != user.StatusACTIVE || got.Name != "" {
+			t.Fatalf("the admin changed: %s %s %q", got.Role, got.Status, got.Name)
+		}
+		second := app.createUser("second@example.com", "", user.RoleADMIN)
+		if r := app.gql(nil, c.token, upd, map[string]any{"id": fmt.Sprint(second.ID), "in": map[string]any{"status": "SUSPENDED"}}); r.code() != "" {
+			t.Fatal(r.Raw)
+		}
+		if r := app.gql(nil, c.token, upd, map[string]any{"id": fmt.Sprint(second.ID), "in": map[string]any{"status": "ACTIVE"}}); r.code() != "" {
+			t.Fatal(r.Raw)
+		}
+		if r := app.gql(nil, c.token, upd, map[string]any{"id": id, "in": map[string]any{"role": "MEMBER"}}); r.code() != "" {
+			t.Fatal(r.Raw)
+		}
+	})
+}
