@@ -5,6 +5,9 @@
 // The algorithm is fixed by the server (HS256); the token's header never chooses it, and kid, jku
 // and x5u are ignored. Token policy: a token carries exp, or an iat no older than the configured
 // age; a jti, when present, is single-use.
+//
+// The token's sub is the member's externalId (provision.MapJWT); the jwt_*_claim settings map
+// roles as OAuth2's do (Roles).
 package jwtsso
 
 import (
