@@ -403,7 +403,8 @@ func TestSettings(t *testing.T) {
 			{map[string]any{"enabled": true, "provider": "OKTA", "clientId": "abc", "clientSecret": secret}, "BAD_USER_INPUT", "domain"},
 			{map[string]any{"enabled": true, "provider": "OKTA", "domain": "dev-1.okta.com"}, "BAD_USER_INPUT", "clientId"},
 			{map[string]any{"tokenUrl": "http://idp.example.com/token"}, "BAD_USER_INPUT", "tokenUrl"},
-			{map[string]any{"domain": "https://dev-1.okta.com"}, "BAD_USER_INPUT", "domain"},
+			{map[string]any{"domain": "http://dev-1.okta.com"}, "BAD_USER_INPUT", "domain"},
+			{map[string]any{"domain": "https://dev-1.okta.com/?x=1"}, "BAD_USER_INPUT", "domain"},
 			{map[string]any{"scopes": []string{"openid email"}}, "BAD_USER_INPUT", "scopes"},
 			{map[string]any{"refreshMinutes": -1}, "BAD_USER_INPUT", "refreshMinutes"},
 		} {

@@ -499,3 +499,140 @@ func TestJWTSSOUnicodeIdentities(t *testing.T) {
 		}
 	})
 }
+
+// TestJWTSSOIdentityClaims, through real HTTP: the externalId is the token's sub even beside an
+// id claim; the admin/moderator claim settings map roles, an empty claim counting as present;
+// syncUsername renames; array claims fill fields; explicit empty values clear fields, tagline
+// and picture.
+func TestJWTSSOIdentityClaims(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newApp(t, db, nil)
+		c := setupCallers(t, app)
+		key := []byte(enableJWT(t, app, c.admin))
+		b := browser(t)
+		login := func(t *testing.T, over map[string]any) {
+			t.Helper()
+			all := claims(map[string]any{"sub": "cust-42", "email": "jo@example.com", "name": "Jo Doe"})
+			for k, v := range over {
+				all[k] = v
+			}
+			tok := sign(t, jwt.SigningMethodHS256, key, all, nil)
+			if r := app.ssoGet(b, tok, "/", "application/json"); r.Status != http.StatusSeeOther {
+				t.Fatalf("login with %v: %d %s", over, r.Status, r.Body)
+			}
+		}
+		me := func(t *testing.T) gqlResult {
+			t.Helper()
+			return app.gql(b, "", "{ me { externalId username role tagline picture fields { key value } } }", nil)
+		}
+		field := func(r gqlResult, key string) any {
+			for _, f := range dig(r.Data, "me", "fields").([]any) {
+				if dig(f, "key") == key {
+					return dig(f, "value")
+				}
+			}
+			return nil
+		}
+
+		t.Run("sub is the externalId, id is not", func(t *testing.T) {
+			login(t, map[string]any{"id": "crm-7", "username": "jo", "tagline": "hi", "picture": "https://cdn.example.com/jo.png"})
+			r := me(t)
+			if dig(r.Data, "me", "externalId") != "cust-42" || dig(r.Data, "me", "username") != "jo" {
+				t.Fatalf("%s", r.Raw)
+			}
+			if n := db.Client.User.Query().Where(user.ExternalID("crm-7")).CountX(context.Background()); n != 0 {
+				t.Fatal("the id claim was stored as an externalId")
+			}
+			in := app.gql(c.admin, "", `query($t: String!) { inspectJwtSsoToken(token: $t) { decision profile { externalId } } }`,
+				map[string]any{"t": sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": "cust-42", "id": "crm-7", "email": "jo@example.com"}), nil)})
+			if dig(in.Data, "inspectJwtSsoToken", "profile", "externalId") != "cust-42" || dig(in.Data, "inspectJwtSsoToken", "decision") != "UPDATE" {
+				t.Fatalf("inspection: %s", in.Raw)
+			}
+		})
+
+		t.Run("role mapping", func(t *testing.T) {
+			r := app.gql(c.admin, "", `mutation { updateJwtSsoSettings(input: {adminClaim: "roles", adminClaimValue: "owner", moderatorClaim: "moderator"}) {
+				jwtSso { adminClaim adminClaimValue moderatorClaim moderatorClaimValue } } }`, nil)
+			want := map[string]any{"adminClaim": "roles", "adminClaimValue": "owner", "moderatorClaim": "moderator", "moderatorClaimValue": ""}
+			for k, v := range want {
+				if got := dig(r.Data, "updateJwtSsoSettings", "jwtSso", k); got != v {
+					t.Fatalf("jwtSso.%s = %v, want %v: %s", k, got, v, r.Raw)
+				}
+			}
+			if r := app.gql(c.admin, "", `mutation { updateJwtSsoSettings(input: {adminClaim: "`+strings.Repeat("x", 201)+`"}) { jwtSso { adminClaim } } }`, nil); r.code() != "BAD_USER_INPUT" {
+				t.Fatalf("a 201-character claim: %s", r.Raw)
+			}
+			for _, step := range []struct {
+				name  string
+				over  map[string]any
+				role  string
+				event int
+			}{
+				{"admin by value", map[string]any{"roles": []any{"staff", "owner"}}, "ADMIN", 1},
+				{"moderator by an empty claim", map[string]any{"moderator": ""}, "MODERATOR", 2},
+				{"moderator by an empty array", map[string]any{"moderator": []any{}}, "MODERATOR", 2},
+				{"null is absent", map[string]any{"moderator": nil}, "MEMBER", 3},
+			} {
+				t.Run(step.name, func(t *testing.T) {
+					over := step.over
+					if v, ok := over["moderator"]; ok && v == nil {
+						// claims() drops nil values: sign the null explicitly.
+						over = map[string]any{"moderator": json.RawMessage("null")}
+					}
+					login(t, over)
+					if got := dig(me(t).Data, "me", "role"); got != step.role {
+						t.Fatalf("role %v, want %s", got, step.role)
+					}
+					if n := app.countEvents("ROLE_CHANGED"); n != step.event {
+						t.Fatalf("%d ROLE_CHANGED events, want %d", n, step.event)
+					}
+				})
+			}
+		})
+
+		t.Run("syncUsername", func(t *testing.T) {
+			login(t, map[string]any{"username": "jo-renamed"})
+			if got := dig(me(t).Data, "me", "username"); got != "jo" {
+				t.Fatalf("username followed the claim with syncUsername off: %v", got)
+			}
+			r := app.gql(c.admin, "", `mutation { updateAuthSettings(input: {syncUsername: true}) { syncUsername } }`, nil)
+			if dig(r.Data, "updateAuthSettings", "syncUsername") != true {
+				t.Fatalf("%s", r.Raw)
+			}
+			if r := app.gql(c.admin, "", `{ authSettings { syncUsername } }`, nil); dig(r.Data, "authSettings", "syncUsername") != true {
+				t.Fatalf("%s", r.Raw)
+			}
+			login(t, map[string]any{"username": "jo-renamed"})
+			if got := dig(me(t).Data, "me", "username"); got != "jo-renamed" {
+				t.Fatalf("username %v, want jo-renamed", got)
+			}
+			// A name another member holds gets a suffix.
+			app.createUser("taken@example.com", adminPass, user.RoleMEMBER)
+			db.Client.User.Update().Where(user.Email("taken@example.com")).SetUsername("taken").ExecX(context.Background())
+			login(t, map[string]any{"username": "Taken"})
+			if got := dig(me(t).Data, "me", "username"); got != "taken2" {
+				t.Fatalf("username %v, want taken2", got)
+			}
+			app.gql(c.admin, "", `mutation { updateAuthSettings(input: {syncUsername: false}) { syncUsername } }`, nil)
+		})
+
+		t.Run("arrays fill fields, empty values clear", func(t *testing.T) {
+			app.gql(c.admin, "", `mutation { a: createProfileField(input: {key: "teams", name: "Teams", type: TEXT, externalKeys: ["teams"]}) { id }
+				b: createProfileField(input: {key: "plan", name: "Plan", type: SELECT, options: ["free", "gold"], externalKeys: ["plans"]}) { id } }`, nil)
+			login(t, map[string]any{"teams": []any{"red", "blue"}, "plans": []any{"platinum", "gold"}})
+			r := me(t)
+			if field(r, "teams") != "red, blue" || field(r, "plan") != "gold" {
+				t.Fatalf("%s", r.Raw)
+			}
+			login(t, nil)
+			if r := me(t); field(r, "teams") != "red, blue" || dig(r.Data, "me", "tagline") != "hi" {
+				t.Fatalf("absent claims changed the profile: %s", r.Raw)
+			}
+			login(t, map[string]any{"teams": json.RawMessage("null"), "plans": "", "tagline": "", "picture": json.RawMessage("null")})
+			r = me(t)
+			if field(r, "teams") != nil || field(r, "plan") != nil || dig(r.Data, "me", "tagline") != "" || dig(r.Data, "me", "picture") != "" {
+				t.Fatalf("explicit empty values did not clear: %s", r.Raw)
+			}
+		})
+	})
+}

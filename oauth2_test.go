@@ -9,10 +9,13 @@ import (
 	"testing"
 	"time"
 
+	opstorage "github.com/zitadel/oidc/v3/example/server/storage"
+
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/oauth2sso"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
@@ -365,3 +368,135 @@ func readAll(t testing.TB, resp *http.Response) string {
 }
 
 var _ = ent.IsNotFound
+
+// TestOAuth2RevalidationReappliesProfile: a refresh revalidation re-applies what the provider
+// now says (the new id_token and user info) as a login would: profile, username (with
+// syncUsername), role, spaces and fields, and clears what it now sends empty; the session goes
+// on. An email another member holds ends the session and changes nothing.
+func TestOAuth2RevalidationReappliesProfile(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		op := startOP(t)
+		app := newAppWithOP(t, db, op, nil)
+		admin := adminToken(t, app)
+		enableOAuth2(t, app, admin, map[string]any{
+			"enabled": true, "provider": "CUSTOM", "issuer": op.Issuer,
+			"clientId": op.ClientID, "clientSecret": op.ClientSecret, "refreshMinutes": 5,
+			"moderatorClaim": "groups", "moderatorClaimValue": "mods",
+		})
+		for _, q := range []string{
+			`mutation { updateAuthSettings(input: {syncUsername: true}) { syncUsername } }`,
+			`mutation { createSpace(input: {name: "Gold", slug: "gold"}) { id } }`,
+			`mutation { a: createProfileField(input: {key: "teams", name: "Teams", type: TEXT, externalKeys: ["teams"]}) { id }
+				b: createProfileField(input: {key: "tier", name: "Tier", type: SELECT, options: ["free", "gold"], externalKeys: ["tiers"]}) { id } }`,
+		} {
+			if r := app.gql(nil, admin, q, nil); len(r.Errors) > 0 {
+				t.Fatal(r.Raw)
+			}
+		}
+		op.setClaims("op-alice", map[string]any{"groups": []any{"users"}, "teams": []any{"red"}, "tiers": "free", "tagline": "hello"})
+		c := op.member(t)
+		resp := op.signIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login: %d", resp.StatusCode)
+		}
+		const meQ = "{ me { email name username role tagline spaces { space { slug } } fields { key value } } }"
+		check := func(want map[string]any, fields map[string]string, spaces int) {
+			t.Helper()
+			me := app.gql(c, "", meQ, nil)
+			for k, v := range want {
+				if got := dig(me.Data, "me", k); got != v {
+					t.Errorf("me.%s = %v, want %v (%s)", k, got, v, me.Raw)
+				}
+			}
+			got := map[string]string{}
+			for _, f := range dig(me.Data, "me", "fields").([]any) {
+				got[dig(f, "key").(string)] = dig(f, "value").(string)
+			}
+			if len(got) != len(fields) {
+				t.Errorf("fields %v, want %v", got, fields)
+			}
+			for k, v := range fields {
+				if got[k] != v {
+					t.Errorf("fields %v, want %v", got, fields)
+				}
+			}
+			if n := len(dig(me.Data, "me", "spaces").([]any)); n != spaces {
+				t.Errorf("%d spaces, want %d (%s)", n, spaces, me.Raw)
+			}
+		}
+		check(map[string]any{"name": "Alice Anders", "username": "alice", "role": "MEMBER", "tagline": "hello"}, map[string]string{"teams": "red", "tier": "free"}, 0)
+		sess := db.Client.Session.Query().OnlyX(ctx)
+		due := func() {
+			t.Helper()
+			db.Client.Session.UpdateOneID(sess.ID).SetRevalidateAt(time.Now().Add(-time.Second)).ExecX(ctx)
+		}
+
+		// The provider changes the member; the next due request re-applies it.
+		op.editUser("op-alice", func(u *opstorage.User) { u.LastName = "Berg"; u.Username = "alice.berg" })
+		op.setClaims("op-alice", map[string]any{"groups": []any{"users", "mods"}, "teams": []any{"red", "blue"}, "tiers": []any{"platinum", "gold"},
+			"tagline": nil, "spaceIds": []any{"gold"}})
+		due()
+		check(map[string]any{"name": "Alice Berg", "username": "alice.berg", "role": "MODERATOR", "tagline": ""}, map[string]string{"teams": "red, blue", "tier": "gold"}, 1)
+		if app.countEvents(auth.EventSessionRevalidated) != 1 || app.countEvents(auth.EventRoleChanged) != 1 {
+			t.Fatalf("events: %d SESSION_REVALIDATED, %d ROLE_CHANGED", app.countEvents(auth.EventSessionRevalidated), app.countEvents(auth.EventRoleChanged))
+		}
+		if sess = db.Client.Session.GetX(ctx, sess.ID); time.Until(*sess.RevalidateAt) < 4*time.Minute {
+			t.Fatalf("revalidateAt not moved on: %v", sess.RevalidateAt)
+		}
+
+		// Fields absent from the provider's answer stay; an explicit null clears.
+		op.setClaims("op-alice", map[string]any{"groups": []any{"mods"}, "teams": nil})
+		due()
+		check(map[string]any{"role": "MODERATOR"}, map[string]string{"tier": "gold"}, 1)
+
+		// The provider now gives an email another member holds: the session ends, nothing changes.
+		app.createUser("taken@example.com", adminPass, user.RoleMEMBER)
+		before := db.Client.User.Query().Where(user.ExternalID("op-alice")).OnlyX(ctx)
+		op.editUser("op-alice", func(u *opstorage.User) { u.Email = "taken@example.com"; u.LastName = "Changed" })
+		due()
+		if me := app.gql(c, "", "{ me { id } }", nil); dig(me.Data, "me") != nil {
+			t.Fatalf("the session survived a conflict: %s", me.Raw)
+		}
+		after := db.Client.User.GetX(ctx, before.ID)
+		if after.Email != before.Email || after.Name != before.Name {
+			t.Fatalf("a refused revalidation changed the member: %+v", after)
+		}
+		revoked := db.Client.SecurityEvent.Query().Where(securityevent.Type(auth.EventSessionRevoked)).OnlyX(ctx)
+		if revoked.Detail["reason"] != auth.CodeSSOConflict || app.countEvents(auth.EventSSOConflict) != 1 {
+			t.Fatalf("SESSION_REVOKED %v, %d SSO_CONFLICT", revoked.Detail, app.countEvents(auth.EventSSOConflict))
+		}
+	})
+}
+
+// TestOAuth2DomainWithScheme: a preset domain typed as a URL (https://…/) is stored as the host
+// and path, and signs in; another scheme is refused.
+func TestOAuth2DomainWithScheme(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		op := startOP(t)
+		app := newAppWithOP(t, db, op, nil)
+		admin := adminToken(t, app)
+		q := `mutation($in: UpdateOAuth2SettingsInput!) { updateOAuth2Settings(input: $in) { oauth2 { domain } } }`
+		r := app.gql(nil, admin, q, map[string]any{"in": map[string]any{"domain": "http://" + op.domain()}})
+		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "domain" {
+			t.Fatalf("http:// domain: %s", r.Raw)
+		}
+		r = app.gql(nil, admin, q, map[string]any{"in": map[string]any{
+			"enabled": true, "provider": "OKTA", "domain": " HTTPS://" + op.domain() + "/ ",
+			"clientId": op.ClientID, "clientSecret": op.ClientSecret,
+		}})
+		if got := dig(r.Data, "updateOAuth2Settings", "oauth2", "domain"); got != op.domain() {
+			t.Fatalf("domain stored as %v, want %s: %s", got, op.domain(), r.Raw)
+		}
+		c := op.member(t)
+		resp := op.signIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login: %d", resp.StatusCode)
+		}
+		if me := app.gql(c, "", "{ me { externalId } }", nil); dig(me.Data, "me", "externalId") != "op-alice" {
+			t.Fatalf("%s", me.Raw)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -15,29 +16,78 @@ import (
 
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	opstorage "github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/text/language"
 
 	"github.com/community/sso/ent/store"
 )
 
 // opUsers are the members of the test OpenID Provider: id → user. Passwords are all "verysecure".
+// Each provider serves its own copy (testOP.editUser changes it).
 var opUsers = map[string]*opstorage.User{
 	"op-alice": {ID: "op-alice", Username: "alice", Password: "verysecure", FirstName: "Alice", LastName: "Anders", Email: "alice@example.com", EmailVerified: true, PreferredLanguage: language.English},
 	"op-bob":   {ID: "op-bob", Username: "bob", Password: "verysecure", FirstName: "Bob", LastName: "Brown", Email: "bob@example.com", EmailVerified: false, PreferredLanguage: language.English},
 }
 
-type opUserStore struct{}
+// opUserStore is one provider's members, and the extra claims its user info gives each.
+type opUserStore struct {
+	mu     sync.Mutex
+	users  map[string]opstorage.User
+	claims map[string]map[string]any
+}
 
-func (opUserStore) GetUserByID(id string) *opstorage.User { return opUsers[id] }
-func (opUserStore) GetUserByUsername(name string) *opstorage.User {
-	for _, u := range opUsers {
+func newOPUserStore() *opUserStore {
+	s := &opUserStore{users: map[string]opstorage.User{}, claims: map[string]map[string]any{}}
+	for id, u := range opUsers {
+		s.users[id] = *u
+	}
+	return s
+}
+
+func (s *opUserStore) GetUserByID(id string) *opstorage.User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return nil
+	}
+	return &u
+}
+
+func (s *opUserStore) GetUserByUsername(name string) *opstorage.User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range s.users {
 		if u.Username == name {
-			return u
+			return &u
 		}
 	}
 	return nil
 }
-func (opUserStore) ExampleClientID() string { return "community" }
+
+func (*opUserStore) ExampleClientID() string { return "community" }
+
+func (s *opUserStore) extraClaims(id string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.claims[id])
+}
+
+// opStorage is the example storage whose user info also carries the store's extra claims.
+type opStorage struct {
+	*opstorage.Storage
+	users *opUserStore
+}
+
+func (s opStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, origin string) error {
+	if err := s.Storage.SetUserinfoFromToken(ctx, info, tokenID, subject, origin); err != nil {
+		return err
+	}
+	for k, v := range s.users.extraClaims(info.Subject) {
+		info.AppendClaims(k, v)
+	}
+	return nil
+}
 
 // testOP is a real OpenID Provider (zitadel's OpenID Certified OP package, its example storage
 // and login UI) on an HTTPS test server.
@@ -47,6 +97,7 @@ type testOP struct {
 	ClientSecret string
 	Server       *httptest.Server
 	Storage      *opstorage.Storage
+	users        *opUserStore
 	// TokenFailures, while positive, makes the token endpoint answer 503 (and counts down).
 	TokenFailures atomic.Int32
 
@@ -62,7 +113,7 @@ func startOP(t testing.TB) *testOP { return startOPWith(t, true) }
 // certificate; the community allows http only for loopback providers).
 func startOPWith(t testing.TB, useTLS bool) *testOP {
 	t.Helper()
-	op := &testOP{ClientID: "community-web", ClientSecret: "op-client-secret"}
+	op := &testOP{ClientID: "community-web", ClientSecret: "op-client-secret", users: newOPUserStore()}
 	op.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/oauth/token" && op.TokenFailures.Load() > 0 {
 			op.TokenFailures.Add(-1)
@@ -91,13 +142,30 @@ func startOPWith(t testing.TB, useTLS bool) *testOP {
 // register creates the provider's storage with one web client whose redirect URI is
 // publicURL/auth/oauth2/callback.
 func (op *testOP) register(publicURL string) {
-	op.Storage = opstorage.NewStorageWithClients(opUserStore{}, map[string]*opstorage.Client{
+	op.Storage = opstorage.NewStorageWithClients(op.users, map[string]*opstorage.Client{
 		op.ClientID: opstorage.WebClient(op.ClientID, op.ClientSecret, publicURL+"/auth/oauth2/callback"),
 	})
-	h := exampleop.SetupServer(op.Issuer, op.Storage, slog.New(slog.NewTextHandler(io.Discard, nil)), false)
+	h := exampleop.SetupServer(op.Issuer, opStorage{op.Storage, op.users}, slog.New(slog.NewTextHandler(io.Discard, nil)), false)
 	op.mu.Lock()
 	op.handler = h
 	op.mu.Unlock()
+}
+
+// editUser changes a member at the provider: what its next tokens and user info say.
+func (op *testOP) editUser(id string, edit func(*opstorage.User)) {
+	op.users.mu.Lock()
+	defer op.users.mu.Unlock()
+	u := op.users.users[id]
+	edit(&u)
+	op.users.users[id] = u
+}
+
+// setClaims sets the extra claims the provider's user info gives a member (nil values are sent
+// as null).
+func (op *testOP) setClaims(id string, claims map[string]any) {
+	op.users.mu.Lock()
+	defer op.users.mu.Unlock()
+	op.users.claims[id] = claims
 }
 
 // domain is the provider's host:port, as an admin enters it for a preset provider.

@@ -177,7 +177,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 
 	provisioner := &provision.Provisioner{DB: db, Sessions: sessions, Log: log}
 	discovery := &oauth2sso.Discovery{Client: oauth2sso.NewHTTPClient(d.IdPClient, cfg.IdPTimeout)}
-	sessions.Revalidator = &oauth2sso.Revalidator{DB: db, Sealer: sealer, Discovery: discovery, Log: log}
+	sessions.Revalidator = &oauth2sso.Revalidator{DB: db, Sealer: sealer, Discovery: discovery, Provisioner: provisioner, Log: log}
 	oauth2Handler := &oauth2sso.Handler{
 		DB: db, Sealer: sealer, Sessions: sessions, Provisioner: provisioner, Discovery: discovery,
 		PublicURL: cfg.PublicURL.String(), Log: log, Metrics: metrics,

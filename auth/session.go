@@ -234,6 +234,18 @@ func (s *Sessions) lookupSession(ctx context.Context, tok string) (*Viewer, erro
 		if !s.Revalidator.Revalidate(ctx, sess) {
 			return nil, ErrNoSession
 		}
+		// A revalidation re-applies what the provider says (role, profile): this request sees it.
+		u, err := s.Client.User.Get(ctx, sess.UserID)
+		if ent.IsNotFound(err) {
+			return nil, ErrNoSession
+		}
+		if err != nil {
+			return nil, fmt.Errorf("auth: look up session: %w", err)
+		}
+		if u.Status != user.StatusACTIVE {
+			return nil, ErrNoSession
+		}
+		sess.Edges.User = u
 	}
 	if now.Sub(sess.LastSeenAt) >= seenEvery {
 		// Sliding expiry, written at most once a minute.

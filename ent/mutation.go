@@ -4988,6 +4988,7 @@ type SettingsMutation struct {
 	updated_at                   *time.Time
 	email_password_enabled       *bool
 	new_users_homepage           *string
+	sync_username                *bool
 	oauth2_enabled               *bool
 	oauth2_provider              *settings.Oauth2Provider
 	oauth2_client_id             *string
@@ -5018,6 +5019,10 @@ type SettingsMutation struct {
 	jwt_max_token_age_seconds    *int
 	addjwt_max_token_age_seconds *int
 	jwt_require_jti              *bool
+	jwt_admin_claim              *string
+	jwt_admin_claim_value        *string
+	jwt_moderator_claim          *string
+	jwt_moderator_claim_value    *string
 	identifiers_version          *int
 	addidentifiers_version       *int
 	key_check                    *[]byte
@@ -5267,6 +5272,42 @@ func (m *SettingsMutation) OldNewUsersHomepage(ctx context.Context) (v string, e
 // ResetNewUsersHomepage resets all changes to the "new_users_homepage" field.
 func (m *SettingsMutation) ResetNewUsersHomepage() {
 	m.new_users_homepage = nil
+}
+
+// SetSyncUsername sets the "sync_username" field.
+func (m *SettingsMutation) SetSyncUsername(b bool) {
+	m.sync_username = &b
+}
+
+// SyncUsername returns the value of the "sync_username" field in the mutation.
+func (m *SettingsMutation) SyncUsername() (r bool, exists bool) {
+	v := m.sync_username
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSyncUsername returns the old "sync_username" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldSyncUsername(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSyncUsername is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSyncUsername requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSyncUsername: %w", err)
+	}
+	return oldValue.SyncUsername, nil
+}
+
+// ResetSyncUsername resets all changes to the "sync_username" field.
+func (m *SettingsMutation) ResetSyncUsername() {
+	m.sync_username = nil
 }
 
 // SetOauth2Enabled sets the "oauth2_enabled" field.
@@ -6336,6 +6377,150 @@ func (m *SettingsMutation) ResetJwtRequireJti() {
 	m.jwt_require_jti = nil
 }
 
+// SetJwtAdminClaim sets the "jwt_admin_claim" field.
+func (m *SettingsMutation) SetJwtAdminClaim(s string) {
+	m.jwt_admin_claim = &s
+}
+
+// JwtAdminClaim returns the value of the "jwt_admin_claim" field in the mutation.
+func (m *SettingsMutation) JwtAdminClaim() (r string, exists bool) {
+	v := m.jwt_admin_claim
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtAdminClaim returns the old "jwt_admin_claim" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtAdminClaim(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtAdminClaim is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtAdminClaim requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtAdminClaim: %w", err)
+	}
+	return oldValue.JwtAdminClaim, nil
+}
+
+// ResetJwtAdminClaim resets all changes to the "jwt_admin_claim" field.
+func (m *SettingsMutation) ResetJwtAdminClaim() {
+	m.jwt_admin_claim = nil
+}
+
+// SetJwtAdminClaimValue sets the "jwt_admin_claim_value" field.
+func (m *SettingsMutation) SetJwtAdminClaimValue(s string) {
+	m.jwt_admin_claim_value = &s
+}
+
+// JwtAdminClaimValue returns the value of the "jwt_admin_claim_value" field in the mutation.
+func (m *SettingsMutation) JwtAdminClaimValue() (r string, exists bool) {
+	v := m.jwt_admin_claim_value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtAdminClaimValue returns the old "jwt_admin_claim_value" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtAdminClaimValue(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtAdminClaimValue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtAdminClaimValue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtAdminClaimValue: %w", err)
+	}
+	return oldValue.JwtAdminClaimValue, nil
+}
+
+// ResetJwtAdminClaimValue resets all changes to the "jwt_admin_claim_value" field.
+func (m *SettingsMutation) ResetJwtAdminClaimValue() {
+	m.jwt_admin_claim_value = nil
+}
+
+// SetJwtModeratorClaim sets the "jwt_moderator_claim" field.
+func (m *SettingsMutation) SetJwtModeratorClaim(s string) {
+	m.jwt_moderator_claim = &s
+}
+
+// JwtModeratorClaim returns the value of the "jwt_moderator_claim" field in the mutation.
+func (m *SettingsMutation) JwtModeratorClaim() (r string, exists bool) {
+	v := m.jwt_moderator_claim
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtModeratorClaim returns the old "jwt_moderator_claim" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtModeratorClaim(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtModeratorClaim is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtModeratorClaim requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtModeratorClaim: %w", err)
+	}
+	return oldValue.JwtModeratorClaim, nil
+}
+
+// ResetJwtModeratorClaim resets all changes to the "jwt_moderator_claim" field.
+func (m *SettingsMutation) ResetJwtModeratorClaim() {
+	m.jwt_moderator_claim = nil
+}
+
+// SetJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field.
+func (m *SettingsMutation) SetJwtModeratorClaimValue(s string) {
+	m.jwt_moderator_claim_value = &s
+}
+
+// JwtModeratorClaimValue returns the value of the "jwt_moderator_claim_value" field in the mutation.
+func (m *SettingsMutation) JwtModeratorClaimValue() (r string, exists bool) {
+	v := m.jwt_moderator_claim_value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtModeratorClaimValue returns the old "jwt_moderator_claim_value" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtModeratorClaimValue(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtModeratorClaimValue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtModeratorClaimValue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtModeratorClaimValue: %w", err)
+	}
+	return oldValue.JwtModeratorClaimValue, nil
+}
+
+// ResetJwtModeratorClaimValue resets all changes to the "jwt_moderator_claim_value" field.
+func (m *SettingsMutation) ResetJwtModeratorClaimValue() {
+	m.jwt_moderator_claim_value = nil
+}
+
 // SetIdentifiersVersion sets the "identifiers_version" field.
 func (m *SettingsMutation) SetIdentifiersVersion(i int) {
 	m.identifiers_version = &i
@@ -6475,7 +6660,7 @@ func (m *SettingsMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettingsMutation) Fields() []string {
-	fields := make([]string, 0, 33)
+	fields := make([]string, 0, 38)
 	if m.created_at != nil {
 		fields = append(fields, settings.FieldCreatedAt)
 	}
@@ -6487,6 +6672,9 @@ func (m *SettingsMutation) Fields() []string {
 	}
 	if m.new_users_homepage != nil {
 		fields = append(fields, settings.FieldNewUsersHomepage)
+	}
+	if m.sync_username != nil {
+		fields = append(fields, settings.FieldSyncUsername)
 	}
 	if m.oauth2_enabled != nil {
 		fields = append(fields, settings.FieldOauth2Enabled)
@@ -6569,6 +6757,18 @@ func (m *SettingsMutation) Fields() []string {
 	if m.jwt_require_jti != nil {
 		fields = append(fields, settings.FieldJwtRequireJti)
 	}
+	if m.jwt_admin_claim != nil {
+		fields = append(fields, settings.FieldJwtAdminClaim)
+	}
+	if m.jwt_admin_claim_value != nil {
+		fields = append(fields, settings.FieldJwtAdminClaimValue)
+	}
+	if m.jwt_moderator_claim != nil {
+		fields = append(fields, settings.FieldJwtModeratorClaim)
+	}
+	if m.jwt_moderator_claim_value != nil {
+		fields = append(fields, settings.FieldJwtModeratorClaimValue)
+	}
 	if m.identifiers_version != nil {
 		fields = append(fields, settings.FieldIdentifiersVersion)
 	}
@@ -6591,6 +6791,8 @@ func (m *SettingsMutation) Field(name string) (ent.Value, bool) {
 		return m.EmailPasswordEnabled()
 	case settings.FieldNewUsersHomepage:
 		return m.NewUsersHomepage()
+	case settings.FieldSyncUsername:
+		return m.SyncUsername()
 	case settings.FieldOauth2Enabled:
 		return m.Oauth2Enabled()
 	case settings.FieldOauth2Provider:
@@ -6645,6 +6847,14 @@ func (m *SettingsMutation) Field(name string) (ent.Value, bool) {
 		return m.JwtMaxTokenAgeSeconds()
 	case settings.FieldJwtRequireJti:
 		return m.JwtRequireJti()
+	case settings.FieldJwtAdminClaim:
+		return m.JwtAdminClaim()
+	case settings.FieldJwtAdminClaimValue:
+		return m.JwtAdminClaimValue()
+	case settings.FieldJwtModeratorClaim:
+		return m.JwtModeratorClaim()
+	case settings.FieldJwtModeratorClaimValue:
+		return m.JwtModeratorClaimValue()
 	case settings.FieldIdentifiersVersion:
 		return m.IdentifiersVersion()
 	case settings.FieldKeyCheck:
@@ -6666,6 +6876,8 @@ func (m *SettingsMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldEmailPasswordEnabled(ctx)
 	case settings.FieldNewUsersHomepage:
 		return m.OldNewUsersHomepage(ctx)
+	case settings.FieldSyncUsername:
+		return m.OldSyncUsername(ctx)
 	case settings.FieldOauth2Enabled:
 		return m.OldOauth2Enabled(ctx)
 	case settings.FieldOauth2Provider:
@@ -6720,6 +6932,14 @@ func (m *SettingsMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldJwtMaxTokenAgeSeconds(ctx)
 	case settings.FieldJwtRequireJti:
 		return m.OldJwtRequireJti(ctx)
+	case settings.FieldJwtAdminClaim:
+		return m.OldJwtAdminClaim(ctx)
+	case settings.FieldJwtAdminClaimValue:
+		return m.OldJwtAdminClaimValue(ctx)
+	case settings.FieldJwtModeratorClaim:
+		return m.OldJwtModeratorClaim(ctx)
+	case settings.FieldJwtModeratorClaimValue:
+		return m.OldJwtModeratorClaimValue(ctx)
 	case settings.FieldIdentifiersVersion:
 		return m.OldIdentifiersVersion(ctx)
 	case settings.FieldKeyCheck:
@@ -6760,6 +6980,13 @@ func (m *SettingsMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetNewUsersHomepage(v)
+		return nil
+	case settings.FieldSyncUsername:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSyncUsername(v)
 		return nil
 	case settings.FieldOauth2Enabled:
 		v, ok := value.(bool)
@@ -6950,6 +7177,34 @@ func (m *SettingsMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetJwtRequireJti(v)
 		return nil
+	case settings.FieldJwtAdminClaim:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtAdminClaim(v)
+		return nil
+	case settings.FieldJwtAdminClaimValue:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtAdminClaimValue(v)
+		return nil
+	case settings.FieldJwtModeratorClaim:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtModeratorClaim(v)
+		return nil
+	case settings.FieldJwtModeratorClaimValue:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtModeratorClaimValue(v)
+		return nil
 	case settings.FieldIdentifiersVersion:
 		v, ok := value.(int)
 		if !ok {
@@ -7091,6 +7346,9 @@ func (m *SettingsMutation) ResetField(name string) error {
 	case settings.FieldNewUsersHomepage:
 		m.ResetNewUsersHomepage()
 		return nil
+	case settings.FieldSyncUsername:
+		m.ResetSyncUsername()
+		return nil
 	case settings.FieldOauth2Enabled:
 		m.ResetOauth2Enabled()
 		return nil
@@ -7171,6 +7429,18 @@ func (m *SettingsMutation) ResetField(name string) error {
 		return nil
 	case settings.FieldJwtRequireJti:
 		m.ResetJwtRequireJti()
+		return nil
+	case settings.FieldJwtAdminClaim:
+		m.ResetJwtAdminClaim()
+		return nil
+	case settings.FieldJwtAdminClaimValue:
+		m.ResetJwtAdminClaimValue()
+		return nil
+	case settings.FieldJwtModeratorClaim:
+		m.ResetJwtModeratorClaim()
+		return nil
+	case settings.FieldJwtModeratorClaimValue:
+		m.ResetJwtModeratorClaimValue()
 		return nil
 	case settings.FieldIdentifiersVersion:
 		m.ResetIdentifiersVersion()

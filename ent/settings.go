@@ -26,6 +26,8 @@ type Settings struct {
 	EmailPasswordEnabled bool `json:"email_password_enabled,omitempty"`
 	// NewUsersHomepage holds the value of the "new_users_homepage" field.
 	NewUsersHomepage string `json:"new_users_homepage,omitempty"`
+	// SSO logins rename a member whose username claim changed (off: a username is set once, at creation).
+	SyncUsername bool `json:"sync_username,omitempty"`
 	// Oauth2Enabled holds the value of the "oauth2_enabled" field.
 	Oauth2Enabled bool `json:"oauth2_enabled,omitempty"`
 	// Oauth2Provider holds the value of the "oauth2_provider" field.
@@ -80,6 +82,14 @@ type Settings struct {
 	JwtMaxTokenAgeSeconds int `json:"jwt_max_token_age_seconds,omitempty"`
 	// Token policy: refuse tokens without a jti (a jti, when present, is always single-use).
 	JwtRequireJti bool `json:"jwt_require_jti,omitempty"`
+	// JwtAdminClaim holds the value of the "jwt_admin_claim" field.
+	JwtAdminClaim string `json:"jwt_admin_claim,omitempty"`
+	// JwtAdminClaimValue holds the value of the "jwt_admin_claim_value" field.
+	JwtAdminClaimValue string `json:"jwt_admin_claim_value,omitempty"`
+	// JwtModeratorClaim holds the value of the "jwt_moderator_claim" field.
+	JwtModeratorClaim string `json:"jwt_moderator_claim,omitempty"`
+	// JwtModeratorClaimValue holds the value of the "jwt_moderator_claim_value" field.
+	JwtModeratorClaimValue string `json:"jwt_moderator_claim_value,omitempty"`
 	// The identifier rules (package identity) the stored emails and ids were last brought to.
 	IdentifiersVersion int `json:"identifiers_version,omitempty"`
 	// A known value sealed under SECRET_KEY by the first start: a later start with another key is refused.
@@ -94,11 +104,11 @@ func (*Settings) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case settings.FieldOauth2ClientSecret, settings.FieldOauth2Scopes, settings.FieldJwtSecret, settings.FieldKeyCheck:
 			values[i] = new([]byte)
-		case settings.FieldEmailPasswordEnabled, settings.FieldOauth2Enabled, settings.FieldJwtEnabled, settings.FieldJwtRequireJti:
+		case settings.FieldEmailPasswordEnabled, settings.FieldSyncUsername, settings.FieldOauth2Enabled, settings.FieldJwtEnabled, settings.FieldJwtRequireJti:
 			values[i] = new(sql.NullBool)
 		case settings.FieldID, settings.FieldOauth2RefreshMinutes, settings.FieldJwtMaxTokenAgeSeconds, settings.FieldIdentifiersVersion:
 			values[i] = new(sql.NullInt64)
-		case settings.FieldNewUsersHomepage, settings.FieldOauth2Provider, settings.FieldOauth2ClientID, settings.FieldOauth2Domain, settings.FieldOauth2AuthorizationURL, settings.FieldOauth2TokenURL, settings.FieldOauth2UserInfoURL, settings.FieldOauth2Issuer, settings.FieldOauth2AccountSettingsURL, settings.FieldOauth2LogoutURL, settings.FieldOauth2LoginButtonText, settings.FieldOauth2AdminClaim, settings.FieldOauth2AdminClaimValue, settings.FieldOauth2ModeratorClaim, settings.FieldOauth2ModeratorClaimValue, settings.FieldJwtLoginButtonText, settings.FieldJwtAuthorizationURL, settings.FieldJwtSignUpURL, settings.FieldJwtLogoutURL, settings.FieldJwtAccountSettingsURL:
+		case settings.FieldNewUsersHomepage, settings.FieldOauth2Provider, settings.FieldOauth2ClientID, settings.FieldOauth2Domain, settings.FieldOauth2AuthorizationURL, settings.FieldOauth2TokenURL, settings.FieldOauth2UserInfoURL, settings.FieldOauth2Issuer, settings.FieldOauth2AccountSettingsURL, settings.FieldOauth2LogoutURL, settings.FieldOauth2LoginButtonText, settings.FieldOauth2AdminClaim, settings.FieldOauth2AdminClaimValue, settings.FieldOauth2ModeratorClaim, settings.FieldOauth2ModeratorClaimValue, settings.FieldJwtLoginButtonText, settings.FieldJwtAuthorizationURL, settings.FieldJwtSignUpURL, settings.FieldJwtLogoutURL, settings.FieldJwtAccountSettingsURL, settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue, settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue:
 			values[i] = new(sql.NullString)
 		case settings.FieldCreatedAt, settings.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -146,6 +156,12 @@ func (_m *Settings) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field new_users_homepage", values[i])
 			} else if value.Valid {
 				_m.NewUsersHomepage = value.String
+			}
+		case settings.FieldSyncUsername:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field sync_username", values[i])
+			} else if value.Valid {
+				_m.SyncUsername = value.Bool
 			}
 		case settings.FieldOauth2Enabled:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -311,6 +327,30 @@ func (_m *Settings) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.JwtRequireJti = value.Bool
 			}
+		case settings.FieldJwtAdminClaim:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_admin_claim", values[i])
+			} else if value.Valid {
+				_m.JwtAdminClaim = value.String
+			}
+		case settings.FieldJwtAdminClaimValue:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_admin_claim_value", values[i])
+			} else if value.Valid {
+				_m.JwtAdminClaimValue = value.String
+			}
+		case settings.FieldJwtModeratorClaim:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_moderator_claim", values[i])
+			} else if value.Valid {
+				_m.JwtModeratorClaim = value.String
+			}
+		case settings.FieldJwtModeratorClaimValue:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_moderator_claim_value", values[i])
+			} else if value.Valid {
+				_m.JwtModeratorClaimValue = value.String
+			}
 		case settings.FieldIdentifiersVersion:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field identifiers_version", values[i])
@@ -370,6 +410,9 @@ func (_m *Settings) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("new_users_homepage=")
 	builder.WriteString(_m.NewUsersHomepage)
+	builder.WriteString(", ")
+	builder.WriteString("sync_username=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SyncUsername))
 	builder.WriteString(", ")
 	builder.WriteString("oauth2_enabled=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Oauth2Enabled))
@@ -449,6 +492,18 @@ func (_m *Settings) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("jwt_require_jti=")
 	builder.WriteString(fmt.Sprintf("%v", _m.JwtRequireJti))
+	builder.WriteString(", ")
+	builder.WriteString("jwt_admin_claim=")
+	builder.WriteString(_m.JwtAdminClaim)
+	builder.WriteString(", ")
+	builder.WriteString("jwt_admin_claim_value=")
+	builder.WriteString(_m.JwtAdminClaimValue)
+	builder.WriteString(", ")
+	builder.WriteString("jwt_moderator_claim=")
+	builder.WriteString(_m.JwtModeratorClaim)
+	builder.WriteString(", ")
+	builder.WriteString("jwt_moderator_claim_value=")
+	builder.WriteString(_m.JwtModeratorClaimValue)
 	builder.WriteString(", ")
 	builder.WriteString("identifiers_version=")
 	builder.WriteString(fmt.Sprintf("%v", _m.IdentifiersVersion))

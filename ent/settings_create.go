@@ -78,6 +78,20 @@ func (_c *SettingsCreate) SetNillableNewUsersHomepage(v *string) *SettingsCreate
 	return _c
 }
 
+// SetSyncUsername sets the "sync_username" field.
+func (_c *SettingsCreate) SetSyncUsername(v bool) *SettingsCreate {
+	_c.mutation.SetSyncUsername(v)
+	return _c
+}
+
+// SetNillableSyncUsername sets the "sync_username" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableSyncUsername(v *bool) *SettingsCreate {
+	if v != nil {
+		_c.SetSyncUsername(*v)
+	}
+	return _c
+}
+
 // SetOauth2Enabled sets the "oauth2_enabled" field.
 func (_c *SettingsCreate) SetOauth2Enabled(v bool) *SettingsCreate {
 	_c.mutation.SetOauth2Enabled(v)
@@ -432,6 +446,62 @@ func (_c *SettingsCreate) SetNillableJwtRequireJti(v *bool) *SettingsCreate {
 	return _c
 }
 
+// SetJwtAdminClaim sets the "jwt_admin_claim" field.
+func (_c *SettingsCreate) SetJwtAdminClaim(v string) *SettingsCreate {
+	_c.mutation.SetJwtAdminClaim(v)
+	return _c
+}
+
+// SetNillableJwtAdminClaim sets the "jwt_admin_claim" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtAdminClaim(v *string) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtAdminClaim(*v)
+	}
+	return _c
+}
+
+// SetJwtAdminClaimValue sets the "jwt_admin_claim_value" field.
+func (_c *SettingsCreate) SetJwtAdminClaimValue(v string) *SettingsCreate {
+	_c.mutation.SetJwtAdminClaimValue(v)
+	return _c
+}
+
+// SetNillableJwtAdminClaimValue sets the "jwt_admin_claim_value" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtAdminClaimValue(v *string) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtAdminClaimValue(*v)
+	}
+	return _c
+}
+
+// SetJwtModeratorClaim sets the "jwt_moderator_claim" field.
+func (_c *SettingsCreate) SetJwtModeratorClaim(v string) *SettingsCreate {
+	_c.mutation.SetJwtModeratorClaim(v)
+	return _c
+}
+
+// SetNillableJwtModeratorClaim sets the "jwt_moderator_claim" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtModeratorClaim(v *string) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtModeratorClaim(*v)
+	}
+	return _c
+}
+
+// SetJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field.
+func (_c *SettingsCreate) SetJwtModeratorClaimValue(v string) *SettingsCreate {
+	_c.mutation.SetJwtModeratorClaimValue(v)
+	return _c
+}
+
+// SetNillableJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtModeratorClaimValue(v *string) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtModeratorClaimValue(*v)
+	}
+	return _c
+}
+
 // SetIdentifiersVersion sets the "identifiers_version" field.
 func (_c *SettingsCreate) SetIdentifiersVersion(v int) *SettingsCreate {
 	_c.mutation.SetIdentifiersVersion(v)
@@ -502,6 +572,10 @@ func (_c *SettingsCreate) defaults() {
 	if _, ok := _c.mutation.NewUsersHomepage(); !ok {
 		v := settings.DefaultNewUsersHomepage
 		_c.mutation.SetNewUsersHomepage(v)
+	}
+	if _, ok := _c.mutation.SyncUsername(); !ok {
+		v := settings.DefaultSyncUsername
+		_c.mutation.SetSyncUsername(v)
 	}
 	if _, ok := _c.mutation.Oauth2Enabled(); !ok {
 		v := settings.DefaultOauth2Enabled
@@ -599,6 +673,22 @@ func (_c *SettingsCreate) defaults() {
 		v := settings.DefaultJwtRequireJti
 		_c.mutation.SetJwtRequireJti(v)
 	}
+	if _, ok := _c.mutation.JwtAdminClaim(); !ok {
+		v := settings.DefaultJwtAdminClaim
+		_c.mutation.SetJwtAdminClaim(v)
+	}
+	if _, ok := _c.mutation.JwtAdminClaimValue(); !ok {
+		v := settings.DefaultJwtAdminClaimValue
+		_c.mutation.SetJwtAdminClaimValue(v)
+	}
+	if _, ok := _c.mutation.JwtModeratorClaim(); !ok {
+		v := settings.DefaultJwtModeratorClaim
+		_c.mutation.SetJwtModeratorClaim(v)
+	}
+	if _, ok := _c.mutation.JwtModeratorClaimValue(); !ok {
+		v := settings.DefaultJwtModeratorClaimValue
+		_c.mutation.SetJwtModeratorClaimValue(v)
+	}
 	if _, ok := _c.mutation.IdentifiersVersion(); !ok {
 		v := settings.DefaultIdentifiersVersion
 		_c.mutation.SetIdentifiersVersion(v)
@@ -623,6 +713,9 @@ func (_c *SettingsCreate) check() error {
 		if err := settings.NewUsersHomepageValidator(v); err != nil {
 			return &ValidationError{Name: "new_users_homepage", err: fmt.Errorf(`ent: validator failed for field "Settings.new_users_homepage": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.SyncUsername(); !ok {
+		return &ValidationError{Name: "sync_username", err: errors.New(`ent: missing required field "Settings.sync_username"`)}
 	}
 	if _, ok := _c.mutation.Oauth2Enabled(); !ok {
 		return &ValidationError{Name: "oauth2_enabled", err: errors.New(`ent: missing required field "Settings.oauth2_enabled"`)}
@@ -801,6 +894,38 @@ func (_c *SettingsCreate) check() error {
 	if _, ok := _c.mutation.JwtRequireJti(); !ok {
 		return &ValidationError{Name: "jwt_require_jti", err: errors.New(`ent: missing required field "Settings.jwt_require_jti"`)}
 	}
+	if _, ok := _c.mutation.JwtAdminClaim(); !ok {
+		return &ValidationError{Name: "jwt_admin_claim", err: errors.New(`ent: missing required field "Settings.jwt_admin_claim"`)}
+	}
+	if v, ok := _c.mutation.JwtAdminClaim(); ok {
+		if err := settings.JwtAdminClaimValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_admin_claim", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_admin_claim": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.JwtAdminClaimValue(); !ok {
+		return &ValidationError{Name: "jwt_admin_claim_value", err: errors.New(`ent: missing required field "Settings.jwt_admin_claim_value"`)}
+	}
+	if v, ok := _c.mutation.JwtAdminClaimValue(); ok {
+		if err := settings.JwtAdminClaimValueValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_admin_claim_value", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_admin_claim_value": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.JwtModeratorClaim(); !ok {
+		return &ValidationError{Name: "jwt_moderator_claim", err: errors.New(`ent: missing required field "Settings.jwt_moderator_claim"`)}
+	}
+	if v, ok := _c.mutation.JwtModeratorClaim(); ok {
+		if err := settings.JwtModeratorClaimValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_moderator_claim", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_moderator_claim": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.JwtModeratorClaimValue(); !ok {
+		return &ValidationError{Name: "jwt_moderator_claim_value", err: errors.New(`ent: missing required field "Settings.jwt_moderator_claim_value"`)}
+	}
+	if v, ok := _c.mutation.JwtModeratorClaimValue(); ok {
+		if err := settings.JwtModeratorClaimValueValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_moderator_claim_value", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_moderator_claim_value": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.IdentifiersVersion(); !ok {
 		return &ValidationError{Name: "identifiers_version", err: errors.New(`ent: missing required field "Settings.identifiers_version"`)}
 	}
@@ -851,6 +976,10 @@ func (_c *SettingsCreate) createSpec() (*Settings, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.NewUsersHomepage(); ok {
 		_spec.SetField(settings.FieldNewUsersHomepage, field.TypeString, value)
 		_node.NewUsersHomepage = value
+	}
+	if value, ok := _c.mutation.SyncUsername(); ok {
+		_spec.SetField(settings.FieldSyncUsername, field.TypeBool, value)
+		_node.SyncUsername = value
 	}
 	if value, ok := _c.mutation.Oauth2Enabled(); ok {
 		_spec.SetField(settings.FieldOauth2Enabled, field.TypeBool, value)
@@ -960,6 +1089,22 @@ func (_c *SettingsCreate) createSpec() (*Settings, *sqlgraph.CreateSpec) {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
 		_node.JwtRequireJti = value
 	}
+	if value, ok := _c.mutation.JwtAdminClaim(); ok {
+		_spec.SetField(settings.FieldJwtAdminClaim, field.TypeString, value)
+		_node.JwtAdminClaim = value
+	}
+	if value, ok := _c.mutation.JwtAdminClaimValue(); ok {
+		_spec.SetField(settings.FieldJwtAdminClaimValue, field.TypeString, value)
+		_node.JwtAdminClaimValue = value
+	}
+	if value, ok := _c.mutation.JwtModeratorClaim(); ok {
+		_spec.SetField(settings.FieldJwtModeratorClaim, field.TypeString, value)
+		_node.JwtModeratorClaim = value
+	}
+	if value, ok := _c.mutation.JwtModeratorClaimValue(); ok {
+		_spec.SetField(settings.FieldJwtModeratorClaimValue, field.TypeString, value)
+		_node.JwtModeratorClaimValue = value
+	}
 	if value, ok := _c.mutation.IdentifiersVersion(); ok {
 		_spec.SetField(settings.FieldIdentifiersVersion, field.TypeInt, value)
 		_node.IdentifiersVersion = value
@@ -1053,6 +1198,18 @@ func (u *SettingsUpsert) SetNewUsersHomepage(v string) *SettingsUpsert {
 // UpdateNewUsersHomepage sets the "new_users_homepage" field to the value that was provided on create.
 func (u *SettingsUpsert) UpdateNewUsersHomepage() *SettingsUpsert {
 	u.SetExcluded(settings.FieldNewUsersHomepage)
+	return u
+}
+
+// SetSyncUsername sets the "sync_username" field.
+func (u *SettingsUpsert) SetSyncUsername(v bool) *SettingsUpsert {
+	u.Set(settings.FieldSyncUsername, v)
+	return u
+}
+
+// UpdateSyncUsername sets the "sync_username" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateSyncUsername() *SettingsUpsert {
+	u.SetExcluded(settings.FieldSyncUsername)
 	return u
 }
 
@@ -1410,6 +1567,54 @@ func (u *SettingsUpsert) UpdateJwtRequireJti() *SettingsUpsert {
 	return u
 }
 
+// SetJwtAdminClaim sets the "jwt_admin_claim" field.
+func (u *SettingsUpsert) SetJwtAdminClaim(v string) *SettingsUpsert {
+	u.Set(settings.FieldJwtAdminClaim, v)
+	return u
+}
+
+// UpdateJwtAdminClaim sets the "jwt_admin_claim" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtAdminClaim() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtAdminClaim)
+	return u
+}
+
+// SetJwtAdminClaimValue sets the "jwt_admin_claim_value" field.
+func (u *SettingsUpsert) SetJwtAdminClaimValue(v string) *SettingsUpsert {
+	u.Set(settings.FieldJwtAdminClaimValue, v)
+	return u
+}
+
+// UpdateJwtAdminClaimValue sets the "jwt_admin_claim_value" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtAdminClaimValue() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtAdminClaimValue)
+	return u
+}
+
+// SetJwtModeratorClaim sets the "jwt_moderator_claim" field.
+func (u *SettingsUpsert) SetJwtModeratorClaim(v string) *SettingsUpsert {
+	u.Set(settings.FieldJwtModeratorClaim, v)
+	return u
+}
+
+// UpdateJwtModeratorClaim sets the "jwt_moderator_claim" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtModeratorClaim() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtModeratorClaim)
+	return u
+}
+
+// SetJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field.
+func (u *SettingsUpsert) SetJwtModeratorClaimValue(v string) *SettingsUpsert {
+	u.Set(settings.FieldJwtModeratorClaimValue, v)
+	return u
+}
+
+// UpdateJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtModeratorClaimValue() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtModeratorClaimValue)
+	return u
+}
+
 // SetIdentifiersVersion sets the "identifiers_version" field.
 func (u *SettingsUpsert) SetIdentifiersVersion(v int) *SettingsUpsert {
 	u.Set(settings.FieldIdentifiersVersion, v)
@@ -1530,6 +1735,20 @@ func (u *SettingsUpsertOne) SetNewUsersHomepage(v string) *SettingsUpsertOne {
 func (u *SettingsUpsertOne) UpdateNewUsersHomepage() *SettingsUpsertOne {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateNewUsersHomepage()
+	})
+}
+
+// SetSyncUsername sets the "sync_username" field.
+func (u *SettingsUpsertOne) SetSyncUsername(v bool) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetSyncUsername(v)
+	})
+}
+
+// UpdateSyncUsername sets the "sync_username" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateSyncUsername() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateSyncUsername()
 	})
 }
 
@@ -1946,6 +2165,62 @@ func (u *SettingsUpsertOne) UpdateJwtRequireJti() *SettingsUpsertOne {
 	})
 }
 
+// SetJwtAdminClaim sets the "jwt_admin_claim" field.
+func (u *SettingsUpsertOne) SetJwtAdminClaim(v string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtAdminClaim(v)
+	})
+}
+
+// UpdateJwtAdminClaim sets the "jwt_admin_claim" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtAdminClaim() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtAdminClaim()
+	})
+}
+
+// SetJwtAdminClaimValue sets the "jwt_admin_claim_value" field.
+func (u *SettingsUpsertOne) SetJwtAdminClaimValue(v string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtAdminClaimValue(v)
+	})
+}
+
+// UpdateJwtAdminClaimValue sets the "jwt_admin_claim_value" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtAdminClaimValue() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtAdminClaimValue()
+	})
+}
+
+// SetJwtModeratorClaim sets the "jwt_moderator_claim" field.
+func (u *SettingsUpsertOne) SetJwtModeratorClaim(v string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtModeratorClaim(v)
+	})
+}
+
+// UpdateJwtModeratorClaim sets the "jwt_moderator_claim" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtModeratorClaim() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtModeratorClaim()
+	})
+}
+
+// SetJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field.
+func (u *SettingsUpsertOne) SetJwtModeratorClaimValue(v string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtModeratorClaimValue(v)
+	})
+}
+
+// UpdateJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtModeratorClaimValue() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtModeratorClaimValue()
+	})
+}
+
 // SetIdentifiersVersion sets the "identifiers_version" field.
 func (u *SettingsUpsertOne) SetIdentifiersVersion(v int) *SettingsUpsertOne {
 	return u.Update(func(s *SettingsUpsert) {
@@ -2238,6 +2513,20 @@ func (u *SettingsUpsertBulk) SetNewUsersHomepage(v string) *SettingsUpsertBulk {
 func (u *SettingsUpsertBulk) UpdateNewUsersHomepage() *SettingsUpsertBulk {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateNewUsersHomepage()
+	})
+}
+
+// SetSyncUsername sets the "sync_username" field.
+func (u *SettingsUpsertBulk) SetSyncUsername(v bool) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetSyncUsername(v)
+	})
+}
+
+// UpdateSyncUsername sets the "sync_username" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateSyncUsername() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateSyncUsername()
 	})
 }
 
@@ -2651,6 +2940,62 @@ func (u *SettingsUpsertBulk) SetJwtRequireJti(v bool) *SettingsUpsertBulk {
 func (u *SettingsUpsertBulk) UpdateJwtRequireJti() *SettingsUpsertBulk {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateJwtRequireJti()
+	})
+}
+
+// SetJwtAdminClaim sets the "jwt_admin_claim" field.
+func (u *SettingsUpsertBulk) SetJwtAdminClaim(v string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtAdminClaim(v)
+	})
+}
+
+// UpdateJwtAdminClaim sets the "jwt_admin_claim" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtAdminClaim() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtAdminClaim()
+	})
+}
+
+// SetJwtAdminClaimValue sets the "jwt_admin_claim_value" field.
+func (u *SettingsUpsertBulk) SetJwtAdminClaimValue(v string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtAdminClaimValue(v)
+	})
+}
+
+// UpdateJwtAdminClaimValue sets the "jwt_admin_claim_value" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtAdminClaimValue() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtAdminClaimValue()
+	})
+}
+
+// SetJwtModeratorClaim sets the "jwt_moderator_claim" field.
+func (u *SettingsUpsertBulk) SetJwtModeratorClaim(v string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtModeratorClaim(v)
+	})
+}
+
+// UpdateJwtModeratorClaim sets the "jwt_moderator_claim" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtModeratorClaim() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtModeratorClaim()
+	})
+}
+
+// SetJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field.
+func (u *SettingsUpsertBulk) SetJwtModeratorClaimValue(v string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtModeratorClaimValue(v)
+	})
+}
+
+// UpdateJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtModeratorClaimValue() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtModeratorClaimValue()
 	})
 }
 

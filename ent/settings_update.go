@@ -64,6 +64,20 @@ func (_u *SettingsUpdate) SetNillableNewUsersHomepage(v *string) *SettingsUpdate
 	return _u
 }
 
+// SetSyncUsername sets the "sync_username" field.
+func (_u *SettingsUpdate) SetSyncUsername(v bool) *SettingsUpdate {
+	_u.mutation.SetSyncUsername(v)
+	return _u
+}
+
+// SetNillableSyncUsername sets the "sync_username" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableSyncUsername(v *bool) *SettingsUpdate {
+	if v != nil {
+		_u.SetSyncUsername(*v)
+	}
+	return _u
+}
+
 // SetOauth2Enabled sets the "oauth2_enabled" field.
 func (_u *SettingsUpdate) SetOauth2Enabled(v bool) *SettingsUpdate {
 	_u.mutation.SetOauth2Enabled(v)
@@ -456,6 +470,62 @@ func (_u *SettingsUpdate) SetNillableJwtRequireJti(v *bool) *SettingsUpdate {
 	return _u
 }
 
+// SetJwtAdminClaim sets the "jwt_admin_claim" field.
+func (_u *SettingsUpdate) SetJwtAdminClaim(v string) *SettingsUpdate {
+	_u.mutation.SetJwtAdminClaim(v)
+	return _u
+}
+
+// SetNillableJwtAdminClaim sets the "jwt_admin_claim" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtAdminClaim(v *string) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtAdminClaim(*v)
+	}
+	return _u
+}
+
+// SetJwtAdminClaimValue sets the "jwt_admin_claim_value" field.
+func (_u *SettingsUpdate) SetJwtAdminClaimValue(v string) *SettingsUpdate {
+	_u.mutation.SetJwtAdminClaimValue(v)
+	return _u
+}
+
+// SetNillableJwtAdminClaimValue sets the "jwt_admin_claim_value" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtAdminClaimValue(v *string) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtAdminClaimValue(*v)
+	}
+	return _u
+}
+
+// SetJwtModeratorClaim sets the "jwt_moderator_claim" field.
+func (_u *SettingsUpdate) SetJwtModeratorClaim(v string) *SettingsUpdate {
+	_u.mutation.SetJwtModeratorClaim(v)
+	return _u
+}
+
+// SetNillableJwtModeratorClaim sets the "jwt_moderator_claim" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtModeratorClaim(v *string) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtModeratorClaim(*v)
+	}
+	return _u
+}
+
+// SetJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field.
+func (_u *SettingsUpdate) SetJwtModeratorClaimValue(v string) *SettingsUpdate {
+	_u.mutation.SetJwtModeratorClaimValue(v)
+	return _u
+}
+
+// SetNillableJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtModeratorClaimValue(v *string) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtModeratorClaimValue(*v)
+	}
+	return _u
+}
+
 // SetIdentifiersVersion sets the "identifiers_version" field.
 func (_u *SettingsUpdate) SetIdentifiersVersion(v int) *SettingsUpdate {
 	_u.mutation.ResetIdentifiersVersion()
@@ -642,6 +712,26 @@ func (_u *SettingsUpdate) check() error {
 			return &ValidationError{Name: "jwt_max_token_age_seconds", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_max_token_age_seconds": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.JwtAdminClaim(); ok {
+		if err := settings.JwtAdminClaimValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_admin_claim", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_admin_claim": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwtAdminClaimValue(); ok {
+		if err := settings.JwtAdminClaimValueValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_admin_claim_value", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_admin_claim_value": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwtModeratorClaim(); ok {
+		if err := settings.JwtModeratorClaimValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_moderator_claim", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_moderator_claim": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwtModeratorClaimValue(); ok {
+		if err := settings.JwtModeratorClaimValueValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_moderator_claim_value", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_moderator_claim_value": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.IdentifiersVersion(); ok {
 		if err := settings.IdentifiersVersionValidator(v); err != nil {
 			return &ValidationError{Name: "identifiers_version", err: fmt.Errorf(`ent: validator failed for field "Settings.identifiers_version": %w`, err)}
@@ -676,6 +766,9 @@ func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.NewUsersHomepage(); ok {
 		_spec.SetField(settings.FieldNewUsersHomepage, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.SyncUsername(); ok {
+		_spec.SetField(settings.FieldSyncUsername, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.Oauth2Enabled(); ok {
 		_spec.SetField(settings.FieldOauth2Enabled, field.TypeBool, value)
@@ -778,6 +871,18 @@ func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
 	}
+	if value, ok := _u.mutation.JwtAdminClaim(); ok {
+		_spec.SetField(settings.FieldJwtAdminClaim, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.JwtAdminClaimValue(); ok {
+		_spec.SetField(settings.FieldJwtAdminClaimValue, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.JwtModeratorClaim(); ok {
+		_spec.SetField(settings.FieldJwtModeratorClaim, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.JwtModeratorClaimValue(); ok {
+		_spec.SetField(settings.FieldJwtModeratorClaimValue, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.IdentifiersVersion(); ok {
 		_spec.SetField(settings.FieldIdentifiersVersion, field.TypeInt, value)
 	}
@@ -842,6 +947,20 @@ func (_u *SettingsUpdateOne) SetNewUsersHomepage(v string) *SettingsUpdateOne {
 func (_u *SettingsUpdateOne) SetNillableNewUsersHomepage(v *string) *SettingsUpdateOne {
 	if v != nil {
 		_u.SetNewUsersHomepage(*v)
+	}
+	return _u
+}
+
+// SetSyncUsername sets the "sync_username" field.
+func (_u *SettingsUpdateOne) SetSyncUsername(v bool) *SettingsUpdateOne {
+	_u.mutation.SetSyncUsername(v)
+	return _u
+}
+
+// SetNillableSyncUsername sets the "sync_username" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableSyncUsername(v *bool) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetSyncUsername(*v)
 	}
 	return _u
 }
@@ -1238,6 +1357,62 @@ func (_u *SettingsUpdateOne) SetNillableJwtRequireJti(v *bool) *SettingsUpdateOn
 	return _u
 }
 
+// SetJwtAdminClaim sets the "jwt_admin_claim" field.
+func (_u *SettingsUpdateOne) SetJwtAdminClaim(v string) *SettingsUpdateOne {
+	_u.mutation.SetJwtAdminClaim(v)
+	return _u
+}
+
+// SetNillableJwtAdminClaim sets the "jwt_admin_claim" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtAdminClaim(v *string) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtAdminClaim(*v)
+	}
+	return _u
+}
+
+// SetJwtAdminClaimValue sets the "jwt_admin_claim_value" field.
+func (_u *SettingsUpdateOne) SetJwtAdminClaimValue(v string) *SettingsUpdateOne {
+	_u.mutation.SetJwtAdminClaimValue(v)
+	return _u
+}
+
+// SetNillableJwtAdminClaimValue sets the "jwt_admin_claim_value" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtAdminClaimValue(v *string) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtAdminClaimValue(*v)
+	}
+	return _u
+}
+
+// SetJwtModeratorClaim sets the "jwt_moderator_claim" field.
+func (_u *SettingsUpdateOne) SetJwtModeratorClaim(v string) *SettingsUpdateOne {
+	_u.mutation.SetJwtModeratorClaim(v)
+	return _u
+}
+
+// SetNillableJwtModeratorClaim sets the "jwt_moderator_claim" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtModeratorClaim(v *string) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtModeratorClaim(*v)
+	}
+	return _u
+}
+
+// SetJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field.
+func (_u *SettingsUpdateOne) SetJwtModeratorClaimValue(v string) *SettingsUpdateOne {
+	_u.mutation.SetJwtModeratorClaimValue(v)
+	return _u
+}
+
+// SetNillableJwtModeratorClaimValue sets the "jwt_moderator_claim_value" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtModeratorClaimValue(v *string) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtModeratorClaimValue(*v)
+	}
+	return _u
+}
+
 // SetIdentifiersVersion sets the "identifiers_version" field.
 func (_u *SettingsUpdateOne) SetIdentifiersVersion(v int) *SettingsUpdateOne {
 	_u.mutation.ResetIdentifiersVersion()
@@ -1437,6 +1612,26 @@ func (_u *SettingsUpdateOne) check() error {
 			return &ValidationError{Name: "jwt_max_token_age_seconds", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_max_token_age_seconds": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.JwtAdminClaim(); ok {
+		if err := settings.JwtAdminClaimValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_admin_claim", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_admin_claim": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwtAdminClaimValue(); ok {
+		if err := settings.JwtAdminClaimValueValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_admin_claim_value", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_admin_claim_value": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwtModeratorClaim(); ok {
+		if err := settings.JwtModeratorClaimValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_moderator_claim", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_moderator_claim": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwtModeratorClaimValue(); ok {
+		if err := settings.JwtModeratorClaimValueValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_moderator_claim_value", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_moderator_claim_value": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.IdentifiersVersion(); ok {
 		if err := settings.IdentifiersVersionValidator(v); err != nil {
 			return &ValidationError{Name: "identifiers_version", err: fmt.Errorf(`ent: validator failed for field "Settings.identifiers_version": %w`, err)}
@@ -1488,6 +1683,9 @@ func (_u *SettingsUpdateOne) sqlSave(ctx context.Context) (_node *Settings, err 
 	}
 	if value, ok := _u.mutation.NewUsersHomepage(); ok {
 		_spec.SetField(settings.FieldNewUsersHomepage, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.SyncUsername(); ok {
+		_spec.SetField(settings.FieldSyncUsername, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.Oauth2Enabled(); ok {
 		_spec.SetField(settings.FieldOauth2Enabled, field.TypeBool, value)
@@ -1589,6 +1787,18 @@ func (_u *SettingsUpdateOne) sqlSave(ctx context.Context) (_node *Settings, err 
 	}
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.JwtAdminClaim(); ok {
+		_spec.SetField(settings.FieldJwtAdminClaim, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.JwtAdminClaimValue(); ok {
+		_spec.SetField(settings.FieldJwtAdminClaimValue, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.JwtModeratorClaim(); ok {
+		_spec.SetField(settings.FieldJwtModeratorClaim, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.JwtModeratorClaimValue(); ok {
+		_spec.SetField(settings.FieldJwtModeratorClaimValue, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.IdentifiersVersion(); ok {
 		_spec.SetField(settings.FieldIdentifiersVersion, field.TypeInt, value)

@@ -59,6 +59,7 @@ type ComplexityRoot struct {
 		JwtSso               func(childComplexity int) int
 		NewUsersHomepage     func(childComplexity int) int
 		Oauth2               func(childComplexity int) int
+		SyncUsername         func(childComplexity int) int
 	}
 
 	CreatedApiToken struct {
@@ -67,16 +68,20 @@ type ComplexityRoot struct {
 	}
 
 	JwtSsoSettings struct {
-		AccountSettingsURL func(childComplexity int) int
-		AuthorizationURL   func(childComplexity int) int
-		Enabled            func(childComplexity int) int
-		EndpointURL        func(childComplexity int) int
-		HasSecret          func(childComplexity int) int
-		LoginButtonText    func(childComplexity int) int
-		LogoutURL          func(childComplexity int) int
-		MaxTokenAgeSeconds func(childComplexity int) int
-		RequireJti         func(childComplexity int) int
-		SignUpURL          func(childComplexity int) int
+		AccountSettingsURL  func(childComplexity int) int
+		AdminClaim          func(childComplexity int) int
+		AdminClaimValue     func(childComplexity int) int
+		AuthorizationURL    func(childComplexity int) int
+		Enabled             func(childComplexity int) int
+		EndpointURL         func(childComplexity int) int
+		HasSecret           func(childComplexity int) int
+		LoginButtonText     func(childComplexity int) int
+		LogoutURL           func(childComplexity int) int
+		MaxTokenAgeSeconds  func(childComplexity int) int
+		ModeratorClaim      func(childComplexity int) int
+		ModeratorClaimValue func(childComplexity int) int
+		RequireJti          func(childComplexity int) int
+		SignUpURL           func(childComplexity int) int
 	}
 
 	LoginMethodOption struct {
@@ -397,6 +402,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthSettings.Oauth2(childComplexity), true
+	case "AuthSettings.syncUsername":
+		if e.ComplexityRoot.AuthSettings.SyncUsername == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthSettings.SyncUsername(childComplexity), true
 
 	case "CreatedApiToken.apiToken":
 		if e.ComplexityRoot.CreatedApiToken.APIToken == nil {
@@ -417,6 +428,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JwtSsoSettings.AccountSettingsURL(childComplexity), true
+	case "JwtSsoSettings.adminClaim":
+		if e.ComplexityRoot.JwtSsoSettings.AdminClaim == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.AdminClaim(childComplexity), true
+	case "JwtSsoSettings.adminClaimValue":
+		if e.ComplexityRoot.JwtSsoSettings.AdminClaimValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.AdminClaimValue(childComplexity), true
 	case "JwtSsoSettings.authorizationUrl":
 		if e.ComplexityRoot.JwtSsoSettings.AuthorizationURL == nil {
 			break
@@ -459,6 +482,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JwtSsoSettings.MaxTokenAgeSeconds(childComplexity), true
+	case "JwtSsoSettings.moderatorClaim":
+		if e.ComplexityRoot.JwtSsoSettings.ModeratorClaim == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.ModeratorClaim(childComplexity), true
+	case "JwtSsoSettings.moderatorClaimValue":
+		if e.ComplexityRoot.JwtSsoSettings.ModeratorClaimValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.ModeratorClaimValue(childComplexity), true
 	case "JwtSsoSettings.requireJti":
 		if e.ComplexityRoot.JwtSsoSettings.RequireJti == nil {
 			break
@@ -1638,6 +1673,8 @@ func (ec *executionContext) childFields_AuthSettings(ctx context.Context, field 
 		return ec.fieldContext_AuthSettings_emailPasswordEnabled(ctx, field)
 	case "newUsersHomepage":
 		return ec.fieldContext_AuthSettings_newUsersHomepage(ctx, field)
+	case "syncUsername":
+		return ec.fieldContext_AuthSettings_syncUsername(ctx, field)
 	case "oauth2":
 		return ec.fieldContext_AuthSettings_oauth2(ctx, field)
 	case "jwtSso":
@@ -1676,6 +1713,14 @@ func (ec *executionContext) childFields_JwtSsoSettings(ctx context.Context, fiel
 		return ec.fieldContext_JwtSsoSettings_maxTokenAgeSeconds(ctx, field)
 	case "requireJti":
 		return ec.fieldContext_JwtSsoSettings_requireJti(ctx, field)
+	case "adminClaim":
+		return ec.fieldContext_JwtSsoSettings_adminClaim(ctx, field)
+	case "adminClaimValue":
+		return ec.fieldContext_JwtSsoSettings_adminClaimValue(ctx, field)
+	case "moderatorClaim":
+		return ec.fieldContext_JwtSsoSettings_moderatorClaim(ctx, field)
+	case "moderatorClaimValue":
+		return ec.fieldContext_JwtSsoSettings_moderatorClaimValue(ctx, field)
 	case "endpointUrl":
 		return ec.fieldContext_JwtSsoSettings_endpointUrl(ctx, field)
 	}
@@ -2973,6 +3018,29 @@ func (ec *executionContext) fieldContext_AuthSettings_newUsersHomepage(_ context
 	return graphql.NewScalarFieldContext("AuthSettings", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _AuthSettings_syncUsername(ctx context.Context, field graphql.CollectedField, obj *model.AuthSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthSettings_syncUsername(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SyncUsername, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthSettings_syncUsername(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _AuthSettings_oauth2(ctx context.Context, field graphql.CollectedField, obj *model.AuthSettings) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3297,6 +3365,98 @@ func (ec *executionContext) _JwtSsoSettings_requireJti(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_JwtSsoSettings_requireJti(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_adminClaim(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JwtSsoSettings_adminClaim(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdminClaim, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_adminClaim(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_adminClaimValue(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JwtSsoSettings_adminClaimValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdminClaimValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_adminClaimValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_moderatorClaim(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JwtSsoSettings_moderatorClaim(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ModeratorClaim, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_moderatorClaim(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_moderatorClaimValue(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JwtSsoSettings_moderatorClaimValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ModeratorClaimValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_moderatorClaimValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _JwtSsoSettings_endpointUrl(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
@@ -11342,7 +11502,7 @@ func (ec *executionContext) unmarshalInputUpdateAuthSettingsInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"emailPasswordEnabled", "newUsersHomepage"}
+	fieldsInOrder := [...]string{"emailPasswordEnabled", "newUsersHomepage", "syncUsername"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -11363,6 +11523,13 @@ func (ec *executionContext) unmarshalInputUpdateAuthSettingsInput(ctx context.Co
 				return it, err
 			}
 			it.NewUsersHomepage = data
+		case "syncUsername":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncUsername"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncUsername = data
 		}
 	}
 	return it, nil
@@ -11379,7 +11546,7 @@ func (ec *executionContext) unmarshalInputUpdateJwtSsoSettingsInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"enabled", "loginButtonText", "authorizationUrl", "signUpUrl", "logoutUrl", "accountSettingsUrl", "maxTokenAgeSeconds", "requireJti"}
+	fieldsInOrder := [...]string{"enabled", "loginButtonText", "authorizationUrl", "signUpUrl", "logoutUrl", "accountSettingsUrl", "maxTokenAgeSeconds", "requireJti", "adminClaim", "adminClaimValue", "moderatorClaim", "moderatorClaimValue"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -11442,6 +11609,34 @@ func (ec *executionContext) unmarshalInputUpdateJwtSsoSettingsInput(ctx context.
 				return it, err
 			}
 			it.RequireJti = data
+		case "adminClaim":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adminClaim"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdminClaim = data
+		case "adminClaimValue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adminClaimValue"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdminClaimValue = data
+		case "moderatorClaim":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("moderatorClaim"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModeratorClaim = data
+		case "moderatorClaimValue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("moderatorClaimValue"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModeratorClaimValue = data
 		}
 	}
 	return it, nil
@@ -13314,6 +13509,11 @@ func (ec *executionContext) _AuthSettings(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "syncUsername":
+			out.Values[i] = ec._AuthSettings_syncUsername(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "oauth2":
 			out.Values[i] = ec._AuthSettings_oauth2(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -13444,6 +13644,26 @@ func (ec *executionContext) _JwtSsoSettings(ctx context.Context, sel ast.Selecti
 			}
 		case "requireJti":
 			out.Values[i] = ec._JwtSsoSettings_requireJti(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "adminClaim":
+			out.Values[i] = ec._JwtSsoSettings_adminClaim(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "adminClaimValue":
+			out.Values[i] = ec._JwtSsoSettings_adminClaimValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "moderatorClaim":
+			out.Values[i] = ec._JwtSsoSettings_moderatorClaim(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "moderatorClaimValue":
+			out.Values[i] = ec._JwtSsoSettings_moderatorClaimValue(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

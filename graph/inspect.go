@@ -33,7 +33,7 @@ func (r *Resolver) inspectJwtSsoToken(ctx context.Context, token string) (*model
 		}
 	}
 	out := &model.SsoInspection{Claims: map[string]any(tok.Claims), Changes: []string{}, Skipped: []string{}}
-	pr, err := provision.Map(tok.Claims, "externalId", "email", "name")
+	pr, err := provision.MapJWT(tok.Claims)
 	if err != nil {
 		e := auth.AsSSOError(err)
 		if e == nil {
@@ -43,7 +43,7 @@ func (r *Resolver) inspectJwtSsoToken(ctx context.Context, token string) (*model
 		rej.Claims = out.Claims
 		return rej, nil
 	}
-	return r.dryRun(ctx, out, pr, provision.Request{Method: session.MethodJWT, Profile: pr})
+	return r.dryRun(ctx, out, pr, provision.Request{Method: session.MethodJWT, Profile: pr, Roles: jwtsso.Roles(st), SyncUsername: st.SyncUsername})
 }
 
 // dryRun fills an inspection with what provisioning would decide.

@@ -25,6 +25,7 @@ func (r *Resolver) authSettings(st *ent.Settings) *model.AuthSettings {
 	return &model.AuthSettings{
 		EmailPasswordEnabled: st.EmailPasswordEnabled,
 		NewUsersHomepage:     st.NewUsersHomepage,
+		SyncUsername:         st.SyncUsername,
 		Oauth2: &model.OAuth2Settings{
 			Enabled:             st.Oauth2Enabled,
 			Provider:            st.Oauth2Provider,
@@ -47,16 +48,20 @@ func (r *Resolver) authSettings(st *ent.Settings) *model.AuthSettings {
 			CallbackURL:         r.PublicURL + "/auth/oauth2/callback",
 		},
 		JwtSso: &model.JwtSsoSettings{
-			Enabled:            st.JwtEnabled,
-			HasSecret:          len(st.JwtSecret) > 0,
-			LoginButtonText:    st.JwtLoginButtonText,
-			AuthorizationURL:   st.JwtAuthorizationURL,
-			SignUpURL:          st.JwtSignUpURL,
-			LogoutURL:          st.JwtLogoutURL,
-			AccountSettingsURL: st.JwtAccountSettingsURL,
-			MaxTokenAgeSeconds: st.JwtMaxTokenAgeSeconds,
-			RequireJti:         st.JwtRequireJti,
-			EndpointURL:        r.PublicURL + "/api/auth/sso",
+			Enabled:             st.JwtEnabled,
+			HasSecret:           len(st.JwtSecret) > 0,
+			LoginButtonText:     st.JwtLoginButtonText,
+			AuthorizationURL:    st.JwtAuthorizationURL,
+			SignUpURL:           st.JwtSignUpURL,
+			LogoutURL:           st.JwtLogoutURL,
+			AccountSettingsURL:  st.JwtAccountSettingsURL,
+			MaxTokenAgeSeconds:  st.JwtMaxTokenAgeSeconds,
+			RequireJti:          st.JwtRequireJti,
+			AdminClaim:          st.JwtAdminClaim,
+			AdminClaimValue:     st.JwtAdminClaimValue,
+			ModeratorClaim:      st.JwtModeratorClaim,
+			ModeratorClaimValue: st.JwtModeratorClaimValue,
+			EndpointURL:         r.PublicURL + "/api/auth/sso",
 		},
 	}
 }
@@ -178,6 +183,7 @@ func (r *Resolver) updateAuthSettings(ctx context.Context, in model.UpdateAuthSe
 	}
 	c := &settingsChange{upd: st.Update()}
 	c.boolean("emailPasswordEnabled", in.EmailPasswordEnabled, st.EmailPasswordEnabled, func(v bool) { c.upd.SetEmailPasswordEnabled(v) })
+	c.boolean("syncUsername", in.SyncUsername, st.SyncUsername, func(v bool) { c.upd.SetSyncUsername(v) })
 	if err := c.str("newUsersHomepage", in.NewUsersHomepage, st.NewUsersHomepage, func(s string) error {
 		if _, ok := redirect.Safe(s); !ok {
 			return BadInput("newUsersHomepage", "must be a path on this site, such as /welcome")
@@ -196,6 +202,13 @@ func (r *Resolver) updateOAuth2Settings(ctx context.Context, in model.UpdateOAut
 		return nil, err
 	}
 	c := &settingsChange{upd: st.Update()}
+	if in.Domain != nil {
+		d, err := oauth2sso.NormalizeDomain(*in.Domain)
+		if err != nil {
+			return nil, BadInput("domain", "domain: %s", strings.TrimPrefix(err.Error(), "oauth2sso: "))
+		}
+		in.Domain = &d
+	}
 	next := *st // the settings as they will be, to check what enabling needs
 	urlField := func(field string, in *string, cur string, dst *string, set func(string)) error {
 		return c.str(field, in, cur, profile.SettingsURL, func(v string) { *dst = v; set(v) })
@@ -297,11 +310,11 @@ func oauth2Complete(st *ent.Settings) error {
 	return nil
 }
 
-// validDomain checks a provider domain such as dev-123.okta.com or dev-1.okta.com/oauth2/default:
-// a host with an optional path, no scheme.
+// validDomain checks a provider domain, as oauth2sso.NormalizeDomain leaves it, such as
+// dev-123.okta.com or dev-1.okta.com/oauth2/default: a host with an optional path, no scheme.
 func validDomain(s string) error {
 	if len(s) > 500 || strings.Contains(s, "://") || strings.ContainsAny(s, " \t\r\n?#@\\") || strings.HasPrefix(s, "/") {
-		return BadInput("domain", "give the host name only, such as dev-123.okta.com (no https://)")
+		return BadInput("domain", "give the host name, such as dev-123.okta.com, with an optional path")
 	}
 	return profile.SettingsURL("https://" + s)
 }
@@ -321,6 +334,10 @@ func (r *Resolver) updateJwtSsoSettings(ctx context.Context, in model.UpdateJwtS
 		c.str("signUpUrl", in.SignUpURL, st.JwtSignUpURL, profile.SettingsURL, func(v string) { c.upd.SetJwtSignUpURL(v) }),
 		c.str("logoutUrl", in.LogoutURL, st.JwtLogoutURL, profile.SettingsURL, func(v string) { c.upd.SetJwtLogoutURL(v) }),
 		c.str("accountSettingsUrl", in.AccountSettingsURL, st.JwtAccountSettingsURL, profile.SettingsURL, func(v string) { c.upd.SetJwtAccountSettingsURL(v) }),
+		c.str("adminClaim", in.AdminClaim, st.JwtAdminClaim, maxLen(200), func(v string) { c.upd.SetJwtAdminClaim(v) }),
+		c.str("adminClaimValue", in.AdminClaimValue, st.JwtAdminClaimValue, maxLen(500), func(v string) { c.upd.SetJwtAdminClaimValue(v) }),
+		c.str("moderatorClaim", in.ModeratorClaim, st.JwtModeratorClaim, maxLen(200), func(v string) { c.upd.SetJwtModeratorClaim(v) }),
+		c.str("moderatorClaimValue", in.ModeratorClaimValue, st.JwtModeratorClaimValue, maxLen(500), func(v string) { c.upd.SetJwtModeratorClaimValue(v) }),
 	}
 	for _, err := range steps {
 		if err != nil {

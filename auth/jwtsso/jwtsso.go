@@ -5,6 +5,9 @@
 // The algorithm is fixed by the server (HS256); the token's header never chooses it, and kid, jku
 // and x5u are ignored. Token policy: a token carries exp, or an iat no older than the configured
 // age; a jti, when present, is single-use.
+//
+// The token's sub is the member's externalId (provision.MapJWT); the jwt_*_claim settings map
+// roles as OAuth2's do (Roles).
 package jwtsso
 
 import (
@@ -197,12 +200,17 @@ func consume(ctx context.Context, client *ent.Client, tok *Token, now time.Time)
 	return err
 }
 
-// loginSettings reads the settings a JWT SSO login uses (Verify and the handler): these columns
-// of the settings row, not the whole wide row, with fixed SQL (see "Statements on the login
-// path" in package auth).
-const loginSettings = "SELECT `" + settings.FieldID + "`, `" + settings.FieldJwtEnabled + "`, `" +
-	settings.FieldJwtSecret + "`, `" + settings.FieldJwtMaxTokenAgeSeconds + "`, `" +
-	settings.FieldJwtRequireJti + "`, `" + settings.FieldNewUsersHomepage + "` FROM `" +
+// loginColumns are the settings columns a JWT SSO login uses (Verify and the handler).
+var loginColumns = []string{
+	settings.FieldID, settings.FieldJwtEnabled, settings.FieldJwtSecret, settings.FieldJwtMaxTokenAgeSeconds,
+	settings.FieldJwtRequireJti, settings.FieldNewUsersHomepage, settings.FieldSyncUsername,
+	settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue,
+	settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue,
+}
+
+// loginSettings reads the settings a JWT SSO login uses: these columns of the settings row, not
+// the whole wide row, with fixed SQL (see "Statements on the login path" in package auth).
+var loginSettings = "SELECT `" + strings.Join(loginColumns, "`, `") + "` FROM `" +
 	settings.Table + "` ORDER BY `" + settings.FieldID + "` LIMIT 1"
 
 // LoadLoginSettings returns the settings a JWT SSO login uses; the other fields of the result
@@ -220,10 +228,21 @@ func LoadLoginSettings(ctx context.Context, client *ent.Client) (*ent.Settings, 
 		return auth.LoadSettings(ctx, client)
 	}
 	st := &ent.Settings{}
-	if err := rows.Scan(&st.ID, &st.JwtEnabled, &st.JwtSecret, &st.JwtMaxTokenAgeSeconds, &st.JwtRequireJti, &st.NewUsersHomepage); err != nil {
+	if err := rows.Scan(&st.ID, &st.JwtEnabled, &st.JwtSecret, &st.JwtMaxTokenAgeSeconds, &st.JwtRequireJti,
+		&st.NewUsersHomepage, &st.SyncUsername, &st.JwtAdminClaim, &st.JwtAdminClaimValue,
+		&st.JwtModeratorClaim, &st.JwtModeratorClaimValue); err != nil {
 		return nil, fmt.Errorf("jwtsso: load settings: %w", err)
 	}
 	return st, rows.Close()
+}
+
+// Roles is the role mapping of JWT SSO logins (the jwt_*_claim settings); it maps nothing when
+// no claim is set.
+func Roles(st *ent.Settings) *provision.RoleMapping {
+	return &provision.RoleMapping{
+		AdminClaim: st.JwtAdminClaim, AdminValue: st.JwtAdminClaimValue,
+		ModeratorClaim: st.JwtModeratorClaim, ModeratorValue: st.JwtModeratorClaimValue,
+	}
 }
 
 // Handler serves GET /api/auth/sso.
@@ -254,16 +273,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, serr)
 		return
 	}
-	pr, err := provision.Map(tok.Claims, "externalId", "email", "name")
+	pr, err := provision.MapJWT(tok.Claims)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	now := h.Verifier.now()
 	res, err := h.Provisioner.Login(ctx, w, r, provision.Request{
-		Method:  session.MethodJWT,
-		Profile: pr,
-		Before:  func(ctx context.Context, client *ent.Client) error { return consume(ctx, client, tok, now) },
+		Method:       session.MethodJWT,
+		Profile:      pr,
+		Roles:        Roles(st),
+		SyncUsername: st.SyncUsername,
+		Before:       func(ctx context.Context, client *ent.Client) error { return consume(ctx, client, tok, now) },
 	})
 	if err != nil {
 		h.fail(w, r, err)

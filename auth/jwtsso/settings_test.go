@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 )
@@ -26,14 +27,22 @@ func TestLoginSettings(t *testing.T) {
 			SetJwtMaxTokenAgeSeconds(120).
 			SetJwtRequireJti(true).
 			SetNewUsersHomepage("/welcome").
+			SetSyncUsername(true).
+			SetJwtAdminClaim("groups").
+			SetJwtAdminClaimValue("admins").
+			SetJwtModeratorClaim("is_mod").
+			SetJwtModeratorClaimValue("yes").
 			ExecX(ctx)
 
 		got, err := LoadLoginSettings(ctx, db.Client)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.JwtEnabled || got.JwtMaxTokenAgeSeconds != 120 || !got.JwtRequireJti || got.NewUsersHomepage != "/welcome" {
+		if !got.JwtEnabled || got.JwtMaxTokenAgeSeconds != 120 || !got.JwtRequireJti || got.NewUsersHomepage != "/welcome" || !got.SyncUsername {
 			t.Fatalf("settings read for a login: %+v", got)
+		}
+		if rm := Roles(got); *rm != (provision.RoleMapping{AdminClaim: "groups", AdminValue: "admins", ModeratorClaim: "is_mod", ModeratorValue: "yes"}) {
+			t.Fatalf("role mapping read for a login: %+v", rm)
 		}
 		v := &Verifier{Sealer: sealer, Now: func() time.Time { return testNow }}
 		if _, serr := v.Verify(hs256(t, claimsAt(map[string]any{"jti": "j-1"})), got); serr != nil {

@@ -15,8 +15,12 @@
 // refetches the key set when a token names an unknown kid.
 //
 // Sessions keep the sealed id_token and refresh token. With refresh revalidation configured, a
-// session is revalidated with a refresh-token grant once it is older than the configured minutes:
-// invalid_grant ends it, a transient provider error keeps it and retries later.
+// session is revalidated with a refresh-token grant once it is older than the configured minutes,
+// and what the provider now says (new id_token claims, user info as at a login) is re-applied
+// through the provisioning core (provision.Apply): invalid_grant, a payload for another member or
+// one a login would refuse ends the session; a transient provider error keeps it and retries later.
+//
+// A domain typed as a URL (https://host/path/) is normalised to host/path (NormalizeDomain).
 //
 // Every outbound request uses one *http.Client with connect and total timeouts and a response
 // size limit; a slow or broken provider is IDP_UNAVAILABLE, never a hang.

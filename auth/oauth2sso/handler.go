@@ -144,7 +144,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	pr, err := provision.Map(id.Payload, "externalId")
 	if f.Test {
-		h.report(w, r, id, pr, err, roles(st))
+		h.report(w, r, id, pr, err, roles(st), st.SyncUsername)
 		return
 	}
 	if err != nil {
@@ -163,10 +163,11 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res, err := h.Provisioner.Login(ctx, w, r, provision.Request{
-		Method:  session.MethodOAUTH2,
-		Profile: pr,
-		Roles:   roles(st),
-		Session: opts,
+		Method:       session.MethodOAUTH2,
+		Profile:      pr,
+		Roles:        roles(st),
+		SyncUsername: st.SyncUsername,
+		Session:      opts,
 	})
 	if err != nil {
 		h.fail(w, r, false, err)
@@ -224,18 +225,26 @@ func (h *Handler) authenticate(ctx context.Context, p *Provider, code string, f 
 	if err != nil {
 		return nil, providerError("exchange code", err)
 	}
-	id := &Identity{Token: tok}
+	var raw string
+	var claims map[string]any
 	if p.OIDC() {
-		raw, _ := tok.Extra("id_token").(string)
+		raw, _ = tok.Extra("id_token").(string)
 		if raw == "" {
 			return nil, auth.NewSSOError(auth.CodeIDPError, "The sign-in provider sent no id_token.")
 		}
-		claims, err := h.verifyIDToken(cctx, p, raw, f.Nonce)
-		if err != nil {
+		if claims, err = verifyIDToken(cctx, p, raw, &f.Nonce, h.now); err != nil {
 			return nil, err
 		}
-		id.RawIDToken, id.IDClaims = raw, claims
 	}
+	return identify(ctx, hc, p, tok, raw, claims)
+}
+
+// identify completes the identity of a token response: the id_token (raw, with its verified
+// claims; none for a plain OAuth2 provider) and, when its claims lack the member's id, email or
+// name, the user info, which must be about the id_token's subject. The payload is the two
+// merged, the id_token's claims winning. Logins and refresh revalidation both use it.
+func identify(ctx context.Context, hc *HTTPClient, p *Provider, tok *oauth2.Token, raw string, claims map[string]any) (*Identity, error) {
+	id := &Identity{Token: tok, RawIDToken: raw, IDClaims: claims}
 	if needsUserInfo(id.IDClaims) {
 		if p.UserInfoURL == "" {
 			if id.IDClaims == nil {
@@ -268,9 +277,10 @@ func (h *Handler) authenticate(ctx context.Context, p *Provider, code string, f 
 }
 
 // verifyIDToken checks the id_token's signature (JWKS), issuer, audience and expiry with go-oidc,
-// then nonce, sub, iat and azp, and returns its claims.
-func (h *Handler) verifyIDToken(ctx context.Context, p *Provider, raw, nonce string) (map[string]any, error) {
-	v := p.oidc.Verifier(&oidc.Config{ClientID: p.ClientID, Now: h.now})
+// then nonce (when nonce is not nil: a login's; a refreshed id_token is not checked for one),
+// sub, iat and azp, and returns its claims.
+func verifyIDToken(ctx context.Context, p *Provider, raw string, nonce *string, now func() time.Time) (map[string]any, error) {
+	v := p.oidc.Verifier(&oidc.Config{ClientID: p.ClientID, Now: now})
 	idt, err := v.Verify(ctx, raw)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
@@ -285,7 +295,7 @@ func (h *Handler) verifyIDToken(ctx context.Context, p *Provider, raw, nonce str
 	bad := func(reason string) error {
 		return &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in provider's token could not be verified.", Err: errors.New("oauth2sso: id_token " + reason)}
 	}
-	if !sameState(idt.Nonce, nonce) {
+	if nonce != nil && !sameState(idt.Nonce, *nonce) {
 		return nil, bad("nonce does not match")
 	}
 	if idt.Subject == "" {
@@ -342,7 +352,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, test bool, err er
 
 // report answers a test-mode callback: what the provider said, what the community would make of
 // it, and what a login would do, without writing anything.
-func (h *Handler) report(w http.ResponseWriter, r *http.Request, id *Identity, pr *provision.Profile, mapErr error, rm *provision.RoleMapping) {
+func (h *Handler) report(w http.ResponseWriter, r *http.Request, id *Identity, pr *provision.Profile, mapErr error, rm *provision.RoleMapping, syncUsername bool) {
 	rep := auth.OAuth2Report{
 		IDTokenClaims: pretty(redact(id.IDClaims)),
 		UserInfo:      pretty(redact(id.UserInfo)),
@@ -359,7 +369,7 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request, id *Identity, p
 			"name": pr.Name, "username": pr.Username, "picture": pr.Picture, "tagline": pr.Tagline,
 			"spaces": pr.Spaces, "skipped": pr.Skipped,
 		})
-		res, err := h.Provisioner.DryRun(r.Context(), provision.Request{Method: session.MethodOAUTH2, Profile: pr, Roles: rm})
+		res, err := h.Provisioner.DryRun(r.Context(), provision.Request{Method: session.MethodOAUTH2, Profile: pr, Roles: rm, SyncUsername: syncUsername})
 		if err != nil {
 			h.fail(w, r, true, err)
 			return

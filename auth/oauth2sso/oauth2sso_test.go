@@ -123,11 +123,39 @@ func TestPresets(t *testing.T) {
 		{settings.Oauth2ProviderMEMBERFUL, "acme.memberful.com", preset{authURL: "https://acme.memberful.com/oauth", tokenURL: "https://acme.memberful.com/oauth/token",
 			userInfo: "https://acme.memberful.com/api/graphql/member?query=" + url.QueryEscape("{currentMember{id email fullName username}}")}},
 		{settings.Oauth2ProviderCUSTOM, "ignored.example.com", preset{}},
+		{settings.Oauth2ProviderOKTA, "https://dev-1.okta.com/oauth2/default/", preset{issuer: "https://dev-1.okta.com/oauth2/default"}},
+		{settings.Oauth2ProviderAUTH0, "HTTPS://tenant.eu.auth0.com//", preset{issuer: "https://tenant.eu.auth0.com/"}},
 	} {
 		t.Run(string(tc.kind)+" "+tc.domain, func(t *testing.T) {
 			got := presetFor(tc.kind, tc.domain)
 			if got.issuer != tc.want.issuer || got.authURL != tc.want.authURL || got.tokenURL != tc.want.tokenURL || got.userInfo != tc.want.userInfo || !slices.Equal(got.scopes, tc.want.scopes) {
 				t.Fatalf("preset = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestNormalizeDomain: an https:// prefix and trailing slashes are removed; another scheme is
+// refused.
+func TestNormalizeDomain(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"dev-123.okta.com", "dev-123.okta.com", true},
+		{" dev-123.okta.com/ ", "dev-123.okta.com", true},
+		{"https://dev-123.okta.com", "dev-123.okta.com", true},
+		{"https://dev-123.okta.com/oauth2/default/", "dev-123.okta.com/oauth2/default", true},
+		{"HTTPS://Dev-123.okta.com//", "Dev-123.okta.com", true},
+		{"", "", true},
+		{"http://dev-123.okta.com", "", false},
+		{"ftp://dev-123.okta.com", "", false},
+		{"://dev-123.okta.com", "", false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := NormalizeDomain(tc.in)
+			if (err == nil) != tc.ok || got != tc.want {
+				t.Fatalf("NormalizeDomain(%q) = %q, %v; want %q, ok=%v", tc.in, got, err, tc.want, tc.ok)
 			}
 		})
 	}

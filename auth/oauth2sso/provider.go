@@ -67,8 +67,27 @@ type preset struct {
 	scopes                      []string
 }
 
+// NormalizeDomain turns a provider domain as an admin types it into the stored form: surrounding
+// spaces, an https:// prefix (any case) and trailing slashes removed
+// ("https://dev-123.okta.com/oauth2/default/" → "dev-123.okta.com/oauth2/default"). Another
+// scheme is refused: the presets always use https.
+func NormalizeDomain(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		if !strings.EqualFold(scheme, "https") {
+			return "", fmt.Errorf("oauth2sso: the provider is always reached with https, not %q; give the host name, such as dev-123.okta.com", scheme)
+		}
+		s = rest
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
 func presetFor(kind settings.Oauth2Provider, domain string) preset {
-	base := "https://" + strings.TrimSuffix(strings.TrimSpace(domain), "/")
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		d = strings.TrimSpace(domain) // the settings refuse such a domain; a stored one fails discovery
+	}
+	base := "https://" + d
 	switch kind {
 	case settings.Oauth2ProviderOKTA:
 		// The issuer is the domain as given: dev-1.okta.com or dev-1.okta.com/oauth2/default.

@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/session"
@@ -26,8 +26,10 @@ type Revalidator struct {
 	DB        *store.DB
 	Sealer    *seal.Sealer
 	Discovery *Discovery
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Provisioner re-applies what the provider says about the member after a refresh.
+	Provisioner *provision.Provisioner
+	Log         *slog.Logger
+	Now         func() time.Time
 }
 
 func (v *Revalidator) now() time.Time {
@@ -37,10 +39,14 @@ func (v *Revalidator) now() time.Time {
 	return time.Now()
 }
 
-// Revalidate refreshes the session's tokens at the provider. A refusal (invalid_grant, or a new
-// id_token for someone else) ends the session; a provider that cannot be reached keeps it and
-// it is tried again after RetryAfter. Only one request per due revalidation asks the provider:
-// the others see the moved RevalidateAt and go on.
+// Revalidate refreshes the session's tokens at the provider and re-applies what the provider
+// now says about the member (the new id_token's claims and user info) through the provisioning
+// core, as a login would: profile, role, spaces and fields, in one transaction, without a new
+// session. A refusal ends the session: invalid_grant, a payload for another member
+// (subject_changed), or what a login would refuse (the SSO error code: a suspended member, an
+// email another member holds, a malformed payload). A provider that cannot be reached, or a
+// database that fails, keeps it and it is tried again after RetryAfter. Only one request per
+// due revalidation asks the provider: the others see the moved RevalidateAt and go on.
 func (v *Revalidator) Revalidate(ctx context.Context, sess *ent.Session) bool {
 	if sess.Method != session.MethodOAUTH2 || sess.RevalidateAt == nil {
 		return true
@@ -82,26 +88,71 @@ func (v *Revalidator) Revalidate(ctx context.Context, sess *ent.Session) bool {
 		}
 		return v.defer_(ctx, sess, providerError("refresh", err))
 	}
-	upd := client.Session.UpdateOneID(sess.ID).
-		SetRevalidateAt(now.Add(time.Duration(st.Oauth2RefreshMinutes) * time.Minute))
 	if tok.RefreshToken != "" && tok.RefreshToken != string(rt) {
-		upd.SetRefreshToken(v.Sealer.Seal(PurposeRefreshToken, []byte(tok.RefreshToken)))
-	}
-	if raw, _ := tok.Extra("id_token").(string); raw != "" && p.OIDC() {
-		idt, err := p.oidc.Verifier(&oidc.Config{ClientID: p.ClientID, Now: v.now}).Verify(cctx, raw)
-		if err != nil {
-			return v.defer_(ctx, sess, err)
-		}
-		u, err := sess.QueryUser().Only(ctx)
-		if err != nil {
+		// Kept at once: a provider that rotates refresh tokens refuses the old one from now on,
+		// whatever happens to the rest of this revalidation.
+		if err := client.Session.UpdateOneID(sess.ID).
+			SetRefreshToken(v.Sealer.Seal(PurposeRefreshToken, []byte(tok.RefreshToken))).Exec(ctx); err != nil {
 			return true
 		}
-		if u.ExternalID == nil || *u.ExternalID != idt.Subject {
+	}
+	var raw string
+	var claims map[string]any
+	if raw, _ = tok.Extra("id_token").(string); raw != "" && p.OIDC() {
+		if claims, err = verifyIDToken(cctx, p, raw, nil, v.now); err != nil {
+			return v.defer_(ctx, sess, err)
+		}
+	} else {
+		raw = ""
+	}
+	var sealedID []byte
+	if raw != "" {
+		sealedID = v.Sealer.Seal(PurposeIDToken, []byte(raw))
+	}
+	// revalidated moves the session's next revalidation on and keeps the new id_token.
+	revalidated := func(ctx context.Context, c *ent.Client) error {
+		upd := c.Session.UpdateOneID(sess.ID).
+			SetRevalidateAt(now.Add(time.Duration(st.Oauth2RefreshMinutes) * time.Minute))
+		if sealedID != nil {
+			upd.SetIDToken(sealedID)
+		}
+		return upd.Exec(ctx)
+	}
+	if claims == nil && p.UserInfoURL == "" {
+		// Nothing new about the member: the refresh alone revalidates the session.
+		if err := revalidated(ctx, client); err != nil {
+			return true
+		}
+		v.record(ctx, sess, auth.EventSessionRevalidated, nil)
+		return true
+	}
+	id, err := identify(ctx, v.Discovery.Client, p, tok, raw, claims)
+	if err != nil {
+		if e := auth.AsSSOError(err); e != nil && e.Code == auth.CodeInvalidToken {
 			return v.revoke(ctx, sess, "subject_changed")
 		}
-		upd.SetIDToken(v.Sealer.Seal(PurposeIDToken, []byte(raw)))
+		return v.defer_(ctx, sess, err)
 	}
-	if err := upd.Exec(ctx); err != nil {
+	pr, err := provision.Map(id.Payload, "externalId")
+	if err == nil {
+		_, err = v.Provisioner.Apply(ctx, provision.Request{
+			Method:       session.MethodOAUTH2,
+			Profile:      pr,
+			Roles:        roles(st),
+			SyncUsername: st.SyncUsername,
+			Before:       revalidated,
+		}, sess.UserID)
+	}
+	switch e := auth.AsSSOError(err); {
+	case err == nil:
+	case errors.Is(err, provision.ErrOtherMember):
+		return v.revoke(ctx, sess, "subject_changed")
+	case e != nil:
+		return v.revoke(ctx, sess, e.Code)
+	default:
+		// The database failed, or concurrent changes outlasted the retries: try again later.
+		v.Log.WarnContext(ctx, "oauth2sso: revalidation could not apply the provider's profile", "session", sess.ID, "err", err)
+		v.record(ctx, sess, auth.EventRevalidationDeferred, map[string]any{"reason": auth.CodeTryAgain})
 		return true
 	}
 	v.record(ctx, sess, auth.EventSessionRevalidated, nil)

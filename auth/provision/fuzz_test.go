@@ -119,6 +119,13 @@ func FuzzMap(f *testing.F) {
 			if pr.Payload == nil {
 				t.Fatal("Profile.Payload is nil")
 			}
+			if (pr.ClearTagline && pr.Tagline != "") || (pr.ClearPicture && pr.Picture != "") {
+				t.Fatalf("a value and its clearing: %+v", pr)
+			}
+		}
+		// JWT SSO: the externalId is the sub claim, never another.
+		if pr, err := MapJWT(p); err == nil && pr.ExternalID != String(pr.Payload["sub"]) {
+			t.Fatalf("MapJWT externalId %q, sub %v", pr.ExternalID, pr.Payload["sub"])
 		}
 	})
 }

@@ -10,20 +10,24 @@ import (
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/identity"
 	"github.com/community/sso/auth/profile"
+	"github.com/community/sso/ent/profilefield"
 )
 
 // Payload is what an identity provider says about a member: JWT claims, id_token claims merged
 // with user info, or a user info document.
 type Payload map[string]any
 
-// Keys tried in order for each profile attribute; the first non-empty value wins.
+// Keys tried in order for each profile attribute; the first non-empty value wins. OAuth2
+// payloads (id_token claims and user info) take the externalId from id, ID, sub or nameid; JWT
+// SSO takes it from sub alone (MapJWT), so a claim named id is an ordinary claim there.
 var (
-	externalIDKeys = []string{"id", "ID", "sub", "nameid"}
-	emailKeys      = []string{"email", "user_email", "emailAddress"}
-	nameKeys       = []string{"name", "display_name", "displayName", "full_name", "fullName"}
-	usernameKeys   = []string{"username", "user_login", "nickname", "preferred_username"}
-	pictureKeys    = []string{"picture", "icon_url"}
-	taglineKeys    = []string{"tagline"}
+	externalIDKeys    = []string{"id", "ID", "sub", "nameid"}
+	jwtExternalIDKeys = []string{"sub"}
+	emailKeys         = []string{"email", "user_email", "emailAddress"}
+	nameKeys          = []string{"name", "display_name", "displayName", "full_name", "fullName"}
+	usernameKeys      = []string{"username", "user_login", "nickname", "preferred_username"}
+	pictureKeys       = []string{"picture", "icon_url"}
+	taglineKeys       = []string{"tagline"}
 )
 
 // Limits of mapped values.
@@ -56,6 +60,11 @@ type Profile struct {
 	Username   string
 	Picture    string
 	Tagline    string
+	// ClearTagline and ClearPicture are set when the payload carries the attribute's key with an
+	// explicit empty value (null, "" or []) and no key of it has a value: the member's tagline or
+	// picture is cleared. A name is never cleared.
+	ClearTagline bool
+	ClearPicture bool
 	// EmailVerified is false only when the payload says email_verified: false.
 	EmailVerified bool
 	Spaces        []SpaceChange
@@ -124,12 +133,71 @@ func first(p Payload, keys []string) (string, string) {
 	return "", ""
 }
 
-// Map turns a payload into a profile. required names attributes that must be present
-// ("externalId", "email", "name"); a missing one is MISSING_CLAIM, a malformed one INVALID_CLAIM.
+// Empty reports whether a claim's value is an explicit empty one: null, a blank string, or an
+// array without a non-empty scalar element. Objects, numbers and booleans are not empty.
+func Empty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return strings.TrimSpace(x) == ""
+	case []any:
+		return len(Strings(x)) == 0
+	}
+	return false
+}
+
+// Strings reads a claim as a list of strings: a scalar as String does (one element, none when
+// empty), an array as the non-empty String of each scalar element. Objects and null are none.
+func Strings(v any) []string {
+	list, ok := v.([]any)
+	if !ok {
+		if s := String(v); s != "" {
+			return []string{s}
+		}
+		return nil
+	}
+	var out []string
+	for _, item := range list {
+		if _, nested := item.([]any); nested {
+			continue
+		}
+		if s := String(item); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// cleared reports whether the payload carries one of keys with an explicit empty value (Empty).
+// Callers ask only when no key has a value.
+func cleared(p Payload, keys []string) bool {
+	for _, k := range keys {
+		if v, ok := p[k]; ok && Empty(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// Map turns an OAuth2 payload (id_token claims with user info, or a user info document) into a
+// profile; its externalId is the first of id, ID, sub and nameid. required names attributes
+// that must be present ("externalId", "email", "name"); a missing one is MISSING_CLAIM, a
+// malformed one INVALID_CLAIM.
 func Map(p Payload, required ...string) (*Profile, error) {
+	return mapKeys(p, externalIDKeys, required)
+}
+
+// MapJWT turns JWT SSO claims into a profile: its externalId is the token's sub (an id claim
+// is an ordinary claim, free for a custom field), and sub, email and name are required.
+func MapJWT(p Payload) (*Profile, error) {
+	return mapKeys(p, jwtExternalIDKeys, []string{"externalId", "email", "name"})
+}
+
+func mapKeys(p Payload, idKeys, required []string) (*Profile, error) {
 	p = Unwrap(p)
 	pr := &Profile{Payload: p, EmailVerified: true, SpacesOperation: OpAdd}
-	ext, key := first(p, externalIDKeys)
+	ext, key := first(p, idKeys)
 	var err error
 	if pr.ExternalID, err = identity.ExternalID(ext); err != nil {
 		return nil, claimError(auth.CodeInvalidClaim, key, "the id is longer than %d bytes or holds invisible characters", MaxExternalIDLength)
@@ -154,11 +222,14 @@ func Map(p Payload, required ...string) (*Profile, error) {
 		} else {
 			pr.Picture = pic
 		}
+	} else {
+		pr.ClearPicture = cleared(p, pictureKeys)
 	}
 	pr.Tagline, _ = first(p, taglineKeys)
 	if len(pr.Tagline) > MaxTaglineLength {
 		pr.Tagline = auth.Truncate(pr.Tagline, MaxTaglineLength)
 	}
+	pr.ClearTagline = pr.Tagline == "" && cleared(p, taglineKeys)
 	switch v := p["email_verified"].(type) {
 	case bool:
 		pr.EmailVerified = v
@@ -197,6 +268,52 @@ func claimError(code, claim, format string, args ...any) *auth.SSOError {
 	e := auth.NewSSOError(code, format, args...)
 	e.Detail = map[string]any{"claim": claim}
 	return e
+}
+
+// What a payload says about a custom profile field.
+type fieldState int
+
+const (
+	fieldAbsent  fieldState = iota // no key of the field: the value stays
+	fieldSet                       // a valid value
+	fieldInvalid                   // a value the field's type refuses: skipped, the value stays
+	fieldClear                     // an explicit empty value (null, "" or []): the value is cleared
+)
+
+// ArraySeparator joins the elements of an array claim for a TEXT field.
+const ArraySeparator = ", "
+
+// fieldValue reads a custom profile field of type typ from the first of keys whose claim holds a
+// value, and returns the value in its stored form and that key. An array claim fills a TEXT field
+// with its elements joined by ArraySeparator; any other type takes the first element that is a
+// valid value (for SELECT, the first that is one of the options). When no key holds a value but
+// one carries an explicit empty value, the field is to be cleared.
+func fieldValue(p Payload, keys []string, typ profilefield.Type, options []string) (string, string, fieldState) {
+	clear := false
+	for _, k := range keys {
+		v, ok := p[k]
+		if !ok {
+			continue
+		}
+		vals := Strings(v)
+		if len(vals) == 0 {
+			clear = clear || Empty(v)
+			continue
+		}
+		if typ == profilefield.TypeTEXT {
+			vals = []string{strings.Join(vals, ArraySeparator)}
+		}
+		for _, raw := range vals {
+			if val, err := profile.Value(typ, options, raw); err == nil {
+				return val, k, fieldSet
+			}
+		}
+		return "", k, fieldInvalid
+	}
+	if clear {
+		return "", "", fieldClear
+	}
+	return "", "", fieldAbsent
 }
 
 // mapSpaces reads spaceIds, spaces and spacesOperation.
@@ -258,9 +375,11 @@ func mapSpaces(p Payload, pr *Profile) error {
 	return nil
 }
 
-// claimMatches reports whether the payload's claim matches: present and truthy when value is
-// empty, else equal to value (or, for an array claim, containing it). A claim with dots that is
-// not a key of its own is a path into nested objects ("app_metadata.roles").
+// claimMatches reports whether the payload's claim matches. With no value configured, a
+// present claim matches whatever it holds, an empty string, array or object included, except
+// null (absent) and an explicit false (false, "false", 0, "0"). With a value, the claim must
+// equal it (or, for an array claim, contain it). A claim with dots that is not a key of its own
+// is a path into nested objects ("app_metadata.roles").
 func claimMatches(p Payload, claim, value string) bool {
 	if claim == "" {
 		return false
@@ -271,10 +390,10 @@ func claimMatches(p Payload, claim, value string) bool {
 	}
 	switch x := v.(type) {
 	case map[string]any:
-		return value == "" && len(x) > 0
+		return value == ""
 	case []any:
 		if value == "" {
-			return len(x) > 0
+			return true
 		}
 		for _, item := range x {
 			if String(item) == value {
@@ -289,7 +408,7 @@ func claimMatches(p Payload, claim, value string) bool {
 	}
 	s := String(v)
 	if value == "" {
-		return s != "" && s != "false" && s != "0"
+		return s != "false" && s != "0"
 	}
 	if s == value {
 		return true

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/user"
 )
 
@@ -512,13 +513,18 @@ func TestClaimMatches(t *testing.T) {
 		{"presence: string", `{"admin": "yes"}`, "admin", "", true},
 		{"presence: string false", `{"admin": "false"}`, "admin", "", false},
 		{"presence: string 0", `{"admin": "0"}`, "admin", "", false},
-		{"presence: empty string", `{"admin": ""}`, "admin", "", false},
+		{"presence: empty string", `{"admin": ""}`, "admin", "", true},
+		{"presence: blank string", `{"admin": "  "}`, "admin", "", true},
 		{"presence: number 1", `{"admin": 1}`, "admin", "", true},
 		{"presence: number 0", `{"admin": 0}`, "admin", "", false},
-		{"presence: empty array", `{"admin": []}`, "admin", "", false},
+		{"presence: empty array", `{"admin": []}`, "admin", "", true},
 		{"presence: array", `{"admin": ["x"]}`, "admin", "", true},
 		{"presence: object", `{"admin": {"a": 1}}`, "admin", "", true},
-		{"presence: empty object", `{"admin": {}}`, "admin", "", false},
+		{"presence: empty object", `{"admin": {}}`, "admin", "", true},
+		{"presence: path to an empty string", `{"app_metadata": {"admin": ""}}`, "app_metadata.admin", "", true},
+		{"path to null", `{"app_metadata": {"admin": null}}`, "app_metadata.admin", "", false},
+		{"empty string with a value", `{"admin": ""}`, "admin", "yes", false},
+		{"empty array with a value", `{"admin": []}`, "admin", "yes", false},
 		{"value of an object", `{"admin": {"a": 1}}`, "admin", "1", false},
 		{"path: value", `{"app_metadata": {"roles": ["staff", "admin"]}}`, "app_metadata.roles", "admin", true},
 		{"path: presence", `{"app_metadata": {"admin": true}}`, "app_metadata.admin", "", true},
@@ -591,4 +597,114 @@ func TestRoleMapping(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestMapJWT: JWT SSO takes the externalId from sub alone; OAuth2 payloads keep id, ID, sub,
+// nameid.
+func TestMapJWT(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		payload   string
+		wantJWT   string
+		wantOAuth string
+	}{
+		{"sub only", `{"sub": "s-1", "email": "a@example.com", "name": "A"}`, "s-1", "s-1"},
+		{"id and sub", `{"id": "i-1", "sub": "s-1", "email": "a@example.com", "name": "A"}`, "s-1", "i-1"},
+		{"ID and nameid", `{"ID": "I-1", "nameid": "n-1", "sub": "s-1", "email": "a@example.com", "name": "A"}`, "s-1", "I-1"},
+		{"numeric sub", `{"id": 7, "sub": 4711, "email": "a@example.com", "name": "A"}`, "4711", "7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, err := MapJWT(decode(t, tc.payload))
+			if err != nil {
+				t.Fatalf("MapJWT: %v", err)
+			}
+			if pr.ExternalID != tc.wantJWT {
+				t.Fatalf("JWT externalId %q, want %q", pr.ExternalID, tc.wantJWT)
+			}
+			if got := mustMap(t, decode(t, tc.payload)).ExternalID; got != tc.wantOAuth {
+				t.Fatalf("OAuth2 externalId %q, want %q", got, tc.wantOAuth)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name, payload, claim string
+	}{
+		{"id without sub", `{"id": "i-1", "email": "a@example.com", "name": "A"}`, "sub"},
+		{"empty sub", `{"sub": " ", "id": "i-1", "email": "a@example.com", "name": "A"}`, "sub"},
+		{"no email", `{"sub": "s-1", "name": "A"}`, "email"},
+		{"no name", `{"sub": "s-1", "email": "a@example.com"}`, "name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := MapJWT(decode(t, tc.payload))
+			wantSSOError(t, err, auth.CodeMissingClaim, tc.claim)
+		})
+	}
+}
+
+// TestMapClears: an explicit empty tagline or picture clears it; an absent one, a value under
+// another key, or an invalid picture does not.
+func TestMapClears(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		payload          string
+		tagline, picture bool
+	}{
+		{"absent", `{}`, false, false},
+		{"null", `{"tagline": null, "picture": null}`, true, true},
+		{"empty strings", `{"tagline": "", "icon_url": "  "}`, true, true},
+		{"empty arrays", `{"tagline": [], "picture": [""]}`, true, true},
+		{"an object is not empty", `{"tagline": {}, "picture": {}}`, false, false},
+		{"a value under another key wins", `{"picture": "", "icon_url": "https://cdn.example.com/a.png"}`, false, false},
+		{"an invalid picture is skipped, not cleared", `{"picture": "javascript:alert(1)"}`, false, false},
+		{"values", `{"tagline": "hi", "picture": "https://cdn.example.com/a.png"}`, false, false},
+		{"a name is never cleared", `{"name": "", "tagline": "x"}`, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := mustMap(t, decode(t, tc.payload))
+			if pr.ClearTagline != tc.tagline || pr.ClearPicture != tc.picture {
+				t.Fatalf("ClearTagline %v, ClearPicture %v, want %v, %v", pr.ClearTagline, pr.ClearPicture, tc.tagline, tc.picture)
+			}
+		})
+	}
+}
+
+// TestFieldValue: array claims fill TEXT fields joined and other types with their first valid
+// element; explicit empty values clear; the first key with a value wins.
+func TestFieldValue(t *testing.T) {
+	plans := []string{"free", "gold", "pro"}
+	for _, tc := range []struct {
+		name    string
+		typ     profilefield.Type
+		payload string
+		val     string
+		key     string
+		state   fieldState
+	}{
+		{"absent", profilefield.TypeTEXT, `{"other": "x"}`, "", "", fieldAbsent},
+		{"text scalar", profilefield.TypeTEXT, `{"a": " Acme "}`, "Acme", "a", fieldSet},
+		{"text array joined", profilefield.TypeTEXT, `{"a": ["red", " green ", "", null, 3, {"x": 1}, ["y"]]}`, "red, green, 3", "a", fieldSet},
+		{"text one-element array", profilefield.TypeTEXT, `{"a": ["only"]}`, "only", "a", fieldSet},
+		{"select array: first option", profilefield.TypeSELECT, `{"a": ["silver", "pro", "gold"]}`, "pro", "a", fieldSet},
+		{"select array: no option", profilefield.TypeSELECT, `{"a": ["silver", "bronze"]}`, "", "a", fieldInvalid},
+		{"select scalar", profilefield.TypeSELECT, `{"a": "gold"}`, "gold", "a", fieldSet},
+		{"number array: first number", profilefield.TypeNUMBER, `{"a": ["many", 42, 7]}`, "42", "a", fieldSet},
+		{"boolean array", profilefield.TypeBOOLEAN, `{"a": [true]}`, "true", "a", fieldSet},
+		{"null clears", profilefield.TypeTEXT, `{"a": null}`, "", "", fieldClear},
+		{"empty string clears", profilefield.TypeNUMBER, `{"a": ""}`, "", "", fieldClear},
+		{"blank string clears", profilefield.TypeSELECT, `{"a": "  "}`, "", "", fieldClear},
+		{"empty array clears", profilefield.TypeTEXT, `{"a": []}`, "", "", fieldClear},
+		{"array of empties clears", profilefield.TypeTEXT, `{"a": ["", null]}`, "", "", fieldClear},
+		{"an object neither sets nor clears", profilefield.TypeTEXT, `{"a": {"x": 1}}`, "", "", fieldAbsent},
+		{"a later key's value beats an earlier empty", profilefield.TypeTEXT, `{"a": "", "b": "Acme"}`, "Acme", "b", fieldSet},
+		{"an earlier key's value beats a later empty", profilefield.TypeTEXT, `{"a": "Acme", "b": null}`, "Acme", "a", fieldSet},
+		{"empty then absent clears", profilefield.TypeTEXT, `{"b": null}`, "", "", fieldClear},
+		{"an invalid value is not cleared", profilefield.TypeNUMBER, `{"a": "abc", "b": ""}`, "", "a", fieldInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			val, key, state := fieldValue(decode(t, tc.payload), []string{"a", "b"}, tc.typ, plans)
+			if val != tc.val || key != tc.key || state != tc.state {
+				t.Fatalf("fieldValue = %q, %q, %d; want %q, %q, %d", val, key, state, tc.val, tc.key, tc.state)
+			}
+		})
+	}
 }

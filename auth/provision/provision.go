@@ -16,7 +16,6 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 
 	"github.com/community/sso/auth"
-	"github.com/community/sso/auth/profile"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/profilefieldvalue"
@@ -76,6 +75,9 @@ type Request struct {
 	Method  session.Method // JWT or OAUTH2
 	Profile *Profile
 	Roles   *RoleMapping
+	// SyncUsername renames an existing member whose username claim changed (the setting
+	// sync_username); off, a username is set once, when the member is created.
+	SyncUsername bool
 	// Session carries what the session keeps (sealed OAuth2 tokens).
 	Session auth.SessionOptions
 	// Before, when set, runs first in the login's transaction (JWT SSO consumes the token's jti).
@@ -186,7 +188,7 @@ func (p *Provisioner) Login(ctx context.Context, w http.ResponseWriter, r *http.
 		}
 		if !retryable(err) {
 			if res != nil && res.Decision == DecisionConflict {
-				p.recordConflict(ctx, r, req, res)
+				p.recordConflict(ctx, eventBase(r, req.Method), req, res)
 			}
 			return res, err
 		}
@@ -235,6 +237,79 @@ func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (
 	return res, started, nil
 }
 
+// ErrOtherMember is Apply's answer to a payload whose externalId is not the member's.
+var ErrOtherMember = errors.New("provision: the payload names another member")
+
+// Apply applies a payload to the existing member userID as a login would — profile, role,
+// spaces and fields, with the login's rules — in one transaction, without starting a session:
+// OAuth2 refresh revalidation re-applies what the provider now says. The payload's externalId
+// must be the member's (else ErrOtherMember, and nothing changes); what a login would refuse (a
+// suspended member, an email another member holds) is the login's *auth.SSOError, a conflict
+// recorded as at a login. req.Before runs first in the transaction. The security events carry
+// the address and agent of ctx (auth.RequestInfoFrom). A lost race is retried as by Login.
+func (p *Provisioner) Apply(ctx context.Context, req Request, userID int) (*Result, error) {
+	info := auth.RequestInfoFrom(ctx)
+	base := auth.Event{Method: string(req.Method), IP: info.IP, Agent: info.UserAgent}
+	attempts := p.Attempts
+	if attempts == 0 {
+		attempts = 8
+	}
+	var lastErr error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			time.Sleep(time.Duration(rand.IntN(20*i)+5) * time.Millisecond)
+		}
+		res, err := p.apply(ctx, req, userID, base)
+		if err == nil || !retryable(err) {
+			if res != nil && res.Decision == DecisionConflict {
+				p.recordConflict(ctx, base, req, res)
+			}
+			return res, err
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("provision: apply: gave up after concurrent updates: %w", lastErr)
+}
+
+func (p *Provisioner) apply(ctx context.Context, req Request, userID int, base auth.Event) (*Result, error) {
+	tx, err := p.DB.Client.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("provision: begin: %w", err)
+	}
+	client := tx.Client()
+	if req.Before != nil {
+		if err := req.Before(ctx, client); err != nil {
+			_ = tx.Rollback()
+			return nil, err
+		}
+	}
+	if req.Profile.ExternalID == "" {
+		_ = tx.Rollback()
+		return nil, ErrOtherMember
+	}
+	m, err := findMember(ctx, client, memberByExternalID, req.Profile.ExternalID)
+	if err == nil && (m == nil || m.ID != userID) {
+		err = ErrOtherMember
+	}
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	res, err := provision(ctx, client, req, base)
+	if err != nil {
+		_ = tx.Rollback()
+		return res, err
+	}
+	if err := auth.RecordAll(ctx, client, res.events...); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("provision: commit: %w", err)
+	}
+	return res, nil
+}
+
 // DryRun decides what a login with req would do, and does nothing: the work runs in a
 // transaction that is rolled back.
 func (p *Provisioner) DryRun(ctx context.Context, req Request) (*Result, error) {
@@ -261,8 +336,8 @@ func eventBase(r *http.Request, method session.Method) auth.Event {
 	return auth.Event{Method: string(method)}.FromRequest(r)
 }
 
-func (p *Provisioner) recordConflict(ctx context.Context, r *http.Request, req Request, res *Result) {
-	e := eventBase(r, req.Method)
+func (p *Provisioner) recordConflict(ctx context.Context, base auth.Event, req Request, res *Result) {
+	e := base
 	e.Type, e.UserID = auth.EventSSOConflict, res.ConflictUserID
 	e.Subject = req.Profile.Email
 	e.Detail = map[string]any{
@@ -482,15 +557,26 @@ func update(ctx context.Context, client *ent.Client, u *Member, req Request, lin
 	for _, f := range []struct {
 		name     string
 		from, to string
+		clear    bool // an explicit empty value clears it
 		set      func(string)
 	}{
-		{"name", u.Name, pr.Name, func(v string) { upd.SetName(v) }},
-		{"tagline", u.Tagline, pr.Tagline, func(v string) { upd.SetTagline(v) }},
-		{"picture", u.Picture, pr.Picture, func(v string) { upd.SetPicture(v) }},
+		{"name", u.Name, pr.Name, false, func(v string) { upd.SetName(v) }},
+		{"tagline", u.Tagline, pr.Tagline, pr.ClearTagline, func(v string) { upd.SetTagline(v) }},
+		{"picture", u.Picture, pr.Picture, pr.ClearPicture, func(v string) { upd.SetPicture(v) }},
 	} {
-		if f.to != "" && f.to != f.from {
+		if (f.to != "" || f.clear) && f.to != f.from {
 			f.set(f.to)
 			changed = append(changed, f.name)
+		}
+	}
+	if req.SyncUsername && pr.Username != "" {
+		name, err := syncedUsername(ctx, client, u, pr.Username)
+		if err != nil {
+			return nil, nil, err
+		}
+		if name != u.Username {
+			upd.SetUsername(name)
+			changed = append(changed, "username")
 		}
 	}
 	if len(changed) == 0 {
@@ -501,6 +587,25 @@ func update(ctx context.Context, client *ent.Client, u *Member, req Request, lin
 		return nil, nil, err
 	}
 	return memberOf(saved), changed, nil
+}
+
+// syncedUsername is the username a member gets from its username claim: the claim's username
+// form, with the smallest free numeric suffix when another member holds it (bob → bob2). A
+// member holding that form keeps it without a lookup; one holding a suffixed form of it keeps
+// that while another member holds the form itself.
+func syncedUsername(ctx context.Context, client *ent.Client, u *Member, claim string) (string, error) {
+	base := auth.UsernameBase(claim)
+	if u.Username == base {
+		return base, nil
+	}
+	name, err := auth.UniqueUsername(ctx, client, base, u.ID)
+	if err != nil {
+		return "", err
+	}
+	if suffix, ok := strings.CutPrefix(u.Username, base); ok && name != base && suffix != "" && strings.Trim(suffix, "0123456789") == "" {
+		return u.Username, nil
+	}
+	return name, nil
 }
 
 // spaceRow is a space with the member's membership of it, if any.
@@ -640,7 +745,8 @@ const fieldsQuery = "SELECT f.`id`, f.`key`, f.`type`, f.`options`, f.`external_
 	"FROM `profile_fields` AS f LEFT JOIN `profile_field_values` AS v ON v.`field_id` = f.`id` AND v.`user_id` = ? " +
 	"ORDER BY f.`id`"
 
-// syncFields sets each profile field from the first of its external keys with a value.
+// syncFields sets each profile field from the first of its external keys with a value
+// (fieldValue), and clears it when the payload carries an explicit empty value for it.
 //
 // One query reads the field definitions, each with the member's value; a login that changes
 // nothing writes nothing, and new values are inserted together.
@@ -654,25 +760,28 @@ func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) 
 	}
 	var changed, skipped []string
 	var inserts []*ent.ProfileFieldValueCreate
+	var clears []int
 	for _, def := range rows {
 		keys, err := jsonStrings(def.ExternalKeys)
 		if err != nil {
 			return nil, nil, fmt.Errorf("provision: profile field %s: external keys: %w", def.Key, err)
 		}
-		raw, key := first(p, keys)
-		if raw == "" {
-			continue
-		}
 		options, err := jsonStrings(def.Options)
 		if err != nil {
 			return nil, nil, fmt.Errorf("provision: profile field %s: options: %w", def.Key, err)
 		}
-		val, err := profile.Value(profilefield.Type(def.Type), options, raw)
-		if err != nil {
+		val, key, state := fieldValue(p, keys, profilefield.Type(def.Type), options)
+		switch {
+		case state == fieldAbsent:
+			continue
+		case state == fieldInvalid:
 			skipped = append(skipped, "field:"+def.Key+" ("+key+")")
 			continue
-		}
-		switch {
+		case state == fieldClear:
+			if !def.ValueID.Valid {
+				continue
+			}
+			clears = append(clears, int(def.ValueID.Int64))
 		case !def.ValueID.Valid:
 			inserts = append(inserts, client.ProfileFieldValue.Create().SetUserID(userID).SetFieldID(def.ID).SetKey(def.Key).SetValue(val))
 		case def.Value.String != val:
@@ -683,6 +792,11 @@ func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) 
 			continue
 		}
 		changed = append(changed, "fields."+def.Key)
+	}
+	if len(clears) > 0 {
+		if _, err := client.ProfileFieldValue.Delete().Where(profilefieldvalue.IDIn(clears...)).Exec(ctx); err != nil {
+			return nil, nil, err
+		}
 	}
 	if len(inserts) > 0 {
 		if err := client.ProfileFieldValue.CreateBulk(inserts...).Exec(ctx); err != nil {

@@ -968,3 +968,140 @@ func TestRetryable(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginFieldArraysAndClears: array claims fill TEXT and SELECT fields; an explicit null or
+// empty value deletes the member's value; an absent key keeps it.
+func TestLoginFieldArraysAndClears(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(db)
+		for _, pf := range []struct {
+			key  string
+			typ  profilefield.Type
+			keys []string
+			opts []string
+		}{
+			{"teams", profilefield.TypeTEXT, []string{"teams"}, nil},
+			{"plan", profilefield.TypeSELECT, []string{"plans"}, []string{"free", "gold"}},
+			{"age", profilefield.TypeNUMBER, []string{"age"}, nil},
+		} {
+			db.Client.ProfileField.Create().SetKey(pf.key).SetName(pf.key).SetType(pf.typ).SetExternalKeys(pf.keys).SetOptions(pf.opts).ExecX(ctx)
+		}
+		values := func(uid int) map[string]string {
+			out := map[string]string{}
+			for _, v := range db.Client.ProfileFieldValue.Query().Where(profilefieldvalue.UserID(uid)).AllX(ctx) {
+				out[v.Key] = v.Value
+			}
+			return out
+		}
+		base := `"sub": "ext-arr", "email": "arr@example.com", "name": "Arr"`
+		for _, step := range []struct {
+			name    string
+			extra   string
+			want    map[string]string
+			changed []string
+		}{
+			{"arrays", `, "teams": ["red", "blue"], "plans": ["platinum", "gold", "free"], "age": 30`,
+				map[string]string{"teams": "red, blue", "plan": "gold", "age": "30"}, []string{"fields.age", "fields.plan", "fields.teams"}},
+			{"absent keys keep the values", ``,
+				map[string]string{"teams": "red, blue", "plan": "gold", "age": "30"}, nil},
+			{"null and empty string clear", `, "teams": null, "age": ""`,
+				map[string]string{"plan": "gold"}, []string{"fields.age", "fields.teams"}},
+			{"clearing what is not there changes nothing", `, "teams": null, "age": "  "`,
+				map[string]string{"plan": "gold"}, nil},
+			{"an empty array clears", `, "plans": []`,
+				map[string]string{}, []string{"fields.plan"}},
+		} {
+			t.Run(step.name, func(t *testing.T) {
+				res := f.mustLogin(t, "{"+base+step.extra+"}", nil)
+				if got := values(res.User.ID); !reflect.DeepEqual(got, step.want) {
+					t.Fatalf("values %v, want %v", got, step.want)
+				}
+				var fields []string
+				for _, c := range res.Changed {
+					if strings.HasPrefix(c, "fields.") {
+						fields = append(fields, c)
+					}
+				}
+				slices.Sort(fields)
+				if !slices.Equal(fields, step.changed) {
+					t.Fatalf("changed %q, want %q", fields, step.changed)
+				}
+			})
+		}
+	})
+}
+
+// TestLoginClearsTaglineAndPicture: an explicit empty tagline or picture clears it; an empty
+// name never clears the name; absent keys keep everything.
+func TestLoginClearsTaglineAndPicture(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(db)
+		res := f.mustLogin(t, `{"sub": "ext-tp", "email": "tp@example.com", "name": "Tee Pee", "tagline": "hello", "picture": "https://cdn.example.com/tp.png"}`, nil)
+		id := res.User.ID
+		f.mustLogin(t, `{"sub": "ext-tp", "email": "tp@example.com"}`, nil)
+		if u := getUser(t, db, id); u.Tagline != "hello" || u.Picture == "" || u.Name != "Tee Pee" {
+			t.Fatalf("absent keys changed the profile: %+v", u)
+		}
+		res = f.mustLogin(t, `{"sub": "ext-tp", "email": "tp@example.com", "name": "", "tagline": null, "picture": ""}`, nil)
+		if u := getUser(t, db, id); u.Tagline != "" || u.Picture != "" || u.Name != "Tee Pee" {
+			t.Fatalf("after explicit empty values: %+v", u)
+		}
+		if !slices.Contains(res.Changed, "tagline") || !slices.Contains(res.Changed, "picture") || slices.Contains(res.Changed, "name") {
+			t.Fatalf("changed %q", res.Changed)
+		}
+		res = f.mustLogin(t, `{"sub": "ext-tp", "email": "tp@example.com", "tagline": "", "picture": null}`, nil)
+		if len(res.Changed) != 0 {
+			t.Fatalf("clearing empty values changed %q", res.Changed)
+		}
+	})
+}
+
+// TestLoginSyncUsername: off, a username is set once; on, a changed username claim renames the
+// member, with a numeric suffix when another member holds the name.
+func TestLoginSyncUsername(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(db)
+		mkUser(t, db, "taken", "taken@example.com", "Taken")
+		login := func(username string, sync bool) *Result {
+			t.Helper()
+			req := f.request(t, `{"sub": "ext-u", "email": "u@example.com", "name": "U", "username": "`+username+`"}`, nil)
+			req.SyncUsername = sync
+			res, _, err := f.loginReq(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		id := login("first", false).User.ID
+		for _, step := range []struct {
+			name, claim string
+			sync        bool
+			want        string
+			changed     bool
+		}{
+			{"off: the name stays", "second", false, "first", false},
+			{"on: renamed", "Second Name", true, "second-name", true},
+			{"on: same name, no change", "second-name", true, "second-name", false},
+			{"on: a taken name gets a suffix", "taken", true, "taken2", true},
+			{"on: the suffixed name is kept", "taken", true, "taken2", false},
+			{"off again: kept", "third", false, "taken2", false},
+		} {
+			t.Run(step.name, func(t *testing.T) {
+				res := login(step.claim, step.sync)
+				if got := getUser(t, db, id).Username; got != step.want {
+					t.Fatalf("username %q, want %q", got, step.want)
+				}
+				if slices.Contains(res.Changed, "username") != step.changed {
+					t.Fatalf("changed %q, username changed want %v", res.Changed, step.changed)
+				}
+			})
+		}
+		// The holder of the name leaves it: the next login takes the name itself.
+		db.Client.User.Update().Where(user.Username("taken")).SetUsername("gone").ExecX(context.Background())
+		login("taken", true)
+		if got := getUser(t, db, id).Username; got != "taken" {
+			t.Fatalf("username %q once the name is free, want taken", got)
+		}
+	})
+}

@@ -224,6 +224,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "email_password_enabled", Type: field.TypeBool, Default: true},
 		{Name: "new_users_homepage", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "sync_username", Type: field.TypeBool, Default: false},
 		{Name: "oauth2_enabled", Type: field.TypeBool, Default: false},
 		{Name: "oauth2_provider", Type: field.TypeEnum, Enums: []string{"OKTA", "AUTH0", "WORDPRESS", "OUTSETA", "MEMBERFUL", "CUSTOM"}, Default: "CUSTOM"},
 		{Name: "oauth2_client_id", Type: field.TypeString, Size: 500, Default: ""},
@@ -251,6 +252,10 @@ var (
 		{Name: "jwt_account_settings_url", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "jwt_max_token_age_seconds", Type: field.TypeInt, Default: 300},
 		{Name: "jwt_require_jti", Type: field.TypeBool, Default: false},
+		{Name: "jwt_admin_claim", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "jwt_admin_claim_value", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "jwt_moderator_claim", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "jwt_moderator_claim_value", Type: field.TypeString, Size: 500, Default: ""},
 		{Name: "identifiers_version", Type: field.TypeInt, Default: 0},
 		{Name: "key_check", Type: field.TypeBytes, Nullable: true},
 	}

@@ -17,6 +17,8 @@ func (Settings) Fields() []ent.Field {
 	return []ent.Field{
 		field.Bool("email_password_enabled").Default(true),
 		field.Text("new_users_homepage").Default("").Validate(maxLen(2048)),
+		field.Bool("sync_username").Default(false).
+			Comment("SSO logins rename a member whose username claim changed (off: a username is set once, at creation)."),
 
 		field.Bool("oauth2_enabled").Default(false),
 		field.Enum("oauth2_provider").
@@ -52,6 +54,10 @@ func (Settings) Fields() []ent.Field {
 			Comment("Token policy: a token without exp must have an iat no older than this."),
 		field.Bool("jwt_require_jti").Default(false).
 			Comment("Token policy: refuse tokens without a jti (a jti, when present, is always single-use)."),
+		field.String("jwt_admin_claim").Default("").MaxLen(200),
+		field.String("jwt_admin_claim_value").Default("").MaxLen(500),
+		field.String("jwt_moderator_claim").Default("").MaxLen(200),
+		field.String("jwt_moderator_claim_value").Default("").MaxLen(500),
 
 		field.Int("identifiers_version").Default(0).NonNegative().
 			Comment("The identifier rules (package identity) the stored emails and ids were last brought to."),

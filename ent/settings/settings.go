@@ -24,6 +24,8 @@ const (
 	FieldEmailPasswordEnabled = "email_password_enabled"
 	// FieldNewUsersHomepage holds the string denoting the new_users_homepage field in the database.
 	FieldNewUsersHomepage = "new_users_homepage"
+	// FieldSyncUsername holds the string denoting the sync_username field in the database.
+	FieldSyncUsername = "sync_username"
 	// FieldOauth2Enabled holds the string denoting the oauth2_enabled field in the database.
 	FieldOauth2Enabled = "oauth2_enabled"
 	// FieldOauth2Provider holds the string denoting the oauth2_provider field in the database.
@@ -78,6 +80,14 @@ const (
 	FieldJwtMaxTokenAgeSeconds = "jwt_max_token_age_seconds"
 	// FieldJwtRequireJti holds the string denoting the jwt_require_jti field in the database.
 	FieldJwtRequireJti = "jwt_require_jti"
+	// FieldJwtAdminClaim holds the string denoting the jwt_admin_claim field in the database.
+	FieldJwtAdminClaim = "jwt_admin_claim"
+	// FieldJwtAdminClaimValue holds the string denoting the jwt_admin_claim_value field in the database.
+	FieldJwtAdminClaimValue = "jwt_admin_claim_value"
+	// FieldJwtModeratorClaim holds the string denoting the jwt_moderator_claim field in the database.
+	FieldJwtModeratorClaim = "jwt_moderator_claim"
+	// FieldJwtModeratorClaimValue holds the string denoting the jwt_moderator_claim_value field in the database.
+	FieldJwtModeratorClaimValue = "jwt_moderator_claim_value"
 	// FieldIdentifiersVersion holds the string denoting the identifiers_version field in the database.
 	FieldIdentifiersVersion = "identifiers_version"
 	// FieldKeyCheck holds the string denoting the key_check field in the database.
@@ -93,6 +103,7 @@ var Columns = []string{
 	FieldUpdatedAt,
 	FieldEmailPasswordEnabled,
 	FieldNewUsersHomepage,
+	FieldSyncUsername,
 	FieldOauth2Enabled,
 	FieldOauth2Provider,
 	FieldOauth2ClientID,
@@ -120,6 +131,10 @@ var Columns = []string{
 	FieldJwtAccountSettingsURL,
 	FieldJwtMaxTokenAgeSeconds,
 	FieldJwtRequireJti,
+	FieldJwtAdminClaim,
+	FieldJwtAdminClaimValue,
+	FieldJwtModeratorClaim,
+	FieldJwtModeratorClaimValue,
 	FieldIdentifiersVersion,
 	FieldKeyCheck,
 }
@@ -147,6 +162,8 @@ var (
 	DefaultNewUsersHomepage string
 	// NewUsersHomepageValidator is a validator for the "new_users_homepage" field. It is called by the builders before save.
 	NewUsersHomepageValidator func(string) error
+	// DefaultSyncUsername holds the default value on creation for the "sync_username" field.
+	DefaultSyncUsername bool
 	// DefaultOauth2Enabled holds the default value on creation for the "oauth2_enabled" field.
 	DefaultOauth2Enabled bool
 	// DefaultOauth2ClientID holds the default value on creation for the "oauth2_client_id" field.
@@ -233,6 +250,22 @@ var (
 	JwtMaxTokenAgeSecondsValidator func(int) error
 	// DefaultJwtRequireJti holds the default value on creation for the "jwt_require_jti" field.
 	DefaultJwtRequireJti bool
+	// DefaultJwtAdminClaim holds the default value on creation for the "jwt_admin_claim" field.
+	DefaultJwtAdminClaim string
+	// JwtAdminClaimValidator is a validator for the "jwt_admin_claim" field. It is called by the builders before save.
+	JwtAdminClaimValidator func(string) error
+	// DefaultJwtAdminClaimValue holds the default value on creation for the "jwt_admin_claim_value" field.
+	DefaultJwtAdminClaimValue string
+	// JwtAdminClaimValueValidator is a validator for the "jwt_admin_claim_value" field. It is called by the builders before save.
+	JwtAdminClaimValueValidator func(string) error
+	// DefaultJwtModeratorClaim holds the default value on creation for the "jwt_moderator_claim" field.
+	DefaultJwtModeratorClaim string
+	// JwtModeratorClaimValidator is a validator for the "jwt_moderator_claim" field. It is called by the builders before save.
+	JwtModeratorClaimValidator func(string) error
+	// DefaultJwtModeratorClaimValue holds the default value on creation for the "jwt_moderator_claim_value" field.
+	DefaultJwtModeratorClaimValue string
+	// JwtModeratorClaimValueValidator is a validator for the "jwt_moderator_claim_value" field. It is called by the builders before save.
+	JwtModeratorClaimValueValidator func(string) error
 	// DefaultIdentifiersVersion holds the default value on creation for the "identifiers_version" field.
 	DefaultIdentifiersVersion int
 	// IdentifiersVersionValidator is a validator for the "identifiers_version" field. It is called by the builders before save.
@@ -295,6 +328,11 @@ func ByEmailPasswordEnabled(opts ...sql.OrderTermOption) OrderOption {
 // ByNewUsersHomepage orders the results by the new_users_homepage field.
 func ByNewUsersHomepage(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldNewUsersHomepage, opts...).ToFunc()
+}
+
+// BySyncUsername orders the results by the sync_username field.
+func BySyncUsername(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSyncUsername, opts...).ToFunc()
 }
 
 // ByOauth2Enabled orders the results by the oauth2_enabled field.
@@ -415,6 +453,26 @@ func ByJwtMaxTokenAgeSeconds(opts ...sql.OrderTermOption) OrderOption {
 // ByJwtRequireJti orders the results by the jwt_require_jti field.
 func ByJwtRequireJti(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldJwtRequireJti, opts...).ToFunc()
+}
+
+// ByJwtAdminClaim orders the results by the jwt_admin_claim field.
+func ByJwtAdminClaim(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtAdminClaim, opts...).ToFunc()
+}
+
+// ByJwtAdminClaimValue orders the results by the jwt_admin_claim_value field.
+func ByJwtAdminClaimValue(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtAdminClaimValue, opts...).ToFunc()
+}
+
+// ByJwtModeratorClaim orders the results by the jwt_moderator_claim field.
+func ByJwtModeratorClaim(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtModeratorClaim, opts...).ToFunc()
+}
+
+// ByJwtModeratorClaimValue orders the results by the jwt_moderator_claim_value field.
+func ByJwtModeratorClaimValue(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtModeratorClaimValue, opts...).ToFunc()
 }
 
 // ByIdentifiersVersion orders the results by the identifiers_version field.

@@ -74,6 +74,11 @@ func NewUsersHomepage(v string) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldNewUsersHomepage, v))
 }
 
+// SyncUsername applies equality check predicate on the "sync_username" field. It's identical to SyncUsernameEQ.
+func SyncUsername(v bool) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldSyncUsername, v))
+}
+
 // Oauth2Enabled applies equality check predicate on the "oauth2_enabled" field. It's identical to Oauth2EnabledEQ.
 func Oauth2Enabled(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldOauth2Enabled, v))
@@ -197,6 +202,26 @@ func JwtMaxTokenAgeSeconds(v int) predicate.Settings {
 // JwtRequireJti applies equality check predicate on the "jwt_require_jti" field. It's identical to JwtRequireJtiEQ.
 func JwtRequireJti(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtRequireJti, v))
+}
+
+// JwtAdminClaim applies equality check predicate on the "jwt_admin_claim" field. It's identical to JwtAdminClaimEQ.
+func JwtAdminClaim(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtAdminClaim, v))
+}
+
+// JwtAdminClaimValue applies equality check predicate on the "jwt_admin_claim_value" field. It's identical to JwtAdminClaimValueEQ.
+func JwtAdminClaimValue(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtAdminClaimValue, v))
+}
+
+// JwtModeratorClaim applies equality check predicate on the "jwt_moderator_claim" field. It's identical to JwtModeratorClaimEQ.
+func JwtModeratorClaim(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtModeratorClaim, v))
+}
+
+// JwtModeratorClaimValue applies equality check predicate on the "jwt_moderator_claim_value" field. It's identical to JwtModeratorClaimValueEQ.
+func JwtModeratorClaimValue(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtModeratorClaimValue, v))
 }
 
 // IdentifiersVersion applies equality check predicate on the "identifiers_version" field. It's identical to IdentifiersVersionEQ.
@@ -362,6 +387,16 @@ func NewUsersHomepageEqualFold(v string) predicate.Settings {
 // NewUsersHomepageContainsFold applies the ContainsFold predicate on the "new_users_homepage" field.
 func NewUsersHomepageContainsFold(v string) predicate.Settings {
 	return predicate.Settings(sql.FieldContainsFold(FieldNewUsersHomepage, v))
+}
+
+// SyncUsernameEQ applies the EQ predicate on the "sync_username" field.
+func SyncUsernameEQ(v bool) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldSyncUsername, v))
+}
+
+// SyncUsernameNEQ applies the NEQ predicate on the "sync_username" field.
+func SyncUsernameNEQ(v bool) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldSyncUsername, v))
 }
 
 // Oauth2EnabledEQ applies the EQ predicate on the "oauth2_enabled" field.
@@ -1772,6 +1807,266 @@ func JwtRequireJtiEQ(v bool) predicate.Settings {
 // JwtRequireJtiNEQ applies the NEQ predicate on the "jwt_require_jti" field.
 func JwtRequireJtiNEQ(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldNEQ(FieldJwtRequireJti, v))
+}
+
+// JwtAdminClaimEQ applies the EQ predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtAdminClaim, v))
+}
+
+// JwtAdminClaimNEQ applies the NEQ predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimNEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtAdminClaim, v))
+}
+
+// JwtAdminClaimIn applies the In predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtAdminClaim, vs...))
+}
+
+// JwtAdminClaimNotIn applies the NotIn predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimNotIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtAdminClaim, vs...))
+}
+
+// JwtAdminClaimGT applies the GT predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimGT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtAdminClaim, v))
+}
+
+// JwtAdminClaimGTE applies the GTE predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimGTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtAdminClaim, v))
+}
+
+// JwtAdminClaimLT applies the LT predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimLT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtAdminClaim, v))
+}
+
+// JwtAdminClaimLTE applies the LTE predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimLTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtAdminClaim, v))
+}
+
+// JwtAdminClaimContains applies the Contains predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimContains(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContains(FieldJwtAdminClaim, v))
+}
+
+// JwtAdminClaimHasPrefix applies the HasPrefix predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimHasPrefix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasPrefix(FieldJwtAdminClaim, v))
+}
+
+// JwtAdminClaimHasSuffix applies the HasSuffix predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimHasSuffix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasSuffix(FieldJwtAdminClaim, v))
+}
+
+// JwtAdminClaimEqualFold applies the EqualFold predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimEqualFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEqualFold(FieldJwtAdminClaim, v))
+}
+
+// JwtAdminClaimContainsFold applies the ContainsFold predicate on the "jwt_admin_claim" field.
+func JwtAdminClaimContainsFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContainsFold(FieldJwtAdminClaim, v))
+}
+
+// JwtAdminClaimValueEQ applies the EQ predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtAdminClaimValue, v))
+}
+
+// JwtAdminClaimValueNEQ applies the NEQ predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueNEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtAdminClaimValue, v))
+}
+
+// JwtAdminClaimValueIn applies the In predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtAdminClaimValue, vs...))
+}
+
+// JwtAdminClaimValueNotIn applies the NotIn predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueNotIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtAdminClaimValue, vs...))
+}
+
+// JwtAdminClaimValueGT applies the GT predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueGT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtAdminClaimValue, v))
+}
+
+// JwtAdminClaimValueGTE applies the GTE predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueGTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtAdminClaimValue, v))
+}
+
+// JwtAdminClaimValueLT applies the LT predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueLT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtAdminClaimValue, v))
+}
+
+// JwtAdminClaimValueLTE applies the LTE predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueLTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtAdminClaimValue, v))
+}
+
+// JwtAdminClaimValueContains applies the Contains predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueContains(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContains(FieldJwtAdminClaimValue, v))
+}
+
+// JwtAdminClaimValueHasPrefix applies the HasPrefix predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueHasPrefix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasPrefix(FieldJwtAdminClaimValue, v))
+}
+
+// JwtAdminClaimValueHasSuffix applies the HasSuffix predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueHasSuffix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasSuffix(FieldJwtAdminClaimValue, v))
+}
+
+// JwtAdminClaimValueEqualFold applies the EqualFold predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueEqualFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEqualFold(FieldJwtAdminClaimValue, v))
+}
+
+// JwtAdminClaimValueContainsFold applies the ContainsFold predicate on the "jwt_admin_claim_value" field.
+func JwtAdminClaimValueContainsFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContainsFold(FieldJwtAdminClaimValue, v))
+}
+
+// JwtModeratorClaimEQ applies the EQ predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtModeratorClaim, v))
+}
+
+// JwtModeratorClaimNEQ applies the NEQ predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimNEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtModeratorClaim, v))
+}
+
+// JwtModeratorClaimIn applies the In predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtModeratorClaim, vs...))
+}
+
+// JwtModeratorClaimNotIn applies the NotIn predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimNotIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtModeratorClaim, vs...))
+}
+
+// JwtModeratorClaimGT applies the GT predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimGT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtModeratorClaim, v))
+}
+
+// JwtModeratorClaimGTE applies the GTE predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimGTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtModeratorClaim, v))
+}
+
+// JwtModeratorClaimLT applies the LT predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimLT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtModeratorClaim, v))
+}
+
+// JwtModeratorClaimLTE applies the LTE predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimLTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtModeratorClaim, v))
+}
+
+// JwtModeratorClaimContains applies the Contains predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimContains(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContains(FieldJwtModeratorClaim, v))
+}
+
+// JwtModeratorClaimHasPrefix applies the HasPrefix predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimHasPrefix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasPrefix(FieldJwtModeratorClaim, v))
+}
+
+// JwtModeratorClaimHasSuffix applies the HasSuffix predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimHasSuffix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasSuffix(FieldJwtModeratorClaim, v))
+}
+
+// JwtModeratorClaimEqualFold applies the EqualFold predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimEqualFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEqualFold(FieldJwtModeratorClaim, v))
+}
+
+// JwtModeratorClaimContainsFold applies the ContainsFold predicate on the "jwt_moderator_claim" field.
+func JwtModeratorClaimContainsFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContainsFold(FieldJwtModeratorClaim, v))
+}
+
+// JwtModeratorClaimValueEQ applies the EQ predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtModeratorClaimValue, v))
+}
+
+// JwtModeratorClaimValueNEQ applies the NEQ predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueNEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtModeratorClaimValue, v))
+}
+
+// JwtModeratorClaimValueIn applies the In predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtModeratorClaimValue, vs...))
+}
+
+// JwtModeratorClaimValueNotIn applies the NotIn predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueNotIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtModeratorClaimValue, vs...))
+}
+
+// JwtModeratorClaimValueGT applies the GT predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueGT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtModeratorClaimValue, v))
+}
+
+// JwtModeratorClaimValueGTE applies the GTE predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueGTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtModeratorClaimValue, v))
+}
+
+// JwtModeratorClaimValueLT applies the LT predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueLT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtModeratorClaimValue, v))
+}
+
+// JwtModeratorClaimValueLTE applies the LTE predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueLTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtModeratorClaimValue, v))
+}
+
+// JwtModeratorClaimValueContains applies the Contains predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueContains(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContains(FieldJwtModeratorClaimValue, v))
+}
+
+// JwtModeratorClaimValueHasPrefix applies the HasPrefix predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueHasPrefix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasPrefix(FieldJwtModeratorClaimValue, v))
+}
+
+// JwtModeratorClaimValueHasSuffix applies the HasSuffix predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueHasSuffix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasSuffix(FieldJwtModeratorClaimValue, v))
+}
+
+// JwtModeratorClaimValueEqualFold applies the EqualFold predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueEqualFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEqualFold(FieldJwtModeratorClaimValue, v))
+}
+
+// JwtModeratorClaimValueContainsFold applies the ContainsFold predicate on the "jwt_moderator_claim_value" field.
+func JwtModeratorClaimValueContainsFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContainsFold(FieldJwtModeratorClaimValue, v))
 }
 
 // IdentifiersVersionEQ applies the EQ predicate on the "identifiers_version" field.

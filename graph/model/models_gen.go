@@ -18,9 +18,11 @@ import (
 type AuthSettings struct {
 	EmailPasswordEnabled bool `json:"emailPasswordEnabled"`
 	// Where a member lands after its first SSO login, instead of the page it came from; empty for none.
-	NewUsersHomepage string          `json:"newUsersHomepage"`
-	Oauth2           *OAuth2Settings `json:"oauth2"`
-	JwtSso           *JwtSsoSettings `json:"jwtSso"`
+	NewUsersHomepage string `json:"newUsersHomepage"`
+	// Whether SSO logins rename a member whose username claim changed (off by default: a username is set once, when the member is created).
+	SyncUsername bool            `json:"syncUsername"`
+	Oauth2       *OAuth2Settings `json:"oauth2"`
+	JwtSso       *JwtSsoSettings `json:"jwtSso"`
 }
 
 type CreateProfileFieldInput struct {
@@ -73,6 +75,11 @@ type JwtSsoSettings struct {
 	MaxTokenAgeSeconds int `json:"maxTokenAgeSeconds"`
 	// Token policy: refuse tokens without a jti (a jti is always single-use).
 	RequireJti bool `json:"requireJti"`
+	// Role mapping, as for OAuth2: with adminClaim or moderatorClaim set, every JWT SSO login sets the member's role.
+	AdminClaim          string `json:"adminClaim"`
+	AdminClaimValue     string `json:"adminClaimValue"`
+	ModeratorClaim      string `json:"moderatorClaim"`
+	ModeratorClaimValue string `json:"moderatorClaimValue"`
 	// Where the customer's site sends members: this URL with ?jwt=TOKEN&redirect_uri=/path.
 	EndpointURL string `json:"endpointUrl"`
 }
@@ -172,17 +179,22 @@ type SsoSpaceChange struct {
 type UpdateAuthSettingsInput struct {
 	EmailPasswordEnabled *bool   `json:"emailPasswordEnabled,omitempty"`
 	NewUsersHomepage     *string `json:"newUsersHomepage,omitempty"`
+	SyncUsername         *bool   `json:"syncUsername,omitempty"`
 }
 
 type UpdateJwtSsoSettingsInput struct {
-	Enabled            *bool   `json:"enabled,omitempty"`
-	LoginButtonText    *string `json:"loginButtonText,omitempty"`
-	AuthorizationURL   *string `json:"authorizationUrl,omitempty"`
-	SignUpURL          *string `json:"signUpUrl,omitempty"`
-	LogoutURL          *string `json:"logoutUrl,omitempty"`
-	AccountSettingsURL *string `json:"accountSettingsUrl,omitempty"`
-	MaxTokenAgeSeconds *int    `json:"maxTokenAgeSeconds,omitempty"`
-	RequireJti         *bool   `json:"requireJti,omitempty"`
+	Enabled             *bool   `json:"enabled,omitempty"`
+	LoginButtonText     *string `json:"loginButtonText,omitempty"`
+	AuthorizationURL    *string `json:"authorizationUrl,omitempty"`
+	SignUpURL           *string `json:"signUpUrl,omitempty"`
+	LogoutURL           *string `json:"logoutUrl,omitempty"`
+	AccountSettingsURL  *string `json:"accountSettingsUrl,omitempty"`
+	MaxTokenAgeSeconds  *int    `json:"maxTokenAgeSeconds,omitempty"`
+	RequireJti          *bool   `json:"requireJti,omitempty"`
+	AdminClaim          *string `json:"adminClaim,omitempty"`
+	AdminClaimValue     *string `json:"adminClaimValue,omitempty"`
+	ModeratorClaim      *string `json:"moderatorClaim,omitempty"`
+	ModeratorClaimValue *string `json:"moderatorClaimValue,omitempty"`
 }
 
 type UpdateOAuth2SettingsInput struct {
