@@ -5,12 +5,19 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/community/sso/auth"
-	"github.com/community/sso/ent/loginfailure"
+	"github.com/community/sso/auth/password"
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/loginthrottle"
+	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
@@ -143,74 +150,217 @@ func TestDirectLogin(t *testing.T) {
 	})
 }
 
-func TestDirectLoginRateLimit(t *testing.T) {
+func TestDirectLoginThrottle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		fail := func(t *testing.T, app *testApp, email string) {
+		app := newApp(t, db, nil)
+		app.createUser("ann@example.com", adminPass, user.RoleMEMBER)
+		post := func(t *testing.T, from, email, pass string) response {
 			t.Helper()
-			r := app.postForm(browser(t), "/auth/login/direct", url.Values{"email": {email}, "password": {"guess"}})
-			if r.Status != http.StatusUnauthorized {
-				t.Fatalf("failed login for %s: %d", email, r.Status)
+			return app.postForm(browserFrom(t, from), "/auth/login/direct", url.Values{"email": {email}, "password": {pass}})
+		}
+		status := func(t *testing.T, r response, want int) {
+			t.Helper()
+			if r.Status != want {
+				t.Fatalf("want %d, got %d %s", want, r.Status, r.Body)
 			}
 		}
-		signIn := func(app *testApp, email string) response {
-			return app.postForm(browser(t), "/auth/login/direct", url.Values{"email": {email}, "password": {adminPass}})
-		}
-		locked := func(t *testing.T, r response) {
+		// throttled checks a 429 with its Retry-After, no session and no password hashed.
+		throttled := func(t *testing.T, from, email, pass, retryAfter string) {
 			t.Helper()
-			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || cookieOf(r, "community_session") != nil {
-				t.Fatalf("want 429 with Retry-After and no session, got %d %s", r.Status, r.Body)
+			before := password.ReadCounts().Total
+			r := post(t, from, email, pass)
+			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") != retryAfter || cookieOf(r, "community_session") != nil {
+				t.Fatalf("want 429 with Retry-After %s and no session, got %d %q %s", retryAfter, r.Status, r.Header.Get("Retry-After"), r.Body)
+			}
+			if n := password.ReadCounts().Total - before; n != 0 {
+				t.Fatalf("a throttled attempt computed %d hashes", n)
+			}
+		}
+		// waited makes the pair's delay pass, as if the member had waited it.
+		waited := func(t *testing.T, from, email string, d time.Duration) {
+			t.Helper()
+			n := db.Client.LoginThrottle.Update().
+				Where(loginthrottle.IP(from), loginthrottle.Subject(email)).
+				SetLastAt(time.Now().Add(-d)).SaveX(ctx)
+			if n != 1 {
+				t.Fatalf("%d counters for %s from %s", n, email, from)
 			}
 		}
 
-		t.Run("five failures lock the email", func(t *testing.T) {
-			app := newApp(t, db, nil)
-			app.createUser("ann@example.com", adminPass, user.RoleMEMBER)
-			for range 5 {
-				fail(t, app, "ann@example.com")
+		t.Run("failures delay the email at that address, more each time, until a success", func(t *testing.T) {
+			// Three failures are free and the fourth is checked at once too.
+			for range 4 {
+				status(t, post(t, "127.0.2.1", "ann@example.com", "guess"), http.StatusUnauthorized)
 			}
-			// The right password no longer helps: the email is locked for the window.
-			locked(t, signIn(app, "ann@example.com"))
-			if n := db.Client.LoginFailure.Query().Where(loginfailure.Subject("ann@example.com")).CountX(ctx); n != 6 {
-				t.Fatalf("%d login failures recorded for the email, want 6 (the locked attempt counts)", n)
+			throttled(t, "127.0.2.1", "ann@example.com", "guess", "1")
+			// The right password waits too: nothing is checked during the delay.
+			throttled(t, "127.0.2.1", "ann@example.com", adminPass, "1")
+			if !strings.Contains(post(t, "127.0.2.1", "ann@example.com", "guess").Body, "Please wait 1 second and try again.") {
+				t.Fatal("the page does not say how long to wait")
 			}
+			e := db.Client.SecurityEvent.Query().Where(securityevent.Type(auth.EventLoginFailed)).Order(ent.Desc(securityevent.FieldID)).FirstX(ctx)
+			if e.Detail["reason"] != "RATE_LIMITED" || e.Detail["scope"] != auth.ScopeEmail || e.Subject != "ann@example.com" || e.IP != "127.0.2.1" {
+				t.Fatalf("last event %+v", e)
+			}
+			// Another address, the owner's, is not held up.
+			status(t, post(t, "127.0.2.2", "ann@example.com", adminPass), http.StatusSeeOther)
+			for _, next := range []string{"2", "4", "8"} {
+				waited(t, "127.0.2.1", "ann@example.com", 20*time.Second)
+				status(t, post(t, "127.0.2.1", "ann@example.com", "guess"), http.StatusUnauthorized)
+				throttled(t, "127.0.2.1", "ann@example.com", "guess", next)
+			}
+			waited(t, "127.0.2.1", "ann@example.com", 20*time.Second)
+			status(t, post(t, "127.0.2.1", "ann@example.com", adminPass), http.StatusSeeOther)
+			// The success started the pair again.
+			for range 4 {
+				status(t, post(t, "127.0.2.1", "ann@example.com", "guess"), http.StatusUnauthorized)
+			}
+			throttled(t, "127.0.2.1", "ann@example.com", "guess", "1")
 		})
 
-		t.Run("twenty failures lock the address", func(t *testing.T) {
-			db.Client.LoginFailure.Delete().ExecX(ctx)
-			app := newApp(t, db, nil)
-			app.createUser("bea@example.com", adminPass, user.RoleMEMBER)
+		t.Run("twenty failures throttle the address for every email", func(t *testing.T) {
 			for i := range 20 {
-				fail(t, app, fmt.Sprintf("nobody%d@example.com", i))
+				status(t, post(t, "127.0.3.1", fmt.Sprintf("nobody%d@example.com", i), "guess"), http.StatusUnauthorized)
 			}
-			locked(t, signIn(app, "bea@example.com"))
+			r := post(t, "127.0.3.1", "ann@example.com", adminPass)
+			if s, _ := strconv.Atoi(r.Header.Get("Retry-After")); r.Status != http.StatusTooManyRequests || s < 890 || s > 900 {
+				t.Fatalf("want 429 for the window's 15 minutes, got %d %q", r.Status, r.Header.Get("Retry-After"))
+			}
+			status(t, post(t, "127.0.3.2", "ann@example.com", adminPass), http.StatusSeeOther)
 		})
 
-		t.Run("failures past the window no longer count", func(t *testing.T) {
-			if _, err := db.SQL.ExecContext(ctx, "UPDATE login_failures SET created_at = ?", time.Now().Add(-auth.DefaultRateLimit.Window-time.Minute)); err != nil {
-				t.Fatal(err)
-			}
-			app := newApp(t, db, nil)
-			if r := signIn(app, "bea@example.com"); r.Status != http.StatusSeeOther || cookieOf(r, "community_session") == nil {
-				t.Fatalf("want 303 with a session, got %d %s", r.Status, r.Body)
-			}
+		t.Run("the address's failures no longer count after its window", func(t *testing.T) {
+			db.Client.LoginThrottle.Update().Where(loginthrottle.IP("127.0.3.1")).SetExpiresAt(time.Now().Add(-time.Second)).ExecX(ctx)
+			status(t, post(t, "127.0.3.1", "ann@example.com", adminPass), http.StatusSeeOther)
 		})
 
-		t.Run("failed SSO logins do not lock direct login", func(t *testing.T) {
-			db.Client.LoginFailure.Delete().ExecX(ctx)
-			app := newApp(t, db, nil)
+		t.Run("failed SSO logins do not count", func(t *testing.T) {
+			before := app.countEvents(auth.EventLoginFailed)
+			c := browserFrom(t, "127.0.6.1")
 			for range 25 {
-				r := app.get(browser(t), "/api/auth/sso?jwt=not.a.token")
-				if r.Status < 400 {
+				if r := app.get(c, "/api/auth/sso?jwt=not.a.token"); r.Status < 400 {
 					t.Fatalf("a bad token: %d", r.Status)
 				}
 			}
-			if n := app.countEvents(auth.EventLoginFailed); n < 25 {
+			if n := app.countEvents(auth.EventLoginFailed) - before; n < 25 {
 				t.Fatalf("%d LOGIN_FAILED events, want the 25 SSO failures in the security log", n)
 			}
-			if r := signIn(app, "bea@example.com"); r.Status != http.StatusSeeOther {
-				t.Fatalf("want 303, got %d %s", r.Status, r.Body)
+			status(t, post(t, "127.0.6.1", "ann@example.com", adminPass), http.StatusSeeOther)
+		})
+	})
+}
+
+// TestDirectLoginFlood sends wrong passwords in bursts: the hashes computed at once stay within
+// PASSWORD_HASH_CONCURRENCY, the rest are answered at once, and the owner still signs in.
+func TestDirectLoginFlood(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		const slots = 2
+		app := newApp(t, db, map[string]string{"PASSWORD_HASH_CONCURRENCY": strconv.Itoa(slots)})
+		app.createUser("admin@example.com", adminPass, user.RoleADMIN)
+		owner := func(t *testing.T) {
+			t.Helper()
+			if r := app.postForm(browserFrom(t, "127.0.0.1"), "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {adminPass}}); r.Status != http.StatusSeeOther {
+				t.Fatalf("the owner cannot sign in: %d %s", r.Status, r.Body)
 			}
+		}
+		// burst sends n wrong passwords for the admin at once, the i-th from from(i), and counts
+		// the answers by status; every 429 and 503 must say when to retry.
+		burst := func(t *testing.T, n int, from func(i int) string) map[int]int {
+			t.Helper()
+			clients := make([]*http.Client, n)
+			for i := range clients {
+				clients[i] = browserFrom(t, from(i))
+			}
+			var mu sync.Mutex
+			got := map[int]int{}
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					r := app.postForm(clients[i], "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {"wrong password"}})
+					if (r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable) && r.Header.Get("Retry-After") == "" {
+						t.Errorf("%d without Retry-After", r.Status)
+					}
+					mu.Lock()
+					got[r.Status]++
+					mu.Unlock()
+				})
+			}
+			close(start)
+			wg.Wait()
+			return got
+		}
+
+		t.Run("200 at once from 200 addresses: at most the configured hashes at once", func(t *testing.T) {
+			password.ResetPeak()
+			before := password.ReadCounts().Total
+			// The heap's peak, sampled, against its level before the burst.
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			base := ms.HeapInuse
+			var heapPeak atomic.Uint64
+			done := make(chan struct{})
+			sampled := make(chan struct{})
+			go func() {
+				defer close(sampled)
+				var ms runtime.MemStats
+				for {
+					runtime.ReadMemStats(&ms)
+					if ms.HeapInuse > heapPeak.Load() {
+						heapPeak.Store(ms.HeapInuse)
+					}
+					select {
+					case <-done:
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+			}()
+			got := burst(t, 200, func(i int) string { return fmt.Sprintf("127.0.1.%d", i+1) })
+			close(done)
+			<-sampled
+			counts := password.ReadCounts()
+			t.Logf("answers %v; hashes %d, at most %d at once; heap peak %d MiB over %d MiB", got, counts.Total-before, counts.Peak, (heapPeak.Load()-base)>>20, base>>20)
+			if counts.Peak > slots {
+				t.Errorf("%d hashes at once, want at most %d", counts.Peak, slots)
+			}
+			if got[http.StatusUnauthorized]+got[http.StatusServiceUnavailable] != 200 {
+				t.Errorf("answers %v, want only 401 (checked) and 503 (no slot)", got)
+			}
+			if got[http.StatusServiceUnavailable] == 0 {
+				t.Errorf("answers %v: no attempt found the slots busy", got)
+			}
+			if n := counts.Total - before; n != uint64(got[http.StatusUnauthorized]) {
+				t.Errorf("%d hashes for %d checked attempts", n, got[http.StatusUnauthorized])
+			}
+			// Each hash holds 19 MiB: 200 at once would be 3.8 GiB.
+			if grew := heapPeak.Load() - min(base, heapPeak.Load()); grew > 256<<20 {
+				t.Errorf("the heap grew by %d MiB during the burst", grew>>20)
+			}
+			owner(t)
+		})
+
+		t.Run("a flood for the owner's email from other addresses does not lock the owner out", func(t *testing.T) {
+			for round := range 8 {
+				got := burst(t, 25, func(i int) string { return fmt.Sprintf("127.0.4.%d", i+1) })
+				if got[http.StatusSeeOther] != 0 || got[http.StatusInternalServerError] != 0 {
+					t.Fatalf("round %d: answers %v", round, got)
+				}
+			}
+			owner(t)
+		})
+
+		t.Run("200 at once from one address: the throttle checks at most four", func(t *testing.T) {
+			before := password.ReadCounts().Total
+			got := burst(t, 200, func(int) string { return "127.0.5.1" })
+			hashes := password.ReadCounts().Total - before
+			if hashes > 4 || got[http.StatusUnauthorized] > 4 || got[http.StatusTooManyRequests] < 196-got[http.StatusServiceUnavailable] {
+				t.Fatalf("answers %v, %d hashes; want at most 4 checked (3 free failures and one more), the rest 429", got, hashes)
+			}
+			owner(t)
 		})
 	})
 }
