@@ -165,13 +165,17 @@ func TestDirectLoginThrottle(t *testing.T) {
 				t.Fatalf("want %d, got %d %s", want, r.Status, r.Body)
 			}
 		}
-		// throttled checks a 429 with its Retry-After, no session and no password hashed.
-		throttled := func(t *testing.T, from, email, pass, retryAfter string) {
+		// throttled checks a 429 with its Retry-After and the wait on the page, no session and
+		// no password hashed.
+		throttled := func(t *testing.T, from, email, pass, retryAfter, wait string) {
 			t.Helper()
 			before := password.ReadCounts().Total
 			r := post(t, from, email, pass)
 			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") != retryAfter || cookieOf(r, "community_session") != nil {
 				t.Fatalf("want 429 with Retry-After %s and no session, got %d %q %s", retryAfter, r.Status, r.Header.Get("Retry-After"), r.Body)
+			}
+			if !strings.Contains(r.Body, "Please wait "+wait+" and try again.") {
+				t.Fatalf("the page does not say to wait %s: %s", wait, r.Body)
 			}
 			if n := password.ReadCounts().Total - before; n != 0 {
 				t.Fatalf("a throttled attempt computed %d hashes", n)
@@ -189,34 +193,31 @@ func TestDirectLoginThrottle(t *testing.T) {
 		}
 
 		t.Run("failures delay the email at that address, more each time, until a success", func(t *testing.T) {
-			// Three failures are free and the fourth is checked at once too.
-			for range 4 {
+			// Five failures are free and the sixth is checked at once too.
+			for range 6 {
 				status(t, post(t, "127.0.2.1", "ann@example.com", "guess"), http.StatusUnauthorized)
 			}
-			throttled(t, "127.0.2.1", "ann@example.com", "guess", "1")
+			throttled(t, "127.0.2.1", "ann@example.com", "guess", "1", "1 second")
 			// The right password waits too: nothing is checked during the delay.
-			throttled(t, "127.0.2.1", "ann@example.com", adminPass, "1")
-			if !strings.Contains(post(t, "127.0.2.1", "ann@example.com", "guess").Body, "Please wait 1 second and try again.") {
-				t.Fatal("the page does not say how long to wait")
-			}
+			throttled(t, "127.0.2.1", "ann@example.com", adminPass, "1", "1 second")
 			e := db.Client.SecurityEvent.Query().Where(securityevent.Type(auth.EventLoginFailed)).Order(ent.Desc(securityevent.FieldID)).FirstX(ctx)
 			if e.Detail["reason"] != "RATE_LIMITED" || e.Detail["scope"] != auth.ScopeEmail || e.Subject != "ann@example.com" || e.IP != "127.0.2.1" {
 				t.Fatalf("last event %+v", e)
 			}
 			// Another address, the owner's, is not held up.
 			status(t, post(t, "127.0.2.2", "ann@example.com", adminPass), http.StatusSeeOther)
-			for _, next := range []string{"2", "4", "8"} {
+			for _, next := range []string{"2", "4"} {
 				waited(t, "127.0.2.1", "ann@example.com", 20*time.Second)
 				status(t, post(t, "127.0.2.1", "ann@example.com", "guess"), http.StatusUnauthorized)
-				throttled(t, "127.0.2.1", "ann@example.com", "guess", next)
+				throttled(t, "127.0.2.1", "ann@example.com", "guess", next, next+" seconds")
 			}
 			waited(t, "127.0.2.1", "ann@example.com", 20*time.Second)
 			status(t, post(t, "127.0.2.1", "ann@example.com", adminPass), http.StatusSeeOther)
 			// The success started the pair again.
-			for range 4 {
+			for range 6 {
 				status(t, post(t, "127.0.2.1", "ann@example.com", "guess"), http.StatusUnauthorized)
 			}
-			throttled(t, "127.0.2.1", "ann@example.com", "guess", "1")
+			throttled(t, "127.0.2.1", "ann@example.com", "guess", "1", "1 second")
 		})
 
 		t.Run("twenty failures throttle the address for every email", func(t *testing.T) {
@@ -353,15 +354,69 @@ func TestDirectLoginFlood(t *testing.T) {
 			owner(t)
 		})
 
-		t.Run("200 at once from one address: the throttle checks at most four", func(t *testing.T) {
+		t.Run("200 at once from one address: the throttle checks at most six", func(t *testing.T) {
 			before := password.ReadCounts().Total
 			got := burst(t, 200, func(int) string { return "127.0.5.1" })
 			hashes := password.ReadCounts().Total - before
-			if hashes > 4 || got[http.StatusUnauthorized] > 4 || got[http.StatusTooManyRequests] < 196-got[http.StatusServiceUnavailable] {
-				t.Fatalf("answers %v, %d hashes; want at most 4 checked (3 free failures and one more), the rest 429", got, hashes)
+			if hashes > 6 || got[http.StatusUnauthorized] > 6 || got[http.StatusTooManyRequests] < 194-got[http.StatusServiceUnavailable] {
+				t.Fatalf("answers %v, %d hashes; want at most 6 checked (5 free failures and one more), the rest 429", got, hashes)
 			}
 			owner(t)
 		})
+	})
+}
+
+// TestPasswordChecksBusy holds the only password slot: direct logins and createUser with a
+// password are answered at once without a hash, and the refused logins do not count as failures.
+func TestPasswordChecksBusy(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		limiter := password.NewLimiter(1, 0)
+		app := newAppWith(t, db, nil, deps{Passwords: limiter})
+		app.createUser("admin@example.com", adminPass, user.RoleADMIN)
+		admin := browserFrom(t, "127.0.7.1")
+		app.login(admin, "admin@example.com", adminPass)
+
+		release, err := limiter.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := password.ReadCounts().Total
+		wrong := url.Values{"email": {"admin@example.com"}, "password": {"guess"}}
+		for range 10 {
+			r := app.postForm(browserFrom(t, "127.0.7.2"), "/auth/login/direct", wrong)
+			if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") != "1" || !strings.Contains(r.Body, "Please try again in a moment.") {
+				t.Fatalf("want 503 with Retry-After 1, got %d %q %s", r.Status, r.Header.Get("Retry-After"), r.Body)
+			}
+		}
+		res := app.gql(admin, "", createUserQ, map[string]any{"in": map[string]any{"email": "new@example.com", "password": "a long enough password"}})
+		if res.code() != "SERVICE_UNAVAILABLE" {
+			t.Fatalf("createUser: %s", res.Raw)
+		}
+		if n := password.ReadCounts().Total - before; n != 0 {
+			t.Fatalf("%d hashes computed without a slot", n)
+		}
+		if db.Client.User.Query().Where(user.Email("new@example.com")).ExistX(ctx) {
+			t.Fatal("createUser made the user")
+		}
+		n := db.Client.SecurityEvent.Query().Where(securityevent.Type(auth.EventLoginFailed)).AllX(ctx)
+		busy := 0
+		for _, e := range n {
+			if e.Detail["reason"] == "SERVER_BUSY" {
+				busy++
+			}
+		}
+		if busy != 10 {
+			t.Fatalf("%d LOGIN_FAILED events with reason SERVER_BUSY, want 10", busy)
+		}
+
+		release()
+		// The refused attempts were given back: the pair still has its free failures.
+		for range 6 {
+			if r := app.postForm(browserFrom(t, "127.0.7.2"), "/auth/login/direct", wrong); r.Status != http.StatusUnauthorized {
+				t.Fatalf("want 401, got %d", r.Status)
+			}
+		}
 	})
 }
 

@@ -136,6 +136,8 @@ type deps struct {
 	// IdPClient makes the requests to the OAuth2/OIDC provider (its transport is kept, the
 	// timeouts and size limits of oauth2sso.NewHTTPClient are added).
 	IdPClient *http.Client
+	// Passwords, when set, replaces the password hash limiter made from PASSWORD_HASH_CONCURRENCY.
+	Passwords *password.Limiter
 }
 
 // routes mounts every route of the server behind the common middleware.
@@ -155,7 +157,10 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	}
 	sessions := &auth.Sessions{Client: db.Client, Lifetime: cfg.SessionLifetime, Secure: cfg.Secure()}
 	// One limiter for every password hash a request asks for (direct login, createUser).
-	passwords := password.NewLimiter(cfg.PasswordHashConcurrency, password.DefaultWait)
+	passwords := d.Passwords
+	if passwords == nil {
+		passwords = password.NewLimiter(cfg.PasswordHashConcurrency, password.DefaultWait)
+	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "password_hashes_in_flight", Help: "Password hashes (argon2id) being computed for requests.",
 	}, func() float64 { return float64(passwords.InUse()) }))

@@ -210,8 +210,8 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if errors.Is(err, password.ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		// No password was checked: the attempt does not count.
-		if err := attempt.Cancel(context.WithoutCancel(ctx)); err != nil {
-			h.Log.WarnContext(ctx, "auth: give back a login attempt", "err", err)
+		if cerr := attempt.Cancel(context.WithoutCancel(ctx)); cerr != nil {
+			h.Log.WarnContext(ctx, "auth: give back a login attempt", "err", cerr)
 		}
 		if !errors.Is(err, password.ErrBusy) {
 			return // the client left while waiting

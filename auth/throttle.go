@@ -33,8 +33,8 @@ type RateLimit struct {
 }
 
 // DefaultRateLimit throttles an address after 20 failures in 15 minutes, and lets an (email,
-// address) pair fail 3 times freely, then wait 1s, 2s, 4s… up to 15 minutes between attempts.
-var DefaultRateLimit = RateLimit{PerAddress: 20, Window: 15 * time.Minute, FreeFailures: 3, FirstDelay: time.Second, MaxDelay: 15 * time.Minute}
+// address) pair fail 5 times freely, then wait 1s, 2s, 4s… up to 15 minutes between attempts.
+var DefaultRateLimit = RateLimit{PerAddress: 20, Window: 15 * time.Minute, FreeFailures: 5, FirstDelay: time.Second, MaxDelay: 15 * time.Minute}
 
 // Delay is how long a pair with n counted failures waits before its next attempt is checked.
 func (rl RateLimit) Delay(n int) time.Duration {
@@ -149,8 +149,12 @@ func (t *Throttle) Begin(ctx context.Context, ip, email string) (*Attempt, error
 		return nil, err
 	}
 	err = t.claim(ctx, ScopeEmail, a.pair, addr, email, func(c counter, now time.Time) (counter, *Limited) {
-		if wait := c.last.Add(rl.Delay(c.failures)).Sub(now); c.failures > 0 && wait > 0 {
-			return c, &Limited{Scope: ScopeEmail, RetryAfter: wait}
+		// Without a delay there is nothing to wait for (and an attempt that read the clock just
+		// before another one wrote its own time must not wait for it).
+		if d := rl.Delay(c.failures); d > 0 {
+			if wait := c.last.Add(d).Sub(now); wait > 0 {
+				return c, &Limited{Scope: ScopeEmail, RetryAfter: wait}
+			}
 		}
 		n := c.failures + 1
 		return counter{failures: n, last: now, expires: now.Add(rl.Delay(n) + rl.Window)}, nil

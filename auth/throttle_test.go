@@ -21,9 +21,9 @@ func TestRateLimitDelay(t *testing.T) {
 		failures int
 		want     time.Duration
 	}{
-		{0, 0}, {1, 0}, {3, 0},
-		{4, time.Second}, {5, 2 * time.Second}, {6, 4 * time.Second},
-		{13, 512 * time.Second}, {14, 15 * time.Minute}, {70, 15 * time.Minute}, {1 << 30, 15 * time.Minute},
+		{0, 0}, {1, 0}, {5, 0},
+		{6, time.Second}, {7, 2 * time.Second}, {8, 4 * time.Second},
+		{15, 512 * time.Second}, {16, 15 * time.Minute}, {70, 15 * time.Minute}, {1 << 30, 15 * time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.failures), func(t *testing.T) {
@@ -72,6 +72,7 @@ func limited(t *testing.T, err error) *auth.Limited {
 }
 
 func TestThrottle(t *testing.T) {
+	free := auth.DefaultRateLimit.FreeFailures
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		newThrottle := func(t *testing.T) (*auth.Throttle, *clock) {
@@ -91,10 +92,11 @@ func TestThrottle(t *testing.T) {
 
 		t.Run("progressive delay grows and resets after a success", func(t *testing.T) {
 			th, c := newThrottle(t)
-			for range 3 {
+			for range free {
 				admit(t, th, "192.0.2.1", "ann@example.com")
 			}
-			// The fourth failure is checked at once too; the pair then waits 1s, 2s, 4s.
+			// The first failure past the free ones is checked at once too; the pair then waits 1s,
+			// 2s, 4s.
 			admit(t, th, "192.0.2.1", "ann@example.com")
 			for _, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
 				_, err := th.Begin(ctx, "192.0.2.1", "ann@example.com")
@@ -115,7 +117,7 @@ func TestThrottle(t *testing.T) {
 
 		t.Run("a success clears the pair", func(t *testing.T) {
 			th, _ := newThrottle(t)
-			for range 4 {
+			for range free + 1 {
 				admit(t, th, "192.0.2.1", "ann@example.com")
 			}
 			if _, err := th.Begin(ctx, "192.0.2.1", "ann@example.com"); limited(t, err).Scope != auth.ScopeEmail {
@@ -127,7 +129,7 @@ func TestThrottle(t *testing.T) {
 			if err := admit(t, th, "192.0.2.1", "ann@example.com").Succeeded(ctx); err != nil {
 				t.Fatal(err)
 			}
-			for range 4 {
+			for range free + 1 {
 				admit(t, th, "192.0.2.1", "ann@example.com")
 			}
 		})
@@ -168,10 +170,10 @@ func TestThrottle(t *testing.T) {
 
 		t.Run("expired counters start again and are pruned", func(t *testing.T) {
 			th, c := newThrottle(t)
-			for range 6 {
+			for range free + 3 {
 				th.Begin(ctx, "192.0.2.1", "ann@example.com")
 			}
-			c.Add(auth.DefaultRateLimit.Delay(4) + auth.DefaultRateLimit.Window)
+			c.Add(auth.DefaultRateLimit.Delay(free+1) + auth.DefaultRateLimit.Window)
 			admit(t, th, "192.0.2.1", "ann@example.com")
 			rows := db.Client.LoginThrottle.Query().AllX(ctx)
 			for _, r := range rows {
@@ -219,8 +221,36 @@ func TestThrottle(t *testing.T) {
 			th.Limit.PerAddress = 1000
 			admitted := concurrent(t, th, func(int) string { return "ann@example.com" })
 			row := db.Client.LoginThrottle.Query().Where(loginthrottle.Subject("ann@example.com")).OnlyX(ctx)
-			if admitted < 1 || admitted > 4 || row.Failures != admitted {
-				t.Fatalf("%d of 200 concurrent attempts admitted, counter %d; want 1 to 4 (3 free and one more), all counted", admitted, row.Failures)
+			if admitted < 1 || admitted > free+1 || row.Failures != admitted {
+				t.Fatalf("%d of 200 concurrent attempts admitted, counter %d; want 1 to %d (the free ones and one more), all counted", admitted, row.Failures, free+1)
+			}
+		})
+
+		t.Run("as many attempts at once as the pair may make are all admitted", func(t *testing.T) {
+			th, _ := newThrottle(t)
+			th.Now = nil // the real clock: each attempt reads it at its own moment
+			for round := range 20 {
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				var admitted []*auth.Attempt
+				for range free + 1 {
+					wg.Go(func() {
+						a, err := th.Begin(ctx, "192.0.2.1", "ann@example.com")
+						if err != nil {
+							t.Errorf("round %d: %v", round, err)
+							return
+						}
+						mu.Lock()
+						admitted = append(admitted, a)
+						mu.Unlock()
+					})
+				}
+				wg.Wait()
+				for _, a := range admitted {
+					if err := a.Succeeded(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 		})
 

@@ -14,8 +14,10 @@ import (
 // its whole memory parameter (19 MiB under Default) for the time of one hash.
 const MemoryBudget = 256 << 20 // bytes
 
-// DefaultWait is how long a Limiter lets a hash wait for a free slot before refusing it.
-const DefaultWait = 50 * time.Millisecond
+// DefaultWait is how long a Limiter lets a hash wait for a free slot before refusing it: a few
+// hashes' time, so that a handful of logins at once all get through, while a burst is refused
+// within a moment. Waiting holds no hash memory.
+const DefaultWait = 200 * time.Millisecond
 
 // ErrBusy is returned by a Limiter's methods when every slot stayed taken for the limiter's wait:
 // the caller answers at once (503 or 429) rather than queue behind the hashes under way.
@@ -87,6 +89,15 @@ func (l *Limiter) VerifyDummy(ctx context.Context, password string) error {
 	}
 	defer l.release()
 	return VerifyDummy(password)
+}
+
+// Acquire takes a slot as the limiter's hashes do, for a caller that holds one across several
+// steps; it returns the slot's release, or ErrBusy or the context's error.
+func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
+	if err := l.acquire(ctx); err != nil {
+		return nil, err
+	}
+	return l.release, nil
 }
 
 // acquire takes a slot: at once when one is free, else within the limiter's wait. It fails with

@@ -73,6 +73,27 @@ func TestLimiterSlots(t *testing.T) {
 				t.Fatalf("acquire = %v, want context.Canceled", err)
 			}
 		}},
+		{"a held slot makes the hashes wait", func(t *testing.T) {
+			l := NewLimiter(1, 0)
+			release, err := l.Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := ReadCounts().Total
+			if err := l.VerifyDummy(ctx, "x"); !errors.Is(err, ErrBusy) {
+				t.Fatalf("VerifyDummy = %v, want ErrBusy", err)
+			}
+			if _, err := l.Hash(ctx, "x"); !errors.Is(err, ErrBusy) {
+				t.Fatalf("Hash = %v, want ErrBusy", err)
+			}
+			if n := ReadCounts().Total - before; n != 0 {
+				t.Fatalf("%d hashes computed without a slot", n)
+			}
+			release()
+			if err := l.VerifyDummy(ctx, "x"); !errors.Is(err, ErrMismatch) {
+				t.Fatalf("VerifyDummy after the release = %v", err)
+			}
+		}},
 		{"a nil limiter does not limit", func(t *testing.T) {
 			var l *Limiter
 			h, err := l.Hash(ctx, "correct horse battery staple")
