@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -96,6 +97,18 @@ func browser(t testing.TB) *http.Client {
 		Jar:           jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// browserFrom is browser with its connections made from the loopback address ip (any of
+// 127.0.0.0/8), so that the server sees a client address of its own.
+func browserFrom(t testing.TB, ip string) *http.Client {
+	t.Helper()
+	c := browser(t)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext
+	t.Cleanup(tr.CloseIdleConnections)
+	c.Transport = tr
+	return c
 }
 
 type response struct {

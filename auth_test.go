@@ -5,12 +5,19 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/community/sso/auth"
-	"github.com/community/sso/ent/loginfailure"
+	"github.com/community/sso/auth/password"
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/loginthrottle"
+	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
@@ -143,75 +150,286 @@ func TestDirectLogin(t *testing.T) {
 	})
 }
 
-func TestDirectLoginRateLimit(t *testing.T) {
+func TestDirectLoginThrottle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		fail := func(t *testing.T, app *testApp, email string) {
+		app := newApp(t, db, nil)
+		app.createUser("ann@example.com", adminPass, user.RoleMEMBER)
+		post := func(t *testing.T, from, email, pass string) response {
 			t.Helper()
-			r := app.postForm(browser(t), "/auth/login/direct", url.Values{"email": {email}, "password": {"guess"}})
-			if r.Status != http.StatusUnauthorized {
-				t.Fatalf("failed login for %s: %d", email, r.Status)
+			return app.postForm(browserFrom(t, from), "/auth/login/direct", url.Values{"email": {email}, "password": {pass}})
+		}
+		status := func(t *testing.T, r response, want int) {
+			t.Helper()
+			if r.Status != want {
+				t.Fatalf("want %d, got %d %s", want, r.Status, r.Body)
 			}
 		}
-		signIn := func(app *testApp, email string) response {
-			return app.postForm(browser(t), "/auth/login/direct", url.Values{"email": {email}, "password": {adminPass}})
-		}
-		locked := func(t *testing.T, r response) {
+		// throttled checks a 429 with its Retry-After and the wait on the page, no session and
+		// no password hashed.
+		throttled := func(t *testing.T, from, email, pass, retryAfter, wait string) {
 			t.Helper()
-			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || cookieOf(r, "community_session") != nil {
-				t.Fatalf("want 429 with Retry-After and no session, got %d %s", r.Status, r.Body)
+			before := password.ReadCounts().Total
+			r := post(t, from, email, pass)
+			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") != retryAfter || cookieOf(r, "community_session") != nil {
+				t.Fatalf("want 429 with Retry-After %s and no session, got %d %q %s", retryAfter, r.Status, r.Header.Get("Retry-After"), r.Body)
+			}
+			if !strings.Contains(r.Body, "Please wait "+wait+" and try again.") {
+				t.Fatalf("the page does not say to wait %s: %s", wait, r.Body)
+			}
+			if n := password.ReadCounts().Total - before; n != 0 {
+				t.Fatalf("a throttled attempt computed %d hashes", n)
+			}
+		}
+		// waited makes the pair's delay pass, as if the member had waited it.
+		waited := func(t *testing.T, from, email string, d time.Duration) {
+			t.Helper()
+			n := db.Client.LoginThrottle.Update().
+				Where(loginthrottle.IP(from), loginthrottle.Subject(email)).
+				SetLastAt(time.Now().Add(-d)).SaveX(ctx)
+			if n != 1 {
+				t.Fatalf("%d counters for %s from %s", n, email, from)
 			}
 		}
 
-		t.Run("five failures lock the email", func(t *testing.T) {
-			app := newApp(t, db, nil)
-			app.createUser("ann@example.com", adminPass, user.RoleMEMBER)
-			for range 5 {
-				fail(t, app, "ann@example.com")
+		t.Run("failures delay the email at that address, more each time, until a success", func(t *testing.T) {
+			// Five failures are free and the sixth is checked at once too.
+			for range 6 {
+				status(t, post(t, "127.0.2.1", "ann@example.com", "guess"), http.StatusUnauthorized)
 			}
-			// The right password no longer helps: the email is locked for the window.
-			locked(t, signIn(app, "ann@example.com"))
-			if n := db.Client.LoginFailure.Query().Where(loginfailure.Subject("ann@example.com")).CountX(ctx); n != 6 {
-				t.Fatalf("%d login failures recorded for the email, want 6 (the locked attempt counts)", n)
+			throttled(t, "127.0.2.1", "ann@example.com", "guess", "1", "1 second")
+			// The right password waits too: nothing is checked during the delay.
+			throttled(t, "127.0.2.1", "ann@example.com", adminPass, "1", "1 second")
+			e := db.Client.SecurityEvent.Query().Where(securityevent.Type(auth.EventLoginFailed)).Order(ent.Desc(securityevent.FieldID)).FirstX(ctx)
+			if e.Detail["reason"] != "RATE_LIMITED" || e.Detail["scope"] != auth.ScopeEmail || e.Subject != "ann@example.com" || e.IP != "127.0.2.1" {
+				t.Fatalf("last event %+v", e)
 			}
+			// Another address, the owner's, is not held up.
+			status(t, post(t, "127.0.2.2", "ann@example.com", adminPass), http.StatusSeeOther)
+			for _, next := range []string{"2", "4"} {
+				waited(t, "127.0.2.1", "ann@example.com", 20*time.Second)
+				status(t, post(t, "127.0.2.1", "ann@example.com", "guess"), http.StatusUnauthorized)
+				throttled(t, "127.0.2.1", "ann@example.com", "guess", next, next+" seconds")
+			}
+			waited(t, "127.0.2.1", "ann@example.com", 20*time.Second)
+			status(t, post(t, "127.0.2.1", "ann@example.com", adminPass), http.StatusSeeOther)
+			// The success started the pair again.
+			for range 6 {
+				status(t, post(t, "127.0.2.1", "ann@example.com", "guess"), http.StatusUnauthorized)
+			}
+			throttled(t, "127.0.2.1", "ann@example.com", "guess", "1", "1 second")
 		})
 
-		t.Run("twenty failures lock the address", func(t *testing.T) {
-			db.Client.LoginFailure.Delete().ExecX(ctx)
-			app := newApp(t, db, nil)
-			app.createUser("bea@example.com", adminPass, user.RoleMEMBER)
+		t.Run("twenty failures throttle the address for every email", func(t *testing.T) {
 			for i := range 20 {
-				fail(t, app, fmt.Sprintf("nobody%d@example.com", i))
+				status(t, post(t, "127.0.3.1", fmt.Sprintf("nobody%d@example.com", i), "guess"), http.StatusUnauthorized)
 			}
-			locked(t, signIn(app, "bea@example.com"))
+			r := post(t, "127.0.3.1", "ann@example.com", adminPass)
+			if s, _ := strconv.Atoi(r.Header.Get("Retry-After")); r.Status != http.StatusTooManyRequests || s < 890 || s > 900 {
+				t.Fatalf("want 429 for the window's 15 minutes, got %d %q", r.Status, r.Header.Get("Retry-After"))
+			}
+			status(t, post(t, "127.0.3.2", "ann@example.com", adminPass), http.StatusSeeOther)
 		})
 
-		t.Run("failures past the window no longer count", func(t *testing.T) {
-			if _, err := db.SQL.ExecContext(ctx, "UPDATE login_failures SET created_at = ?", time.Now().Add(-auth.DefaultRateLimit.Window-time.Minute)); err != nil {
-				t.Fatal(err)
-			}
-			app := newApp(t, db, nil)
-			if r := signIn(app, "bea@example.com"); r.Status != http.StatusSeeOther || cookieOf(r, "community_session") == nil {
-				t.Fatalf("want 303 with a session, got %d %s", r.Status, r.Body)
-			}
+		t.Run("the address's failures no longer count after its window", func(t *testing.T) {
+			db.Client.LoginThrottle.Update().Where(loginthrottle.IP("127.0.3.1")).SetExpiresAt(time.Now().Add(-time.Second)).ExecX(ctx)
+			status(t, post(t, "127.0.3.1", "ann@example.com", adminPass), http.StatusSeeOther)
 		})
 
-		t.Run("failed SSO logins do not lock direct login", func(t *testing.T) {
-			db.Client.LoginFailure.Delete().ExecX(ctx)
-			app := newApp(t, db, nil)
+		t.Run("failed SSO logins do not count", func(t *testing.T) {
+			before := app.countEvents(auth.EventLoginFailed)
+			c := browserFrom(t, "127.0.6.1")
 			for range 25 {
-				r := app.get(browser(t), "/api/auth/sso?jwt=not.a.token")
-				if r.Status < 400 {
+				if r := app.get(c, "/api/auth/sso?jwt=not.a.token"); r.Status < 400 {
 					t.Fatalf("a bad token: %d", r.Status)
 				}
 			}
-			if n := app.countEvents(auth.EventLoginFailed); n < 25 {
+			if n := app.countEvents(auth.EventLoginFailed) - before; n < 25 {
 				t.Fatalf("%d LOGIN_FAILED events, want the 25 SSO failures in the security log", n)
 			}
-			if r := signIn(app, "bea@example.com"); r.Status != http.StatusSeeOther {
-				t.Fatalf("want 303, got %d %s", r.Status, r.Body)
-			}
+			status(t, post(t, "127.0.6.1", "ann@example.com", adminPass), http.StatusSeeOther)
 		})
+	})
+}
+
+// TestDirectLoginFlood sends wrong passwords in bursts: the hashes computed at once stay within
+// PASSWORD_HASH_CONCURRENCY, the rest are answered at once, and the owner still signs in.
+func TestDirectLoginFlood(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		const slots = 2
+		app := newApp(t, db, map[string]string{"PASSWORD_HASH_CONCURRENCY": strconv.Itoa(slots)})
+		app.createUser("admin@example.com", adminPass, user.RoleADMIN)
+		owner := func(t *testing.T) {
+			t.Helper()
+			if r := app.postForm(browserFrom(t, "127.0.0.1"), "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {adminPass}}); r.Status != http.StatusSeeOther {
+				t.Fatalf("the owner cannot sign in: %d %s", r.Status, r.Body)
+			}
+		}
+		// burst sends n wrong passwords for the admin at once, the i-th from from(i), and counts
+		// the answers by status; every 429 and 503 must say when to retry.
+		burst := func(t *testing.T, n int, from func(i int) string) map[int]int {
+			t.Helper()
+			clients := make([]*http.Client, n)
+			for i := range clients {
+				clients[i] = browserFrom(t, from(i))
+			}
+			var mu sync.Mutex
+			got := map[int]int{}
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					r := app.postForm(clients[i], "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {"wrong password"}})
+					if (r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable) && r.Header.Get("Retry-After") == "" {
+						t.Errorf("%d without Retry-After", r.Status)
+					}
+					mu.Lock()
+					got[r.Status]++
+					mu.Unlock()
+				})
+			}
+			close(start)
+			wg.Wait()
+			return got
+		}
+
+		t.Run("200 at once from 200 addresses: at most the configured hashes at once", func(t *testing.T) {
+			password.ResetPeak()
+			before := password.ReadCounts().Total
+			// The heap's peak, sampled, against its level before the burst.
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			base := ms.HeapInuse
+			var heapPeak atomic.Uint64
+			done := make(chan struct{})
+			sampled := make(chan struct{})
+			go func() {
+				defer close(sampled)
+				var ms runtime.MemStats
+				for {
+					runtime.ReadMemStats(&ms)
+					if ms.HeapInuse > heapPeak.Load() {
+						heapPeak.Store(ms.HeapInuse)
+					}
+					select {
+					case <-done:
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+			}()
+			got := burst(t, 200, func(i int) string { return fmt.Sprintf("127.0.1.%d", i+1) })
+			close(done)
+			<-sampled
+			counts := password.ReadCounts()
+			t.Logf("answers %v; hashes %d, at most %d at once; heap peak %d MiB over %d MiB", got, counts.Total-before, counts.Peak, (heapPeak.Load()-base)>>20, base>>20)
+			if counts.Peak > slots {
+				t.Errorf("%d hashes at once, want at most %d", counts.Peak, slots)
+			}
+			if got[http.StatusUnauthorized]+got[http.StatusServiceUnavailable] != 200 {
+				t.Errorf("answers %v, want only 401 (checked) and 503 (no slot)", got)
+			}
+			if got[http.StatusServiceUnavailable] == 0 {
+				t.Errorf("answers %v: no attempt found the slots busy", got)
+			}
+			if n := counts.Total - before; n != uint64(got[http.StatusUnauthorized]) {
+				t.Errorf("%d hashes for %d checked attempts", n, got[http.StatusUnauthorized])
+			}
+			// Each hash holds 19 MiB: 200 at once would be 3.8 GiB.
+			if grew := heapPeak.Load() - min(base, heapPeak.Load()); grew > 256<<20 {
+				t.Errorf("the heap grew by %d MiB during the burst", grew>>20)
+			}
+			owner(t)
+		})
+
+		t.Run("a flood for the owner's email from other addresses does not lock the owner out", func(t *testing.T) {
+			for round := range 8 {
+				got := burst(t, 25, func(i int) string { return fmt.Sprintf("127.0.4.%d", i+1) })
+				if got[http.StatusSeeOther] != 0 || got[http.StatusInternalServerError] != 0 {
+					t.Fatalf("round %d: answers %v", round, got)
+				}
+			}
+			owner(t)
+		})
+
+		t.Run("200 at once from one address: the throttle checks at most six", func(t *testing.T) {
+			before := password.ReadCounts().Total
+			start := time.Now()
+			got := burst(t, 200, func(int) string { return "127.0.5.1" })
+			elapsed := time.Since(start)
+			hashes := password.ReadCounts().Total - before
+			// Six are checked at once; a burst that lasts past the pair's delays (1s, then 2s
+			// more, 4s more…: on a loaded machine) lets one more through after each.
+			allowed := 6
+			for sum, d := time.Second, time.Second; sum <= elapsed; d, sum = 2*d, sum+2*d {
+				allowed++
+			}
+			checked := got[http.StatusUnauthorized]
+			if uint64(checked) != hashes || checked > allowed || checked+got[http.StatusTooManyRequests]+got[http.StatusServiceUnavailable] != 200 {
+				t.Fatalf("answers %v, %d hashes in %s; want at most %d checked (5 free failures and one more, and one per delay served), one hash each, the rest 429 or 503", got, hashes, elapsed, allowed)
+			}
+			row := app.DB.Client.LoginThrottle.Query().Where(loginthrottle.IP("127.0.5.1"), loginthrottle.Subject("admin@example.com")).OnlyX(context.Background())
+			if row.Failures != checked {
+				t.Fatalf("the pair counted %d failures for %d checked", row.Failures, checked)
+			}
+			owner(t)
+		})
+	})
+}
+
+// TestPasswordChecksBusy holds the only password slot: direct logins and createUser with a
+// password are answered at once without a hash, and the refused logins do not count as failures.
+func TestPasswordChecksBusy(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		limiter := password.NewLimiter(1, 0)
+		app := newAppWith(t, db, nil, deps{Passwords: limiter})
+		app.createUser("admin@example.com", adminPass, user.RoleADMIN)
+		admin := browserFrom(t, "127.0.7.1")
+		app.login(admin, "admin@example.com", adminPass)
+
+		release, err := limiter.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := password.ReadCounts().Total
+		wrong := url.Values{"email": {"admin@example.com"}, "password": {"guess"}}
+		for range 10 {
+			r := app.postForm(browserFrom(t, "127.0.7.2"), "/auth/login/direct", wrong)
+			if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") != "1" || !strings.Contains(r.Body, "Please try again in a moment.") {
+				t.Fatalf("want 503 with Retry-After 1, got %d %q %s", r.Status, r.Header.Get("Retry-After"), r.Body)
+			}
+		}
+		res := app.gql(admin, "", createUserQ, map[string]any{"in": map[string]any{"email": "new@example.com", "password": "a long enough password"}})
+		if res.code() != "SERVICE_UNAVAILABLE" {
+			t.Fatalf("createUser: %s", res.Raw)
+		}
+		if n := password.ReadCounts().Total - before; n != 0 {
+			t.Fatalf("%d hashes computed without a slot", n)
+		}
+		if db.Client.User.Query().Where(user.Email("new@example.com")).ExistX(ctx) {
+			t.Fatal("createUser made the user")
+		}
+		n := db.Client.SecurityEvent.Query().Where(securityevent.Type(auth.EventLoginFailed)).AllX(ctx)
+		busy := 0
+		for _, e := range n {
+			if e.Detail["reason"] == "SERVER_BUSY" {
+				busy++
+			}
+		}
+		if busy != 10 {
+			t.Fatalf("%d LOGIN_FAILED events with reason SERVER_BUSY, want 10", busy)
+		}
+
+		release()
+		// The refused attempts were given back: the pair still has its free failures.
+		for range 6 {
+			if r := app.postForm(browserFrom(t, "127.0.7.2"), "/auth/login/direct", wrong); r.Status != http.StatusUnauthorized {
+				t.Fatalf("want 401, got %d", r.Status)
+			}
+		}
 	})
 }
 

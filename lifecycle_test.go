@@ -336,6 +336,8 @@ func TestSIGTERMDrainsLogins(t *testing.T) {
 			"ADMIN_EMAIL":      email,
 			"ADMIN_PASSWORD":   adminPass,
 			"SHUTDOWN_TIMEOUT": "60s",
+			// The n logins at once each get a password check slot (the default may be fewer).
+			"PASSWORD_HASH_CONCURRENCY": strconv.Itoa(n),
 		}
 		srv := startServerProcess(t, bin, env)
 		form := loginForm(email, adminPass)
@@ -390,6 +392,8 @@ func TestSIGTERMDrainsLogins(t *testing.T) {
 			"ADMIN_EMAIL":      email,
 			"ADMIN_PASSWORD":   adminPass,
 			"SHUTDOWN_TIMEOUT": "60s",
+			// The n logins at once each get a password check slot (the default may be fewer).
+			"PASSWORD_HASH_CONCURRENCY": strconv.Itoa(n),
 		}
 		srv := startServerProcess(t, bin, env)
 		form := loginForm(email, adminPass)

@@ -26,6 +26,7 @@ import (
 	"github.com/community/sso/auth/config"
 	"github.com/community/sso/auth/jwtsso"
 	"github.com/community/sso/auth/oauth2sso"
+	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/auth/web"
@@ -138,6 +139,8 @@ type deps struct {
 	// IdPClient makes the requests to the OAuth2/OIDC provider (its transport is kept, the
 	// timeouts and size limits of oauth2sso.NewHTTPClient are added).
 	IdPClient *http.Client
+	// Passwords, when set, replaces the password hash limiter made from PASSWORD_HASH_CONCURRENCY.
+	Passwords *password.Limiter
 }
 
 // routes mounts every route of the server behind the common middleware.
@@ -156,6 +159,14 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		return nil, err
 	}
 	sessions := &auth.Sessions{Client: db.Client, Lifetime: cfg.SessionLifetime, Secure: cfg.Secure()}
+	// One limiter for every password hash a request asks for (direct login, createUser).
+	passwords := d.Passwords
+	if passwords == nil {
+		passwords = password.NewLimiter(cfg.PasswordHashConcurrency, password.DefaultWait)
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "password_hashes_in_flight", Help: "Password hashes (argon2id) being computed for requests.",
+	}, func() float64 { return float64(passwords.InUse()) }))
 
 	// Cross-site form posts are refused; the API also trusts the CORS origins.
 	forms := http.NewCrossOriginProtection()
@@ -185,7 +196,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	jwtVerifier := &jwtsso.Verifier{Sealer: sealer}
 	resolver := &graph.Resolver{
 		DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
-		JWT: jwtVerifier, Provisioner: provisioner,
+		JWT: jwtVerifier, Provisioner: provisioner, Passwords: passwords,
 	}
 	gql := graph.NewHandler(resolver, graph.HandlerConfig{
 		ComplexityLimit: cfg.GraphQLComplexityLimit,
@@ -212,6 +223,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		Sessions:    sessions,
 		Log:         log,
 		Metrics:     metrics,
+		Passwords:   passwords,
 		CrossOrigin: forms,
 		LogoutURL:   oauth2Handler.LogoutURL,
 	}).Register(mux, app)

@@ -1,6 +1,14 @@
 // Package auth is everything about identity: the viewer in the request context, sessions and API
-// tokens, the redirect validator, direct (email/password) login, logout, the login page, and the
-// SSO methods (OAuth2/OpenID Connect and JWT SSO) that share one provisioning core.
+// tokens, the redirect validator, direct (email/password) login and its throttle, logout, the login
+// page, and the SSO methods (OAuth2/OpenID Connect and JWT SSO) that share one provisioning core.
+//
+// # Direct login throttle
+//
+// Throttle (throttle.go) counts direct login attempts per client address and per (email, client
+// address) pair in login_throttles, with compare-and-set updates so that concurrent attempts
+// cannot all pass a limit; a pair pays progressive delays rather than a lock, so nobody at another
+// address can lock an email out. The password checks then run in the slots of one
+// password.Limiter, so a burst cannot hold more than its memory.
 //
 // # Statements on the login path
 //

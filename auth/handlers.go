@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/redirect"
 	"github.com/community/sso/ent"
-	"github.com/community/sso/ent/loginfailure"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/user"
@@ -23,23 +24,16 @@ type LoginMetrics interface {
 	Login(method, result string)
 }
 
-// RateLimit bounds failed direct logins within Window: per client IP and per email address.
-type RateLimit struct {
-	PerIP    int
-	PerEmail int
-	Window   time.Duration
-}
-
-// DefaultRateLimit allows 20 failures per IP and 5 per email address in 15 minutes.
-var DefaultRateLimit = RateLimit{PerIP: 20, PerEmail: 5, Window: 15 * time.Minute}
-
 // Handler serves the login page, direct (email/password) login, logout and the home page.
 type Handler struct {
-	DB        *store.DB
-	Sessions  *Sessions
-	Log       *slog.Logger
-	Metrics   LoginMetrics
+	DB       *store.DB
+	Sessions *Sessions
+	Log      *slog.Logger
+	Metrics  LoginMetrics
+	// RateLimit is the direct login throttle's policy; the zero value is DefaultRateLimit.
 	RateLimit RateLimit
+	// Passwords bounds the password checks running at once (nil: no bound).
+	Passwords *password.Limiter
 	// CrossOrigin refuses cross-site form posts.
 	CrossOrigin *http.CrossOriginProtection
 	// LogoutURL, when set, gives the IdP logout URL for a session that ends (OAuth2 sessions use it
@@ -174,6 +168,7 @@ const (
 	reasonSuspended          = "USER_SUSPENDED"
 	reasonPasswordDisabled   = "EMAIL_PASSWORD_DISABLED"
 	reasonRateLimited        = "RATE_LIMITED"
+	reasonBusy               = "SERVER_BUSY"
 )
 
 func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
@@ -188,19 +183,20 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 	email, emailErr := NormalizeEmail(rawEmail)
 	ip := ClientIP(r)
 
-	if limited, err := h.rateLimited(ctx, ip, email); err != nil {
-		h.fail(w, r, err)
+	attempt, err := h.throttle().Begin(ctx, ip, email)
+	var limited *Limited
+	if errors.As(err, &limited) {
+		h.recordFailure(ctx, r, 0, email, reasonRateLimited, map[string]any{"scope": limited.Scope, "retryAfter": limited.RetryAfterSeconds()})
+		w.Header().Set("Retry-After", strconv.Itoa(limited.RetryAfterSeconds()))
+		h.directError(w, r, http.StatusTooManyRequests, rawEmail, target, "Too many failed sign-in attempts. Please wait "+waitText(limited.RetryAfter)+" and try again.")
 		return
-	} else if limited {
-		h.recordFailure(ctx, r, 0, email, reasonRateLimited)
-		w.Header().Set("Retry-After", "900")
-		h.directError(w, r, http.StatusTooManyRequests, rawEmail, target, "Too many failed sign-in attempts. Please wait a few minutes and try again.")
+	} else if err != nil {
+		h.fail(w, r, err)
 		return
 	}
 
 	var u *ent.User
 	if emailErr == nil {
-		var err error
 		u, err = h.client().User.Query().Where(user.Email(email)).Only(ctx)
 		if err != nil && !ent.IsNotFound(err) {
 			h.fail(w, r, err)
@@ -208,21 +204,38 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if u == nil || u.PasswordHash == "" {
-		_ = password.VerifyDummy(pass)
-		h.recordFailure(ctx, r, 0, email, reasonInvalidCredentials)
+		err = h.Passwords.VerifyDummy(ctx, pass)
+	} else {
+		err = h.Passwords.Verify(ctx, u.PasswordHash, pass)
+	}
+	if errors.Is(err, password.ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// No password was checked: the attempt does not count.
+		if cerr := attempt.Cancel(context.WithoutCancel(ctx)); cerr != nil {
+			h.Log.WarnContext(ctx, "auth: give back a login attempt", "err", cerr)
+		}
+		if !errors.Is(err, password.ErrBusy) {
+			return // the client left while waiting
+		}
+		h.recordFailure(ctx, r, 0, email, reasonBusy, nil)
+		w.Header().Set("Retry-After", "1")
+		h.directError(w, r, http.StatusServiceUnavailable, rawEmail, target, "Too many sign-ins are being checked right now. Please try again in a moment.")
+		return
+	}
+	if u == nil || u.PasswordHash == "" {
+		h.recordFailure(ctx, r, 0, email, reasonInvalidCredentials, nil)
 		h.directError(w, r, http.StatusUnauthorized, rawEmail, target, "The email or password is incorrect.")
 		return
 	}
-	if err := password.Verify(u.PasswordHash, pass); err != nil {
+	if err != nil {
 		if errors.Is(err, password.ErrMalformed) {
 			h.Log.ErrorContext(ctx, "auth: stored password hash is malformed", "user_id", u.ID)
 		}
-		h.recordFailure(ctx, r, u.ID, email, reasonInvalidCredentials)
+		h.recordFailure(ctx, r, u.ID, email, reasonInvalidCredentials, nil)
 		h.directError(w, r, http.StatusUnauthorized, rawEmail, target, "The email or password is incorrect.")
 		return
 	}
 	if u.Status != user.StatusACTIVE {
-		h.recordFailure(ctx, r, u.ID, email, reasonSuspended)
+		h.recordFailure(ctx, r, u.ID, email, reasonSuspended, nil)
 		h.directError(w, r, http.StatusForbidden, rawEmail, target, "This account is suspended. Please contact the community's admins.")
 		return
 	}
@@ -232,7 +245,7 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !st.EmailPasswordEnabled && u.Role != user.RoleADMIN {
-		h.recordFailure(ctx, r, u.ID, email, reasonPasswordDisabled)
+		h.recordFailure(ctx, r, u.ID, email, reasonPasswordDisabled, nil)
 		h.directError(w, r, http.StatusForbidden, rawEmail, target, "Email and password sign-in is turned off for members. Please use the community's single sign-on.")
 		return
 	}
@@ -240,6 +253,9 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.fail(w, r, err)
 		return
+	}
+	if err := attempt.Succeeded(ctx); err != nil {
+		h.Log.WarnContext(ctx, "auth: clear the login throttle", "err", err)
 	}
 	h.Sessions.SetCookie(w, started)
 	RecordOrLog(ctx, h.client(), h.Log, Event{Type: EventLoginSucceeded, UserID: u.ID, Method: string(session.MethodPASSWORD)}.FromRequest(r))
@@ -253,58 +269,38 @@ func (h *Handler) metric(method, result string) {
 	}
 }
 
-// recordFailure writes a failed direct login to the security log (LOGIN_FAILED) and, for the
-// rate limit, to the login failures, which are pruned once their window has passed.
-func (h *Handler) recordFailure(ctx context.Context, r *http.Request, userID int, email, reason string) {
+// recordFailure writes a failed direct login to the security log (LOGIN_FAILED, with the reason
+// and any further detail) and counts it in the metrics. The throttle counted the attempt already.
+func (h *Handler) recordFailure(ctx context.Context, r *http.Request, userID int, email, reason string, detail map[string]any) {
 	h.metric(string(session.MethodPASSWORD), strings.ToLower(reason))
-	e := Event{
+	d := map[string]any{"reason": reason}
+	for k, v := range detail {
+		d[k] = v
+	}
+	RecordOrLog(ctx, h.client(), h.Log, Event{
 		Type:    EventLoginFailed,
 		UserID:  userID,
 		Method:  string(session.MethodPASSWORD),
 		Subject: email,
-		Detail:  map[string]any{"reason": reason},
-	}.FromRequest(r)
-	RecordOrLog(ctx, h.client(), h.Log, e)
-	now := h.now()
-	err := h.client().LoginFailure.Create().
-		SetIP(Truncate(e.IP, 64)).
-		SetSubject(Truncate(email, 200)).
-		SetCreatedAt(now).
-		SetExpiresAt(now.Add(h.rateLimit().Window)).
-		Exec(ctx)
-	if err != nil {
-		h.Log.WarnContext(ctx, "auth: record login failure", "err", err)
-	}
+		Detail:  d,
+	}.FromRequest(r))
 }
 
-func (h *Handler) rateLimit() RateLimit {
-	if h.RateLimit.Window == 0 {
-		return DefaultRateLimit
-	}
-	return h.RateLimit
+// throttle is the direct login throttle over the handler's database.
+func (h *Handler) throttle() *Throttle {
+	return &Throttle{Client: h.client(), Limit: h.RateLimit, Now: h.Now}
 }
 
-// rateLimited counts the failed direct logins from this IP and for this email within the window.
-// They are in the database, so every replica sees the same.
-func (h *Handler) rateLimited(ctx context.Context, ip, email string) (bool, error) {
-	rl := h.rateLimit()
-	since := h.now().Add(-rl.Window)
-	n, err := h.client().LoginFailure.Query().
-		Where(loginfailure.IP(Truncate(ip, 64)), loginfailure.CreatedAtGT(since)).
-		Count(ctx)
-	if err != nil {
-		return false, err
+// waitText says how long a wait of d is, for people: "1 second", "8 seconds", "4 minutes".
+func waitText(d time.Duration) string {
+	s := max(int(math.Ceil(d.Seconds())), 1)
+	switch {
+	case s == 1:
+		return "1 second"
+	case s < 120:
+		return strconv.Itoa(s) + " seconds"
 	}
-	if n >= rl.PerIP {
-		return true, nil
-	}
-	if email == "" {
-		return false, nil
-	}
-	n, err = h.client().LoginFailure.Query().
-		Where(loginfailure.Subject(email), loginfailure.CreatedAtGT(since)).
-		Count(ctx)
-	return n >= rl.PerEmail, err
+	return strconv.Itoa((s+59)/60) + " minutes"
 }
 
 func (h *Handler) directError(w http.ResponseWriter, r *http.Request, status int, email, target, msg string) {

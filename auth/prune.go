@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"github.com/community/sso/ent"
-	"github.com/community/sso/ent/loginfailure"
+	"github.com/community/sso/ent/loginthrottle"
 	"github.com/community/sso/ent/replaymarker"
 	"github.com/community/sso/ent/session"
 )
 
-// PruneEvery is how often a server deletes expired sessions, replay markers and login failures.
+// PruneEvery is how often a server deletes expired sessions, replay markers and login throttle
+// counters.
 const PruneEvery = 10 * time.Minute
 
-// Prune deletes the sessions, JWT replay markers and login failures that expired before now, each
-// in a statement of its own, and returns how many rows went.
+// Prune deletes the sessions, JWT replay markers and login throttle counters that expired before
+// now, each in a statement of its own, and returns how many rows went.
 func Prune(ctx context.Context, client *ent.Client, now time.Time) (int, error) {
 	sessions, err := client.Session.Delete().Where(session.ExpiresAtLT(now)).Exec(ctx)
 	if err != nil {
@@ -27,11 +28,11 @@ func Prune(ctx context.Context, client *ent.Client, now time.Time) (int, error) 
 	if err != nil {
 		return sessions, fmt.Errorf("auth: prune replay markers: %w", err)
 	}
-	failures, err := client.LoginFailure.Delete().Where(loginfailure.ExpiresAtLT(now)).Exec(ctx)
+	counters, err := client.LoginThrottle.Delete().Where(loginthrottle.ExpiresAtLT(now)).Exec(ctx)
 	if err != nil {
-		return sessions + markers, fmt.Errorf("auth: prune login failures: %w", err)
+		return sessions + markers, fmt.Errorf("auth: prune login throttle counters: %w", err)
 	}
-	return sessions + markers + failures, nil
+	return sessions + markers + counters, nil
 }
 
 // PruneLoop runs Prune every PruneEvery (with jitter, so replicas spread out) until ctx ends.

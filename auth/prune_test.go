@@ -22,15 +22,16 @@ func TestPrune(t *testing.T) {
 			c.Session.Create().SetTokenHash(hash).SetUserID(u.ID).SetMethod(session.MethodJWT).
 				SetExpiresAt(exp).SetLastSeenAt(now).ExecX(ctx)
 			c.ReplayMarker.Create().SetKey(string(rune('a' + i))).SetExpiresAt(exp).ExecX(ctx)
-			c.LoginFailure.Create().SetIP("192.0.2.1").SetSubject("p@example.com").SetExpiresAt(exp).ExecX(ctx)
+			c.LoginThrottle.Create().SetKey(string(rune('a' + i))).SetIP("192.0.2.1").SetSubject("p@example.com").
+				SetFailures(1).SetLastAt(now).SetExpiresAt(exp).ExecX(ctx)
 		}
 		n, err := auth.Prune(ctx, c, now)
 		if err != nil || n != 3 {
 			t.Fatalf("Prune = %d, %v; want 3", n, err)
 		}
-		s, m, f := c.Session.Query().CountX(ctx), c.ReplayMarker.Query().CountX(ctx), c.LoginFailure.Query().CountX(ctx)
+		s, m, f := c.Session.Query().CountX(ctx), c.ReplayMarker.Query().CountX(ctx), c.LoginThrottle.Query().CountX(ctx)
 		if s != 1 || m != 1 || f != 1 {
-			t.Fatalf("left %d sessions, %d markers, %d login failures; want the unexpired one of each", s, m, f)
+			t.Fatalf("left %d sessions, %d markers, %d login throttle counters; want the unexpired one of each", s, m, f)
 		}
 	})
 }

@@ -16,7 +16,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/community/sso/ent/apitoken"
-	"github.com/community/sso/ent/loginfailure"
+	"github.com/community/sso/ent/loginthrottle"
 	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/profilefieldvalue"
 	"github.com/community/sso/ent/replaymarker"
@@ -37,8 +37,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// APIToken is the client for interacting with the APIToken builders.
 	APIToken *APITokenClient
-	// LoginFailure is the client for interacting with the LoginFailure builders.
-	LoginFailure *LoginFailureClient
+	// LoginThrottle is the client for interacting with the LoginThrottle builders.
+	LoginThrottle *LoginThrottleClient
 	// ProfileField is the client for interacting with the ProfileField builders.
 	ProfileField *ProfileFieldClient
 	// ProfileFieldValue is the client for interacting with the ProfileFieldValue builders.
@@ -69,7 +69,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIToken = NewAPITokenClient(c.config)
-	c.LoginFailure = NewLoginFailureClient(c.config)
+	c.LoginThrottle = NewLoginThrottleClient(c.config)
 	c.ProfileField = NewProfileFieldClient(c.config)
 	c.ProfileFieldValue = NewProfileFieldValueClient(c.config)
 	c.ReplayMarker = NewReplayMarkerClient(c.config)
@@ -172,7 +172,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:               ctx,
 		config:            cfg,
 		APIToken:          NewAPITokenClient(cfg),
-		LoginFailure:      NewLoginFailureClient(cfg),
+		LoginThrottle:     NewLoginThrottleClient(cfg),
 		ProfileField:      NewProfileFieldClient(cfg),
 		ProfileFieldValue: NewProfileFieldValueClient(cfg),
 		ReplayMarker:      NewReplayMarkerClient(cfg),
@@ -202,7 +202,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:               ctx,
 		config:            cfg,
 		APIToken:          NewAPITokenClient(cfg),
-		LoginFailure:      NewLoginFailureClient(cfg),
+		LoginThrottle:     NewLoginThrottleClient(cfg),
 		ProfileField:      NewProfileFieldClient(cfg),
 		ProfileFieldValue: NewProfileFieldValueClient(cfg),
 		ReplayMarker:      NewReplayMarkerClient(cfg),
@@ -241,8 +241,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIToken, c.LoginFailure, c.ProfileField, c.ProfileFieldValue, c.ReplayMarker,
-		c.SecurityEvent, c.Session, c.Settings, c.Space, c.SpaceMembership, c.User,
+		c.APIToken, c.LoginThrottle, c.ProfileField, c.ProfileFieldValue,
+		c.ReplayMarker, c.SecurityEvent, c.Session, c.Settings, c.Space,
+		c.SpaceMembership, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -252,8 +253,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIToken, c.LoginFailure, c.ProfileField, c.ProfileFieldValue, c.ReplayMarker,
-		c.SecurityEvent, c.Session, c.Settings, c.Space, c.SpaceMembership, c.User,
+		c.APIToken, c.LoginThrottle, c.ProfileField, c.ProfileFieldValue,
+		c.ReplayMarker, c.SecurityEvent, c.Session, c.Settings, c.Space,
+		c.SpaceMembership, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -264,8 +266,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *APITokenMutation:
 		return c.APIToken.mutate(ctx, m)
-	case *LoginFailureMutation:
-		return c.LoginFailure.mutate(ctx, m)
+	case *LoginThrottleMutation:
+		return c.LoginThrottle.mutate(ctx, m)
 	case *ProfileFieldMutation:
 		return c.ProfileField.mutate(ctx, m)
 	case *ProfileFieldValueMutation:
@@ -438,107 +440,107 @@ func (c *APITokenClient) mutate(ctx context.Context, m *APITokenMutation) (Value
 	}
 }
 
-// LoginFailureClient is a client for the LoginFailure schema.
-type LoginFailureClient struct {
+// LoginThrottleClient is a client for the LoginThrottle schema.
+type LoginThrottleClient struct {
 	config
 }
 
-// NewLoginFailureClient returns a client for the LoginFailure from the given config.
-func NewLoginFailureClient(c config) *LoginFailureClient {
-	return &LoginFailureClient{config: c}
+// NewLoginThrottleClient returns a client for the LoginThrottle from the given config.
+func NewLoginThrottleClient(c config) *LoginThrottleClient {
+	return &LoginThrottleClient{config: c}
 }
 
 // Use adds a list of mutation hooks to the hooks stack.
-// A call to `Use(f, g, h)` equals to `loginfailure.Hooks(f(g(h())))`.
-func (c *LoginFailureClient) Use(hooks ...Hook) {
-	c.hooks.LoginFailure = append(c.hooks.LoginFailure, hooks...)
+// A call to `Use(f, g, h)` equals to `loginthrottle.Hooks(f(g(h())))`.
+func (c *LoginThrottleClient) Use(hooks ...Hook) {
+	c.hooks.LoginThrottle = append(c.hooks.LoginThrottle, hooks...)
 }
 
 // Intercept adds a list of query interceptors to the interceptors stack.
-// A call to `Intercept(f, g, h)` equals to `loginfailure.Intercept(f(g(h())))`.
-func (c *LoginFailureClient) Intercept(interceptors ...Interceptor) {
-	c.inters.LoginFailure = append(c.inters.LoginFailure, interceptors...)
+// A call to `Intercept(f, g, h)` equals to `loginthrottle.Intercept(f(g(h())))`.
+func (c *LoginThrottleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LoginThrottle = append(c.inters.LoginThrottle, interceptors...)
 }
 
-// Create returns a builder for creating a LoginFailure entity.
-func (c *LoginFailureClient) Create() *LoginFailureCreate {
-	mutation := newLoginFailureMutation(c.config, OpCreate)
-	return &LoginFailureCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Create returns a builder for creating a LoginThrottle entity.
+func (c *LoginThrottleClient) Create() *LoginThrottleCreate {
+	mutation := newLoginThrottleMutation(c.config, OpCreate)
+	return &LoginThrottleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
-// CreateBulk returns a builder for creating a bulk of LoginFailure entities.
-func (c *LoginFailureClient) CreateBulk(builders ...*LoginFailureCreate) *LoginFailureCreateBulk {
-	return &LoginFailureCreateBulk{config: c.config, builders: builders}
+// CreateBulk returns a builder for creating a bulk of LoginThrottle entities.
+func (c *LoginThrottleClient) CreateBulk(builders ...*LoginThrottleCreate) *LoginThrottleCreateBulk {
+	return &LoginThrottleCreateBulk{config: c.config, builders: builders}
 }
 
 // MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
 // a builder and applies setFunc on it.
-func (c *LoginFailureClient) MapCreateBulk(slice any, setFunc func(*LoginFailureCreate, int)) *LoginFailureCreateBulk {
+func (c *LoginThrottleClient) MapCreateBulk(slice any, setFunc func(*LoginThrottleCreate, int)) *LoginThrottleCreateBulk {
 	rv := reflect.ValueOf(slice)
 	if rv.Kind() != reflect.Slice {
-		return &LoginFailureCreateBulk{err: fmt.Errorf("calling to LoginFailureClient.MapCreateBulk with wrong type %T, need slice", slice)}
+		return &LoginThrottleCreateBulk{err: fmt.Errorf("calling to LoginThrottleClient.MapCreateBulk with wrong type %T, need slice", slice)}
 	}
-	builders := make([]*LoginFailureCreate, rv.Len())
+	builders := make([]*LoginThrottleCreate, rv.Len())
 	for i := 0; i < rv.Len(); i++ {
 		builders[i] = c.Create()
 		setFunc(builders[i], i)
 	}
-	return &LoginFailureCreateBulk{config: c.config, builders: builders}
+	return &LoginThrottleCreateBulk{config: c.config, builders: builders}
 }
 
-// Update returns an update builder for LoginFailure.
-func (c *LoginFailureClient) Update() *LoginFailureUpdate {
-	mutation := newLoginFailureMutation(c.config, OpUpdate)
-	return &LoginFailureUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Update returns an update builder for LoginThrottle.
+func (c *LoginThrottleClient) Update() *LoginThrottleUpdate {
+	mutation := newLoginThrottleMutation(c.config, OpUpdate)
+	return &LoginThrottleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // UpdateOne returns an update builder for the given entity.
-func (c *LoginFailureClient) UpdateOne(_m *LoginFailure) *LoginFailureUpdateOne {
-	mutation := newLoginFailureMutation(c.config, OpUpdateOne, withLoginFailure(_m))
-	return &LoginFailureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+func (c *LoginThrottleClient) UpdateOne(_m *LoginThrottle) *LoginThrottleUpdateOne {
+	mutation := newLoginThrottleMutation(c.config, OpUpdateOne, withLoginThrottle(_m))
+	return &LoginThrottleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // UpdateOneID returns an update builder for the given id.
-func (c *LoginFailureClient) UpdateOneID(id int) *LoginFailureUpdateOne {
-	mutation := newLoginFailureMutation(c.config, OpUpdateOne, withLoginFailureID(id))
-	return &LoginFailureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+func (c *LoginThrottleClient) UpdateOneID(id int) *LoginThrottleUpdateOne {
+	mutation := newLoginThrottleMutation(c.config, OpUpdateOne, withLoginThrottleID(id))
+	return &LoginThrottleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
-// Delete returns a delete builder for LoginFailure.
-func (c *LoginFailureClient) Delete() *LoginFailureDelete {
-	mutation := newLoginFailureMutation(c.config, OpDelete)
-	return &LoginFailureDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Delete returns a delete builder for LoginThrottle.
+func (c *LoginThrottleClient) Delete() *LoginThrottleDelete {
+	mutation := newLoginThrottleMutation(c.config, OpDelete)
+	return &LoginThrottleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // DeleteOne returns a builder for deleting the given entity.
-func (c *LoginFailureClient) DeleteOne(_m *LoginFailure) *LoginFailureDeleteOne {
+func (c *LoginThrottleClient) DeleteOne(_m *LoginThrottle) *LoginThrottleDeleteOne {
 	return c.DeleteOneID(_m.ID)
 }
 
 // DeleteOneID returns a builder for deleting the given entity by its id.
-func (c *LoginFailureClient) DeleteOneID(id int) *LoginFailureDeleteOne {
-	builder := c.Delete().Where(loginfailure.ID(id))
+func (c *LoginThrottleClient) DeleteOneID(id int) *LoginThrottleDeleteOne {
+	builder := c.Delete().Where(loginthrottle.ID(id))
 	builder.mutation.id = &id
 	builder.mutation.op = OpDeleteOne
-	return &LoginFailureDeleteOne{builder}
+	return &LoginThrottleDeleteOne{builder}
 }
 
-// Query returns a query builder for LoginFailure.
-func (c *LoginFailureClient) Query() *LoginFailureQuery {
-	return &LoginFailureQuery{
+// Query returns a query builder for LoginThrottle.
+func (c *LoginThrottleClient) Query() *LoginThrottleQuery {
+	return &LoginThrottleQuery{
 		config: c.config,
-		ctx:    &QueryContext{Type: TypeLoginFailure},
+		ctx:    &QueryContext{Type: TypeLoginThrottle},
 		inters: c.Interceptors(),
 	}
 }
 
-// Get returns a LoginFailure entity by its id.
-func (c *LoginFailureClient) Get(ctx context.Context, id int) (*LoginFailure, error) {
-	return c.Query().Where(loginfailure.ID(id)).Only(ctx)
+// Get returns a LoginThrottle entity by its id.
+func (c *LoginThrottleClient) Get(ctx context.Context, id int) (*LoginThrottle, error) {
+	return c.Query().Where(loginthrottle.ID(id)).Only(ctx)
 }
 
 // GetX is like Get, but panics if an error occurs.
-func (c *LoginFailureClient) GetX(ctx context.Context, id int) *LoginFailure {
+func (c *LoginThrottleClient) GetX(ctx context.Context, id int) *LoginThrottle {
 	obj, err := c.Get(ctx, id)
 	if err != nil {
 		panic(err)
@@ -547,27 +549,27 @@ func (c *LoginFailureClient) GetX(ctx context.Context, id int) *LoginFailure {
 }
 
 // Hooks returns the client hooks.
-func (c *LoginFailureClient) Hooks() []Hook {
-	return c.hooks.LoginFailure
+func (c *LoginThrottleClient) Hooks() []Hook {
+	return c.hooks.LoginThrottle
 }
 
 // Interceptors returns the client interceptors.
-func (c *LoginFailureClient) Interceptors() []Interceptor {
-	return c.inters.LoginFailure
+func (c *LoginThrottleClient) Interceptors() []Interceptor {
+	return c.inters.LoginThrottle
 }
 
-func (c *LoginFailureClient) mutate(ctx context.Context, m *LoginFailureMutation) (Value, error) {
+func (c *LoginThrottleClient) mutate(ctx context.Context, m *LoginThrottleMutation) (Value, error) {
 	switch m.Op() {
 	case OpCreate:
-		return (&LoginFailureCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&LoginThrottleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpUpdate:
-		return (&LoginFailureUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&LoginThrottleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpUpdateOne:
-		return (&LoginFailureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&LoginThrottleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpDelete, OpDeleteOne:
-		return (&LoginFailureDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+		return (&LoginThrottleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
-		return nil, fmt.Errorf("ent: unknown LoginFailure mutation op: %q", m.Op())
+		return nil, fmt.Errorf("ent: unknown LoginThrottle mutation op: %q", m.Op())
 	}
 }
 
@@ -1979,11 +1981,11 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIToken, LoginFailure, ProfileField, ProfileFieldValue, ReplayMarker,
+		APIToken, LoginThrottle, ProfileField, ProfileFieldValue, ReplayMarker,
 		SecurityEvent, Session, Settings, Space, SpaceMembership, User []ent.Hook
 	}
 	inters struct {
-		APIToken, LoginFailure, ProfileField, ProfileFieldValue, ReplayMarker,
+		APIToken, LoginThrottle, ProfileField, ProfileFieldValue, ReplayMarker,
 		SecurityEvent, Session, Settings, Space, SpaceMembership,
 		User []ent.Interceptor
 	}

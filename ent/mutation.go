@@ -12,7 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/community/sso/ent/apitoken"
-	"github.com/community/sso/ent/loginfailure"
+	"github.com/community/sso/ent/loginthrottle"
 	"github.com/community/sso/ent/predicate"
 	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/profilefieldvalue"
@@ -35,7 +35,7 @@ const (
 
 	// Node types.
 	TypeAPIToken          = "APIToken"
-	TypeLoginFailure      = "LoginFailure"
+	TypeLoginThrottle     = "LoginThrottle"
 	TypeProfileField      = "ProfileField"
 	TypeProfileFieldValue = "ProfileFieldValue"
 	TypeReplayMarker      = "ReplayMarker"
@@ -741,33 +741,37 @@ func (m *APITokenMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown APIToken edge %s", name)
 }
 
-// LoginFailureMutation represents an operation that mutates the LoginFailure nodes in the graph.
-type LoginFailureMutation struct {
+// LoginThrottleMutation represents an operation that mutates the LoginThrottle nodes in the graph.
+type LoginThrottleMutation struct {
 	config
 	op            Op
 	typ           string
 	id            *int
 	created_at    *time.Time
+	key           *string
 	ip            *string
 	subject       *string
+	failures      *int
+	addfailures   *int
+	last_at       *time.Time
 	expires_at    *time.Time
 	clearedFields map[string]struct{}
 	done          bool
-	oldValue      func(context.Context) (*LoginFailure, error)
-	predicates    []predicate.LoginFailure
+	oldValue      func(context.Context) (*LoginThrottle, error)
+	predicates    []predicate.LoginThrottle
 }
 
-var _ ent.Mutation = (*LoginFailureMutation)(nil)
+var _ ent.Mutation = (*LoginThrottleMutation)(nil)
 
-// loginfailureOption allows management of the mutation configuration using functional options.
-type loginfailureOption func(*LoginFailureMutation)
+// loginthrottleOption allows management of the mutation configuration using functional options.
+type loginthrottleOption func(*LoginThrottleMutation)
 
-// newLoginFailureMutation creates new mutation for the LoginFailure entity.
-func newLoginFailureMutation(c config, op Op, opts ...loginfailureOption) *LoginFailureMutation {
-	m := &LoginFailureMutation{
+// newLoginThrottleMutation creates new mutation for the LoginThrottle entity.
+func newLoginThrottleMutation(c config, op Op, opts ...loginthrottleOption) *LoginThrottleMutation {
+	m := &LoginThrottleMutation{
 		config:        c,
 		op:            op,
-		typ:           TypeLoginFailure,
+		typ:           TypeLoginThrottle,
 		clearedFields: make(map[string]struct{}),
 	}
 	for _, opt := range opts {
@@ -776,20 +780,20 @@ func newLoginFailureMutation(c config, op Op, opts ...loginfailureOption) *Login
 	return m
 }
 
-// withLoginFailureID sets the ID field of the mutation.
-func withLoginFailureID(id int) loginfailureOption {
-	return func(m *LoginFailureMutation) {
+// withLoginThrottleID sets the ID field of the mutation.
+func withLoginThrottleID(id int) loginthrottleOption {
+	return func(m *LoginThrottleMutation) {
 		var (
 			err   error
 			once  sync.Once
-			value *LoginFailure
+			value *LoginThrottle
 		)
-		m.oldValue = func(ctx context.Context) (*LoginFailure, error) {
+		m.oldValue = func(ctx context.Context) (*LoginThrottle, error) {
 			once.Do(func() {
 				if m.done {
 					err = errors.New("querying old values post mutation is not allowed")
 				} else {
-					value, err = m.Client().LoginFailure.Get(ctx, id)
+					value, err = m.Client().LoginThrottle.Get(ctx, id)
 				}
 			})
 			return value, err
@@ -798,10 +802,10 @@ func withLoginFailureID(id int) loginfailureOption {
 	}
 }
 
-// withLoginFailure sets the old LoginFailure of the mutation.
-func withLoginFailure(node *LoginFailure) loginfailureOption {
-	return func(m *LoginFailureMutation) {
-		m.oldValue = func(context.Context) (*LoginFailure, error) {
+// withLoginThrottle sets the old LoginThrottle of the mutation.
+func withLoginThrottle(node *LoginThrottle) loginthrottleOption {
+	return func(m *LoginThrottleMutation) {
+		m.oldValue = func(context.Context) (*LoginThrottle, error) {
 			return node, nil
 		}
 		m.id = &node.ID
@@ -810,7 +814,7 @@ func withLoginFailure(node *LoginFailure) loginfailureOption {
 
 // Client returns a new `ent.Client` from the mutation. If the mutation was
 // executed in a transaction (ent.Tx), a transactional client is returned.
-func (m LoginFailureMutation) Client() *Client {
+func (m LoginThrottleMutation) Client() *Client {
 	client := &Client{config: m.config}
 	client.init()
 	return client
@@ -818,7 +822,7 @@ func (m LoginFailureMutation) Client() *Client {
 
 // Tx returns an `ent.Tx` for mutations that were executed in transactions;
 // it returns an error otherwise.
-func (m LoginFailureMutation) Tx() (*Tx, error) {
+func (m LoginThrottleMutation) Tx() (*Tx, error) {
 	if _, ok := m.driver.(*txDriver); !ok {
 		return nil, errors.New("ent: mutation is not running in a transaction")
 	}
@@ -829,7 +833,7 @@ func (m LoginFailureMutation) Tx() (*Tx, error) {
 
 // ID returns the ID value in the mutation. Note that the ID is only available
 // if it was provided to the builder or after it was returned from the database.
-func (m *LoginFailureMutation) ID() (id int, exists bool) {
+func (m *LoginThrottleMutation) ID() (id int, exists bool) {
 	if m.id == nil {
 		return
 	}
@@ -840,7 +844,7 @@ func (m *LoginFailureMutation) ID() (id int, exists bool) {
 // That means, if the mutation is applied within a transaction with an isolation level such
 // as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
 // or updated by the mutation.
-func (m *LoginFailureMutation) IDs(ctx context.Context) ([]int, error) {
+func (m *LoginThrottleMutation) IDs(ctx context.Context) ([]int, error) {
 	switch {
 	case m.op.Is(OpUpdateOne | OpDeleteOne):
 		id, exists := m.ID()
@@ -849,19 +853,19 @@ func (m *LoginFailureMutation) IDs(ctx context.Context) ([]int, error) {
 		}
 		fallthrough
 	case m.op.Is(OpUpdate | OpDelete):
-		return m.Client().LoginFailure.Query().Where(m.predicates...).IDs(ctx)
+		return m.Client().LoginThrottle.Query().Where(m.predicates...).IDs(ctx)
 	default:
 		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
 	}
 }
 
 // SetCreatedAt sets the "created_at" field.
-func (m *LoginFailureMutation) SetCreatedAt(t time.Time) {
+func (m *LoginThrottleMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
 }
 
 // CreatedAt returns the value of the "created_at" field in the mutation.
-func (m *LoginFailureMutation) CreatedAt() (r time.Time, exists bool) {
+func (m *LoginThrottleMutation) CreatedAt() (r time.Time, exists bool) {
 	v := m.created_at
 	if v == nil {
 		return
@@ -869,10 +873,10 @@ func (m *LoginFailureMutation) CreatedAt() (r time.Time, exists bool) {
 	return *v, true
 }
 
-// OldCreatedAt returns the old "created_at" field's value of the LoginFailure entity.
-// If the LoginFailure object wasn't provided to the builder, the object is fetched from the database.
+// OldCreatedAt returns the old "created_at" field's value of the LoginThrottle entity.
+// If the LoginThrottle object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *LoginFailureMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+func (m *LoginThrottleMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
 	}
@@ -887,17 +891,53 @@ func (m *LoginFailureMutation) OldCreatedAt(ctx context.Context) (v time.Time, e
 }
 
 // ResetCreatedAt resets all changes to the "created_at" field.
-func (m *LoginFailureMutation) ResetCreatedAt() {
+func (m *LoginThrottleMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetKey sets the "key" field.
+func (m *LoginThrottleMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *LoginThrottleMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the LoginThrottle entity.
+// If the LoginThrottle object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoginThrottleMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *LoginThrottleMutation) ResetKey() {
+	m.key = nil
+}
+
 // SetIP sets the "ip" field.
-func (m *LoginFailureMutation) SetIP(s string) {
+func (m *LoginThrottleMutation) SetIP(s string) {
 	m.ip = &s
 }
 
 // IP returns the value of the "ip" field in the mutation.
-func (m *LoginFailureMutation) IP() (r string, exists bool) {
+func (m *LoginThrottleMutation) IP() (r string, exists bool) {
 	v := m.ip
 	if v == nil {
 		return
@@ -905,10 +945,10 @@ func (m *LoginFailureMutation) IP() (r string, exists bool) {
 	return *v, true
 }
 
-// OldIP returns the old "ip" field's value of the LoginFailure entity.
-// If the LoginFailure object wasn't provided to the builder, the object is fetched from the database.
+// OldIP returns the old "ip" field's value of the LoginThrottle entity.
+// If the LoginThrottle object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *LoginFailureMutation) OldIP(ctx context.Context) (v string, err error) {
+func (m *LoginThrottleMutation) OldIP(ctx context.Context) (v string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldIP is only allowed on UpdateOne operations")
 	}
@@ -923,17 +963,17 @@ func (m *LoginFailureMutation) OldIP(ctx context.Context) (v string, err error) 
 }
 
 // ResetIP resets all changes to the "ip" field.
-func (m *LoginFailureMutation) ResetIP() {
+func (m *LoginThrottleMutation) ResetIP() {
 	m.ip = nil
 }
 
 // SetSubject sets the "subject" field.
-func (m *LoginFailureMutation) SetSubject(s string) {
+func (m *LoginThrottleMutation) SetSubject(s string) {
 	m.subject = &s
 }
 
 // Subject returns the value of the "subject" field in the mutation.
-func (m *LoginFailureMutation) Subject() (r string, exists bool) {
+func (m *LoginThrottleMutation) Subject() (r string, exists bool) {
 	v := m.subject
 	if v == nil {
 		return
@@ -941,10 +981,10 @@ func (m *LoginFailureMutation) Subject() (r string, exists bool) {
 	return *v, true
 }
 
-// OldSubject returns the old "subject" field's value of the LoginFailure entity.
-// If the LoginFailure object wasn't provided to the builder, the object is fetched from the database.
+// OldSubject returns the old "subject" field's value of the LoginThrottle entity.
+// If the LoginThrottle object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *LoginFailureMutation) OldSubject(ctx context.Context) (v string, err error) {
+func (m *LoginThrottleMutation) OldSubject(ctx context.Context) (v string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
 	}
@@ -959,17 +999,109 @@ func (m *LoginFailureMutation) OldSubject(ctx context.Context) (v string, err er
 }
 
 // ResetSubject resets all changes to the "subject" field.
-func (m *LoginFailureMutation) ResetSubject() {
+func (m *LoginThrottleMutation) ResetSubject() {
 	m.subject = nil
 }
 
+// SetFailures sets the "failures" field.
+func (m *LoginThrottleMutation) SetFailures(i int) {
+	m.failures = &i
+	m.addfailures = nil
+}
+
+// Failures returns the value of the "failures" field in the mutation.
+func (m *LoginThrottleMutation) Failures() (r int, exists bool) {
+	v := m.failures
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailures returns the old "failures" field's value of the LoginThrottle entity.
+// If the LoginThrottle object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoginThrottleMutation) OldFailures(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailures is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailures requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailures: %w", err)
+	}
+	return oldValue.Failures, nil
+}
+
+// AddFailures adds i to the "failures" field.
+func (m *LoginThrottleMutation) AddFailures(i int) {
+	if m.addfailures != nil {
+		*m.addfailures += i
+	} else {
+		m.addfailures = &i
+	}
+}
+
+// AddedFailures returns the value that was added to the "failures" field in this mutation.
+func (m *LoginThrottleMutation) AddedFailures() (r int, exists bool) {
+	v := m.addfailures
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFailures resets all changes to the "failures" field.
+func (m *LoginThrottleMutation) ResetFailures() {
+	m.failures = nil
+	m.addfailures = nil
+}
+
+// SetLastAt sets the "last_at" field.
+func (m *LoginThrottleMutation) SetLastAt(t time.Time) {
+	m.last_at = &t
+}
+
+// LastAt returns the value of the "last_at" field in the mutation.
+func (m *LoginThrottleMutation) LastAt() (r time.Time, exists bool) {
+	v := m.last_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastAt returns the old "last_at" field's value of the LoginThrottle entity.
+// If the LoginThrottle object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoginThrottleMutation) OldLastAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastAt: %w", err)
+	}
+	return oldValue.LastAt, nil
+}
+
+// ResetLastAt resets all changes to the "last_at" field.
+func (m *LoginThrottleMutation) ResetLastAt() {
+	m.last_at = nil
+}
+
 // SetExpiresAt sets the "expires_at" field.
-func (m *LoginFailureMutation) SetExpiresAt(t time.Time) {
+func (m *LoginThrottleMutation) SetExpiresAt(t time.Time) {
 	m.expires_at = &t
 }
 
 // ExpiresAt returns the value of the "expires_at" field in the mutation.
-func (m *LoginFailureMutation) ExpiresAt() (r time.Time, exists bool) {
+func (m *LoginThrottleMutation) ExpiresAt() (r time.Time, exists bool) {
 	v := m.expires_at
 	if v == nil {
 		return
@@ -977,10 +1109,10 @@ func (m *LoginFailureMutation) ExpiresAt() (r time.Time, exists bool) {
 	return *v, true
 }
 
-// OldExpiresAt returns the old "expires_at" field's value of the LoginFailure entity.
-// If the LoginFailure object wasn't provided to the builder, the object is fetched from the database.
+// OldExpiresAt returns the old "expires_at" field's value of the LoginThrottle entity.
+// If the LoginThrottle object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *LoginFailureMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+func (m *LoginThrottleMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
 	}
@@ -995,19 +1127,19 @@ func (m *LoginFailureMutation) OldExpiresAt(ctx context.Context) (v time.Time, e
 }
 
 // ResetExpiresAt resets all changes to the "expires_at" field.
-func (m *LoginFailureMutation) ResetExpiresAt() {
+func (m *LoginThrottleMutation) ResetExpiresAt() {
 	m.expires_at = nil
 }
 
-// Where appends a list predicates to the LoginFailureMutation builder.
-func (m *LoginFailureMutation) Where(ps ...predicate.LoginFailure) {
+// Where appends a list predicates to the LoginThrottleMutation builder.
+func (m *LoginThrottleMutation) Where(ps ...predicate.LoginThrottle) {
 	m.predicates = append(m.predicates, ps...)
 }
 
-// WhereP appends storage-level predicates to the LoginFailureMutation builder. Using this method,
+// WhereP appends storage-level predicates to the LoginThrottleMutation builder. Using this method,
 // users can use type-assertion to append predicates that do not depend on any generated package.
-func (m *LoginFailureMutation) WhereP(ps ...func(*sql.Selector)) {
-	p := make([]predicate.LoginFailure, len(ps))
+func (m *LoginThrottleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.LoginThrottle, len(ps))
 	for i := range ps {
 		p[i] = ps[i]
 	}
@@ -1015,36 +1147,45 @@ func (m *LoginFailureMutation) WhereP(ps ...func(*sql.Selector)) {
 }
 
 // Op returns the operation name.
-func (m *LoginFailureMutation) Op() Op {
+func (m *LoginThrottleMutation) Op() Op {
 	return m.op
 }
 
 // SetOp allows setting the mutation operation.
-func (m *LoginFailureMutation) SetOp(op Op) {
+func (m *LoginThrottleMutation) SetOp(op Op) {
 	m.op = op
 }
 
-// Type returns the node type of this mutation (LoginFailure).
-func (m *LoginFailureMutation) Type() string {
+// Type returns the node type of this mutation (LoginThrottle).
+func (m *LoginThrottleMutation) Type() string {
 	return m.typ
 }
 
 // Fields returns all fields that were changed during this mutation. Note that in
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
-func (m *LoginFailureMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+func (m *LoginThrottleMutation) Fields() []string {
+	fields := make([]string, 0, 7)
 	if m.created_at != nil {
-		fields = append(fields, loginfailure.FieldCreatedAt)
+		fields = append(fields, loginthrottle.FieldCreatedAt)
+	}
+	if m.key != nil {
+		fields = append(fields, loginthrottle.FieldKey)
 	}
 	if m.ip != nil {
-		fields = append(fields, loginfailure.FieldIP)
+		fields = append(fields, loginthrottle.FieldIP)
 	}
 	if m.subject != nil {
-		fields = append(fields, loginfailure.FieldSubject)
+		fields = append(fields, loginthrottle.FieldSubject)
+	}
+	if m.failures != nil {
+		fields = append(fields, loginthrottle.FieldFailures)
+	}
+	if m.last_at != nil {
+		fields = append(fields, loginthrottle.FieldLastAt)
 	}
 	if m.expires_at != nil {
-		fields = append(fields, loginfailure.FieldExpiresAt)
+		fields = append(fields, loginthrottle.FieldExpiresAt)
 	}
 	return fields
 }
@@ -1052,15 +1193,21 @@ func (m *LoginFailureMutation) Fields() []string {
 // Field returns the value of a field with the given name. The second boolean
 // return value indicates that this field was not set, or was not defined in the
 // schema.
-func (m *LoginFailureMutation) Field(name string) (ent.Value, bool) {
+func (m *LoginThrottleMutation) Field(name string) (ent.Value, bool) {
 	switch name {
-	case loginfailure.FieldCreatedAt:
+	case loginthrottle.FieldCreatedAt:
 		return m.CreatedAt()
-	case loginfailure.FieldIP:
+	case loginthrottle.FieldKey:
+		return m.Key()
+	case loginthrottle.FieldIP:
 		return m.IP()
-	case loginfailure.FieldSubject:
+	case loginthrottle.FieldSubject:
 		return m.Subject()
-	case loginfailure.FieldExpiresAt:
+	case loginthrottle.FieldFailures:
+		return m.Failures()
+	case loginthrottle.FieldLastAt:
+		return m.LastAt()
+	case loginthrottle.FieldExpiresAt:
 		return m.ExpiresAt()
 	}
 	return nil, false
@@ -1069,47 +1216,74 @@ func (m *LoginFailureMutation) Field(name string) (ent.Value, bool) {
 // OldField returns the old value of the field from the database. An error is
 // returned if the mutation operation is not UpdateOne, or the query to the
 // database failed.
-func (m *LoginFailureMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+func (m *LoginThrottleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
 	switch name {
-	case loginfailure.FieldCreatedAt:
+	case loginthrottle.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
-	case loginfailure.FieldIP:
+	case loginthrottle.FieldKey:
+		return m.OldKey(ctx)
+	case loginthrottle.FieldIP:
 		return m.OldIP(ctx)
-	case loginfailure.FieldSubject:
+	case loginthrottle.FieldSubject:
 		return m.OldSubject(ctx)
-	case loginfailure.FieldExpiresAt:
+	case loginthrottle.FieldFailures:
+		return m.OldFailures(ctx)
+	case loginthrottle.FieldLastAt:
+		return m.OldLastAt(ctx)
+	case loginthrottle.FieldExpiresAt:
 		return m.OldExpiresAt(ctx)
 	}
-	return nil, fmt.Errorf("unknown LoginFailure field %s", name)
+	return nil, fmt.Errorf("unknown LoginThrottle field %s", name)
 }
 
 // SetField sets the value of a field with the given name. It returns an error if
 // the field is not defined in the schema, or if the type mismatched the field
 // type.
-func (m *LoginFailureMutation) SetField(name string, value ent.Value) error {
+func (m *LoginThrottleMutation) SetField(name string, value ent.Value) error {
 	switch name {
-	case loginfailure.FieldCreatedAt:
+	case loginthrottle.FieldCreatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCreatedAt(v)
 		return nil
-	case loginfailure.FieldIP:
+	case loginthrottle.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case loginthrottle.FieldIP:
 		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetIP(v)
 		return nil
-	case loginfailure.FieldSubject:
+	case loginthrottle.FieldSubject:
 		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetSubject(v)
 		return nil
-	case loginfailure.FieldExpiresAt:
+	case loginthrottle.FieldFailures:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailures(v)
+		return nil
+	case loginthrottle.FieldLastAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastAt(v)
+		return nil
+	case loginthrottle.FieldExpiresAt:
 		v, ok := value.(time.Time)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
@@ -1117,116 +1291,140 @@ func (m *LoginFailureMutation) SetField(name string, value ent.Value) error {
 		m.SetExpiresAt(v)
 		return nil
 	}
-	return fmt.Errorf("unknown LoginFailure field %s", name)
+	return fmt.Errorf("unknown LoginThrottle field %s", name)
 }
 
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
-func (m *LoginFailureMutation) AddedFields() []string {
-	return nil
+func (m *LoginThrottleMutation) AddedFields() []string {
+	var fields []string
+	if m.addfailures != nil {
+		fields = append(fields, loginthrottle.FieldFailures)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
-func (m *LoginFailureMutation) AddedField(name string) (ent.Value, bool) {
+func (m *LoginThrottleMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case loginthrottle.FieldFailures:
+		return m.AddedFailures()
+	}
 	return nil, false
 }
 
 // AddField adds the value to the field with the given name. It returns an error if
 // the field is not defined in the schema, or if the type mismatched the field
 // type.
-func (m *LoginFailureMutation) AddField(name string, value ent.Value) error {
+func (m *LoginThrottleMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case loginthrottle.FieldFailures:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFailures(v)
+		return nil
 	}
-	return fmt.Errorf("unknown LoginFailure numeric field %s", name)
+	return fmt.Errorf("unknown LoginThrottle numeric field %s", name)
 }
 
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
-func (m *LoginFailureMutation) ClearedFields() []string {
+func (m *LoginThrottleMutation) ClearedFields() []string {
 	return nil
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
 // cleared in this mutation.
-func (m *LoginFailureMutation) FieldCleared(name string) bool {
+func (m *LoginThrottleMutation) FieldCleared(name string) bool {
 	_, ok := m.clearedFields[name]
 	return ok
 }
 
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
-func (m *LoginFailureMutation) ClearField(name string) error {
-	return fmt.Errorf("unknown LoginFailure nullable field %s", name)
+func (m *LoginThrottleMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown LoginThrottle nullable field %s", name)
 }
 
 // ResetField resets all changes in the mutation for the field with the given name.
 // It returns an error if the field is not defined in the schema.
-func (m *LoginFailureMutation) ResetField(name string) error {
+func (m *LoginThrottleMutation) ResetField(name string) error {
 	switch name {
-	case loginfailure.FieldCreatedAt:
+	case loginthrottle.FieldCreatedAt:
 		m.ResetCreatedAt()
 		return nil
-	case loginfailure.FieldIP:
+	case loginthrottle.FieldKey:
+		m.ResetKey()
+		return nil
+	case loginthrottle.FieldIP:
 		m.ResetIP()
 		return nil
-	case loginfailure.FieldSubject:
+	case loginthrottle.FieldSubject:
 		m.ResetSubject()
 		return nil
-	case loginfailure.FieldExpiresAt:
+	case loginthrottle.FieldFailures:
+		m.ResetFailures()
+		return nil
+	case loginthrottle.FieldLastAt:
+		m.ResetLastAt()
+		return nil
+	case loginthrottle.FieldExpiresAt:
 		m.ResetExpiresAt()
 		return nil
 	}
-	return fmt.Errorf("unknown LoginFailure field %s", name)
+	return fmt.Errorf("unknown LoginThrottle field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
-func (m *LoginFailureMutation) AddedEdges() []string {
+func (m *LoginThrottleMutation) AddedEdges() []string {
 	edges := make([]string, 0, 0)
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
-func (m *LoginFailureMutation) AddedIDs(name string) []ent.Value {
+func (m *LoginThrottleMutation) AddedIDs(name string) []ent.Value {
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
-func (m *LoginFailureMutation) RemovedEdges() []string {
+func (m *LoginThrottleMutation) RemovedEdges() []string {
 	edges := make([]string, 0, 0)
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
-func (m *LoginFailureMutation) RemovedIDs(name string) []ent.Value {
+func (m *LoginThrottleMutation) RemovedIDs(name string) []ent.Value {
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
-func (m *LoginFailureMutation) ClearedEdges() []string {
+func (m *LoginThrottleMutation) ClearedEdges() []string {
 	edges := make([]string, 0, 0)
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
-func (m *LoginFailureMutation) EdgeCleared(name string) bool {
+func (m *LoginThrottleMutation) EdgeCleared(name string) bool {
 	return false
 }
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
-func (m *LoginFailureMutation) ClearEdge(name string) error {
-	return fmt.Errorf("unknown LoginFailure unique edge %s", name)
+func (m *LoginThrottleMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown LoginThrottle unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
-func (m *LoginFailureMutation) ResetEdge(name string) error {
-	return fmt.Errorf("unknown LoginFailure edge %s", name)
+func (m *LoginThrottleMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown LoginThrottle edge %s", name)
 }
 
 // ProfileFieldMutation represents an operation that mutates the ProfileField nodes in the graph.

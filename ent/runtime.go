@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/community/sso/ent/apitoken"
-	"github.com/community/sso/ent/loginfailure"
+	"github.com/community/sso/ent/loginthrottle"
 	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/profilefieldvalue"
 	"github.com/community/sso/ent/replaymarker"
@@ -68,27 +68,51 @@ func init() {
 			return nil
 		}
 	}()
-	loginfailureMixin := schema.LoginFailure{}.Mixin()
-	loginfailureMixinFields0 := loginfailureMixin[0].Fields()
-	_ = loginfailureMixinFields0
-	loginfailureFields := schema.LoginFailure{}.Fields()
-	_ = loginfailureFields
-	// loginfailureDescCreatedAt is the schema descriptor for created_at field.
-	loginfailureDescCreatedAt := loginfailureMixinFields0[0].Descriptor()
-	// loginfailure.DefaultCreatedAt holds the default value on creation for the created_at field.
-	loginfailure.DefaultCreatedAt = loginfailureDescCreatedAt.Default.(func() time.Time)
-	// loginfailureDescIP is the schema descriptor for ip field.
-	loginfailureDescIP := loginfailureFields[0].Descriptor()
-	// loginfailure.DefaultIP holds the default value on creation for the ip field.
-	loginfailure.DefaultIP = loginfailureDescIP.Default.(string)
-	// loginfailure.IPValidator is a validator for the "ip" field. It is called by the builders before save.
-	loginfailure.IPValidator = loginfailureDescIP.Validators[0].(func(string) error)
-	// loginfailureDescSubject is the schema descriptor for subject field.
-	loginfailureDescSubject := loginfailureFields[1].Descriptor()
-	// loginfailure.DefaultSubject holds the default value on creation for the subject field.
-	loginfailure.DefaultSubject = loginfailureDescSubject.Default.(string)
-	// loginfailure.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
-	loginfailure.SubjectValidator = loginfailureDescSubject.Validators[0].(func(string) error)
+	loginthrottleMixin := schema.LoginThrottle{}.Mixin()
+	loginthrottleMixinFields0 := loginthrottleMixin[0].Fields()
+	_ = loginthrottleMixinFields0
+	loginthrottleFields := schema.LoginThrottle{}.Fields()
+	_ = loginthrottleFields
+	// loginthrottleDescCreatedAt is the schema descriptor for created_at field.
+	loginthrottleDescCreatedAt := loginthrottleMixinFields0[0].Descriptor()
+	// loginthrottle.DefaultCreatedAt holds the default value on creation for the created_at field.
+	loginthrottle.DefaultCreatedAt = loginthrottleDescCreatedAt.Default.(func() time.Time)
+	// loginthrottleDescKey is the schema descriptor for key field.
+	loginthrottleDescKey := loginthrottleFields[0].Descriptor()
+	// loginthrottle.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	loginthrottle.KeyValidator = func() func(string) error {
+		validators := loginthrottleDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// loginthrottleDescIP is the schema descriptor for ip field.
+	loginthrottleDescIP := loginthrottleFields[1].Descriptor()
+	// loginthrottle.DefaultIP holds the default value on creation for the ip field.
+	loginthrottle.DefaultIP = loginthrottleDescIP.Default.(string)
+	// loginthrottle.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	loginthrottle.IPValidator = loginthrottleDescIP.Validators[0].(func(string) error)
+	// loginthrottleDescSubject is the schema descriptor for subject field.
+	loginthrottleDescSubject := loginthrottleFields[2].Descriptor()
+	// loginthrottle.DefaultSubject holds the default value on creation for the subject field.
+	loginthrottle.DefaultSubject = loginthrottleDescSubject.Default.(string)
+	// loginthrottle.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	loginthrottle.SubjectValidator = loginthrottleDescSubject.Validators[0].(func(string) error)
+	// loginthrottleDescFailures is the schema descriptor for failures field.
+	loginthrottleDescFailures := loginthrottleFields[3].Descriptor()
+	// loginthrottle.DefaultFailures holds the default value on creation for the failures field.
+	loginthrottle.DefaultFailures = loginthrottleDescFailures.Default.(int)
+	// loginthrottle.FailuresValidator is a validator for the "failures" field. It is called by the builders before save.
+	loginthrottle.FailuresValidator = loginthrottleDescFailures.Validators[0].(func(int) error)
 	profilefieldMixin := schema.ProfileField{}.Mixin()
 	profilefieldMixinFields0 := profilefieldMixin[0].Fields()
 	_ = profilefieldMixinFields0

@@ -16,8 +16,8 @@ type Tx struct {
 	config
 	// APIToken is the client for interacting with the APIToken builders.
 	APIToken *APITokenClient
-	// LoginFailure is the client for interacting with the LoginFailure builders.
-	LoginFailure *LoginFailureClient
+	// LoginThrottle is the client for interacting with the LoginThrottle builders.
+	LoginThrottle *LoginThrottleClient
 	// ProfileField is the client for interacting with the ProfileField builders.
 	ProfileField *ProfileFieldClient
 	// ProfileFieldValue is the client for interacting with the ProfileFieldValue builders.
@@ -168,7 +168,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIToken = NewAPITokenClient(tx.config)
-	tx.LoginFailure = NewLoginFailureClient(tx.config)
+	tx.LoginThrottle = NewLoginThrottleClient(tx.config)
 	tx.ProfileField = NewProfileFieldClient(tx.config)
 	tx.ProfileFieldValue = NewProfileFieldValueClient(tx.config)
 	tx.ReplayMarker = NewReplayMarkerClient(tx.config)

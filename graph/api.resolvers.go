@@ -17,7 +17,7 @@ import (
 
 // CreateUser is the resolver for the createUser field.
 func (r *mutationResolver) CreateUser(ctx context.Context, input model.CreateUserInput) (*ent.User, error) {
-	return createUser(ctx, input)
+	return createUser(ctx, r.Passwords, input)
 }
 
 // UpdateUser is the resolver for the updateUser field.

@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/community/sso/auth/jwtsso"
+	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/ent"
@@ -27,6 +28,8 @@ type Resolver struct {
 	// JWT verifies JWT SSO tokens and Provisioner dry-runs logins, for inspections.
 	JWT         *jwtsso.Verifier
 	Provisioner *provision.Provisioner
+	// Passwords bounds the password hashes running at once (nil: no bound).
+	Passwords *password.Limiter
 }
 
 func (r *Resolver) now() time.Time {

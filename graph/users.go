@@ -199,8 +199,8 @@ func setFieldValues(ctx context.Context, client *ent.Client, userID int, values 
 	return changed, nil
 }
 
-// createUser pre-provisions a member.
-func createUser(ctx context.Context, in model.CreateUserInput) (*ent.User, error) {
+// createUser pre-provisions a member; a password is hashed in a slot of passwords.
+func createUser(ctx context.Context, passwords *password.Limiter, in model.CreateUserInput) (*ent.User, error) {
 	client := ent.FromContext(ctx)
 	f := userFields{
 		externalID: graphql.OmittableOf(in.ExternalID), email: &in.Email, name: in.Name, username: in.Username,
@@ -235,7 +235,10 @@ func createUser(ctx context.Context, in model.CreateUserInput) (*ent.User, error
 		if len(*in.Password) < 12 || len(*in.Password) > password.MaxLength {
 			return nil, BadInput("password", "password must be 12 to %d characters", password.MaxLength)
 		}
-		h, err := password.Hash(*in.Password)
+		h, err := passwords.Hash(ctx, *in.Password)
+		if errors.Is(err, password.ErrBusy) {
+			return nil, &Error{Code: CodeServiceUnavailable, Message: "too many passwords are being hashed at once; try again in a moment"}
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -28,6 +28,9 @@
 //	SESSION_LIFETIME          duration between 5m and 8760h, default 720h
 //	MAX_BODY_BYTES            > 0, default 1048576
 //	SHUTDOWN_TIMEOUT          duration > 0, default 30s
+//	PASSWORD_HASH_CONCURRENCY password hashes computed at once, 1 to 256; default
+//	                          password.DefaultConcurrency(): min(2 × GOMAXPROCS, 13), what fits
+//	                          in 256 MiB at argon2id's 19 MiB each
 //
 // Query parameters in a sqlite:// URL are passed to the driver (modernc.org/sqlite) after the
 // defaults: foreign keys on, WAL, a 5s busy timeout and immediate write transactions. A _pragma of
@@ -56,6 +59,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/community/sso/auth/identity"
+	"github.com/community/sso/auth/password"
 )
 
 // Defaults of the variables that have one.
@@ -78,6 +82,8 @@ const (
 	MaxPasswordBytes   = 1024 // what auth/password accepts for hashing
 	MinSessionLifetime = 5 * time.Minute
 	MaxSessionLifetime = 8760 * time.Hour
+	// MaxPasswordHashConcurrency bounds PASSWORD_HASH_CONCURRENCY: 256 hashes hold 4.75 GiB.
+	MaxPasswordHashConcurrency = 256
 )
 
 // CallbackPath is the OAuth2 redirect path under PUBLIC_URL.
@@ -118,6 +124,9 @@ type Config struct {
 	MaxBodyBytes           int64         // MAX_BODY_BYTES
 	ShutdownTimeout        time.Duration // SHUTDOWN_TIMEOUT
 	IdPTimeout             time.Duration // IDP_TIMEOUT: total time of one request to the identity provider
+	// PasswordHashConcurrency is PASSWORD_HASH_CONCURRENCY: the most password hashes computed at
+	// once; a login that finds them all busy is answered 503 at once.
+	PasswordHashConcurrency int
 }
 
 // Database is DATABASE_URL in the form the opening code needs.
@@ -187,6 +196,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Duration("idp_timeout", c.IdPTimeout),
+		slog.Int("password_hash_concurrency", c.PasswordHashConcurrency),
 	)
 }
 
@@ -236,6 +246,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.MaxBodyBytes = l.positive("MAX_BODY_BYTES", DefaultMaxBodyBytes, 64)
 	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, time.Nanosecond, 0)
 	c.IdPTimeout = l.duration("IDP_TIMEOUT", DefaultIdPTimeout, 100*time.Millisecond, 2*time.Minute)
+	c.PasswordHashConcurrency = l.hashConcurrency()
 
 	if len(l.problems) > 0 {
 		return nil, &Error{Problems: l.problems}
@@ -428,6 +439,19 @@ func (l *loader) duration(name string, def, lo, hi time.Duration) time.Duration 
 		return d
 	}
 	return def
+}
+
+// hashConcurrency reads PASSWORD_HASH_CONCURRENCY: 1 to MaxPasswordHashConcurrency, by default
+// what password.DefaultConcurrency derives from GOMAXPROCS and the hash's memory.
+func (l *loader) hashConcurrency() int {
+	def := password.DefaultConcurrency()
+	n := int(l.positive("PASSWORD_HASH_CONCURRENCY", int64(def), strconv.IntSize))
+	if n > MaxPasswordHashConcurrency {
+		l.addf("PASSWORD_HASH_CONCURRENCY must be at most %d (each hash holds %d MiB while it runs), got %d",
+			MaxPasswordHashConcurrency, password.Default.Memory/1024, n)
+		return def
+	}
+	return n
 }
 
 // fmtDuration drops the zero tails of time.Duration.String ("720h0m0s" → "720h").

@@ -106,6 +106,9 @@ func TestDefaults(t *testing.T) {
 	if c.SessionLifetime != 720*time.Hour || c.MaxBodyBytes != 1<<20 || c.ShutdownTimeout != 30*time.Second {
 		t.Errorf("limits = %v, %d, %v", c.SessionLifetime, c.MaxBodyBytes, c.ShutdownTimeout)
 	}
+	if want := min(2*runtime.GOMAXPROCS(0), 13); c.PasswordHashConcurrency != want {
+		t.Errorf("PasswordHashConcurrency = %d, want %d", c.PasswordHashConcurrency, want)
+	}
 }
 
 func TestValid(t *testing.T) {
@@ -114,6 +117,12 @@ func TestValid(t *testing.T) {
 		env   map[string]string
 		check func(*Config) error
 	}{
+		{"hash concurrency", map[string]string{"PASSWORD_HASH_CONCURRENCY": " 3 "}, func(c *Config) error {
+			return expect(c.PasswordHashConcurrency, 3)
+		}},
+		{"hash concurrency at most", map[string]string{"PASSWORD_HASH_CONCURRENCY": "256"}, func(c *Config) error {
+			return expect(c.PasswordHashConcurrency, 256)
+		}},
 		{"addr", map[string]string{"ADDR": "127.0.0.1:9000"}, func(c *Config) error {
 			return expect(c.Addr, "127.0.0.1:9000")
 		}},
@@ -304,6 +313,9 @@ func TestInvalid(t *testing.T) {
 		{"session too long", map[string]string{"SESSION_LIFETIME": "8761h"}, "got 8761h"},
 		{"shutdown text", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, `SHUTDOWN_TIMEOUT "soon" must be a duration`},
 		{"shutdown zero", map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT must be greater than 0"},
+		{"hash concurrency zero", map[string]string{"PASSWORD_HASH_CONCURRENCY": "0"}, "PASSWORD_HASH_CONCURRENCY must be greater than 0, got 0"},
+		{"hash concurrency text", map[string]string{"PASSWORD_HASH_CONCURRENCY": "many"}, `PASSWORD_HASH_CONCURRENCY "many" must be a whole number`},
+		{"hash concurrency huge", map[string]string{"PASSWORD_HASH_CONCURRENCY": "257"}, "PASSWORD_HASH_CONCURRENCY must be at most 256 (each hash holds 19 MiB while it runs), got 257"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,10 @@
 // Package password hashes and checks member passwords with argon2id, in the PHC string format
 // ($argon2id$v=19$m=...,t=...,p=...$salt$hash), so parameters can be raised later without
 // invalidating stored hashes.
+//
+// Each hash holds its memory parameter (19 MiB under Default) while it runs, so whatever hashes on
+// a request's behalf goes through the process's one Limiter, which bounds how many run at once.
+// ReadCounts counts every argon2id computation of the process, limited or not.
 package password
 
 import (
@@ -48,7 +52,7 @@ func HashWith(p Params, password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	key := idKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, p.Memory, p.Time, p.Threads, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
@@ -81,7 +85,7 @@ func Verify(encoded, password string) error {
 	if err != nil || len(want) < 16 || len(want) > 128 {
 		return ErrMalformed
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	got := idKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return ErrMismatch
 	}

@@ -33,34 +33,27 @@ var (
 			},
 		},
 	}
-	// LoginFailuresColumns holds the columns for the "login_failures" table.
-	LoginFailuresColumns = []*schema.Column{
+	// LoginThrottlesColumns holds the columns for the "login_throttles" table.
+	LoginThrottlesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "key", Type: field.TypeString, Unique: true, Size: 64},
 		{Name: "ip", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "subject", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "failures", Type: field.TypeInt, Default: 0},
+		{Name: "last_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
-	// LoginFailuresTable holds the schema information for the "login_failures" table.
-	LoginFailuresTable = &schema.Table{
-		Name:       "login_failures",
-		Columns:    LoginFailuresColumns,
-		PrimaryKey: []*schema.Column{LoginFailuresColumns[0]},
+	// LoginThrottlesTable holds the schema information for the "login_throttles" table.
+	LoginThrottlesTable = &schema.Table{
+		Name:       "login_throttles",
+		Columns:    LoginThrottlesColumns,
+		PrimaryKey: []*schema.Column{LoginThrottlesColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "loginfailure_ip_created_at",
+				Name:    "loginthrottle_expires_at",
 				Unique:  false,
-				Columns: []*schema.Column{LoginFailuresColumns[2], LoginFailuresColumns[1]},
-			},
-			{
-				Name:    "loginfailure_subject_created_at",
-				Unique:  false,
-				Columns: []*schema.Column{LoginFailuresColumns[3], LoginFailuresColumns[1]},
-			},
-			{
-				Name:    "loginfailure_expires_at",
-				Unique:  false,
-				Columns: []*schema.Column{LoginFailuresColumns[4]},
+				Columns: []*schema.Column{LoginThrottlesColumns[7]},
 			},
 		},
 	}
@@ -345,7 +338,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APITokensTable,
-		LoginFailuresTable,
+		LoginThrottlesTable,
 		ProfileFieldsTable,
 		ProfileFieldValuesTable,
 		ReplayMarkersTable,
@@ -363,7 +356,7 @@ func init() {
 	APITokensTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
 	}
-	LoginFailuresTable.Annotation = &entsql.Annotation{
+	LoginThrottlesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(42949672960),
 	}
 	ProfileFieldsTable.Annotation = &entsql.Annotation{

@@ -9,8 +9,8 @@ import (
 // APIToken is the predicate function for apitoken builders.
 type APIToken func(*sql.Selector)
 
-// LoginFailure is the predicate function for loginfailure builders.
-type LoginFailure func(*sql.Selector)
+// LoginThrottle is the predicate function for loginthrottle builders.
+type LoginThrottle func(*sql.Selector)
 
 // ProfileField is the predicate function for profilefield builders.
 type ProfileField func(*sql.Selector)

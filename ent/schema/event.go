@@ -42,7 +42,7 @@ func (SecurityEvent) Edges() []ent.Edge {
 }
 
 // Indexes of the SecurityEvent: the log is read newest first, all of it or by type. Every login
-// writes to this table, so it has no index that only the rate limit needs (see LoginFailure).
+// writes to this table, so it has no index that only the login throttle needs (see LoginThrottle).
 func (SecurityEvent) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("created_at"),
@@ -92,38 +92,44 @@ func (ReplayMarker) Annotations() []schema.Annotation {
 	return []schema.Annotation{hidden()}
 }
 
-// LoginFailure is a failed direct (email and password) login, kept for the rate limit until its
-// window has passed. The security log has the same failure as a LOGIN_FAILED event; this table
-// keeps the rate limit's lookups off the log, which every login writes to.
-type LoginFailure struct {
+// LoginThrottle counts the failed direct (email and password) logins of one client address, or of
+// one email address from one client address, for the login throttle (auth/throttle.go). A row is
+// a counter changed with compare-and-set updates, so concurrent attempts each get a count of
+// their own; every replica reads the same rows. The security log has each failure as a
+// LOGIN_FAILED event; this table keeps the throttle's reads and writes off the log.
+type LoginThrottle struct {
 	ent.Schema
 }
 
-// Fields of the LoginFailure.
-func (LoginFailure) Fields() []ent.Field {
+// Fields of the LoginThrottle.
+func (LoginThrottle) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("ip").Default("").MaxLen(64),
-		field.String("subject").Default("").MaxLen(200).
-			Comment("The normalized email the login was for."),
-		field.Time("expires_at").SchemaType(datetime),
+		field.String("key").NotEmpty().MaxLen(64).Unique().Immutable().
+			Comment("SHA-256, hex, of what is counted: the client address, or the address and the email."),
+		field.String("ip").Default("").MaxLen(64).Immutable().
+			Comment("The client address (an IPv6 address counts by its /64 prefix)."),
+		field.String("subject").Default("").MaxLen(200).Immutable().
+			Comment("The normalized email for a per-email counter; empty for the address's counter."),
+		field.Int("failures").Default(0).NonNegative().
+			Comment("Attempts counted: an attempt counts from the moment it is checked until it succeeds."),
+		field.Time("last_at").SchemaType(datetime).
+			Comment("When the latest counted attempt started; a per-email counter's delay runs from it."),
+		field.Time("expires_at").SchemaType(datetime).
+			Comment("When the counter is forgotten: the end of the address's window, or the end of the delay plus a window."),
 	}
 }
 
-// Indexes of the LoginFailure: the two counts of the rate limit, and the pruning.
-func (LoginFailure) Indexes() []ent.Index {
-	return []ent.Index{
-		index.Fields("ip", "created_at"),
-		index.Fields("subject", "created_at"),
-		index.Fields("expires_at"),
-	}
+// Indexes of the LoginThrottle: the pruning (the key has its unique index).
+func (LoginThrottle) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("expires_at")}
 }
 
-// Mixin of the LoginFailure.
-func (LoginFailure) Mixin() []ent.Mixin {
+// Mixin of the LoginThrottle.
+func (LoginThrottle) Mixin() []ent.Mixin {
 	return []ent.Mixin{CreatedMixin{}}
 }
 
-// Annotations of the LoginFailure.
-func (LoginFailure) Annotations() []schema.Annotation {
+// Annotations of the LoginThrottle.
+func (LoginThrottle) Annotations() []schema.Annotation {
 	return []schema.Annotation{hidden()}
 }

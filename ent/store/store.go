@@ -152,8 +152,8 @@ func redact(err error) error {
 // the same schema at once.
 const migrateLock = "community_sso_migrate"
 
-// Migrate creates or updates the schema. On MySQL/MariaDB it holds an advisory lock meanwhile, so
-// replicas that start together migrate one after the other.
+// Migrate creates or updates the schema, and drops the tables it no longer has. On MySQL/MariaDB
+// it holds an advisory lock meanwhile, so replicas that start together migrate one after the other.
 func (d *DB) Migrate(ctx context.Context) error {
 	if d.Driver == MySQL {
 		conn, err := d.SQL.Conn(ctx)
@@ -173,6 +173,13 @@ func (d *DB) Migrate(ctx context.Context) error {
 	// Indexes the schema no longer has are dropped (security_events lost two to login_failures).
 	if err := d.Client.Schema.Create(ctx, migrate.WithDropIndex(true)); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
+	}
+	// Tables the schema no longer has: login_failures gave way to login_throttles' counters (its
+	// rows only counted for 15 minutes, so nothing is carried over).
+	for _, table := range []string{"login_failures"} {
+		if _, err := d.SQL.ExecContext(ctx, "DROP TABLE IF EXISTS `"+table+"`"); err != nil {
+			return fmt.Errorf("store: migrate: drop %s: %w", table, redact(err))
+		}
 	}
 	return nil
 }

@@ -296,3 +296,48 @@ func TestMigrateDropsOldIndexes(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrateDropsOldTables upgrades a database that still has login_failures, which the login
+// throttle's counters (login_throttles) replaced.
+func TestMigrateDropsOldTables(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.SQL.ExecContext(ctx, "CREATE TABLE login_failures (id INTEGER PRIMARY KEY, ip VARCHAR(64) NOT NULL)"); err != nil {
+			t.Fatal(err)
+		}
+		tables := func() map[string]bool {
+			t.Helper()
+			q := "SELECT name FROM sqlite_master WHERE type = 'table'"
+			if db.Driver == store.MySQL {
+				q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+			}
+			rows, err := db.SQL.QueryContext(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			got := map[string]bool{}
+			for rows.Next() {
+				var name string
+				if err := rows.Scan(&name); err != nil {
+					t.Fatal(err)
+				}
+				got[name] = true
+			}
+			return got
+		}
+		if !tables()["login_failures"] {
+			t.Fatal("the old table was not created")
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := tables()
+		if got["login_failures"] {
+			t.Error("login_failures is still there after the migration")
+		}
+		if !got["login_throttles"] || !got["users"] {
+			t.Errorf("tables after the migration: %v", got)
+		}
+	})
+}

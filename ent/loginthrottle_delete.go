@@ -8,30 +8,30 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/community/sso/ent/loginfailure"
+	"github.com/community/sso/ent/loginthrottle"
 	"github.com/community/sso/ent/predicate"
 )
 
-// LoginFailureDelete is the builder for deleting a LoginFailure entity.
-type LoginFailureDelete struct {
+// LoginThrottleDelete is the builder for deleting a LoginThrottle entity.
+type LoginThrottleDelete struct {
 	config
 	hooks    []Hook
-	mutation *LoginFailureMutation
+	mutation *LoginThrottleMutation
 }
 
-// Where appends a list predicates to the LoginFailureDelete builder.
-func (_d *LoginFailureDelete) Where(ps ...predicate.LoginFailure) *LoginFailureDelete {
+// Where appends a list predicates to the LoginThrottleDelete builder.
+func (_d *LoginThrottleDelete) Where(ps ...predicate.LoginThrottle) *LoginThrottleDelete {
 	_d.mutation.Where(ps...)
 	return _d
 }
 
 // Exec executes the deletion query and returns how many vertices were deleted.
-func (_d *LoginFailureDelete) Exec(ctx context.Context) (int, error) {
+func (_d *LoginThrottleDelete) Exec(ctx context.Context) (int, error) {
 	return withHooks(ctx, _d.sqlExec, _d.mutation, _d.hooks)
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_d *LoginFailureDelete) ExecX(ctx context.Context) int {
+func (_d *LoginThrottleDelete) ExecX(ctx context.Context) int {
 	n, err := _d.Exec(ctx)
 	if err != nil {
 		panic(err)
@@ -39,8 +39,8 @@ func (_d *LoginFailureDelete) ExecX(ctx context.Context) int {
 	return n
 }
 
-func (_d *LoginFailureDelete) sqlExec(ctx context.Context) (int, error) {
-	_spec := sqlgraph.NewDeleteSpec(loginfailure.Table, sqlgraph.NewFieldSpec(loginfailure.FieldID, field.TypeInt))
+func (_d *LoginThrottleDelete) sqlExec(ctx context.Context) (int, error) {
+	_spec := sqlgraph.NewDeleteSpec(loginthrottle.Table, sqlgraph.NewFieldSpec(loginthrottle.FieldID, field.TypeInt))
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
 			for i := range ps {
@@ -56,32 +56,32 @@ func (_d *LoginFailureDelete) sqlExec(ctx context.Context) (int, error) {
 	return affected, err
 }
 
-// LoginFailureDeleteOne is the builder for deleting a single LoginFailure entity.
-type LoginFailureDeleteOne struct {
-	_d *LoginFailureDelete
+// LoginThrottleDeleteOne is the builder for deleting a single LoginThrottle entity.
+type LoginThrottleDeleteOne struct {
+	_d *LoginThrottleDelete
 }
 
-// Where appends a list predicates to the LoginFailureDelete builder.
-func (_d *LoginFailureDeleteOne) Where(ps ...predicate.LoginFailure) *LoginFailureDeleteOne {
+// Where appends a list predicates to the LoginThrottleDelete builder.
+func (_d *LoginThrottleDeleteOne) Where(ps ...predicate.LoginThrottle) *LoginThrottleDeleteOne {
 	_d._d.mutation.Where(ps...)
 	return _d
 }
 
 // Exec executes the deletion query.
-func (_d *LoginFailureDeleteOne) Exec(ctx context.Context) error {
+func (_d *LoginThrottleDeleteOne) Exec(ctx context.Context) error {
 	n, err := _d._d.Exec(ctx)
 	switch {
 	case err != nil:
 		return err
 	case n == 0:
-		return &NotFoundError{loginfailure.Label}
+		return &NotFoundError{loginthrottle.Label}
 	default:
 		return nil
 	}
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_d *LoginFailureDeleteOne) ExecX(ctx context.Context) {
+func (_d *LoginThrottleDeleteOne) ExecX(ctx context.Context) {
 	if err := _d.Exec(ctx); err != nil {
 		panic(err)
 	}

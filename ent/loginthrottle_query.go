@@ -12,70 +12,70 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/community/sso/ent/loginfailure"
+	"github.com/community/sso/ent/loginthrottle"
 	"github.com/community/sso/ent/predicate"
 )
 
-// LoginFailureQuery is the builder for querying LoginFailure entities.
-type LoginFailureQuery struct {
+// LoginThrottleQuery is the builder for querying LoginThrottle entities.
+type LoginThrottleQuery struct {
 	config
 	ctx        *QueryContext
-	order      []loginfailure.OrderOption
+	order      []loginthrottle.OrderOption
 	inters     []Interceptor
-	predicates []predicate.LoginFailure
-	loadTotal  []func(context.Context, []*LoginFailure) error
+	predicates []predicate.LoginThrottle
+	loadTotal  []func(context.Context, []*LoginThrottle) error
 	modifiers  []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
 }
 
-// Where adds a new predicate for the LoginFailureQuery builder.
-func (_q *LoginFailureQuery) Where(ps ...predicate.LoginFailure) *LoginFailureQuery {
+// Where adds a new predicate for the LoginThrottleQuery builder.
+func (_q *LoginThrottleQuery) Where(ps ...predicate.LoginThrottle) *LoginThrottleQuery {
 	_q.predicates = append(_q.predicates, ps...)
 	return _q
 }
 
 // Limit the number of records to be returned by this query.
-func (_q *LoginFailureQuery) Limit(limit int) *LoginFailureQuery {
+func (_q *LoginThrottleQuery) Limit(limit int) *LoginThrottleQuery {
 	_q.ctx.Limit = &limit
 	return _q
 }
 
 // Offset to start from.
-func (_q *LoginFailureQuery) Offset(offset int) *LoginFailureQuery {
+func (_q *LoginThrottleQuery) Offset(offset int) *LoginThrottleQuery {
 	_q.ctx.Offset = &offset
 	return _q
 }
 
 // Unique configures the query builder to filter duplicate records on query.
 // By default, unique is set to true, and can be disabled using this method.
-func (_q *LoginFailureQuery) Unique(unique bool) *LoginFailureQuery {
+func (_q *LoginThrottleQuery) Unique(unique bool) *LoginThrottleQuery {
 	_q.ctx.Unique = &unique
 	return _q
 }
 
 // Order specifies how the records should be ordered.
-func (_q *LoginFailureQuery) Order(o ...loginfailure.OrderOption) *LoginFailureQuery {
+func (_q *LoginThrottleQuery) Order(o ...loginthrottle.OrderOption) *LoginThrottleQuery {
 	_q.order = append(_q.order, o...)
 	return _q
 }
 
-// First returns the first LoginFailure entity from the query.
-// Returns a *NotFoundError when no LoginFailure was found.
-func (_q *LoginFailureQuery) First(ctx context.Context) (*LoginFailure, error) {
+// First returns the first LoginThrottle entity from the query.
+// Returns a *NotFoundError when no LoginThrottle was found.
+func (_q *LoginThrottleQuery) First(ctx context.Context) (*LoginThrottle, error) {
 	nodes, err := _q.Limit(1).All(setContextOp(ctx, _q.ctx, ent.OpQueryFirst))
 	if err != nil {
 		return nil, err
 	}
 	if len(nodes) == 0 {
-		return nil, &NotFoundError{loginfailure.Label}
+		return nil, &NotFoundError{loginthrottle.Label}
 	}
 	return nodes[0], nil
 }
 
 // FirstX is like First, but panics if an error occurs.
-func (_q *LoginFailureQuery) FirstX(ctx context.Context) *LoginFailure {
+func (_q *LoginThrottleQuery) FirstX(ctx context.Context) *LoginThrottle {
 	node, err := _q.First(ctx)
 	if err != nil && !IsNotFound(err) {
 		panic(err)
@@ -83,22 +83,22 @@ func (_q *LoginFailureQuery) FirstX(ctx context.Context) *LoginFailure {
 	return node
 }
 
-// FirstID returns the first LoginFailure ID from the query.
-// Returns a *NotFoundError when no LoginFailure ID was found.
-func (_q *LoginFailureQuery) FirstID(ctx context.Context) (id int, err error) {
+// FirstID returns the first LoginThrottle ID from the query.
+// Returns a *NotFoundError when no LoginThrottle ID was found.
+func (_q *LoginThrottleQuery) FirstID(ctx context.Context) (id int, err error) {
 	var ids []int
 	if ids, err = _q.Limit(1).IDs(setContextOp(ctx, _q.ctx, ent.OpQueryFirstID)); err != nil {
 		return
 	}
 	if len(ids) == 0 {
-		err = &NotFoundError{loginfailure.Label}
+		err = &NotFoundError{loginthrottle.Label}
 		return
 	}
 	return ids[0], nil
 }
 
 // FirstIDX is like FirstID, but panics if an error occurs.
-func (_q *LoginFailureQuery) FirstIDX(ctx context.Context) int {
+func (_q *LoginThrottleQuery) FirstIDX(ctx context.Context) int {
 	id, err := _q.FirstID(ctx)
 	if err != nil && !IsNotFound(err) {
 		panic(err)
@@ -106,10 +106,10 @@ func (_q *LoginFailureQuery) FirstIDX(ctx context.Context) int {
 	return id
 }
 
-// Only returns a single LoginFailure entity found by the query, ensuring it only returns one.
-// Returns a *NotSingularError when more than one LoginFailure entity is found.
-// Returns a *NotFoundError when no LoginFailure entities are found.
-func (_q *LoginFailureQuery) Only(ctx context.Context) (*LoginFailure, error) {
+// Only returns a single LoginThrottle entity found by the query, ensuring it only returns one.
+// Returns a *NotSingularError when more than one LoginThrottle entity is found.
+// Returns a *NotFoundError when no LoginThrottle entities are found.
+func (_q *LoginThrottleQuery) Only(ctx context.Context) (*LoginThrottle, error) {
 	nodes, err := _q.Limit(2).All(setContextOp(ctx, _q.ctx, ent.OpQueryOnly))
 	if err != nil {
 		return nil, err
@@ -118,14 +118,14 @@ func (_q *LoginFailureQuery) Only(ctx context.Context) (*LoginFailure, error) {
 	case 1:
 		return nodes[0], nil
 	case 0:
-		return nil, &NotFoundError{loginfailure.Label}
+		return nil, &NotFoundError{loginthrottle.Label}
 	default:
-		return nil, &NotSingularError{loginfailure.Label}
+		return nil, &NotSingularError{loginthrottle.Label}
 	}
 }
 
 // OnlyX is like Only, but panics if an error occurs.
-func (_q *LoginFailureQuery) OnlyX(ctx context.Context) *LoginFailure {
+func (_q *LoginThrottleQuery) OnlyX(ctx context.Context) *LoginThrottle {
 	node, err := _q.Only(ctx)
 	if err != nil {
 		panic(err)
@@ -133,10 +133,10 @@ func (_q *LoginFailureQuery) OnlyX(ctx context.Context) *LoginFailure {
 	return node
 }
 
-// OnlyID is like Only, but returns the only LoginFailure ID in the query.
-// Returns a *NotSingularError when more than one LoginFailure ID is found.
+// OnlyID is like Only, but returns the only LoginThrottle ID in the query.
+// Returns a *NotSingularError when more than one LoginThrottle ID is found.
 // Returns a *NotFoundError when no entities are found.
-func (_q *LoginFailureQuery) OnlyID(ctx context.Context) (id int, err error) {
+func (_q *LoginThrottleQuery) OnlyID(ctx context.Context) (id int, err error) {
 	var ids []int
 	if ids, err = _q.Limit(2).IDs(setContextOp(ctx, _q.ctx, ent.OpQueryOnlyID)); err != nil {
 		return
@@ -145,15 +145,15 @@ func (_q *LoginFailureQuery) OnlyID(ctx context.Context) (id int, err error) {
 	case 1:
 		id = ids[0]
 	case 0:
-		err = &NotFoundError{loginfailure.Label}
+		err = &NotFoundError{loginthrottle.Label}
 	default:
-		err = &NotSingularError{loginfailure.Label}
+		err = &NotSingularError{loginthrottle.Label}
 	}
 	return
 }
 
 // OnlyIDX is like OnlyID, but panics if an error occurs.
-func (_q *LoginFailureQuery) OnlyIDX(ctx context.Context) int {
+func (_q *LoginThrottleQuery) OnlyIDX(ctx context.Context) int {
 	id, err := _q.OnlyID(ctx)
 	if err != nil {
 		panic(err)
@@ -161,18 +161,18 @@ func (_q *LoginFailureQuery) OnlyIDX(ctx context.Context) int {
 	return id
 }
 
-// All executes the query and returns a list of LoginFailures.
-func (_q *LoginFailureQuery) All(ctx context.Context) ([]*LoginFailure, error) {
+// All executes the query and returns a list of LoginThrottles.
+func (_q *LoginThrottleQuery) All(ctx context.Context) ([]*LoginThrottle, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryAll)
 	if err := _q.prepareQuery(ctx); err != nil {
 		return nil, err
 	}
-	qr := querierAll[[]*LoginFailure, *LoginFailureQuery]()
-	return withInterceptors[[]*LoginFailure](ctx, _q, qr, _q.inters)
+	qr := querierAll[[]*LoginThrottle, *LoginThrottleQuery]()
+	return withInterceptors[[]*LoginThrottle](ctx, _q, qr, _q.inters)
 }
 
 // AllX is like All, but panics if an error occurs.
-func (_q *LoginFailureQuery) AllX(ctx context.Context) []*LoginFailure {
+func (_q *LoginThrottleQuery) AllX(ctx context.Context) []*LoginThrottle {
 	nodes, err := _q.All(ctx)
 	if err != nil {
 		panic(err)
@@ -180,20 +180,20 @@ func (_q *LoginFailureQuery) AllX(ctx context.Context) []*LoginFailure {
 	return nodes
 }
 
-// IDs executes the query and returns a list of LoginFailure IDs.
-func (_q *LoginFailureQuery) IDs(ctx context.Context) (ids []int, err error) {
+// IDs executes the query and returns a list of LoginThrottle IDs.
+func (_q *LoginThrottleQuery) IDs(ctx context.Context) (ids []int, err error) {
 	if _q.ctx.Unique == nil && _q.path != nil {
 		_q.Unique(true)
 	}
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryIDs)
-	if err = _q.Select(loginfailure.FieldID).Scan(ctx, &ids); err != nil {
+	if err = _q.Select(loginthrottle.FieldID).Scan(ctx, &ids); err != nil {
 		return nil, err
 	}
 	return ids, nil
 }
 
 // IDsX is like IDs, but panics if an error occurs.
-func (_q *LoginFailureQuery) IDsX(ctx context.Context) []int {
+func (_q *LoginThrottleQuery) IDsX(ctx context.Context) []int {
 	ids, err := _q.IDs(ctx)
 	if err != nil {
 		panic(err)
@@ -202,16 +202,16 @@ func (_q *LoginFailureQuery) IDsX(ctx context.Context) []int {
 }
 
 // Count returns the count of the given query.
-func (_q *LoginFailureQuery) Count(ctx context.Context) (int, error) {
+func (_q *LoginThrottleQuery) Count(ctx context.Context) (int, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryCount)
 	if err := _q.prepareQuery(ctx); err != nil {
 		return 0, err
 	}
-	return withInterceptors[int](ctx, _q, querierCount[*LoginFailureQuery](), _q.inters)
+	return withInterceptors[int](ctx, _q, querierCount[*LoginThrottleQuery](), _q.inters)
 }
 
 // CountX is like Count, but panics if an error occurs.
-func (_q *LoginFailureQuery) CountX(ctx context.Context) int {
+func (_q *LoginThrottleQuery) CountX(ctx context.Context) int {
 	count, err := _q.Count(ctx)
 	if err != nil {
 		panic(err)
@@ -220,7 +220,7 @@ func (_q *LoginFailureQuery) CountX(ctx context.Context) int {
 }
 
 // Exist returns true if the query has elements in the graph.
-func (_q *LoginFailureQuery) Exist(ctx context.Context) (bool, error) {
+func (_q *LoginThrottleQuery) Exist(ctx context.Context) (bool, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryExist)
 	switch _, err := _q.FirstID(ctx); {
 	case IsNotFound(err):
@@ -233,7 +233,7 @@ func (_q *LoginFailureQuery) Exist(ctx context.Context) (bool, error) {
 }
 
 // ExistX is like Exist, but panics if an error occurs.
-func (_q *LoginFailureQuery) ExistX(ctx context.Context) bool {
+func (_q *LoginThrottleQuery) ExistX(ctx context.Context) bool {
 	exist, err := _q.Exist(ctx)
 	if err != nil {
 		panic(err)
@@ -241,18 +241,18 @@ func (_q *LoginFailureQuery) ExistX(ctx context.Context) bool {
 	return exist
 }
 
-// Clone returns a duplicate of the LoginFailureQuery builder, including all associated steps. It can be
+// Clone returns a duplicate of the LoginThrottleQuery builder, including all associated steps. It can be
 // used to prepare common query builders and use them differently after the clone is made.
-func (_q *LoginFailureQuery) Clone() *LoginFailureQuery {
+func (_q *LoginThrottleQuery) Clone() *LoginThrottleQuery {
 	if _q == nil {
 		return nil
 	}
-	return &LoginFailureQuery{
+	return &LoginThrottleQuery{
 		config:     _q.config,
 		ctx:        _q.ctx.Clone(),
-		order:      append([]loginfailure.OrderOption{}, _q.order...),
+		order:      append([]loginthrottle.OrderOption{}, _q.order...),
 		inters:     append([]Interceptor{}, _q.inters...),
-		predicates: append([]predicate.LoginFailure{}, _q.predicates...),
+		predicates: append([]predicate.LoginThrottle{}, _q.predicates...),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -270,15 +270,15 @@ func (_q *LoginFailureQuery) Clone() *LoginFailureQuery {
 //		Count int `json:"count,omitempty"`
 //	}
 //
-//	client.LoginFailure.Query().
-//		GroupBy(loginfailure.FieldCreatedAt).
+//	client.LoginThrottle.Query().
+//		GroupBy(loginthrottle.FieldCreatedAt).
 //		Aggregate(ent.Count()).
 //		Scan(ctx, &v)
-func (_q *LoginFailureQuery) GroupBy(field string, fields ...string) *LoginFailureGroupBy {
+func (_q *LoginThrottleQuery) GroupBy(field string, fields ...string) *LoginThrottleGroupBy {
 	_q.ctx.Fields = append([]string{field}, fields...)
-	grbuild := &LoginFailureGroupBy{build: _q}
+	grbuild := &LoginThrottleGroupBy{build: _q}
 	grbuild.flds = &_q.ctx.Fields
-	grbuild.label = loginfailure.Label
+	grbuild.label = loginthrottle.Label
 	grbuild.scan = grbuild.Scan
 	return grbuild
 }
@@ -292,23 +292,23 @@ func (_q *LoginFailureQuery) GroupBy(field string, fields ...string) *LoginFailu
 //		CreatedAt time.Time `json:"created_at,omitempty"`
 //	}
 //
-//	client.LoginFailure.Query().
-//		Select(loginfailure.FieldCreatedAt).
+//	client.LoginThrottle.Query().
+//		Select(loginthrottle.FieldCreatedAt).
 //		Scan(ctx, &v)
-func (_q *LoginFailureQuery) Select(fields ...string) *LoginFailureSelect {
+func (_q *LoginThrottleQuery) Select(fields ...string) *LoginThrottleSelect {
 	_q.ctx.Fields = append(_q.ctx.Fields, fields...)
-	sbuild := &LoginFailureSelect{LoginFailureQuery: _q}
-	sbuild.label = loginfailure.Label
+	sbuild := &LoginThrottleSelect{LoginThrottleQuery: _q}
+	sbuild.label = loginthrottle.Label
 	sbuild.flds, sbuild.scan = &_q.ctx.Fields, sbuild.Scan
 	return sbuild
 }
 
-// Aggregate returns a LoginFailureSelect configured with the given aggregations.
-func (_q *LoginFailureQuery) Aggregate(fns ...AggregateFunc) *LoginFailureSelect {
+// Aggregate returns a LoginThrottleSelect configured with the given aggregations.
+func (_q *LoginThrottleQuery) Aggregate(fns ...AggregateFunc) *LoginThrottleSelect {
 	return _q.Select().Aggregate(fns...)
 }
 
-func (_q *LoginFailureQuery) prepareQuery(ctx context.Context) error {
+func (_q *LoginThrottleQuery) prepareQuery(ctx context.Context) error {
 	for _, inter := range _q.inters {
 		if inter == nil {
 			return fmt.Errorf("ent: uninitialized interceptor (forgotten import ent/runtime?)")
@@ -320,7 +320,7 @@ func (_q *LoginFailureQuery) prepareQuery(ctx context.Context) error {
 		}
 	}
 	for _, f := range _q.ctx.Fields {
-		if !loginfailure.ValidColumn(f) {
+		if !loginthrottle.ValidColumn(f) {
 			return &ValidationError{Name: f, err: fmt.Errorf("ent: invalid field %q for query", f)}
 		}
 	}
@@ -334,16 +334,16 @@ func (_q *LoginFailureQuery) prepareQuery(ctx context.Context) error {
 	return nil
 }
 
-func (_q *LoginFailureQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*LoginFailure, error) {
+func (_q *LoginThrottleQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*LoginThrottle, error) {
 	var (
-		nodes = []*LoginFailure{}
+		nodes = []*LoginThrottle{}
 		_spec = _q.querySpec()
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
-		return (*LoginFailure).scanValues(nil, columns)
+		return (*LoginThrottle).scanValues(nil, columns)
 	}
 	_spec.Assign = func(columns []string, values []any) error {
-		node := &LoginFailure{config: _q.config}
+		node := &LoginThrottle{config: _q.config}
 		nodes = append(nodes, node)
 		return node.assignValues(columns, values)
 	}
@@ -367,7 +367,7 @@ func (_q *LoginFailureQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	return nodes, nil
 }
 
-func (_q *LoginFailureQuery) sqlCount(ctx context.Context) (int, error) {
+func (_q *LoginThrottleQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
@@ -379,8 +379,8 @@ func (_q *LoginFailureQuery) sqlCount(ctx context.Context) (int, error) {
 	return sqlgraph.CountNodes(ctx, _q.driver, _spec)
 }
 
-func (_q *LoginFailureQuery) querySpec() *sqlgraph.QuerySpec {
-	_spec := sqlgraph.NewQuerySpec(loginfailure.Table, loginfailure.Columns, sqlgraph.NewFieldSpec(loginfailure.FieldID, field.TypeInt))
+func (_q *LoginThrottleQuery) querySpec() *sqlgraph.QuerySpec {
+	_spec := sqlgraph.NewQuerySpec(loginthrottle.Table, loginthrottle.Columns, sqlgraph.NewFieldSpec(loginthrottle.FieldID, field.TypeInt))
 	_spec.From = _q.sql
 	if unique := _q.ctx.Unique; unique != nil {
 		_spec.Unique = *unique
@@ -389,9 +389,9 @@ func (_q *LoginFailureQuery) querySpec() *sqlgraph.QuerySpec {
 	}
 	if fields := _q.ctx.Fields; len(fields) > 0 {
 		_spec.Node.Columns = make([]string, 0, len(fields))
-		_spec.Node.Columns = append(_spec.Node.Columns, loginfailure.FieldID)
+		_spec.Node.Columns = append(_spec.Node.Columns, loginthrottle.FieldID)
 		for i := range fields {
-			if fields[i] != loginfailure.FieldID {
+			if fields[i] != loginthrottle.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, fields[i])
 			}
 		}
@@ -419,12 +419,12 @@ func (_q *LoginFailureQuery) querySpec() *sqlgraph.QuerySpec {
 	return _spec
 }
 
-func (_q *LoginFailureQuery) sqlQuery(ctx context.Context) *sql.Selector {
+func (_q *LoginThrottleQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	builder := sql.Dialect(_q.driver.Dialect())
-	t1 := builder.Table(loginfailure.Table)
+	t1 := builder.Table(loginthrottle.Table)
 	columns := _q.ctx.Fields
 	if len(columns) == 0 {
-		columns = loginfailure.Columns
+		columns = loginthrottle.Columns
 	}
 	selector := builder.Select(t1.Columns(columns...)...).From(t1)
 	if _q.sql != nil {
@@ -457,7 +457,7 @@ func (_q *LoginFailureQuery) sqlQuery(ctx context.Context) *sql.Selector {
 // ForUpdate locks the selected rows against concurrent updates, and prevent them from being
 // updated, deleted or "selected ... for update" by other sessions, until the transaction is
 // either committed or rolled-back.
-func (_q *LoginFailureQuery) ForUpdate(opts ...sql.LockOption) *LoginFailureQuery {
+func (_q *LoginThrottleQuery) ForUpdate(opts ...sql.LockOption) *LoginThrottleQuery {
 	if _q.driver.Dialect() == dialect.Postgres {
 		_q.Unique(false)
 	}
@@ -470,7 +470,7 @@ func (_q *LoginFailureQuery) ForUpdate(opts ...sql.LockOption) *LoginFailureQuer
 // ForShare behaves similarly to ForUpdate, except that it acquires a shared mode lock
 // on any rows that are read. Other sessions can read the rows, but cannot modify them
 // until your transaction commits.
-func (_q *LoginFailureQuery) ForShare(opts ...sql.LockOption) *LoginFailureQuery {
+func (_q *LoginThrottleQuery) ForShare(opts ...sql.LockOption) *LoginThrottleQuery {
 	if _q.driver.Dialect() == dialect.Postgres {
 		_q.Unique(false)
 	}
@@ -481,33 +481,33 @@ func (_q *LoginFailureQuery) ForShare(opts ...sql.LockOption) *LoginFailureQuery
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.
-func (_q *LoginFailureQuery) Modify(modifiers ...func(s *sql.Selector)) *LoginFailureSelect {
+func (_q *LoginThrottleQuery) Modify(modifiers ...func(s *sql.Selector)) *LoginThrottleSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
 }
 
-// LoginFailureGroupBy is the group-by builder for LoginFailure entities.
-type LoginFailureGroupBy struct {
+// LoginThrottleGroupBy is the group-by builder for LoginThrottle entities.
+type LoginThrottleGroupBy struct {
 	selector
-	build *LoginFailureQuery
+	build *LoginThrottleQuery
 }
 
 // Aggregate adds the given aggregation functions to the group-by query.
-func (_g *LoginFailureGroupBy) Aggregate(fns ...AggregateFunc) *LoginFailureGroupBy {
+func (_g *LoginThrottleGroupBy) Aggregate(fns ...AggregateFunc) *LoginThrottleGroupBy {
 	_g.fns = append(_g.fns, fns...)
 	return _g
 }
 
 // Scan applies the selector query and scans the result into the given value.
-func (_g *LoginFailureGroupBy) Scan(ctx context.Context, v any) error {
+func (_g *LoginThrottleGroupBy) Scan(ctx context.Context, v any) error {
 	ctx = setContextOp(ctx, _g.build.ctx, ent.OpQueryGroupBy)
 	if err := _g.build.prepareQuery(ctx); err != nil {
 		return err
 	}
-	return scanWithInterceptors[*LoginFailureQuery, *LoginFailureGroupBy](ctx, _g.build, _g, _g.build.inters, v)
+	return scanWithInterceptors[*LoginThrottleQuery, *LoginThrottleGroupBy](ctx, _g.build, _g, _g.build.inters, v)
 }
 
-func (_g *LoginFailureGroupBy) sqlScan(ctx context.Context, root *LoginFailureQuery, v any) error {
+func (_g *LoginThrottleGroupBy) sqlScan(ctx context.Context, root *LoginThrottleQuery, v any) error {
 	selector := root.sqlQuery(ctx).Select()
 	aggregation := make([]string, 0, len(_g.fns))
 	for _, fn := range _g.fns {
@@ -534,28 +534,28 @@ func (_g *LoginFailureGroupBy) sqlScan(ctx context.Context, root *LoginFailureQu
 	return sql.ScanSlice(rows, v)
 }
 
-// LoginFailureSelect is the builder for selecting fields of LoginFailure entities.
-type LoginFailureSelect struct {
-	*LoginFailureQuery
+// LoginThrottleSelect is the builder for selecting fields of LoginThrottle entities.
+type LoginThrottleSelect struct {
+	*LoginThrottleQuery
 	selector
 }
 
 // Aggregate adds the given aggregation functions to the selector query.
-func (_s *LoginFailureSelect) Aggregate(fns ...AggregateFunc) *LoginFailureSelect {
+func (_s *LoginThrottleSelect) Aggregate(fns ...AggregateFunc) *LoginThrottleSelect {
 	_s.fns = append(_s.fns, fns...)
 	return _s
 }
 
 // Scan applies the selector query and scans the result into the given value.
-func (_s *LoginFailureSelect) Scan(ctx context.Context, v any) error {
+func (_s *LoginThrottleSelect) Scan(ctx context.Context, v any) error {
 	ctx = setContextOp(ctx, _s.ctx, ent.OpQuerySelect)
 	if err := _s.prepareQuery(ctx); err != nil {
 		return err
 	}
-	return scanWithInterceptors[*LoginFailureQuery, *LoginFailureSelect](ctx, _s.LoginFailureQuery, _s, _s.inters, v)
+	return scanWithInterceptors[*LoginThrottleQuery, *LoginThrottleSelect](ctx, _s.LoginThrottleQuery, _s, _s.inters, v)
 }
 
-func (_s *LoginFailureSelect) sqlScan(ctx context.Context, root *LoginFailureQuery, v any) error {
+func (_s *LoginThrottleSelect) sqlScan(ctx context.Context, root *LoginThrottleQuery, v any) error {
 	selector := root.sqlQuery(ctx)
 	aggregation := make([]string, 0, len(_s.fns))
 	for _, fn := range _s.fns {
@@ -577,7 +577,7 @@ func (_s *LoginFailureSelect) sqlScan(ctx context.Context, root *LoginFailureQue
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.
-func (_s *LoginFailureSelect) Modify(modifiers ...func(s *sql.Selector)) *LoginFailureSelect {
+func (_s *LoginThrottleSelect) Modify(modifiers ...func(s *sql.Selector)) *LoginThrottleSelect {
 	_s.modifiers = append(_s.modifiers, modifiers...)
 	return _s
 }
