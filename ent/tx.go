@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// APIToken is the client for interacting with the APIToken builders.
 	APIToken *APITokenClient
+	// EmailToken is the client for interacting with the EmailToken builders.
+	EmailToken *EmailTokenClient
 	// LoginFailure is the client for interacting with the LoginFailure builders.
 	LoginFailure *LoginFailureClient
 	// ProfileField is the client for interacting with the ProfileField builders.
@@ -168,6 +170,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIToken = NewAPITokenClient(tx.config)
+	tx.EmailToken = NewEmailTokenClient(tx.config)
 	tx.LoginFailure = NewLoginFailureClient(tx.config)
 	tx.ProfileField = NewProfileFieldClient(tx.config)
 	tx.ProfileFieldValue = NewProfileFieldValueClient(tx.config)

@@ -41,6 +41,10 @@ func (User) Fields() []ent.Field {
 			Unique().
 			Validate(normalizedEmail).
 			Annotations(entgql.OrderField("EMAIL")),
+		field.Bool("email_verified").
+			Default(true).
+			Comment("The member proved it owns the email: it came verified from SSO, was set by an admin, or was confirmed by a mailed link.").
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		field.String("name").
 			Default("").
 			MaxLen(200).
