@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/config"
 	"github.com/community/sso/auth/jwtsso"
+	"github.com/community/sso/auth/mail"
 	"github.com/community/sso/auth/oauth2sso"
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
@@ -135,6 +137,23 @@ type deps struct {
 	// IdPClient makes the requests to the OAuth2/OIDC provider (its transport is kept, the
 	// timeouts and size limits of oauth2sso.NewHTTPClient are added).
 	IdPClient *http.Client
+	// SMTPTLS, when set, replaces the TLS settings of the connection to SMTP_HOST.
+	SMTPTLS *tls.Config
+}
+
+// newMailer is the sender of the server's mail, or nil when SMTP_HOST is not set.
+func newMailer(cfg *config.Config, d deps) (mail.Sender, error) {
+	if !cfg.SMTP.Enabled() {
+		return nil, nil
+	}
+	s, err := mail.New(mail.Config{
+		Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
+		From: cfg.SMTP.From, TLS: cfg.SMTP.TLS, TLSConfig: d.SMTPTLS,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // routes mounts every route of the server behind the common middleware.
@@ -180,9 +199,13 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		PublicURL: cfg.PublicURL.String(), Log: log, Metrics: metrics,
 	}
 	jwtVerifier := &jwtsso.Verifier{Sealer: sealer}
+	mailer, err := newMailer(cfg, d)
+	if err != nil {
+		return nil, err
+	}
 	resolver := &graph.Resolver{
 		DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
-		JWT: jwtVerifier, Provisioner: provisioner,
+		JWT: jwtVerifier, Provisioner: provisioner, Mail: mailer,
 	}
 	gql := graph.NewHandler(resolver, graph.HandlerConfig{
 		ComplexityLimit: cfg.GraphQLComplexityLimit,
@@ -205,12 +228,16 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		DB: db, Verifier: jwtVerifier, Provisioner: provisioner, Log: log, Metrics: metrics,
 	}))
 	(&auth.Handler{
-		DB:          db,
-		Sessions:    sessions,
-		Log:         log,
-		Metrics:     metrics,
-		CrossOrigin: forms,
-		LogoutURL:   oauth2Handler.LogoutURL,
+		DB:            db,
+		Sessions:      sessions,
+		Log:           log,
+		Metrics:       metrics,
+		CrossOrigin:   forms,
+		LogoutURL:     oauth2Handler.LogoutURL,
+		PasswordReset: mailer != nil,
+	}).Register(mux, app)
+	(&auth.MailLinks{
+		DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms,
 	}).Register(mux, app)
 	oauth2Handler.Register(mux, app)
 

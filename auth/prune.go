@@ -8,15 +8,18 @@ import (
 	"time"
 
 	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/emailtoken"
 	"github.com/community/sso/ent/loginfailure"
 	"github.com/community/sso/ent/replaymarker"
 	"github.com/community/sso/ent/session"
 )
 
-// PruneEvery is how often a server deletes expired sessions, replay markers and login failures.
+// PruneEvery is how often a server deletes expired sessions, replay markers, login failures and
+// mailed links.
 const PruneEvery = 10 * time.Minute
 
-// Prune deletes the sessions, JWT replay markers and login failures that expired before now, each
+// Prune deletes the sessions, JWT replay markers and login failures that expired before now, and
+// the mailed links that expired an hour before now (the rate limits count them that long), each
 // in a statement of its own, and returns how many rows went.
 func Prune(ctx context.Context, client *ent.Client, now time.Time) (int, error) {
 	sessions, err := client.Session.Delete().Where(session.ExpiresAtLT(now)).Exec(ctx)
@@ -31,7 +34,11 @@ func Prune(ctx context.Context, client *ent.Client, now time.Time) (int, error) 
 	if err != nil {
 		return sessions + markers, fmt.Errorf("auth: prune login failures: %w", err)
 	}
-	return sessions + markers + failures, nil
+	links, err := client.EmailToken.Delete().Where(emailtoken.ExpiresAtLT(now.Add(-emailTokenKept))).Exec(ctx)
+	if err != nil {
+		return sessions + markers + failures, fmt.Errorf("auth: prune mailed links: %w", err)
+	}
+	return sessions + markers + failures + links, nil
 }
 
 // PruneLoop runs Prune every PruneEvery (with jitter, so replicas spread out) until ctx ends.

@@ -317,6 +317,18 @@ type (
 	}
 )
 
+// SetExpiresAt sets the "expires_at" field.
+func (u *EmailTokenUpsert) SetExpiresAt(v time.Time) *EmailTokenUpsert {
+	u.Set(emailtoken.FieldExpiresAt, v)
+	return u
+}
+
+// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
+func (u *EmailTokenUpsert) UpdateExpiresAt() *EmailTokenUpsert {
+	u.SetExcluded(emailtoken.FieldExpiresAt)
+	return u
+}
+
 // SetUsedAt sets the "used_at" field.
 func (u *EmailTokenUpsert) SetUsedAt(v time.Time) *EmailTokenUpsert {
 	u.Set(emailtoken.FieldUsedAt, v)
@@ -364,9 +376,6 @@ func (u *EmailTokenUpsertOne) UpdateNewValues() *EmailTokenUpsertOne {
 		if _, exists := u.create.mutation.IP(); exists {
 			s.SetIgnore(emailtoken.FieldIP)
 		}
-		if _, exists := u.create.mutation.ExpiresAt(); exists {
-			s.SetIgnore(emailtoken.FieldExpiresAt)
-		}
 	}))
 	return u
 }
@@ -396,6 +405,20 @@ func (u *EmailTokenUpsertOne) Update(set func(*EmailTokenUpsert)) *EmailTokenUps
 		set(&EmailTokenUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (u *EmailTokenUpsertOne) SetExpiresAt(v time.Time) *EmailTokenUpsertOne {
+	return u.Update(func(s *EmailTokenUpsert) {
+		s.SetExpiresAt(v)
+	})
+}
+
+// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
+func (u *EmailTokenUpsertOne) UpdateExpiresAt() *EmailTokenUpsertOne {
+	return u.Update(func(s *EmailTokenUpsert) {
+		s.UpdateExpiresAt()
+	})
 }
 
 // SetUsedAt sets the "used_at" field.
@@ -613,9 +636,6 @@ func (u *EmailTokenUpsertBulk) UpdateNewValues() *EmailTokenUpsertBulk {
 			if _, exists := b.mutation.IP(); exists {
 				s.SetIgnore(emailtoken.FieldIP)
 			}
-			if _, exists := b.mutation.ExpiresAt(); exists {
-				s.SetIgnore(emailtoken.FieldExpiresAt)
-			}
 		}
 	}))
 	return u
@@ -646,6 +666,20 @@ func (u *EmailTokenUpsertBulk) Update(set func(*EmailTokenUpsert)) *EmailTokenUp
 		set(&EmailTokenUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (u *EmailTokenUpsertBulk) SetExpiresAt(v time.Time) *EmailTokenUpsertBulk {
+	return u.Update(func(s *EmailTokenUpsert) {
+		s.SetExpiresAt(v)
+	})
+}
+
+// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
+func (u *EmailTokenUpsertBulk) UpdateExpiresAt() *EmailTokenUpsertBulk {
+	return u.Update(func(s *EmailTokenUpsert) {
+		s.UpdateExpiresAt()
+	})
 }
 
 // SetUsedAt sets the "used_at" field.

@@ -29,6 +29,20 @@ func (_u *EmailTokenUpdate) Where(ps ...predicate.EmailToken) *EmailTokenUpdate 
 	return _u
 }
 
+// SetExpiresAt sets the "expires_at" field.
+func (_u *EmailTokenUpdate) SetExpiresAt(v time.Time) *EmailTokenUpdate {
+	_u.mutation.SetExpiresAt(v)
+	return _u
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_u *EmailTokenUpdate) SetNillableExpiresAt(v *time.Time) *EmailTokenUpdate {
+	if v != nil {
+		_u.SetExpiresAt(*v)
+	}
+	return _u
+}
+
 // SetUsedAt sets the "used_at" field.
 func (_u *EmailTokenUpdate) SetUsedAt(v time.Time) *EmailTokenUpdate {
 	_u.mutation.SetUsedAt(v)
@@ -96,6 +110,9 @@ func (_u *EmailTokenUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 			}
 		}
 	}
+	if value, ok := _u.mutation.ExpiresAt(); ok {
+		_spec.SetField(emailtoken.FieldExpiresAt, field.TypeTime, value)
+	}
 	if value, ok := _u.mutation.UsedAt(); ok {
 		_spec.SetField(emailtoken.FieldUsedAt, field.TypeTime, value)
 	}
@@ -122,6 +139,20 @@ type EmailTokenUpdateOne struct {
 	hooks     []Hook
 	mutation  *EmailTokenMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (_u *EmailTokenUpdateOne) SetExpiresAt(v time.Time) *EmailTokenUpdateOne {
+	_u.mutation.SetExpiresAt(v)
+	return _u
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_u *EmailTokenUpdateOne) SetNillableExpiresAt(v *time.Time) *EmailTokenUpdateOne {
+	if v != nil {
+		_u.SetExpiresAt(*v)
+	}
+	return _u
 }
 
 // SetUsedAt sets the "used_at" field.
@@ -220,6 +251,9 @@ func (_u *EmailTokenUpdateOne) sqlSave(ctx context.Context) (_node *EmailToken, 
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.ExpiresAt(); ok {
+		_spec.SetField(emailtoken.FieldExpiresAt, field.TypeTime, value)
 	}
 	if value, ok := _u.mutation.UsedAt(); ok {
 		_spec.SetField(emailtoken.FieldUsedAt, field.TypeTime, value)

@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/community/sso/auth/jwtsso"
+	"github.com/community/sso/auth/mail"
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/ent"
@@ -27,6 +28,9 @@ type Resolver struct {
 	// JWT verifies JWT SSO tokens and Provisioner dry-runs logins, for inspections.
 	JWT         *jwtsso.Verifier
 	Provisioner *provision.Provisioner
+	// Mail sends the links that confirm a member's new email; nil when the server has no SMTP
+	// server, and members then cannot change their own email.
+	Mail mail.Sender
 }
 
 func (r *Resolver) now() time.Time {

@@ -32,7 +32,7 @@ func (EmailToken) Fields() []ent.Field {
 			Comment("VERIFY_EMAIL: the new address to confirm; RESET_PASSWORD: the normalized address asked for."),
 		field.String("ip").Default("").MaxLen(64).Immutable().
 			Comment("The client address of the request, for the rate limit."),
-		field.Time("expires_at").SchemaType(datetime).Immutable(),
+		field.Time("expires_at").SchemaType(datetime),
 		field.Time("used_at").SchemaType(datetime).Optional().Nillable(),
 	}
 }
