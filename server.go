@@ -139,6 +139,8 @@ type deps struct {
 	IdPClient *http.Client
 	// SMTPTLS, when set, replaces the TLS settings of the connection to SMTP_HOST.
 	SMTPTLS *tls.Config
+	// Now, when set, is the clock of the mailed links (their creation and expiry).
+	Now func() time.Time
 }
 
 // newMailer is the sender of the server's mail, or nil when SMTP_HOST is not set.
@@ -205,7 +207,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	}
 	resolver := &graph.Resolver{
 		DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
-		JWT: jwtVerifier, Provisioner: provisioner, Mail: mailer,
+		JWT: jwtVerifier, Provisioner: provisioner, Mail: mailer, Now: d.Now,
 	}
 	gql := graph.NewHandler(resolver, graph.HandlerConfig{
 		ComplexityLimit: cfg.GraphQLComplexityLimit,
@@ -237,7 +239,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		PasswordReset: mailer != nil,
 	}).Register(mux, app)
 	(&auth.MailLinks{
-		DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms,
+		DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms, Now: d.Now,
 	}).Register(mux, app)
 	oauth2Handler.Register(mux, app)
 

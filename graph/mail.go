@@ -55,7 +55,8 @@ func (o *outbox) add(m queuedMail) {
 }
 
 // mailAfterCommit is the extension that sends an operation's queued mail after its transaction
-// (entgql.Transactioner, which it must be registered after, so that it runs around it). A mail
+// (entgql.Transactioner, which it must be registered before: the first extension registered
+// is the outermost). A mail
 // that cannot be sent is logged, its link withdrawn, and the response becomes an error that
 // says so.
 type mailAfterCommit struct {
