@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -347,7 +348,7 @@ func (h *MailLinks) reset(w http.ResponseWriter, r *http.Request) {
 	d := resetData{Title: "Choose a new password", Token: tok, MinLength: MinPasswordLength}
 	switch {
 	case utf8.RuneCountInString(pass) < MinPasswordLength || len(pass) > password.MaxLength:
-		d.Error = "The password must be at least 12 characters long."
+		d.Error = fmt.Sprintf("The password must be at least %d characters long (and at most %d bytes).", MinPasswordLength, password.MaxLength)
 	case pass != r.PostForm.Get("password2"):
 		d.Error = "The two passwords differ. Please type the same password twice."
 	}
