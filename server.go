@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/config"
 	"github.com/community/sso/auth/jwtsso"
+	"github.com/community/sso/auth/mail"
 	"github.com/community/sso/auth/oauth2sso"
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/provision"
@@ -141,6 +143,25 @@ type deps struct {
 	IdPClient *http.Client
 	// Passwords, when set, replaces the password hash limiter made from PASSWORD_HASH_CONCURRENCY.
 	Passwords *password.Limiter
+	// SMTPTLS, when set, replaces the TLS settings of the connection to SMTP_HOST.
+	SMTPTLS *tls.Config
+	// Now, when set, is the clock of the mailed links (their creation and expiry).
+	Now func() time.Time
+}
+
+// newMailer is the sender of the server's mail, or nil when SMTP_HOST is not set.
+func newMailer(cfg *config.Config, d deps) (mail.Sender, error) {
+	if !cfg.SMTP.Enabled() {
+		return nil, nil
+	}
+	s, err := mail.New(mail.Config{
+		Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
+		From: cfg.SMTP.From, TLS: cfg.SMTP.TLS, TLSConfig: d.SMTPTLS,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // routes mounts every route of the server behind the common middleware.
@@ -194,9 +215,13 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		PublicURL: cfg.PublicURL.String(), Log: log, Metrics: metrics,
 	}
 	jwtVerifier := &jwtsso.Verifier{Sealer: sealer}
+	mailer, err := newMailer(cfg, d)
+	if err != nil {
+		return nil, err
+	}
 	resolver := &graph.Resolver{
 		DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
-		JWT: jwtVerifier, Provisioner: provisioner, Passwords: passwords,
+		JWT: jwtVerifier, Provisioner: provisioner, Passwords: passwords, Mail: mailer, Now: d.Now,
 	}
 	gql := graph.NewHandler(resolver, graph.HandlerConfig{
 		ComplexityLimit: cfg.GraphQLComplexityLimit,
@@ -219,13 +244,18 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		DB: db, Verifier: jwtVerifier, Provisioner: provisioner, Log: log, Metrics: metrics,
 	}))
 	(&auth.Handler{
-		DB:          db,
-		Sessions:    sessions,
-		Log:         log,
-		Metrics:     metrics,
-		Passwords:   passwords,
-		CrossOrigin: forms,
-		LogoutURL:   oauth2Handler.LogoutURL,
+		DB:            db,
+		Sessions:      sessions,
+		Log:           log,
+		Metrics:       metrics,
+		Passwords:     passwords,
+		CrossOrigin:   forms,
+		LogoutURL:     oauth2Handler.LogoutURL,
+		PasswordReset: mailer != nil,
+	}).Register(mux, app)
+	(&auth.MailLinks{
+		DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms, Now: d.Now,
+		Passwords: passwords,
 	}).Register(mux, app)
 	oauth2Handler.Register(mux, app)
 

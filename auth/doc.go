@@ -1,6 +1,7 @@
 // Package auth is everything about identity: the viewer in the request context, sessions and API
 // tokens, the redirect validator, direct (email/password) login and its throttle, logout, the login
-// page, and the SSO methods (OAuth2/OpenID Connect and JWT SSO) that share one provisioning core.
+// page, the mailed links (a member's email confirmation and the password reset, see MailLinks), and
+// the SSO methods (OAuth2/OpenID Connect and JWT SSO) that share one provisioning core.
 //
 // # Direct login throttle
 //

@@ -40,6 +40,8 @@ type Handler struct {
 	// for RP-initiated logout); the settings' logout URLs are used otherwise.
 	LogoutURL func(ctx context.Context, s *ent.Session, st *ent.Settings) string
 	Now       func() time.Time
+	// PasswordReset links the direct login page to the forgot-password form (the server sends mail).
+	PasswordReset bool
 }
 
 func (h *Handler) now() time.Time {
@@ -78,6 +80,7 @@ type loginData struct {
 	Form        bool
 	DirectURL   string
 	LoginURL    string
+	ForgotURL   string
 }
 
 // LandingPath is where a successful SSO login goes: the validated return path, or, for a member
@@ -159,6 +162,7 @@ func (h *Handler) directForm(w http.ResponseWriter, r *http.Request) {
 		Title:       "Sign in with email and password",
 		RedirectURI: target,
 		LoginURL:    LoginURL(target),
+		ForgotURL:   h.forgotURL(),
 	})
 }
 
@@ -310,7 +314,16 @@ func (h *Handler) directError(w http.ResponseWriter, r *http.Request, status int
 		Email:       email,
 		RedirectURI: target,
 		LoginURL:    LoginURL(target),
+		ForgotURL:   h.forgotURL(),
 	})
+}
+
+// forgotURL is the forgot-password form's address when the server sends mail, else "".
+func (h *Handler) forgotURL() string {
+	if !h.PasswordReset {
+		return ""
+	}
+	return "/auth/password/forgot"
 }
 
 // fail answers an unexpected error: a generic page, the detail in the log.

@@ -14,7 +14,7 @@ var templateFS embed.FS
 // pages are the server-rendered pages, each the layout around one content template.
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "direct", "home", "message", "oauth2test"} {
+	for _, name := range []string{"login", "direct", "home", "message", "oauth2test", "forgot", "reset"} {
 		m[name] = template.Must(template.ParseFS(templateFS, "templates/layout.html", "templates/form.html", "templates/"+name+".html"))
 	}
 	return m

@@ -8,17 +8,19 @@ import (
 	"time"
 
 	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/emailtoken"
 	"github.com/community/sso/ent/loginthrottle"
 	"github.com/community/sso/ent/replaymarker"
 	"github.com/community/sso/ent/session"
 )
 
-// PruneEvery is how often a server deletes expired sessions, replay markers and login throttle
-// counters.
+// PruneEvery is how often a server deletes expired sessions, replay markers, login throttle
+// counters and mailed links.
 const PruneEvery = 10 * time.Minute
 
 // Prune deletes the sessions, JWT replay markers and login throttle counters that expired before
-// now, each in a statement of its own, and returns how many rows went.
+// now, and the mailed links that expired an hour before now (the rate limits count them that
+// long), each in a statement of its own, and returns how many rows went.
 func Prune(ctx context.Context, client *ent.Client, now time.Time) (int, error) {
 	sessions, err := client.Session.Delete().Where(session.ExpiresAtLT(now)).Exec(ctx)
 	if err != nil {
@@ -32,7 +34,11 @@ func Prune(ctx context.Context, client *ent.Client, now time.Time) (int, error) 
 	if err != nil {
 		return sessions + markers, fmt.Errorf("auth: prune login throttle counters: %w", err)
 	}
-	return sessions + markers + counters, nil
+	links, err := client.EmailToken.Delete().Where(emailtoken.ExpiresAtLT(now.Add(-emailTokenKept))).Exec(ctx)
+	if err != nil {
+		return sessions + markers + counters, fmt.Errorf("auth: prune mailed links: %w", err)
+	}
+	return sessions + markers + counters + links, nil
 }
 
 // PruneLoop runs Prune every PruneEvery (with jitter, so replicas spread out) until ctx ends.

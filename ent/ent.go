@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/community/sso/ent/apitoken"
+	"github.com/community/sso/ent/emailtoken"
 	"github.com/community/sso/ent/loginthrottle"
 	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/profilefieldvalue"
@@ -84,6 +85,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apitoken.Table:          apitoken.ValidColumn,
+			emailtoken.Table:        emailtoken.ValidColumn,
 			loginthrottle.Table:     loginthrottle.ValidColumn,
 			profilefield.Table:      profilefield.ValidColumn,
 			profilefieldvalue.Table: profilefieldvalue.ValidColumn,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/community/sso/ent/apitoken"
+	"github.com/community/sso/ent/emailtoken"
 	"github.com/community/sso/ent/loginthrottle"
 	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/profilefieldvalue"
@@ -68,6 +69,43 @@ func init() {
 			return nil
 		}
 	}()
+	emailtokenMixin := schema.EmailToken{}.Mixin()
+	emailtokenMixinFields0 := emailtokenMixin[0].Fields()
+	_ = emailtokenMixinFields0
+	emailtokenFields := schema.EmailToken{}.Fields()
+	_ = emailtokenFields
+	// emailtokenDescCreatedAt is the schema descriptor for created_at field.
+	emailtokenDescCreatedAt := emailtokenMixinFields0[0].Descriptor()
+	// emailtoken.DefaultCreatedAt holds the default value on creation for the created_at field.
+	emailtoken.DefaultCreatedAt = emailtokenDescCreatedAt.Default.(func() time.Time)
+	// emailtokenDescTokenHash is the schema descriptor for token_hash field.
+	emailtokenDescTokenHash := emailtokenFields[1].Descriptor()
+	// emailtoken.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	emailtoken.TokenHashValidator = func() func([]byte) error {
+		validators := emailtokenDescTokenHash.Validators
+		fns := [...]func([]byte) error{
+			validators[0].(func([]byte) error),
+			validators[1].(func([]byte) error),
+		}
+		return func(token_hash []byte) error {
+			for _, fn := range fns {
+				if err := fn(token_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// emailtokenDescEmail is the schema descriptor for email field.
+	emailtokenDescEmail := emailtokenFields[3].Descriptor()
+	// emailtoken.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	emailtoken.EmailValidator = emailtokenDescEmail.Validators[0].(func(string) error)
+	// emailtokenDescIP is the schema descriptor for ip field.
+	emailtokenDescIP := emailtokenFields[4].Descriptor()
+	// emailtoken.DefaultIP holds the default value on creation for the ip field.
+	emailtoken.DefaultIP = emailtokenDescIP.Default.(string)
+	// emailtoken.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	emailtoken.IPValidator = emailtokenDescIP.Validators[0].(func(string) error)
 	loginthrottleMixin := schema.LoginThrottle{}.Mixin()
 	loginthrottleMixinFields0 := loginthrottleMixin[0].Fields()
 	_ = loginthrottleMixinFields0
@@ -611,14 +649,18 @@ func init() {
 			return nil
 		}
 	}()
+	// userDescEmailVerified is the schema descriptor for email_verified field.
+	userDescEmailVerified := userFields[2].Descriptor()
+	// user.DefaultEmailVerified holds the default value on creation for the email_verified field.
+	user.DefaultEmailVerified = userDescEmailVerified.Default.(bool)
 	// userDescName is the schema descriptor for name field.
-	userDescName := userFields[2].Descriptor()
+	userDescName := userFields[3].Descriptor()
 	// user.DefaultName holds the default value on creation for the name field.
 	user.DefaultName = userDescName.Default.(string)
 	// user.NameValidator is a validator for the "name" field. It is called by the builders before save.
 	user.NameValidator = userDescName.Validators[0].(func(string) error)
 	// userDescUsername is the schema descriptor for username field.
-	userDescUsername := userFields[3].Descriptor()
+	userDescUsername := userFields[4].Descriptor()
 	// user.UsernameValidator is a validator for the "username" field. It is called by the builders before save.
 	user.UsernameValidator = func() func(string) error {
 		validators := userDescUsername.Validators
@@ -637,13 +679,13 @@ func init() {
 		}
 	}()
 	// userDescTagline is the schema descriptor for tagline field.
-	userDescTagline := userFields[4].Descriptor()
+	userDescTagline := userFields[5].Descriptor()
 	// user.DefaultTagline holds the default value on creation for the tagline field.
 	user.DefaultTagline = userDescTagline.Default.(string)
 	// user.TaglineValidator is a validator for the "tagline" field. It is called by the builders before save.
 	user.TaglineValidator = userDescTagline.Validators[0].(func(string) error)
 	// userDescPicture is the schema descriptor for picture field.
-	userDescPicture := userFields[5].Descriptor()
+	userDescPicture := userFields[6].Descriptor()
 	// user.DefaultPicture holds the default value on creation for the picture field.
 	user.DefaultPicture = userDescPicture.Default.(string)
 	// user.PictureValidator is a validator for the "picture" field. It is called by the builders before save.

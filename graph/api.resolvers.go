@@ -113,3 +113,8 @@ func (r *queryResolver) AuthSettings(ctx context.Context) (*model.AuthSettings, 
 func (r *queryResolver) LoginOptions(ctx context.Context) (*model.LoginOptions, error) {
 	return r.loginOptions(ctx)
 }
+
+// PendingEmail is the resolver for the pendingEmail field.
+func (r *userResolver) PendingEmail(ctx context.Context, obj *ent.User) (*string, error) {
+	return pendingEmail(ctx, r.Resolver, obj)
+}

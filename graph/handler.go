@@ -44,6 +44,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	}
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
 	srv.Use(DepthLimit{Limit: cfg.DepthLimit})
+	srv.Use(mailAfterCommit{r: r, log: cfg.Log}) // before the Transactioner: runs around it
 	srv.Use(entgql.Transactioner{TxOpener: r.Client})
 	srv.SetErrorPresenter(ErrorPresenter(cfg.Log, r.DB))
 	srv.SetRecoverFunc(Recover(cfg.Log))

@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/community/sso/auth/jwtsso"
+	"github.com/community/sso/auth/mail"
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
@@ -30,6 +31,9 @@ type Resolver struct {
 	Provisioner *provision.Provisioner
 	// Passwords bounds the password hashes running at once (nil: no bound).
 	Passwords *password.Limiter
+	// Mail sends the links that confirm a member's new email; nil when the server has no SMTP
+	// server, and members then cannot change their own email.
+	Mail mail.Sender
 }
 
 func (r *Resolver) now() time.Time {

@@ -310,6 +310,15 @@ func updateUser(ctx context.Context, id int, in model.UpdateUserInput) (*ent.Use
 			}
 		}
 	}
+	if !admin {
+		if e, ok := in.Email.ValueOK(); ok && e != nil {
+			// A member's own email changes once the member confirms it by mail.
+			if err := requestEmailChange(ctx, client, u, *e); err != nil {
+				return nil, err
+			}
+			in.Email = graphql.Omittable[*string]{}
+		}
+	}
 	empty := ""
 	f := userFields{externalID: in.ExternalID, fields: in.Fields}
 	var errs []error
@@ -356,7 +365,8 @@ func updateUser(ctx context.Context, id int, in model.UpdateUserInput) (*ent.Use
 		})
 	}
 	if f.email != nil {
-		change("email", *f.email != u.Email, func() { upd.SetEmail(*f.email) })
+		// Only admins get here: an email an admin sets is verified.
+		change("email", *f.email != u.Email, func() { upd.SetEmail(*f.email).SetEmailVerified(true) })
 	}
 	if f.name != nil {
 		change("name", *f.name != u.Name, func() { upd.SetName(*f.name) })

@@ -31,6 +31,14 @@
 //	PASSWORD_HASH_CONCURRENCY password hashes computed at once, 1 to 256; default
 //	                          password.DefaultConcurrency(): min(2 × GOMAXPROCS, 13), what fits
 //	                          in 256 MiB at argon2id's 19 MiB each
+//	SMTP_HOST                 the SMTP server mail goes through; unset: the server sends no mail
+//	                          (members cannot change their own email, no password reset)
+//	SMTP_PORT                 1 to 65535, default 587 (starttls), 465 (tls) or 25 (none)
+//	SMTP_TLS                  starttls (default: STARTTLS required), tls (implicit TLS) or none
+//	SMTP_USERNAME, SMTP_PASSWORD  both or neither: authenticate to the SMTP server; with
+//	                          SMTP_TLS=none only to a server on the loopback interface
+//	SMTP_FROM                 required with SMTP_HOST: the From address, "name@example.com" or
+//	                          "Community <name@example.com>"
 //
 // Query parameters in a sqlite:// URL are passed to the driver (modernc.org/sqlite) after the
 // defaults: foreign keys on, WAL, a 5s busy timeout and immediate write transactions. A _pragma of
@@ -50,6 +58,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -127,7 +136,28 @@ type Config struct {
 	// PasswordHashConcurrency is PASSWORD_HASH_CONCURRENCY: the most password hashes computed at
 	// once; a login that finds them all busy is answered 503 at once.
 	PasswordHashConcurrency int
+	SMTP                    SMTP // SMTP_*: the mail server; SMTP.Host "" sends no mail
 }
+
+// SMTP is the SMTP server the server's mail goes through (SMTP_*).
+type SMTP struct {
+	Host     string // SMTP_HOST; "" when mail is off
+	Port     int    // SMTP_PORT, or the TLS mode's usual port
+	TLS      string // SMTP_TLS: SMTPStartTLS, SMTPTLS or SMTPNoTLS
+	Username string // SMTP_USERNAME
+	Password string // SMTP_PASSWORD
+	From     string // SMTP_FROM
+}
+
+// SMTP_TLS values.
+const (
+	SMTPStartTLS = "starttls"
+	SMTPTLS      = "tls"
+	SMTPNoTLS    = "none"
+)
+
+// Enabled reports whether SMTP_HOST is set: the server can send mail.
+func (s SMTP) Enabled() bool { return s.Host != "" }
 
 // Database is DATABASE_URL in the form the opening code needs.
 type Database struct {
@@ -197,6 +227,11 @@ func (c *Config) LogValue() slog.Value {
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Duration("idp_timeout", c.IdPTimeout),
 		slog.Int("password_hash_concurrency", c.PasswordHashConcurrency),
+		slog.String("smtp_host", c.SMTP.Host),
+		slog.Int("smtp_port", c.SMTP.Port),
+		slog.String("smtp_tls", c.SMTP.TLS),
+		slog.String("smtp_username", c.SMTP.Username),
+		slog.String("smtp_from", c.SMTP.From),
 	)
 }
 
@@ -247,6 +282,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, time.Nanosecond, 0)
 	c.IdPTimeout = l.duration("IDP_TIMEOUT", DefaultIdPTimeout, 100*time.Millisecond, 2*time.Minute)
 	c.PasswordHashConcurrency = l.hashConcurrency()
+	c.SMTP = l.smtp()
 
 	if len(l.problems) > 0 {
 		return nil, &Error{Problems: l.problems}
@@ -494,6 +530,84 @@ func (l *loader) admin() (email, password string) {
 
 // plainEmail accepts what the user store accepts: an address with a canonical form (see
 // package identity).
+// smtp reads SMTP_*: nothing set is no mail; otherwise SMTP_HOST and SMTP_FROM are required.
+func (l *loader) smtp() SMTP {
+	s := SMTP{
+		Host: l.get("SMTP_HOST"), TLS: strings.ToLower(l.get("SMTP_TLS")),
+		Username: l.get("SMTP_USERNAME"), Password: l.getenv("SMTP_PASSWORD"), From: l.get("SMTP_FROM"),
+	}
+	if strings.TrimSpace(s.Password) == "" {
+		s.Password = ""
+	}
+	port := l.get("SMTP_PORT")
+	if s.Host == "" {
+		var set []string
+		for _, v := range []struct{ name, value string }{
+			{"SMTP_PORT", port}, {"SMTP_TLS", s.TLS}, {"SMTP_USERNAME", s.Username}, {"SMTP_PASSWORD", s.Password}, {"SMTP_FROM", s.From},
+		} {
+			if v.value != "" {
+				set = append(set, v.name)
+			}
+		}
+		if len(set) > 0 {
+			l.addf("%s set but SMTP_HOST is not: set SMTP_HOST (and SMTP_FROM) to send mail, or unset them", strings.Join(set, ", "))
+		}
+		return SMTP{}
+	}
+	if strings.Contains(s.Host, "://") || strings.ContainsAny(s.Host, " /@") || net.ParseIP(s.Host) == nil && strings.Contains(s.Host, ":") {
+		l.addf("SMTP_HOST %q must be a host name or IP address, without a scheme or port (the port is SMTP_PORT)", s.Host)
+	}
+	switch s.TLS {
+	case "":
+		s.TLS = SMTPStartTLS
+	case SMTPStartTLS, SMTPTLS, SMTPNoTLS:
+	default:
+		l.addf("SMTP_TLS %q must be starttls, tls or none", l.get("SMTP_TLS"))
+		s.TLS = SMTPStartTLS
+	}
+	switch s.TLS {
+	case SMTPTLS:
+		s.Port = 465
+	case SMTPNoTLS:
+		s.Port = 25
+	default:
+		s.Port = 587
+	}
+	if port != "" {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || n == 0 {
+			l.addf("SMTP_PORT %q must be a port number from 1 to 65535", port)
+		} else {
+			s.Port = int(n)
+		}
+	}
+	switch {
+	case s.Username != "" && s.Password == "":
+		l.add("SMTP_USERNAME is set but SMTP_PASSWORD is not: set both or neither")
+	case s.Username == "" && s.Password != "":
+		l.add("SMTP_PASSWORD is set but SMTP_USERNAME is not: set both or neither")
+	case s.Username != "" && s.TLS == SMTPNoTLS && !loopback(s.Host):
+		l.addf("SMTP_TLS=none would send SMTP_PASSWORD unencrypted to %s: use starttls or tls (none is for a relay on this machine)", s.Host)
+	}
+	if s.From == "" {
+		l.add("SMTP_HOST is set but SMTP_FROM is not: set the address mail is sent from")
+	} else if a, err := mail.ParseAddress(s.From); err != nil || !plainEmail(a.Address) {
+		l.addf("SMTP_FROM %q must be an address (name@example.com) or a name and an address (Community <name@example.com>)", s.From)
+	}
+	return s
+}
+
+// loopback reports whether host is this machine.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// plainEmail accepts what the user store accepts (see auth.NormalizeEmail): a bare address of at
+// most MaxEmailLength bytes whose domain has a dot.
 func plainEmail(s string) bool {
 	_, err := identity.Email(s)
 	return err == nil

@@ -610,6 +610,8 @@ func TestSecretsNeverInErrors(t *testing.T) {
 		{"SECRET_KEY": key, "DATABASE_URL": "sqlite://:memory:"},
 		{"SECRET_KEY": pass + "!", "DATABASE_URL": "sqlite://:memory:"},
 		{"PUBLIC_URL": "https://bob:" + pass + "@example.com"},
+		{"SMTP_HOST": "smtp.example.com", "SMTP_TLS": "none", "SMTP_USERNAME": "bob", "SMTP_PASSWORD": pass, "SMTP_FROM": "a@example.com"},
+		{"SMTP_PASSWORD": pass},
 	}
 	for i, kv := range tests {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -672,5 +674,76 @@ func TestNilGetenvUsesEnvironment(t *testing.T) {
 	}
 	if c.GraphQLDepthLimit != 7 {
 		t.Errorf("GraphQLDepthLimit = %d", c.GraphQLDepthLimit)
+	}
+}
+
+func TestSMTP(t *testing.T) {
+	valid := []struct {
+		name string
+		kv   map[string]string
+		want SMTP
+	}{
+		{"unset", nil, SMTP{}},
+		{"defaults", map[string]string{"SMTP_HOST": "smtp.example.com", "SMTP_FROM": "community@example.com"},
+			SMTP{Host: "smtp.example.com", Port: 587, TLS: "starttls", From: "community@example.com"}},
+		{"implicit tls", map[string]string{"SMTP_HOST": "smtp.example.com", "SMTP_TLS": "TLS", "SMTP_FROM": "Community <community@example.com>",
+			"SMTP_USERNAME": "relay", "SMTP_PASSWORD": " pass word "},
+			SMTP{Host: "smtp.example.com", Port: 465, TLS: "tls", Username: "relay", Password: " pass word ", From: "Community <community@example.com>"}},
+		{"none on loopback with auth", map[string]string{"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "2525", "SMTP_TLS": "none", "SMTP_FROM": "a@example.com",
+			"SMTP_USERNAME": "u", "SMTP_PASSWORD": "relay-secret-9"},
+			SMTP{Host: "127.0.0.1", Port: 2525, TLS: "none", Username: "u", Password: "relay-secret-9", From: "a@example.com"}},
+		{"none without auth", map[string]string{"SMTP_HOST": "relay.internal", "SMTP_TLS": "none", "SMTP_FROM": "a@example.com"},
+			SMTP{Host: "relay.internal", Port: 25, TLS: "none", From: "a@example.com"}},
+	}
+	for _, tc := range valid {
+		t.Run(tc.name, func(t *testing.T) {
+			c := mustLoad(t, base(tc.kv))
+			if c.SMTP != tc.want {
+				t.Errorf("SMTP = %+v, want %+v", c.SMTP, tc.want)
+			}
+			if c.SMTP.Enabled() != (tc.want.Host != "") {
+				t.Errorf("Enabled() = %v", c.SMTP.Enabled())
+			}
+			if tc.want.Password != "" && strings.Contains(c.String(), tc.want.Password) {
+				t.Errorf("String() shows the SMTP password: %s", c)
+			}
+		})
+	}
+
+	invalid := []struct {
+		name string
+		kv   map[string]string
+		want []string
+	}{
+		{"no host", map[string]string{"SMTP_FROM": "a@example.com", "SMTP_PORT": "25"},
+			[]string{"SMTP_PORT, SMTP_FROM set but SMTP_HOST is not: set SMTP_HOST (and SMTP_FROM) to send mail, or unset them"}},
+		{"everything wrong", map[string]string{"SMTP_HOST": "smtp://mail.example.com:25", "SMTP_PORT": "70000", "SMTP_TLS": "ssl",
+			"SMTP_USERNAME": "u", "SMTP_FROM": "not an address"},
+			[]string{
+				`SMTP_HOST "smtp://mail.example.com:25" must be a host name or IP address, without a scheme or port (the port is SMTP_PORT)`,
+				`SMTP_TLS "ssl" must be starttls, tls or none`,
+				`SMTP_PORT "70000" must be a port number from 1 to 65535`,
+				"SMTP_USERNAME is set but SMTP_PASSWORD is not: set both or neither",
+				`SMTP_FROM "not an address" must be an address (name@example.com) or a name and an address (Community <name@example.com>)`,
+			}},
+		{"no from, password alone", map[string]string{"SMTP_HOST": "mail.example.com", "SMTP_PASSWORD": "p", "SMTP_PORT": "0"},
+			[]string{
+				`SMTP_PORT "0" must be a port number from 1 to 65535`,
+				"SMTP_PASSWORD is set but SMTP_USERNAME is not: set both or neither",
+				"SMTP_HOST is set but SMTP_FROM is not: set the address mail is sent from",
+			}},
+		{"password in clear", map[string]string{"SMTP_HOST": "mail.example.com", "SMTP_TLS": "none", "SMTP_USERNAME": "u", "SMTP_PASSWORD": "p", "SMTP_FROM": "a@example.com"},
+			[]string{"SMTP_TLS=none would send SMTP_PASSWORD unencrypted to mail.example.com: use starttls or tls (none is for a relay on this machine)"}},
+	}
+	for _, tc := range invalid {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(env(base(tc.kv)))
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			if got := problems(t, err); !slices.Equal(got, tc.want) {
+				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
 	}
 }

@@ -383,13 +383,31 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 			res.Decision = DecisionUpdate
 		}
 	}
+	var released *auth.Event
 	if u == nil && pr.Email != "" {
 		byEmail, err := findMember(ctx, client, memberByEmail, pr.Email)
 		if err != nil {
 			return nil, err
 		}
+		// An unverified address never links and never blocks its verified owner: it is
+		// released, and this login goes on as if no one had it.
+		var holder *ent.User
+		if byEmail != nil {
+			if holder, err = client.User.Get(ctx, byEmail.ID); err != nil {
+				return nil, err
+			}
+		}
 		switch {
 		case byEmail == nil:
+		case !holder.EmailVerified && !pr.EmailVerified:
+			res.Decision, res.Reason = DecisionReject, auth.CodeEmailNotVerified
+			return res, auth.NewSSOError(auth.CodeEmailNotVerified, "Your email address is not verified, and another account already uses it.")
+		case !holder.EmailVerified:
+			if _, err := auth.ReleaseEmail(ctx, client, holder); err != nil {
+				return nil, err
+			}
+			e := auth.EmailReleased(base, holder.ID, 0, pr.Email, string(req.Method))
+			released = &e
 		case byEmail.ExternalID != nil && *byEmail.ExternalID != pr.ExternalID:
 			res.Decision, res.ConflictUserID, res.ConflictExternalID = DecisionConflict, byEmail.ID, *byEmail.ExternalID
 			res.Reason = auth.CodeSSOConflict
@@ -439,6 +457,10 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 			e.Detail = map[string]any{"fields": res.Changed, "externalId": pr.ExternalID}
 			res.events = append(res.events, e)
 		}
+	}
+	if released != nil {
+		released.Detail["claimedByUserId"] = strconv.Itoa(u.ID)
+		res.events = append(res.events, *released)
 	}
 	if req.Roles.Configured() {
 		role := req.Roles.Role(pr.Payload)
@@ -516,7 +538,8 @@ func create(ctx context.Context, client *ent.Client, req Request) (*Member, erro
 		SetUsername(name).
 		SetName(pr.Name).
 		SetTagline(pr.Tagline).
-		SetPicture(pr.Picture)
+		SetPicture(pr.Picture).
+		SetEmailVerified(pr.EmailVerified)
 	if pr.ExternalID != "" {
 		c.SetExternalID(pr.ExternalID)
 	}

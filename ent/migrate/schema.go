@@ -33,6 +33,54 @@ var (
 			},
 		},
 	}
+	// EmailTokensColumns holds the columns for the "email_tokens" table.
+	EmailTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"VERIFY_EMAIL", "RESET_PASSWORD"}},
+		{Name: "token_hash", Type: field.TypeBytes, Unique: true, Size: 32},
+		{Name: "email", Type: field.TypeString, Size: 200},
+		{Name: "ip", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+	}
+	// EmailTokensTable holds the schema information for the "email_tokens" table.
+	EmailTokensTable = &schema.Table{
+		Name:       "email_tokens",
+		Columns:    EmailTokensColumns,
+		PrimaryKey: []*schema.Column{EmailTokensColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "email_tokens_users_user",
+				Columns:    []*schema.Column{EmailTokensColumns[8]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "emailtoken_user_id_purpose",
+				Unique:  false,
+				Columns: []*schema.Column{EmailTokensColumns[8], EmailTokensColumns[2]},
+			},
+			{
+				Name:    "emailtoken_email_purpose_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{EmailTokensColumns[4], EmailTokensColumns[2], EmailTokensColumns[1]},
+			},
+			{
+				Name:    "emailtoken_ip_purpose_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{EmailTokensColumns[5], EmailTokensColumns[2], EmailTokensColumns[1]},
+			},
+			{
+				Name:    "emailtoken_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{EmailTokensColumns[6]},
+			},
+		},
+	}
 	// LoginThrottlesColumns holds the columns for the "login_throttles" table.
 	LoginThrottlesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -313,6 +361,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "external_id", Type: field.TypeString, Unique: true, Nullable: true, Size: 50, Collation: "utf8mb4_bin"},
 		{Name: "email", Type: field.TypeString, Unique: true, Size: 200, Collation: "utf8mb4_bin"},
+		{Name: "email_verified", Type: field.TypeBool, Default: true},
 		{Name: "name", Type: field.TypeString, Size: 200, Default: ""},
 		{Name: "username", Type: field.TypeString, Unique: true, Size: 100, Collation: "utf8mb4_bin"},
 		{Name: "tagline", Type: field.TypeString, Size: 500, Default: ""},
@@ -331,13 +380,14 @@ var (
 			{
 				Name:    "user_role_status",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[9], UsersColumns[10]},
+				Columns: []*schema.Column{UsersColumns[10], UsersColumns[11]},
 			},
 		},
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APITokensTable,
+		EmailTokensTable,
 		LoginThrottlesTable,
 		ProfileFieldsTable,
 		ProfileFieldValuesTable,
@@ -355,6 +405,10 @@ func init() {
 	APITokensTable.ForeignKeys[0].RefTable = UsersTable
 	APITokensTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
+	}
+	EmailTokensTable.ForeignKeys[0].RefTable = UsersTable
+	EmailTokensTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(47244640256),
 	}
 	LoginThrottlesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(42949672960),

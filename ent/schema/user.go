@@ -55,6 +55,10 @@ func (User) Fields() []ent.Field {
 			Unique().
 			Validate(canonical(identity.Email)).
 			Annotations(entgql.OrderField("EMAIL"), binary),
+		field.Bool("email_verified").
+			Default(true).
+			Comment("The member proved it owns the email: it came verified from SSO, was set by an admin, or was confirmed by a mailed link.").
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		field.String("name").
 			Default("").
 			MaxLen(200).

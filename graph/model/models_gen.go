@@ -233,7 +233,8 @@ type UpdateSpaceInput struct {
 }
 
 // Every field is optional: an absent field is left as it is. externalId: null clears the link to the
-// identity provider (so the next SSO login links by email again).
+// identity provider (so the next SSO login links by email again). A member's own email change is
+// pending (see User.pendingEmail) until the member opens the link mailed to the new address.
 type UpdateUserInput struct {
 	ExternalID graphql.Omittable[*string]      `json:"externalId,omitempty"`
 	Email      graphql.Omittable[*string]      `json:"email,omitempty"`
