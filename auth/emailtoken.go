@@ -52,12 +52,8 @@ func NewEmailToken(ctx context.Context, client *ent.Client, purpose emailtoken.P
 		lifetime = ResetPasswordLifetime
 	}
 	if userID != 0 {
-		_, err := client.EmailToken.Update().
-			Where(emailtoken.UserID(userID), emailtoken.PurposeEQ(purpose), emailtoken.UsedAtIsNil(), emailtoken.ExpiresAtGT(now)).
-			SetExpiresAt(now).
-			Save(ctx)
-		if err != nil {
-			return "", nil, fmt.Errorf("auth: replace earlier links: %w", err)
+		if err := WithdrawEmailTokens(ctx, client, purpose, userID, now); err != nil {
+			return "", nil, err
 		}
 	}
 	tok, hash := NewToken()
@@ -76,6 +72,19 @@ func NewEmailToken(ctx context.Context, client *ent.Client, purpose emailtoken.P
 		return "", nil, fmt.Errorf("auth: create link: %w", err)
 	}
 	return tok, t, nil
+}
+
+// WithdrawEmailTokens makes the user's open links of purpose stop working (they expire now): a
+// newer link replaces them, or an admin set the address they were for.
+func WithdrawEmailTokens(ctx context.Context, client *ent.Client, purpose emailtoken.Purpose, userID int, now time.Time) error {
+	_, err := client.EmailToken.Update().
+		Where(emailtoken.UserID(userID), emailtoken.PurposeEQ(purpose), emailtoken.UsedAtIsNil(), emailtoken.ExpiresAtGT(now)).
+		SetExpiresAt(now).
+		Save(ctx)
+	if err != nil {
+		return fmt.Errorf("auth: withdraw earlier links: %w", err)
+	}
+	return nil
 }
 
 // FindEmailToken returns the link of purpose that tok opens, without using it up:

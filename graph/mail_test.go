@@ -276,6 +276,26 @@ func TestMemberEmailChange(t *testing.T) {
 				t.Fatal("an admin's change sent mail")
 			}
 		})
+
+		t.Run("an admin's change withdraws the member's pending link", func(t *testing.T) {
+			pending := func() *string {
+				var resp struct {
+					User struct{ PendingEmail *string }
+				}
+				withMail.MustPost(`query($id: ID!) { user(id: $id) { pendingEmail } }`, &resp, as(admin), client.Var("id", mia.ID))
+				return resp.User.PendingEmail
+			}
+			if pending() == nil {
+				t.Fatal("mia has no pending change to withdraw")
+			}
+			var resp changeEmailResp
+			if err := withMail.Post(changeEmailQ, &resp, as(admin), client.Var("id", mia.ID), client.Var("email", "mia.set@example.com")); err != nil {
+				t.Fatal(err)
+			}
+			if p := pending(); p != nil || resp.UpdateUser.Email != "mia.set@example.com" {
+				t.Fatalf("pending %v after the admin set %s", p, resp.UpdateUser.Email)
+			}
+		})
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/profile"
 	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/emailtoken"
 	"github.com/community/sso/ent/predicate"
 	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/profilefieldvalue"
@@ -396,6 +398,16 @@ func updateUser(ctx context.Context, id int, in model.UpdateUserInput) (*ent.Use
 	}
 	if err != nil {
 		return nil, err
+	}
+	if f.email != nil && *f.email != u.Email {
+		// The address an admin set replaces any the member was confirming.
+		now := time.Now()
+		if o := outboxFrom(ctx); o != nil {
+			now = o.r.now()
+		}
+		if err := auth.WithdrawEmailTokens(ctx, client, emailtoken.PurposeVERIFY_EMAIL, id, now); err != nil {
+			return nil, err
+		}
 	}
 	fieldChanges, err := setFieldValues(ctx, client, id, f.fields)
 	if err != nil {

@@ -119,19 +119,21 @@ type Member struct {
 	Picture    string
 	Role       user.Role
 	Status     user.Status
+	// EmailVerified: the member proved it owns Email (see the User schema).
+	EmailVerified bool
 }
 
 // memberOf is the Member of an ent user.
 func memberOf(u *ent.User) *Member {
 	return &Member{ID: u.ID, ExternalID: u.ExternalID, Email: u.Email, Name: u.Name, Username: u.Username,
-		Tagline: u.Tagline, Picture: u.Picture, Role: u.Role, Status: u.Status}
+		Tagline: u.Tagline, Picture: u.Picture, Role: u.Role, Status: u.Status, EmailVerified: u.EmailVerified}
 }
 
 // memberBy is the statement that finds a member by a unique column (externalId or email, the
 // normalized form both are kept in). It and the other statements of this file are fixed SQL
 // (see "Statements on the login path" in package auth).
 func memberBy(column string) string {
-	return "SELECT `id`, `external_id`, `email`, `name`, `username`, `tagline`, `picture`, `role`, `status` " +
+	return "SELECT `id`, `external_id`, `email`, `name`, `username`, `tagline`, `picture`, `role`, `status`, `email_verified` " +
 		"FROM `users` WHERE `" + column + "` = ?"
 }
 
@@ -145,7 +147,7 @@ func findMember(ctx context.Context, client *ent.Client, query, value string) (*
 	found, err := scanRows(ctx, client, query, []any{value}, func(r *sql.Rows) (*Member, error) {
 		m := &Member{}
 		var ext sql.NullString
-		if err := r.Scan(&m.ID, &ext, &m.Email, &m.Name, &m.Username, &m.Tagline, &m.Picture, &m.Role, &m.Status); err != nil {
+		if err := r.Scan(&m.ID, &ext, &m.Email, &m.Name, &m.Username, &m.Tagline, &m.Picture, &m.Role, &m.Status, &m.EmailVerified); err != nil {
 			return nil, err
 		}
 		if ext.Valid {
@@ -391,23 +393,15 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 		}
 		// An unverified address never links and never blocks its verified owner: it is
 		// released, and this login goes on as if no one had it.
-		var holder *ent.User
-		if byEmail != nil {
-			if holder, err = client.User.Get(ctx, byEmail.ID); err != nil {
-				return nil, err
-			}
-		}
 		switch {
 		case byEmail == nil:
-		case !holder.EmailVerified && !pr.EmailVerified:
+		case !byEmail.EmailVerified && !pr.EmailVerified:
 			res.Decision, res.Reason = DecisionReject, auth.CodeEmailNotVerified
 			return res, auth.NewSSOError(auth.CodeEmailNotVerified, "Your email address is not verified, and another account already uses it.")
-		case !holder.EmailVerified:
-			if _, err := auth.ReleaseEmail(ctx, client, holder); err != nil {
+		case !byEmail.EmailVerified:
+			if released, err = release(ctx, client, byEmail, base, req); err != nil {
 				return nil, err
 			}
-			e := auth.EmailReleased(base, holder.ID, 0, pr.Email, string(req.Method))
-			released = &e
 		case byEmail.ExternalID != nil && *byEmail.ExternalID != pr.ExternalID:
 			res.Decision, res.ConflictUserID, res.ConflictExternalID = DecisionConflict, byEmail.ID, *byEmail.ExternalID
 			res.Reason = auth.CodeSSOConflict
@@ -438,7 +432,14 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 		e.Detail = map[string]any{"externalId": pr.ExternalID, "email": pr.Email}
 		res.events = append(res.events, e)
 	} else {
-		u, res.Changed, err = update(ctx, client, u, req, res.Decision == DecisionLink)
+		up, err := update(ctx, client, u, req, res.Decision == DecisionLink, base)
+		if up != nil {
+			u, res.Changed = up.member, up.changed
+			res.Skipped = append(res.Skipped, up.skipped...)
+			if up.released != nil {
+				released = up.released
+			}
+		}
 		if err != nil {
 			if ce := auth.AsSSOError(err); ce != nil && ce.Code == auth.CodeSSOConflict {
 				res.Decision, res.Reason = DecisionConflict, auth.CodeSSOConflict
@@ -554,28 +555,48 @@ func create(ctx context.Context, client *ent.Client, req Request) (*Member, erro
 }
 
 // update applies the profile to an existing member and returns the names of changed fields.
-func update(ctx context.Context, client *ent.Client, u *Member, req Request, link bool) (*Member, []string, error) {
+//
+// A new email from the payload is taken with the payload's verification. An address another
+// member holds unverified is released to a verified one (the EMAIL_RELEASED event is returned),
+// and an unverified one never takes it (the change is skipped, the login goes on); an address
+// another member holds verified is a conflict.
+func update(ctx context.Context, client *ent.Client, u *Member, req Request, link bool, base auth.Event) (*updated, error) {
 	pr := req.Profile
 	upd := client.User.UpdateOneID(u.ID)
-	var changed []string
+	out := &updated{member: u}
 	if link && pr.ExternalID != "" {
 		upd.SetExternalID(pr.ExternalID)
-		changed = append(changed, "externalId")
+		out.changed = append(out.changed, "externalId")
 	}
-	if pr.Email != "" && pr.Email != u.Email {
-		other, err := client.User.Query().Where(user.Email(pr.Email), user.IDNEQ(u.ID)).First(ctx)
-		if err == nil {
+	switch {
+	case pr.Email != "" && pr.Email != u.Email:
+		take := true
+		other, err := findMember(ctx, client, memberByEmail, pr.Email)
+		switch {
+		case err != nil:
+			return nil, err
+		case other == nil:
+		case !other.EmailVerified && pr.EmailVerified:
+			if out.released, err = release(ctx, client, other, base, req); err != nil {
+				return nil, err
+			}
+		case !other.EmailVerified:
+			take = false
+			out.skipped = append(out.skipped, "email (unverified, held by another account)")
+		default:
 			ext := ""
 			if other.ExternalID != nil {
 				ext = *other.ExternalID
 			}
-			return nil, nil, conflictError(other.ID, ext)
+			return nil, conflictError(other.ID, ext)
 		}
-		if !ent.IsNotFound(err) {
-			return nil, nil, err
+		if take {
+			upd.SetEmail(pr.Email).SetEmailVerified(pr.EmailVerified)
+			out.changed = append(out.changed, "email")
 		}
-		upd.SetEmail(pr.Email)
-		changed = append(changed, "email")
+	case pr.Email != "" && pr.EmailVerified && !u.EmailVerified:
+		upd.SetEmailVerified(true)
+		out.changed = append(out.changed, "emailVerified")
 	}
 	for _, f := range []struct {
 		name     string
@@ -589,27 +610,48 @@ func update(ctx context.Context, client *ent.Client, u *Member, req Request, lin
 	} {
 		if (f.to != "" || f.clear) && f.to != f.from {
 			f.set(f.to)
-			changed = append(changed, f.name)
+			out.changed = append(out.changed, f.name)
 		}
 	}
 	if req.SyncUsername && pr.Username != "" {
 		name, err := syncedUsername(ctx, client, u, pr.Username)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if name != u.Username {
 			upd.SetUsername(name)
-			changed = append(changed, "username")
+			out.changed = append(out.changed, "username")
 		}
 	}
-	if len(changed) == 0 {
-		return u, nil, nil
+	if len(out.changed) == 0 {
+		return out, nil
 	}
 	saved, err := upd.Save(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return memberOf(saved), changed, nil
+	out.member = memberOf(saved)
+	return out, nil
+}
+
+// updated is what update did: the member as it left it, the names of changed fields, what it
+// skipped, and the EMAIL_RELEASED event of an address it took from an unverified holder.
+type updated struct {
+	member   *Member
+	changed  []string
+	skipped  []string
+	released *auth.Event
+}
+
+// release takes an address from the member holding it unverified, for the member of req, and
+// returns the EMAIL_RELEASED event (its claimant is filled in by the caller).
+func release(ctx context.Context, client *ent.Client, holder *Member, base auth.Event, req Request) (*auth.Event, error) {
+	h := &ent.User{ID: holder.ID, Email: holder.Email, EmailVerified: holder.EmailVerified}
+	if _, err := auth.ReleaseEmail(ctx, client, h); err != nil {
+		return nil, err
+	}
+	e := auth.EmailReleased(base, holder.ID, 0, holder.Email, string(req.Method))
+	return &e, nil
 }
 
 // syncedUsername is the username a member gets from its username claim: the claim's username

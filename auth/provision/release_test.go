@@ -3,6 +3,7 @@ package provision
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/community/sso/auth"
@@ -97,6 +98,73 @@ func TestLoginUnverifiedEmail(t *testing.T) {
 				if len(evs) != 1 || *evs[0].UserID != holder.ID || evs[0].Detail["releasedUserId"] != strconv.Itoa(holder.ID) ||
 					evs[0].Detail["claimedByUserId"] != strconv.Itoa(u.ID) || evs[0].Detail["email"] != "x@example.com" || evs[0].Method != "JWT" {
 					t.Fatalf("events %+v", evs)
+				}
+			})
+		}
+	})
+}
+
+// TestLoginEmailChangeAndVerification: a returning member whose address changes at the
+// provider takes the new one with the payload's verification; an address another member holds
+// unverified is released to a verified change and never taken by an unverified one (the login
+// goes on, the change skipped); a verified payload verifies the member's own unverified address.
+func TestLoginEmailChangeAndVerification(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(db)
+		for i, tc := range []struct {
+			name        string
+			holder      bool // another member holds new@example.com, unverified
+			member      []userOpt
+			payload     string
+			wantEmail   string
+			verified    bool
+			released    bool
+			skippedMail bool
+		}{
+			{name: "verified change to a free address", payload: `{"sub":"m","email":"new@example.com","name":"M"}`,
+				wantEmail: "new@example.com", verified: true},
+			{name: "unverified change to a free address", payload: `{"sub":"m","email":"new@example.com","name":"M","email_verified":false}`,
+				wantEmail: "new@example.com"},
+			{name: "verified change releases an unverified holder", holder: true, payload: `{"sub":"m","email":"new@example.com","name":"M"}`,
+				wantEmail: "new@example.com", verified: true, released: true},
+			{name: "unverified change never takes an unverified holder's address", holder: true,
+				payload: `{"sub":"m","email":"new@example.com","name":"M","email_verified":false}`, wantEmail: "old@example.com", verified: true, skippedMail: true},
+			{name: "a verified payload verifies the member's own address", member: []userOpt{unverified()},
+				payload: `{"sub":"m","email":"old@example.com","name":"M"}`, wantEmail: "old@example.com", verified: true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if _, err := db.SQL.ExecContext(t.Context(), "DELETE FROM users"); err != nil {
+					t.Fatal(err)
+				}
+				m := mkUser(t, db, "m"+strconv.Itoa(i), "old@example.com", "M", append([]userOpt{withExt("m")}, tc.member...)...)
+				var holder *ent.User
+				if tc.holder {
+					holder = mkUser(t, db, "h"+strconv.Itoa(i), "new@example.com", "H", unverified())
+				}
+				before := len(events(t, db, auth.EventEmailReleased))
+				res, _, err := f.login(t, tc.payload, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := getUser(t, db, m.ID)
+				if res.User.ID != m.ID || got.Email != tc.wantEmail || got.EmailVerified != tc.verified {
+					t.Fatalf("member %d: %s verified %v; want %s %v", res.User.ID, got.Email, got.EmailVerified, tc.wantEmail, tc.verified)
+				}
+				if n := len(events(t, db, auth.EventEmailReleased)) - before; (n == 1) != tc.released || n > 1 {
+					t.Fatalf("%d EMAIL_RELEASED events", n)
+				}
+				if holder != nil {
+					h := getUser(t, db, holder.ID)
+					if tc.released != (h.Email == auth.ReleasedEmail(holder.ID)) {
+						t.Fatalf("holder's email %s", h.Email)
+					}
+				}
+				skipped := false
+				for _, s := range res.Skipped {
+					skipped = skipped || strings.HasPrefix(s, "email")
+				}
+				if skipped != tc.skippedMail {
+					t.Fatalf("skipped %q", res.Skipped)
 				}
 			})
 		}
