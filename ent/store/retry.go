@@ -1,0 +1,54 @@
+package store
+
+import (
+	"errors"
+
+	"github.com/go-sql-driver/mysql"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/community/sso/ent"
+)
+
+// MySQL/MariaDB error numbers that IsRetryable reads.
+const (
+	mysqlDuplicateKey    = 1062 // ER_DUP_ENTRY: a concurrent transaction inserted the same key
+	mysqlLockWaitTimeout = 1205 // ER_LOCK_WAIT_TIMEOUT
+	mysqlDeadlock        = 1213 // ER_LOCK_DEADLOCK: the server rolled the transaction back
+	mysqlNoReferencedRow = 1452 // ER_NO_REFERENCED_ROW_2: a concurrent transaction deleted the parent row
+)
+
+// IsRetryable reports whether err is a conflict with a concurrent transaction that the same
+// transaction, run again from its start, can resolve: on MySQL/MariaDB a deadlock (1213), a lock
+// wait timeout (1205), a duplicate key (1062) or a parent row deleted meanwhile (1452); on
+// SQLite a busy or locked database (SQLITE_BUSY, SQLITE_LOCKED and their extended codes) or a
+// unique, primary key or foreign key violation; and any of ent's constraint errors (which wrap
+// the driver's). It reads the drivers' error types, never their messages, through any wrapping.
+//
+// Only a caller that runs the whole transaction again, with what it reads again, may retry: a
+// duplicate key is a lost race there, but a value the client chose elsewhere.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case mysqlDeadlock, mysqlLockWaitTimeout, mysqlDuplicateKey, mysqlNoReferencedRow:
+			return true
+		}
+		return false
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch code := se.Code(); {
+		case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
+			return true
+		case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY,
+			code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return true
+		}
+		return false
+	}
+	return ent.IsConstraintError(err)
+}
