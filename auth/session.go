@@ -156,11 +156,23 @@ func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Clien
 	}
 	started.ID = int(id)
 	if !opts.LoginRecorded {
-		if _, err := client.ExecContext(ctx, recordLogin, now, userID); err != nil {
-			return Started{}, fmt.Errorf("auth: record login time: %w", err)
+		if err := RecordLogin(ctx, client, userID, now); err != nil {
+			return Started{}, err
 		}
 	}
 	return started, nil
+}
+
+// RecordLogin sets the member's last_login_at to at, with one UPDATE of that column alone.
+// Inside a login's transaction it is also what takes the member's row lock: a login that sends
+// it before anything that references the row (memberships, field values, the session, events)
+// locks the row once, exclusively, instead of sharing it first and asking for it exclusively
+// later, which is how concurrent logins of one member deadlock on MySQL/MariaDB.
+func RecordLogin(ctx context.Context, client *ent.Client, userID int, at time.Time) error {
+	if _, err := client.ExecContext(ctx, recordLogin, at, userID); err != nil {
+		return fmt.Errorf("auth: record login time: %w", err)
+	}
+	return nil
 }
 
 // nullBytes is b, or NULL when b is empty (what ent writes for an unset optional field).

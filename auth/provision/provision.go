@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"entgo.io/ent/dialect/sql/sqlgraph"
-
 	"github.com/community/sso/auth"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/profilefield"
@@ -105,6 +103,8 @@ type Result struct {
 	// events are the security events of the provisioning, written by the login together with
 	// its LOGIN_SUCCEEDED (one statement).
 	events []auth.Event
+	// loginRecorded says the found member's last_login_at was already set by this login.
+	loginRecorded bool
 }
 
 // Member is a member's row as provisioning reads and leaves it: the columns a login compares
@@ -180,8 +180,8 @@ func (p *Provisioner) Login(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	var lastErr error
 	for i := 0; i < attempts; i++ {
-		if i > 0 {
-			time.Sleep(time.Duration(rand.IntN(20*i)+5) * time.Millisecond)
+		if i > 0 && !sleep(ctx, backoff(i)) {
+			break
 		}
 		res, started, err := p.login(ctx, r, req)
 		if err == nil {
@@ -195,6 +195,7 @@ func (p *Provisioner) Login(ctx context.Context, w http.ResponseWriter, r *http.
 			return res, err
 		}
 		lastErr = err
+		p.Log.DebugContext(ctx, "provision: login lost a race, retrying", "attempt", i+1, "err", err)
 	}
 	p.Log.WarnContext(ctx, "provision: gave up after concurrent logins", "err", lastErr)
 	return nil, &auth.SSOError{Code: auth.CodeTryAgain, Message: "Too many sign-ins at once. Please try again.", Err: lastErr}
@@ -220,7 +221,7 @@ func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (
 		return res, auth.Started{}, err
 	}
 	opts := req.Session
-	opts.At, opts.LoginRecorded = req.at, res.Created
+	opts.At, opts.LoginRecorded = req.at, res.Created || res.loginRecorded
 	started, err := p.Sessions.Start(ctx, r, client, res.User.ID, req.Method, opts)
 	if err != nil {
 		_ = tx.Rollback()
@@ -353,22 +354,29 @@ func (p *Provisioner) recordConflict(ctx context.Context, base auth.Event, req R
 }
 
 // retryable tells a lost race (a unique key another transaction just took, a deadlock, a busy
-// database) from a real failure.
+// database: store.IsRetryable) from a refusal or a real failure.
 func retryable(err error) bool {
-	if auth.AsSSOError(err) != nil {
+	return auth.AsSSOError(err) == nil && store.IsRetryable(err)
+}
+
+// backoff is how long a login waits before its attempt-th retry: between half and all of
+// 10ms·2^attempt (at most 320ms), at random, so that logins which lost one race do not meet
+// again at once.
+func backoff(attempt int) time.Duration {
+	ceiling := 10 * time.Millisecond << min(attempt, 5)
+	return ceiling/2 + rand.N(ceiling/2)
+}
+
+// sleep waits d, or less when ctx ends first; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
 		return false
 	}
-	// ent's constraint errors, and the driver's own from the statements written by hand.
-	if sqlgraph.IsConstraintError(err) {
-		return true
-	}
-	msg := err.Error()
-	for _, s := range []string{"Deadlock found", "Lock wait timeout", "database is locked", "SQLITE_BUSY", "(5)", "(517)", "try restarting transaction"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // provision finds, links, creates or updates the member, with spaces, fields and role.
@@ -416,6 +424,17 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 	if u != nil && u.Status != user.StatusACTIVE {
 		res.Decision, res.Reason = DecisionReject, auth.CodeUserSuspended
 		return res, auth.NewSSOError(auth.CodeUserSuspended, "This account is suspended.")
+	}
+	if u != nil && !req.at.IsZero() {
+		// Lock order: the member's row is locked exclusively first, by the login-time UPDATE,
+		// before any statement that references it (memberships, field values, the session and
+		// events take a shared lock on it). Concurrent logins of one member then wait for each
+		// other here instead of each sharing the row and then asking for it exclusively, which
+		// deadlocks on MySQL/MariaDB. A new member's INSERT holds its row the same way.
+		if err := auth.RecordLogin(ctx, client, u.ID, req.at); err != nil {
+			return nil, err
+		}
+		res.loginRecorded = true
 	}
 	if u == nil {
 		if pr.Email == "" {

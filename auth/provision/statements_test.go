@@ -177,7 +177,9 @@ func TestLoginStatements(t *testing.T) {
 			again := f.mustLogin(t, payload, nil)
 			stmts := log.stop()
 			writes = writesTo(stmts)
-			want = []string{"INSERT sessions", "UPDATE users", "INSERT security_events"}
+			// The login-time UPDATE comes first: it locks the member's row before the session and
+			// events reference it (the lock order that keeps concurrent logins from deadlocking).
+			want = []string{"UPDATE users", "INSERT sessions", "INSERT security_events"}
 			if strings.Join(writes, ", ") != strings.Join(want, ", ") {
 				t.Fatalf("an unchanged member's login writes\n%q\nwant\n%q", writes, want)
 			}
