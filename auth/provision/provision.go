@@ -259,8 +259,8 @@ func (p *Provisioner) Apply(ctx context.Context, req Request, userID int) (*Resu
 	}
 	var lastErr error
 	for i := 0; i < attempts; i++ {
-		if i > 0 {
-			time.Sleep(time.Duration(rand.IntN(20*i)+5) * time.Millisecond)
+		if i > 0 && !sleep(ctx, backoff(i)) {
+			break
 		}
 		res, err := p.apply(ctx, req, userID, base)
 		if err == nil || !retryable(err) {
