@@ -32,7 +32,7 @@ type HandlerConfig struct {
 }
 
 // NewHandler returns the GraphQL endpoint: JSON POST for every operation, GET for queries only,
-// a query cache, complexity and depth limits, the filter guard (GuardFilters), the error
+// a query cache, complexity and depth limits, the filter guard (FilterGuard), the error
 // presenter and the recover func.
 func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv := handler.New(NewSchema(r))
@@ -45,9 +45,9 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	}
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
 	srv.Use(DepthLimit{Limit: cfg.DepthLimit})
+	srv.Use(&FilterGuard{})
 	srv.Use(mailAfterCommit{r: r, log: cfg.Log}) // before the Transactioner: runs around it
 	srv.Use(entgql.Transactioner{TxOpener: r.Client})
-	srv.AroundFields(GuardFilters)
 	srv.SetErrorPresenter(ErrorPresenter(cfg.Log, r.DB))
 	srv.SetRecoverFunc(Recover(cfg.Log))
 	return guard(srv)

@@ -3,15 +3,15 @@ package graph
 import (
 	"context"
 	"fmt"
-	"reflect"
+	"maps"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/community/sso/auth"
-	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/user"
 )
 
@@ -33,33 +33,33 @@ import (
 //
 // A field or edge that is not listed here is refused to every caller, and TestWhereAccess fails
 // until it is listed: a new field of the schema is never filterable by accident.
-var whereAccess = map[reflect.Type]map[string]user.Role{
-	reflect.TypeFor[ent.SpaceWhereInput](): {
+var whereAccess = map[string]map[string]user.Role{
+	"SpaceWhereInput": {
 		"id": member, "createdAt": member, "name": member, "slug": member,
 		"hasMembers": moderator,
 	},
-	reflect.TypeFor[ent.SpaceMembershipWhereInput](): {
+	"SpaceMembershipWhereInput": {
 		"id": moderator, "createdAt": moderator, "role": moderator,
 		"hasUser": moderator, "hasSpace": moderator,
 	},
-	reflect.TypeFor[ent.UserWhereInput](): {
+	"UserWhereInput": {
 		"id": moderator, "createdAt": moderator, "updatedAt": moderator, "externalId": moderator,
 		"email": moderator, "name": moderator, "username": moderator, "tagline": moderator,
 		"picture": moderator, "role": moderator, "status": moderator, "lastLoginAt": moderator,
 		"hasSpaces": moderator, "hasFields": moderator,
 	},
-	reflect.TypeFor[ent.UserFieldWhereInput](): {
+	"UserFieldWhereInput": {
 		"id": moderator, "createdAt": moderator, "updatedAt": moderator, "key": moderator, "value": moderator,
 	},
-	reflect.TypeFor[ent.SecurityEventWhereInput](): {
+	"SecurityEventWhereInput": {
 		"id": admin, "createdAt": admin, "type": admin, "method": admin, "ip": admin, "userAgent": admin,
 		"hasUser": admin,
 	},
-	reflect.TypeFor[ent.ApiTokenWhereInput](): {
+	"ApiTokenWhereInput": {
 		"id": admin, "createdAt": admin, "name": admin, "lastUsedAt": admin, "expiresAt": admin,
 		"hasUser": admin,
 	},
-	reflect.TypeFor[ent.ProfileFieldWhereInput](): {
+	"ProfileFieldWhereInput": {
 		"id": member, "createdAt": member, "updatedAt": member, "key": member, "name": member, "type": member,
 	},
 }
@@ -74,62 +74,43 @@ const (
 var predicateSuffixes = []string{"", "NEQ", "In", "NotIn", "GT", "GTE", "LT", "LTE", "Contains",
 	"HasPrefix", "HasSuffix", "EqualFold", "ContainsFold", "IsNil", "NotNil"}
 
-// whereField is one field of a WhereInput struct as the guard reads it.
+// whereField is one field of a WhereInput type as the guard reads it.
 type whereField struct {
-	index int
-	name  string // its GraphQL name
 	// role is the least role that may use it; "" when whereAccess does not classify it.
 	role user.Role
-	// nested is the WhereInput type the field holds (not, and, or, has…With), nil for a predicate.
-	nested reflect.Type
+	// nested is the WhereInput type the field holds (not, and, or, has…With), "" for a predicate.
+	nested string
 }
 
-// whereFields compiles whereAccess against the GraphQL schema: for each WhereInput type, its
-// struct fields with their GraphQL names and roles.
-var whereFields = sync.OnceValue(func() map[reflect.Type][]whereField {
-	return compileWhereAccess(parsedSchema)
-})
+// whereRules are whereAccess compiled against a schema: each WhereInput type's fields.
+type whereRules map[string]map[string]whereField
 
-func compileWhereAccess(schema *ast.Schema) map[reflect.Type][]whereField {
-	out := map[reflect.Type][]whereField{}
-	for typ, roles := range whereAccess {
-		def := schema.Types[typ.Name()]
-		var fields []whereField
-		for i := range typ.NumField() {
-			sf := typ.Field(i)
-			if !sf.IsExported() || sf.Tag.Get("json") == "-" {
-				continue // ent's Predicates: set by code, never by a client
-			}
-			f := whereField{index: i, name: graphqlName(def, sf.Name)}
-			switch elem := elemType(sf.Type); {
-			case f.name == "not" || f.name == "and" || f.name == "or":
-				f.nested, f.role = elem, member
-			default:
-				f.role = classify(roles, f.name)
-				if _, ok := whereAccess[elem]; ok {
-					f.nested = elem // has…With
-				} else if strings.HasSuffix(f.name, "With") && strings.HasPrefix(f.name, "has") {
-					f.role = "" // an edge into a type without rules: refused, never walked past
-				}
-			}
-			fields = append(fields, f)
+func compileWhereAccess(schema *ast.Schema) whereRules {
+	out := whereRules{}
+	for name, roles := range whereAccess {
+		def := schema.Types[name]
+		if def == nil {
+			continue
 		}
-		out[typ] = fields
+		fields := map[string]whereField{}
+		for _, f := range def.Fields {
+			w := whereField{}
+			if _, ok := whereAccess[f.Type.Name()]; ok {
+				w.nested = f.Type.Name()
+			}
+			switch {
+			case f.Name == "not" || f.Name == "and" || f.Name == "or":
+				w.role = member
+			case strings.HasPrefix(f.Name, "has") && strings.HasSuffix(f.Name, "With") && w.nested == "":
+				// an edge into a type without rules: refused, never walked past
+			default:
+				w.role = classify(roles, f.Name)
+			}
+			fields[f.Name] = w
+		}
+		out[name] = fields
 	}
 	return out
-}
-
-// graphqlName is the name the schema gives the Go field goName of def (they differ in case
-// only: externalIdNEQ is ExternalIDNEQ); the Go name when def has no such field.
-func graphqlName(def *ast.Definition, goName string) string {
-	if def != nil {
-		for _, f := range def.Fields {
-			if strings.EqualFold(f.Name, goName) {
-				return f.Name
-			}
-		}
-	}
-	return goName
 }
 
 // classify is the role of a field's predicate or an edge's from the rules of its type.
@@ -147,73 +128,124 @@ func classify(roles map[string]user.Role, name string) user.Role {
 	return ""
 }
 
-// elemType is the struct type behind a pointer or a list of pointers.
-func elemType(t reflect.Type) reflect.Type {
-	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
-		t = t.Elem()
-	}
-	return t
+// FilterGuard checks, once per operation and before any of it runs, every argument of a
+// WhereInput type in the operation (whatever the field, its depth or the argument's name, in
+// fragments too) against whereAccess. A refusal is FORBIDDEN with extensions.field naming the
+// filter's path (where.or[1].hasMembersWith); an anonymous caller who filters is
+// UNAUTHENTICATED. Either way nothing of the operation runs.
+type FilterGuard struct {
+	rules whereRules
 }
 
-// GuardFilters is a field middleware (handler.AroundFields) that checks every argument of a
-// WhereInput type, whatever the field and the argument's name, against whereAccess before the
-// field's directives and resolver run. A refusal is FORBIDDEN with extensions.field naming the
-// filter's path (where.or[1].hasMembersWith); nothing runs.
-func GuardFilters(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || len(fc.Args) == 0 {
-		return next(ctx)
-	}
-	for name, arg := range fc.Args {
-		if err := checkFilter(ctx, name, arg); err != nil {
-			return nil, err
-		}
-	}
-	return next(ctx)
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = &FilterGuard{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (*FilterGuard) ExtensionName() string { return "FilterGuard" }
+
+// Validate implements graphql.HandlerExtension: it compiles the rules against the schema.
+func (g *FilterGuard) Validate(s graphql.ExecutableSchema) error {
+	g.rules = compileWhereAccess(s.Schema())
+	return nil
 }
 
-// checkFilter checks one argument; an argument of another type passes.
-func checkFilter(ctx context.Context, name string, arg any) error {
-	v := reflect.ValueOf(arg)
-	if !v.IsValid() || v.Kind() != reflect.Pointer || v.IsNil() {
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (g *FilterGuard) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation == nil {
 		return nil
 	}
-	if _, ok := whereFields()[v.Type().Elem()]; !ok {
+	c := &filterCheck{rules: g.rules, viewer: auth.FromContext(ctx), vars: rc.Variables, seen: map[string]bool{}}
+	err := c.selections(rc.Operation.SelectionSet)
+	if err == nil {
 		return nil
 	}
-	viewer := auth.FromContext(ctx)
-	if viewer == nil {
-		return Unauthenticated()
+	ge := gqlerror.Errorf("%s", err.Message)
+	ge.Extensions = map[string]any{"code": err.Code}
+	for k, v := range err.Extensions {
+		ge.Extensions[k] = v
 	}
-	return walkFilter(whereFields(), viewer, name, v.Elem())
+	return ge
 }
 
-// walkFilter checks the filter in (a WhereInput struct) at path against the compiled rules.
-func walkFilter(rules map[reflect.Type][]whereField, viewer *auth.Viewer, path string, in reflect.Value) error {
-	for _, f := range rules[in.Type()] {
-		fv := in.Field(f.index)
-		if fv.IsZero() {
-			continue
-		}
-		at := path + "." + f.name
-		if f.role == "" || !viewer.HasRole(f.role) {
-			return &Error{Code: CodeForbidden, Message: fmt.Sprintf("you are not allowed to filter on %s", at),
-				Extensions: map[string]any{"field": at}}
-		}
-		if f.nested == nil {
-			continue
-		}
-		switch fv.Kind() {
-		case reflect.Pointer:
-			if err := walkFilter(rules, viewer, at, fv.Elem()); err != nil {
+// filterCheck walks one operation.
+type filterCheck struct {
+	rules  whereRules
+	viewer *auth.Viewer
+	vars   map[string]any
+	seen   map[string]bool // fragments already checked
+}
+
+func (c *filterCheck) selections(set ast.SelectionSet) *Error {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			for _, a := range s.Arguments {
+				typ := ""
+				if def := s.Definition; def != nil {
+					if ad := def.Arguments.ForName(a.Name); ad != nil {
+						typ = ad.Type.Name()
+					}
+				}
+				if _, ok := c.rules[typ]; !ok || a.Value == nil {
+					continue
+				}
+				v, err := a.Value.Value(c.vars)
+				if err != nil {
+					return BadInput(a.Name, "the %s argument is not valid", a.Name)
+				}
+				if err := c.value(a.Name, typ, v); err != nil {
+					return err
+				}
+			}
+			if err := c.selections(s.SelectionSet); err != nil {
 				return err
 			}
-		case reflect.Slice:
-			for i := range fv.Len() {
-				if e := fv.Index(i); !e.IsNil() {
-					if err := walkFilter(rules, viewer, fmt.Sprintf("%s[%d]", at, i), e.Elem()); err != nil {
-						return err
-					}
+		case *ast.InlineFragment:
+			if err := c.selections(s.SelectionSet); err != nil {
+				return err
+			}
+		case *ast.FragmentSpread:
+			if c.seen[s.Name] || s.Definition == nil {
+				continue
+			}
+			c.seen[s.Name] = true
+			if err := c.selections(s.Definition.SelectionSet); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// value checks v, a value of the WhereInput type typ (or a list of them), at path.
+func (c *filterCheck) value(path, typ string, v any) *Error {
+	switch v := v.(type) {
+	case []any:
+		for i, e := range v {
+			if err := c.value(fmt.Sprintf("%s[%d]", path, i), typ, e); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		if len(v) > 0 && c.viewer == nil {
+			return Unauthenticated()
+		}
+		for _, name := range slices.Sorted(maps.Keys(v)) { // the same path for the same filter
+			fv := v[name]
+			if fv == nil {
+				continue // an explicit null filters on nothing
+			}
+			at := path + "." + name
+			f, ok := c.rules[typ][name]
+			if !ok || f.role == "" || !c.viewer.HasRole(f.role) {
+				return &Error{Code: CodeForbidden, Message: "you are not allowed to filter on " + at,
+					Extensions: map[string]any{"field": at}}
+			}
+			if f.nested != "" {
+				if err := c.value(at, f.nested, fv); err != nil {
+					return err
 				}
 			}
 		}

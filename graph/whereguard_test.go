@@ -3,11 +3,11 @@ package graph
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,15 +21,26 @@ import (
 	"github.com/community/sso/ent/user"
 )
 
+// whereInputs are ent's WhereInput types, the Go values a filter becomes.
+var whereInputs = []reflect.Type{
+	reflect.TypeFor[ent.SpaceWhereInput](),
+	reflect.TypeFor[ent.SpaceMembershipWhereInput](),
+	reflect.TypeFor[ent.UserWhereInput](),
+	reflect.TypeFor[ent.UserFieldWhereInput](),
+	reflect.TypeFor[ent.SecurityEventWhereInput](),
+	reflect.TypeFor[ent.ApiTokenWhereInput](),
+	reflect.TypeFor[ent.ProfileFieldWhereInput](),
+}
+
 // TestWhereAccess: every WhereInput type, every field of it and every has…With edge is
 // classified by whereAccess, so a field or an edge the schema gains fails here until someone
 // decides who may filter on it.
 func TestWhereAccess(t *testing.T) {
-	byName := map[string]reflect.Type{}
-	for typ := range whereAccess {
-		byName[typ.Name()] = typ
+	known := map[string]bool{}
+	for _, typ := range whereInputs {
+		known[typ.Name()] = true
 	}
-	// The Go types ent generates, read from its source: none is left out of whereAccess.
+	// The Go types ent generates, read from its source: none is left out.
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, "../ent/gql_where_input.go", nil, 0)
 	if err != nil {
@@ -46,59 +57,62 @@ func TestWhereAccess(t *testing.T) {
 		t.Fatal("no WhereInput type found in ent/gql_where_input.go")
 	}
 	for _, name := range generated {
-		if byName[name] == nil {
-			t.Errorf("ent.%s is not classified in whereAccess", name)
+		if !known[name] {
+			t.Errorf("ent.%s is not in whereInputs", name)
+		}
+		if whereAccess[name] == nil {
+			t.Errorf("%s is not classified in whereAccess", name)
 		}
 	}
-	// The GraphQL schema's input types and every argument that takes one.
+	// The GraphQL schema's input types, and every argument that takes one.
 	for _, def := range parsedSchema.Types {
-		if def.Kind == gqlast.InputObject && strings.HasSuffix(def.Name, "WhereInput") && byName[def.Name] == nil {
+		if def.Kind == gqlast.InputObject && strings.HasSuffix(def.Name, "WhereInput") && whereAccess[def.Name] == nil {
 			t.Errorf("input %s is not classified in whereAccess", def.Name)
 		}
 		for _, f := range def.Fields {
 			for _, a := range f.Arguments {
-				if n := a.Type.Name(); strings.HasSuffix(n, "WhereInput") && byName[n] == nil {
+				if n := a.Type.Name(); strings.HasSuffix(n, "WhereInput") && whereAccess[n] == nil {
 					t.Errorf("%s.%s(%s: %s) is not guarded", def.Name, f.Name, a.Name, n)
 				}
 			}
 		}
 	}
-	// Each type: every field of the struct and of the schema's input, classified.
-	compiled := whereFields()
-	for typ, roles := range whereAccess {
+	// Each type: every field of the Go struct is a field of the GraphQL input (what the guard
+	// reads), and every field of the input is classified.
+	rules := compileWhereAccess(parsedSchema)
+	for _, typ := range whereInputs {
 		t.Run(typ.Name(), func(t *testing.T) {
 			def := parsedSchema.Types[typ.Name()]
 			if def == nil {
 				t.Fatalf("the schema has no input %s", typ.Name())
 			}
-			fields := compiled[typ]
-			seen := map[string]bool{}
+			for i := range typ.NumField() {
+				sf := typ.Field(i)
+				if !sf.IsExported() || sf.Tag.Get("json") == "-" {
+					continue
+				}
+				if !slices.ContainsFunc(def.Fields, func(f *gqlast.FieldDefinition) bool { return strings.EqualFold(f.Name, sf.Name) }) {
+					t.Errorf("Go field %s.%s has no GraphQL field: the guard would not see it", typ.Name(), sf.Name)
+				}
+			}
 			used := map[string]bool{}
-			for _, f := range fields {
-				seen[f.name] = true
-				if def.Fields.ForName(f.name) == nil {
-					t.Errorf("Go field %s has no GraphQL field", f.name)
+			for _, f := range def.Fields {
+				w := rules[def.Name][f.Name]
+				if w.role == "" {
+					t.Errorf("%s.%s is not classified: add its field or edge to whereAccess", def.Name, f.Name)
 				}
-				if f.role == "" {
-					t.Errorf("%s.%s is not classified: add its field or edge to whereAccess", typ.Name(), f.name)
+				if strings.HasPrefix(f.Name, "has") && strings.HasSuffix(f.Name, "With") && w.nested == "" {
+					t.Errorf("%s.%s: the guard does not walk into it", def.Name, f.Name)
 				}
-				if strings.HasPrefix(f.name, "has") && strings.HasSuffix(f.name, "With") && f.nested == nil {
-					t.Errorf("%s.%s: the guard does not walk into it", typ.Name(), f.name)
-				}
-				for base := range roles {
-					if classify(map[string]user.Role{base: "x"}, f.name) != "" {
+				for base := range whereAccess[def.Name] {
+					if classify(map[string]user.Role{base: "x"}, f.Name) != "" {
 						used[base] = true
 					}
 				}
 			}
-			for _, gf := range def.Fields {
-				if !seen[gf.Name] {
-					t.Errorf("GraphQL field %s.%s has no Go field the guard reads", def.Name, gf.Name)
-				}
-			}
-			for base := range roles {
+			for base := range whereAccess[def.Name] {
 				if !used[base] {
-					t.Errorf("whereAccess names %s.%s, which the type does not have", typ.Name(), base)
+					t.Errorf("whereAccess names %s.%s, which the type does not have", def.Name, base)
 				}
 			}
 		})
@@ -108,30 +122,28 @@ func TestWhereAccess(t *testing.T) {
 // TestWhereAccessRoles: the roles of whereAccess are those of the fields they filter on, as the
 // schema's @hasRole directives and resolvers give them.
 func TestWhereAccessRoles(t *testing.T) {
+	rules := compileWhereAccess(parsedSchema)
 	for _, tc := range []struct {
-		typ  reflect.Type
-		name string
-		want user.Role
+		typ, name string
+		want      user.Role
 	}{
-		{reflect.TypeFor[ent.SpaceWhereInput](), "slugHasPrefix", member},
-		{reflect.TypeFor[ent.SpaceWhereInput](), "hasMembers", moderator},     // Space.members @hasRole(MODERATOR)
-		{reflect.TypeFor[ent.SpaceWhereInput](), "hasMembersWith", moderator}, //
-		{reflect.TypeFor[ent.UserWhereInput](), "emailHasPrefix", moderator},  // user(...) @hasRole(MODERATOR)
-		{reflect.TypeFor[ent.UserWhereInput](), "externalIdContains", moderator},
-		{reflect.TypeFor[ent.UserWhereInput](), "statusIn", moderator},
-		{reflect.TypeFor[ent.UserFieldWhereInput](), "valueEqualFold", moderator},
-		{reflect.TypeFor[ent.SecurityEventWhereInput](), "hasUserWith", admin}, // securityEvents @hasRole(ADMIN)
+		{"SpaceWhereInput", "slugHasPrefix", member},
+		{"SpaceWhereInput", "hasMembers", moderator},     // Space.members @hasRole(MODERATOR)
+		{"SpaceWhereInput", "hasMembersWith", moderator}, //
+		{"UserWhereInput", "emailHasPrefix", moderator},  // user(...) @hasRole(MODERATOR)
+		{"UserWhereInput", "externalIdContains", moderator},
+		{"UserWhereInput", "statusIn", moderator},
+		{"UserFieldWhereInput", "valueEqualFold", moderator},
+		{"SecurityEventWhereInput", "hasUserWith", admin}, // securityEvents @hasRole(ADMIN)
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			for _, f := range whereFields()[tc.typ] {
-				if f.name == tc.name {
-					if f.role != tc.want {
-						t.Fatalf("%s.%s needs %s, want %s", tc.typ.Name(), tc.name, f.role, tc.want)
-					}
-					return
-				}
+		t.Run(tc.typ+"."+tc.name, func(t *testing.T) {
+			f, ok := rules[tc.typ][tc.name]
+			if !ok {
+				t.Fatalf("%s has no field %s", tc.typ, tc.name)
 			}
-			t.Fatalf("%s has no field %s", tc.typ.Name(), tc.name)
+			if f.role != tc.want {
+				t.Fatalf("%s.%s needs %s, want %s", tc.typ, tc.name, f.role, tc.want)
+			}
 		})
 	}
 }
@@ -260,6 +272,8 @@ func TestFilterAccess(t *testing.T) {
 				want{field: "where.hasMembersWith"}, want{count: 1}, want{count: 1}},
 			{"a field value over every edge", `{ spaces(where: {hasMembersWith: [{hasSpaceWith: [{hasMembersWith: [{hasUserWith: [{hasFieldsWith: [{key: "company", valueHasPrefix: "Ac"}]}]}]}]}]}) { totalCount } }`, nil,
 				want{field: "where.hasMembersWith"}, want{count: 1}, want{count: 1}},
+			{"in a fragment", `query { ...F } fragment F on Query { ... on Query { spaces(where: {hasMembersWith: [{hasUserWith: [{emailHasPrefix: "sec"}]}]}) { totalCount } } }`, nil,
+				want{field: "where.hasMembersWith"}, want{count: 1}, want{count: 1}},
 			{"membership roles", `{ spaces(where: {hasMembersWith: [{role: MEMBER}]}) { totalCount } }`, nil,
 				want{field: "where.hasMembersWith"}, want{count: 1}, want{count: 1}},
 			{"a member's own filters on spaces", `{ spaces(where: {nameContainsFold: "gen", or: [{slug: "general"}, {slugHasPrefix: "ran"}], not: {slugIn: ["random"]}}) { totalCount } }`, nil,
@@ -305,18 +319,19 @@ func TestFilterAccess(t *testing.T) {
 	})
 }
 
-// TestGuardFiltersRefusesUnclassified: a filter the rules do not know is refused to everyone,
+// TestFilterGuardRefusesUnclassified: a filter the rules do not know is refused to everyone,
 // admins included.
-func TestGuardFiltersRefusesUnclassified(t *testing.T) {
-	saved := whereAccess[reflect.TypeFor[ent.SpaceWhereInput]()]["slug"]
-	delete(whereAccess[reflect.TypeFor[ent.SpaceWhereInput]()], "slug")
-	t.Cleanup(func() { whereAccess[reflect.TypeFor[ent.SpaceWhereInput]()]["slug"] = saved })
-	fields := compileWhereAccess(parsedSchema)
-	admin := &auth.Viewer{User: &ent.User{Role: user.RoleADMIN, Status: user.StatusACTIVE}}
-	slug := "general"
-	err := walkFilter(fields, admin, "where", reflect.ValueOf(ent.SpaceWhereInput{Or: []*ent.SpaceWhereInput{{SlugHasPrefix: &slug}}}))
-	var e *Error
-	if !errors.As(err, &e) || e.Code != CodeForbidden || e.Extensions["field"] != "where.or[0].slugHasPrefix" {
+func TestFilterGuardRefusesUnclassified(t *testing.T) {
+	space := whereAccess["SpaceWhereInput"]
+	saved := space["slug"]
+	delete(space, "slug")
+	t.Cleanup(func() { space["slug"] = saved })
+	c := &filterCheck{
+		rules:  compileWhereAccess(parsedSchema),
+		viewer: &auth.Viewer{User: &ent.User{Role: user.RoleADMIN, Status: user.StatusACTIVE}},
+	}
+	err := c.value("where", "SpaceWhereInput", map[string]any{"or": []any{map[string]any{"name": "General", "slugHasPrefix": "gen"}}})
+	if err == nil || err.Code != CodeForbidden || err.Extensions["field"] != "where.or[0].slugHasPrefix" {
 		t.Fatalf("an unclassified filter for an admin: %v", err)
 	}
 }
