@@ -10,10 +10,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/loginthrottle"
+	"github.com/community/sso/ent/store"
 )
 
 // RateLimit is the direct login throttle's policy. Two counters decide on every attempt: one per
@@ -225,7 +224,7 @@ func (t *Throttle) claim(ctx context.Context, scope, key, addr, subject string, 
 			switch {
 			case err == nil:
 				return nil
-			case ent.IsConstraintError(err) || lostRace(err):
+			case store.IsRetryable(err): // another attempt inserted it first, or a lock conflict
 				continue
 			}
 			return fmt.Errorf("auth: throttle: insert: %w", err)
@@ -240,16 +239,10 @@ func (t *Throttle) claim(ctx context.Context, scope, key, addr, subject string, 
 		switch {
 		case err == nil && n == 1:
 			return nil
-		case err == nil || lostRace(err):
+		case err == nil || store.IsRetryable(err):
 			continue
 		}
 		return fmt.Errorf("auth: throttle: update: %w", err)
 	}
 	return &Limited{Scope: scope, RetryAfter: time.Second}
-}
-
-// lostRace reports a MySQL/MariaDB deadlock or lock wait timeout, which a retry resolves.
-func lostRace(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
