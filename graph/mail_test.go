@@ -22,6 +22,7 @@ import (
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
 	"github.com/community/sso/graph"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // lockedBuffer is a log buffer safe for concurrent writes.
@@ -40,13 +41,6 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// as makes the gqlgen client's request come from u.
-func as(u *ent.User) client.Option {
-	return func(bd *client.Request) {
-		bd.HTTP = bd.HTTP.WithContext(auth.NewContext(bd.HTTP.Context(), &auth.Viewer{User: u}))
-	}
 }
 
 // gqlErr is the first GraphQL error of a gqlgen client call, decoded.
@@ -116,7 +110,7 @@ func TestMemberEmailChange(t *testing.T) {
 		tokens := func() int { return db.Client.EmailToken.Query().CountX(ctx) }
 		change := func(c *client.Client, u *ent.User, email string) (changeEmailResp, error) {
 			var resp changeEmailResp
-			err := c.Post(changeEmailQ, &resp, as(u), client.Var("id", u.ID), client.Var("email", email))
+			err := c.Post(changeEmailQ, &resp, graphtest.As(u), client.Var("id", u.ID), client.Var("email", email))
 			return resp, err
 		}
 
@@ -176,12 +170,12 @@ func TestMemberEmailChange(t *testing.T) {
 			var resp struct {
 				User struct{ PendingEmail *string }
 			}
-			withMail.MustPost(q, &resp, as(admin), client.Var("id", mia.ID))
+			withMail.MustPost(q, &resp, graphtest.As(admin), client.Var("id", mia.ID))
 			if resp.User.PendingEmail == nil || *resp.User.PendingEmail != "mia.new@example.com" {
 				t.Fatalf("admin sees %v", resp.User.PendingEmail)
 			}
 			resp.User.PendingEmail = nil
-			withMail.MustPost(q, &resp, as(mod), client.Var("id", mia.ID))
+			withMail.MustPost(q, &resp, graphtest.As(mod), client.Var("id", mia.ID))
 			if resp.User.PendingEmail != nil {
 				t.Fatalf("a moderator sees %q", *resp.User.PendingEmail)
 			}
@@ -268,7 +262,7 @@ func TestMemberEmailChange(t *testing.T) {
 				t.Fatalf("%v %+v", err, resp)
 			}
 			var other changeEmailResp
-			err = noMail.Post(changeEmailQ, &other, as(admin), client.Var("id", ghost.ID), client.Var("email", "ghost.fixed@example.com"))
+			err = noMail.Post(changeEmailQ, &other, graphtest.As(admin), client.Var("id", ghost.ID), client.Var("email", "ghost.fixed@example.com"))
 			if err != nil || other.UpdateUser.Email != "ghost.fixed@example.com" || !other.UpdateUser.EmailVerified {
 				t.Fatalf("%v %+v", err, other)
 			}
@@ -282,14 +276,14 @@ func TestMemberEmailChange(t *testing.T) {
 				var resp struct {
 					User struct{ PendingEmail *string }
 				}
-				withMail.MustPost(`query($id: ID!) { user(id: $id) { pendingEmail } }`, &resp, as(admin), client.Var("id", mia.ID))
+				withMail.MustPost(`query($id: ID!) { user(id: $id) { pendingEmail } }`, &resp, graphtest.As(admin), client.Var("id", mia.ID))
 				return resp.User.PendingEmail
 			}
 			if pending() == nil {
 				t.Fatal("mia has no pending change to withdraw")
 			}
 			var resp changeEmailResp
-			if err := withMail.Post(changeEmailQ, &resp, as(admin), client.Var("id", mia.ID), client.Var("email", "mia.set@example.com")); err != nil {
+			if err := withMail.Post(changeEmailQ, &resp, graphtest.As(admin), client.Var("id", mia.ID), client.Var("email", "mia.set@example.com")); err != nil {
 				t.Fatal(err)
 			}
 			if p := pending(); p != nil || resp.UpdateUser.Email != "mia.set@example.com" {

@@ -19,6 +19,7 @@ import (
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // whereInputs are ent's WhereInput types, the Go values a filter becomes.
@@ -182,15 +183,6 @@ func newFilterWorld(t *testing.T, db *store.DB) *filterWorld {
 	return w
 }
 
-// as sends the operation as u (nil: anonymous), as the session middleware would have found it.
-func as(u *ent.User) client.Option {
-	return func(r *client.Request) {
-		if u != nil {
-			r.HTTP = r.HTTP.WithContext(auth.NewContext(r.HTTP.Context(), &auth.Viewer{User: u}))
-		}
-	}
-}
-
 // filterResult is the part of a response these tests read.
 type filterResult struct {
 	count int
@@ -202,7 +194,7 @@ type filterResult struct {
 // totalCount runs query (one connection with totalCount) and returns the count or the error.
 func (w *filterWorld) totalCount(t *testing.T, u *ent.User, query string, vars map[string]any) filterResult {
 	t.Helper()
-	opts := []client.Option{as(u)}
+	opts := []client.Option{graphtest.As(u)}
 	for k, v := range vars {
 		opts = append(opts, client.Var(k, v))
 	}

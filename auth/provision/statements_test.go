@@ -2,102 +2,16 @@ package provision
 
 import (
 	"context"
-	"database/sql"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"entgo.io/ent/dialect"
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/store/storetest"
 )
-
-// statementLog records the statements sent to the database, in and out of transactions.
-type statementLog struct {
-	mu   sync.Mutex
-	on   bool
-	list []string
-}
-
-func (l *statementLog) add(q string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.on {
-		l.list = append(l.list, q)
-	}
-}
-
-// start clears the log and starts recording.
-func (l *statementLog) start() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.on, l.list = true, nil
-}
-
-// stop stops recording and returns what was recorded.
-func (l *statementLog) stop() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.on = false
-	return l.list
-}
-
-type loggingDriver struct {
-	dialect.Driver
-	log *statementLog
-}
-
-func (d loggingDriver) Query(ctx context.Context, q string, args, v any) error {
-	d.log.add(q)
-	return d.Driver.Query(ctx, q, args, v)
-}
-
-func (d loggingDriver) Exec(ctx context.Context, q string, args, v any) error {
-	d.log.add(q)
-	return d.Driver.Exec(ctx, q, args, v)
-}
-
-func (d loggingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
-	tx, err := d.Driver.Tx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return loggingTx{tx, d.log}, nil
-}
-
-type loggingTx struct {
-	dialect.Tx
-	log *statementLog
-}
-
-func (t loggingTx) Query(ctx context.Context, q string, args, v any) error {
-	t.log.add(q)
-	return t.Tx.Query(ctx, q, args, v)
-}
-
-func (t loggingTx) Exec(ctx context.Context, q string, args, v any) error {
-	t.log.add(q)
-	return t.Tx.Exec(ctx, q, args, v)
-}
-
-func (t loggingTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	t.log.add(q)
-	return t.Tx.(interface {
-		ExecContext(context.Context, string, ...any) (sql.Result, error)
-	}).ExecContext(ctx, q, args...)
-}
-
-func (t loggingTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	t.log.add(q)
-	return t.Tx.(interface {
-		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-	}).QueryContext(ctx, q, args...)
-}
 
 // writesTo returns, for each write statement, its verb and table ("INSERT space_memberships").
 func writesTo(stmts []string) []string {
@@ -123,10 +37,8 @@ func writesTo(stmts []string) []string {
 func TestLoginStatements(t *testing.T) {
 	for _, backend := range storetest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
-			log := &statementLog{}
-			db := storetest.Open(t, backend, storetest.Options{WrapDriver: func(d dialect.Driver) dialect.Driver {
-				return loggingDriver{d, log}
-			}})
+			log := &storetest.StatementLog{}
+			db := storetest.Open(t, backend, storetest.Options{WrapDriver: log.Wrap})
 			ctx := context.Background()
 			for _, slug := range []string{"general", "news", "vip"} {
 				db.Client.Space.Create().SetName(slug).SetSlug(slug).ExecX(ctx)
@@ -137,9 +49,9 @@ func TestLoginStatements(t *testing.T) {
 			f := newFixture(db)
 			const payload = `{"sub": "ext-st", "email": "st@example.com", "name": "St", "spaceIds": ["general", "news", "vip"], "company": "Acme", "plan": "pro"}`
 
-			log.start()
+			log.Start()
 			first := f.mustLogin(t, payload, nil)
-			writes := writesTo(log.stop())
+			writes := writesTo(log.Stop())
 			want := []string{
 				"INSERT users", // with the login time: no UPDATE of it after the session
 				"INSERT space_memberships", "INSERT profile_field_values", "INSERT sessions",
@@ -173,9 +85,9 @@ func TestLoginStatements(t *testing.T) {
 
 			before := getUser(t, db, first.User.ID)
 			time.Sleep(10 * time.Millisecond) // a bumped updated_at would differ
-			log.start()
+			log.Start()
 			again := f.mustLogin(t, payload, nil)
-			stmts := log.stop()
+			stmts := log.Stop()
 			writes = writesTo(stmts)
 			// The login-time UPDATE comes first: it locks the member's row before the session and
 			// events reference it (the lock order that keeps concurrent logins from deadlocking).
