@@ -32,9 +32,22 @@ func main() {
 			gen.FeatureExecQuery,
 			gen.FeatureModifier,
 		},
-	}, entc.Extensions(ex))
+	}, entc.Extensions(ex), overrideAfter("template/paginate.tmpl"))
 	if err != nil {
 		log.Fatalf("entc: generate: %v", err)
+	}
+}
+
+// overrideAfter adds templates that redefine blocks of the extension's templates: they are
+// added after the extension's, so theirs are replaced.
+func overrideAfter(files ...string) entc.Option {
+	return func(cfg *gen.Config) error {
+		t, err := gen.NewTemplate("overrides").Funcs(entgql.TemplateFuncs).ParseFiles(files...)
+		if err != nil {
+			return fmt.Errorf("entc: parse %v: %w", files, err)
+		}
+		cfg.Templates = append(cfg.Templates, t)
+		return nil
 	}
 }
 
