@@ -80,8 +80,13 @@ func (e *Limited) RetryAfterSeconds() int {
 }
 
 // claimTries bounds the compare-and-set rounds of one counter: an attempt that loses this many
-// races in a row is refused as throttled (only a flood on one counter gets there).
-const claimTries = 8
+// races in a row is refused as throttled (only a flood on one counter gets there). Between
+// rounds it waits store.Backoff with claimBackoff (1 ms·2^round, at most 32 ms), so the
+// attempts of one burst spread out instead of meeting again at once.
+const (
+	claimTries   = 12
+	claimBackoff = time.Millisecond
+)
 
 func (t *Throttle) now() time.Time {
 	if t.Now != nil {
@@ -201,7 +206,10 @@ type counter struct {
 // deciding between concurrent inserts. next refuses with a *Limited, which claim returns; an
 // attempt that keeps losing races is refused too, in the counter's scope.
 func (t *Throttle) claim(ctx context.Context, scope, key, addr, subject string, next func(counter, time.Time) (counter, *Limited)) error {
-	for range claimTries {
+	for i := range claimTries {
+		if i > 0 && !store.Wait(ctx, store.Backoff(i, claimBackoff)) {
+			return ctx.Err()
+		}
 		now := t.now()
 		row, err := t.Client.LoginThrottle.Query().Where(loginthrottle.Key(key)).Only(ctx)
 		if err != nil && !ent.IsNotFound(err) {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -180,7 +179,7 @@ func (p *Provisioner) Login(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	var lastErr error
 	for i := 0; i < attempts; i++ {
-		if i > 0 && !sleep(ctx, backoff(i)) {
+		if i > 0 && !store.Wait(ctx, store.Backoff(i, retryBase)) {
 			break
 		}
 		res, started, err := p.login(ctx, r, req)
@@ -259,7 +258,7 @@ func (p *Provisioner) Apply(ctx context.Context, req Request, userID int) (*Resu
 	}
 	var lastErr error
 	for i := 0; i < attempts; i++ {
-		if i > 0 && !sleep(ctx, backoff(i)) {
+		if i > 0 && !store.Wait(ctx, store.Backoff(i, retryBase)) {
 			break
 		}
 		res, err := p.apply(ctx, req, userID, base)
@@ -359,25 +358,9 @@ func retryable(err error) bool {
 	return auth.AsSSOError(err) == nil && store.IsRetryable(err)
 }
 
-// backoff is how long a login waits before its attempt-th retry: between half and all of
-// 10ms·2^attempt (at most 320ms), at random, so that logins which lost one race do not meet
-// again at once.
-func backoff(attempt int) time.Duration {
-	ceiling := 10 * time.Millisecond << min(attempt, 5)
-	return ceiling/2 + rand.N(ceiling/2)
-}
-
-// sleep waits d, or less when ctx ends first; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// retryBase is the base of a login retry's backoff (store.Backoff): 10ms·2^attempt, at most
+// 320ms.
+const retryBase = 10 * time.Millisecond
 
 // provision finds, links, creates or updates the member, with spaces, fields and role.
 func provision(ctx context.Context, client *ent.Client, req Request, base auth.Event) (*Result, error) {

@@ -1,7 +1,10 @@
 package store
 
 import (
+	"context"
 	"errors"
+	"math/rand/v2"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"modernc.org/sqlite"
@@ -51,4 +54,24 @@ func IsRetryable(err error) bool {
 		return false
 	}
 	return ent.IsConstraintError(err)
+}
+
+// Backoff is how long to wait before the attempt-th retry (from 1) of work that lost a race:
+// between half and all of base·2^attempt, at most base·32, at random, so that the work that met
+// once does not meet again at once.
+func Backoff(attempt int, base time.Duration) time.Duration {
+	ceiling := base << min(attempt, 5)
+	return ceiling/2 + rand.N(ceiling/2+1)
+}
+
+// Wait waits d, or less when ctx ends first; it reports whether ctx is still live.
+func Wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
