@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/community/sso/ent/store"
@@ -18,6 +19,9 @@ type PlanStep struct {
 	// FullScan says the access reads the whole table: MySQL/MariaDB type ALL or index (a full
 	// index scan); SQLite SCAN without an index.
 	FullScan bool
+	// Rows is the number of rows MySQL/MariaDB expects the step to read (0 on SQLite, whose
+	// plan has no estimate).
+	Rows int64
 	// Detail is the backend's own description of the step.
 	Detail string
 }
@@ -74,9 +78,11 @@ func Explain(ctx context.Context, db *store.DB, q string, args ...any) ([]PlanSt
 			if strings.HasPrefix(name, "<") { // <derived2>, <subquery2>, <union1,2>
 				name = ""
 			}
+			n, _ := strconv.ParseInt(row["rows"], 10, 64)
 			steps = append(steps, PlanStep{
 				Table:    table(name),
 				FullScan: row["type"] == "ALL" || row["type"] == "index",
+				Rows:     n,
 				Detail:   strings.Join(detail, " "),
 			})
 			continue
