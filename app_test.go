@@ -245,7 +245,12 @@ func seedUsers(t testing.TB, db *store.DB, n, spaces, fields int) []*ent.User {
 	for i := range builders {
 		builders[i] = c.User.Create().SetEmail(fmt.Sprintf("user%d@example.com", i)).SetUsername(fmt.Sprintf("user%d", i)).SetName(fmt.Sprintf("User %d", i)).SetExternalID(fmt.Sprintf("ext-%d", i))
 	}
-	users := c.User.CreateBulk(builders...).SaveX(ctx)
+	var users []*ent.User
+	for len(builders) > 0 { // SQLite takes at most 32766 arguments a statement
+		k := min(len(builders), 500)
+		users = append(users, c.User.CreateBulk(builders[:k]...).SaveX(ctx)...)
+		builders = builders[k:]
+	}
 	var ms []*ent.SpaceMembershipCreate
 	var vs []*ent.ProfileFieldValueCreate
 	for _, u := range users {

@@ -54,21 +54,7 @@ func init() {
 	// apitokenDescTokenHash is the schema descriptor for token_hash field.
 	apitokenDescTokenHash := apitokenFields[1].Descriptor()
 	// apitoken.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
-	apitoken.TokenHashValidator = func() func([]byte) error {
-		validators := apitokenDescTokenHash.Validators
-		fns := [...]func([]byte) error{
-			validators[0].(func([]byte) error),
-			validators[1].(func([]byte) error),
-		}
-		return func(token_hash []byte) error {
-			for _, fn := range fns {
-				if err := fn(token_hash); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
+	apitoken.TokenHashValidator = apitokenDescTokenHash.Validators[0].(func([]byte) error)
 	emailtokenMixin := schema.EmailToken{}.Mixin()
 	emailtokenMixinFields0 := emailtokenMixin[0].Fields()
 	_ = emailtokenMixinFields0
@@ -81,21 +67,7 @@ func init() {
 	// emailtokenDescTokenHash is the schema descriptor for token_hash field.
 	emailtokenDescTokenHash := emailtokenFields[1].Descriptor()
 	// emailtoken.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
-	emailtoken.TokenHashValidator = func() func([]byte) error {
-		validators := emailtokenDescTokenHash.Validators
-		fns := [...]func([]byte) error{
-			validators[0].(func([]byte) error),
-			validators[1].(func([]byte) error),
-		}
-		return func(token_hash []byte) error {
-			for _, fn := range fns {
-				if err := fn(token_hash); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
+	emailtoken.TokenHashValidator = emailtokenDescTokenHash.Validators[0].(func([]byte) error)
 	// emailtokenDescEmail is the schema descriptor for email field.
 	emailtokenDescEmail := emailtokenFields[3].Descriptor()
 	// emailtoken.EmailValidator is a validator for the "email" field. It is called by the builders before save.
@@ -325,21 +297,7 @@ func init() {
 	// sessionDescTokenHash is the schema descriptor for token_hash field.
 	sessionDescTokenHash := sessionFields[0].Descriptor()
 	// session.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
-	session.TokenHashValidator = func() func([]byte) error {
-		validators := sessionDescTokenHash.Validators
-		fns := [...]func([]byte) error{
-			validators[0].(func([]byte) error),
-			validators[1].(func([]byte) error),
-		}
-		return func(token_hash []byte) error {
-			for _, fn := range fns {
-				if err := fn(token_hash); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
+	session.TokenHashValidator = sessionDescTokenHash.Validators[0].(func([]byte) error)
 	// sessionDescIP is the schema descriptor for ip field.
 	sessionDescIP := sessionFields[5].Descriptor()
 	// session.DefaultIP holds the default value on creation for the ip field.

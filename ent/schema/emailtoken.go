@@ -22,8 +22,8 @@ func (EmailToken) Fields() []ent.Field {
 	return []ent.Field{
 		field.Enum("purpose").Values("VERIFY_EMAIL", "RESET_PASSWORD").Immutable(),
 		field.Bytes("token_hash").
-			NotEmpty().
-			MaxLen(32).
+			SchemaType(sha256Column).
+			Validate(sha256Size).
 			Unique().
 			Immutable().
 			Sensitive(),

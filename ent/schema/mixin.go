@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -49,6 +50,22 @@ func (TimeMixin) Fields() []ent.Field {
 				entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
 			),
 	)
+}
+
+// sha256Column stores a SHA-256 on MySQL/MariaDB as BINARY(32): a fixed-size column whose unique
+// index is a B-tree that answers `=`. (A Bytes field of 32 bytes is otherwise a TINYBLOB, whose
+// unique index MariaDB builds as a hash of the whole value, USING HASH, which lookups cannot use:
+// every SELECT or DELETE by the hash read the whole table.) SQLite keeps a BLOB with a normal
+// unique index.
+var sha256Column = map[string]string{dialect.MySQL: "binary(32)"}
+
+// sha256Size is the validator of a sha256Column field: exactly 32 bytes, as BINARY(32) would
+// pad a shorter value with zero bytes.
+func sha256Size(b []byte) error {
+	if len(b) != sha256.Size {
+		return fmt.Errorf("value is %d bytes, want a SHA-256 of %d", len(b), sha256.Size)
+	}
+	return nil
 }
 
 // hidden is the annotation for secrets and hashes: not part of the GraphQL schema at all.

@@ -18,8 +18,8 @@ type Session struct {
 func (Session) Fields() []ent.Field {
 	return []ent.Field{
 		field.Bytes("token_hash").
-			NotEmpty().
-			MaxLen(32).
+			SchemaType(sha256Column).
+			Validate(sha256Size).
 			Unique().
 			Sensitive(),
 		field.Int("user_id").Immutable(),
@@ -46,10 +46,12 @@ func (Session) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Session.
+// Indexes of the Session: the pruning, and a member's sessions (revokeUserSessions; MySQL would
+// index the foreign key by itself, SQLite does not).
 func (Session) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("expires_at"),
+		index.Fields("user_id"),
 	}
 }
 
@@ -73,8 +75,8 @@ func (APIToken) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(200),
 		field.Bytes("token_hash").
-			NotEmpty().
-			MaxLen(32).
+			SchemaType(sha256Column).
+			Validate(sha256Size).
 			Unique().
 			Sensitive().
 			Annotations(hidden()),

@@ -2,11 +2,13 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/profilefield"
@@ -340,4 +342,106 @@ func TestMigrateDropsOldTables(t *testing.T) {
 			t.Errorf("tables after the migration: %v", got)
 		}
 	})
+}
+
+// TestMigrateHashColumnsToBinary upgrades a MySQL/MariaDB database whose token hashes are
+// TINYBLOB columns with MariaDB's hash-only unique index (what the schema made before): the
+// migration turns them into BINARY(32) with a B-tree unique index, keeps every row, and a lookup
+// by the hash then reads the index instead of the whole table.
+func TestMigrateHashColumnsToBinary(t *testing.T) {
+	db := storetest.Open(t, store.MySQL, storetest.Options{})
+	ctx := context.Background()
+	u := db.Client.User.Create().SetEmail("old@example.com").SetUsername("old").SaveX(ctx)
+	tables := []string{"sessions", "api_tokens", "email_tokens"}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.SQL.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for _, table := range tables {
+		exec("ALTER TABLE `" + table + "` DROP INDEX `token_hash`, MODIFY `token_hash` tinyblob NOT NULL, ADD UNIQUE KEY `token_hash` (`token_hash`) USING HASH")
+	}
+	indexType := func(table string) string {
+		t.Helper()
+		var typ string
+		err := db.SQL.QueryRowContext(ctx, "SELECT index_type FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? AND index_name = 'token_hash'", table).Scan(&typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return typ
+	}
+	columnType := func(table string) string {
+		t.Helper()
+		var typ string
+		err := db.SQL.QueryRowContext(ctx, "SELECT column_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'token_hash'", table).Scan(&typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return typ
+	}
+	for _, table := range tables {
+		if typ, idx := columnType(table), indexType(table); typ != "tinyblob" || idx != "HASH" {
+			t.Fatalf("the old %s.token_hash was not made: %s, index %s", table, typ, idx)
+		}
+	}
+	hash := func(i int) []byte {
+		h := sha256.Sum256(fmt.Appendf(nil, "token-%d", i))
+		return h[:]
+	}
+	const rows = 300
+	now := time.Now().UTC().Truncate(time.Second)
+	for i := 0; i < rows; i++ {
+		exec("INSERT INTO sessions (created_at, token_hash, user_id, method, expires_at, last_seen_at) VALUES (?, ?, ?, 'JWT', ?, ?)", now, hash(i), u.ID, now.Add(time.Hour), now)
+		exec("INSERT INTO api_tokens (created_at, name, token_hash, user_id) VALUES (?, 'script', ?, ?)", now, hash(i), u.ID)
+		exec("INSERT INTO email_tokens (created_at, purpose, token_hash, user_id, email, expires_at) VALUES (?, 'VERIFY_EMAIL', ?, ?, 'new@example.com', ?)", now, hash(i), u.ID, now.Add(time.Hour))
+	}
+	fullScan := func(table string, h []byte) (bool, string) {
+		t.Helper()
+		steps, err := storetest.Explain(ctx, db, "SELECT COUNT(*) FROM `"+table+"` WHERE `token_hash` = ?", h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range steps {
+			if s.FullScan {
+				return true, s.Detail
+			}
+		}
+		return false, fmt.Sprint(steps)
+	}
+	// What the migration is for: the hash index cannot answer `=`.
+	for _, table := range tables {
+		if full, plan := fullScan(table, hash(1)); !full {
+			t.Fatalf("%s: before the migration a lookup by hash uses an index: %s", table, plan)
+		}
+	}
+
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range tables {
+		if typ, idx := columnType(table), indexType(table); typ != "binary(32)" || idx != "BTREE" {
+			t.Errorf("%s.token_hash after the migration: %s, index %s; want binary(32), BTREE", table, typ, idx)
+		}
+		var n int
+		if err := db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+table+"`").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != rows {
+			t.Errorf("%s has %d rows after the migration, want %d", table, n, rows)
+		}
+		// Every row is found by its hash, through the unique index.
+		for _, i := range []int{0, rows / 2, rows - 1} {
+			q := "SELECT COUNT(*) FROM `" + table + "` WHERE `token_hash` = ?"
+			if err := db.SQL.QueryRowContext(ctx, q, hash(i)).Scan(&n); err != nil || n != 1 {
+				t.Errorf("%s: %d rows with the hash of token %d (%v), want 1", table, n, i, err)
+			}
+			if full, plan := fullScan(table, hash(i)); full {
+				t.Errorf("%s: a lookup by hash reads the whole table: %s", table, plan)
+			}
+		}
+	}
+	if got := db.Client.Session.Query().Where(session.TokenHash(hash(7))).OnlyX(ctx); got.UserID != u.ID {
+		t.Errorf("session of token 7 belongs to %d, want %d", got.UserID, u.ID)
+	}
 }

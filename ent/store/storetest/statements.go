@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"sync"
 
 	"entgo.io/ent/dialect"
@@ -13,7 +14,13 @@ import (
 type StatementLog struct {
 	mu   sync.Mutex
 	on   bool
-	list []string
+	list []Statement
+}
+
+// Statement is one recorded statement: its text and the arguments it was sent with.
+type Statement struct {
+	Query string
+	Args  []any
 }
 
 // Start clears the log and starts recording.
@@ -23,8 +30,17 @@ func (l *StatementLog) Start() {
 	l.on, l.list = true, nil
 }
 
-// Stop stops recording and returns what was recorded.
+// Stop stops recording and returns the text of what was recorded.
 func (l *StatementLog) Stop() []string {
+	var out []string
+	for _, s := range l.StopWithArgs() {
+		out = append(out, s.Query)
+	}
+	return out
+}
+
+// StopWithArgs stops recording and returns what was recorded, with the arguments.
+func (l *StatementLog) StopWithArgs() []Statement {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.on = false
@@ -34,12 +50,21 @@ func (l *StatementLog) Stop() []string {
 // Wrap is the driver that records into l (Options.WrapDriver).
 func (l *StatementLog) Wrap(d dialect.Driver) dialect.Driver { return loggingDriver{d, l} }
 
-func (l *StatementLog) add(q string) {
+func (l *StatementLog) add(q string, args any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.on {
-		l.list = append(l.list, q)
+	if !l.on {
+		return
 	}
+	st := Statement{Query: q}
+	switch a := args.(type) {
+	case nil:
+	case []any:
+		st.Args = slices.Clone(a)
+	default:
+		st.Args = []any{a}
+	}
+	l.list = append(l.list, st)
 }
 
 type loggingDriver struct {
@@ -48,24 +73,24 @@ type loggingDriver struct {
 }
 
 func (d loggingDriver) Query(ctx context.Context, q string, args, v any) error {
-	d.log.add(q)
+	d.log.add(q, args)
 	return d.Driver.Query(ctx, q, args, v)
 }
 
 func (d loggingDriver) Exec(ctx context.Context, q string, args, v any) error {
-	d.log.add(q)
+	d.log.add(q, args)
 	return d.Driver.Exec(ctx, q, args, v)
 }
 
 func (d loggingDriver) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	d.log.add(q)
+	d.log.add(q, args)
 	return d.Driver.(interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 	}).ExecContext(ctx, q, args...)
 }
 
 func (d loggingDriver) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	d.log.add(q)
+	d.log.add(q, args)
 	return d.Driver.(interface {
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	}).QueryContext(ctx, q, args...)
@@ -85,24 +110,24 @@ type loggingTx struct {
 }
 
 func (t loggingTx) Query(ctx context.Context, q string, args, v any) error {
-	t.log.add(q)
+	t.log.add(q, args)
 	return t.Tx.Query(ctx, q, args, v)
 }
 
 func (t loggingTx) Exec(ctx context.Context, q string, args, v any) error {
-	t.log.add(q)
+	t.log.add(q, args)
 	return t.Tx.Exec(ctx, q, args, v)
 }
 
 func (t loggingTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	t.log.add(q)
+	t.log.add(q, args)
 	return t.Tx.(interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 	}).ExecContext(ctx, q, args...)
 }
 
 func (t loggingTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	t.log.add(q)
+	t.log.add(q, args)
 	return t.Tx.(interface {
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	}).QueryContext(ctx, q, args...)
