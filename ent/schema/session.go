@@ -46,10 +46,12 @@ func (Session) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Session.
+// Indexes of the Session: the pruning, and a member's sessions (revokeUserSessions, the
+// foreign key).
 func (Session) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("expires_at"),
+		index.Fields("user_id"),
 	}
 }
 
@@ -94,6 +96,11 @@ func (APIToken) Edges() []ent.Edge {
 			Required().
 			Immutable(),
 	}
+}
+
+// Indexes of the APIToken: a member's tokens (the foreign key).
+func (APIToken) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("user_id")}
 }
 
 // Mixin of the APIToken.
