@@ -13,7 +13,13 @@ import (
 type StatementLog struct {
 	mu   sync.Mutex
 	on   bool
-	list []string
+	list []Statement
+}
+
+// Statement is one statement a StatementLog recorded, with its arguments.
+type Statement struct {
+	Query string
+	Args  []any
 }
 
 // Start clears the log and starts recording.
@@ -25,6 +31,15 @@ func (l *StatementLog) Start() {
 
 // Stop stops recording and returns what was recorded.
 func (l *StatementLog) Stop() []string {
+	var qs []string
+	for _, s := range l.StopStatements() {
+		qs = append(qs, s.Query)
+	}
+	return qs
+}
+
+// StopStatements stops recording and returns what was recorded, with the arguments.
+func (l *StatementLog) StopStatements() []Statement {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.on = false
@@ -34,11 +49,12 @@ func (l *StatementLog) Stop() []string {
 // Wrap is the driver that records into l (Options.WrapDriver).
 func (l *StatementLog) Wrap(d dialect.Driver) dialect.Driver { return loggingDriver{d, l} }
 
-func (l *StatementLog) add(q string) {
+func (l *StatementLog) add(q string, args any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.on {
-		l.list = append(l.list, q)
+		a, _ := args.([]any)
+		l.list = append(l.list, Statement{Query: q, Args: a})
 	}
 }
 
@@ -48,24 +64,24 @@ type loggingDriver struct {
 }
 
 func (d loggingDriver) Query(ctx context.Context, q string, args, v any) error {
-	d.log.add(q)
+	d.log.add(q, args)
 	return d.Driver.Query(ctx, q, args, v)
 }
 
 func (d loggingDriver) Exec(ctx context.Context, q string, args, v any) error {
-	d.log.add(q)
+	d.log.add(q, args)
 	return d.Driver.Exec(ctx, q, args, v)
 }
 
 func (d loggingDriver) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	d.log.add(q)
+	d.log.add(q, args)
 	return d.Driver.(interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 	}).ExecContext(ctx, q, args...)
 }
 
 func (d loggingDriver) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	d.log.add(q)
+	d.log.add(q, args)
 	return d.Driver.(interface {
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	}).QueryContext(ctx, q, args...)
@@ -85,24 +101,24 @@ type loggingTx struct {
 }
 
 func (t loggingTx) Query(ctx context.Context, q string, args, v any) error {
-	t.log.add(q)
+	t.log.add(q, args)
 	return t.Tx.Query(ctx, q, args, v)
 }
 
 func (t loggingTx) Exec(ctx context.Context, q string, args, v any) error {
-	t.log.add(q)
+	t.log.add(q, args)
 	return t.Tx.Exec(ctx, q, args, v)
 }
 
 func (t loggingTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	t.log.add(q)
+	t.log.add(q, args)
 	return t.Tx.(interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 	}).ExecContext(ctx, q, args...)
 }
 
 func (t loggingTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	t.log.add(q)
+	t.log.add(q, args)
 	return t.Tx.(interface {
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	}).QueryContext(ctx, q, args...)
