@@ -115,7 +115,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go db.Watch(watchCtx, time.Second)
-	go auth.PruneLoop(watchCtx, db.Client, log)
+	go auth.Pruner{Client: db.Client, EventsRetention: cfg.SecurityEventsRetention, Log: log}.Loop(watchCtx)
 
 	fmt.Fprintf(stdout, "serving on %s (listening on %s)\n", cfg.PublicURL, ln.Addr())
 	fmt.Fprintf(stdout, "data: %s\n", describeData(cfg))

@@ -28,6 +28,8 @@
 //	SESSION_LIFETIME          duration between 5m and 8760h, default 720h
 //	MAX_BODY_BYTES            > 0, default 1048576
 //	SHUTDOWN_TIMEOUT          duration > 0, default 30s
+//	SECURITY_EVENTS_RETENTION how long security events are kept: 0 (keep every event) or a
+//	                          duration of at least 24h, default 4320h (180 days)
 //	PASSWORD_HASH_CONCURRENCY password hashes computed at once, 1 to 256; default
 //	                          password.DefaultConcurrency(): min(2 × GOMAXPROCS, 13), what fits
 //	                          in 256 MiB at argon2id's 19 MiB each
@@ -82,6 +84,8 @@ const (
 	DefaultMaxBodyBytes    int64 = 1 << 20
 	DefaultShutdownTimeout       = 30 * time.Second
 	DefaultIdPTimeout            = 10 * time.Second
+	// DefaultSecurityEventsRetention is 180 days.
+	DefaultSecurityEventsRetention = 4320 * time.Hour
 )
 
 // Limits checked by Load.
@@ -91,6 +95,8 @@ const (
 	MaxPasswordBytes   = 1024 // what auth/password accepts for hashing
 	MinSessionLifetime = 5 * time.Minute
 	MaxSessionLifetime = 8760 * time.Hour
+	// MinSecurityEventsRetention bounds SECURITY_EVENTS_RETENTION (but 0, which keeps everything).
+	MinSecurityEventsRetention = 24 * time.Hour
 	// MaxPasswordHashConcurrency bounds PASSWORD_HASH_CONCURRENCY: 256 hashes hold 4.75 GiB.
 	MaxPasswordHashConcurrency = 256
 )
@@ -133,6 +139,9 @@ type Config struct {
 	MaxBodyBytes           int64         // MAX_BODY_BYTES
 	ShutdownTimeout        time.Duration // SHUTDOWN_TIMEOUT
 	IdPTimeout             time.Duration // IDP_TIMEOUT: total time of one request to the identity provider
+	// SecurityEventsRetention is SECURITY_EVENTS_RETENTION: security events older than this are
+	// deleted; 0 keeps every event.
+	SecurityEventsRetention time.Duration
 	// PasswordHashConcurrency is PASSWORD_HASH_CONCURRENCY: the most password hashes computed at
 	// once; a login that finds them all busy is answered 503 at once.
 	PasswordHashConcurrency int
@@ -226,6 +235,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Duration("idp_timeout", c.IdPTimeout),
+		slog.Duration("security_events_retention", c.SecurityEventsRetention),
 		slog.Int("password_hash_concurrency", c.PasswordHashConcurrency),
 		slog.String("smtp_host", c.SMTP.Host),
 		slog.Int("smtp_port", c.SMTP.Port),
@@ -281,6 +291,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.MaxBodyBytes = l.positive("MAX_BODY_BYTES", DefaultMaxBodyBytes, 64)
 	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, time.Nanosecond, 0)
 	c.IdPTimeout = l.duration("IDP_TIMEOUT", DefaultIdPTimeout, 100*time.Millisecond, 2*time.Minute)
+	c.SecurityEventsRetention = l.retention()
 	c.PasswordHashConcurrency = l.hashConcurrency()
 	c.SMTP = l.smtp()
 
@@ -475,6 +486,26 @@ func (l *loader) duration(name string, def, lo, hi time.Duration) time.Duration 
 		return d
 	}
 	return def
+}
+
+// retention reads SECURITY_EVENTS_RETENTION: 0 keeps every event; otherwise a duration of at
+// least MinSecurityEventsRetention.
+func (l *loader) retention() time.Duration {
+	const name = "SECURITY_EVENTS_RETENTION"
+	v := l.get(name)
+	if v == "" {
+		return DefaultSecurityEventsRetention
+	}
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		l.addf("%s %q must be 0 (keep every event) or a duration such as 4320h (no days)", name, v)
+	case d < 0 || d > 0 && d < MinSecurityEventsRetention:
+		l.addf("%s must be 0 (keep every event) or at least %s, got %s", name, fmtDuration(MinSecurityEventsRetention), fmtDuration(d))
+	default:
+		return d
+	}
+	return DefaultSecurityEventsRetention
 }
 
 // hashConcurrency reads PASSWORD_HASH_CONCURRENCY: 1 to MaxPasswordHashConcurrency, by default

@@ -106,6 +106,9 @@ func TestDefaults(t *testing.T) {
 	if c.SessionLifetime != 720*time.Hour || c.MaxBodyBytes != 1<<20 || c.ShutdownTimeout != 30*time.Second {
 		t.Errorf("limits = %v, %d, %v", c.SessionLifetime, c.MaxBodyBytes, c.ShutdownTimeout)
 	}
+	if c.SecurityEventsRetention != 180*24*time.Hour {
+		t.Errorf("SecurityEventsRetention = %v, want 180 days", c.SecurityEventsRetention)
+	}
 	if want := min(2*runtime.GOMAXPROCS(0), 13); c.PasswordHashConcurrency != want {
 		t.Errorf("PasswordHashConcurrency = %d, want %d", c.PasswordHashConcurrency, want)
 	}
@@ -214,6 +217,15 @@ func TestValid(t *testing.T) {
 		{"session lifetime upper bound", map[string]string{"SESSION_LIFETIME": "8760h"}, func(c *Config) error {
 			return expect(c.SessionLifetime, 8760*time.Hour)
 		}},
+		{"events retention", map[string]string{"SECURITY_EVENTS_RETENTION": "720h"}, func(c *Config) error {
+			return expect(c.SecurityEventsRetention, 720*time.Hour)
+		}},
+		{"events retention lower bound", map[string]string{"SECURITY_EVENTS_RETENTION": "24h"}, func(c *Config) error {
+			return expect(c.SecurityEventsRetention, 24*time.Hour)
+		}},
+		{"events kept", map[string]string{"SECURITY_EVENTS_RETENTION": "0"}, func(c *Config) error {
+			return expect(c.SecurityEventsRetention, time.Duration(0))
+		}},
 		{"max body", map[string]string{"MAX_BODY_BYTES": "4096"}, func(c *Config) error {
 			return expect(c.MaxBodyBytes, int64(4096))
 		}},
@@ -311,6 +323,10 @@ func TestInvalid(t *testing.T) {
 		{"session days", map[string]string{"SESSION_LIFETIME": "30d"}, `SESSION_LIFETIME "30d" must be a duration`},
 		{"session too short", map[string]string{"SESSION_LIFETIME": "1m"}, "SESSION_LIFETIME must be between 5m and 8760h, got 1m"},
 		{"session too long", map[string]string{"SESSION_LIFETIME": "8761h"}, "got 8761h"},
+		{"events retention days", map[string]string{"SECURITY_EVENTS_RETENTION": "180d"}, `SECURITY_EVENTS_RETENTION "180d" must be 0 (keep every event) or a duration such as 4320h`},
+		{"events retention number", map[string]string{"SECURITY_EVENTS_RETENTION": "180"}, `SECURITY_EVENTS_RETENTION "180" must be 0`},
+		{"events retention short", map[string]string{"SECURITY_EVENTS_RETENTION": "1h"}, "SECURITY_EVENTS_RETENTION must be 0 (keep every event) or at least 24h, got 1h"},
+		{"events retention negative", map[string]string{"SECURITY_EVENTS_RETENTION": "-24h"}, "got -24h"},
 		{"shutdown text", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, `SHUTDOWN_TIMEOUT "soon" must be a duration`},
 		{"shutdown zero", map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT must be greater than 0"},
 		{"hash concurrency zero", map[string]string{"PASSWORD_HASH_CONCURRENCY": "0"}, "PASSWORD_HASH_CONCURRENCY must be greater than 0, got 0"},

@@ -32,6 +32,13 @@ var (
 				OnDelete:   schema.Cascade,
 			},
 		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "apitoken_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{APITokensColumns[6]},
+			},
+		},
 	}
 	// EmailTokensColumns holds the columns for the "email_tokens" table.
 	EmailTokensColumns = []*schema.Column{
@@ -220,6 +227,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{SecurityEventsColumns[2], SecurityEventsColumns[1]},
 			},
+			{
+				Name:    "securityevent_user_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{SecurityEventsColumns[8], SecurityEventsColumns[1]},
+			},
 		},
 	}
 	// SessionsColumns holds the columns for the "sessions" table.
@@ -357,6 +369,11 @@ var (
 				Unique:  true,
 				Columns: []*schema.Column{SpaceMembershipsColumns[4], SpaceMembershipsColumns[3]},
 			},
+			{
+				Name:    "spacemembership_space_id",
+				Unique:  false,
+				Columns: []*schema.Column{SpaceMembershipsColumns[3]},
+			},
 		},
 	}
 	// UsersColumns holds the columns for the "users" table.
@@ -386,6 +403,31 @@ var (
 				Name:    "user_role_status",
 				Unique:  false,
 				Columns: []*schema.Column{UsersColumns[10], UsersColumns[11]},
+			},
+			{
+				Name:    "user_status",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[11]},
+			},
+			{
+				Name:    "user_name",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[6]},
+			},
+			{
+				Name:    "user_last_login_at",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[13]},
+			},
+			{
+				Name:    "user_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[1]},
+			},
+			{
+				Name:    "user_updated_at",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[2]},
 			},
 		},
 	}

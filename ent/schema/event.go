@@ -41,12 +41,14 @@ func (SecurityEvent) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the SecurityEvent: the log is read newest first, all of it or by type. Every login
+// Indexes of the SecurityEvent: the log is read newest first, all of it, by type or by member
+// (user_id also serves the foreign key); created_at is also the retention's pruning. Every login
 // writes to this table, so it has no index that only the login throttle needs (see LoginThrottle).
 func (SecurityEvent) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("created_at"),
 		index.Fields("type", "created_at"),
+		index.Fields("user_id", "created_at"),
 	}
 }
 

@@ -98,6 +98,11 @@ func (APIToken) Edges() []ent.Edge {
 	}
 }
 
+// Indexes of the APIToken: a member's tokens (the foreign key).
+func (APIToken) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("user_id")}
+}
+
 // Mixin of the APIToken.
 func (APIToken) Mixin() []ent.Mixin {
 	return []ent.Mixin{CreatedMixin{}}

@@ -85,10 +85,12 @@ func (SpaceMembership) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the SpaceMembership.
+// Indexes of the SpaceMembership: one membership per member and space (which also serves a
+// member's memberships), and a space's members (the foreign key).
 func (SpaceMembership) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("user_id", "space_id").Unique(),
+		index.Fields("space_id"),
 	}
 }
 

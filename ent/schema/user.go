@@ -110,12 +110,19 @@ func (User) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the User.
+// Indexes of the User. The unique fields have their unique indexes; every other field the users
+// connection orders by has one, so a page in that order (and a range filter on it) reads the
+// page's rows, not the table.
 func (User) Indexes() []ent.Index {
 	return []ent.Index{
 		// The active admins, read (and locked on MySQL/MariaDB) by every change that could
-		// leave the community without one (ent/store's last-admin hook).
+		// leave the community without one (ent/store's last-admin hook); also ROLE.
 		index.Fields("role", "status"),
+		index.Fields("status"),
+		index.Fields("name"),
+		index.Fields("last_login_at"),
+		index.Fields("created_at"),
+		index.Fields("updated_at"),
 	}
 }
 

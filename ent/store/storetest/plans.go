@@ -19,6 +19,13 @@ type PlanStep struct {
 	// FullScan says the access reads the whole table: MySQL/MariaDB type ALL or index (a full
 	// index scan); SQLite SCAN without an index.
 	FullScan bool
+	// IndexWalk says the access walks a whole index, in its order (MySQL/MariaDB type index,
+	// SQLite SCAN … USING INDEX): as costly as a full scan when each row is tested against a
+	// filter, cheap when a LIMIT ends it early.
+	IndexWalk bool
+	// Sort says the step sorts every row it is given (MySQL/MariaDB "Using filesort", SQLite
+	// "USE TEMP B-TREE FOR ORDER BY").
+	Sort bool
 	// Rows is the number of rows MySQL/MariaDB expects the step to read (0 on SQLite, whose
 	// plan has no estimate).
 	Rows int64
@@ -80,10 +87,12 @@ func Explain(ctx context.Context, db *store.DB, q string, args ...any) ([]PlanSt
 			}
 			n, _ := strconv.ParseInt(row["rows"], 10, 64)
 			steps = append(steps, PlanStep{
-				Table:    table(name),
-				FullScan: row["type"] == "ALL" || row["type"] == "index",
-				Rows:     n,
-				Detail:   strings.Join(detail, " "),
+				Table:     table(name),
+				FullScan:  row["type"] == "ALL" || row["type"] == "index",
+				IndexWalk: row["type"] == "index",
+				Sort:      strings.Contains(row["extra"], "Using filesort"),
+				Rows:      n,
+				Detail:    strings.Join(detail, " "),
 			})
 			continue
 		}
@@ -92,13 +101,17 @@ func Explain(ctx context.Context, db *store.DB, q string, args ...any) ([]PlanSt
 		d := row["detail"]
 		f := strings.Fields(d)
 		if len(f) < 2 || (f[0] != "SCAN" && f[0] != "SEARCH") || f[1] == "CONSTANT" {
-			steps = append(steps, PlanStep{Detail: d})
+			steps = append(steps, PlanStep{
+				Sort:   strings.HasPrefix(d, "USE TEMP B-TREE FOR") && strings.Contains(d, "ORDER BY"),
+				Detail: d,
+			})
 			continue
 		}
 		steps = append(steps, PlanStep{
-			Table:    table(f[1]),
-			FullScan: f[0] == "SCAN" && !strings.Contains(d, " INDEX "),
-			Detail:   d,
+			Table:     table(f[1]),
+			FullScan:  f[0] == "SCAN" && !strings.Contains(d, " INDEX "),
+			IndexWalk: f[0] == "SCAN" && strings.Contains(d, " INDEX "),
+			Detail:    d,
 		})
 	}
 	if err := rows.Err(); err != nil {
