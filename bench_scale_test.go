@@ -1,0 +1,302 @@
+package main
+
+// Scale benchmark: the same requests against a small database and a large one, each seeded in
+// a fresh database with bulk multi-row INSERTs and served by a fresh server. The small size runs
+// first and records its ns/op; the large size reports its ratio to it as the "x-small" metric
+// (the goal: at most 1.5). Run:
+//
+//	go test -run=NONE -bench=Scale -benchtime=2s .
+//	SCALE_BENCH_ROWS=100000 go test -run=NONE -bench=Scale -benchtime=500ms .
+//
+// Sizes: small is 1,000 sessions, 1,000 security events and 1,000 members; large is
+// SCALE_BENCH_ROWS (default 1,000,000) sessions and security events and a tenth as many members
+// (100,000 by default). SQLite runs on a file (the server's writer and readers); MySQL/MariaDB on a
+// database of the TEST_MYSQL_DSN server, skipped without it. See docs/PERFORMANCE.md ("Scale").
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/store/storetest"
+)
+
+// scaleSmall is the small size's rows in sessions and security events, and its members.
+const scaleSmall = 1000
+
+// scaleBatch is the rows one seeding INSERT carries.
+const scaleBatch = 500
+
+// scaleLarge is the large size: SCALE_BENCH_ROWS, default 1,000,000.
+func scaleLarge(b *testing.B) int {
+	v := os.Getenv("SCALE_BENCH_ROWS")
+	if v == "" {
+		return 1_000_000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < scaleSmall {
+		b.Fatalf("SCALE_BENCH_ROWS=%q: want a number of rows, at least %d", v, scaleSmall)
+	}
+	return n
+}
+
+// scaleMembers is the members seeded beside rows sessions and security events.
+func scaleMembers(rows int) int { return max(scaleSmall, rows/10) }
+
+func BenchmarkScale(b *testing.B) {
+	large := scaleLarge(b)
+	for _, backend := range []string{store.SQLite, store.MySQL} {
+		b.Run(backend, func(b *testing.B) {
+			for _, rows := range []int{scaleSmall, large} {
+				b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+					benchScale(b, backend, rows, rows == scaleSmall)
+				})
+			}
+		})
+	}
+}
+
+// scaleSite is one size: its own database and server, a member signed in, an admin's token.
+type scaleSite struct {
+	app     *testApp
+	client  *http.Client
+	signIn  string // member 7's JWT SSO sign-in URL, signed once as the customer's server does
+	token   string // the admin's API token
+	cookie  string // the member's session cookie (the latest login's)
+	members []int  // the seeded members' ids
+}
+
+// benchScale seeds a fresh database of the size, serves it, and measures each request. The small
+// size records its ns/op per request; the large size reports its ratio to that.
+func benchScale(b *testing.B, backend string, rows int, small bool) {
+	db := openScaleDB(b, backend)
+	start := time.Now()
+	members := seedScale(b, db, rows, scaleMembers(rows))
+	b.Logf("%s: seeded %d sessions, %d security events and %d members in %s", backend, rows, rows, len(members), time.Since(start).Round(time.Millisecond))
+
+	s := &scaleSite{app: newApp(b, db, nil), client: benchClient(b), members: members}
+	now := time.Now()
+	tok := sign(b, jwt.SigningMethodHS256, enableJWTSSO(b, s.app), jwt.MapClaims{"sub": "ext-7", "email": "user7@scale.example", "name": "User 7", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}, nil)
+	s.signIn = s.app.URL + "/api/auth/sso?" + url.Values{"jwt": {tok}, "redirect_uri": {"/"}}.Encode()
+	s.token = adminToken(b, s.app)
+	s.cookie = s.login(b, "")
+
+	var revoked int
+	for _, op := range []struct {
+		name string
+		run  func(b *testing.B)
+	}{
+		{"me", func(b *testing.B) {
+			s.graphql(b, s.cookie, "", `{ me { id email } }`, `"email":"user7@scale.example"`)
+		}},
+		{"login-with-old-cookie", func(b *testing.B) {
+			s.cookie = s.login(b, s.cookie)
+		}},
+		{"revokeUserSessions", func(b *testing.B) {
+			// A different member each time, each holding its share of the seeded sessions.
+			id := s.members[(revoked*7919)%len(s.members)]
+			revoked++
+			s.graphql(b, "", s.token, fmt.Sprintf(`mutation { revokeUserSessions(userId: "%d") }`, id), `"revokeUserSessions":`)
+		}},
+		{"securityEvents-pageInfo", func(b *testing.B) {
+			s.graphql(b, "", s.token, `{ securityEvents(first: 20) { edges { node { id createdAt type } } pageInfo { hasNextPage endCursor } } }`, `"hasNextPage":true`)
+		}},
+		{"users-first-100", func(b *testing.B) {
+			s.graphql(b, "", s.token, `{ users(first: 100) { edges { node { id email name } } pageInfo { hasNextPage endCursor } } }`, `"hasNextPage":true`)
+		}},
+	} {
+		b.Run(op.name, func(b *testing.B) {
+			op.run(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				op.run(b)
+			}
+			name := "Scale/" + backend + "/" + op.name
+			if small {
+				recordFloor(b, name)
+			} else {
+				reportRatioAs(b, name, "x-small")
+			}
+		})
+	}
+}
+
+// openScaleDB opens a fresh, migrated database: a SQLite file in a temporary folder (a writer and
+// readers, as the server opens it), or a new database on the TEST_MYSQL_DSN server.
+func openScaleDB(b *testing.B, backend string) *store.DB {
+	b.Helper()
+	var dsn string
+	switch backend {
+	case store.SQLite:
+		dsn = store.SQLiteDSN(filepath.Join(b.TempDir(), "scale.db"))
+	case store.MySQL:
+		if os.Getenv("TEST_MYSQL_DSN") == "" {
+			b.Skip("scale benchmark: TEST_MYSQL_DSN is not set")
+		}
+		dsn = storetest.NewMySQLDatabase(b)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, backend, dsn, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// seedScale inserts members users, then rows sessions and rows security events spread over them,
+// in one transaction of multi-row INSERTs (scaleBatch rows each), and returns the members' ids.
+// Sessions were opened over the last 30 days and are still valid; events happened over the last
+// 90 days.
+func seedScale(b *testing.B, db *store.DB, rows, members int) []int {
+	b.Helper()
+	ctx := context.Background()
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	now := time.Now().UTC()
+
+	bulk(b, tx, "INSERT INTO users (created_at, updated_at, external_id, email, name, username, tagline, picture, role, status, last_login_at) VALUES ",
+		"(?, ?, ?, ?, ?, ?, '', '', 'MEMBER', 'ACTIVE', ?)", members, func(i int, args []any) []any {
+			at := now.Add(-time.Duration(members-i) * time.Minute)
+			return append(args, at, at, fmt.Sprint("ext-", i), fmt.Sprintf("user%d@scale.example", i), fmt.Sprint("User ", i), fmt.Sprint("user", i), at)
+		})
+	ids := make([]int, 0, members)
+	r, err := tx.QueryContext(ctx, "SELECT id FROM users ORDER BY id")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for r.Next() {
+		var id int
+		if err := r.Scan(&id); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := r.Close(); err != nil {
+		b.Fatal(err)
+	}
+
+	span := 30 * 24 * time.Hour
+	var key [8]byte
+	bulk(b, tx, "INSERT INTO sessions (created_at, token_hash, method, expires_at, last_seen_at, ip, user_agent, user_id) VALUES ",
+		"(?, ?, 'JWT', ?, ?, '127.0.0.1', 'scale', ?)", rows, func(i int, args []any) []any {
+			at := now.Add(-span * time.Duration(rows-i) / time.Duration(rows))
+			binary.BigEndian.PutUint64(key[:], uint64(i))
+			hash := sha256.Sum256(key[:])
+			return append(args, at, hash[:], at.Add(span), at, ids[i%len(ids)])
+		})
+	types := []string{"LOGIN_SUCCEEDED", "LOGIN_SUCCEEDED", "LOGIN_SUCCEEDED", "LOGIN_FAILED", "LOGOUT", "USER_UPDATED"}
+	bulk(b, tx, "INSERT INTO security_events (created_at, type, method, ip, user_agent, subject, user_id) VALUES ",
+		"(?, ?, 'JWT', '127.0.0.1', 'scale', '', ?)", rows, func(i int, args []any) []any {
+			at := now.Add(-3 * span * time.Duration(rows-i) / time.Duration(rows))
+			return append(args, at, types[i%len(types)], ids[i%len(ids)])
+		})
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	return ids
+}
+
+// bulk inserts n rows with head followed by row per row, scaleBatch rows a statement; add appends
+// the arguments of row i. The full-size statement is prepared once.
+func bulk(b *testing.B, tx *sql.Tx, head, row string, n int, add func(i int, args []any) []any) {
+	b.Helper()
+	ctx := context.Background()
+	statement := func(k int) string {
+		return head + strings.TrimSuffix(strings.Repeat(row+", ", k), ", ")
+	}
+	full, err := tx.PrepareContext(ctx, statement(min(n, scaleBatch)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer full.Close()
+	var args []any
+	for i := 0; i < n; i += scaleBatch {
+		k := min(scaleBatch, n-i)
+		args = args[:0]
+		for j := i; j < i+k; j++ {
+			args = add(j, args)
+		}
+		if k == scaleBatch || i == 0 {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, statement(k), args...)
+		}
+		if err != nil {
+			b.Fatalf("seed: %v", err)
+		}
+	}
+}
+
+// login signs seeded member 7 in with JWT SSO, from a browser that carries oldCookie (when not
+// empty), and returns the new session cookie.
+func (s *scaleSite) login(b *testing.B, oldCookie string) string {
+	req, _ := http.NewRequest(http.MethodGet, s.signIn, nil)
+	if oldCookie != "" {
+		req.AddCookie(&http.Cookie{Name: "community_session", Value: oldCookie})
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		b.Fatalf("login: %d", resp.StatusCode)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "community_session" && c.Value != "" {
+			return c.Value
+		}
+	}
+	b.Fatalf("login without a session cookie: %v", resp.Header)
+	return ""
+}
+
+// graphql posts query with the session cookie or the bearer token and fails unless the answer
+// holds want and no error.
+func (s *scaleSite) graphql(b *testing.B, cookie, bearer, query, want string) {
+	payload, _ := json.Marshal(map[string]string{"query": query})
+	req, _ := http.NewRequest(http.MethodPost, s.app.URL+"/graphql", bytes.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: "community_session", Value: cookie})
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) || strings.Contains(string(body), `"errors"`) {
+		b.Fatalf("%s: %d %s", query, resp.StatusCode, body)
+	}
+}
