@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/space"
 )
 
@@ -216,4 +217,54 @@ func cachedQueries(t *testing.T, pool *sql.DB) []string {
 		t.Fatal(err)
 	}
 	return qs
+}
+
+// TestSQLiteWritersInArrivalOrder: writers that wait for the writer get it in the order they came
+// (database/sql alone would hand the connection to a random one of them).
+func TestSQLiteWritersInArrivalOrder(t *testing.T) {
+	db := openSQLiteFile(t, 5000)
+	ctx := context.Background()
+	tx, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers = 8
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := db.Client.Space.Create().SetName("W").SetSlug(fmt.Sprint("w", i)).Save(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+		time.Sleep(50 * time.Millisecond) // writer i waits before writer i+1 comes
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	got, err := db.Client.Space.Query().Order(ent.Asc(space.FieldID)).Select(space.FieldSlug).Strings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[w0 w1 w2 w3 w4 w5 w6 w7]"; fmt.Sprint(got) != want {
+		t.Fatalf("writers wrote in the order %v, want %s", got, want)
+	}
+}
+
+// TestSQLiteTurnPassesWhenContextEnds: a write transaction whose context ends without a commit or
+// a rollback gives the writer to the next one (database/sql rolls it back).
+func TestSQLiteTurnPassesWhenContextEnds(t *testing.T) {
+	db := openSQLiteFile(t, 5000)
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := db.Client.Tx(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	short, cancelShort := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShort()
+	if _, err := db.Client.Space.Create().SetName("N").SetSlug("n").Save(short); err != nil {
+		t.Fatalf("a write after an abandoned transaction: %v", err)
+	}
 }

@@ -117,7 +117,7 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 			db.Close()
 			return nil, err
 		}
-		drv = splitDriver{Driver: entsql.OpenDB(dial, db), read: entsql.OpenDB(dial, read)}
+		drv = newSplitDriver(dial, db, read)
 	}
 	if opts.WrapDriver != nil {
 		drv = opts.WrapDriver(drv)
