@@ -16,6 +16,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
@@ -34,6 +35,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 )
@@ -110,8 +112,16 @@ func benchScale(b *testing.B, backend string, rows int, small bool) {
 			s.cookie = s.login(b, s.cookie)
 		}},
 		{"revokeUserSessions", func(b *testing.B) {
-			// A different member each time, each holding its share of the seeded sessions.
-			id := s.members[(revoked*7919)%len(s.members)]
+			// A different member each time, of those holding one seeded session each (seedScale);
+			// once every one of them was revoked, the member gets a session again, untimed.
+			pool := len(s.members) / 2
+			id := s.members[(revoked*7919)%pool]
+			if revoked >= pool {
+				b.StopTimer()
+				s.app.DB.Client.Session.Create().SetTokenHash(randomBytes(b, 32)).SetMethod(session.MethodJWT).
+					SetExpiresAt(time.Now().Add(time.Hour)).SetLastSeenAt(time.Now()).SetUserID(id).ExecX(context.Background())
+				b.StartTimer()
+			}
 			revoked++
 			s.graphql(b, "", s.token, fmt.Sprintf(`mutation { revokeUserSessions(userId: "%d") }`, id), `"revokeUserSessions":`)
 		}},
@@ -166,8 +176,8 @@ func openScaleDB(b *testing.B, backend string) (*store.DB, string) {
 
 // seedScale inserts members users, then rows sessions and rows security events spread over them,
 // in one transaction of multi-row INSERTs (scaleBatch rows each), and returns the members' ids.
-// Sessions were opened over the last 30 days and are still valid; events happened over the last
-// 90 days.
+// Sessions were opened over the last 30 days and are still valid (the first half of the members
+// hold one each, see sessionOwner); events happened over the last 90 days.
 //
 // It writes through a connection of its own, closed afterwards, so that the server's connections
 // keep their settings and caches. On SQLite that connection keeps the transaction's pages in
@@ -239,7 +249,7 @@ func seedScale(b *testing.B, driver, dsn string, rows, members int) []int {
 	bulk(b, tx, insert+"sessions (created_at, token_hash, method, expires_at, last_seen_at, ip, user_agent, user_id) VALUES ",
 		"(?, ?, 'JWT', ?, ?, '127.0.0.1', 'scale', ?)", rows, func(i int, args []any) []any {
 			at := now.Add(-span * time.Duration(rows-i) / time.Duration(rows))
-			return append(args, at, hashes[i][:], at.Add(span), at, ids[i%len(ids)])
+			return append(args, at, hashes[i][:], at.Add(span), at, sessionOwner(ids, i))
 		})
 	types := []string{"LOGIN_SUCCEEDED", "LOGIN_SUCCEEDED", "LOGIN_SUCCEEDED", "LOGIN_FAILED", "LOGOUT", "USER_UPDATED"}
 	bulk(b, tx, insert+"security_events (created_at, type, method, ip, user_agent, subject, user_id) VALUES ",
@@ -298,6 +308,26 @@ func withoutIndexes(b *testing.B, tx *sql.Tx, tables ...string) (restore func())
 			}
 		}
 	}
+}
+
+// sessionOwner is the member of seeded session i: each member one session first; the sessions
+// beyond go to the second half of the members, so that the first half holds one session each at
+// every size (what benchScale revokes).
+func sessionOwner(ids []int, i int) int {
+	if i < len(ids) {
+		return ids[i]
+	}
+	half := len(ids) / 2
+	return ids[half+i%(len(ids)-half)]
+}
+
+// randomBytes returns n random bytes.
+func randomBytes(b *testing.B, n int) []byte {
+	p := make([]byte, n)
+	if _, err := rand.Read(p); err != nil {
+		b.Fatal(err)
+	}
+	return p
 }
 
 // bulk inserts n rows with head followed by row per row, scaleBatch rows a statement; add appends
