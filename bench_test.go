@@ -66,15 +66,18 @@ func recordFloor(b *testing.B, name string) {
 }
 
 // reportRatio reports ns/op divided by the mean ns/op of the floor named name, when it ran.
-func reportRatio(b *testing.B, name string) {
+func reportRatio(b *testing.B, name string) { reportRatioAs(b, name, "x-floor") }
+
+// reportRatioAs is reportRatio with the metric named unit.
+func reportRatioAs(b *testing.B, name, unit string) {
 	floors.Lock()
 	n, sum := floors.n[name], floors.sum[name]
 	floors.Unlock()
 	if n == 0 {
-		b.Logf("floor %s did not run in this process: no x-floor metric", name)
+		b.Logf("floor %s did not run in this process: no %s metric", name, unit)
 		return
 	}
-	b.ReportMetric(nsPerOp(b)/(sum/float64(n)), "x-floor")
+	b.ReportMetric(nsPerOp(b)/(sum/float64(n)), unit)
 }
 
 // benchClient keeps its connections alive, as a script or a browser does, and never follows
@@ -110,8 +113,9 @@ func benchMySQL(b testing.TB) (db *store.DB, bare *sql.DB) {
 
 // benchPools opens the database at dsn through two pools and migrates it. The server runs on
 // the store's pool, whose connections keep their prepared statements (ent/store's statement
-// cache); the floors run on bare, database/sql over the driver as it comes, which parses (SQLite)
-// or prepares, runs and closes (MySQL/MariaDB) every statement it is given.
+// cache); the floors run on bare, database/sql over the driver as it comes. The login floors
+// prepare their statements once on it (prepareLoginStmts) and reuse them, as a careful
+// hand-written server would; the users page floor sends its few statements as they come.
 func benchPools(b testing.TB, driver, dsn string) (db *store.DB, bare *sql.DB) {
 	b.Helper()
 	ctx := context.Background()
@@ -403,6 +407,15 @@ func newJWTLogin(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB)) *jwtL
 	for _, f := range db.Client.ProfileField.Query().AllX(ctx) {
 		f.Update().SetExternalKeys([]string{f.Key}).ExecX(ctx)
 	}
+	secret := enableJWTSSO(b, app)
+	return &jwtLogin{db: db, bare: bare, app: app, secret: secret, client: benchClient(b)}
+}
+
+// enableJWTSSO turns JWT SSO on in app with a new random secret, as an admin does, and returns
+// the secret.
+func enableJWTSSO(b testing.TB, app *testApp) []byte {
+	b.Helper()
+	ctx := context.Background()
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		b.Fatal(err)
@@ -411,12 +424,12 @@ func newJWTLogin(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB)) *jwtL
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := auth.LoadSettings(ctx, db.Client)
+	st, err := auth.LoadSettings(ctx, app.DB.Client)
 	if err != nil {
 		b.Fatal(err)
 	}
 	st.Update().SetJwtEnabled(true).SetJwtSecret(sealer.Seal(jwtsso.PurposeSecret, secret)).ExecX(ctx)
-	return &jwtLogin{db: db, bare: bare, app: app, secret: secret, client: benchClient(b)}
+	return secret
 }
 
 // loginURL signs, as the customer's server does, a token for a member with the benchmark's
@@ -511,7 +524,7 @@ func unchanged(b *testing.B, l *jwtLogin) {
 // benchmark reports its ratio to it.
 func benchJWTLoginFloor(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB), name string) {
 	l := newJWTLogin(b, open)
-	floor := httptest.NewServer(jwtLoginFloor(l.bare, l.secret))
+	floor := httptest.NewServer(jwtLoginFloor(b, l.bare, l.secret))
 	b.Cleanup(floor.Close)
 	u := existingURL(b, l, floor.URL)
 	l.get(b, u, true)
@@ -538,7 +551,7 @@ func benchJWTLoginExisting(b *testing.B, open func(testing.TB) (*store.DB, *sql.
 
 func benchJWTLoginNewFloor(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB), name string) {
 	l := newJWTLogin(b, open)
-	floor := httptest.NewServer(jwtLoginFloor(l.bare, l.secret))
+	floor := httptest.NewServer(jwtLoginFloor(b, l.bare, l.secret))
 	b.Cleanup(floor.Close)
 	src := newMemberURLs(b, l, floor.URL)
 	l.get(b, src.get(), true)
@@ -602,12 +615,63 @@ func checkNewMembers(b *testing.B, l *jwtLogin, n int) {
 	}
 }
 
+// loginStmts are the statements of jwtLoginFloor, prepared once on its pool as a careful
+// hand-written server does: a transaction runs each through tx.StmtContext, which reuses the
+// statement already prepared on the transaction's connection.
+type loginStmts struct {
+	userByExternalID *sql.Stmt
+	userByEmail      *sql.Stmt
+	usernameTaken    *sql.Stmt
+	insertUser       *sql.Stmt
+	memberships      *sql.Stmt
+	fields           *sql.Stmt
+	updateUser       *sql.Stmt
+	insertMembership *sql.Stmt
+	updateField      *sql.Stmt
+	insertField      *sql.Stmt
+	insertSession    *sql.Stmt
+	recordLogin      *sql.Stmt
+}
+
+// prepareLoginStmts prepares the floor's statements on db, closed when b ends.
+func prepareLoginStmts(b testing.TB, db *sql.DB) *loginStmts {
+	b.Helper()
+	st := &loginStmts{}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&st.userByExternalID, `SELECT id, email, name, status FROM users WHERE external_id = ?`},
+		{&st.userByEmail, `SELECT id FROM users WHERE email = ?`},
+		{&st.usernameTaken, `SELECT EXISTS (SELECT 1 FROM users WHERE username = ?)`},
+		{&st.insertUser, `INSERT INTO users (created_at, updated_at, external_id, email, name, username, tagline, picture, role, status, last_login_at) VALUES (?, ?, ?, ?, ?, ?, '', '', 'MEMBER', 'ACTIVE', ?)`},
+		{&st.memberships, `SELECT s.slug FROM space_memberships m JOIN spaces s ON s.id = m.space_id WHERE m.user_id = ?`},
+		{&st.fields, "SELECT `key`, value FROM profile_field_values WHERE user_id = ?"},
+		{&st.updateUser, `UPDATE users SET email = ?, name = ?, updated_at = ? WHERE id = ?`},
+		{&st.insertMembership, `INSERT INTO space_memberships (created_at, role, space_id, user_id) SELECT ?, 'MEMBER', id, ? FROM spaces WHERE slug = ?`},
+		{&st.updateField, "UPDATE profile_field_values SET value = ?, updated_at = ? WHERE user_id = ? AND `key` = ?"},
+		{&st.insertField, "INSERT INTO profile_field_values (created_at, updated_at, `key`, value, field_id, user_id) SELECT ?, ?, `key`, ?, id, ? FROM profile_fields WHERE `key` = ?"},
+		{&st.insertSession, `INSERT INTO sessions (created_at, token_hash, method, expires_at, last_seen_at, ip, user_agent, user_id) VALUES (?, ?, 'JWT', ?, ?, ?, ?, ?)`},
+		{&st.recordLogin, `UPDATE users SET last_login_at = ? WHERE id = ?`},
+	} {
+		stmt, err := db.Prepare(p.query)
+		if err != nil {
+			b.Fatalf("prepare %q: %v", p.query, err)
+		}
+		b.Cleanup(func() { stmt.Close() })
+		*p.stmt = stmt
+	}
+	return st
+}
+
 // jwtLoginFloor is the JWT SSO login with the bare libraries: golang-jwt parses the token (HS256
 // only); one database/sql transaction reads the member by external id, its memberships and field
 // values (or checks the email is free, finds a free username and inserts the member, its
 // memberships and field values), inserts a
 // session with a random token's hash and records the login time; then the cookie and a 303.
-func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
+// Its statements are prepared once (prepareLoginStmts).
+func jwtLoginFloor(b testing.TB, db *sql.DB, secret []byte) http.HandlerFunc {
+	st := prepareLoginStmts(b, db)
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuedAt())
 	keyFunc := func(*jwt.Token) (any, error) { return secret, nil }
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -647,7 +711,7 @@ func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
 		var userID int64
 		created := false
 		var uEmail, uName, status string
-		err = tx.QueryRowContext(ctx, `SELECT id, email, name, status FROM users WHERE external_id = ?`, sub).Scan(&userID, &uEmail, &uName, &status)
+		err = tx.StmtContext(ctx, st.userByExternalID).QueryRowContext(ctx, sub).Scan(&userID, &uEmail, &uName, &status)
 		haveSpaces := map[string]bool{}
 		haveFields := map[string]string{}
 		switch {
@@ -655,7 +719,7 @@ func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
 			// No member with this external id: none may hold the email either (the server would
 			// link or refuse it).
 			var other int64
-			switch err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE email = ?`, email).Scan(&other); {
+			switch err := tx.StmtContext(ctx, st.userByEmail).QueryRowContext(ctx, email).Scan(&other); {
 			case err == sql.ErrNoRows:
 			case err != nil:
 				fail(err)
@@ -669,7 +733,7 @@ func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
 			username := base
 			for i := 2; ; i++ {
 				var taken bool
-				if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE username = ?)`, username).Scan(&taken); err != nil {
+				if err := tx.StmtContext(ctx, st.usernameTaken).QueryRowContext(ctx, username).Scan(&taken); err != nil {
 					fail(err)
 					return
 				}
@@ -678,7 +742,7 @@ func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
 				}
 				username = base + strconv.Itoa(i)
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO users (created_at, updated_at, external_id, email, name, username, tagline, picture, role, status, last_login_at) VALUES (?, ?, ?, ?, ?, ?, '', '', 'MEMBER', 'ACTIVE', ?)`,
+			res, err := tx.StmtContext(ctx, st.insertUser).ExecContext(ctx,
 				now, now, sub, email, name, username, now)
 			if err != nil {
 				fail(err)
@@ -697,7 +761,7 @@ func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
 				http.Error(w, "suspended", http.StatusForbidden)
 				return
 			}
-			rows, err := tx.QueryContext(ctx, `SELECT s.slug FROM space_memberships m JOIN spaces s ON s.id = m.space_id WHERE m.user_id = ?`, userID)
+			rows, err := tx.StmtContext(ctx, st.memberships).QueryContext(ctx, userID)
 			if err != nil {
 				fail(err)
 				return
@@ -712,7 +776,7 @@ func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
 				haveSpaces[slug] = true
 			}
 			rows.Close()
-			rows, err = tx.QueryContext(ctx, "SELECT `key`, value FROM profile_field_values WHERE user_id = ?", userID)
+			rows, err = tx.StmtContext(ctx, st.fields).QueryContext(ctx, userID)
 			if err != nil {
 				fail(err)
 				return
@@ -728,7 +792,7 @@ func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
 			}
 			rows.Close()
 			if uEmail != email || uName != name {
-				if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, updated_at = ? WHERE id = ?`, email, name, now, userID); err != nil {
+				if _, err := tx.StmtContext(ctx, st.updateUser).ExecContext(ctx, email, name, now, userID); err != nil {
 					fail(err)
 					return
 				}
@@ -738,7 +802,7 @@ func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
 			if haveSpaces[slug] {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO space_memberships (created_at, role, space_id, user_id) SELECT ?, 'MEMBER', id, ? FROM spaces WHERE slug = ?`, now, userID, slug); err != nil {
+			if _, err := tx.StmtContext(ctx, st.insertMembership).ExecContext(ctx, now, userID, slug); err != nil {
 				fail(err)
 				return
 			}
@@ -748,9 +812,9 @@ func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
 			switch cur, ok := haveFields[k]; {
 			case v == "" || (ok && cur == v):
 			case ok:
-				_, err = tx.ExecContext(ctx, "UPDATE profile_field_values SET value = ?, updated_at = ? WHERE user_id = ? AND `key` = ?", v, now, userID, k)
+				_, err = tx.StmtContext(ctx, st.updateField).ExecContext(ctx, v, now, userID, k)
 			default:
-				_, err = tx.ExecContext(ctx, "INSERT INTO profile_field_values (created_at, updated_at, `key`, value, field_id, user_id) SELECT ?, ?, `key`, ?, id, ? FROM profile_fields WHERE `key` = ?", now, now, v, userID, k)
+				_, err = tx.StmtContext(ctx, st.insertField).ExecContext(ctx, now, now, v, userID, k)
 			}
 			if err != nil {
 				fail(err)
@@ -766,13 +830,13 @@ func jwtLoginFloor(db *sql.DB, secret []byte) http.HandlerFunc {
 		token := base64.RawURLEncoding.EncodeToString(raw)
 		hash := sha256.Sum256([]byte(token))
 		expires := now.Add(30 * 24 * time.Hour)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (created_at, token_hash, method, expires_at, last_seen_at, ip, user_agent, user_id) VALUES (?, ?, 'JWT', ?, ?, ?, ?, ?)`,
+		if _, err := tx.StmtContext(ctx, st.insertSession).ExecContext(ctx,
 			now, hash[:], expires, now, r.RemoteAddr, r.UserAgent(), userID); err != nil {
 			fail(err)
 			return
 		}
 		if !created {
-			if _, err := tx.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, now, userID); err != nil {
+			if _, err := tx.StmtContext(ctx, st.recordLogin).ExecContext(ctx, now, userID); err != nil {
 				fail(err)
 				return
 			}

@@ -34,10 +34,17 @@ const (
 	MySQL  = "mysql"
 )
 
-// DB is an open database: the ent client and the *sql.DB beneath it.
+// DB is an open database: the ent client and the *sql.DB pools beneath it.
+//
+// On a SQLite file the client runs on two pools of the same file (see SQLiteWriters): SQL is the
+// writer, one connection that every write transaction and write statement queues for, and Read is
+// the pool of readers (query_only) that SELECTs outside a transaction use. Whoever holds a
+// transaction on SQL holds up every writer of the process meanwhile. Everywhere else (MySQL,
+// in-memory SQLite) Read is SQL.
 type DB struct {
 	Client *ent.Client
 	SQL    *sql.DB
+	Read   *sql.DB
 	Driver string
 
 	ready atomic.Bool
@@ -85,8 +92,10 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 			db.SetConnMaxLifetime(0)
 			db.SetConnMaxIdleTime(0)
 		} else {
-			db.SetMaxOpenConns(8)
-			db.SetMaxIdleConns(8)
+			db.SetMaxOpenConns(SQLiteWriters)
+			db.SetMaxIdleConns(SQLiteWriters)
+			db.SetConnMaxLifetime(0)
+			db.SetConnMaxIdleTime(0)
 		}
 	case MySQL:
 		db.SetMaxOpenConns(32)
@@ -101,10 +110,19 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 		return nil, fmt.Errorf("store: connect to %s: %w", driverName, redact(err))
 	}
 	var drv dialect.Driver = entsql.OpenDB(dial, db)
+	read := db
+	if driverName == SQLite && !isMemory(dsn) {
+		// The writer's connection made the file and put it in WAL mode; the readers open it next.
+		if read, err = openSQLiteReaders(pctx, dsn); err != nil {
+			db.Close()
+			return nil, err
+		}
+		drv = newSplitDriver(dial, db, read)
+	}
 	if opts.WrapDriver != nil {
 		drv = opts.WrapDriver(drv)
 	}
-	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Driver: driverName}
+	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Read: read, Driver: driverName}
 	d.Client.User.Use(keepAnAdmin)
 	d.ready.Store(true)
 	return d, nil
@@ -127,6 +145,25 @@ func openCaching(driverName, dsn string) (*sql.DB, error) {
 		return sql.OpenDB(cachingConnector{Connector: conn, size: SQLiteStatementCacheSize, noArgs: true}), nil
 	}
 	return sql.OpenDB(cachingConnector{Connector: conn, size: MySQLStatementCacheSize, full: tooManyPrepared}), nil
+}
+
+// openSQLiteReaders opens and pings the reader pool of the SQLite file database at dsn.
+func openSQLiteReaders(ctx context.Context, dsn string) (*sql.DB, error) {
+	rdsn, err := sqliteReaderDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite readers: %w", err)
+	}
+	read, err := openCaching(SQLite, rdsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite readers: %w", err)
+	}
+	read.SetMaxOpenConns(SQLiteReaders)
+	read.SetMaxIdleConns(SQLiteReaders)
+	if err := read.PingContext(ctx); err != nil {
+		read.Close()
+		return nil, fmt.Errorf("store: connect to sqlite readers: %w", err)
+	}
+	return read, nil
 }
 
 // tooManyPrepared reports MySQL's "Can't create more than max_prepared_stmt_count statements".
@@ -189,16 +226,17 @@ func (d *DB) Close() error {
 	return d.Client.Close()
 }
 
-// Check pings the database within two seconds and records the outcome for Ready.
+// Check pings the database within two seconds and records the outcome for Ready. It asks the
+// read pool, so that a long write transaction on a SQLite file does not read as an outage.
 func (d *DB) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	err := d.SQL.PingContext(ctx)
+	err := d.Read.PingContext(ctx)
 	if err == nil {
 		// A ping can succeed on an idle pooled connection while the server is gone;
 		// a real round trip tells.
 		var one int
-		err = d.SQL.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+		err = d.Read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 	}
 	d.ready.Store(err == nil)
 	if err != nil {
@@ -252,7 +290,8 @@ func IsUnavailable(err error) bool {
 }
 
 // SQLiteDSN is the DSN for a SQLite file database with the pragmas the server needs:
-// foreign keys on, WAL, a busy timeout, and write transactions that take the lock up front.
+// foreign keys on, WAL, a busy timeout, and write transactions that take the lock up front. Open
+// derives the readers' DSN from it (deferred transactions, query_only).
 func SQLiteDSN(path string) string {
 	return "file:" + filepath.ToSlash(path) + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate"
 }
