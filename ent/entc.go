@@ -32,7 +32,7 @@ func main() {
 			gen.FeatureExecQuery,
 			gen.FeatureModifier,
 		},
-	}, entc.Extensions(ex), overrideAfter("template/paginate.tmpl"))
+	}, entc.Extensions(ex), overrideAfter("template/paginate.tmpl", "template/haswith.tmpl"))
 	if err != nil {
 		log.Fatalf("entc: generate: %v", err)
 	}

@@ -345,6 +345,18 @@ func HasUser() predicate.ProfileFieldValue {
 func HasUserWith(preds ...predicate.User) predicate.ProfileFieldValue {
 	return predicate.ProfileFieldValue(func(s *sql.Selector) {
 		step := newUserStep()
+		if step.To.Table != s.TableName() {
+			b := sql.Dialect(s.Dialect())
+			to := b.Table(step.To.Table).Schema(step.To.Schema)
+			matches := b.Select(to.C(step.To.Column)).From(to)
+			matches.WithContext(s.Context())
+			for _, p := range preds {
+				p(matches)
+			}
+			fk := s.C(step.Edge.Columns[0])
+			s.Where(sql.And(sql.NotNull(fk), sql.In(fk, matches)))
+			return
+		}
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)
@@ -368,6 +380,18 @@ func HasProfileField() predicate.ProfileFieldValue {
 func HasProfileFieldWith(preds ...predicate.ProfileField) predicate.ProfileFieldValue {
 	return predicate.ProfileFieldValue(func(s *sql.Selector) {
 		step := newProfileFieldStep()
+		if step.To.Table != s.TableName() {
+			b := sql.Dialect(s.Dialect())
+			to := b.Table(step.To.Table).Schema(step.To.Schema)
+			matches := b.Select(to.C(step.To.Column)).From(to)
+			matches.WithContext(s.Context())
+			for _, p := range preds {
+				p(matches)
+			}
+			fk := s.C(step.Edge.Columns[0])
+			s.Where(sql.And(sql.NotNull(fk), sql.In(fk, matches)))
+			return
+		}
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -510,6 +510,18 @@ func HasUser() predicate.SecurityEvent {
 func HasUserWith(preds ...predicate.User) predicate.SecurityEvent {
 	return predicate.SecurityEvent(func(s *sql.Selector) {
 		step := newUserStep()
+		if step.To.Table != s.TableName() {
+			b := sql.Dialect(s.Dialect())
+			to := b.Table(step.To.Table).Schema(step.To.Schema)
+			matches := b.Select(to.C(step.To.Column)).From(to)
+			matches.WithContext(s.Context())
+			for _, p := range preds {
+				p(matches)
+			}
+			fk := s.C(step.Edge.Columns[0])
+			s.Where(sql.And(sql.NotNull(fk), sql.In(fk, matches)))
+			return
+		}
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

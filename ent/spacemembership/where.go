@@ -185,6 +185,18 @@ func HasUser() predicate.SpaceMembership {
 func HasUserWith(preds ...predicate.User) predicate.SpaceMembership {
 	return predicate.SpaceMembership(func(s *sql.Selector) {
 		step := newUserStep()
+		if step.To.Table != s.TableName() {
+			b := sql.Dialect(s.Dialect())
+			to := b.Table(step.To.Table).Schema(step.To.Schema)
+			matches := b.Select(to.C(step.To.Column)).From(to)
+			matches.WithContext(s.Context())
+			for _, p := range preds {
+				p(matches)
+			}
+			fk := s.C(step.Edge.Columns[0])
+			s.Where(sql.And(sql.NotNull(fk), sql.In(fk, matches)))
+			return
+		}
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)
@@ -208,6 +220,18 @@ func HasSpace() predicate.SpaceMembership {
 func HasSpaceWith(preds ...predicate.Space) predicate.SpaceMembership {
 	return predicate.SpaceMembership(func(s *sql.Selector) {
 		step := newSpaceStep()
+		if step.To.Table != s.TableName() {
+			b := sql.Dialect(s.Dialect())
+			to := b.Table(step.To.Table).Schema(step.To.Schema)
+			matches := b.Select(to.C(step.To.Column)).From(to)
+			matches.WithContext(s.Context())
+			for _, p := range preds {
+				p(matches)
+			}
+			fk := s.C(step.Edge.Columns[0])
+			s.Where(sql.And(sql.NotNull(fk), sql.In(fk, matches)))
+			return
+		}
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)
