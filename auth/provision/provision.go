@@ -173,31 +173,26 @@ type Provisioner struct {
 // session cookie. A race with a concurrent login of the same person is retried; what cannot be
 // done is an *auth.SSOError (a conflict also records an SSO_CONFLICT security event).
 func (p *Provisioner) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request) (*Result, error) {
-	attempts := p.Attempts
-	if attempts == 0 {
-		attempts = 8
+	var started auth.Started
+	res, err := p.retry(ctx, func() (*Result, error) {
+		var res *Result
+		var err error
+		res, started, err = p.login(ctx, r, req)
+		return res, err
+	})
+	if err == nil {
+		p.Sessions.SetCookie(w, started)
+		return res, nil
 	}
-	var lastErr error
-	for i := 0; i < attempts; i++ {
-		if i > 0 && !store.Wait(ctx, store.Backoff(i, retryBase)) {
-			break
+	var lost *lostRaces
+	if !errors.As(err, &lost) {
+		if res != nil && res.Decision == DecisionConflict {
+			p.recordConflict(ctx, eventBase(r, req.Method), req, res)
 		}
-		res, started, err := p.login(ctx, r, req)
-		if err == nil {
-			p.Sessions.SetCookie(w, started)
-			return res, nil
-		}
-		if !retryable(err) {
-			if res != nil && res.Decision == DecisionConflict {
-				p.recordConflict(ctx, eventBase(r, req.Method), req, res)
-			}
-			return res, err
-		}
-		lastErr = err
-		p.Log.DebugContext(ctx, "provision: login lost a race, retrying", "attempt", i+1, "err", err)
+		return res, err
 	}
-	p.Log.WarnContext(ctx, "provision: gave up after concurrent logins", "err", lastErr)
-	return nil, &auth.SSOError{Code: auth.CodeTryAgain, Message: "Too many sign-ins at once. Please try again.", Err: lastErr}
+	p.Log.WarnContext(ctx, "provision: gave up after concurrent logins", "err", lost.last)
+	return nil, &auth.SSOError{Code: auth.CodeTryAgain, Message: "Too many sign-ins at once. Please try again.", Err: lost.last}
 }
 
 func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (*Result, auth.Started, error) {
@@ -252,6 +247,28 @@ var ErrOtherMember = errors.New("provision: the payload names another member")
 func (p *Provisioner) Apply(ctx context.Context, req Request, userID int) (*Result, error) {
 	info := auth.RequestInfoFrom(ctx)
 	base := auth.Event{Method: string(req.Method), IP: info.IP, Agent: info.UserAgent}
+	res, err := p.retry(ctx, func() (*Result, error) { return p.apply(ctx, req, userID, base) })
+	var lost *lostRaces
+	if errors.As(err, &lost) {
+		return nil, fmt.Errorf("provision: apply: gave up after concurrent updates: %w", lost.last)
+	}
+	if res != nil && res.Decision == DecisionConflict {
+		p.recordConflict(ctx, base, req, res)
+	}
+	return res, err
+}
+
+// lostRaces is retry's error when every attempt lost a race (last is the last attempt's error),
+// or the context ended between attempts.
+type lostRaces struct{ last error }
+
+func (e *lostRaces) Error() string { return "provision: lost every race: " + e.last.Error() }
+func (e *lostRaces) Unwrap() error { return e.last }
+
+// retry runs one transaction's work up to p.Attempts times (default 8) while it loses races
+// with concurrent ones (retryable), waiting store.Backoff between attempts: the result of the
+// first attempt that did not lose, or a *lostRaces.
+func (p *Provisioner) retry(ctx context.Context, work func() (*Result, error)) (*Result, error) {
 	attempts := p.Attempts
 	if attempts == 0 {
 		attempts = 8
@@ -261,16 +278,17 @@ func (p *Provisioner) Apply(ctx context.Context, req Request, userID int) (*Resu
 		if i > 0 && !store.Wait(ctx, store.Backoff(i, retryBase)) {
 			break
 		}
-		res, err := p.apply(ctx, req, userID, base)
+		res, err := work()
 		if err == nil || !retryable(err) {
-			if res != nil && res.Decision == DecisionConflict {
-				p.recordConflict(ctx, base, req, res)
-			}
 			return res, err
 		}
 		lastErr = err
+		p.Log.DebugContext(ctx, "provision: lost a race with a concurrent change, retrying", "attempt", i+1, "err", err)
 	}
-	return nil, fmt.Errorf("provision: apply: gave up after concurrent updates: %w", lastErr)
+	if lastErr == nil {
+		lastErr = ctx.Err()
+	}
+	return nil, &lostRaces{last: lastErr}
 }
 
 func (p *Provisioner) apply(ctx context.Context, req Request, userID int, base auth.Event) (*Result, error) {
