@@ -14,35 +14,17 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/config"
 	"github.com/community/sso/auth/password"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/user"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // testApp is the whole server (routes) on a real HTTP listener over a test database.
 type testApp struct {
@@ -50,7 +32,7 @@ type testApp struct {
 	URL  string
 	DB   *store.DB
 	Cfg  *config.Config
-	Logs *syncBuffer
+	Logs *webtest.LogBuffer
 }
 
 // newApp serves routes over db; env adds configuration to the test defaults.
@@ -75,7 +57,7 @@ func newAppWith(t testing.TB, db *store.DB, env map[string]string, d deps) *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &webtest.LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h, err := routesWith(cfg, db, log, d)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/community/sso/auth/config"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
@@ -54,7 +55,7 @@ type serverProcess struct {
 	cmd  *exec.Cmd
 	Addr string // host:port it listens on
 	URL  string // http://Addr
-	Out  *syncBuffer
+	Out  *webtest.LogBuffer
 
 	exited  chan struct{}
 	waitErr error
@@ -71,7 +72,7 @@ func startServerProcess(t testing.TB, bin string, env map[string]string) *server
 	for k, v := range env {
 		vars[k] = v
 	}
-	p := &serverProcess{t: t, Out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &serverProcess{t: t, Out: &webtest.LogBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin)
 	p.cmd.Dir = t.TempDir()
 	for k, v := range vars {

@@ -14,17 +14,18 @@ import (
 	"time"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store/storetest"
 )
 
 // started runs the server with env until the test ends and returns its base URL and output.
-func started(t *testing.T, env map[string]string) (string, *syncBuffer, context.CancelFunc, <-chan error) {
+func started(t *testing.T, env map[string]string) (string, *webtest.LogBuffer, context.CancelFunc, <-chan error) {
 	t.Helper()
 	vars := map[string]string{"ADDR": "127.0.0.1:0", "LOG_FORMAT": "json"}
 	for k, v := range env {
 		vars[k] = v
 	}
-	out := &syncBuffer{}
+	out := &webtest.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
@@ -50,7 +51,7 @@ func TestRunWithNoConfiguration(t *testing.T) {
 	t.Chdir(dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &webtest.LogBuffer{}
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	// ADDR is the only variable set: the default :8080 may be taken on a test machine.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/mail"
 	"github.com/community/sso/auth/mail/mailtest"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/emailtoken"
 	"github.com/community/sso/ent/securityevent"
@@ -24,24 +24,6 @@ import (
 	"github.com/community/sso/graph"
 	"github.com/community/sso/graph/graphtest"
 )
-
-// lockedBuffer is a log buffer safe for concurrent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // gqlErr is the first GraphQL error of a gqlgen client call, decoded.
 type gqlErr struct {
@@ -93,7 +75,7 @@ func TestMemberEmailChange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		logs := &lockedBuffer{}
+		logs := &webtest.LogBuffer{}
 		cfg := graph.HandlerConfig{ComplexityLimit: 1000, DepthLimit: 12, Log: slog.New(slog.NewJSONHandler(logs, nil))}
 		const publicURL = "https://community.example.com"
 		withMail := client.New(graph.NewHandler(&graph.Resolver{DB: db, Client: db.Client, PublicURL: publicURL, Mail: sender}, cfg))

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,10 +10,10 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -52,41 +51,16 @@ func TestRedactQuery(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink the test reads while the server writes: the order the network gives
-// is invisible to the race detector.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
-}
-
 // stack is the server's chain around a mux with a few test routes.
 type stack struct {
 	srv     *httptest.Server
-	logs    *syncBuffer
+	logs    *webtest.LogBuffer
 	metrics *Metrics
 }
 
 func newStack(t *testing.T, limit int64, routes map[string]http.HandlerFunc) *stack {
 	t.Helper()
-	var logs syncBuffer
+	var logs webtest.LogBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
