@@ -22,6 +22,7 @@ const (
 	CodeForbidden          = "FORBIDDEN"
 	CodeNotFound           = "NOT_FOUND"
 	CodeBadUserInput       = "BAD_USER_INPUT"
+	CodeBadRequest         = "BAD_REQUEST" // a request that is not a GraphQL request: not a JSON object, wrong content type
 	CodeConflict           = "CONFLICT"
 	CodeInternal           = "INTERNAL_SERVER_ERROR"
 	CodeComplexity         = "COMPLEXITY_LIMIT_EXCEEDED"
@@ -118,7 +119,8 @@ func ErrorPresenter(log *slog.Logger, db *store.DB) graphql.ErrorPresenterFunc {
 				gqlErr.Extensions["code"] = CodeBadUserInput
 			}
 			if strings.HasPrefix(gqlErr.Message, "json request body could not be decoded") {
-				gqlErr.Message = "the request body is not valid JSON"
+				gqlErr.Message = "the request body is not a GraphQL request"
+				gqlErr.Extensions["code"] = CodeBadRequest
 			}
 		default:
 			log.ErrorContext(ctx, "graphql: internal error", "err", err, "path", gqlErr.Path.String(), "request_id", web.RequestID(ctx))

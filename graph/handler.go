@@ -53,8 +53,9 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	return guard(srv)
 }
 
-// guard answers what gqlgen's transports do not take with the status the GraphQL-over-HTTP
-// specification asks for: 405 for other methods, 415 for a POST that is not JSON.
+// guard answers what gqlgen's transports do not take: 405 for other methods, and 400
+// BAD_REQUEST for a POST that is not a GraphQL request (not JSON, not a JSON object, a batch,
+// members of the wrong type), before any of it reaches gqlgen.
 func guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -62,7 +63,7 @@ func guard(next http.Handler) http.Handler {
 		case http.MethodPost:
 			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if err != nil || mt != "application/json" {
-				WriteError(w, http.StatusUnsupportedMediaType, CodeBadUserInput, "send the request as JSON: Content-Type: application/json")
+				WriteError(w, http.StatusBadRequest, CodeBadRequest, "send the request as JSON: Content-Type: application/json")
 				return
 			}
 			body, err := io.ReadAll(r.Body)
@@ -72,11 +73,15 @@ func guard(next http.Handler) http.Handler {
 					WriteError(w, http.StatusRequestEntityTooLarge, CodeBadUserInput, "the request body is too large")
 					return
 				}
-				WriteError(w, http.StatusBadRequest, CodeBadUserInput, "the request body could not be read")
+				WriteError(w, http.StatusBadRequest, CodeBadRequest, "the request body could not be read")
 				return
 			}
 			if !json.Valid(body) {
-				WriteError(w, http.StatusBadRequest, CodeBadUserInput, "the request body is not valid JSON")
+				WriteError(w, http.StatusBadRequest, CodeBadRequest, "the request body is not valid JSON")
+				return
+			}
+			if msg := checkParams(body); msg != "" {
+				WriteError(w, http.StatusBadRequest, CodeBadRequest, msg)
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -87,6 +92,36 @@ func guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// checkParams tells why a valid JSON body is not a GraphQL request, or "" when it is one:
+// an object whose query is a string, operationName a string or null, and variables and
+// extensions objects or null. Batches (arrays) are not supported.
+func checkParams(body []byte) string {
+	const shape = `the request body must be one JSON object: {"query": "...", "variables": {...}}`
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(body, &params); err != nil || params == nil {
+		return shape
+	}
+	kind := func(name string) byte {
+		v := bytes.TrimSpace(params[name])
+		if len(v) == 0 || bytes.Equal(v, []byte("null")) {
+			return 0
+		}
+		return v[0]
+	}
+	if kind("query") != '"' {
+		return shape
+	}
+	if k := kind("operationName"); k != 0 && k != '"' {
+		return "operationName must be a string"
+	}
+	for _, name := range []string{"variables", "extensions"} {
+		if k := kind(name); k != 0 && k != '{' {
+			return name + " must be a JSON object"
+		}
+	}
+	return ""
 }
 
 // WriteError answers with a GraphQL-shaped error: {"errors":[{"message","extensions":{"code"}}]}.
@@ -116,7 +151,7 @@ func (getTransport) Supports(r *http.Request) bool {
 func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		WriteError(w, http.StatusBadRequest, CodeBadUserInput, "the query string is malformed")
+		WriteError(w, http.StatusBadRequest, CodeBadRequest, "the query string is malformed")
 		return
 	}
 	raw := &graphql.RawParams{
@@ -130,7 +165,7 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 			dec := json.NewDecoder(strings.NewReader(v))
 			dec.UseNumber()
 			if err := dec.Decode(dst); err != nil {
-				WriteError(w, http.StatusBadRequest, CodeBadUserInput, name+" is not a JSON object")
+				WriteError(w, http.StatusBadRequest, CodeBadRequest, name+" is not a JSON object")
 				return
 			}
 		}
