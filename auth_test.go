@@ -521,24 +521,61 @@ func TestLogout(t *testing.T) {
 			}
 		})
 
-		t.Run("cross-site GET asks to confirm", func(t *testing.T) {
-			c := browser(t)
-			app.login(c, "admin@example.com", adminPass)
-			req, _ := http.NewRequest(http.MethodGet, app.URL+"/auth/logout", nil)
-			req.Header.Set("Sec-Fetch-Site", "cross-site")
-			r := app.do(c, req)
-			if r.Status != 200 || !strings.Contains(r.Body, `method="post" action="/auth/logout"`) {
-				t.Fatalf("%d %s", r.Status, r.Body)
+		t.Run("GET ends the session only with a same-origin proof", func(t *testing.T) {
+			host := strings.TrimPrefix(app.URL, "http://")
+			tests := []struct {
+				name    string
+				headers map[string]string
+				ends    bool
+			}{
+				{"sec-fetch-site same-origin", map[string]string{"Sec-Fetch-Site": "same-origin"}, true},
+				{"own origin, no sec-fetch-site", map[string]string{"Origin": app.URL}, true},
+				{"own origin in capitals", map[string]string{"Origin": "HTTP://" + strings.ToUpper(host)}, true},
+				{"own referer, no sec-fetch-site", map[string]string{"Referer": app.URL + "/some/page?x=1"}, true},
+				{"no proof at all", nil, false},
+				{"sec-fetch-site cross-site", map[string]string{"Sec-Fetch-Site": "cross-site"}, false},
+				{"sec-fetch-site same-site", map[string]string{"Sec-Fetch-Site": "same-site"}, false},
+				{"sec-fetch-site none (typed address)", map[string]string{"Sec-Fetch-Site": "none"}, false},
+				{"sec-fetch-site wins over own origin", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": app.URL}, false},
+				{"foreign origin", map[string]string{"Origin": "https://evil.example"}, false},
+				{"foreign referer", map[string]string{"Referer": "https://evil.example/page"}, false},
+				{"foreign origin, own referer", map[string]string{"Origin": "https://evil.example", "Referer": app.URL + "/"}, false},
+				{"null origin", map[string]string{"Origin": "null"}, false},
+				{"other port", map[string]string{"Origin": "http://" + strings.Split(host, ":")[0] + ":1"}, false},
+				{"other scheme", map[string]string{"Origin": "https://" + host}, false},
+				{"own host as a subdomain", map[string]string{"Referer": "http://" + strings.Split(host, ":")[0] + ".evil.example/"}, false},
+				{"own origin in the referer's path", map[string]string{"Referer": "https://evil.example/" + app.URL}, false},
 			}
-			if me := app.gql(c, "", "{ me { id } }", nil); me.Data["me"] == nil {
-				t.Fatal("a cross-site GET ended the session")
-			}
-			r = app.get(c, "/auth/logout")
-			if r.Status != http.StatusSeeOther {
-				t.Fatalf("same-site GET logout: %d", r.Status)
-			}
-			if me := app.gql(c, "", "{ me { id } }", nil); me.Data["me"] != nil {
-				t.Fatal("GET logout did not end the session")
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					c := browser(t)
+					app.login(c, "admin@example.com", adminPass)
+					req, _ := http.NewRequest(http.MethodGet, app.URL+"/auth/logout?redirect_uri=%2Fspaces", nil)
+					for k, v := range tt.headers {
+						req.Header.Set(k, v)
+					}
+					r := app.do(c, req)
+					signedIn := app.gql(c, "", "{ me { id } }", nil).Data["me"] != nil
+					if tt.ends {
+						if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/spaces" || signedIn {
+							t.Fatalf("session not ended: %d %q signed in %v", r.Status, r.Header.Get("Location"), signedIn)
+						}
+						return
+					}
+					if r.Status != 200 || !strings.Contains(r.Body, `method="post" action="/auth/logout?redirect_uri=%2fspaces"`) && !strings.Contains(r.Body, `method="post" action="/auth/logout?redirect_uri=%2Fspaces"`) {
+						t.Fatalf("no confirmation: %d %s", r.Status, r.Body)
+					}
+					if !signedIn {
+						t.Fatal("a GET without a same-origin proof ended the session")
+					}
+					// Confirming posts the form from the server's own page.
+					if r := app.postForm(c, "/auth/logout?redirect_uri=%2Fspaces", nil); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/spaces" {
+						t.Fatalf("confirming: %d %q", r.Status, r.Header.Get("Location"))
+					}
+					if app.gql(c, "", "{ me { id } }", nil).Data["me"] != nil {
+						t.Fatal("confirming did not end the session")
+					}
+				})
 			}
 		})
 

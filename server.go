@@ -256,6 +256,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		Metrics:       metrics,
 		Passwords:     passwords,
 		CrossOrigin:   forms,
+		PublicURL:     cfg.PublicURL.String(),
 		LogoutURL:     oauth2Handler.LogoutURL,
 		PasswordReset: mailer != nil,
 	}).Register(mux, app)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -40,6 +41,9 @@ type Handler struct {
 	// for RP-initiated logout); the settings' logout URLs are used otherwise.
 	LogoutURL func(ctx context.Context, s *ent.Session, st *ent.Settings) string
 	Now       func() time.Time
+	// PublicURL is the server's public URL: a GET logout whose Origin or Referer is of its origin
+	// ends the session without asking (see logoutGet).
+	PublicURL string
 	// PasswordReset links the direct login page to the forgot-password form (the server sends mail).
 	PasswordReset bool
 }
@@ -339,17 +343,63 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	RenderMessage(w, h.Log, status, Message{Heading: "Sorry", Message: msg, Alert: true})
 }
 
-// logoutGet ends the session unless the request comes from another site, in which case it asks
-// the member to confirm: a link elsewhere must not sign members out.
+// logoutGet ends the session only when the request proves it comes from the server's own pages:
+// Sec-Fetch-Site: same-origin, or, from a browser that does not send it, an Origin or Referer of
+// exactly PublicURL's origin. Anything else (a foreign or missing proof) gets a page asking the
+// member to confirm with a POST: a link elsewhere must not sign members out.
 func (h *Handler) logoutGet(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+	if !h.sameOrigin(r) {
+		action := "/auth/logout"
+		if t := r.URL.Query().Get("redirect_uri"); t != "" {
+			action += "?redirect_uri=" + url.QueryEscape(redirect.Or(t, "/"))
+		}
+		w.Header().Set("Cache-Control", "no-store")
 		RenderMessage(w, h.Log, http.StatusOK, Message{
 			Title: "Sign out", Heading: "Sign out?", Message: "Do you want to sign out of the community?",
-			ActionURL: "/auth/logout", ActionText: "Sign out", ActionPost: true,
+			ActionURL: action, ActionText: "Sign out", ActionPost: true,
 		})
 		return
 	}
 	h.logout(w, r)
+}
+
+// sameOrigin tells whether r proves it was sent by the server's own pages (see logoutGet).
+func (h *Handler) sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin"
+	}
+	own := origin(h.PublicURL)
+	if own == "" {
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		return origin(o) == own
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		return origin(ref) == own
+	}
+	return false
+}
+
+// origin is the scheme://host:port of an absolute http(s) URL, lowercased and with the port
+// always written, or "" for anything else (including the opaque origin "null").
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	switch {
+	case port != "":
+	case scheme == "https":
+		port = "443"
+	case scheme == "http":
+		port = "80"
+	default:
+		return ""
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
