@@ -32,14 +32,15 @@ type HandlerConfig struct {
 }
 
 // NewHandler returns the GraphQL endpoint: JSON POST for every operation, GET for queries only,
-// a query cache, complexity and depth limits, the filter guard (FilterGuard), the error
-// presenter and the recover func.
+// a query cache, at most MaxErrors errors per response (ErrorLimit), complexity and depth
+// limits, the filter guard (FilterGuard), the error presenter and the recover func.
 func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv := handler.New(NewSchema(r))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(ErrorLimit{Limit: MaxErrors})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}

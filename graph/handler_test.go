@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -230,4 +231,56 @@ func TestErrorPresenter(t *testing.T) {
 	if got := present(ctx, rec); got.Extensions["code"] != graph.CodeInternal || strings.Contains(got.Message, "boom") {
 		t.Fatalf("recovered panic presented as %q %v", got.Message, got.Extensions)
 	}
+}
+
+func TestErrorLimit(t *testing.T) {
+	db := storetest.SQLite(t)
+	srv, _ := newServer(t, db, graph.HandlerConfig{ComplexityLimit: 1 << 20, DepthLimit: 12})
+	repeat := func(n int, f func(i int) string) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString(f(i))
+			b.WriteByte(' ')
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name      string
+		query     string
+		wantCode  string // the code of the errors kept
+		maxStatus int
+	}{
+		{"1,000 undefined variables in directives", "{ " + repeat(1000, func(i int) string { return fmt.Sprintf("a%d: __typename @include(if: $undefined)", i) }) + "}", "GRAPHQL_VALIDATION_FAILED", 422},
+		{"1,000 unknown fields", "{ " + repeat(1000, func(i int) string { return fmt.Sprintf("a%d: nope", i) }) + "}", "GRAPHQL_VALIDATION_FAILED", 422},
+		{"40 resolver errors", "{ " + repeat(40, func(i int) string { return fmt.Sprintf("a%d: node(id: 1) { id }", i) }) + "}", graph.CodeUnauthenticated, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := post(t, srv.URL, tt.query)
+			if r.Status != tt.maxStatus {
+				t.Fatalf("status %d: %.300s", r.Status, r.Raw)
+			}
+			if len(r.Errors) != graph.MaxErrors+1 {
+				t.Fatalf("%d errors, want %d: %.300s", len(r.Errors), graph.MaxErrors+1, r.Raw)
+			}
+			for _, e := range r.Errors[:graph.MaxErrors] {
+				if e.Extensions["code"] != tt.wantCode {
+					t.Fatalf("kept error %q has code %v", e.Message, e.Extensions["code"])
+				}
+			}
+			last := r.Errors[graph.MaxErrors]
+			if last.Extensions["code"] != graph.CodeTooManyErrors || !strings.HasPrefix(last.Message, "too many errors") {
+				t.Fatalf("last error: %+v", last)
+			}
+			if len(r.Raw) > 8<<10 {
+				t.Fatalf("response of %d bytes", len(r.Raw))
+			}
+		})
+	}
+	t.Run("20 errors are kept as they are", func(t *testing.T) {
+		r := post(t, srv.URL, "{ "+repeat(graph.MaxErrors, func(i int) string { return fmt.Sprintf("a%d: nope", i) })+"}")
+		if len(r.Errors) != graph.MaxErrors || r.Errors[graph.MaxErrors-1].Extensions["code"] == graph.CodeTooManyErrors {
+			t.Fatalf("%d errors: %.300s", len(r.Errors), r.Raw)
+		}
+	})
 }
