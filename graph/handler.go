@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -49,7 +50,14 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.Use(&FilterGuard{})
 	srv.Use(mailAfterCommit{r: r, log: cfg.Log}) // before the Transactioner: runs around it
 	srv.Use(entgql.Transactioner{TxOpener: r.Client})
-	srv.SetErrorPresenter(ErrorPresenter(cfg.Log, r.DB))
+	present := ErrorPresenter(cfg.Log, r.DB)
+	if !cfg.Introspection {
+		// Suggestions name the schema's fields, arguments, types and enum values: with
+		// introspection off they would let anyone enumerate it.
+		srv.SetDisableSuggestion(true)
+		present = withoutSuggestions(present)
+	}
+	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(Recover(cfg.Log))
 	return guard(srv)
 }
@@ -123,6 +131,18 @@ func checkParams(body []byte) string {
 		}
 	}
 	return ""
+}
+
+// withoutSuggestions cuts the "Did you mean …?" gqlparser's validation rules add to their
+// messages (SetDisableSuggestion covers only the rule for unknown fields).
+func withoutSuggestions(present graphql.ErrorPresenterFunc) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := present(ctx, err)
+		if i := strings.Index(gqlErr.Message, " Did you mean "); i >= 0 {
+			gqlErr.Message = gqlErr.Message[:i]
+		}
+		return gqlErr
+	}
 }
 
 // WriteError answers with a GraphQL-shaped error: {"errors":[{"message","extensions":{"code"}}]}.

@@ -284,3 +284,30 @@ func TestErrorLimit(t *testing.T) {
 		}
 	})
 }
+
+func TestSuggestions(t *testing.T) {
+	db := storetest.SQLite(t)
+	queries := []struct{ name, query string }{
+		{"field", "{ mee { id } }"},
+		{"field on a type", "{ loginOptions { jwtSs { enabled } } }"},
+		{"argument", "{ node(i: 1) { id } }"},
+		{"type", "fragment F on Quer { __typename } { ...F }"},
+		{"input field", `query($i: CreateUserInput = {emial: "a@example.com", name: "A"}) { __typename }`},
+		{"enum value", `query($p: OAuth2Provider = "OKTA") { __typename }`},
+	}
+	for _, introspection := range []bool{true, false} {
+		srv, _ := newServer(t, db, graph.HandlerConfig{Introspection: introspection})
+		for _, q := range queries {
+			t.Run(fmt.Sprintf("introspection %v/%s", introspection, q.name), func(t *testing.T) {
+				r := post(t, srv.URL, q.query)
+				if len(r.Errors) == 0 {
+					t.Fatalf("no error: %s", r.Raw)
+				}
+				suggests := strings.Contains(r.Raw, "Did you mean")
+				if suggests != introspection {
+					t.Fatalf("suggestions %v with introspection %v: %s", suggests, introspection, r.Raw)
+				}
+			})
+		}
+	}
+}
