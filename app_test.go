@@ -64,6 +64,9 @@ func newAppWith(t testing.TB, db *store.DB, env map[string]string, d deps) *test
 		t.Fatal(err)
 	}
 	srv.Config.Handler = h
+	if d.ConnLimits != nil {
+		d.ConnLimits.apply(srv.Config)
+	}
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &testApp{t: t, URL: srv.URL, DB: db, Cfg: cfg, Logs: logs}

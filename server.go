@@ -104,13 +104,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		return fmt.Errorf("start: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Handler:  handler,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	defaultConnLimits.apply(srv)
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -142,6 +139,40 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	return nil
 }
 
+// connLimits bound what one connection may hold of the server, so that slow or idle clients
+// cannot keep connections (and their goroutines and buffers) open: the README lists them.
+type connLimits struct {
+	// ReadHeader is how long a client may take to send its request line and headers.
+	ReadHeader time.Duration
+	// Read is how long a client may take to send its whole request, headers and body.
+	Read time.Duration
+	// Write is how long the server may take to answer, from the end of the request headers.
+	Write time.Duration
+	// Idle is how long a keep-alive connection may wait for its next request.
+	Idle time.Duration
+	// MaxHeaderBytes bounds the request line and headers (net/http adds 4 KiB of slack).
+	MaxHeaderBytes int
+}
+
+// defaultConnLimits are the server's connection limits. A request body is at most
+// MAX_BODY_BYTES (1 MiB by default), so 15 s to read it asks for 70 KB/s; 60 s to answer
+// leaves room for a login that waits on the identity provider (IDP_TIMEOUT) more than once.
+var defaultConnLimits = connLimits{
+	ReadHeader:     5 * time.Second,
+	Read:           15 * time.Second,
+	Write:          60 * time.Second,
+	Idle:           60 * time.Second,
+	MaxHeaderBytes: 64 << 10,
+}
+
+func (l connLimits) apply(srv *http.Server) {
+	srv.ReadHeaderTimeout = l.ReadHeader
+	srv.ReadTimeout = l.Read
+	srv.WriteTimeout = l.Write
+	srv.IdleTimeout = l.Idle
+	srv.MaxHeaderBytes = l.MaxHeaderBytes
+}
+
 // deps are what routes may be given instead of the defaults; tests use them.
 type deps struct {
 	// IdPClient makes the requests to the OAuth2/OIDC provider (its transport is kept, the
@@ -153,6 +184,8 @@ type deps struct {
 	SMTPTLS *tls.Config
 	// Now, when set, is the clock of the mailed links (their creation and expiry).
 	Now func() time.Time
+	// ConnLimits, when set, are applied to the test server (run always applies defaultConnLimits).
+	ConnLimits *connLimits
 }
 
 // newMailer is the sender of the server's mail, or nil when SMTP_HOST is not set.
