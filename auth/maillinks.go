@@ -20,8 +20,6 @@ import (
 	"github.com/community/sso/ent/user"
 )
 
-// MinPasswordLength is the shortest password a member may choose.
-const MinPasswordLength = 12
 
 // ResetLimit bounds the password reset requests within Window: per email address and per client
 // address. Every request counts, for an address with an account or without.
@@ -331,7 +329,7 @@ func (h *MailLinks) resetForm(w http.ResponseWriter, r *http.Request) {
 		h.linkError(w, r, err, emailtoken.PurposeRESET_PASSWORD)
 		return
 	}
-	render(w, h.Log, http.StatusOK, "reset", resetData{Title: "Choose a new password", Token: tok, MinLength: MinPasswordLength})
+	render(w, h.Log, http.StatusOK, "reset", resetData{Title: "Choose a new password", Token: tok, MinLength: password.MinLength})
 }
 
 // reset sets the new password of a reset link, ends every session of the member and records
@@ -347,10 +345,10 @@ func (h *MailLinks) reset(w http.ResponseWriter, r *http.Request) {
 		h.linkError(w, r, err, emailtoken.PurposeRESET_PASSWORD)
 		return
 	}
-	d := resetData{Title: "Choose a new password", Token: tok, MinLength: MinPasswordLength}
+	d := resetData{Title: "Choose a new password", Token: tok, MinLength: password.MinLength}
 	switch {
-	case utf8.RuneCountInString(pass) < MinPasswordLength || len(pass) > password.MaxLength:
-		d.Error = fmt.Sprintf("The password must be at least %d characters long (and at most %d bytes).", MinPasswordLength, password.MaxLength)
+	case utf8.RuneCountInString(pass) < password.MinLength || len(pass) > password.MaxLength:
+		d.Error = fmt.Sprintf("The password must be at least %d characters long (and at most %d bytes).", password.MinLength, password.MaxLength)
 	case pass != r.PostForm.Get("password2"):
 		d.Error = "The two passwords differ. Please type the same password twice."
 	}

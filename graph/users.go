@@ -234,7 +234,7 @@ func createUser(ctx context.Context, passwords *password.Limiter, in model.Creat
 		c.SetExternalID(*ext)
 	}
 	if in.Password != nil {
-		if len(*in.Password) < 12 || len(*in.Password) > password.MaxLength {
+		if len(*in.Password) < password.MinLength || len(*in.Password) > password.MaxLength {
 			return nil, BadInput("password", "password must be 12 to %d characters", password.MaxLength)
 		}
 		h, err := passwords.Hash(ctx, *in.Password)

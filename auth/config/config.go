@@ -91,8 +91,8 @@ const (
 // Limits checked by Load.
 const (
 	SecretKeySize      = 32
-	MinPasswordLength  = 12   // characters
-	MaxPasswordBytes   = 1024 // what auth/password accepts for hashing
+	MinPasswordLength  = password.MinLength // characters
+	MaxPasswordBytes   = 1024               // what auth/password accepts for hashing
 	MinSessionLifetime = 5 * time.Minute
 	MaxSessionLifetime = 8760 * time.Hour
 	// MinSecurityEventsRetention bounds SECURITY_EVENTS_RETENTION (but 0, which keeps everything).
@@ -559,8 +559,6 @@ func (l *loader) admin() (email, password string) {
 	return email, password
 }
 
-// plainEmail accepts what the user store accepts: an address with a canonical form (see
-// package identity).
 // smtp reads SMTP_*: nothing set is no mail; otherwise SMTP_HOST and SMTP_FROM are required.
 func (l *loader) smtp() SMTP {
 	s := SMTP{
@@ -637,8 +635,8 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// plainEmail accepts what the user store accepts (see auth.NormalizeEmail): a bare address of at
-// most MaxEmailLength bytes whose domain has a dot.
+// plainEmail accepts what the user store accepts: an address with a canonical form (see
+// package identity).
 func plainEmail(s string) bool {
 	_, err := identity.Email(s)
 	return err == nil

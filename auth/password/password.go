@@ -30,6 +30,10 @@ type Params struct {
 // Default follows the OWASP recommendation for argon2id (19 MiB, 2 passes, 1 lane).
 var Default = Params{Memory: 19 * 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 
+// MinLength is the fewest characters a chosen password may have (ADMIN_EMAIL's, createUser's,
+// a reset's).
+const MinLength = 12
+
 // MaxLength bounds the password length accepted for hashing, so a huge input cannot be used to
 // burn CPU.
 const MaxLength = 1024
