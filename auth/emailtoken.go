@@ -152,15 +152,15 @@ func ReleasedEmail(userID int) string {
 }
 
 // ReleaseEmail takes an unverified address from its holder (which keeps ReleasedEmail, still
-// unverified), so that the address's verified owner can have it. It returns the released address.
-func ReleaseEmail(ctx context.Context, client *ent.Client, holder *ent.User) (string, error) {
+// unverified), so that the address's verified owner can have it.
+func ReleaseEmail(ctx context.Context, client *ent.Client, holder *ent.User) error {
 	if holder.EmailVerified {
-		return "", fmt.Errorf("auth: release email of user %d: the address is verified", holder.ID)
+		return fmt.Errorf("auth: release email of user %d: the address is verified", holder.ID)
 	}
-	if err := client.User.UpdateOneID(holder.ID).SetEmail(ReleasedEmail(holder.ID)).SetEmailVerified(false).Exec(ctx); err != nil {
-		return "", fmt.Errorf("auth: release email of user %d: %w", holder.ID, err)
+	if err := client.User.UpdateOneID(holder.ID).SetEmail(ReleasedEmail(holder.ID)).Exec(ctx); err != nil {
+		return fmt.Errorf("auth: release email of user %d: %w", holder.ID, err)
 	}
-	return holder.Email, nil
+	return nil
 }
 
 // EmailReleased is the EMAIL_RELEASED event of holder's address going to the user claimedBy.

@@ -151,7 +151,7 @@ func (h *MailLinks) verify(w http.ResponseWriter, r *http.Request) {
 			Hint:    "Please contact the community's admins if it is your address.", Code: "EMAIL_TAKEN", Alert: true})
 		return
 	default:
-		if _, err := ReleaseEmail(ctx, client, holder); err != nil {
+		if err := ReleaseEmail(ctx, client, holder); err != nil {
 			h.fail(w, r, err)
 			return
 		}

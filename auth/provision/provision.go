@@ -667,7 +667,7 @@ type updated struct {
 // returns the EMAIL_RELEASED event (its claimant is filled in by the caller).
 func release(ctx context.Context, client *ent.Client, holder *Member, base auth.Event, req Request) (*auth.Event, error) {
 	h := &ent.User{ID: holder.ID, Email: holder.Email, EmailVerified: holder.EmailVerified}
-	if _, err := auth.ReleaseEmail(ctx, client, h); err != nil {
+	if err := auth.ReleaseEmail(ctx, client, h); err != nil {
 		return nil, err
 	}
 	e := auth.EmailReleased(base, holder.ID, 0, holder.Email, string(req.Method))
