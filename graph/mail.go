@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/community/sso/auth"
@@ -73,6 +74,10 @@ func (mailAfterCommit) ExtensionName() string                   { return "MailAf
 func (mailAfterCommit) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (m mailAfterCommit) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if !graphql.HasOperationContext(ctx) || graphql.GetOperationContext(ctx).Operation == nil ||
+		graphql.GetOperationContext(ctx).Operation.Operation != ast.Mutation {
+		return next(ctx) // only mutations mail
+	}
 	o := &outbox{r: m.r}
 	rsp := next(context.WithValue(ctx, outboxKey{}, o))
 	if rsp == nil || len(rsp.Errors) > 0 || len(o.queue) == 0 {
