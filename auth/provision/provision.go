@@ -165,7 +165,8 @@ type Provisioner struct {
 	DB       *store.DB
 	Sessions *auth.Sessions
 	Log      *slog.Logger
-	// Attempts bounds the retries of a login that lost a race with a concurrent one (default 8).
+	// Attempts bounds the retries of a login that lost a race with a concurrent one (8 when 0 or
+	// less).
 	Attempts int
 }
 
@@ -270,7 +271,7 @@ func (e *lostRaces) Unwrap() error { return e.last }
 // first attempt that did not lose, or a *lostRaces.
 func (p *Provisioner) retry(ctx context.Context, work func() (*Result, error)) (*Result, error) {
 	attempts := p.Attempts
-	if attempts == 0 {
+	if attempts <= 0 {
 		attempts = 8
 	}
 	var lastErr error
@@ -285,10 +286,7 @@ func (p *Provisioner) retry(ctx context.Context, work func() (*Result, error)) (
 		lastErr = err
 		p.Log.DebugContext(ctx, "provision: lost a race with a concurrent change, retrying", "attempt", i+1, "err", err)
 	}
-	if lastErr == nil {
-		lastErr = ctx.Err()
-	}
-	return nil, &lostRaces{last: lastErr}
+	return nil, &lostRaces{last: lastErr} // the loop ran at least once, and every attempt lost
 }
 
 func (p *Provisioner) apply(ctx context.Context, req Request, userID int, base auth.Event) (*Result, error) {

@@ -24,9 +24,12 @@ var ErrLastAdmin = errors.New("store: the community needs at least one active ad
 // active admin fails with ErrLastAdmin. A community that has no active admin yet (a fresh one)
 // is not held to it.
 //
-// Concurrent changes cannot both pass: on MySQL/MariaDB the active admins' rows are read with
-// FOR UPDATE, in id order, inside the change's transaction, so a second change waits for the
-// first and then sees it; SQLite runs one write transaction at a time (BEGIN IMMEDIATE).
+// Concurrent changes cannot both pass when each runs in a transaction, as every caller does (the
+// GraphQL mutations in entgql's Transactioner, provisioning, the bootstrap): on MySQL/MariaDB the
+// active admins' rows are read with FOR UPDATE, in id order, inside the change's transaction, so
+// a second change waits for the first and then sees it; SQLite runs one write transaction at a
+// time. Outside a transaction the check and the change are two statements, and two concurrent
+// changes could both pass.
 func keepAnAdmin(next ent.Mutator) ent.Mutator {
 	return hook.UserFunc(func(ctx context.Context, m *ent.UserMutation) (ent.Value, error) {
 		if !mayRemoveAdmin(m) {

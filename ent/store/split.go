@@ -159,7 +159,6 @@ func sqliteReaderDSN(dsn string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	q.Del("_txlock")
 	q.Set("_txlock", "deferred")
 	q.Add("_pragma", "query_only(1)")
 	return path + "?" + q.Encode(), nil
