@@ -20,7 +20,6 @@ import (
 	"github.com/community/sso/ent/user"
 )
 
-
 // ResetLimit bounds the password reset requests within Window: per email address and per client
 // address. Every request counts, for an address with an account or without.
 type ResetLimit struct {
