@@ -85,10 +85,6 @@ func guard(next http.Handler) http.Handler {
 				WriteError(w, http.StatusBadRequest, CodeBadRequest, "the request body could not be read")
 				return
 			}
-			if !json.Valid(body) {
-				WriteError(w, http.StatusBadRequest, CodeBadRequest, "the request body is not valid JSON")
-				return
-			}
 			if msg := checkParams(body); msg != "" {
 				WriteError(w, http.StatusBadRequest, CodeBadRequest, msg)
 				return
@@ -103,13 +99,18 @@ func guard(next http.Handler) http.Handler {
 	})
 }
 
-// checkParams tells why a valid JSON body is not a GraphQL request, or "" when it is one:
-// an object whose query is a string, operationName a string or null, and variables and
-// extensions objects or null. Batches (arrays) are not supported.
+// checkParams tells why a body is not a GraphQL request, or "" when it is one: JSON, an object
+// whose query is a string, operationName a string or null, and variables and extensions
+// objects or null. Batches (arrays) are not supported. It reads the body once.
 func checkParams(body []byte) string {
 	const shape = `the request body must be one JSON object: {"query": "...", "variables": {...}}`
 	var params map[string]json.RawMessage
-	if err := json.Unmarshal(body, &params); err != nil || params == nil {
+	err := json.Unmarshal(body, &params)
+	var syntax *json.SyntaxError
+	switch {
+	case errors.As(err, &syntax):
+		return "the request body is not valid JSON"
+	case err != nil || params == nil:
 		return shape
 	}
 	kind := func(name string) byte {
