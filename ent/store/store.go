@@ -273,7 +273,9 @@ func (d *DB) Watch(ctx context.Context, interval time.Duration) {
 // IsUnavailable reports whether err says the database cannot be reached (as opposed to a
 // query that the database refused).
 func IsUnavailable(err error) bool {
-	if err == nil {
+	// A cancelled or timed-out context says nothing of the database (context.DeadlineExceeded
+	// is also a net.Error, tested below).
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||

@@ -3,10 +3,12 @@ package store_test
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -443,5 +445,27 @@ func TestMigrateHashColumnsToBinary(t *testing.T) {
 	}
 	if got := db.Client.Session.Query().Where(session.TokenHash(hash(7))).OnlyX(ctx); got.UserID != u.ID {
 		t.Errorf("session of token 7 belongs to %d, want %d", got.UserID, u.ID)
+	}
+}
+
+// TestIsUnavailable: a cancelled or timed-out context is not an outage of the database, even
+// though context.DeadlineExceeded is a net.Error.
+func TestIsUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{context.Canceled, false},
+		{context.DeadlineExceeded, false},
+		{fmt.Errorf("ent: query: %w", context.DeadlineExceeded), false},
+		{driver.ErrBadConn, true},
+		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
+		{fmt.Errorf("store: %w", syscall.ECONNRESET), true},
+		{errors.New("UNIQUE constraint failed"), false},
+	} {
+		if got := store.IsUnavailable(tc.err); got != tc.want {
+			t.Errorf("IsUnavailable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
