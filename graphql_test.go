@@ -14,6 +14,8 @@ import (
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // callers are the four kinds of API callers each operation is tried with.
@@ -565,6 +567,44 @@ func TestUpdateUserKeepsLastAdmin(t *testing.T) {
 		}
 		if r := app.gql(nil, c.token, upd, map[string]any{"id": id, "in": map[string]any{"role": "MEMBER"}}); r.code() != "" {
 			t.Fatal(r.Raw)
+		}
+	})
+}
+
+// TestRequestLimitsThroughServer sends the attacks of the abuse-resistance review through the
+// whole server, on both backends: anonymous, and with an admin's session cookie. Each is
+// refused by its cheap limit, and the server answers normally afterwards.
+func TestRequestLimitsThroughServer(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newApp(t, db, map[string]string{"GRAPHQL_TIMEOUT": "5s"})
+		c := setupCallers(t, app)
+		anonymous := browser(t)
+		for _, tc := range []struct {
+			name, query      string
+			anonymous, admin string
+			anonymousStatus  int
+		}{
+			{"24-level fragment fan-out", graphtest.FanOut(24), graph.CodeDocumentLimit, graph.CodeDocumentLimit, http.StatusUnprocessableEntity},
+			{"40-level fragment fan-out", graphtest.FanOut(40), graph.CodeDocumentLimit, graph.CodeDocumentLimit, http.StatusUnprocessableEntity},
+			{"60,000 repeated fields", graphtest.Repeated("id", 60000), graph.CodeRequestTooLarge, graph.CodeTokenLimit, http.StatusRequestEntityTooLarge},
+			{"1,000 directives", graphtest.Repeated("id @include(if: true)", 1000), graph.CodeTokenLimit, graph.CodeDocumentLimit, http.StatusUnprocessableEntity},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := app.gql(anonymous, "", tc.query, nil)
+				if r.code() != tc.anonymous || r.Status != tc.anonymousStatus || len(r.Errors) != 1 {
+					t.Fatalf("anonymous: status %d: %.300s", r.Status, r.Raw)
+				}
+				r = app.gql(c.admin, "", tc.query, nil)
+				if r.code() != tc.admin || r.Status != http.StatusUnprocessableEntity || len(r.Errors) != 1 {
+					t.Fatalf("admin: status %d: %.300s", r.Status, r.Raw)
+				}
+			})
+		}
+		if r := app.gql(c.admin, "", "{ me { email } }", nil); dig(r.Data, "me", "email") != "admin@example.com" {
+			t.Fatalf("after the attacks: %.300s", r.Raw)
+		}
+		if r := app.gql(anonymous, "", "{ me { email } loginOptions { emailPasswordEnabled } }", nil); len(r.Errors) != 0 {
+			t.Fatalf("anonymous after the attacks: %.300s", r.Raw)
 		}
 	})
 }

@@ -263,10 +263,10 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		JWT: jwtVerifier, Provisioner: provisioner, Passwords: passwords, Mail: mailer, Now: d.Now,
 	}
 	gql := graph.NewHandler(resolver, graph.HandlerConfig{
-		ComplexityLimit: cfg.GraphQLComplexityLimit,
-		DepthLimit:      cfg.GraphQLDepthLimit,
-		Introspection:   cfg.GraphQLIntrospection,
-		Log:             log,
+		Limits:        graph.Limits{Complexity: cfg.GraphQLComplexityLimit, Depth: cfg.GraphQLDepthLimit},
+		Timeout:       cfg.GraphQLTimeout,
+		Introspection: cfg.GraphQLIntrospection,
+		Log:           log,
 	})
 
 	// app wraps a route that needs the database and the viewer.

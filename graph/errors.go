@@ -105,13 +105,18 @@ func ErrorPresenter(log *slog.Logger, db *store.DB) graphql.ErrorPresenterFunc {
 			gqlErr.Message = "invalid value for " + camel(vErr.Name)
 			gqlErr.Extensions["code"] = CodeBadUserInput
 			gqlErr.Extensions["field"] = camel(vErr.Name)
+		case errors.Is(err, errTimeout) || (ctx.Err() != nil && errors.Is(context.Cause(ctx), errTimeout)):
+			// The request's deadline passed: whatever failed then failed because of it.
+			gqlErr.Message = "the request took too long and was stopped"
+			gqlErr.Extensions["code"] = CodeTimeout
+		case ctx.Err() != nil || isContextErr(err):
+			// The client went away (nobody reads this), or a deadline of the caller's passed.
+			gqlErr.Message = "the request was cancelled or timed out"
+			gqlErr.Extensions["code"] = CodeServiceUnavailable
 		case store.IsUnavailable(err):
 			db.MarkFailure(err)
 			log.ErrorContext(ctx, "graphql: database unavailable", "err", err, "request_id", web.RequestID(ctx))
 			gqlErr.Message = "the service is temporarily unavailable, try again shortly"
-			gqlErr.Extensions["code"] = CodeServiceUnavailable
-		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-			gqlErr.Message = "the request was cancelled or timed out"
 			gqlErr.Extensions["code"] = CodeServiceUnavailable
 		case gqlErr.Err == nil || isInputError(gqlErr):
 			// Errors of gqlgen's own making: parsing, validation, input coercion, limits.
@@ -130,6 +135,10 @@ func ErrorPresenter(log *slog.Logger, db *store.DB) graphql.ErrorPresenterFunc {
 		gqlErr.Err = nil
 		return gqlErr
 	}
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // isInputError tells gqlgen's input coercion errors (an argument of the wrong type) apart.

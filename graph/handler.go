@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -22,32 +22,55 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/rules"
+
+	"github.com/community/sso/auth/web"
+	"github.com/community/sso/graph/internal/overlap"
 )
+
+// DefaultTimeout is how long a GraphQL request may run when HandlerConfig.Timeout is zero.
+const DefaultTimeout = 15 * time.Second
+
+// queryCacheSize is how many documents the handler keeps parsed and validated.
+const queryCacheSize = 1000
 
 // HandlerConfig tunes the GraphQL endpoint.
 type HandlerConfig struct {
-	ComplexityLimit int
-	DepthLimit      int
-	Introspection   bool
-	Log             *slog.Logger
+	// Limits bound a signed-in caller's requests, AnonymousLimits everyone else's; a zero
+	// field takes DefaultLimits' or DefaultAnonymousLimits' value.
+	Limits, AnonymousLimits Limits
+	// Timeout is how long a request may run before its work is stopped (DefaultTimeout when 0).
+	Timeout       time.Duration
+	Introspection bool
+	Log           *slog.Logger
 }
 
 // NewHandler returns the GraphQL endpoint: JSON POST for every operation, GET for queries only,
-// a query cache, at most MaxErrors errors per response (ErrorLimit), complexity and depth
-// limits, the filter guard (FilterGuard), the error presenter and the recover func.
+// a query cache, the request limits (Limits) for signed-in and anonymous callers, a deadline,
+// at most MaxErrors errors per response (ErrorLimit), the filter guard (FilterGuard), the error
+// presenter and the recover func.
 func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
+	t := tiers{member: cfg.Limits.orDefault(DefaultLimits)}
+	t.anonymous = cfg.AnonymousLimits.orDefault(DefaultAnonymousLimits).atMost(t.member)
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
 	srv := handler.New(NewSchema(r))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
-	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.AddTransport(postTransport{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
+	srv.SetParserTokenLimit(max(t.member.Tokens, t.anonymous.Tokens))
+	srv.SetValidationRulesFn(validationRules)
 	srv.Use(ErrorLimit{Limit: MaxErrors})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
-	srv.Use(DepthLimit{Limit: cfg.DepthLimit})
+	srv.Use(newDocumentLimits(t, queryCacheSize))
+	srv.Use(&complexityLimit{tiers: t})
 	srv.Use(&FilterGuard{})
+	srv.AroundFields(stopWhenDone)
 	srv.Use(mailAfterCommit{r: r, log: cfg.Log}) // before the Transactioner: runs around it
 	srv.Use(entgql.Transactioner{TxOpener: r.Client})
 	present := ErrorPresenter(cfg.Log, r.DB)
@@ -59,13 +82,33 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	}
 	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(Recover(cfg.Log))
-	return guard(srv)
+	return guard(srv, timeout, t)
 }
 
-// guard answers what gqlgen's transports do not take: 405 for other methods, and 400
-// BAD_REQUEST for a POST that is not a GraphQL request (not JSON, not a JSON object, a batch,
-// members of the wrong type), before any of it reaches gqlgen.
-func guard(next http.Handler) http.Handler {
+// validationRules are gqlparser's rules with the rule for overlapping fields replaced by one
+// whose work is bounded (graph/internal/overlap).
+func validationRules() *rules.Rules {
+	rs := rules.NewDefaultRules()
+	rs.ReplaceRule(overlap.OverlappingFieldsCanBeMerged.Name, overlap.OverlappingFieldsCanBeMerged.RuleFunc)
+	return rs
+}
+
+// stopWhenDone resolves no more fields once the request is cancelled (the client went away)
+// or its deadline passed: the error is the context's cause.
+func stopWhenDone(ctx context.Context, next graphql.Resolver) (any, error) {
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
+	return next(ctx)
+}
+
+// guard answers what gqlgen's transports do not take: 405 for other methods, 413 for a body
+// over the limit (Limits.Bytes for anonymous callers), and 400 BAD_REQUEST for a POST that is
+// not a GraphQL request (not JSON, not a JSON object, a batch, members of the wrong type),
+// before any of it reaches gqlgen. A POST's body is decoded here, once, and handed to
+// postTransport. What it lets through runs with a deadline of timeout, whose cause is
+// errTimeout.
+func guard(next http.Handler, timeout time.Duration, t tiers) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet, http.MethodOptions:
@@ -75,64 +118,86 @@ func guard(next http.Handler) http.Handler {
 				WriteError(w, http.StatusBadRequest, CodeBadRequest, "send the request as JSON: Content-Type: application/json")
 				return
 			}
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				var tooLarge *http.MaxBytesError
-				if errors.As(err, &tooLarge) {
-					WriteError(w, http.StatusRequestEntityTooLarge, CodeBadUserInput, "the request body is too large")
-					return
-				}
-				WriteError(w, http.StatusBadRequest, CodeBadRequest, "the request body could not be read")
+			if lim, _ := t.of(r.Context()); lim.Bytes > 0 {
+				web.MaxBytes(w, r, lim.Bytes)
+			}
+			params, status, code, msg := decodeParams(r.Body)
+			if status != 0 {
+				WriteError(w, status, code, msg)
 				return
 			}
-			if msg := checkParams(body); msg != "" {
-				WriteError(w, http.StatusBadRequest, CodeBadRequest, msg)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
+			params.Headers = r.Header
+			r = r.WithContext(context.WithValue(r.Context(), paramsKey{}, params))
 		default:
 			w.Header().Set("Allow", "GET, POST")
 			WriteError(w, http.StatusMethodNotAllowed, CodeBadUserInput, "use POST, or GET for queries")
 			return
 		}
-		next.ServeHTTP(w, r)
+		ctx, cancel := context.WithTimeoutCause(r.Context(), timeout, errTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
-// checkParams tells why a body is not a GraphQL request, or "" when it is one: JSON, an object
-// whose query is a string, operationName a string or null, and variables and extensions
-// objects or null. Batches (arrays) are not supported. It reads the body once.
-func checkParams(body []byte) string {
-	const shape = `the request body must be one JSON object: {"query": "...", "variables": {...}}`
-	var params map[string]json.RawMessage
-	err := json.Unmarshal(body, &params)
-	var syntax *json.SyntaxError
-	switch {
-	case errors.As(err, &syntax):
-		return "the request body is not valid JSON"
-	case err != nil || params == nil:
-		return shape
-	}
-	kind := func(name string) byte {
-		v := bytes.TrimSpace(params[name])
-		if len(v) == 0 || bytes.Equal(v, []byte("null")) {
-			return 0
-		}
-		return v[0]
-	}
-	if kind("query") != '"' {
-		return shape
-	}
-	if k := kind("operationName"); k != 0 && k != '"' {
-		return "operationName must be a string"
-	}
-	for _, name := range []string{"variables", "extensions"} {
-		if k := kind(name); k != 0 && k != '{' {
-			return name + " must be a JSON object"
-		}
-	}
-	return ""
+// paramsKey carries a POST's decoded *graphql.RawParams from guard to postTransport.
+type paramsKey struct{}
+
+// postParams is a GraphQL POST body: an object whose query is a string, operationName a string
+// or null, and variables and extensions objects or null.
+type postParams struct {
+	Query         *string        `json:"query"`
+	OperationName *string        `json:"operationName"`
+	Variables     map[string]any `json:"variables"`
+	Extensions    map[string]any `json:"extensions"`
 }
+
+// decodeParams decodes a POST body in one pass (numbers kept as json.Number, as gqlgen's own
+// transport does), or says why it is not a GraphQL request: a status, a code and a message.
+// Batches (arrays) are not supported.
+func decodeParams(body io.Reader) (*graphql.RawParams, int, string, string) {
+	const shape = `the request body must be one JSON object: {"query": "...", "variables": {...}}`
+	start := graphql.Now()
+	dec := json.NewDecoder(body)
+	dec.UseNumber()
+	var p postParams
+	err := dec.Decode(&p)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errTrailing
+	}
+	var (
+		tooLarge  *http.MaxBytesError
+		typeErr   *json.UnmarshalTypeError
+		syntaxErr *json.SyntaxError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "the request body is too large"
+	case errors.As(err, &typeErr):
+		switch typeErr.Field {
+		case "operationName":
+			return nil, http.StatusBadRequest, CodeBadRequest, "operationName must be a string"
+		case "variables", "extensions":
+			return nil, http.StatusBadRequest, CodeBadRequest, typeErr.Field + " must be a JSON object"
+		}
+		return nil, http.StatusBadRequest, CodeBadRequest, shape
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errTrailing):
+		return nil, http.StatusBadRequest, CodeBadRequest, "the request body is not valid JSON"
+	case errors.Is(err, io.EOF):
+		return nil, http.StatusBadRequest, CodeBadRequest, shape
+	case err != nil:
+		return nil, http.StatusBadRequest, CodeBadRequest, "the request body could not be read"
+	case p.Query == nil:
+		return nil, http.StatusBadRequest, CodeBadRequest, shape
+	}
+	raw := &graphql.RawParams{Query: *p.Query, Variables: p.Variables, Extensions: p.Extensions}
+	if p.OperationName != nil {
+		raw.OperationName = *p.OperationName
+	}
+	raw.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	return raw, 0, "", ""
+}
+
+var errTrailing = errors.New("graph: data after the JSON object")
 
 // withoutSuggestions cuts the "Did you mean …?" gqlparser's validation rules add to their
 // messages (SetDisableSuggestion covers only the rule for unknown fields).
@@ -158,6 +223,20 @@ func WriteError(w http.ResponseWriter, status int, code, msg string) {
 // Playground serves GraphiQL against endpoint.
 func Playground(endpoint string) http.Handler {
 	return playground.Handler("Community GraphQL", endpoint)
+}
+
+// postTransport runs the POST body guard decoded.
+type postTransport struct{}
+
+var _ graphql.Transport = postTransport{}
+
+func (postTransport) Supports(r *http.Request) bool {
+	_, ok := r.Context().Value(paramsKey{}).(*graphql.RawParams)
+	return r.Method == http.MethodPost && ok
+}
+
+func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	run(w, r, exec, r.Context().Value(paramsKey{}).(*graphql.RawParams), false)
 }
 
 // getTransport is gqlgen's GET transport with the GraphQL-over-HTTP answer to a mutation sent
@@ -193,7 +272,12 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		}
 	}
 	raw.ReadTime.End = graphql.Now()
+	run(w, r, exec, raw, true)
+}
 
+// run executes raw and writes the answer, with the status codes of the GraphQL-over-HTTP
+// specification. queriesOnly answers any other operation 405.
+func run(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, raw *graphql.RawParams, queriesOnly bool) {
 	graphqlResponse := strings.Contains(r.Header.Get("Accept"), "application/graphql-response+json")
 	if graphqlResponse {
 		w.Header().Set("Content-Type", "application/graphql-response+json")
@@ -206,7 +290,7 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(r.Context(), rc), gqlErr))
 		return
 	}
-	if op := rc.Doc.Operations.ForName(rc.OperationName); op == nil || op.Operation != ast.Query {
+	if op := rc.Doc.Operations.ForName(rc.OperationName); queriesOnly && (op == nil || op.Operation != ast.Query) {
 		w.Header().Set("Allow", "POST")
 		WriteError(w, http.StatusMethodNotAllowed, CodeBadUserInput, "only queries may be sent with GET; send mutations with POST")
 		return

@@ -70,12 +70,6 @@ func newServer(t *testing.T, db *store.DB, cfg graph.HandlerConfig) (*httptest.S
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewJSONHandler(&logs, nil))
 	}
-	if cfg.ComplexityLimit == 0 {
-		cfg.ComplexityLimit = 1000
-	}
-	if cfg.DepthLimit == 0 {
-		cfg.DepthLimit = 12
-	}
 	srv := httptest.NewServer(graph.NewHandler(&graph.Resolver{DB: db, Client: db.Client}, cfg))
 	t.Cleanup(srv.Close)
 	return srv, &logs
@@ -175,7 +169,7 @@ func TestTransport(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	db := storetest.SQLite(t)
-	srv, _ := newServer(t, db, graph.HandlerConfig{ComplexityLimit: 20, DepthLimit: 3})
+	srv, _ := newServer(t, db, graph.HandlerConfig{Limits: graph.Limits{Complexity: 20, Depth: 3}})
 	deep := "{ me { spaces { space { members { user { id } } } } } }"
 	if r := post(t, srv.URL, deep); r.code() != graph.CodeDepth {
 		t.Fatalf("deep query: %s", r.Raw)
@@ -193,7 +187,7 @@ func TestLimits(t *testing.T) {
 	if r := post(t, srv.URL, "{ __schema { types { name } } }"); r.code() == "" {
 		t.Fatalf("introspection answered while disabled: %s", r.Raw)
 	}
-	srv2, _ := newServer(t, db, graph.HandlerConfig{ComplexityLimit: 100000, DepthLimit: 3, Introspection: true})
+	srv2, _ := newServer(t, db, graph.HandlerConfig{Limits: graph.Limits{Complexity: 100000, Depth: 3}, Introspection: true})
 	if r := post(t, srv2.URL, "{ __schema { types { fields { type { ofType { ofType { name } } } } } } }"); len(r.Errors) != 0 {
 		t.Fatalf("introspection refused: %s", r.Raw)
 	}
@@ -235,7 +229,9 @@ func TestErrorPresenter(t *testing.T) {
 
 func TestErrorLimit(t *testing.T) {
 	db := storetest.SQLite(t)
-	srv, _ := newServer(t, db, graph.HandlerConfig{ComplexityLimit: 1 << 20, DepthLimit: 12})
+	// Limits far above the documents here, for anyone: this is about errors, not limits.
+	high := graph.Limits{Tokens: 1e6, Selections: 1e6, Directives: 1e6, Complexity: 1 << 20}
+	srv, _ := newServer(t, db, graph.HandlerConfig{Limits: high, AnonymousLimits: high})
 	repeat := func(n int, f func(i int) string) string {
 		var b strings.Builder
 		for i := range n {

@@ -76,7 +76,7 @@ func TestMemberEmailChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		logs := &webtest.LogBuffer{}
-		cfg := graph.HandlerConfig{ComplexityLimit: 1000, DepthLimit: 12, Log: slog.New(slog.NewJSONHandler(logs, nil))}
+		cfg := graph.HandlerConfig{Log: slog.New(slog.NewJSONHandler(logs, nil))}
 		const publicURL = "https://community.example.com"
 		withMail := client.New(graph.NewHandler(&graph.Resolver{DB: db, Client: db.Client, PublicURL: publicURL, Mail: sender}, cfg))
 		noMail := client.New(graph.NewHandler(&graph.Resolver{DB: db, Client: db.Client, PublicURL: publicURL}, cfg))

@@ -178,7 +178,7 @@ func newFilterWorld(t *testing.T, db *store.DB) *filterWorld {
 	pf := c.ProfileField.Create().SetKey("company").SetName("Company").SaveX(ctx)
 	c.ProfileFieldValue.Create().SetUserID(secret.ID).SetFieldID(pf.ID).SetKey("company").SetValue("Acme").ExecX(ctx)
 	c.SecurityEvent.Create().SetType("LOGIN_SUCCEEDED").SetUserID(secret.ID).ExecX(ctx)
-	h := NewHandler(&Resolver{DB: db, Client: c}, HandlerConfig{ComplexityLimit: 1000, DepthLimit: 12})
+	h := NewHandler(&Resolver{DB: db, Client: c}, HandlerConfig{})
 	w.client = client.New(h)
 	return w
 }

@@ -80,6 +80,7 @@ const (
 	DefaultDatabaseURL           = "sqlite://data/community.db"
 	DefaultComplexityLimit       = 1000
 	DefaultDepthLimit            = 12
+	DefaultGraphQLTimeout        = 15 * time.Second
 	DefaultSessionLifetime       = 720 * time.Hour
 	DefaultMaxBodyBytes    int64 = 1 << 20
 	DefaultShutdownTimeout       = 30 * time.Second
@@ -134,6 +135,7 @@ type Config struct {
 	GraphQLIntrospection   bool          // GRAPHQL_INTROSPECTION
 	GraphQLComplexityLimit int           // GRAPHQL_COMPLEXITY_LIMIT
 	GraphQLDepthLimit      int           // GRAPHQL_DEPTH_LIMIT
+	GraphQLTimeout         time.Duration // GRAPHQL_TIMEOUT: how long one GraphQL request may run
 	Migrate                bool          // MIGRATE
 	SessionLifetime        time.Duration // SESSION_LIFETIME
 	MaxBodyBytes           int64         // MAX_BODY_BYTES
@@ -230,6 +232,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Bool("graphql_introspection", c.GraphQLIntrospection),
 		slog.Int("graphql_complexity_limit", c.GraphQLComplexityLimit),
 		slog.Int("graphql_depth_limit", c.GraphQLDepthLimit),
+		slog.Duration("graphql_timeout", c.GraphQLTimeout),
 		slog.Bool("migrate", c.Migrate),
 		slog.Duration("session_lifetime", c.SessionLifetime),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
@@ -286,6 +289,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.GraphQLIntrospection = l.boolean("GRAPHQL_INTROSPECTION", true)
 	c.GraphQLComplexityLimit = int(l.positive("GRAPHQL_COMPLEXITY_LIMIT", DefaultComplexityLimit, strconv.IntSize))
 	c.GraphQLDepthLimit = int(l.positive("GRAPHQL_DEPTH_LIMIT", DefaultDepthLimit, strconv.IntSize))
+	c.GraphQLTimeout = l.duration("GRAPHQL_TIMEOUT", DefaultGraphQLTimeout, 100*time.Millisecond, time.Minute)
 	c.Migrate = l.boolean("MIGRATE", true)
 	c.SessionLifetime = l.duration("SESSION_LIFETIME", DefaultSessionLifetime, MinSessionLifetime, MaxSessionLifetime)
 	c.MaxBodyBytes = l.positive("MAX_BODY_BYTES", DefaultMaxBodyBytes, 64)

@@ -97,8 +97,8 @@ func TestDefaults(t *testing.T) {
 	if c.CORSOrigins != nil {
 		t.Errorf("CORSOrigins = %q", c.CORSOrigins)
 	}
-	if !c.GraphQLIntrospection || c.GraphQLComplexityLimit != 1000 || c.GraphQLDepthLimit != 12 {
-		t.Errorf("graphql = %v, %d, %d", c.GraphQLIntrospection, c.GraphQLComplexityLimit, c.GraphQLDepthLimit)
+	if !c.GraphQLIntrospection || c.GraphQLComplexityLimit != 1000 || c.GraphQLDepthLimit != 12 || c.GraphQLTimeout != 15*time.Second {
+		t.Errorf("graphql = %v, %d, %d, %s", c.GraphQLIntrospection, c.GraphQLComplexityLimit, c.GraphQLDepthLimit, c.GraphQLTimeout)
 	}
 	if !c.Migrate {
 		t.Error("Migrate = false")
@@ -204,6 +204,9 @@ func TestValid(t *testing.T) {
 		}},
 		{"depth", map[string]string{"GRAPHQL_DEPTH_LIMIT": "5"}, func(c *Config) error {
 			return expect(c.GraphQLDepthLimit, 5)
+		}},
+		{"graphql timeout", map[string]string{"GRAPHQL_TIMEOUT": "45s"}, func(c *Config) error {
+			return expect(c.GraphQLTimeout, 45*time.Second)
 		}},
 		{"migrate off", map[string]string{"MIGRATE": "FALSE"}, func(c *Config) error {
 			return expect(c.Migrate, false)
@@ -329,6 +332,8 @@ func TestInvalid(t *testing.T) {
 		{"events retention negative", map[string]string{"SECURITY_EVENTS_RETENTION": "-24h"}, "got -24h"},
 		{"shutdown text", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, `SHUTDOWN_TIMEOUT "soon" must be a duration`},
 		{"shutdown zero", map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT must be greater than 0"},
+		{"graphql timeout too long", map[string]string{"GRAPHQL_TIMEOUT": "2m"}, "GRAPHQL_TIMEOUT must be between 100ms and 1m, got 2m"},
+		{"graphql timeout text", map[string]string{"GRAPHQL_TIMEOUT": "forever"}, `GRAPHQL_TIMEOUT "forever" must be a duration`},
 		{"hash concurrency zero", map[string]string{"PASSWORD_HASH_CONCURRENCY": "0"}, "PASSWORD_HASH_CONCURRENCY must be greater than 0, got 0"},
 		{"hash concurrency text", map[string]string{"PASSWORD_HASH_CONCURRENCY": "many"}, `PASSWORD_HASH_CONCURRENCY "many" must be a whole number`},
 		{"hash concurrency huge", map[string]string{"PASSWORD_HASH_CONCURRENCY": "257"}, "PASSWORD_HASH_CONCURRENCY must be at most 256 (each hash holds 19 MiB while it runs), got 257"},

@@ -197,13 +197,19 @@ func Recover(log *slog.Logger) func(http.Handler) http.Handler {
 func LimitBody(n int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Body != nil && r.Body != http.NoBody {
-				// The server's own writer, not a wrapper: MaxBytesReader tells it, and only it, to
-				// close the connection rather than drain the rest of the body.
-				r.Body = http.MaxBytesReader(innermost(w), r.Body, n)
-			}
+			MaxBytes(w, r, n)
 			next.ServeHTTP(w, r)
 		})
+	}
+}
+
+// MaxBytes limits r's body to n bytes: reading past them fails with *http.MaxBytesError, and
+// the server closes the connection after the answer rather than read the rest.
+func MaxBytes(w http.ResponseWriter, r *http.Request, n int64) {
+	if r.Body != nil && r.Body != http.NoBody {
+		// The server's own writer, not a wrapper: MaxBytesReader tells it, and only it, to
+		// close the connection rather than drain the rest of the body.
+		r.Body = http.MaxBytesReader(innermost(w), r.Body, n)
 	}
 }
 

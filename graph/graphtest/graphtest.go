@@ -1,7 +1,11 @@
-// Package graphtest helps tests drive the GraphQL API with gqlgen's client.
+// Package graphtest helps tests drive the GraphQL API: gqlgen's client as a given viewer, and
+// the documents of the attacks the request limits stop.
 package graphtest
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/99designs/gqlgen/client"
 
 	"github.com/community/sso/auth"
@@ -15,4 +19,34 @@ func As(u *ent.User) client.Option {
 			r.HTTP = r.HTTP.WithContext(auth.NewContext(r.HTTP.Context(), &auth.Viewer{User: u}))
 		}
 	}
+}
+
+// The documents of the attacks the request limits stop (graph.Limits).
+
+// FanOut is levels fragments, each spreading the next twice: 2^levels copies of { me { id } }
+// once expanded, in a document of a few hundred bytes.
+func FanOut(levels int) string {
+	var b strings.Builder
+	b.WriteString("query { ...F0 }\n")
+	for i := range levels {
+		fmt.Fprintf(&b, "fragment F%d on Query { ...F%d ...F%d }\n", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, "fragment F%d on Query { me { id } }\n", levels)
+	return b.String()
+}
+
+// Repeated is { me { field field … } } with n copies of field.
+func Repeated(field string, n int) string {
+	return "{ me { " + strings.Repeat(field+" ", n) + "} }"
+}
+
+// Aliases is n aliased copies of sel at the root: { a0: sel a1: sel … }.
+func Aliases(sel string, n int) string {
+	var b strings.Builder
+	b.WriteString("{ ")
+	for i := range n {
+		fmt.Fprintf(&b, "a%d: %s ", i, sel)
+	}
+	b.WriteString("}")
+	return b.String()
 }
