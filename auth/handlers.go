@@ -257,7 +257,7 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 		h.directError(w, r, http.StatusForbidden, rawEmail, target, "Email and password sign-in is turned off for members. Please use the community's single sign-on.")
 		return
 	}
-	started, err := h.Sessions.Start(ctx, r, h.client(), u.ID, session.MethodPASSWORD, SessionOptions{})
+	started, err := h.Sessions.Start(RequestContext(r), h.client(), u.ID, session.MethodPASSWORD, SessionOptions{Replaces: h.Sessions.Token(r)})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -265,10 +265,8 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 	if err := attempt.Succeeded(ctx); err != nil {
 		h.Log.WarnContext(ctx, "auth: clear the login throttle", "err", err)
 	}
-	h.Sessions.SetCookie(w, started)
 	RecordOrLog(ctx, h.client(), h.Log, Event{Type: EventLoginSucceeded, UserID: u.ID, Method: string(session.MethodPASSWORD)}.FromRequest(r))
-	h.metric(string(session.MethodPASSWORD), "success")
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	FinishLogin(w, r, h.Sessions, h.Metrics, Login{Method: session.MethodPASSWORD, Started: started, Return: target, Settings: st})
 }
 
 func (h *Handler) metric(method, result string) {

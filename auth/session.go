@@ -97,6 +97,9 @@ type SessionOptions struct {
 	// LoginRecorded says the member's last_login_at already holds At (the member was created by
 	// this login), so Start writes no UPDATE for it.
 	LoginRecorded bool
+	// Replaces is the token of the session the browser had before this login (Sessions.Token):
+	// Start ends it.
+	Replaces string
 }
 
 // Started is a session a login just made: what the browser's cookie needs.
@@ -121,14 +124,15 @@ var insertSession = func() string {
 const recordLogin = "UPDATE `" + user.Table + "` SET `" + user.FieldLastLoginAt + "` = ? WHERE `" + user.FieldID + "` = ?"
 
 // Start creates a session for the member userID after a successful login and returns it with
-// its token; the caller sets the cookie with SetCookie once the transaction holding the session
-// commits. Any session the browser already had ends: every login gets a new token.
-func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Client, userID int, method session.Method, opts SessionOptions) (Started, error) {
+// its token; the caller sets the cookie (FinishLogin) once the transaction holding the session
+// commits. The session the browser already had (opts.Replaces) ends: every login gets a new
+// token. The session keeps the address and agent of ctx (RequestContext).
+func (s *Sessions) Start(ctx context.Context, client *ent.Client, userID int, method session.Method, opts SessionOptions) (Started, error) {
 	if client == nil {
 		client = s.Client
 	}
-	if c, err := r.Cookie(s.CookieName()); err == nil && c.Value != "" {
-		if _, err := client.Session.Delete().Where(session.TokenHash(HashToken(c.Value))).Exec(ctx); err != nil {
+	if opts.Replaces != "" {
+		if _, err := client.Session.Delete().Where(session.TokenHash(HashToken(opts.Replaces))).Exec(ctx); err != nil {
 			return Started{}, fmt.Errorf("auth: end previous session: %w", err)
 		}
 	}
@@ -145,8 +149,9 @@ func (s *Sessions) Start(ctx context.Context, r *http.Request, client *ent.Clien
 	if opts.RevalidateAt != nil {
 		revalidate = *opts.RevalidateAt
 	}
+	info := RequestInfoFrom(ctx)
 	res, err := client.ExecContext(ctx, insertSession, now, hash, userID, string(method), started.ExpiresAt, now,
-		Truncate(ClientIP(r), 64), Truncate(r.UserAgent(), 512), nullBytes(opts.IDToken), nullBytes(opts.RefreshToken), revalidate)
+		Truncate(info.IP, 64), Truncate(info.UserAgent, 512), nullBytes(opts.IDToken), nullBytes(opts.RefreshToken), revalidate)
 	if err != nil {
 		return Started{}, fmt.Errorf("auth: create session: %w", err)
 	}
@@ -181,6 +186,14 @@ func nullBytes(b []byte) any {
 		return nil
 	}
 	return b
+}
+
+// Token is the session token r's cookie carries, or "".
+func (s *Sessions) Token(r *http.Request) string {
+	if c, err := r.Cookie(s.CookieName()); err == nil {
+		return c.Value
+	}
+	return ""
 }
 
 // SetCookie gives the browser the cookie of a session Start made.

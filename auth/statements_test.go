@@ -139,7 +139,7 @@ func TestStart(t *testing.T) {
 				r := httptest.NewRequest("GET", "/api/auth/sso", nil)
 				r.RemoteAddr = "192.0.2.9:1234"
 				r.Header.Set("User-Agent", "Browser/2.0")
-				started, err := s.Start(ctx, r, c, u.ID, tc.method, tc.opts)
+				started, err := s.Start(RequestContext(r), c, u.ID, tc.method, tc.opts)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -168,7 +168,7 @@ func TestStart(t *testing.T) {
 		}
 		t.Run("invalid method", func(t *testing.T) {
 			before := c.Session.Query().CountX(ctx)
-			if _, err := s.Start(ctx, httptest.NewRequest("GET", "/", nil), c, u.ID, session.Method("SAML"), SessionOptions{}); err == nil {
+			if _, err := s.Start(ctx, c, u.ID, session.Method("SAML"), SessionOptions{}); err == nil {
 				t.Fatal("a session with an unknown method")
 			}
 			if n := c.Session.Query().CountX(ctx); n != before {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/user"
@@ -61,6 +62,16 @@ type requestInfoKey struct{}
 // WithRequestInfo returns a copy of ctx carrying info.
 func WithRequestInfo(ctx context.Context, info RequestInfo) context.Context {
 	return context.WithValue(ctx, requestInfoKey{}, info)
+}
+
+// RequestContext is r's context with r's request info (address and agent), which the session
+// middleware has put there already on every route behind it.
+func RequestContext(r *http.Request) context.Context {
+	ctx := r.Context()
+	if _, ok := ctx.Value(requestInfoKey{}).(RequestInfo); ok {
+		return ctx
+	}
+	return WithRequestInfo(ctx, RequestInfo{IP: ClientIP(r), UserAgent: r.UserAgent()})
 }
 
 // RequestInfoFrom returns the request info in ctx (empty when there is none).

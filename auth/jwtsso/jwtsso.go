@@ -279,21 +279,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.Verifier.now()
-	res, err := h.Provisioner.Login(ctx, w, r, provision.Request{
+	res, err := h.Provisioner.Login(auth.RequestContext(r), provision.Request{
 		Method:       session.MethodJWT,
 		Profile:      pr,
 		Roles:        Roles(st),
 		SyncUsername: st.SyncUsername,
+		Session:      auth.SessionOptions{Replaces: h.Provisioner.Sessions.Token(r)},
 		Before:       func(ctx context.Context, client *ent.Client) error { return consume(ctx, client, tok, now) },
 	})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if h.Metrics != nil {
-		h.Metrics.Login(string(session.MethodJWT), "success")
-	}
-	http.Redirect(w, r, auth.LandingPath(q.Get("redirect_uri"), res.Created, st), http.StatusSeeOther)
+	auth.FinishLogin(w, r, h.Provisioner.Sessions, h.Metrics, auth.Login{
+		Method: session.MethodJWT, Started: res.Session, Return: q.Get("redirect_uri"), Created: res.Created, Settings: st,
+	})
 }
 
 // fail answers a failed login and records it.

@@ -14,8 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -482,9 +480,7 @@ func TestConcurrentLoginsWithOneJTI(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				w := httptest.NewRecorder()
-				r := httptest.NewRequest(http.MethodGet, "/api/auth/sso", nil)
-				_, errs[i] = p.Login(context.Background(), w, r, provision.Request{
+				_, errs[i] = p.Login(context.Background(), provision.Request{
 					Method:  session.MethodJWT,
 					Profile: pr,
 					Before:  func(ctx context.Context, c *ent.Client) error { return consume(ctx, c, tok, testNow) },

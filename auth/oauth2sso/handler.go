@@ -151,7 +151,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, false, err)
 		return
 	}
-	opts := auth.SessionOptions{}
+	opts := auth.SessionOptions{Replaces: h.Sessions.Token(r)}
 	if id.RawIDToken != "" {
 		opts.IDToken = h.Sealer.Seal(PurposeIDToken, []byte(id.RawIDToken))
 	}
@@ -162,7 +162,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 			opts.RevalidateAt = &at
 		}
 	}
-	res, err := h.Provisioner.Login(ctx, w, r, provision.Request{
+	res, err := h.Provisioner.Login(auth.RequestContext(r), provision.Request{
 		Method:       session.MethodOAUTH2,
 		Profile:      pr,
 		Roles:        roles(st),
@@ -173,12 +173,9 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, false, err)
 		return
 	}
-	if h.Metrics != nil {
-		h.Metrics.Login(string(session.MethodOAUTH2), "success")
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, auth.LandingPath(f.Return, res.Created, st), http.StatusSeeOther)
+	auth.FinishLogin(w, r, h.Sessions, h.Metrics, auth.Login{
+		Method: session.MethodOAUTH2, Started: res.Session, Return: f.Return, Created: res.Created, Settings: st,
+	})
 }
 
 // provider loads the settings and resolves the provider; OAuth2 must be enabled, except for an

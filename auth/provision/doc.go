@@ -24,5 +24,7 @@
 //     false, "false" and 0 say no.
 //
 // Login provisions and starts a session; Apply re-applies a payload to an existing member
-// without one (OAuth2 refresh revalidation); DryRun decides and writes nothing.
+// without one (OAuth2 refresh revalidation); DryRun decides and writes nothing. None of them
+// speaks HTTP: they take the request's address and agent from the context
+// (auth.RequestContext) and return a Result; the login methods end with auth.FinishLogin.
 package provision

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -98,6 +97,9 @@ type Result struct {
 	ConflictExternalID string
 	// Reason is the SSO error code of a REJECT or CONFLICT.
 	Reason string
+	// Session is the session a Login started (the zero value for Apply and DryRun): the
+	// caller gives the browser its cookie (auth.FinishLogin).
+	Session auth.Started
 
 	// events are the security events of the provisioning, written by the login together with
 	// its LOGIN_SUCCEEDED (one statement).
@@ -170,25 +172,20 @@ type Provisioner struct {
 	Attempts int
 }
 
-// Login provisions the member of req and starts its session, in one transaction, then sets the
-// session cookie. A race with a concurrent login of the same person is retried; what cannot be
-// done is an *auth.SSOError (a conflict also records an SSO_CONFLICT security event).
-func (p *Provisioner) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request) (*Result, error) {
-	var started auth.Started
-	res, err := p.retry(ctx, func() (*Result, error) {
-		var res *Result
-		var err error
-		res, started, err = p.login(ctx, r, req)
-		return res, err
-	})
+// Login provisions the member of req and starts its session (Result.Session), in one
+// transaction; the session and the security events keep the address and agent of ctx
+// (auth.RequestContext), and the session the browser had (req.Session.Replaces) ends. A race
+// with a concurrent login of the same person is retried; what cannot be done is an
+// *auth.SSOError (a conflict also records an SSO_CONFLICT security event).
+func (p *Provisioner) Login(ctx context.Context, req Request) (*Result, error) {
+	res, err := p.retry(ctx, func() (*Result, error) { return p.login(ctx, req) })
 	if err == nil {
-		p.Sessions.SetCookie(w, started)
 		return res, nil
 	}
 	var lost *lostRaces
 	if !errors.As(err, &lost) {
 		if res != nil && res.Decision == DecisionConflict {
-			p.recordConflict(ctx, eventBase(r, req.Method), req, res)
+			p.recordConflict(ctx, eventBase(ctx, req.Method), req, res)
 		}
 		return res, err
 	}
@@ -196,43 +193,43 @@ func (p *Provisioner) Login(ctx context.Context, w http.ResponseWriter, r *http.
 	return nil, &auth.SSOError{Code: auth.CodeTryAgain, Message: "Too many sign-ins at once. Please try again.", Err: lost.last}
 }
 
-func (p *Provisioner) login(ctx context.Context, r *http.Request, req Request) (*Result, auth.Started, error) {
+func (p *Provisioner) login(ctx context.Context, req Request) (*Result, error) {
 	tx, err := p.DB.Client.Tx(ctx)
 	if err != nil {
-		return nil, auth.Started{}, fmt.Errorf("provision: begin: %w", err)
+		return nil, fmt.Errorf("provision: begin: %w", err)
 	}
 	client := tx.Client()
 	req.at = p.Sessions.Time()
 	if req.Before != nil {
 		if err := req.Before(ctx, client); err != nil {
 			_ = tx.Rollback()
-			return nil, auth.Started{}, err
+			return nil, err
 		}
 	}
-	base := eventBase(r, req.Method)
+	base := eventBase(ctx, req.Method)
 	res, err := provision(ctx, client, req, base)
 	if err != nil {
 		_ = tx.Rollback()
-		return res, auth.Started{}, err
+		return res, err
 	}
 	opts := req.Session
 	opts.At, opts.LoginRecorded = req.at, res.Created || res.loginRecorded
-	started, err := p.Sessions.Start(ctx, r, client, res.User.ID, req.Method, opts)
+	res.Session, err = p.Sessions.Start(ctx, client, res.User.ID, req.Method, opts)
 	if err != nil {
 		_ = tx.Rollback()
-		return nil, auth.Started{}, err
+		return nil, err
 	}
 	e := base
 	e.Type, e.UserID = auth.EventLoginSucceeded, res.User.ID
 	e.Detail = map[string]any{"decision": res.Decision}
 	if err := auth.RecordAll(ctx, client, append(res.events, e)...); err != nil {
 		_ = tx.Rollback()
-		return nil, auth.Started{}, err
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, auth.Started{}, fmt.Errorf("provision: commit: %w", err)
+		return nil, fmt.Errorf("provision: commit: %w", err)
 	}
-	return res, started, nil
+	return res, nil
 }
 
 // ErrOtherMember is Apply's answer to a payload whose externalId is not the member's.
@@ -246,8 +243,7 @@ var ErrOtherMember = errors.New("provision: the payload names another member")
 // recorded as at a login. req.Before runs first in the transaction. The security events carry
 // the address and agent of ctx (auth.RequestInfoFrom). A lost race is retried as by Login.
 func (p *Provisioner) Apply(ctx context.Context, req Request, userID int) (*Result, error) {
-	info := auth.RequestInfoFrom(ctx)
-	base := auth.Event{Method: string(req.Method), IP: info.IP, Agent: info.UserAgent}
+	base := eventBase(ctx, req.Method)
 	res, err := p.retry(ctx, func() (*Result, error) { return p.apply(ctx, req, userID, base) })
 	var lost *lostRaces
 	if errors.As(err, &lost) {
@@ -350,8 +346,11 @@ func (p *Provisioner) DryRun(ctx context.Context, req Request) (*Result, error) 
 	return res, nil
 }
 
-func eventBase(r *http.Request, method session.Method) auth.Event {
-	return auth.Event{Method: string(method)}.FromRequest(r)
+// eventBase is the start of the security events of a provisioning: its method, and the
+// address and agent of ctx.
+func eventBase(ctx context.Context, method session.Method) auth.Event {
+	info := auth.RequestInfoFrom(ctx)
+	return auth.Event{Method: string(method), IP: info.IP, Agent: info.UserAgent}
 }
 
 func (p *Provisioner) recordConflict(ctx context.Context, base auth.Event, req Request, res *Result) {

@@ -48,42 +48,36 @@ func (f *fixture) request(t testing.TB, js string, roles *RoleMapping) Request {
 }
 
 // login runs Provisioner.Login as the JWT SSO endpoint would.
-func (f *fixture) login(t testing.TB, js string, roles *RoleMapping) (*Result, *httptest.ResponseRecorder, error) {
+func (f *fixture) login(t testing.TB, js string, roles *RoleMapping) (*Result, error) {
 	t.Helper()
 	return f.loginReq(f.request(t, js, roles))
 }
 
-func (f *fixture) loginReq(req Request) (*Result, *httptest.ResponseRecorder, error) {
-	w := httptest.NewRecorder()
+func (f *fixture) loginReq(req Request) (*Result, error) {
 	r := httptest.NewRequest(http.MethodGet, "/api/auth/sso", nil)
 	r.Header.Set("User-Agent", "provision-test")
-	res, err := f.p.Login(context.Background(), w, r, req)
-	return res, w, err
+	return f.p.Login(auth.RequestContext(r), req)
 }
 
 // mustLogin logs in and fails the test on an error.
 func (f *fixture) mustLogin(t testing.TB, js string, roles *RoleMapping) *Result {
 	t.Helper()
-	res, w, err := f.login(t, js, roles)
+	res, err := f.login(t, js, roles)
 	if err != nil {
 		t.Fatalf("Login(%s): %v", js, err)
 	}
 	if res == nil || res.User == nil {
 		t.Fatalf("Login(%s): no user in %+v", js, res)
 	}
-	if !hasSessionCookie(w) {
+	if !started(res) {
 		t.Fatalf("Login(%s) set no session cookie", js)
 	}
 	return res
 }
 
-func hasSessionCookie(w *httptest.ResponseRecorder) bool {
-	for _, c := range w.Result().Cookies() {
-		if c.Name == "community_session" && c.Value != "" {
-			return true
-		}
-	}
-	return false
+// started tells whether a login started a session: a token for the browser's cookie.
+func started(res *Result) bool {
+	return res != nil && res.Session.Token != "" && res.Session.ID != 0
 }
 
 type userOpt func(*ent.UserCreate)
@@ -432,7 +426,7 @@ func TestLoginDecisions(t *testing.T) {
 					tc.setup(e)
 				}
 				before := snapshot(t, db)
-				res, w, err := e.f.login(t, tc.payload, nil)
+				res, err := e.f.login(t, tc.payload, nil)
 				if tc.code == "" {
 					if err != nil {
 						t.Fatalf("Login: %v", err)
@@ -440,7 +434,7 @@ func TestLoginDecisions(t *testing.T) {
 					if res.Decision != tc.decision {
 						t.Fatalf("Decision %q, want %q", res.Decision, tc.decision)
 					}
-					if !hasSessionCookie(w) || sessionsOf(t, db, res.User.ID) != 1 {
+					if !started(res) || sessionsOf(t, db, res.User.ID) != 1 {
 						t.Fatalf("no session after a successful login")
 					}
 				} else {
@@ -448,8 +442,8 @@ func TestLoginDecisions(t *testing.T) {
 					if res != nil && res.Decision != tc.decision {
 						t.Fatalf("Decision %q, want %q", res.Decision, tc.decision)
 					}
-					if hasSessionCookie(w) {
-						t.Fatal("a failed login set a session cookie")
+					if started(res) {
+						t.Fatal("a failed login started a session")
 					}
 					// Nothing changes, except the security event of a conflict.
 					after := snapshot(t, db)
@@ -475,7 +469,7 @@ func TestLoginEmailChangeConflictNamesExistingExternalID(t *testing.T) {
 		f := newFixture(db)
 		mkUser(t, db, "a", "a@example.com", "A", withExt("ext-a"))
 		b := mkUser(t, db, "b", "b@example.com", "B", withExt("ext-b"))
-		res, _, err := f.login(t, `{"sub": "ext-a", "email": "b@example.com", "name": "A"}`, nil)
+		res, err := f.login(t, `{"sub": "ext-a", "email": "b@example.com", "name": "A"}`, nil)
 		wantSSOError(t, err, auth.CodeSSOConflict, "")
 		if res.ConflictExternalID != "ext-b" {
 			t.Errorf("ConflictExternalID %q, want ext-b", res.ConflictExternalID)
@@ -498,10 +492,10 @@ func TestLoginBeforeFailureRollsBack(t *testing.T) {
 			}
 			return auth.NewSSOError(auth.CodeTokenReplayed, "used")
 		}
-		_, w, err := f.loginReq(req)
+		res, err := f.loginReq(req)
 		wantSSOError(t, err, auth.CodeTokenReplayed, "")
-		if hasSessionCookie(w) {
-			t.Fatal("cookie set")
+		if started(res) {
+			t.Fatal("session started")
 		}
 		if d := diffSnapshots(before, snapshot(t, db)); len(d) > 0 {
 			t.Fatalf("changed:\n%s", strings.Join(d, "\n"))
@@ -568,12 +562,12 @@ func TestLoginKeepsLastAdmin(t *testing.T) {
 		f := newFixture(db)
 		admin := mkUser(t, db, "admin", "admin@example.com", "Admin", asAdmin)
 		roles := &RoleMapping{AdminClaim: "groups", AdminValue: "admins"}
-		res, w, err := f.login(t, `{"sub": "ext-a", "email": "admin@example.com", "name": "Admin", "groups": ["staff"]}`, roles)
+		res, err := f.login(t, `{"sub": "ext-a", "email": "admin@example.com", "name": "Admin", "groups": ["staff"]}`, roles)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.User.ID != admin.ID || res.Decision != DecisionLink || !hasSessionCookie(w) {
-			t.Fatalf("login: user %d decision %s cookie %v", res.User.ID, res.Decision, hasSessionCookie(w))
+		if res.User.ID != admin.ID || res.Decision != DecisionLink || !started(res) {
+			t.Fatalf("login: user %d decision %s session %v", res.User.ID, res.Decision, started(res))
 		}
 		if got := getUser(t, db, admin.ID).Role; got != user.RoleADMIN || res.User.Role != user.RoleADMIN {
 			t.Fatalf("the last admin became %s", got)
@@ -848,7 +842,7 @@ func TestDryRun(t *testing.T) {
 					t.Fatalf("DryRun: decision %q reason %q, want %q %q", res.Decision, res.Reason, tc.decision, tc.reason)
 				}
 				// The real login decides the same.
-				lres, _, lerr := f.loginReq(f.request(t, tc.payload, roles))
+				lres, lerr := f.loginReq(f.request(t, tc.payload, roles))
 				if tc.reason == "" {
 					if lerr != nil {
 						t.Fatalf("Login after DryRun: %v", lerr)
@@ -884,7 +878,7 @@ func TestLoginConcurrentFirstLogins(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				res, _, err := f.login(t, payload, nil)
+				res, err := f.login(t, payload, nil)
 				errs[i] = err
 				if err == nil {
 					users[i] = res.User.ID
@@ -936,13 +930,12 @@ func TestRetryable(t *testing.T) {
 		c := db.Client
 		u := c.User.Create().SetEmail("r@example.com").SetUsername("r").SaveX(ctx)
 		_, entErr := c.User.Create().SetEmail("r@example.com").SetUsername("r2").Save(ctx)
-		r := httptest.NewRequest("GET", "/", nil)
 		sessions := &auth.Sessions{Client: c, Lifetime: time.Hour}
-		if _, err := sessions.Start(ctx, r, c, u.ID, session.MethodJWT, auth.SessionOptions{}); err != nil {
+		if _, err := sessions.Start(ctx, c, u.ID, session.MethodJWT, auth.SessionOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		_, rawErr := c.ExecContext(ctx, "INSERT INTO `users` (`created_at`, `updated_at`, `email`, `username`) VALUES (?, ?, ?, ?)", time.Now(), time.Now(), "r@example.com", "r3")
-		_, fkErr := sessions.Start(ctx, r, c, u.ID+1000, session.MethodJWT, auth.SessionOptions{})
+		_, fkErr := sessions.Start(ctx, c, u.ID+1000, session.MethodJWT, auth.SessionOptions{})
 		_, badErr := c.ExecContext(ctx, "SELECT nothing FROM nowhere")
 		for _, tc := range []struct {
 			name string
@@ -1067,7 +1060,7 @@ func TestLoginSyncUsername(t *testing.T) {
 			t.Helper()
 			req := f.request(t, `{"sub": "ext-u", "email": "u@example.com", "name": "U", "username": "`+username+`"}`, nil)
 			req.SyncUsername = sync
-			res, _, err := f.loginReq(req)
+			res, err := f.loginReq(req)
 			if err != nil {
 				t.Fatal(err)
 			}

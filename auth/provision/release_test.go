@@ -57,7 +57,7 @@ func TestLoginUnverifiedEmail(t *testing.T) {
 					holder = mkUser(t, db, "holder"+strconv.Itoa(i), "x@example.com", "Holder", tc.holder...)
 				}
 				before := len(events(t, db, auth.EventEmailReleased))
-				res, _, err := f.login(t, tc.payload, nil)
+				res, err := f.login(t, tc.payload, nil)
 				if tc.code != "" {
 					var se *auth.SSOError
 					if !errors.As(err, &se) || se.Code != tc.code {
@@ -142,7 +142,7 @@ func TestLoginEmailChangeAndVerification(t *testing.T) {
 					holder = mkUser(t, db, "h"+strconv.Itoa(i), "new@example.com", "H", unverified())
 				}
 				before := len(events(t, db, auth.EventEmailReleased))
-				res, _, err := f.login(t, tc.payload, nil)
+				res, err := f.login(t, tc.payload, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
