@@ -41,6 +41,20 @@ func UsernameBase(s string) string {
 	return out
 }
 
+// NewUsername is the username of a member being created, for GraphQL and single sign-on alike:
+// the first of wishes that is not empty (a username claim, a name, an email) as a username
+// (UsernameBase), made unique (UniqueUsername).
+func NewUsername(ctx context.Context, client *ent.Client, wishes ...string) (string, error) {
+	base := ""
+	for _, w := range wishes {
+		if strings.TrimSpace(w) != "" {
+			base = w
+			break
+		}
+	}
+	return UniqueUsername(ctx, client, UsernameBase(base), 0)
+}
+
 // UniqueUsername returns base when no other user holds it, else base with the smallest free
 // numeric suffix (bob → bob2, bob3, …). except is a user id to ignore (the user being renamed), or 0.
 //

@@ -38,5 +38,22 @@ func TestUniqueUsername(t *testing.T) {
 				t.Errorf("UniqueUsername(%q, except %q) = %q, want %q", tc.base, tc.except, got, tc.want)
 			}
 		}
+		for _, tc := range []struct {
+			wishes []string
+			want   string
+		}{
+			{[]string{"Bob", "Robert", "r@example.com"}, "bob4"}, // the claim, made unique
+			{[]string{"", "Carol Ann", "c@example.com"}, "carol-ann"},
+			{[]string{" ", "", "dee@example.com"}, "dee"}, // blank wishes are skipped
+			{[]string{"", "", ""}, "member"},
+		} {
+			got, err := NewUsername(ctx, db.Client, tc.wishes...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("NewUsername(%q) = %q, want %q", tc.wishes, got, tc.want)
+			}
+		}
 	})
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/community/sso/ent/emailtoken"
 	"github.com/community/sso/ent/predicate"
 	"github.com/community/sso/ent/profilefield"
-	"github.com/community/sso/ent/profilefieldvalue"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/user"
 	"github.com/community/sso/graph/model"
@@ -140,7 +139,8 @@ func unique(ctx context.Context, client *ent.Client, self int, field string, p p
 	return Conflict(field, other.ID, "another user (id %d) already has this %s", other.ID, field)
 }
 
-// setFieldValues applies custom profile field values to a user, validating each by its field's type.
+// setFieldValues applies custom profile field values to a user, validating each by its field's
+// type, and writes them with the one writer of field values (profile.Write).
 func setFieldValues(ctx context.Context, client *ent.Client, userID int, values []*model.ProfileFieldValueInput) ([]string, error) {
 	if len(values) == 0 {
 		return nil, nil
@@ -157,48 +157,23 @@ func setFieldValues(ctx context.Context, client *ent.Client, userID int, values 
 	for _, d := range defs {
 		byKey[d.Key] = d
 	}
-	var changed []string
+	vals := make([]profile.FieldValue, 0, len(values))
 	for i, v := range values {
 		def, ok := byKey[v.Key]
 		if !ok {
 			return nil, BadInput(fmt.Sprintf("fields.%d.key", i), "there is no profile field %q", v.Key)
 		}
-		if v.Value == nil || strings.TrimSpace(*v.Value) == "" {
-			n, err := client.ProfileFieldValue.Delete().Where(profilefieldvalue.UserID(userID), profilefieldvalue.FieldIDEQ(def.ID)).Exec(ctx)
+		fv := profile.FieldValue{FieldID: def.ID, Key: def.Key}
+		if v.Value != nil && strings.TrimSpace(*v.Value) != "" {
+			val, err := profile.Value(def.Type, def.Options, *v.Value)
 			if err != nil {
-				return nil, err
+				return nil, BadInput(fmt.Sprintf("fields.%d.value", i), "%s: %s", def.Key, strings.TrimPrefix(err.Error(), profile.ErrInvalid.Error()+": "))
 			}
-			if n > 0 {
-				changed = append(changed, "fields."+def.Key)
-			}
-			continue
+			fv.Value = val
 		}
-		val, err := profile.Value(def.Type, def.Options, *v.Value)
-		if err != nil {
-			return nil, BadInput(fmt.Sprintf("fields.%d.value", i), "%s: %s", def.Key, strings.TrimPrefix(err.Error(), profile.ErrInvalid.Error()+": "))
-		}
-		n, err := client.ProfileFieldValue.Update().
-			Where(profilefieldvalue.UserID(userID), profilefieldvalue.FieldIDEQ(def.ID), profilefieldvalue.ValueNEQ(val)).
-			SetValue(val).Save(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if n > 0 {
-			changed = append(changed, "fields."+def.Key)
-			continue
-		}
-		exists, err := client.ProfileFieldValue.Query().Where(profilefieldvalue.UserID(userID), profilefieldvalue.FieldIDEQ(def.ID)).Exist(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if !exists {
-			if err := client.ProfileFieldValue.Create().SetUserID(userID).SetFieldID(def.ID).SetKey(def.Key).SetValue(val).Exec(ctx); err != nil {
-				return nil, err
-			}
-			changed = append(changed, "fields."+def.Key)
-		}
+		vals = append(vals, fv)
 	}
-	return changed, nil
+	return profile.Write(ctx, client, userID, vals, nil)
 }
 
 // createUser pre-provisions a member; a password is hashed in a slot of passwords.
@@ -212,11 +187,11 @@ func createUser(ctx context.Context, passwords *password.Limiter, in model.Creat
 		return nil, err
 	}
 	if f.username == nil {
-		base := auth.UsernameBase(*f.email)
-		if f.name != nil && *f.name != "" {
-			base = auth.UsernameBase(*f.name)
+		var wished string
+		if f.name != nil {
+			wished = *f.name
 		}
-		name, err := auth.UniqueUsername(ctx, client, base, 0)
+		name, err := auth.NewUsername(ctx, client, wished, *f.email)
 		if err != nil {
 			return nil, err
 		}

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/profile"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/profilefield"
-	"github.com/community/sso/ent/profilefieldvalue"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/spacemembership"
 	"github.com/community/sso/ent/store"
@@ -540,14 +540,7 @@ func conflictError(existing int, existingExternalID string) *auth.SSOError {
 // create makes a new member from the profile.
 func create(ctx context.Context, client *ent.Client, req Request) (*Member, error) {
 	pr := req.Profile
-	base := pr.Username
-	if base == "" {
-		base = pr.Name
-	}
-	if base == "" {
-		base = pr.Email
-	}
-	name, err := auth.UniqueUsername(ctx, client, auth.UsernameBase(base), 0)
+	name, err := auth.NewUsername(ctx, client, pr.Username, pr.Name, pr.Email)
 	if err != nil {
 		return nil, err
 	}
@@ -840,10 +833,13 @@ func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) 
 	if err != nil || len(rows) == 0 {
 		return nil, nil, err
 	}
-	var changed, skipped []string
-	var inserts []*ent.ProfileFieldValueCreate
-	var clears []int
+	var skipped []string
+	var vals []profile.FieldValue
+	stored := make(map[int]profile.Stored, len(rows))
 	for _, def := range rows {
+		if def.ValueID.Valid {
+			stored[def.ID] = profile.Stored{ID: int(def.ValueID.Int64), Value: def.Value.String}
+		}
 		keys, err := jsonStrings(def.ExternalKeys)
 		if err != nil {
 			return nil, nil, fmt.Errorf("provision: profile field %s: external keys: %w", def.Key, err)
@@ -853,37 +849,19 @@ func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) 
 			return nil, nil, fmt.Errorf("provision: profile field %s: options: %w", def.Key, err)
 		}
 		val, key, state := fieldValue(p, keys, profilefield.Type(def.Type), options)
-		switch {
-		case state == fieldAbsent:
-			continue
-		case state == fieldInvalid:
+		switch state {
+		case fieldAbsent:
+		case fieldInvalid:
 			skipped = append(skipped, "field:"+def.Key+" ("+key+")")
-			continue
-		case state == fieldClear:
-			if !def.ValueID.Valid {
-				continue
-			}
-			clears = append(clears, int(def.ValueID.Int64))
-		case !def.ValueID.Valid:
-			inserts = append(inserts, client.ProfileFieldValue.Create().SetUserID(userID).SetFieldID(def.ID).SetKey(def.Key).SetValue(val))
-		case def.Value.String != val:
-			if err := client.ProfileFieldValue.Update().Where(profilefieldvalue.ID(int(def.ValueID.Int64))).SetValue(val).Exec(ctx); err != nil {
-				return nil, nil, err
-			}
-		default:
-			continue
-		}
-		changed = append(changed, "fields."+def.Key)
-	}
-	if len(clears) > 0 {
-		if _, err := client.ProfileFieldValue.Delete().Where(profilefieldvalue.IDIn(clears...)).Exec(ctx); err != nil {
-			return nil, nil, err
+		case fieldClear:
+			vals = append(vals, profile.FieldValue{FieldID: def.ID, Key: def.Key})
+		case fieldSet:
+			vals = append(vals, profile.FieldValue{FieldID: def.ID, Key: def.Key, Value: val})
 		}
 	}
-	if len(inserts) > 0 {
-		if err := client.ProfileFieldValue.CreateBulk(inserts...).Exec(ctx); err != nil {
-			return nil, nil, err
-		}
+	changed, err := profile.Write(ctx, client, userID, vals, stored)
+	if err != nil {
+		return nil, nil, err
 	}
 	return changed, skipped, nil
 }

@@ -1,0 +1,84 @@
+package profile_test
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/community/sso/auth/profile"
+	"github.com/community/sso/ent/profilefieldvalue"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/store/storetest"
+)
+
+// TestWrite: the one writer of field values brings a member's values to what it is given,
+// writes only what differs, and says what changed; with the stored values given or read.
+func TestWrite(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		company := c.ProfileField.Create().SetKey("company").SetName("Company").SaveX(ctx)
+		city := c.ProfileField.Create().SetKey("city").SetName("City").SaveX(ctx)
+		level := c.ProfileField.Create().SetKey("level").SetName("Level").SaveX(ctx)
+		u := c.User.Create().SetEmail("w@example.com").SetUsername("w").SaveX(ctx)
+		other := c.User.Create().SetEmail("o@example.com").SetUsername("o").SaveX(ctx)
+		c.ProfileFieldValue.Create().SetUserID(other.ID).SetFieldID(company.ID).SetKey("company").SetValue("Other").ExecX(ctx)
+		values := func() map[string]string {
+			out := map[string]string{}
+			for _, v := range c.ProfileFieldValue.Query().Where(profilefieldvalue.UserID(u.ID)).AllX(ctx) {
+				out[v.Key] = v.Value
+			}
+			return out
+		}
+		stored := func() map[int]profile.Stored {
+			out := map[int]profile.Stored{}
+			for _, v := range c.ProfileFieldValue.Query().Where(profilefieldvalue.UserID(u.ID)).AllX(ctx) {
+				out[v.FieldID] = profile.Stored{ID: v.ID, Value: v.Value}
+			}
+			return out
+		}
+		fv := func(id int, key, val string) profile.FieldValue {
+			return profile.FieldValue{FieldID: id, Key: key, Value: val}
+		}
+		for _, given := range []bool{false, true} {
+			name := "read here"
+			if given {
+				name = "given by the caller"
+			}
+			t.Run(name, func(t *testing.T) {
+				c.ProfileFieldValue.Delete().Where(profilefieldvalue.UserID(u.ID)).ExecX(ctx)
+				for _, step := range []struct {
+					name        string
+					vals        []profile.FieldValue
+					wantChanged []string
+					want        map[string]string
+				}{
+					{"insert two", []profile.FieldValue{fv(company.ID, "company", "Acme"), fv(city.ID, "city", "Oslo")}, []string{"fields.company", "fields.city"}, map[string]string{"company": "Acme", "city": "Oslo"}},
+					{"nothing changes", []profile.FieldValue{fv(company.ID, "company", "Acme"), fv(level.ID, "level", "")}, nil, map[string]string{"company": "Acme", "city": "Oslo"}},
+					{"update, clear, insert", []profile.FieldValue{fv(company.ID, "company", "Beta"), fv(city.ID, "city", ""), fv(level.ID, "level", "3")}, []string{"fields.company", "fields.city", "fields.level"}, map[string]string{"company": "Beta", "level": "3"}},
+					{"a field named twice takes its last value", []profile.FieldValue{fv(level.ID, "level", "4"), fv(level.ID, "level", "5")}, []string{"fields.level"}, map[string]string{"company": "Beta", "level": "5"}},
+					{"none", nil, nil, map[string]string{"company": "Beta", "level": "5"}},
+				} {
+					var st map[int]profile.Stored
+					if given {
+						st = stored()
+					}
+					changed, err := profile.Write(ctx, c, u.ID, step.vals, st)
+					if err != nil {
+						t.Fatalf("%s: %v", step.name, err)
+					}
+					if !slices.Equal(changed, step.wantChanged) {
+						t.Fatalf("%s: changed %q, want %q", step.name, changed, step.wantChanged)
+					}
+					if got := values(); !maps.Equal(got, step.want) {
+						t.Fatalf("%s: values %v, want %v", step.name, got, step.want)
+					}
+				}
+				if v := c.ProfileFieldValue.Query().Where(profilefieldvalue.UserID(other.ID)).OnlyX(ctx); v.Value != "Other" {
+					t.Fatalf("another member's value changed: %q", v.Value)
+				}
+			})
+		}
+	})
+}
