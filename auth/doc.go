@@ -13,11 +13,7 @@
 //
 // # Statements on the login path
 //
-// Most statements go through ent's builders. The few that every login sends (the session
-// INSERT, the security events INSERT and the login-time UPDATE here; the settings read in
-// jwtsso; the member, space and field lookups in provision) are fixed SQL text whose rows are
-// scanned into typed values: ent rebuilt each of them on every call and scanned by reflection,
-// which cost as much as running them or more (docs/PERFORMANCE.md). The text uses backquoted
-// identifiers and ? placeholders, which SQLite and MySQL/MariaDB read alike; the tests run it
-// on both, and TestInsertColumns fails when the schema gains a column an INSERT does not write.
+// Most statements go through ent's builders. The few that every login sends as fixed SQL (the
+// member, space and field lookups, the session INSERT, the login-time UPDATE, the security
+// events INSERT and the JWT SSO settings read) are in package authdb, and only there.
 package auth

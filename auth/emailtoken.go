@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/auth/mail"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/emailtoken"
+	"github.com/community/sso/ent/migrate"
 )
 
 // Security event types of email ownership and password resets.
@@ -60,8 +62,8 @@ func NewEmailToken(ctx context.Context, client *ent.Client, purpose emailtoken.P
 	c := client.EmailToken.Create().
 		SetPurpose(purpose).
 		SetTokenHash(hash).
-		SetEmail(Truncate(email, MaxEmailLength)).
-		SetIP(Truncate(ip, 64)).
+		SetEmail(authdb.Fit(migrate.EmailTokensTable, emailtoken.FieldEmail, email)).
+		SetIP(authdb.Fit(migrate.EmailTokensTable, emailtoken.FieldIP, ip)).
 		SetCreatedAt(now).
 		SetExpiresAt(now.Add(lifetime))
 	if userID != 0 {

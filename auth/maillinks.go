@@ -11,10 +11,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/auth/mail"
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/emailtoken"
+	"github.com/community/sso/ent/migrate"
 	"github.com/community/sso/ent/settings"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/user"
@@ -310,7 +312,7 @@ func (h *MailLinks) resetLimited(ctx context.Context, email, ip string, now time
 	if err != nil || n >= rl.PerEmail {
 		return err == nil, err
 	}
-	n, err = recent.Where(emailtoken.IP(Truncate(ip, 64))).Count(ctx)
+	n, err = recent.Where(emailtoken.IP(authdb.Fit(migrate.EmailTokensTable, emailtoken.FieldIP, ip))).Count(ctx)
 	return err == nil && n >= rl.PerIP, err
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/apitoken"
 	"github.com/community/sso/ent/session"
@@ -109,20 +110,6 @@ type Started struct {
 	ExpiresAt time.Time
 }
 
-// insertSession is the INSERT of a new session, every column but the id (see "Statements on
-// the login path" in the package doc); Start passes the values in this order.
-var insertSession = func() string {
-	head, row := insertInto(session.Table, session.FieldCreatedAt, session.FieldTokenHash,
-		session.FieldUserID, session.FieldMethod, session.FieldExpiresAt, session.FieldLastSeenAt,
-		session.FieldIP, session.FieldUserAgent, session.FieldIDToken, session.FieldRefreshToken,
-		session.FieldRevalidateAt)
-	return head + row
-}()
-
-// recordLogin is one UPDATE of last_login_at alone: no read-back of the row, and updated_at
-// stays as it is (a login is not a change of the profile; ent's update default would bump it).
-const recordLogin = "UPDATE `" + user.Table + "` SET `" + user.FieldLastLoginAt + "` = ? WHERE `" + user.FieldID + "` = ?"
-
 // Start creates a session for the member userID after a successful login and returns it with
 // its token; the caller sets the cookie (FinishLogin) once the transaction holding the session
 // commits. The session the browser already had (opts.Replaces) ends: every login gets a new
@@ -136,56 +123,26 @@ func (s *Sessions) Start(ctx context.Context, client *ent.Client, userID int, me
 			return Started{}, fmt.Errorf("auth: end previous session: %w", err)
 		}
 	}
-	if err := session.MethodValidator(method); err != nil {
-		return Started{}, fmt.Errorf("auth: create session: %w", err)
-	}
 	tok, hash := NewToken()
 	now := opts.At
 	if now.IsZero() {
 		now = s.Time()
 	}
-	started := Started{Token: tok, ExpiresAt: now.Add(s.Lifetime)}
-	var revalidate any
-	if opts.RevalidateAt != nil {
-		revalidate = *opts.RevalidateAt
-	}
 	info := RequestInfoFrom(ctx)
-	res, err := client.ExecContext(ctx, insertSession, now, hash, userID, string(method), started.ExpiresAt, now,
-		Truncate(info.IP, 64), Truncate(info.UserAgent, 512), nullBytes(opts.IDToken), nullBytes(opts.RefreshToken), revalidate)
+	id, err := authdb.InsertSession(ctx, client, authdb.Session{
+		TokenHash: hash, UserID: userID, Method: method, At: now, ExpiresAt: now.Add(s.Lifetime),
+		IP: info.IP, Agent: info.UserAgent, IDToken: opts.IDToken, RefreshToken: opts.RefreshToken,
+		RevalidateAt: opts.RevalidateAt,
+	})
 	if err != nil {
 		return Started{}, fmt.Errorf("auth: create session: %w", err)
 	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return Started{}, fmt.Errorf("auth: create session: %w", err)
-	}
-	started.ID = int(id)
 	if !opts.LoginRecorded {
-		if err := RecordLogin(ctx, client, userID, now); err != nil {
+		if err := authdb.RecordLogin(ctx, client, userID, now); err != nil {
 			return Started{}, err
 		}
 	}
-	return started, nil
-}
-
-// RecordLogin sets the member's last_login_at to at, with one UPDATE of that column alone.
-// Inside a login's transaction it is also what takes the member's row lock: a login that sends
-// it before anything that references the row (memberships, field values, the session, events)
-// locks the row once, exclusively, instead of sharing it first and asking for it exclusively
-// later, which is how concurrent logins of one member deadlock on MySQL/MariaDB.
-func RecordLogin(ctx context.Context, client *ent.Client, userID int, at time.Time) error {
-	if _, err := client.ExecContext(ctx, recordLogin, at, userID); err != nil {
-		return fmt.Errorf("auth: record login time: %w", err)
-	}
-	return nil
-}
-
-// nullBytes is b, or NULL when b is empty (what ent writes for an unset optional field).
-func nullBytes(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
+	return Started{ID: id, Token: tok, ExpiresAt: now.Add(s.Lifetime)}, nil
 }
 
 // Token is the session token r's cookie carries, or "".

@@ -10,8 +10,10 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/loginthrottle"
+	"github.com/community/sso/ent/migrate"
 	"github.com/community/sso/ent/store"
 )
 
@@ -226,7 +228,8 @@ func (t *Throttle) claim(ctx context.Context, scope, key, addr, subject string, 
 		}
 		if row == nil {
 			err := t.Client.LoginThrottle.Create().
-				SetKey(key).SetIP(Truncate(addr, 64)).SetSubject(Truncate(subject, 200)).
+				SetKey(key).SetIP(authdb.Fit(migrate.LoginThrottlesTable, loginthrottle.FieldIP, addr)).
+				SetSubject(authdb.Fit(migrate.LoginThrottlesTable, loginthrottle.FieldSubject, subject)).
 				SetFailures(upd.failures).SetLastAt(upd.last).SetExpiresAt(upd.expires).SetCreatedAt(now).
 				Exec(ctx)
 			switch {

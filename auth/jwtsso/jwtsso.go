@@ -24,12 +24,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/replaymarker"
 	"github.com/community/sso/ent/session"
-	"github.com/community/sso/ent/settings"
 	"github.com/community/sso/ent/store"
 )
 
@@ -200,40 +200,15 @@ func consume(ctx context.Context, client *ent.Client, tok *Token, now time.Time)
 	return err
 }
 
-// loginColumns are the settings columns a JWT SSO login uses (Verify and the handler).
-var loginColumns = []string{
-	settings.FieldID, settings.FieldJwtEnabled, settings.FieldJwtSecret, settings.FieldJwtMaxTokenAgeSeconds,
-	settings.FieldJwtRequireJti, settings.FieldNewUsersHomepage, settings.FieldSyncUsername,
-	settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue,
-	settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue,
-}
-
-// loginSettings reads the settings a JWT SSO login uses: these columns of the settings row, not
-// the whole wide row, with fixed SQL (see "Statements on the login path" in package auth).
-var loginSettings = "SELECT `" + strings.Join(loginColumns, "`, `") + "` FROM `" +
-	settings.Table + "` ORDER BY `" + settings.FieldID + "` LIMIT 1"
-
-// LoadLoginSettings returns the settings a JWT SSO login uses; the other fields of the result
-// are zero. A database without its settings row yet gets one (auth.LoadSettings).
+// LoadLoginSettings returns the settings a JWT SSO login uses (authdb.JWTLoginSettings); the
+// other fields of the result are zero. A database without its settings row yet gets one
+// (auth.LoadSettings).
 func LoadLoginSettings(ctx context.Context, client *ent.Client) (*ent.Settings, error) {
-	rows, err := client.QueryContext(ctx, loginSettings)
-	if err != nil {
-		return nil, fmt.Errorf("jwtsso: load settings: %w", err)
+	st, err := authdb.JWTLoginSettings(ctx, client)
+	if err != nil || st != nil {
+		return st, err
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("jwtsso: load settings: %w", err)
-		}
-		return auth.LoadSettings(ctx, client)
-	}
-	st := &ent.Settings{}
-	if err := rows.Scan(&st.ID, &st.JwtEnabled, &st.JwtSecret, &st.JwtMaxTokenAgeSeconds, &st.JwtRequireJti,
-		&st.NewUsersHomepage, &st.SyncUsername, &st.JwtAdminClaim, &st.JwtAdminClaimValue,
-		&st.JwtModeratorClaim, &st.JwtModeratorClaimValue); err != nil {
-		return nil, fmt.Errorf("jwtsso: load settings: %w", err)
-	}
-	return st, rows.Close()
+	return auth.LoadSettings(ctx, client)
 }
 
 // Roles is the role mapping of JWT SSO logins (the jwt_*_claim settings); it maps nothing when

@@ -8,9 +8,12 @@ import (
 	"strings"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/auth/identity"
 	"github.com/community/sso/auth/profile"
+	"github.com/community/sso/ent/migrate"
 	"github.com/community/sso/ent/profilefield"
+	"github.com/community/sso/ent/user"
 )
 
 // Payload is what an identity provider says about a member: JWT claims, id_token claims merged
@@ -30,11 +33,13 @@ var (
 	taglineKeys       = []string{"tagline"}
 )
 
-// Limits of mapped values.
-const (
-	MaxExternalIDLength = identity.MaxExternalIDLength
-	MaxNameLength       = 200
-	MaxTaglineLength    = 500
+// MaxExternalIDLength bounds a mapped externalId.
+const MaxExternalIDLength = identity.MaxExternalIDLength
+
+// Limits of the mapped values cut to fit: their columns' sizes in the schema.
+var (
+	MaxNameLength    = authdb.Size(migrate.UsersTable, user.FieldName)
+	MaxTaglineLength = authdb.Size(migrate.UsersTable, user.FieldTagline)
 )
 
 // Space actions and operations of a payload.
@@ -212,9 +217,7 @@ func mapKeys(p Payload, idKeys, required []string) (*Profile, error) {
 		pr.Email = e
 	}
 	pr.Name, _ = first(p, nameKeys)
-	if len(pr.Name) > MaxNameLength {
-		pr.Name = auth.Truncate(pr.Name, MaxNameLength)
-	}
+	pr.Name = authdb.Truncate(pr.Name, MaxNameLength)
 	pr.Username, _ = first(p, usernameKeys)
 	if pic, key := first(p, pictureKeys); pic != "" {
 		if _, err := profile.HTTPURL(pic); err != nil {
@@ -226,9 +229,7 @@ func mapKeys(p Payload, idKeys, required []string) (*Profile, error) {
 		pr.ClearPicture = cleared(p, pictureKeys)
 	}
 	pr.Tagline, _ = first(p, taglineKeys)
-	if len(pr.Tagline) > MaxTaglineLength {
-		pr.Tagline = auth.Truncate(pr.Tagline, MaxTaglineLength)
-	}
+	pr.Tagline = authdb.Truncate(pr.Tagline, MaxTaglineLength)
 	pr.ClearTagline = pr.Tagline == "" && cleared(p, taglineKeys)
 	switch v := p["email_verified"].(type) {
 	case bool:

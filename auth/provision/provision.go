@@ -2,8 +2,6 @@ package provision
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,9 +10,9 @@ import (
 	"time"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/auth/profile"
 	"github.com/community/sso/ent"
-	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/spacemembership"
 	"github.com/community/sso/ent/store"
@@ -86,7 +84,9 @@ type Request struct {
 
 // Result is what a provisioning decided and did.
 type Result struct {
-	User     *Member
+	// User is the member as the provisioning left it: the columns a login compares and
+	// decides on (authdb.MemberByExternalID), without edges.
+	User     *ent.User
 	Decision string
 	Created  bool
 	Changed  []string
@@ -106,60 +106,6 @@ type Result struct {
 	events []auth.Event
 	// loginRecorded says the found member's last_login_at was already set by this login.
 	loginRecorded bool
-}
-
-// Member is a member's row as provisioning reads and leaves it: the columns a login compares
-// and decides on, without edges (query those through a client by ID).
-type Member struct {
-	ID         int
-	ExternalID *string
-	Email      string
-	Name       string
-	Username   string
-	Tagline    string
-	Picture    string
-	Role       user.Role
-	Status     user.Status
-	// EmailVerified: the member proved it owns Email (see the User schema).
-	EmailVerified bool
-}
-
-// memberOf is the Member of an ent user.
-func memberOf(u *ent.User) *Member {
-	return &Member{ID: u.ID, ExternalID: u.ExternalID, Email: u.Email, Name: u.Name, Username: u.Username,
-		Tagline: u.Tagline, Picture: u.Picture, Role: u.Role, Status: u.Status, EmailVerified: u.EmailVerified}
-}
-
-// memberBy is the statement that finds a member by a unique column (externalId or email, the
-// normalized form both are kept in). It and the other statements of this file are fixed SQL
-// (see "Statements on the login path" in package auth).
-func memberBy(column string) string {
-	return "SELECT `id`, `external_id`, `email`, `name`, `username`, `tagline`, `picture`, `role`, `status`, `email_verified` " +
-		"FROM `users` WHERE `" + column + "` = ?"
-}
-
-var (
-	memberByExternalID = memberBy(user.FieldExternalID)
-	memberByEmail      = memberBy(user.FieldEmail)
-)
-
-// findMember returns the member whose column (one of the statements above) holds value, or nil.
-func findMember(ctx context.Context, client *ent.Client, query, value string) (*Member, error) {
-	found, err := scanRows(ctx, client, query, []any{value}, func(r *sql.Rows) (*Member, error) {
-		m := &Member{}
-		var ext sql.NullString
-		if err := r.Scan(&m.ID, &ext, &m.Email, &m.Name, &m.Username, &m.Tagline, &m.Picture, &m.Role, &m.Status, &m.EmailVerified); err != nil {
-			return nil, err
-		}
-		if ext.Valid {
-			m.ExternalID = &ext.String
-		}
-		return m, nil
-	})
-	if err != nil || len(found) == 0 {
-		return nil, err
-	}
-	return found[0], nil
 }
 
 // Provisioner runs provisionings and logins.
@@ -301,7 +247,7 @@ func (p *Provisioner) apply(ctx context.Context, req Request, userID int, base a
 		_ = tx.Rollback()
 		return nil, ErrOtherMember
 	}
-	m, err := findMember(ctx, client, memberByExternalID, req.Profile.ExternalID)
+	m, err := authdb.MemberByExternalID(ctx, client, req.Profile.ExternalID)
 	if err == nil && (m == nil || m.ID != userID) {
 		err = ErrOtherMember
 	}
@@ -381,10 +327,10 @@ const retryBase = 10 * time.Millisecond
 func provision(ctx context.Context, client *ent.Client, req Request, base auth.Event) (*Result, error) {
 	pr := req.Profile
 	res := &Result{Skipped: append([]string(nil), pr.Skipped...)}
-	var u *Member
+	var u *ent.User
 	var err error
 	if pr.ExternalID != "" {
-		if u, err = findMember(ctx, client, memberByExternalID, pr.ExternalID); err != nil {
+		if u, err = authdb.MemberByExternalID(ctx, client, pr.ExternalID); err != nil {
 			return nil, err
 		}
 		if u != nil {
@@ -393,7 +339,7 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 	}
 	var released *auth.Event
 	if u == nil && pr.Email != "" {
-		byEmail, err := findMember(ctx, client, memberByEmail, pr.Email)
+		byEmail, err := authdb.MemberByEmail(ctx, client, pr.Email)
 		if err != nil {
 			return nil, err
 		}
@@ -429,7 +375,7 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 		// events take a shared lock on it). Concurrent logins of one member then wait for each
 		// other here instead of each sharing the row and then asking for it exclusively, which
 		// deadlocks on MySQL/MariaDB. A new member's INSERT holds its row the same way.
-		if err := auth.RecordLogin(ctx, client, u.ID, req.at); err != nil {
+		if err := authdb.RecordLogin(ctx, client, u.ID, req.at); err != nil {
 			return nil, err
 		}
 		res.loginRecorded = true
@@ -538,7 +484,7 @@ func conflictError(existing int, existingExternalID string) *auth.SSOError {
 }
 
 // create makes a new member from the profile.
-func create(ctx context.Context, client *ent.Client, req Request) (*Member, error) {
+func create(ctx context.Context, client *ent.Client, req Request) (*ent.User, error) {
 	pr := req.Profile
 	name, err := auth.NewUsername(ctx, client, pr.Username, pr.Name, pr.Email)
 	if err != nil {
@@ -561,7 +507,7 @@ func create(ctx context.Context, client *ent.Client, req Request) (*Member, erro
 	if err != nil {
 		return nil, err
 	}
-	return memberOf(u), nil
+	return u, nil
 }
 
 // update applies the profile to an existing member and returns the names of changed fields.
@@ -570,7 +516,7 @@ func create(ctx context.Context, client *ent.Client, req Request) (*Member, erro
 // member holds unverified is released to a verified one (the EMAIL_RELEASED event is returned),
 // and an unverified one never takes it (the change is skipped, the login goes on); an address
 // another member holds verified is a conflict.
-func update(ctx context.Context, client *ent.Client, u *Member, req Request, link bool, base auth.Event) (*updated, error) {
+func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, link bool, base auth.Event) (*updated, error) {
 	pr := req.Profile
 	upd := client.User.UpdateOneID(u.ID)
 	out := &updated{member: u}
@@ -581,7 +527,7 @@ func update(ctx context.Context, client *ent.Client, u *Member, req Request, lin
 	switch {
 	case pr.Email != "" && pr.Email != u.Email:
 		take := true
-		other, err := findMember(ctx, client, memberByEmail, pr.Email)
+		other, err := authdb.MemberByEmail(ctx, client, pr.Email)
 		switch {
 		case err != nil:
 			return nil, err
@@ -640,14 +586,14 @@ func update(ctx context.Context, client *ent.Client, u *Member, req Request, lin
 	if err != nil {
 		return nil, err
 	}
-	out.member = memberOf(saved)
+	out.member = saved
 	return out, nil
 }
 
 // updated is what update did: the member as it left it, the names of changed fields, what it
 // skipped, and the EMAIL_RELEASED event of an address it took from an unverified holder.
 type updated struct {
-	member   *Member
+	member   *ent.User
 	changed  []string
 	skipped  []string
 	released *auth.Event
@@ -655,7 +601,7 @@ type updated struct {
 
 // release takes an address from the member holding it unverified, for the member of req, and
 // returns the EMAIL_RELEASED event (its claimant is filled in by the caller).
-func release(ctx context.Context, client *ent.Client, holder *Member, base auth.Event, req Request) (*auth.Event, error) {
+func release(ctx context.Context, client *ent.Client, holder *ent.User, base auth.Event, req Request) (*auth.Event, error) {
 	h := &ent.User{ID: holder.ID, Email: holder.Email, EmailVerified: holder.EmailVerified}
 	if err := auth.ReleaseEmail(ctx, client, h); err != nil {
 		return nil, err
@@ -668,7 +614,7 @@ func release(ctx context.Context, client *ent.Client, holder *Member, base auth.
 // form, with the smallest free numeric suffix when another member holds it (bob → bob2). A
 // member holding that form keeps it without a lookup; one holding a suffixed form of it keeps
 // that while another member holds the form itself.
-func syncedUsername(ctx context.Context, client *ent.Client, u *Member, claim string) (string, error) {
+func syncedUsername(ctx context.Context, client *ent.Client, u *ent.User, claim string) (string, error) {
 	base := auth.UsernameBase(claim)
 	if u.Username == base {
 		return base, nil
@@ -683,19 +629,6 @@ func syncedUsername(ctx context.Context, client *ent.Client, u *Member, claim st
 	return name, nil
 }
 
-// spaceRow is a space with the member's membership of it, if any.
-type spaceRow struct {
-	ID     int
-	Slug   string
-	Member sql.NullInt64
-	Role   sql.NullString
-}
-
-// spacesQuery reads spaces with the member's membership of each (its first argument is the
-// member's id); syncSpaces adds which spaces.
-const spacesQuery = "SELECT s.`id`, s.`slug`, m.`id`, m.`role` FROM `spaces` AS s " +
-	"LEFT JOIN `space_memberships` AS m ON m.`space_id` = s.`id` AND m.`user_id` = ? WHERE "
-
 // syncSpaces applies the payload's spaces. Unknown spaces are skipped, never a failed login.
 //
 // One query reads the spaces the payload names (and, for REPLACE, every space the member is
@@ -705,36 +638,16 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 	if len(pr.Spaces) == 0 && pr.SpacesOperation != OpReplace {
 		return nil, nil, nil
 	}
-	args := []any{userID}
-	var slugs, ids []any
-	for _, c := range pr.Spaces {
-		slugs = append(slugs, c.Space)
-		if id, err := strconv.Atoi(c.Space); err == nil {
-			ids = append(ids, id)
-		}
+	refs := make([]string, len(pr.Spaces))
+	for i, c := range pr.Spaces {
+		refs[i] = c.Space
 	}
-	var which []string // never empty: there are spaces, or the operation is REPLACE
-	if len(slugs) > 0 {
-		which = append(which, "s.`slug` IN ("+placeholders(len(slugs))+")")
-		args = append(args, slugs...)
-	}
-	if len(ids) > 0 {
-		which = append(which, "s.`id` IN ("+placeholders(len(ids))+")")
-		args = append(args, ids...)
-	}
-	if pr.SpacesOperation == OpReplace {
-		which = append(which, "s.`id` IN (SELECT `space_id` FROM `space_memberships` WHERE `user_id` = ?)")
-		args = append(args, userID)
-	}
-	rows, err := scanRows(ctx, client, spacesQuery+strings.Join(which, " OR "), args, func(r *sql.Rows) (spaceRow, error) {
-		var s spaceRow
-		return s, r.Scan(&s.ID, &s.Slug, &s.Member, &s.Role)
-	})
+	rows, err := authdb.MemberSpaces(ctx, client, userID, refs, pr.SpacesOperation == OpReplace)
 	if err != nil {
 		return nil, nil, err
 	}
-	byRef := map[string]*spaceRow{}
-	byID := map[int]*spaceRow{}
+	byRef := map[string]*authdb.SpaceRow{}
+	byID := map[int]*authdb.SpaceRow{}
 	for i := range rows {
 		s := &rows[i]
 		byRef[s.Slug] = s
@@ -765,11 +678,11 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 	var gone []int
 	for i := range rows {
 		s := &rows[i]
-		if !s.Member.Valid {
+		if s.MembershipID == 0 {
 			continue
 		}
 		if _, wanted := want[s.ID]; leave[s.ID] || (pr.SpacesOperation == OpReplace && !wanted) {
-			gone = append(gone, int(s.Member.Int64))
+			gone = append(gone, s.MembershipID)
 			changes = append(changes, fmt.Sprintf("LEAVE %d", s.ID))
 		}
 	}
@@ -785,11 +698,11 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 			continue // left again later in the payload
 		}
 		switch s := byID[sid]; {
-		case !s.Member.Valid:
+		case s.MembershipID == 0:
 			joins = append(joins, client.SpaceMembership.Create().SetUserID(userID).SetSpaceID(sid).SetRole(role))
 			changes = append(changes, fmt.Sprintf("JOIN %s as %s", s.Slug, role))
-		case spacemembership.Role(s.Role.String) != role:
-			if err := client.SpaceMembership.Update().Where(spacemembership.ID(int(s.Member.Int64))).SetRole(role).Exec(ctx); err != nil {
+		case s.Role != role:
+			if err := client.SpaceMembership.Update().Where(spacemembership.ID(s.MembershipID)).SetRole(role).Exec(ctx); err != nil {
 				return nil, nil, err
 			}
 			changes = append(changes, fmt.Sprintf("ROLE %s %s", s.Slug, role))
@@ -803,33 +716,13 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 	return changes, skipped, nil
 }
 
-// fieldRow is a profile field with the member's value of it, if any.
-type fieldRow struct {
-	ID           int
-	Key          string
-	Type         string
-	Options      sql.NullString
-	ExternalKeys sql.NullString
-	ValueID      sql.NullInt64
-	Value        sql.NullString
-}
-
-// fieldsQuery reads every profile field with the member's value of it (its argument is the
-// member's id).
-const fieldsQuery = "SELECT f.`id`, f.`key`, f.`type`, f.`options`, f.`external_keys`, v.`id`, v.`value` " +
-	"FROM `profile_fields` AS f LEFT JOIN `profile_field_values` AS v ON v.`field_id` = f.`id` AND v.`user_id` = ? " +
-	"ORDER BY f.`id`"
-
 // syncFields sets each profile field from the first of its external keys with a value
 // (fieldValue), and clears it when the payload carries an explicit empty value for it.
 //
 // One query reads the field definitions, each with the member's value; a login that changes
 // nothing writes nothing, and new values are inserted together.
 func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) ([]string, []string, error) {
-	rows, err := scanRows(ctx, client, fieldsQuery, []any{userID}, func(r *sql.Rows) (fieldRow, error) {
-		var f fieldRow
-		return f, r.Scan(&f.ID, &f.Key, &f.Type, &f.Options, &f.ExternalKeys, &f.ValueID, &f.Value)
-	})
+	rows, err := authdb.MemberFields(ctx, client, userID)
 	if err != nil || len(rows) == 0 {
 		return nil, nil, err
 	}
@@ -837,18 +730,10 @@ func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) 
 	var vals []profile.FieldValue
 	stored := make(map[int]profile.Stored, len(rows))
 	for _, def := range rows {
-		if def.ValueID.Valid {
-			stored[def.ID] = profile.Stored{ID: int(def.ValueID.Int64), Value: def.Value.String}
+		if def.ValueID != 0 {
+			stored[def.ID] = profile.Stored{ID: def.ValueID, Value: def.Value}
 		}
-		keys, err := jsonStrings(def.ExternalKeys)
-		if err != nil {
-			return nil, nil, fmt.Errorf("provision: profile field %s: external keys: %w", def.Key, err)
-		}
-		options, err := jsonStrings(def.Options)
-		if err != nil {
-			return nil, nil, fmt.Errorf("provision: profile field %s: options: %w", def.Key, err)
-		}
-		val, key, state := fieldValue(p, keys, profilefield.Type(def.Type), options)
+		val, key, state := fieldValue(p, def.ExternalKeys, def.Type, def.Options)
 		switch state {
 		case fieldAbsent:
 		case fieldInvalid:
@@ -864,42 +749,4 @@ func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) 
 		return nil, nil, err
 	}
 	return changed, skipped, nil
-}
-
-// jsonStrings decodes a list-of-strings column as ent stores it (JSON; NULL or empty is none).
-func jsonStrings(col sql.NullString) ([]string, error) {
-	if !col.Valid || col.String == "" {
-		return nil, nil
-	}
-	var out []string
-	if err := json.Unmarshal([]byte(col.String), &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// scanRows runs query with client and scans each row with scan.
-func scanRows[T any](ctx context.Context, client *ent.Client, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
-	rows, err := client.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return out, rows.Close()
-}
-
-// placeholders is n placeholders, comma-separated.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

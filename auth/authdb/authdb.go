@@ -1,0 +1,101 @@
+package authdb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"entgo.io/ent/dialect/sql/schema"
+
+	"github.com/community/sso/ent"
+)
+
+// Size is the size of column in table as ent's generated schema declares it (a string field's
+// MaxLen). It panics when the column has none: a programming error the tests catch.
+func Size(t *schema.Table, column string) int {
+	for _, c := range t.Columns {
+		if c.Name == column && c.Size > 0 {
+			return int(c.Size)
+		}
+	}
+	panic(fmt.Sprintf("authdb: %s.%s has no size in the schema", t.Name, column))
+}
+
+// Truncate cuts s to at most n bytes on a rune boundary.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// Fit cuts value to what column of table holds (its size in ent's generated schema), on a rune
+// boundary: for values that are recorded as they came (addresses, user agents), never for
+// identifiers.
+func Fit(t *schema.Table, column, value string) string {
+	return Truncate(value, Size(t, column))
+}
+
+// insertInto is an INSERT into table's columns without its rows ("INSERT INTO `t` (`a`, `b`)
+// VALUES "), and one row's placeholders ("(?, ?)").
+func insertInto(table string, columns ...string) (head, row string) {
+	return "INSERT INTO " + quote(table) + " (" + quoteAll(columns) + ") VALUES ",
+		"(" + placeholders(len(columns)) + ")"
+}
+
+// quote is a backquoted identifier.
+func quote(name string) string { return "`" + name + "`" }
+
+// quoteAll is names backquoted and comma-separated.
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quote(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// placeholders is n placeholders, comma-separated.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// scanRows runs query and scans each row with scan.
+func scanRows[T any](ctx context.Context, client *ent.Client, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	rows, err := client.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, rows.Close()
+}
+
+// jsonStrings decodes a list-of-strings column as ent stores it (JSON; NULL or empty is none).
+func jsonStrings(col sql.NullString) ([]string, error) {
+	if !col.Valid || col.String == "" {
+		return nil, nil
+	}
+	var out []string
+	if err := json.Unmarshal([]byte(col.String), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,385 @@
+package authdb
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/migrate"
+	"github.com/community/sso/ent/predicate"
+	"github.com/community/sso/ent/profilefield"
+	"github.com/community/sso/ent/profilefieldvalue"
+	"github.com/community/sso/ent/securityevent"
+	"github.com/community/sso/ent/session"
+	"github.com/community/sso/ent/settings"
+	"github.com/community/sso/ent/space"
+	"github.com/community/sso/ent/spacemembership"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/ent/user"
+)
+
+// insertColumns is the column list of an INSERT statement, unquoted.
+func insertColumns(t *testing.T, stmt string) []string {
+	t.Helper()
+	open, end := strings.Index(stmt, "("), strings.Index(stmt, ") VALUES")
+	if open < 0 || end < open {
+		t.Fatalf("not an INSERT with a column list: %s", stmt)
+	}
+	var cols []string
+	for _, c := range strings.Split(stmt[open+1:end], ",") {
+		cols = append(cols, strings.Trim(strings.TrimSpace(c), "`"))
+	}
+	return cols
+}
+
+// TestInsertColumns: the INSERTs set every column of their table but the id, so a field added
+// to the schema fails here until its statement writes it too.
+func TestInsertColumns(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		stmt    string
+		columns []string
+	}{
+		{"sessions", insertSession, session.Columns},
+		{"security events", eventInsert + eventRow, securityevent.Columns},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := insertColumns(t, tc.stmt)
+			want := slices.DeleteFunc(slices.Clone(tc.columns), func(c string) bool { return c == "id" })
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s INSERT sets %q, the table has %q", tc.name, got, want)
+			}
+		})
+	}
+}
+
+// TestSize: sizes come from ent's generated schema; a column without one is a programming error.
+func TestSize(t *testing.T) {
+	if n := Size(migrate.SessionsTable, session.FieldUserAgent); n != 512 {
+		t.Fatalf("sessions.user_agent: %d", n)
+	}
+	if n := Size(migrate.SecurityEventsTable, securityevent.FieldMethod); n != 16 {
+		t.Fatalf("security_events.method: %d", n)
+	}
+	if got := Fit(migrate.SecurityEventsTable, securityevent.FieldIP, strings.Repeat("é", 40)); got != strings.Repeat("é", 32) {
+		t.Fatalf("cut to %d bytes", len(got))
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a column without a size did not panic")
+		}
+	}()
+	Size(migrate.SessionsTable, session.FieldExpiresAt)
+}
+
+// equalUsers compares the member columns of two users.
+func equalUsers(a, b *ent.User) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	extA, extB := "", ""
+	if a.ExternalID != nil {
+		extA = "=" + *a.ExternalID
+	}
+	if b.ExternalID != nil {
+		extB = "=" + *b.ExternalID
+	}
+	return a.ID == b.ID && extA == extB && a.Email == b.Email && a.Name == b.Name && a.Username == b.Username &&
+		a.Tagline == b.Tagline && a.Picture == b.Picture && a.Role == b.Role && a.Status == b.Status &&
+		a.EmailVerified == b.EmailVerified
+}
+
+// TestMembersAsEnt: the member lookups find what ent's queries find, column for column.
+func TestMembersAsEnt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		c.User.Create().SetEmail("ann@example.com").SetUsername("ann").SetName("Ann").SetExternalID("ext-ann").
+			SetTagline("hi").SetPicture("https://example.com/a.png").SetRole(user.RoleMODERATOR).SetEmailVerified(true).ExecX(ctx)
+		c.User.Create().SetEmail("bob@example.com").SetUsername("bob").SetStatus(user.StatusSUSPENDED).ExecX(ctx)
+		c.User.Create().SetEmail("ext-ann@example.com").SetUsername("cy").SetExternalID("ANN").ExecX(ctx)
+		for _, v := range []string{"ext-ann", "ANN", "ann", "none", ""} {
+			want, err := c.User.Query().Where(user.ExternalID(v)).Select(memberColumns...).Only(ctx)
+			if ent.IsNotFound(err) {
+				want, err = nil, nil
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := MemberByExternalID(ctx, c, v)
+			if err != nil || !equalUsers(got, want) {
+				t.Fatalf("externalId %q: %+v (%v), ent %+v", v, got, err, want)
+			}
+		}
+		for _, v := range []string{"ann@example.com", "bob@example.com", "ext-ann@example.com", "ANN@example.com", "nobody@example.com"} {
+			want, err := c.User.Query().Where(user.Email(v)).Select(memberColumns...).Only(ctx)
+			if ent.IsNotFound(err) {
+				want, err = nil, nil
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := MemberByEmail(ctx, c, v)
+			if err != nil || !equalUsers(got, want) {
+				t.Fatalf("email %q: %+v (%v), ent %+v", v, got, err, want)
+			}
+		}
+	})
+}
+
+// TestInsertSessionAsEnt: a session inserted here reads back through ent as the same session
+// inserted through ent.
+func TestInsertSessionAsEnt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		u := c.User.Create().SetEmail("s@example.com").SetUsername("s").SaveX(ctx)
+		at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+		revalidate := at.Add(10 * time.Minute)
+		for _, s := range []Session{
+			{UserID: u.ID, Method: session.MethodPASSWORD, At: at, ExpiresAt: at.Add(time.Hour), IP: "192.0.2.1", Agent: "A/1"},
+			{UserID: u.ID, Method: session.MethodOAUTH2, At: at, ExpiresAt: at.Add(time.Hour), IP: "2001:db8::1",
+				Agent: strings.Repeat("é", 300), IDToken: []byte("sealed-id"), RefreshToken: []byte("sealed-r"), RevalidateAt: &revalidate},
+		} {
+			s.TokenHash = make([]byte, 32)
+			s.TokenHash[0] = byte(len(s.Agent))
+			id, err := InsertSession(ctx, c, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := make([]byte, 32)
+			other[0], other[1] = s.TokenHash[0], 1
+			viaEnt := c.Session.Create().SetTokenHash(other).SetUserID(s.UserID).SetMethod(s.Method).SetCreatedAt(s.At).
+				SetExpiresAt(s.ExpiresAt).SetLastSeenAt(s.At).SetIP(s.IP).SetUserAgent(Truncate(s.Agent, 512)).
+				SetIDToken(s.IDToken).SetRefreshToken(s.RefreshToken).SetNillableRevalidateAt(s.RevalidateAt).SaveX(ctx)
+			got, want := c.Session.GetX(ctx, id), c.Session.GetX(ctx, viaEnt.ID)
+			if got.UserID != want.UserID || got.Method != want.Method || !got.CreatedAt.Equal(want.CreatedAt) ||
+				!got.ExpiresAt.Equal(want.ExpiresAt) || !got.LastSeenAt.Equal(want.LastSeenAt) || got.IP != want.IP ||
+				got.UserAgent != want.UserAgent || string(got.IDToken) != string(want.IDToken) ||
+				string(got.RefreshToken) != string(want.RefreshToken) || (got.RevalidateAt == nil) != (want.RevalidateAt == nil) ||
+				(got.RevalidateAt != nil && !got.RevalidateAt.Equal(*want.RevalidateAt)) || string(got.TokenHash) != string(s.TokenHash) {
+				t.Fatalf("inserted %+v\n    ent %+v", got, want)
+			}
+		}
+		if _, err := InsertSession(ctx, c, Session{UserID: u.ID, Method: "SAML", TokenHash: make([]byte, 32)}); err == nil {
+			t.Fatal("a session with a method the schema does not know")
+		}
+	})
+}
+
+// TestRecordLoginAsEnt: RecordLogin sets last_login_at as ent's update would, and leaves
+// updated_at as it was (a login is not a change of the profile).
+func TestRecordLoginAsEnt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		a := c.User.Create().SetEmail("a@example.com").SetUsername("a").SaveX(ctx)
+		b := c.User.Create().SetEmail("b@example.com").SetUsername("b").SaveX(ctx)
+		at := time.Date(2026, 11, 30, 9, 30, 0, 0, time.UTC)
+		updated := c.User.GetX(ctx, a.ID).UpdatedAt // as stored
+		if err := RecordLogin(ctx, c, a.ID, at); err != nil {
+			t.Fatal(err)
+		}
+		c.User.UpdateOneID(b.ID).SetLastLoginAt(at).ExecX(ctx)
+		got, want := c.User.GetX(ctx, a.ID), c.User.GetX(ctx, b.ID)
+		if got.LastLoginAt == nil || want.LastLoginAt == nil || !got.LastLoginAt.Equal(*want.LastLoginAt) {
+			t.Fatalf("last login %v, ent %v", got.LastLoginAt, want.LastLoginAt)
+		}
+		if !got.UpdatedAt.Equal(updated) {
+			t.Fatalf("updated_at moved from %v to %v", updated, got.UpdatedAt)
+		}
+	})
+}
+
+// TestInsertEventsAsEnt: events inserted here read back through ent as the same events
+// inserted through ent, in order; an invalid event writes nothing.
+func TestInsertEventsAsEnt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		u := c.User.Create().SetEmail("e@example.com").SetUsername("e").SaveX(ctx)
+		at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+		events := []Event{
+			{Type: "LOGIN_SUCCEEDED", UserID: u.ID, Method: "JWT", IP: "192.0.2.7", Agent: "Agent/1.0", Detail: map[string]any{"decision": "UPDATE", "n": 2.0}},
+			{Type: "LOGIN_FAILED", Method: "PASSWORD-AND-MORE-THAN-16", IP: "2001:db8::1", Agent: strings.Repeat("é", 300), Subject: "who@example.com"},
+		}
+		if err := InsertEvents(ctx, c, at, events...); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			cr := c.SecurityEvent.Create().SetCreatedAt(at).SetType(e.Type).SetMethod(Truncate(e.Method, 16)).SetIP(e.IP).
+				SetUserAgent(Truncate(e.Agent, 512)).SetSubject(e.Subject)
+			if e.UserID != 0 {
+				cr.SetUserID(e.UserID)
+			}
+			if e.Detail != nil {
+				cr.SetDetail(e.Detail)
+			}
+			cr.ExecX(ctx)
+		}
+		all := c.SecurityEvent.Query().Order(ent.Asc(securityevent.FieldID)).AllX(ctx)
+		if len(all) != 4 {
+			t.Fatalf("%d events", len(all))
+		}
+		for i := range events {
+			got, want := all[i], all[i+2]
+			if got.Type != want.Type || (got.UserID == nil) != (want.UserID == nil) || (got.UserID != nil && *got.UserID != *want.UserID) ||
+				got.Method != want.Method || got.IP != want.IP || got.UserAgent != want.UserAgent || got.Subject != want.Subject ||
+				!got.CreatedAt.Equal(want.CreatedAt) || len(got.Detail) != len(want.Detail) || got.Detail["decision"] != want.Detail["decision"] {
+				t.Fatalf("inserted %+v\n    ent %+v", got, want)
+			}
+		}
+		for _, bad := range [][]Event{
+			{{Type: "LOGIN_SUCCEEDED"}, {Type: ""}},
+			{{Type: strings.Repeat("X", 65)}},
+			{{Type: "LOGIN_SUCCEEDED", Detail: map[string]any{"f": func() {}}}},
+			{{Type: "LOGIN_SUCCEEDED", UserID: u.ID + 1000}}, // no such user
+		} {
+			if err := InsertEvents(ctx, c, at, bad...); err == nil {
+				t.Fatalf("InsertEvents(%+v) wrote", bad)
+			}
+		}
+		if n := c.SecurityEvent.Query().CountX(ctx); n != 4 {
+			t.Fatalf("%d events after refused writes, want 4", n)
+		}
+	})
+}
+
+// TestJWTLoginSettingsAsEnt: the settings read for a JWT SSO login are ent's settings row, in
+// the columns it reads; a database without the row reads nil.
+func TestJWTLoginSettingsAsEnt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		if st, err := JWTLoginSettings(ctx, c); err != nil || st != nil {
+			t.Fatalf("no settings row: %+v, %v", st, err)
+		}
+		c.Settings.Create().SetJwtEnabled(true).SetJwtSecret([]byte("sealed")).SetJwtMaxTokenAgeSeconds(120).
+			SetJwtRequireJti(true).SetNewUsersHomepage("/welcome").SetSyncUsername(true).
+			SetJwtAdminClaim("groups").SetJwtAdminClaimValue("admins").
+			SetJwtModeratorClaim("is_mod").SetJwtModeratorClaimValue("yes").ExecX(ctx)
+		got, err := JWTLoginSettings(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := c.Settings.Query().Order(ent.Asc(settings.FieldID)).Select(jwtLoginColumns...).FirstX(ctx)
+		if got.ID != want.ID || got.JwtEnabled != want.JwtEnabled || string(got.JwtSecret) != string(want.JwtSecret) ||
+			got.JwtMaxTokenAgeSeconds != want.JwtMaxTokenAgeSeconds || got.JwtRequireJti != want.JwtRequireJti ||
+			got.NewUsersHomepage != want.NewUsersHomepage || got.SyncUsername != want.SyncUsername ||
+			got.JwtAdminClaim != want.JwtAdminClaim || got.JwtAdminClaimValue != want.JwtAdminClaimValue ||
+			got.JwtModeratorClaim != want.JwtModeratorClaim || got.JwtModeratorClaimValue != want.JwtModeratorClaimValue {
+			t.Fatalf("read %+v\n ent %+v", got, want)
+		}
+		if !got.JwtEnabled || got.NewUsersHomepage != "/welcome" {
+			t.Fatalf("values not read: %+v", got)
+		}
+	})
+}
+
+// TestMemberSpacesAsEnt: the spaces read for a login are those ent's query finds, each with the
+// member's membership.
+func TestMemberSpacesAsEnt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		u := c.User.Create().SetEmail("m@example.com").SetUsername("m").SaveX(ctx)
+		other := c.User.Create().SetEmail("o@example.com").SetUsername("o").SaveX(ctx)
+		ids := map[string]int{}
+		for _, slug := range []string{"general", "news", "vip", "42"} {
+			ids[slug] = c.Space.Create().SetName(slug).SetSlug(slug).SaveX(ctx).ID
+		}
+		c.SpaceMembership.Create().SetUserID(u.ID).SetSpaceID(ids["news"]).SetRole(spacemembership.RoleADMIN).ExecX(ctx)
+		c.SpaceMembership.Create().SetUserID(u.ID).SetSpaceID(ids["vip"]).ExecX(ctx)
+		c.SpaceMembership.Create().SetUserID(other.ID).SetSpaceID(ids["general"]).ExecX(ctx)
+		for _, tc := range []struct {
+			name  string
+			refs  []string
+			every bool
+		}{
+			{"slugs", []string{"general", "news", "nope"}, false},
+			{"ids", []string{strconv.Itoa(ids["vip"]), strconv.Itoa(ids["general"])}, false},
+			{"a slug that reads as a number", []string{"42"}, false},
+			{"every membership", nil, true},
+			{"slugs and every membership", []string{"general"}, true},
+			{"nothing", nil, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := MemberSpaces(ctx, c, u.ID, tc.refs, tc.every)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var preds []predicate.Space
+				for _, r := range tc.refs {
+					preds = append(preds, space.Slug(r))
+					if id, err := strconv.Atoi(r); err == nil {
+						preds = append(preds, space.ID(id))
+					}
+				}
+				if tc.every {
+					preds = append(preds, space.HasMembersWith(spacemembership.UserID(u.ID)))
+				}
+				var want []SpaceRow
+				if len(preds) > 0 {
+					for _, s := range c.Space.Query().Where(space.Or(preds...)).
+						WithMembers(func(q *ent.SpaceMembershipQuery) { q.Where(spacemembership.UserID(u.ID)) }).
+						Order(ent.Asc(space.FieldID)).AllX(ctx) {
+						row := SpaceRow{ID: s.ID, Slug: s.Slug}
+						if len(s.Edges.Members) == 1 {
+							row.MembershipID, row.Role = s.Edges.Members[0].ID, s.Edges.Members[0].Role
+						}
+						want = append(want, row)
+					}
+				}
+				slices.SortFunc(got, func(a, b SpaceRow) int { return a.ID - b.ID })
+				if !slices.Equal(got, want) {
+					t.Fatalf("read %+v\n ent %+v", got, want)
+				}
+			})
+		}
+	})
+}
+
+// TestMemberFieldsAsEnt: the profile fields read for a login are ent's, in id order, each with
+// the member's value.
+func TestMemberFieldsAsEnt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		u := c.User.Create().SetEmail("f@example.com").SetUsername("f").SaveX(ctx)
+		other := c.User.Create().SetEmail("g@example.com").SetUsername("g").SaveX(ctx)
+		company := c.ProfileField.Create().SetKey("company").SetName("Company").SetExternalKeys([]string{"company", "org"}).SaveX(ctx)
+		plan := c.ProfileField.Create().SetKey("plan").SetName("Plan").SetType(profilefield.TypeSELECT).SetOptions([]string{"free", "pro"}).SaveX(ctx)
+		c.ProfileField.Create().SetKey("city").SetName("City").ExecX(ctx)
+		c.ProfileFieldValue.Create().SetUserID(u.ID).SetFieldID(company.ID).SetKey("company").SetValue("Acme").ExecX(ctx)
+		c.ProfileFieldValue.Create().SetUserID(other.ID).SetFieldID(plan.ID).SetKey("plan").SetValue("pro").ExecX(ctx)
+		got, err := MemberFields(ctx, c, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []FieldRow
+		for _, f := range c.ProfileField.Query().Order(ent.Asc(profilefield.FieldID)).
+			WithValues(func(q *ent.ProfileFieldValueQuery) { q.Where(profilefieldvalue.UserID(u.ID)) }).AllX(ctx) {
+			row := FieldRow{ID: f.ID, Key: f.Key, Type: f.Type, Options: f.Options, ExternalKeys: f.ExternalKeys}
+			if len(f.Edges.Values) == 1 {
+				row.ValueID, row.Value = f.Edges.Values[0].ID, f.Edges.Values[0].Value
+			}
+			want = append(want, row)
+		}
+		if !slices.EqualFunc(got, want, func(a, b FieldRow) bool {
+			return a.ID == b.ID && a.Key == b.Key && a.Type == b.Type && slices.Equal(a.Options, b.Options) &&
+				slices.Equal(a.ExternalKeys, b.ExternalKeys) && a.ValueID == b.ValueID && a.Value == b.Value
+		}) {
+			t.Fatalf("read %+v\n ent %+v", got, want)
+		}
+		if len(got) != 3 || got[0].Value != "Acme" || got[1].ValueID != 0 {
+			t.Fatalf("values not read: %+v", got)
+		}
+	})
+}

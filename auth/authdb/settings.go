@@ -1,0 +1,43 @@
+package authdb
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/settings"
+)
+
+// jwtLoginColumns are the settings columns a JWT SSO login uses.
+var jwtLoginColumns = []string{
+	settings.FieldID, settings.FieldJwtEnabled, settings.FieldJwtSecret, settings.FieldJwtMaxTokenAgeSeconds,
+	settings.FieldJwtRequireJti, settings.FieldNewUsersHomepage, settings.FieldSyncUsername,
+	settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue,
+	settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue,
+}
+
+// jwtLoginSettings reads those columns of the settings row, not the whole wide row.
+var jwtLoginSettings = "SELECT " + quoteAll(jwtLoginColumns) + " FROM " + quote(settings.Table) + " ORDER BY " + quote(settings.FieldID) + " LIMIT 1"
+
+// JWTLoginSettings returns the settings a JWT SSO login uses (the other fields are zero), or
+// nil when the database has no settings row yet.
+func JWTLoginSettings(ctx context.Context, client *ent.Client) (*ent.Settings, error) {
+	rows, err := client.QueryContext(ctx, jwtLoginSettings)
+	if err != nil {
+		return nil, fmt.Errorf("authdb: read settings: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("authdb: read settings: %w", err)
+		}
+		return nil, nil
+	}
+	st := &ent.Settings{}
+	if err := rows.Scan(&st.ID, &st.JwtEnabled, &st.JwtSecret, &st.JwtMaxTokenAgeSeconds, &st.JwtRequireJti,
+		&st.NewUsersHomepage, &st.SyncUsername, &st.JwtAdminClaim, &st.JwtAdminClaimValue,
+		&st.JwtModeratorClaim, &st.JwtModeratorClaimValue); err != nil {
+		return nil, fmt.Errorf("authdb: read settings: %w", err)
+	}
+	return st, rows.Close()
+}
