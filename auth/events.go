@@ -34,16 +34,8 @@ const (
 	EventIdentifierReview       = "IDENTIFIER_REVIEW"
 )
 
-// Event is one security log entry to record.
-type Event struct {
-	Type    string
-	UserID  int // 0: none
-	Method  string
-	IP      string
-	Agent   string
-	Subject string // e.g. the email of a failed login, for rate limits
-	Detail  map[string]any
-}
+// Event is one security log entry to record (the row authdb.InsertEvents writes).
+type Event authdb.Event
 
 // FromRequest fills the event's ip and user agent from r.
 func (e Event) FromRequest(r *http.Request) Event {

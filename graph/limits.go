@@ -63,26 +63,20 @@ var DefaultLimits = Limits{Tokens: 10000, Selections: 2000, Directives: 200, Dep
 // introspection is on) and for little else.
 var DefaultAnonymousLimits = Limits{Bytes: 64 << 10, Tokens: 2000, Selections: 500, Directives: 50, Depth: 8, Complexity: 200}
 
+// orDefault is l with d's value for each limit l leaves at zero.
 func (l Limits) orDefault(d Limits) Limits {
-	if l.Bytes <= 0 {
-		l.Bytes = d.Bytes
+	return Limits{
+		Bytes: positiveOr(l.Bytes, d.Bytes), Tokens: positiveOr(l.Tokens, d.Tokens),
+		Selections: positiveOr(l.Selections, d.Selections), Directives: positiveOr(l.Directives, d.Directives),
+		Depth: positiveOr(l.Depth, d.Depth), Complexity: positiveOr(l.Complexity, d.Complexity),
 	}
-	if l.Tokens <= 0 {
-		l.Tokens = d.Tokens
+}
+
+func positiveOr[T int | int64](v, d T) T {
+	if v > 0 {
+		return v
 	}
-	if l.Selections <= 0 {
-		l.Selections = d.Selections
-	}
-	if l.Directives <= 0 {
-		l.Directives = d.Directives
-	}
-	if l.Depth <= 0 {
-		l.Depth = d.Depth
-	}
-	if l.Complexity <= 0 {
-		l.Complexity = d.Complexity
-	}
-	return l
+	return d
 }
 
 // atMost lowers each limit of l to m's where m's is lower: anonymous callers never get more

@@ -105,30 +105,27 @@ func TestMembersAsEnt(t *testing.T) {
 			SetTagline("hi").SetPicture("https://example.com/a.png").SetRole(user.RoleMODERATOR).SetEmailVerified(true).ExecX(ctx)
 		c.User.Create().SetEmail("bob@example.com").SetUsername("bob").SetStatus(user.StatusSUSPENDED).ExecX(ctx)
 		c.User.Create().SetEmail("ext-ann@example.com").SetUsername("cy").SetExternalID("ANN").ExecX(ctx)
-		for _, v := range []string{"ext-ann", "ANN", "ann", "none", ""} {
-			want, err := c.User.Query().Where(user.ExternalID(v)).Select(memberColumns...).Only(ctx)
-			if ent.IsNotFound(err) {
-				want, err = nil, nil
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := MemberByExternalID(ctx, c, v)
-			if err != nil || !equalUsers(got, want) {
-				t.Fatalf("externalId %q: %+v (%v), ent %+v", v, got, err, want)
-			}
-		}
-		for _, v := range []string{"ann@example.com", "bob@example.com", "ext-ann@example.com", "ANN@example.com", "nobody@example.com"} {
-			want, err := c.User.Query().Where(user.Email(v)).Select(memberColumns...).Only(ctx)
-			if ent.IsNotFound(err) {
-				want, err = nil, nil
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := MemberByEmail(ctx, c, v)
-			if err != nil || !equalUsers(got, want) {
-				t.Fatalf("email %q: %+v (%v), ent %+v", v, got, err, want)
+		for _, by := range []struct {
+			name   string
+			find   func(context.Context, *ent.Client, string) (*ent.User, error)
+			where  func(string) predicate.User
+			values []string
+		}{
+			{"externalId", MemberByExternalID, user.ExternalID, []string{"ext-ann", "ANN", "ann", "none", ""}},
+			{"email", MemberByEmail, user.Email, []string{"ann@example.com", "bob@example.com", "ext-ann@example.com", "ANN@example.com", "nobody@example.com"}},
+		} {
+			for _, v := range by.values {
+				want, err := c.User.Query().Where(by.where(v)).Select(memberColumns...).Only(ctx)
+				if ent.IsNotFound(err) {
+					want, err = nil, nil
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := by.find(ctx, c, v)
+				if err != nil || !equalUsers(got, want) {
+					t.Fatalf("%s %q: %+v (%v), ent %+v", by.name, v, got, err, want)
+				}
 			}
 		}
 	})
