@@ -104,6 +104,16 @@ func benchDB(b testing.TB) (db *store.DB, bare *sql.DB) {
 	return db, bare
 }
 
+// benchMySQLInterpolated is benchMySQL with the server's pool asking the driver to put the
+// arguments into the statements' text (interpolateParams=true), which leaves ent/store's
+// statement cache out: one COM_QUERY a statement instead of one COM_STMT_EXECUTE of a statement
+// prepared once per connection. The floors are the same.
+func benchMySQLInterpolated(b testing.TB) (db *store.DB, bare *sql.DB) {
+	b.Helper()
+	dsn := storetest.NewMySQLDatabase(b)
+	return benchPoolsAt(b, store.MySQL, dsn+"&interpolateParams=true", dsn)
+}
+
 // benchMySQL opens a fresh database on the TEST_MYSQL_DSN server (the benchmark skips without
 // one), reached by two pools (benchPools).
 func benchMySQL(b testing.TB) (db *store.DB, bare *sql.DB) {
@@ -118,8 +128,14 @@ func benchMySQL(b testing.TB) (db *store.DB, bare *sql.DB) {
 // hand-written server would; the users page floor sends its few statements as they come.
 func benchPools(b testing.TB, driver, dsn string) (db *store.DB, bare *sql.DB) {
 	b.Helper()
+	return benchPoolsAt(b, driver, dsn, dsn)
+}
+
+// benchPoolsAt is benchPools with the server's pool at serverDSN and the floors' at bareDSN.
+func benchPoolsAt(b testing.TB, driver, serverDSN, bareDSN string) (db *store.DB, bare *sql.DB) {
+	b.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, driver, dsn, store.Options{})
+	db, err := store.Open(ctx, driver, serverDSN, store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -127,7 +143,7 @@ func benchPools(b testing.TB, driver, dsn string) (db *store.DB, bare *sql.DB) {
 	if err := db.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	if bare, err = sql.Open(driver, dsn); err != nil {
+	if bare, err = sql.Open(driver, bareDSN); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { bare.Close() })
@@ -593,6 +609,10 @@ func BenchmarkJWTLoginExistingMySQL(b *testing.B) {
 	benchJWTLoginExisting(b, benchMySQL, "JWTLoginMySQL")
 }
 
+func BenchmarkJWTLoginExistingMySQLInterpolated(b *testing.B) {
+	benchJWTLoginExisting(b, benchMySQLInterpolated, "JWTLoginMySQL")
+}
+
 func BenchmarkJWTLoginNewMySQLFloor(b *testing.B) {
 	benchJWTLoginNewFloor(b, benchMySQL, "JWTLoginNewMySQL")
 }
@@ -852,4 +872,8 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secret []byte) http.HandlerFunc {
 		}
 		http.Redirect(w, r, target, http.StatusSeeOther)
 	}
+}
+
+func BenchmarkJWTLoginNewMySQLInterpolated(b *testing.B) {
+	benchJWTLoginNew(b, benchMySQLInterpolated, "JWTLoginNewMySQL")
 }

@@ -144,6 +144,11 @@ func openCaching(driverName, dsn string) (*sql.DB, error) {
 	if driverName == SQLite {
 		return sql.OpenDB(cachingConnector{Connector: conn, size: SQLiteStatementCacheSize, noArgs: true}), nil
 	}
+	if cfg, err := mysql.ParseDSN(dsn); err == nil && cfg.InterpolateParams {
+		// The driver puts the arguments into the text itself: nothing is prepared, so there is
+		// nothing to keep.
+		return sql.OpenDB(conn), nil
+	}
 	return sql.OpenDB(cachingConnector{Connector: conn, size: MySQLStatementCacheSize, full: tooManyPrepared}), nil
 }
 
