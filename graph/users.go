@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/auth/identity"
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/profile"
@@ -140,7 +141,7 @@ func unique(ctx context.Context, client *ent.Client, self int, field string, p p
 }
 
 // setFieldValues applies custom profile field values to a user, validating each by its field's
-// type, and writes them with the one writer of field values (profile.Write).
+// type, and writes them with the one writer of field values (authdb.WriteFieldValues).
 func setFieldValues(ctx context.Context, client *ent.Client, userID int, values []*model.ProfileFieldValueInput) ([]string, error) {
 	if len(values) == 0 {
 		return nil, nil
@@ -157,13 +158,13 @@ func setFieldValues(ctx context.Context, client *ent.Client, userID int, values 
 	for _, d := range defs {
 		byKey[d.Key] = d
 	}
-	vals := make([]profile.FieldValue, 0, len(values))
+	vals := make([]authdb.FieldValue, 0, len(values))
 	for i, v := range values {
 		def, ok := byKey[v.Key]
 		if !ok {
 			return nil, BadInput(fmt.Sprintf("fields.%d.key", i), "there is no profile field %q", v.Key)
 		}
-		fv := profile.FieldValue{FieldID: def.ID, Key: def.Key}
+		fv := authdb.FieldValue{FieldID: def.ID, Key: def.Key}
 		if v.Value != nil && strings.TrimSpace(*v.Value) != "" {
 			val, err := profile.Value(def.Type, def.Options, *v.Value)
 			if err != nil {
@@ -173,7 +174,7 @@ func setFieldValues(ctx context.Context, client *ent.Client, userID int, values 
 		}
 		vals = append(vals, fv)
 	}
-	return profile.Write(ctx, client, userID, vals, nil)
+	return authdb.WriteFieldValues(ctx, client, userID, vals, nil)
 }
 
 // createUser pre-provisions a member; a password is hashed in a slot of passwords.

@@ -380,3 +380,33 @@ func TestMemberFieldsAsEnt(t *testing.T) {
 		}
 	})
 }
+
+// TestUseReplayMarker: a key is used once until its marker expires; an expired marker is
+// replaced.
+func TestUseReplayMarker(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		now := time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC)
+		for _, step := range []struct {
+			name      string
+			key       string
+			now       time.Time
+			wantFresh bool
+		}{
+			{"first use", "k1", now, true},
+			{"second use", "k1", now.Add(time.Minute), false},
+			{"another key", "k2", now, true},
+			{"after the marker expired", "k1", now.Add(2 * time.Hour), true},
+			{"used again after that", "k1", now.Add(2*time.Hour + time.Minute), false},
+		} {
+			fresh, err := UseReplayMarker(ctx, c, step.key, step.now, step.now.Add(time.Hour))
+			if err != nil || fresh != step.wantFresh {
+				t.Fatalf("%s: fresh %v, %v", step.name, fresh, err)
+			}
+		}
+		if n := c.ReplayMarker.Query().CountX(ctx); n != 2 {
+			t.Fatalf("%d markers, want 2", n)
+		}
+	})
+}

@@ -1,9 +1,11 @@
-// Package authdb holds the statements a sign-in sends as fixed SQL rather than through ent's
-// builders: the member lookups, the spaces and profile fields read with the member's
-// memberships and values, the session INSERT, the login-time UPDATE, the security events INSERT
-// and the settings a JWT SSO login reads. Every login sends them; ent rebuilt each one on every
-// call and scanned its rows by reflection, which cost as much as running them or more
-// (docs/PERFORMANCE.md).
+// Package authdb is the database side of signing in. It holds the statements a sign-in sends
+// as fixed SQL rather than through ent's builders: the member lookups, the spaces and profile
+// fields read with the member's memberships and values, the session INSERT, the login-time
+// UPDATE, the security events INSERT and the settings a JWT SSO login reads. Every login sends
+// them; ent rebuilt each one on every call and scanned its rows by reflection, which cost as
+// much as running them or more (docs/PERFORMANCE.md). It also holds the one writer of members'
+// profile field values (WriteFieldValues, for GraphQL and single sign-on) and the JWT SSO
+// replay markers (UseReplayMarker), through ent.
 //
 // No other package of the login path holds SQL. Each statement is built from ent's generated
 // table and column names and sized by ent's generated schema (Fit), so a renamed column fails

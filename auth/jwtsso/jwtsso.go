@@ -180,21 +180,8 @@ func consume(ctx context.Context, client *ent.Client, tok *Token, now time.Time)
 	if tok.JTI == "" {
 		return nil
 	}
-	key := ReplayKey(tok.JTI)
-	m, err := client.ReplayMarker.Query().Where(replaymarker.Key(key)).Only(ctx)
-	switch {
-	case ent.IsNotFound(err):
-	case err != nil:
-		return err
-	case m.ExpiresAt.After(now):
-		return auth.NewSSOError(auth.CodeTokenReplayed, "This sign-in link was already used.")
-	default:
-		if err := client.ReplayMarker.DeleteOne(m).Exec(ctx); err != nil {
-			return err
-		}
-	}
-	err = client.ReplayMarker.Create().SetKey(key).SetExpiresAt(tok.ReplayUntil).Exec(ctx)
-	if ent.IsConstraintError(err) {
+	fresh, err := authdb.UseReplayMarker(ctx, client, ReplayKey(tok.JTI), now, tok.ReplayUntil)
+	if err == nil && !fresh {
 		return auth.NewSSOError(auth.CodeTokenReplayed, "This sign-in link was already used.")
 	}
 	return err

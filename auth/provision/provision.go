@@ -11,7 +11,6 @@ import (
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/authdb"
-	"github.com/community/sso/auth/profile"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/spacemembership"
@@ -727,11 +726,11 @@ func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) 
 		return nil, nil, err
 	}
 	var skipped []string
-	var vals []profile.FieldValue
-	stored := make(map[int]profile.Stored, len(rows))
+	var vals []authdb.FieldValue
+	stored := make(map[int]authdb.Stored, len(rows))
 	for _, def := range rows {
 		if def.ValueID != 0 {
-			stored[def.ID] = profile.Stored{ID: def.ValueID, Value: def.Value}
+			stored[def.ID] = authdb.Stored{ID: def.ValueID, Value: def.Value}
 		}
 		val, key, state := fieldValue(p, def.ExternalKeys, def.Type, def.Options)
 		switch state {
@@ -739,12 +738,12 @@ func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) 
 		case fieldInvalid:
 			skipped = append(skipped, "field:"+def.Key+" ("+key+")")
 		case fieldClear:
-			vals = append(vals, profile.FieldValue{FieldID: def.ID, Key: def.Key})
+			vals = append(vals, authdb.FieldValue{FieldID: def.ID, Key: def.Key})
 		case fieldSet:
-			vals = append(vals, profile.FieldValue{FieldID: def.ID, Key: def.Key, Value: val})
+			vals = append(vals, authdb.FieldValue{FieldID: def.ID, Key: def.Key, Value: val})
 		}
 	}
-	changed, err := profile.Write(ctx, client, userID, vals, stored)
+	changed, err := authdb.WriteFieldValues(ctx, client, userID, vals, stored)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,4 +1,4 @@
-package profile_test
+package authdb
 
 import (
 	"context"
@@ -6,15 +6,14 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/community/sso/auth/profile"
 	"github.com/community/sso/ent/profilefieldvalue"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 )
 
-// TestWrite: the one writer of field values brings a member's values to what it is given,
+// TestWriteFieldValues: the one writer of field values brings a member's values to what it is given,
 // writes only what differs, and says what changed; with the stored values given or read.
-func TestWrite(t *testing.T) {
+func TestWriteFieldValues(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		c := db.Client
@@ -31,15 +30,15 @@ func TestWrite(t *testing.T) {
 			}
 			return out
 		}
-		stored := func() map[int]profile.Stored {
-			out := map[int]profile.Stored{}
+		stored := func() map[int]Stored {
+			out := map[int]Stored{}
 			for _, v := range c.ProfileFieldValue.Query().Where(profilefieldvalue.UserID(u.ID)).AllX(ctx) {
-				out[v.FieldID] = profile.Stored{ID: v.ID, Value: v.Value}
+				out[v.FieldID] = Stored{ID: v.ID, Value: v.Value}
 			}
 			return out
 		}
-		fv := func(id int, key, val string) profile.FieldValue {
-			return profile.FieldValue{FieldID: id, Key: key, Value: val}
+		fv := func(id int, key, val string) FieldValue {
+			return FieldValue{FieldID: id, Key: key, Value: val}
 		}
 		for _, given := range []bool{false, true} {
 			name := "read here"
@@ -50,21 +49,21 @@ func TestWrite(t *testing.T) {
 				c.ProfileFieldValue.Delete().Where(profilefieldvalue.UserID(u.ID)).ExecX(ctx)
 				for _, step := range []struct {
 					name        string
-					vals        []profile.FieldValue
+					vals        []FieldValue
 					wantChanged []string
 					want        map[string]string
 				}{
-					{"insert two", []profile.FieldValue{fv(company.ID, "company", "Acme"), fv(city.ID, "city", "Oslo")}, []string{"fields.company", "fields.city"}, map[string]string{"company": "Acme", "city": "Oslo"}},
-					{"nothing changes", []profile.FieldValue{fv(company.ID, "company", "Acme"), fv(level.ID, "level", "")}, nil, map[string]string{"company": "Acme", "city": "Oslo"}},
-					{"update, clear, insert", []profile.FieldValue{fv(company.ID, "company", "Beta"), fv(city.ID, "city", ""), fv(level.ID, "level", "3")}, []string{"fields.company", "fields.city", "fields.level"}, map[string]string{"company": "Beta", "level": "3"}},
-					{"a field named twice takes its last value", []profile.FieldValue{fv(level.ID, "level", "4"), fv(level.ID, "level", "5")}, []string{"fields.level"}, map[string]string{"company": "Beta", "level": "5"}},
+					{"insert two", []FieldValue{fv(company.ID, "company", "Acme"), fv(city.ID, "city", "Oslo")}, []string{"fields.company", "fields.city"}, map[string]string{"company": "Acme", "city": "Oslo"}},
+					{"nothing changes", []FieldValue{fv(company.ID, "company", "Acme"), fv(level.ID, "level", "")}, nil, map[string]string{"company": "Acme", "city": "Oslo"}},
+					{"update, clear, insert", []FieldValue{fv(company.ID, "company", "Beta"), fv(city.ID, "city", ""), fv(level.ID, "level", "3")}, []string{"fields.company", "fields.city", "fields.level"}, map[string]string{"company": "Beta", "level": "3"}},
+					{"a field named twice takes its last value", []FieldValue{fv(level.ID, "level", "4"), fv(level.ID, "level", "5")}, []string{"fields.level"}, map[string]string{"company": "Beta", "level": "5"}},
 					{"none", nil, nil, map[string]string{"company": "Beta", "level": "5"}},
 				} {
-					var st map[int]profile.Stored
+					var st map[int]Stored
 					if given {
 						st = stored()
 					}
-					changed, err := profile.Write(ctx, c, u.ID, step.vals, st)
+					changed, err := WriteFieldValues(ctx, c, u.ID, step.vals, st)
 					if err != nil {
 						t.Fatalf("%s: %v", step.name, err)
 					}

@@ -1,4 +1,4 @@
-package profile
+package authdb
 
 import (
 	"context"
@@ -12,7 +12,8 @@ import (
 type FieldValue struct {
 	FieldID int
 	Key     string
-	// Value is the value, valid for the field's type (Value); "" removes the member's value.
+	// Value is the value, valid for the field's type (profile.Value); "" removes the member's
+	// value.
 	Value string
 }
 
@@ -22,13 +23,14 @@ type Stored struct {
 	Value string
 }
 
-// Write is the one writer of members' custom field values, for GraphQL and for single sign-on:
+// WriteFieldValues is the one writer of members' custom field values, for GraphQL and for
+// single sign-on:
 // it brings userID's values of the fields in vals to vals (a field named twice takes its last
 // value) and returns what it changed, "fields.<key>" in the order of vals. stored is the
 // member's current value of each of those fields by field id, when the caller has read them;
 // nil reads them in one query. A value that is already right is not written; removals are one
 // DELETE and new values one INSERT.
-func Write(ctx context.Context, client *ent.Client, userID int, vals []FieldValue, stored map[int]Stored) ([]string, error) {
+func WriteFieldValues(ctx context.Context, client *ent.Client, userID int, vals []FieldValue, stored map[int]Stored) ([]string, error) {
 	if len(vals) == 0 {
 		return nil, nil
 	}
@@ -46,7 +48,7 @@ func Write(ctx context.Context, client *ent.Client, userID int, vals []FieldValu
 			Select(profilefieldvalue.FieldID, profilefieldvalue.FieldFieldID, profilefieldvalue.FieldValue).
 			All(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("profile: read values: %w", err)
+			return nil, fmt.Errorf("authdb: read values: %w", err)
 		}
 		stored = make(map[int]Stored, len(rows))
 		for _, r := range rows {
@@ -71,7 +73,7 @@ func Write(ctx context.Context, client *ent.Client, userID int, vals []FieldValu
 			inserts = append(inserts, client.ProfileFieldValue.Create().SetUserID(userID).SetFieldID(id).SetKey(v.Key).SetValue(v.Value))
 		case cur.Value != v.Value:
 			if err := client.ProfileFieldValue.Update().Where(profilefieldvalue.ID(cur.ID)).SetValue(v.Value).Exec(ctx); err != nil {
-				return nil, fmt.Errorf("profile: update value of %s: %w", v.Key, err)
+				return nil, fmt.Errorf("authdb: update value of %s: %w", v.Key, err)
 			}
 		default:
 			continue
@@ -80,12 +82,12 @@ func Write(ctx context.Context, client *ent.Client, userID int, vals []FieldValu
 	}
 	if len(clears) > 0 {
 		if _, err := client.ProfileFieldValue.Delete().Where(profilefieldvalue.IDIn(clears...)).Exec(ctx); err != nil {
-			return nil, fmt.Errorf("profile: remove values: %w", err)
+			return nil, fmt.Errorf("authdb: remove values: %w", err)
 		}
 	}
 	if len(inserts) > 0 {
 		if err := client.ProfileFieldValue.CreateBulk(inserts...).Exec(ctx); err != nil {
-			return nil, fmt.Errorf("profile: insert values: %w", err)
+			return nil, fmt.Errorf("authdb: insert values: %w", err)
 		}
 	}
 	return changed, nil
