@@ -3,7 +3,8 @@
 // invalidating stored hashes.
 //
 // Each hash holds its memory parameter (19 MiB under Default) while it runs, so whatever hashes on
-// a request's behalf goes through the process's one Limiter, which bounds how many run at once.
+// a request's behalf goes through the process's one Limiter, which bounds how many run at once,
+// and FreeMemoryWhenIdle gives that memory back to the system once the hashing pauses.
 // ReadCounts counts every argon2id computation of the process, limited or not.
 package password
 
