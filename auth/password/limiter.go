@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -161,6 +163,58 @@ func idKey(password, salt []byte, passes, memory uint32, threads uint8, keyLen u
 			break
 		}
 	}
-	defer running.Add(-1)
+	defer func() {
+		if running.Add(-1) == 0 {
+			idle.arm()
+		}
+	}()
 	return argon2.IDKey(password, salt, passes, memory, threads, keyLen)
+}
+
+// FreeMemoryWhenIdle makes the process return its free memory to the system
+// (runtime/debug.FreeOSMemory) once no argon2id computation has been under way for d. Each one
+// leaves its memory parameter (19 MiB under Default) behind as garbage, which an idle Go process
+// keeps resident until its next collection, up to two minutes later, and then gives back only
+// gradually. The release waits for a pause in the hashing, so a burst of logins pays for one
+// collection at its end, not one per hash. d <= 0 turns it off, as it is by default.
+func FreeMemoryWhenIdle(d time.Duration) {
+	idle.mu.Lock()
+	defer idle.mu.Unlock()
+	idle.after = d
+	if d <= 0 && idle.timer != nil {
+		idle.timer.Stop()
+	}
+}
+
+// freeOSMemory is debug.FreeOSMemory; tests count its calls.
+var freeOSMemory = debug.FreeOSMemory
+
+// idle is the pending release of FreeMemoryWhenIdle.
+var idle idleRelease
+
+type idleRelease struct {
+	mu    sync.Mutex
+	after time.Duration
+	timer *time.Timer
+}
+
+// arm (re)starts the wait for the release, when one is asked for: the last computation under way
+// has just ended.
+func (r *idleRelease) arm() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.after <= 0:
+	case r.timer == nil:
+		r.timer = time.AfterFunc(r.after, r.fire)
+	default:
+		r.timer.Reset(r.after)
+	}
+}
+
+// fire releases the memory unless a computation started meanwhile: its end arms the wait again.
+func (r *idleRelease) fire() {
+	if running.Load() == 0 {
+		freeOSMemory()
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -151,5 +153,51 @@ func TestLimiterBoundsHashes(t *testing.T) {
 	c := ReadCounts()
 	if c.Peak < 1 || c.Peak > 2 || c.Total-before != 8 || c.Running != 0 {
 		t.Fatalf("counts %+v (%d hashes), want a peak of 1 or 2 and 8 hashes", c, c.Total-before)
+	}
+}
+
+// TestFreeMemoryWhenIdle counts the process's releases of memory after hashes: one after a pause
+// in the hashing, however many hashes ran before it, and none when it is off.
+func TestFreeMemoryWhenIdle(t *testing.T) {
+	var frees atomic.Int32
+	freeOSMemory = func() { frees.Add(1) }
+	t.Cleanup(func() {
+		FreeMemoryWhenIdle(0)
+		freeOSMemory = debug.FreeOSMemory
+	})
+	const after = 50 * time.Millisecond
+	// settled waits long enough for a pending release to have happened and returns the count.
+	settled := func() int32 {
+		time.Sleep(10 * after)
+		return frees.Swap(0)
+	}
+	hash := func() {
+		if _, err := Hash("correct horse battery staple"); err != nil {
+			t.Error(err)
+		}
+	}
+
+	hash()
+	if n := settled(); n != 0 {
+		t.Fatalf("%d releases while off, want 0", n)
+	}
+	FreeMemoryWhenIdle(after)
+	hash()
+	if n := settled(); n != 1 {
+		t.Fatalf("%d releases after one hash, want 1", n)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(hash)
+	}
+	wg.Wait()
+	hash()
+	if n := settled(); n != 1 {
+		t.Fatalf("%d releases after a burst of hashes, want 1", n)
+	}
+	FreeMemoryWhenIdle(0)
+	hash()
+	if n := settled(); n != 0 {
+		t.Fatalf("%d releases after turning it off, want 0", n)
 	}
 }

@@ -3,7 +3,8 @@
 // invalidating stored hashes.
 //
 // Each hash holds its memory parameter (19 MiB under Default) while it runs, so whatever hashes on
-// a request's behalf goes through the process's one Limiter, which bounds how many run at once.
+// a request's behalf goes through the process's one Limiter, which bounds how many run at once,
+// and FreeMemoryWhenIdle gives that memory back to the system once the hashing pauses.
 // ReadCounts counts every argon2id computation of the process, limited or not.
 package password
 
@@ -56,10 +57,14 @@ func HashWith(p Params, password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: salt: %w", err)
 	}
-	key := idKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	return encode(p, salt, idKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)), nil
+}
+
+// encode is the PHC string of key, derived under p with salt.
+func encode(p Params, salt, key []byte) string {
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.Memory, p.Time, p.Threads, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
+		argon2.Version, p.Memory, p.Time, p.Threads, enc.EncodeToString(salt), enc.EncodeToString(key))
 }
 
 // Verify checks password against the PHC string encoded, in constant time.
@@ -96,9 +101,16 @@ func Verify(encoded, password string) error {
 	return nil
 }
 
-// dummy is a valid hash of a random password, checked when there is no user to check against,
-// so that an unknown email costs as much time as a wrong password.
-var dummy, _ = Hash("unknown-user-placeholder")
+// dummy is checked when there is no user to check against, so that an unknown email costs as much
+// time as a wrong password: a stored hash under Default whose salt and key are random. Verify
+// derives a key from it as from any hash and no password matches it, so it needs no argon2id of
+// its own (which would hold Default.Memory at every start of the process).
+var dummy = func() string {
+	salt, key := make([]byte, Default.SaltLen), make([]byte, Default.KeyLen)
+	_, _ = rand.Read(salt)
+	_, _ = rand.Read(key)
+	return encode(Default, salt, key)
+}()
 
 // VerifyDummy spends the time of one Verify and always fails.
 func VerifyDummy(password string) error {

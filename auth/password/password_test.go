@@ -48,3 +48,26 @@ func TestHashVerify(t *testing.T) {
 		t.Fatal("Hash accepted an over-long password")
 	}
 }
+
+// hashesAtInit is the number of argon2id computations made while the package was initialised: it
+// is initialised after the package's own variables (password.go comes before this file).
+var hashesAtInit = ReadCounts().Total
+
+func TestDummy(t *testing.T) {
+	if hashesAtInit != 0 {
+		t.Fatalf("%d argon2id computations at initialisation, want none", hashesAtInit)
+	}
+	if !strings.HasPrefix(dummy, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("dummy %q is not under Default", dummy)
+	}
+	before := ReadCounts().Total
+	if err := Verify(dummy, "unknown-user-placeholder"); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("Verify(dummy) = %v, want ErrMismatch", err)
+	}
+	if err := VerifyDummy(""); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("VerifyDummy = %v, want ErrMismatch", err)
+	}
+	if n := ReadCounts().Total - before; n != 2 {
+		t.Fatalf("%d argon2id computations for two checks, want 2", n)
+	}
+}
