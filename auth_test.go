@@ -15,6 +15,7 @@ import (
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/password"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/loginthrottle"
 	"github.com/community/sso/ent/securityevent"
@@ -22,20 +23,8 @@ import (
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
-
-const adminPass = "correct horse battery staple"
-
-// cookieOf returns the last cookie of that name the response sets: the one a browser keeps.
-func cookieOf(r response, name string) *http.Cookie {
-	var last *http.Cookie
-	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
-		if c.Name == name {
-			last = c
-		}
-	}
-	return last
-}
 
 func TestDirectLogin(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -59,7 +48,7 @@ func TestDirectLogin(t *testing.T) {
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/spaces/general?tab=1" {
 				t.Fatalf("%d %q %s", r.Status, r.Header.Get("Location"), r.Body)
 			}
-			ck := cookieOf(r, "community_session")
+			ck := r.Cookie("community_session")
 			if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Value == "planted-by-attacker" || len(ck.Value) < 43 {
 				t.Fatalf("session cookie %+v", ck)
 			}
@@ -73,7 +62,7 @@ func TestDirectLogin(t *testing.T) {
 			}
 			// Logging in again gives a new token.
 			r2 := app.postForm(c, "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {adminPass}})
-			if ck2 := cookieOf(r2, "community_session"); ck2 == nil || ck2.Value == ck.Value {
+			if ck2 := r2.Cookie("community_session"); ck2 == nil || ck2.Value == ck.Value {
 				t.Fatal("a second login must issue a new token")
 			}
 			if app.countEvents("LOGIN_SUCCEEDED") < 2 {
@@ -98,7 +87,7 @@ func TestDirectLogin(t *testing.T) {
 				{"email": {"not an email"}, "password": {adminPass}},
 			} {
 				r := app.postForm(browser(t), "/auth/login/direct", form)
-				if r.Status != http.StatusUnauthorized || !strings.Contains(r.Body, "The email or password is incorrect.") || cookieOf(r, "community_session") != nil {
+				if r.Status != http.StatusUnauthorized || !strings.Contains(r.Body, "The email or password is incorrect.") || r.Cookie("community_session") != nil {
 					t.Fatalf("%v: %d %s", form, r.Status, r.Body)
 				}
 			}
@@ -114,7 +103,7 @@ func TestDirectLogin(t *testing.T) {
 			req.Header.Set("Origin", "https://evil.example")
 			req.Header.Set("Sec-Fetch-Site", "cross-site")
 			r := app.do(nil, req)
-			if r.Status != http.StatusForbidden || cookieOf(r, "community_session") != nil {
+			if r.Status != http.StatusForbidden || r.Cookie("community_session") != nil {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 			if db.Client.Session.Query().CountX(ctx) != n {
@@ -142,7 +131,7 @@ func TestDirectLogin(t *testing.T) {
 			st.Update().SetEmailPasswordEnabled(false).ExecX(ctx)
 			defer st.Update().SetEmailPasswordEnabled(true).ExecX(ctx)
 			r := app.postForm(browser(t), "/auth/login/direct", url.Values{"email": {"member@example.com"}, "password": {adminPass}})
-			if r.Status != http.StatusForbidden || cookieOf(r, "community_session") != nil {
+			if r.Status != http.StatusForbidden || r.Cookie("community_session") != nil {
 				t.Fatalf("member: %d %s", r.Status, r.Body)
 			}
 			app.login(browser(t), "admin@example.com", adminPass)
@@ -155,11 +144,11 @@ func TestDirectLoginThrottle(t *testing.T) {
 		ctx := context.Background()
 		app := newApp(t, db, nil)
 		app.createUser("ann@example.com", adminPass, user.RoleMEMBER)
-		post := func(t *testing.T, from, email, pass string) response {
+		post := func(t *testing.T, from, email, pass string) webtest.Response {
 			t.Helper()
 			return app.postForm(browserFrom(t, from), "/auth/login/direct", url.Values{"email": {email}, "password": {pass}})
 		}
-		status := func(t *testing.T, r response, want int) {
+		status := func(t *testing.T, r webtest.Response, want int) {
 			t.Helper()
 			if r.Status != want {
 				t.Fatalf("want %d, got %d %s", want, r.Status, r.Body)
@@ -171,7 +160,7 @@ func TestDirectLoginThrottle(t *testing.T) {
 			t.Helper()
 			before := password.ReadCounts().Total
 			r := post(t, from, email, pass)
-			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") != retryAfter || cookieOf(r, "community_session") != nil {
+			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") != retryAfter || r.Cookie("community_session") != nil {
 				t.Fatalf("want 429 with Retry-After %s and no session, got %d %q %s", retryAfter, r.Status, r.Header.Get("Retry-After"), r.Body)
 			}
 			if !strings.Contains(r.Body, "Please wait "+wait+" and try again.") {
@@ -402,8 +391,8 @@ func TestPasswordChecksBusy(t *testing.T) {
 				t.Fatalf("want 503 with Retry-After 1, got %d %q %s", r.Status, r.Header.Get("Retry-After"), r.Body)
 			}
 		}
-		res := app.gql(admin, "", createUserQ, map[string]any{"in": map[string]any{"email": "new@example.com", "password": "a long enough password"}})
-		if res.code() != "SERVICE_UNAVAILABLE" {
+		res := app.gql(admin, "", graphtest.CreateUser, map[string]any{"in": map[string]any{"email": "new@example.com", "password": "a long enough password"}})
+		if res.Code() != "SERVICE_UNAVAILABLE" {
 			t.Fatalf("createUser: %s", res.Raw)
 		}
 		if n := password.ReadCounts().Total - before; n != 0 {
@@ -447,7 +436,7 @@ func TestSessionCookie(t *testing.T) {
 			c.Jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: ck.Value[:len(ck.Value)-2] + "xx", Path: "/"}})
 			req, _ := http.NewRequest(http.MethodGet, app.URL+"/", nil)
 			r := app.do(c, req)
-			if cleared := cookieOf(r, "community_session"); r.Status != 200 || strings.Contains(r.Body, "admin@example.com") || cleared == nil || cleared.MaxAge >= 0 {
+			if cleared := r.Cookie("community_session"); r.Status != 200 || strings.Contains(r.Body, "admin@example.com") || cleared == nil || cleared.MaxAge >= 0 {
 				t.Fatalf("%d cleared=%+v", r.Status, cleared)
 			}
 		})
@@ -491,7 +480,7 @@ func TestLogout(t *testing.T) {
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
 				t.Fatalf("%d %q", r.Status, r.Header.Get("Location"))
 			}
-			if ck := cookieOf(r, "community_session"); ck == nil || ck.MaxAge >= 0 {
+			if ck := r.Cookie("community_session"); ck == nil || ck.MaxAge >= 0 {
 				t.Fatalf("cookie not cleared: %+v", ck)
 			}
 			// The old token no longer works even if a copy of it was kept.

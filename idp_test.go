@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/go-jose/go-jose/v4"
 )
 
@@ -203,7 +204,7 @@ func (idp *testIdP) begin(t testing.TB, app *testApp, c *http.Client) string {
 }
 
 // callback is the browser coming back from the provider, asking for JSON errors.
-func callback(t testing.TB, app *testApp, c *http.Client, query url.Values) response {
+func callback(t testing.TB, app *testApp, c *http.Client, query url.Values) webtest.Response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, app.URL+"/auth/oauth2/callback?"+query.Encode(), nil)
 	req.Header.Set("Accept", "application/json")

@@ -18,10 +18,12 @@ import (
 
 	"github.com/community/sso/auth/jwtsso"
 	"github.com/community/sso/auth/seal"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // enableJWT turns JWT SSO on through the API, as an admin would, and returns the secret.
@@ -33,7 +35,7 @@ func enableJWT(t *testing.T, app *testApp, admin *http.Client) string {
 		t.Fatalf("regenerate: %s", r.Raw)
 	}
 	r = app.gql(admin, "", `mutation { updateJwtSsoSettings(input: {enabled: true, logoutUrl: "https://customer.example/logout"}) { jwtSso { enabled } } }`, nil)
-	if r.code() != "" {
+	if r.Code() != "" {
 		t.Fatalf("enable: %s", r.Raw)
 	}
 	return secret
@@ -67,7 +69,7 @@ func claims(over map[string]any) jwt.MapClaims {
 }
 
 // ssoGet follows the member's browser to the JWT SSO endpoint.
-func (a *testApp) ssoGet(c *http.Client, token, target, accept string) response {
+func (a *testApp) ssoGet(c *http.Client, token, target, accept string) webtest.Response {
 	a.t.Helper()
 	q := url.Values{"jwt": {token}}
 	if target != "" {
@@ -83,8 +85,8 @@ func (a *testApp) ssoGet(c *http.Client, token, target, accept string) response 
 func TestJWTSSOTokens(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		app := newApp(t, db, nil)
-		c := setupCallers(t, app)
-		secret := enableJWT(t, app, c.admin)
+		c := app.client().Callers()
+		secret := enableJWT(t, app, c.Admin)
 		key := []byte(secret)
 		rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 		old := time.Now().Add(-time.Hour).Unix()
@@ -124,18 +126,18 @@ func TestJWTSSOTokens(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				before := snapshot(t, db)
+				before := storetest.Snapshot(t, db)
 				r := app.ssoGet(browser(t), tt.token, "/spaces", "application/json")
 				if r.Status != tt.status || !strings.Contains(r.Body, `"code":"`+tt.code+`"`) {
 					t.Fatalf("got %d %s", r.Status, r.Body)
 				}
-				if cookieOf(r, "community_session") != nil || r.Header.Get("Cache-Control") != "no-store" {
+				if r.Cookie("community_session") != nil || r.Header.Get("Cache-Control") != "no-store" {
 					t.Fatalf("headers %v", r.Header)
 				}
 				if tt.token != "" && strings.Contains(r.Body, tt.token) {
 					t.Fatal("the answer echoes the token")
 				}
-				if after := snapshot(t, db); after != before {
+				if after := storetest.Snapshot(t, db); after != before {
 					t.Fatalf("data changed:\n%s\n%s", before, after)
 				}
 			})
@@ -162,7 +164,7 @@ func TestJWTSSOTokens(t *testing.T) {
 				t.Fatalf("%d %v %s", r.Status, r.Header, r.Body)
 			}
 			me := app.gql(b, "", "{ me { externalId email name tagline } }", nil)
-			if dig(me.Data, "me", "externalId") != "cust-1" || dig(me.Data, "me", "tagline") != "Hi" {
+			if graphtest.Dig(me.Data, "me", "externalId") != "cust-1" || graphtest.Dig(me.Data, "me", "tagline") != "Hi" {
 				t.Fatalf("%s", me.Raw)
 			}
 			// Logout goes to the JWT SSO logout URL.
@@ -190,8 +192,8 @@ func TestJWTSSOTokens(t *testing.T) {
 		})
 
 		t.Run("disabled", func(t *testing.T) {
-			app.gql(c.admin, "", `mutation { updateJwtSsoSettings(input: {enabled: false}) { jwtSso { enabled } } }`, nil)
-			defer app.gql(c.admin, "", `mutation { updateJwtSsoSettings(input: {enabled: true}) { jwtSso { enabled } } }`, nil)
+			app.gql(c.Admin, "", `mutation { updateJwtSsoSettings(input: {enabled: false}) { jwtSso { enabled } } }`, nil)
+			defer app.gql(c.Admin, "", `mutation { updateJwtSsoSettings(input: {enabled: true}) { jwtSso { enabled } } }`, nil)
 			if r := app.ssoGet(browser(t), valid, "/", "application/json"); r.Status != 404 || !strings.Contains(r.Body, "SSO_DISABLED") {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
@@ -220,8 +222,8 @@ func TestJWTSSOSeedToken(t *testing.T) {
 		me := app.gql(b, "", "{ me { externalId email name tagline role } }", nil)
 		want := map[string]any{"externalId": "customer-1001", "email": "casey.customer@example.org", "name": "Casey Customer", "tagline": "Loves the community", "role": "MEMBER"}
 		for k, v := range want {
-			if dig(me.Data, "me", k) != v {
-				t.Errorf("me.%s = %v, want %v", k, dig(me.Data, "me", k), v)
+			if graphtest.Dig(me.Data, "me", k) != v {
+				t.Errorf("me.%s = %v, want %v", k, graphtest.Dig(me.Data, "me", k), v)
 			}
 		}
 	})
@@ -230,27 +232,27 @@ func TestJWTSSOSeedToken(t *testing.T) {
 func TestJWTSSOProvisioning(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		app := newApp(t, db, nil)
-		c := setupCallers(t, app)
+		c := app.client().Callers()
 		ctx := context.Background()
-		key := []byte(enableJWT(t, app, c.admin))
-		login := func(over map[string]any, target string) (response, *http.Client) {
+		key := []byte(enableJWT(t, app, c.Admin))
+		login := func(over map[string]any, target string) (webtest.Response, *http.Client) {
 			b := browser(t)
 			return app.ssoGet(b, sign(t, jwt.SigningMethodHS256, key, claims(over), nil), target, "application/json"), b
 		}
-		app.gql(c.admin, "", `mutation { a: createSpace(input: {name: "General", slug: "general"}) { id } b: createSpace(input: {name: "Gold", slug: "gold"}) { id } c: createSpace(input: {name: "Old", slug: "old"}) { id } }`, nil)
-		app.gql(c.admin, "", `mutation { a: createProfileField(input: {key: "company", name: "Company", type: TEXT, externalKeys: ["company", "organization"]}) { id } b: createProfileField(input: {key: "seats", name: "Seats", type: NUMBER, externalKeys: ["seats"]}) { id } }`, nil)
+		app.gql(c.Admin, "", `mutation { a: createSpace(input: {name: "General", slug: "general"}) { id } b: createSpace(input: {name: "Gold", slug: "gold"}) { id } c: createSpace(input: {name: "Old", slug: "old"}) { id } }`, nil)
+		app.gql(c.Admin, "", `mutation { a: createProfileField(input: {key: "company", name: "Company", type: TEXT, externalKeys: ["company", "organization"]}) { id } b: createProfileField(input: {key: "seats", name: "Seats", type: NUMBER, externalKeys: ["seats"]}) { id } }`, nil)
 
 		t.Run("new member lands on the new users homepage", func(t *testing.T) {
-			app.gql(c.admin, "", `mutation { updateAuthSettings(input: {newUsersHomepage: "/welcome"}) { newUsersHomepage } }`, nil)
+			app.gql(c.Admin, "", `mutation { updateAuthSettings(input: {newUsersHomepage: "/welcome"}) { newUsersHomepage } }`, nil)
 			r, b := login(map[string]any{"sub": 4711, "email": "new@example.com", "name": "New Member", "spaceIds": []any{"general", "nope"},
 				"organization": "Acme", "seats": "many"}, "/spaces")
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/welcome" {
 				t.Fatalf("%d %q %s", r.Status, r.Header.Get("Location"), r.Body)
 			}
 			me := app.gql(b, "", "{ me { externalId username spaces { role space { slug } } fields { key value } } }", nil)
-			if dig(me.Data, "me", "externalId") != "4711" || dig(me.Data, "me", "username") != "new-member" ||
-				dig(me.Data, "me", "spaces", 0, "space", "slug") != "general" || len(dig(me.Data, "me", "fields").([]any)) != 1 ||
-				dig(me.Data, "me", "fields", 0, "value") != "Acme" {
+			if graphtest.Dig(me.Data, "me", "externalId") != "4711" || graphtest.Dig(me.Data, "me", "username") != "new-member" ||
+				graphtest.Dig(me.Data, "me", "spaces", 0, "space", "slug") != "general" || len(graphtest.Dig(me.Data, "me", "fields").([]any)) != 1 ||
+				graphtest.Dig(me.Data, "me", "fields", 0, "value") != "Acme" {
 				t.Fatalf("%s", me.Raw)
 			}
 			// The second login is not new: redirect_uri wins.
@@ -258,7 +260,7 @@ func TestJWTSSOProvisioning(t *testing.T) {
 			if r.Header.Get("Location") != "/spaces" {
 				t.Fatalf("returning member to %q", r.Header.Get("Location"))
 			}
-			app.gql(c.admin, "", `mutation { updateAuthSettings(input: {newUsersHomepage: ""}) { newUsersHomepage } }`, nil)
+			app.gql(c.Admin, "", `mutation { updateAuthSettings(input: {newUsersHomepage: ""}) { newUsersHomepage } }`, nil)
 		})
 
 		t.Run("spaces: roles, leave and replace", func(t *testing.T) {
@@ -269,18 +271,18 @@ func TestJWTSSOProvisioning(t *testing.T) {
 			}
 			r, _ = login(map[string]any{"sub": "sp-1", "email": "sp@example.com", "name": "Spacey", "spaces": []any{map[string]any{"spaceId": "old", "action": "LEAVE"}}}, "/")
 			me := app.gql(b, "", "{ me { spaces { role space { slug } } } }", nil)
-			if s := dig(me.Data, "me", "spaces").([]any); len(s) != 1 || dig(s, 0, "role") != "ADMIN" {
+			if s := graphtest.Dig(me.Data, "me", "spaces").([]any); len(s) != 1 || graphtest.Dig(s, 0, "role") != "ADMIN" {
 				t.Fatalf("after LEAVE: %s", me.Raw)
 			}
 			login(map[string]any{"sub": "sp-1", "email": "sp@example.com", "name": "Spacey", "spaceIds": "general", "spacesOperation": "REPLACE"}, "/")
 			me = app.gql(b, "", "{ me { spaces { role space { slug } } } }", nil)
-			if s := dig(me.Data, "me", "spaces").([]any); len(s) != 1 || dig(s, 0, "space", "slug") != "general" {
+			if s := graphtest.Dig(me.Data, "me", "spaces").([]any); len(s) != 1 || graphtest.Dig(s, 0, "space", "slug") != "general" {
 				t.Fatalf("after REPLACE: %s", me.Raw)
 			}
 		})
 
 		t.Run("pre-provisioned member is linked by email", func(t *testing.T) {
-			app.gql(c.admin, "", createUserQ, map[string]any{"in": map[string]any{"email": "pre@example.com", "name": "Pre"}})
+			app.gql(c.Admin, "", graphtest.CreateUser, map[string]any{"in": map[string]any{"email": "pre@example.com", "name": "Pre"}})
 			r, _ := login(map[string]any{"sub": "crm-77", "email": "PRE@example.com", "name": "Pre Provisioned"}, "/")
 			if r.Status != http.StatusSeeOther {
 				t.Fatalf("%d %s", r.Status, r.Body)
@@ -292,12 +294,12 @@ func TestJWTSSOProvisioning(t *testing.T) {
 		})
 
 		t.Run("conflict changes nothing and names both sides", func(t *testing.T) {
-			before := snapshot(t, db)
+			before := storetest.Snapshot(t, db)
 			r, _ := login(map[string]any{"sub": "someone-else", "email": "pre@example.com", "name": "Impostor"}, "/")
-			if r.Status != http.StatusConflict || !strings.Contains(r.Body, "SSO_CONFLICT") || cookieOf(r, "community_session") != nil {
+			if r.Status != http.StatusConflict || !strings.Contains(r.Body, "SSO_CONFLICT") || r.Cookie("community_session") != nil {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
-			if snapshot(t, db) != before {
+			if storetest.Snapshot(t, db) != before {
 				t.Fatal("data changed")
 			}
 			ev := db.Client.SecurityEvent.Query().Where(securityevent.Type("SSO_CONFLICT")).OnlyX(ctx)
@@ -311,8 +313,8 @@ func TestJWTSSOProvisioning(t *testing.T) {
 			}
 			// The admin fixes it with updateUser; the next login links.
 			u := db.Client.User.Query().Where(user.Email("pre@example.com")).OnlyX(ctx)
-			fix := app.gql(c.admin, "", updateUserQ, map[string]any{"id": u.ID, "in": map[string]any{"externalId": "someone-else"}})
-			if fix.code() != "" {
+			fix := app.gql(c.Admin, "", graphtest.UpdateUser, map[string]any{"id": u.ID, "in": map[string]any{"externalId": "someone-else"}})
+			if fix.Code() != "" {
 				t.Fatalf("%s", fix.Raw)
 			}
 			if r, _ := login(map[string]any{"sub": "someone-else", "email": "pre@example.com", "name": "Fixed"}, "/"); r.Status != http.StatusSeeOther {
@@ -321,10 +323,10 @@ func TestJWTSSOProvisioning(t *testing.T) {
 		})
 
 		t.Run("unverified email never links", func(t *testing.T) {
-			app.gql(c.admin, "", createUserQ, map[string]any{"in": map[string]any{"email": "unverified@example.com"}})
-			before := snapshot(t, db)
+			app.gql(c.Admin, "", graphtest.CreateUser, map[string]any{"in": map[string]any{"email": "unverified@example.com"}})
+			before := storetest.Snapshot(t, db)
 			r, _ := login(map[string]any{"sub": "u-1", "email": "unverified@example.com", "email_verified": false}, "/")
-			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "EMAIL_NOT_VERIFIED") || snapshot(t, db) != before {
+			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "EMAIL_NOT_VERIFIED") || storetest.Snapshot(t, db) != before {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 		})
@@ -335,9 +337,9 @@ func TestJWTSSOProvisioning(t *testing.T) {
 				t.Fatal(r.Body)
 			}
 			db.Client.User.Update().Where(user.Email("sus@example.com")).SetStatus(user.StatusSUSPENDED).ExecX(ctx)
-			before := snapshot(t, db)
+			before := storetest.Snapshot(t, db)
 			r, _ = login(map[string]any{"sub": "sus-1", "email": "sus@example.com", "name": "Changed"}, "/")
-			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "USER_SUSPENDED") || snapshot(t, db) != before {
+			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "USER_SUSPENDED") || storetest.Snapshot(t, db) != before {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 		})
@@ -347,14 +349,14 @@ func TestJWTSSOProvisioning(t *testing.T) {
 			if r.Status != http.StatusSeeOther {
 				t.Fatal(r.Body)
 			}
-			if me := app.gql(b, "", "{ me { username } }", nil); dig(me.Data, "me", "username") != "member2" {
+			if me := app.gql(b, "", "{ me { username } }", nil); graphtest.Dig(me.Data, "me", "username") != "member2" {
 				t.Fatalf("%s", me.Raw)
 			}
 		})
 
 		t.Run("inspect is a dry run", func(t *testing.T) {
 			q := `query($t: String!) { inspectJwtSsoToken(token: $t) { decision reason profile { email externalId spaces { space } } user { email } skipped } }`
-			before := snapshot(t, db)
+			before := storetest.Snapshot(t, db)
 			for _, tt := range []struct {
 				over     map[string]any
 				decision string
@@ -365,19 +367,19 @@ func TestJWTSSOProvisioning(t *testing.T) {
 				{map[string]any{"sub": "other", "email": "new@example.com"}, "CONFLICT", "SSO_CONFLICT"},
 				{map[string]any{"email": nil}, "REJECT", "MISSING_CLAIM"},
 			} {
-				r := app.gql(c.admin, "", q, map[string]any{"t": sign(t, jwt.SigningMethodHS256, key, claims(tt.over), nil)})
-				got := dig(r.Data, "inspectJwtSsoToken")
-				if dig(got, "decision") != tt.decision || (tt.reason != "" && dig(got, "reason") != tt.reason) {
+				r := app.gql(c.Admin, "", q, map[string]any{"t": sign(t, jwt.SigningMethodHS256, key, claims(tt.over), nil)})
+				got := graphtest.Dig(r.Data, "inspectJwtSsoToken")
+				if graphtest.Dig(got, "decision") != tt.decision || (tt.reason != "" && graphtest.Dig(got, "reason") != tt.reason) {
 					t.Errorf("%v: %s", tt.over, r.Raw)
 				}
 			}
-			if r := app.gql(c.admin, "", q, map[string]any{"t": "garbage"}); dig(r.Data, "inspectJwtSsoToken", "reason") != "INVALID_TOKEN" {
+			if r := app.gql(c.Admin, "", q, map[string]any{"t": "garbage"}); graphtest.Dig(r.Data, "inspectJwtSsoToken", "reason") != "INVALID_TOKEN" {
 				t.Errorf("%s", r.Raw)
 			}
-			if r := app.gql(c.member, "", q, map[string]any{"t": "garbage"}); r.code() != "FORBIDDEN" {
+			if r := app.gql(c.Member, "", q, map[string]any{"t": "garbage"}); r.Code() != "FORBIDDEN" {
 				t.Errorf("%s", r.Raw)
 			}
-			if after := snapshot(t, db); after != before {
+			if after := storetest.Snapshot(t, db); after != before {
 				t.Fatalf("the dry run wrote:\n%s\n%s", before, after)
 			}
 		})
@@ -389,8 +391,8 @@ func TestJWTSSOProvisioning(t *testing.T) {
 func TestJWTSSOConcurrentFirstLogins(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		app := newApp(t, db, nil)
-		c := setupCallers(t, app)
-		key := []byte(enableJWT(t, app, c.admin))
+		c := app.client().Callers()
+		key := []byte(enableJWT(t, app, c.Admin))
 		const n = 50
 		tokens := make([]string, n)
 		for i := range tokens {
@@ -453,11 +455,11 @@ func mustJSON(t testing.TB, v any) []byte {
 func TestJWTSSOUnicodeIdentities(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		app := newApp(t, db, nil)
-		c := setupCallers(t, app)
+		c := app.client().Callers()
 		ctx := context.Background()
-		key := []byte(enableJWT(t, app, c.admin))
+		key := []byte(enableJWT(t, app, c.Admin))
 		kim := app.createUser("kim.park@example.com", "", user.RoleMEMBER)
-		login := func(sub, email string) (response, *http.Client) {
+		login := func(sub, email string) (webtest.Response, *http.Client) {
 			b := browser(t)
 			tok := sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": sub, "email": email}), nil)
 			return app.ssoGet(b, tok, "/", "application/json"), b
@@ -492,13 +494,13 @@ func TestJWTSSOUnicodeIdentities(t *testing.T) {
 					t.Fatalf("%d %s", r.Status, r.Body)
 				}
 				me := app.gql(b, "", "{ me { id email role } }", nil)
-				if id := dig(me.Data, "me", "id"); id == fmt.Sprint(c.adminUser.ID) || id == fmt.Sprint(kim.ID) ||
-					dig(me.Data, "me", "role") != "MEMBER" || dig(me.Data, "me", "email") != tc.email {
+				if id := graphtest.Dig(me.Data, "me", "id"); id == fmt.Sprint(c.AdminUser.ID) || id == fmt.Sprint(kim.ID) ||
+					graphtest.Dig(me.Data, "me", "role") != "MEMBER" || graphtest.Dig(me.Data, "me", "email") != tc.email {
 					t.Fatalf("signed in as %s", me.Raw)
 				}
 			})
 		}
-		if got := db.Client.User.GetX(ctx, c.adminUser.ID); got.ExternalID != nil || got.Role != user.RoleADMIN {
+		if got := db.Client.User.GetX(ctx, c.AdminUser.ID); got.ExternalID != nil || got.Role != user.RoleADMIN {
 			t.Fatalf("the admin changed: %+v", got)
 		}
 		if got := db.Client.User.GetX(ctx, kim.ID); got.ExternalID != nil {
@@ -514,8 +516,8 @@ func TestJWTSSOUnicodeIdentities(t *testing.T) {
 func TestJWTSSOIdentityClaims(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		app := newApp(t, db, nil)
-		c := setupCallers(t, app)
-		key := []byte(enableJWT(t, app, c.admin))
+		c := app.client().Callers()
+		key := []byte(enableJWT(t, app, c.Admin))
 		b := browser(t)
 		login := func(t *testing.T, over map[string]any) {
 			t.Helper()
@@ -528,14 +530,14 @@ func TestJWTSSOIdentityClaims(t *testing.T) {
 				t.Fatalf("login with %v: %d %s", over, r.Status, r.Body)
 			}
 		}
-		me := func(t *testing.T) gqlResult {
+		me := func(t *testing.T) graphtest.Result {
 			t.Helper()
 			return app.gql(b, "", "{ me { externalId username role tagline picture fields { key value } } }", nil)
 		}
-		field := func(r gqlResult, key string) any {
-			for _, f := range dig(r.Data, "me", "fields").([]any) {
-				if dig(f, "key") == key {
-					return dig(f, "value")
+		field := func(r graphtest.Result, key string) any {
+			for _, f := range graphtest.Dig(r.Data, "me", "fields").([]any) {
+				if graphtest.Dig(f, "key") == key {
+					return graphtest.Dig(f, "value")
 				}
 			}
 			return nil
@@ -544,29 +546,29 @@ func TestJWTSSOIdentityClaims(t *testing.T) {
 		t.Run("sub is the externalId, id is not", func(t *testing.T) {
 			login(t, map[string]any{"id": "crm-7", "username": "jo", "tagline": "hi", "picture": "https://cdn.example.com/jo.png"})
 			r := me(t)
-			if dig(r.Data, "me", "externalId") != "cust-42" || dig(r.Data, "me", "username") != "jo" {
+			if graphtest.Dig(r.Data, "me", "externalId") != "cust-42" || graphtest.Dig(r.Data, "me", "username") != "jo" {
 				t.Fatalf("%s", r.Raw)
 			}
 			if n := db.Client.User.Query().Where(user.ExternalID("crm-7")).CountX(context.Background()); n != 0 {
 				t.Fatal("the id claim was stored as an externalId")
 			}
-			in := app.gql(c.admin, "", `query($t: String!) { inspectJwtSsoToken(token: $t) { decision profile { externalId } } }`,
+			in := app.gql(c.Admin, "", `query($t: String!) { inspectJwtSsoToken(token: $t) { decision profile { externalId } } }`,
 				map[string]any{"t": sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": "cust-42", "id": "crm-7", "email": "jo@example.com"}), nil)})
-			if dig(in.Data, "inspectJwtSsoToken", "profile", "externalId") != "cust-42" || dig(in.Data, "inspectJwtSsoToken", "decision") != "UPDATE" {
+			if graphtest.Dig(in.Data, "inspectJwtSsoToken", "profile", "externalId") != "cust-42" || graphtest.Dig(in.Data, "inspectJwtSsoToken", "decision") != "UPDATE" {
 				t.Fatalf("inspection: %s", in.Raw)
 			}
 		})
 
 		t.Run("role mapping", func(t *testing.T) {
-			r := app.gql(c.admin, "", `mutation { updateJwtSsoSettings(input: {adminClaim: "roles", adminClaimValue: "owner", moderatorClaim: "moderator"}) {
+			r := app.gql(c.Admin, "", `mutation { updateJwtSsoSettings(input: {adminClaim: "roles", adminClaimValue: "owner", moderatorClaim: "moderator"}) {
 				jwtSso { adminClaim adminClaimValue moderatorClaim moderatorClaimValue } } }`, nil)
 			want := map[string]any{"adminClaim": "roles", "adminClaimValue": "owner", "moderatorClaim": "moderator", "moderatorClaimValue": ""}
 			for k, v := range want {
-				if got := dig(r.Data, "updateJwtSsoSettings", "jwtSso", k); got != v {
+				if got := graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", k); got != v {
 					t.Fatalf("jwtSso.%s = %v, want %v: %s", k, got, v, r.Raw)
 				}
 			}
-			if r := app.gql(c.admin, "", `mutation { updateJwtSsoSettings(input: {adminClaim: "`+strings.Repeat("x", 201)+`"}) { jwtSso { adminClaim } } }`, nil); r.code() != "BAD_USER_INPUT" {
+			if r := app.gql(c.Admin, "", `mutation { updateJwtSsoSettings(input: {adminClaim: "`+strings.Repeat("x", 201)+`"}) { jwtSso { adminClaim } } }`, nil); r.Code() != "BAD_USER_INPUT" {
 				t.Fatalf("a 201-character claim: %s", r.Raw)
 			}
 			for _, step := range []struct {
@@ -587,7 +589,7 @@ func TestJWTSSOIdentityClaims(t *testing.T) {
 						over = map[string]any{"moderator": json.RawMessage("null")}
 					}
 					login(t, over)
-					if got := dig(me(t).Data, "me", "role"); got != step.role {
+					if got := graphtest.Dig(me(t).Data, "me", "role"); got != step.role {
 						t.Fatalf("role %v, want %s", got, step.role)
 					}
 					if n := app.countEvents("ROLE_CHANGED"); n != step.event {
@@ -599,32 +601,32 @@ func TestJWTSSOIdentityClaims(t *testing.T) {
 
 		t.Run("syncUsername", func(t *testing.T) {
 			login(t, map[string]any{"username": "jo-renamed"})
-			if got := dig(me(t).Data, "me", "username"); got != "jo" {
+			if got := graphtest.Dig(me(t).Data, "me", "username"); got != "jo" {
 				t.Fatalf("username followed the claim with syncUsername off: %v", got)
 			}
-			r := app.gql(c.admin, "", `mutation { updateAuthSettings(input: {syncUsername: true}) { syncUsername } }`, nil)
-			if dig(r.Data, "updateAuthSettings", "syncUsername") != true {
+			r := app.gql(c.Admin, "", `mutation { updateAuthSettings(input: {syncUsername: true}) { syncUsername } }`, nil)
+			if graphtest.Dig(r.Data, "updateAuthSettings", "syncUsername") != true {
 				t.Fatalf("%s", r.Raw)
 			}
-			if r := app.gql(c.admin, "", `{ authSettings { syncUsername } }`, nil); dig(r.Data, "authSettings", "syncUsername") != true {
+			if r := app.gql(c.Admin, "", `{ authSettings { syncUsername } }`, nil); graphtest.Dig(r.Data, "authSettings", "syncUsername") != true {
 				t.Fatalf("%s", r.Raw)
 			}
 			login(t, map[string]any{"username": "jo-renamed"})
-			if got := dig(me(t).Data, "me", "username"); got != "jo-renamed" {
+			if got := graphtest.Dig(me(t).Data, "me", "username"); got != "jo-renamed" {
 				t.Fatalf("username %v, want jo-renamed", got)
 			}
 			// A name another member holds gets a suffix.
 			app.createUser("taken@example.com", adminPass, user.RoleMEMBER)
 			db.Client.User.Update().Where(user.Email("taken@example.com")).SetUsername("taken").ExecX(context.Background())
 			login(t, map[string]any{"username": "Taken"})
-			if got := dig(me(t).Data, "me", "username"); got != "taken2" {
+			if got := graphtest.Dig(me(t).Data, "me", "username"); got != "taken2" {
 				t.Fatalf("username %v, want taken2", got)
 			}
-			app.gql(c.admin, "", `mutation { updateAuthSettings(input: {syncUsername: false}) { syncUsername } }`, nil)
+			app.gql(c.Admin, "", `mutation { updateAuthSettings(input: {syncUsername: false}) { syncUsername } }`, nil)
 		})
 
 		t.Run("arrays fill fields, empty values clear", func(t *testing.T) {
-			app.gql(c.admin, "", `mutation { a: createProfileField(input: {key: "teams", name: "Teams", type: TEXT, externalKeys: ["teams"]}) { id }
+			app.gql(c.Admin, "", `mutation { a: createProfileField(input: {key: "teams", name: "Teams", type: TEXT, externalKeys: ["teams"]}) { id }
 				b: createProfileField(input: {key: "plan", name: "Plan", type: SELECT, options: ["free", "gold"], externalKeys: ["plans"]}) { id } }`, nil)
 			login(t, map[string]any{"teams": []any{"red", "blue"}, "plans": []any{"platinum", "gold"}})
 			r := me(t)
@@ -632,12 +634,12 @@ func TestJWTSSOIdentityClaims(t *testing.T) {
 				t.Fatalf("%s", r.Raw)
 			}
 			login(t, nil)
-			if r := me(t); field(r, "teams") != "red, blue" || dig(r.Data, "me", "tagline") != "hi" {
+			if r := me(t); field(r, "teams") != "red, blue" || graphtest.Dig(r.Data, "me", "tagline") != "hi" {
 				t.Fatalf("absent claims changed the profile: %s", r.Raw)
 			}
 			login(t, map[string]any{"teams": json.RawMessage("null"), "plans": "", "tagline": "", "picture": json.RawMessage("null")})
 			r = me(t)
-			if field(r, "teams") != nil || field(r, "plan") != nil || dig(r.Data, "me", "tagline") != "" || dig(r.Data, "me", "picture") != "" {
+			if field(r, "teams") != nil || field(r, "plan") != nil || graphtest.Dig(r.Data, "me", "tagline") != "" || graphtest.Dig(r.Data, "me", "picture") != "" {
 				t.Fatalf("explicit empty values did not clear: %s", r.Raw)
 			}
 		})

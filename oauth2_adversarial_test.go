@@ -15,7 +15,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // TestOAuth2AdversarialIDTokens attacks the callback with id_tokens from a provider the test
@@ -119,7 +121,7 @@ func TestOAuth2AdversarialIDTokens(t *testing.T) {
 			admin := adminToken(t, app)
 			enableOAuth2(t, app, admin, idp.settings())
 			app.createUser("existing@example.com", "", "MEMBER")
-			before := snapshot(t, db)
+			before := storetest.Snapshot(t, db)
 			failures := app.countEvents(auth.EventLoginFailed)
 
 			c := browser(t)
@@ -129,7 +131,7 @@ func TestOAuth2AdversarialIDTokens(t *testing.T) {
 				if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/after" {
 					t.Fatalf("want a sign-in: %d %s", r.Status, r.Body)
 				}
-				if me := app.gql(c, "", "{ me { externalId email } }", nil); dig(me.Data, "me", "externalId") != "idp-user-1" {
+				if me := app.gql(c, "", "{ me { externalId email } }", nil); graphtest.Dig(me.Data, "me", "externalId") != "idp-user-1" {
 					t.Fatalf("me: %s", me.Raw)
 				}
 				return
@@ -145,7 +147,7 @@ func TestOAuth2AdversarialIDTokens(t *testing.T) {
 					t.Fatalf("a session cookie was set: %s", ck)
 				}
 			}
-			if after := snapshot(t, db); after != before {
+			if after := storetest.Snapshot(t, db); after != before {
 				t.Fatalf("data changed:\n%s\n→\n%s", before, after)
 			}
 			if n, _ := db.Client.Session.Query().Count(ctx); n != 0 {
@@ -259,7 +261,7 @@ func TestOAuth2KeyRotation(t *testing.T) {
 	idp := startIdP(t)
 	app := newApp(t, storetest.SQLite(t), nil)
 	enableOAuth2(t, app, adminToken(t, app), idp.settings())
-	login := func() response {
+	login := func() webtest.Response {
 		c := browser(t)
 		state := idp.begin(t, app, c)
 		return callback(t, app, c, url.Values{"code": {"good-code"}, "state": {state}})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // TestOAuth2PlainProviders signs members in through providers shaped like WordPress (WP OAuth
@@ -95,7 +96,7 @@ func TestOAuth2PlainProviders(t *testing.T) {
 			}
 			me := app.gql(c, "", "{ me { externalId email name username } }", nil)
 			for k, v := range tc.want {
-				if got := dig(me.Data, "me", k); got != v {
+				if got := graphtest.Dig(me.Data, "me", k); got != v {
 					t.Errorf("me.%s = %v, want %v", k, got, v)
 				}
 			}

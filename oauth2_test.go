@@ -20,6 +20,7 @@ import (
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // TestOAuth2LoginWithOpenIDProvider signs a member in through a real OpenID Provider configured
@@ -61,7 +62,7 @@ func TestOAuth2LoginWithOpenIDProvider(t *testing.T) {
 		me := app.gql(c, "", "{ me { externalId email name username role } }", nil)
 		want := map[string]any{"externalId": "op-alice", "email": "alice@example.com", "name": "Alice Anders", "username": "alice", "role": "ADMIN"}
 		for k, v := range want {
-			if got := dig(me.Data, "me", k); got != v {
+			if got := graphtest.Dig(me.Data, "me", k); got != v {
 				t.Errorf("me.%s = %v, want %v (%s)", k, got, v, me.Raw)
 			}
 		}
@@ -116,7 +117,7 @@ func TestOAuth2LoginKeepsLastAdmin(t *testing.T) {
 			t.Fatalf("callback: %d", resp.StatusCode)
 		}
 		me := app.gql(c, "", "{ me { id externalId role } }", nil)
-		if dig(me.Data, "me", "id") != fmt.Sprint(alice.ID) || dig(me.Data, "me", "externalId") != "op-alice" || dig(me.Data, "me", "role") != "ADMIN" {
+		if graphtest.Dig(me.Data, "me", "id") != fmt.Sprint(alice.ID) || graphtest.Dig(me.Data, "me", "externalId") != "op-alice" || graphtest.Dig(me.Data, "me", "role") != "ADMIN" {
 			t.Fatalf("after the SSO login: %s", me.Raw)
 		}
 		if n := app.countEvents(auth.EventRoleChangeRefused); n != 1 {
@@ -195,7 +196,7 @@ func TestOAuth2RefreshRevalidation(t *testing.T) {
 		signedIn := func() bool {
 			t.Helper()
 			me := app.gql(c, "", "{ me { id } }", nil)
-			return dig(me.Data, "me", "id") != nil
+			return graphtest.Dig(me.Data, "me", "id") != nil
 		}
 
 		// Due: revalidated, the session goes on.
@@ -238,7 +239,7 @@ func TestOAuth2RefreshRevalidation(t *testing.T) {
 		op.revoke(t, string(rt))
 		due()
 		me := app.gql(c, "", "{ me { id } authSettings { emailPasswordEnabled } }", nil)
-		if dig(me.Data, "me") != nil || me.code() != "UNAUTHENTICATED" {
+		if graphtest.Dig(me.Data, "me") != nil || me.Code() != "UNAUTHENTICATED" {
 			t.Fatalf("after revocation: %s", me.Raw)
 		}
 		if n := db.Client.Session.Query().CountX(ctx); n != 0 {
@@ -291,7 +292,7 @@ func TestOAuth2Logout(t *testing.T) {
 	if end.StatusCode != http.StatusFound && end.StatusCode != http.StatusSeeOther {
 		t.Fatalf("provider end_session: %d", end.StatusCode)
 	}
-	if me := app.gql(c, "", "{ me { id } }", nil); dig(me.Data, "me") != nil {
+	if me := app.gql(c, "", "{ me { id } }", nil); graphtest.Dig(me.Data, "me") != nil {
 		t.Fatal("still signed in after logout")
 	}
 }
@@ -315,7 +316,7 @@ func TestOAuth2TestMode(t *testing.T) {
 	c := op.member(t)
 	app.login(c, "boss@example.com", "correct horse battery")
 	users := db.Client.User.Query().CountX(ctx)
-	before := snapshot(t, db)
+	before := storetest.Snapshot(t, db)
 	resp := op.signIn(t, c, app.URL+"/auth/oauth2/login?test=true", "alice", "verysecure")
 	body := readAll(t, resp)
 	if resp.StatusCode != http.StatusOK {
@@ -333,7 +334,7 @@ func TestOAuth2TestMode(t *testing.T) {
 		t.Fatalf("test mode wrote users: %d → %d", users, got)
 	}
 	_ = before
-	if me := app.gql(c, "", "{ me { email } }", nil); dig(me.Data, "me", "email") != "boss@example.com" {
+	if me := app.gql(c, "", "{ me { email } }", nil); graphtest.Dig(me.Data, "me", "email") != "boss@example.com" {
 		t.Fatalf("the admin's session changed: %s", me.Raw)
 	}
 
@@ -406,13 +407,13 @@ func TestOAuth2RevalidationReappliesProfile(t *testing.T) {
 			t.Helper()
 			me := app.gql(c, "", meQ, nil)
 			for k, v := range want {
-				if got := dig(me.Data, "me", k); got != v {
+				if got := graphtest.Dig(me.Data, "me", k); got != v {
 					t.Errorf("me.%s = %v, want %v (%s)", k, got, v, me.Raw)
 				}
 			}
 			got := map[string]string{}
-			for _, f := range dig(me.Data, "me", "fields").([]any) {
-				got[dig(f, "key").(string)] = dig(f, "value").(string)
+			for _, f := range graphtest.Dig(me.Data, "me", "fields").([]any) {
+				got[graphtest.Dig(f, "key").(string)] = graphtest.Dig(f, "value").(string)
 			}
 			if len(got) != len(fields) {
 				t.Errorf("fields %v, want %v", got, fields)
@@ -422,7 +423,7 @@ func TestOAuth2RevalidationReappliesProfile(t *testing.T) {
 					t.Errorf("fields %v, want %v", got, fields)
 				}
 			}
-			if n := len(dig(me.Data, "me", "spaces").([]any)); n != spaces {
+			if n := len(graphtest.Dig(me.Data, "me", "spaces").([]any)); n != spaces {
 				t.Errorf("%d spaces, want %d (%s)", n, spaces, me.Raw)
 			}
 		}
@@ -456,7 +457,7 @@ func TestOAuth2RevalidationReappliesProfile(t *testing.T) {
 		before := db.Client.User.Query().Where(user.ExternalID("op-alice")).OnlyX(ctx)
 		op.editUser("op-alice", func(u *opstorage.User) { u.Email = "taken@example.com"; u.LastName = "Changed" })
 		due()
-		if me := app.gql(c, "", "{ me { id } }", nil); dig(me.Data, "me") != nil {
+		if me := app.gql(c, "", "{ me { id } }", nil); graphtest.Dig(me.Data, "me") != nil {
 			t.Fatalf("the session survived a conflict: %s", me.Raw)
 		}
 		after := db.Client.User.GetX(ctx, before.ID)
@@ -479,14 +480,14 @@ func TestOAuth2DomainWithScheme(t *testing.T) {
 		admin := adminToken(t, app)
 		q := `mutation($in: UpdateOAuth2SettingsInput!) { updateOAuth2Settings(input: $in) { oauth2 { domain } } }`
 		r := app.gql(nil, admin, q, map[string]any{"in": map[string]any{"domain": "http://" + op.domain()}})
-		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "domain" {
+		if r.Code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "domain" {
 			t.Fatalf("http:// domain: %s", r.Raw)
 		}
 		r = app.gql(nil, admin, q, map[string]any{"in": map[string]any{
 			"enabled": true, "provider": "OKTA", "domain": " HTTPS://" + op.domain() + "/ ",
 			"clientId": op.ClientID, "clientSecret": op.ClientSecret,
 		}})
-		if got := dig(r.Data, "updateOAuth2Settings", "oauth2", "domain"); got != op.domain() {
+		if got := graphtest.Dig(r.Data, "updateOAuth2Settings", "oauth2", "domain"); got != op.domain() {
 			t.Fatalf("domain stored as %v, want %s: %s", got, op.domain(), r.Raw)
 		}
 		c := op.member(t)
@@ -495,7 +496,7 @@ func TestOAuth2DomainWithScheme(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("login: %d", resp.StatusCode)
 		}
-		if me := app.gql(c, "", "{ me { externalId } }", nil); dig(me.Data, "me", "externalId") != "op-alice" {
+		if me := app.gql(c, "", "{ me { externalId } }", nil); graphtest.Dig(me.Data, "me", "externalId") != "op-alice" {
 			t.Fatalf("%s", me.Raw)
 		}
 	})

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/text/language"
 
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store"
 )
 
@@ -180,18 +180,12 @@ func newAppWithOP(t testing.TB, db *store.DB, op *testOP, env map[string]string)
 	return app
 }
 
-// member is a browser: a cookie jar, no automatic redirects, trusting the provider's certificate.
+// member is a browser trusting the provider's certificate.
 func (op *testOP) member(t testing.TB) *http.Client {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &http.Client{
-		Jar:           jar,
-		Transport:     op.Server.Client().Transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	c := webtest.Browser(t)
+	c.Transport = op.Server.Client().Transport
+	return c
 }
 
 // signIn follows a login that starts at start (a URL of the community) through the provider's

@@ -18,6 +18,7 @@ import (
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // TestDatabaseOutageMidLogin cuts the database away while JWT SSO logins of new members (each
@@ -34,7 +35,7 @@ func TestDatabaseOutageMidLogin(t *testing.T) {
 	app := &testApp{t: t, URL: base}
 	admin := browser(t)
 	app.login(admin, "owner@example.com", adminPass)
-	mustGQL := func(q string) gqlResult {
+	mustGQL := func(q string) graphtest.Result {
 		t.Helper()
 		r := app.gql(admin, "", q, nil)
 		if len(r.Errors) > 0 {
@@ -48,7 +49,7 @@ func TestDatabaseOutageMidLogin(t *testing.T) {
 	for i := range 2 {
 		mustGQL(fmt.Sprintf(`mutation { createProfileField(input: {key: "f%d", name: "F%d", type: TEXT, externalKeys: ["f%d"]}) { id } }`, i, i, i))
 	}
-	secret := dig(mustGQL(`mutation { regenerateJwtSsoSecret }`).Data, "regenerateJwtSsoSecret").(string)
+	secret := graphtest.Dig(mustGQL(`mutation { regenerateJwtSsoSecret }`).Data, "regenerateJwtSsoSecret").(string)
 	mustGQL(`mutation { updateJwtSsoSettings(input: {enabled: true}) { jwtSso { enabled } } }`)
 
 	var (

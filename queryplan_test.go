@@ -19,6 +19,7 @@ import (
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // growingTables are the tables that grow with members and use; a statement may not read any of
@@ -39,7 +40,7 @@ func seedPlanRows(t *testing.T, db *store.DB) {
 	t.Helper()
 	ctx := context.Background()
 	c := db.Client
-	users := seedUsers(t, db, planRows, 3, 2)
+	users := storetest.SeedUsers(t, db, planRows, 3, 2)
 	now := time.Now()
 	var (
 		sessions []*ent.SessionCreate
@@ -146,7 +147,7 @@ func TestQueryPlans(t *testing.T) {
 			})
 			r := app.gql(nil, admin, `mutation { regenerateJwtSsoSecret }`, nil)
 			secret, _ := r.Data["regenerateJwtSsoSecret"].(string)
-			if r = app.gql(nil, admin, `mutation { updateJwtSsoSettings(input: {enabled: true}) { jwtSso { enabled } } }`, nil); secret == "" || r.code() != "" {
+			if r = app.gql(nil, admin, `mutation { updateJwtSsoSettings(input: {enabled: true}) { jwtSso { enabled } } }`, nil); secret == "" || r.Code() != "" {
 				t.Fatalf("enable JWT SSO: %s", r.Raw)
 			}
 			seedPlanRows(t, db)
@@ -166,7 +167,7 @@ func TestQueryPlans(t *testing.T) {
 			}
 			signedIn := func(c *http.Client, bearer string) {
 				t.Helper()
-				if r := app.gql(c, bearer, "{ me { id spaces { space { slug } } fields { key value } } }", nil); dig(r.Data, "me", "id") == nil {
+				if r := app.gql(c, bearer, "{ me { id spaces { space { slug } } fields { key value } } }", nil); graphtest.Dig(r.Data, "me", "id") == nil {
 					t.Fatalf("not signed in: %s", r.Raw)
 				}
 			}
@@ -226,12 +227,12 @@ func TestQueryPlans(t *testing.T) {
 				t.Fatalf("logout: %d", r.Status)
 			}
 			me := app.gql(c, "", "{ me { id } }", nil)
-			if r := app.gql(nil, admin, `mutation($id: ID!) { revokeUserSessions(userId: $id) }`, map[string]any{"id": dig(me.Data, "me", "id")}); r.code() != "" {
+			if r := app.gql(nil, admin, `mutation($id: ID!) { revokeUserSessions(userId: $id) }`, map[string]any{"id": graphtest.Dig(me.Data, "me", "id")}); r.Code() != "" {
 				t.Fatalf("revokeUserSessions: %s", r.Raw)
 			}
 			// The security log of one member, found by its email (the API's filter through the
 			// event's user).
-			if r := app.gql(nil, admin, `{ securityEvents(first: 20, where: {hasUserWith: [{email: "user7@example.com"}]}) { edges { node { type } } } }`, nil); r.code() != "" || len(dig(r.Data, "securityEvents", "edges").([]any)) == 0 {
+			if r := app.gql(nil, admin, `{ securityEvents(first: 20, where: {hasUserWith: [{email: "user7@example.com"}]}) { edges { node { type } } } }`, nil); r.Code() != "" || len(graphtest.Dig(r.Data, "securityEvents", "edges").([]any)) == 0 {
 				t.Fatalf("a member's security log: %s", r.Raw)
 			}
 			stmts := log.StopWithArgs()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // TestTwoReplicas runs two server instances, each with its own connection pool, on one MariaDB
@@ -55,7 +56,7 @@ func TestTwoReplicas(t *testing.T) {
 		t.Fatalf("callback on B: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	for name, app := range map[string]*testApp{"A": a, "B": b} {
-		if me := app.gql(c, "", "{ me { externalId } }", nil); dig(me.Data, "me", "externalId") != "op-alice" {
+		if me := app.gql(c, "", "{ me { externalId } }", nil); graphtest.Dig(me.Data, "me", "externalId") != "op-alice" {
 			t.Fatalf("session on %s: %s", name, me.Raw)
 		}
 	}
@@ -78,7 +79,7 @@ func TestTwoReplicas(t *testing.T) {
 	}
 	stolen := browser(t)
 	stolen.Jar.SetCookies(u, []*http.Cookie{{Name: saved.Name, Value: saved.Value}})
-	if me := a.gql(stolen, "", "{ me { id } }", nil); dig(me.Data, "me") != nil {
+	if me := a.gql(stolen, "", "{ me { id } }", nil); graphtest.Dig(me.Data, "me") != nil {
 		t.Fatalf("the old cookie still works on A: %s", me.Raw)
 	}
 }
