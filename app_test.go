@@ -112,3 +112,13 @@ func adminToken(t testing.TB, a *testApp) string {
 	t.Helper()
 	return a.client().AdminToken()
 }
+
+func (a *testApp) ssoGet(c *http.Client, token, target, accept string) webtest.Response {
+	a.t.Helper()
+	return a.client().SSOGet(c, token, target, accept)
+}
+
+func enableJWT(t *testing.T, a *testApp, admin *http.Client) string {
+	t.Helper()
+	return a.client().EnableJWT(admin)
+}

@@ -32,6 +32,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/jwtsso"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/ent/securityevent"
@@ -441,7 +442,7 @@ func (l *jwtLogin) loginURL(b *testing.B, base, sub, email, name, value string) 
 	for _, k := range benchFieldKeys {
 		c[k] = value
 	}
-	tok := sign(b, jwt.SigningMethodHS256, l.secret, c, nil)
+	tok := authtest.Sign(b, jwt.SigningMethodHS256, l.secret, c, nil)
 	return base + "/api/auth/sso?" + url.Values{"jwt": {tok}, "redirect_uri": {"/spaces"}}.Encode()
 }
 
@@ -853,4 +854,12 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secret []byte) http.HandlerFunc {
 		}
 		http.Redirect(w, r, target, http.StatusSeeOther)
 	}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
 	"github.com/community/sso/graph/graphtest"
@@ -257,7 +258,7 @@ func newBrowserApp(t *testing.T) browserApp {
 
 // ssoLink is the link a customer's site sends a member to: a fresh HS256 token for claims.
 func (a browserApp) ssoLink(t testing.TB, c jwt.MapClaims, target string) string {
-	q := url.Values{"jwt": {sign(t, jwt.SigningMethodHS256, []byte(a.secret), c, nil)}, "redirect_uri": {target}}
+	q := url.Values{"jwt": {authtest.Sign(t, jwt.SigningMethodHS256, []byte(a.secret), c, nil)}, "redirect_uri": {target}}
 	return a.URL + "/api/auth/sso?" + q.Encode()
 }
 
@@ -271,7 +272,7 @@ func TestBrowserJWTSSO(t *testing.T) {
 
 	// /some/path stands for a page of the community's web app on the same origin (this server
 	// answers it 404): where the member asked to go, and where the app calls the API from.
-	link := app.ssoLink(t, claims(map[string]any{"sub": "cust-77", "email": "robin@example.com", "name": "Robin Reader"}), "/some/path?tab=2")
+	link := app.ssoLink(t, authtest.Claims(map[string]any{"sub": "cust-77", "email": "robin@example.com", "name": "Robin Reader"}), "/some/path?tab=2")
 	loc, _ := navigate(t, ctx, link)
 	if loc != app.URL+"/some/path?tab=2" {
 		t.Fatalf("landed on %s, want %s/some/path?tab=2", loc, app.URL)
@@ -366,7 +367,7 @@ func TestBrowserLogout(t *testing.T) {
 	}()
 	assertPNG(t, loginShot)
 
-	navigate(t, ctx, app.ssoLink(t, claims(map[string]any{"sub": "cust-9", "email": "sam@example.com", "name": "Sam Sample"}), "/"))
+	navigate(t, ctx, app.ssoLink(t, authtest.Claims(map[string]any{"sub": "cust-9", "email": "sam@example.com", "name": "Sam Sample"}), "/"))
 	if loc := location(t, ctx); loc != app.URL+"/" {
 		t.Fatalf("after SSO: %s", loc)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/mail/mailtest"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/securityevent"
@@ -244,7 +245,7 @@ func TestEmailOwnership(t *testing.T) {
 			mustChange(t, app, kim, kimUser.ID, "ceo@example.com") // pending, never confirmed
 			next()
 			ceo := browser(t)
-			tok := sign(t, jwt.SigningMethodHS256, []byte(secret), claims(map[string]any{"sub": "ceo-1", "email": "ceo@example.com", "name": "The CEO"}), nil)
+			tok := authtest.Sign(t, jwt.SigningMethodHS256, []byte(secret), authtest.Claims(map[string]any{"sub": "ceo-1", "email": "ceo@example.com", "name": "The CEO"}), nil)
 			if r := app.ssoGet(ceo, tok, "/", ""); r.Status != http.StatusSeeOther {
 				t.Fatalf("CEO's first login: %d %s", r.Status, r.Body)
 			}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/go-jose/go-jose/v4"
 )
@@ -127,13 +128,7 @@ func (idp *testIdP) Claims(nonce string, over map[string]any) map[string]any {
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 		"email": "carol@example.com", "email_verified": true, "name": "Carol Chen",
 	}
-	for k, v := range over {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
+	authtest.Override(c, over)
 	return c
 }
 

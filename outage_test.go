@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
@@ -66,7 +67,7 @@ func TestDatabaseOutageMidLogin(t *testing.T) {
 		i := next.Add(1)
 		ext := fmt.Sprintf("m-%05d", i)
 		now := time.Now()
-		tok := sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{
+		tok := authtest.Sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{
 			"sub": ext, "email": ext + "@example.com", "name": "Member " + ext,
 			"spaceIds": []any{"space-0", "space-1", "space-2"}, "f0": "a", "f1": "b",
 			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),

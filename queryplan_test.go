@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/mail/mailtest"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/emailtoken"
@@ -160,7 +161,7 @@ func TestQueryPlans(t *testing.T) {
 			jwtLogin := func(c *http.Client, over map[string]any) {
 				t.Helper()
 				over["jti"] = fmt.Sprintf("plan-%d", time.Now().UnixNano()) // single use
-				tok := sign(t, jwt.SigningMethodHS256, []byte(secret), claims(over), nil)
+				tok := authtest.Sign(t, jwt.SigningMethodHS256, []byte(secret), authtest.Claims(over), nil)
 				if r := app.ssoGet(c, tok, "/", "application/json"); r.Status != http.StatusSeeOther {
 					t.Fatalf("JWT SSO login %v: %d %s", over, r.Status, r.Body)
 				}
