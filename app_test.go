@@ -122,3 +122,17 @@ func enableJWT(t *testing.T, a *testApp, admin *http.Client) string {
 	t.Helper()
 	return a.client().EnableJWT(admin)
 }
+
+// newAppWithOP serves the community with the provider's TLS client for outbound requests and
+// registers the community at the provider.
+func newAppWithOP(t testing.TB, db *store.DB, op *authtest.OP, env map[string]string) *testApp {
+	t.Helper()
+	app := newAppWith(t, db, env, deps{IdPClient: op.Server.Client()})
+	op.Register(app.URL)
+	return app
+}
+
+func enableOAuth2(t testing.TB, a *testApp, adminToken string, input map[string]any) {
+	t.Helper()
+	a.client().EnableOAuth2(adminToken, input)
+}

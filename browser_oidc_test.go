@@ -7,6 +7,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/graph/graphtest"
 )
@@ -16,7 +17,7 @@ import (
 // GraphQL me from the page.
 func TestBrowserOIDCLogin(t *testing.T) {
 	ctx := newChrome(t)
-	op := startOPWith(t, false)
+	op := authtest.StartOPWith(t, false)
 	app := newAppWithOP(t, storetest.SQLite(t), op, nil)
 	enableOAuth2(t, app, adminToken(t, app), map[string]any{
 		"enabled": true, "provider": "CUSTOM", "issuer": op.Issuer,

@@ -137,10 +137,10 @@ func TestQueryPlans(t *testing.T) {
 			ctx := context.Background()
 			log := &storetest.StatementLog{}
 			db := storetest.Open(t, backend, storetest.Options{WrapDriver: log.Wrap})
-			op := startOP(t)
+			op := authtest.StartOP(t)
 			smtp := mailtest.Start(t, mailtest.Options{Username: "relay", Password: "relay-password-1"})
 			app := newAppWith(t, db, smtp.Env(), deps{IdPClient: op.Server.Client()})
-			op.register(app.URL)
+			op.Register(app.URL)
 			admin := adminToken(t, app)
 			enableOAuth2(t, app, admin, map[string]any{
 				"enabled": true, "provider": "CUSTOM", "issuer": op.Issuer,
@@ -154,7 +154,7 @@ func TestQueryPlans(t *testing.T) {
 			seedPlanRows(t, db)
 			// The seeded fields take their values from the logins' claims.
 			db.Client.ProfileField.Update().Where(profilefield.Key("field_0")).SetExternalKeys([]string{"company"}).ExecX(ctx)
-			op.setClaims("op-alice", map[string]any{"spaceIds": []any{"space-0", "space-2"}, "company": "Acme"})
+			op.SetClaims("op-alice", map[string]any{"spaceIds": []any{"space-0", "space-2"}, "company": "Acme"})
 			const pass, newPass = "plan-password-1", "plan-password-2"
 			app.createUser("plan-direct@example.com", pass, user.RoleMEMBER)
 
@@ -194,8 +194,8 @@ func TestQueryPlans(t *testing.T) {
 			signedIn(b, "")
 			signedIn(nil, admin)
 			// OAuth2: the callback, then a due refresh revalidation.
-			c := op.member(t)
-			resp := op.signIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+			c := op.Member(t)
+			resp := op.SignIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusSeeOther {
 				t.Fatalf("OAuth2 login: %d", resp.StatusCode)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/graph/graphtest"
@@ -29,18 +30,18 @@ func TestTwoReplicas(t *testing.T) {
 		}
 		return db
 	}
-	op := startOP(t)
+	op := authtest.StartOP(t)
 	a := newAppWith(t, open(), nil, deps{IdPClient: op.Server.Client()})
 	// B answers under A's public URL, as replicas behind one load balancer do.
 	b := newAppWith(t, open(), map[string]string{"PUBLIC_URL": a.URL}, deps{IdPClient: op.Server.Client()})
-	op.register(a.URL)
+	op.Register(a.URL)
 	enableOAuth2(t, a, adminToken(t, a), map[string]any{
-		"enabled": true, "provider": "OKTA", "domain": op.domain(),
+		"enabled": true, "provider": "OKTA", "domain": op.Domain(),
 		"clientId": op.ClientID, "clientSecret": op.ClientSecret,
 	})
 
-	c := op.member(t)
-	cb := op.toCallback(t, c, a.URL+"/auth/oauth2/login?redirect_uri=/spaces", "alice", "verysecure")
+	c := op.Member(t)
+	cb := op.ToCallback(t, c, a.URL+"/auth/oauth2/login?redirect_uri=/spaces", "alice", "verysecure")
 	if !strings.HasPrefix(cb, a.URL+"/auth/oauth2/callback?") {
 		t.Fatalf("callback URL %q", cb)
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/auth/jwtsso"
@@ -22,7 +24,6 @@ import (
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
 	"github.com/community/sso/graph/graphtest"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // jwtApp serves the routes over db, signs the callers in, and has the admin turn JWT SSO on; it
