@@ -2,7 +2,6 @@ package main
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"testing"
@@ -55,18 +54,6 @@ const adminPass = authtest.Password
 
 // browser is webtest.Browser.
 func browser(t testing.TB) *http.Client { return webtest.Browser(t) }
-
-// browserFrom is browser with its connections made from the loopback address ip (any of
-// 127.0.0.0/8), so that the server sees a client address of its own.
-func browserFrom(t testing.TB, ip string) *http.Client {
-	t.Helper()
-	c := browser(t)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext
-	t.Cleanup(tr.CloseIdleConnections)
-	c.Transport = tr
-	return c
-}
 
 func (a *testApp) do(c *http.Client, req *http.Request) webtest.Response {
 	a.t.Helper()

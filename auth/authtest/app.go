@@ -98,6 +98,14 @@ func (a *App) Login(c *http.Client, email, pass string) {
 	}
 }
 
+// SignedIn is a new browser signed in through the direct login form.
+func (a *App) SignedIn(email, pass string) *http.Client {
+	a.T.Helper()
+	c := webtest.Browser(a.T)
+	a.Login(c, email, pass)
+	return c
+}
+
 // CountEvents counts the security events of a type.
 func (a *App) CountEvents(typ string) int {
 	a.T.Helper()
@@ -146,10 +154,9 @@ func (a *App) Callers() Callers {
 	c.AdminUser = a.CreateUser("admin@example.com", Password, user.RoleADMIN)
 	c.MemberUser = a.CreateUser("member@example.com", Password, user.RoleMEMBER)
 	a.CreateUser("mod@example.com", Password, user.RoleMODERATOR)
-	c.Admin, c.Member, c.Moderator = webtest.Browser(a.T), webtest.Browser(a.T), webtest.Browser(a.T)
-	a.Login(c.Admin, "admin@example.com", Password)
-	a.Login(c.Member, "member@example.com", Password)
-	a.Login(c.Moderator, "mod@example.com", Password)
+	c.Admin = a.SignedIn("admin@example.com", Password)
+	c.Member = a.SignedIn("member@example.com", Password)
+	c.Moderator = a.SignedIn("mod@example.com", Password)
 	r := a.GQL(c.Admin, "", graphtest.CreateAPIToken, map[string]any{"name": "script"})
 	c.Token, _ = graphtest.Dig(r.Data, "createApiToken", "token").(string)
 	if c.Token == "" {

@@ -2,6 +2,7 @@ package webtest
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"testing"
@@ -19,6 +20,18 @@ func Browser(t testing.TB) *http.Client {
 		Jar:           jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// BrowserFrom is a Browser whose connections are made from the loopback address ip (any of
+// 127.0.0.0/8), so that the server sees a client address of its own.
+func BrowserFrom(t testing.TB, ip string) *http.Client {
+	t.Helper()
+	c := Browser(t)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext
+	t.Cleanup(tr.CloseIdleConnections)
+	c.Transport = tr
+	return c
 }
 
 // Response is an answer read whole.
