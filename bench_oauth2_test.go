@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/community/sso/auth/authtest"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 )
@@ -36,7 +37,7 @@ type benchFlow struct {
 
 // callbackBench is a provider whose token endpoint hands out pre-signed answers by code.
 type callbackBench struct {
-	idp     *testIdP
+	idp     *authtest.IdP
 	app     *testApp
 	bare    *sql.DB // the floor's pool (see benchDB)
 	client  *http.Client
@@ -47,7 +48,7 @@ type callbackBench struct {
 
 func newCallbackBench(b *testing.B) *callbackBench {
 	ctx := context.Background()
-	cb := &callbackBench{idp: startIdP(b), answers: map[string]string{}, client: benchClient(b)}
+	cb := &callbackBench{idp: authtest.StartIdP(b), answers: map[string]string{}, client: benchClient(b)}
 	cb.idp.Token = func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		cb.mu.Lock()
@@ -56,7 +57,7 @@ func newCallbackBench(b *testing.B) *callbackBench {
 		cb.mu.Unlock()
 		if !ok || r.PostForm.Get("code_verifier") == "" {
 			w.WriteHeader(http.StatusBadRequest)
-			writeJSON(w, map[string]any{"error": "invalid_grant"})
+			authtest.WriteJSON(w, map[string]any{"error": "invalid_grant"})
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -65,7 +66,7 @@ func newCallbackBench(b *testing.B) *callbackBench {
 	db, bare := benchDB(b)
 	cb.bare = bare
 	cb.app = newApp(b, db, nil)
-	enableOAuth2(b, cb.app, adminToken(b, cb.app), cb.idp.settings())
+	enableOAuth2(b, cb.app, adminToken(b, cb.app), cb.idp.Settings())
 	// The returning member, unchanged by the login.
 	db.Client.User.Create().SetEmail("carol@example.com").SetName("Carol Chen").SetUsername("carol").SetExternalID("idp-user-1").SaveX(ctx)
 	return cb

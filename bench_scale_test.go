@@ -35,6 +35,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
@@ -95,7 +96,7 @@ func benchScale(b *testing.B, backend string, rows int, small bool) {
 
 	s := &scaleSite{app: newApp(b, db, nil), client: benchClient(b), members: members}
 	now := time.Now()
-	tok := sign(b, jwt.SigningMethodHS256, enableJWTSSO(b, s.app), jwt.MapClaims{"sub": "ext-7", "email": "user7@scale.example", "name": "User 7", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}, nil)
+	tok := authtest.Sign(b, jwt.SigningMethodHS256, enableJWTSSO(b, s.app), jwt.MapClaims{"sub": "ext-7", "email": "user7@scale.example", "name": "User 7", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}, nil)
 	s.signIn = s.app.URL + "/api/auth/sso?" + url.Values{"jwt": {tok}, "redirect_uri": {"/"}}.Encode()
 	s.token = adminToken(b, s.app)
 	s.cookie = s.login(b, "")

@@ -32,11 +32,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/jwtsso"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // floors keeps the mean ns/op of each floor benchmark run so far in this process.
@@ -169,7 +171,7 @@ type usersPage struct {
 func newUsersPage(b *testing.B) *usersPage {
 	db, bare := benchDB(b)
 	app := newApp(b, db, nil)
-	seedUsers(b, db, 120, 3, 2)
+	storetest.SeedUsers(b, db, 120, 3, 2)
 	p := &usersPage{db: db, bare: bare, app: app, token: adminToken(b, app), client: benchClient(b)}
 	p.body = mustJSON(b, map[string]any{"query": usersPageQuery, "variables": nil})
 	return p
@@ -212,12 +214,12 @@ func (p *usersPage) fetch(b *testing.B, url string) any {
 	if err := json.Unmarshal(body, &out); err != nil || status != http.StatusOK || len(out.Errors) > 0 {
 		b.Fatalf("users page: %d %v %.300s", status, err, body)
 	}
-	edges, _ := dig(out.Data, "users", "edges").([]any)
+	edges, _ := graphtest.Dig(out.Data, "users", "edges").([]any)
 	if len(edges) != 100 {
 		b.Fatalf("users page: %d edges", len(edges))
 	}
 	for _, e := range edges {
-		if len(dig(e, "node", "spaces").([]any)) != 3 || len(dig(e, "node", "fields").([]any)) != 2 {
+		if len(graphtest.Dig(e, "node", "spaces").([]any)) != 3 || len(graphtest.Dig(e, "node", "fields").([]any)) != 2 {
 			b.Fatalf("users page: %v", e)
 		}
 	}
@@ -419,7 +421,7 @@ func newJWTLogin(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB)) *jwtL
 	ctx := context.Background()
 	db, bare := open(b)
 	app := newApp(b, db, nil)
-	seedUsers(b, db, 120, 3, 2)
+	storetest.SeedUsers(b, db, 120, 3, 2)
 	for _, f := range db.Client.ProfileField.Query().AllX(ctx) {
 		f.Update().SetExternalKeys([]string{f.Key}).ExecX(ctx)
 	}
@@ -456,7 +458,7 @@ func (l *jwtLogin) loginURL(b *testing.B, base, sub, email, name, value string) 
 	for _, k := range benchFieldKeys {
 		c[k] = value
 	}
-	tok := sign(b, jwt.SigningMethodHS256, l.secret, c, nil)
+	tok := authtest.Sign(b, jwt.SigningMethodHS256, l.secret, c, nil)
 	return base + "/api/auth/sso?" + url.Values{"jwt": {tok}, "redirect_uri": {"/spaces"}}.Encode()
 }
 
@@ -876,4 +878,12 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secret []byte) http.HandlerFunc {
 
 func BenchmarkJWTLoginNewMySQLInterpolated(b *testing.B) {
 	benchJWTLoginNew(b, benchMySQLInterpolated, "JWTLoginNewMySQL")
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

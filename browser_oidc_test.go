@@ -7,7 +7,9 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // TestBrowserOIDCLogin: a member opens /?auth=true in a real browser, goes through the login page
@@ -15,7 +17,7 @@ import (
 // GraphQL me from the page.
 func TestBrowserOIDCLogin(t *testing.T) {
 	ctx := newChrome(t)
-	op := startOPWith(t, false)
+	op := authtest.StartOPWith(t, false)
 	app := newAppWithOP(t, storetest.SQLite(t), op, nil)
 	enableOAuth2(t, app, adminToken(t, app), map[string]any{
 		"enabled": true, "provider": "CUSTOM", "issuer": op.Issuer,
@@ -50,7 +52,7 @@ func TestBrowserOIDCLogin(t *testing.T) {
 		t.Fatalf("the flow cookie is still there: %+v", ck)
 	}
 	navigate(t, ctx, app.URL+"/app/feed")
-	if _, me := pageGraphQL(t, ctx, meQuery, nil); dig(me.Data, "me", "externalId") != "op-alice" || dig(me.Data, "me", "email") != "alice@example.com" {
+	if _, me := pageGraphQL(t, ctx, meQuery, nil); graphtest.Dig(me.Data, "me", "externalId") != "op-alice" || graphtest.Dig(me.Data, "me", "email") != "alice@example.com" {
 		t.Fatalf("me from the page: %s", me.Raw)
 	}
 }

@@ -29,8 +29,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // browserStepTimeout bounds one browser step (a navigation, a form post, a script): generous,
@@ -171,7 +173,7 @@ func browserCookie(t testing.TB, ctx context.Context, url, name string) *network
 // as the community's web app does, and returns the HTTP status and the decoded answer. The page
 // must allow it: the server's own login and home pages forbid connections by their
 // Content-Security-Policy, so call it from a page of the web app (any other same-origin path).
-func pageGraphQL(t testing.TB, ctx context.Context, query string, vars map[string]any) (int, gqlResult) {
+func pageGraphQL(t testing.TB, ctx context.Context, query string, vars map[string]any) (int, graphtest.Result) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	js := fmt.Sprintf(`fetch('/graphql', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: %s})
@@ -184,7 +186,7 @@ func pageGraphQL(t testing.TB, ctx context.Context, query string, vars map[strin
 	if err := json.Unmarshal([]byte(raw), &out); err != nil {
 		t.Fatalf("page fetch answer: %v: %s", err, raw)
 	}
-	res := gqlResult{Status: out.Status, Raw: out.Body}
+	res := graphtest.Result{Status: out.Status, Raw: out.Body}
 	if err := json.Unmarshal([]byte(out.Body), &res); err != nil {
 		t.Fatalf("GraphQL answer from the page is not JSON (%d): %s", out.Status, out.Body)
 	}
@@ -256,7 +258,7 @@ func newBrowserApp(t *testing.T) browserApp {
 
 // ssoLink is the link a customer's site sends a member to: a fresh HS256 token for claims.
 func (a browserApp) ssoLink(t testing.TB, c jwt.MapClaims, target string) string {
-	q := url.Values{"jwt": {sign(t, jwt.SigningMethodHS256, []byte(a.secret), c, nil)}, "redirect_uri": {target}}
+	q := url.Values{"jwt": {authtest.Sign(t, jwt.SigningMethodHS256, []byte(a.secret), c, nil)}, "redirect_uri": {target}}
 	return a.URL + "/api/auth/sso?" + q.Encode()
 }
 
@@ -270,13 +272,13 @@ func TestBrowserJWTSSO(t *testing.T) {
 
 	// /some/path stands for a page of the community's web app on the same origin (this server
 	// answers it 404): where the member asked to go, and where the app calls the API from.
-	link := app.ssoLink(t, claims(map[string]any{"sub": "cust-77", "email": "robin@example.com", "name": "Robin Reader"}), "/some/path?tab=2")
+	link := app.ssoLink(t, authtest.Claims(map[string]any{"sub": "cust-77", "email": "robin@example.com", "name": "Robin Reader"}), "/some/path?tab=2")
 	loc, _ := navigate(t, ctx, link)
 	if loc != app.URL+"/some/path?tab=2" {
 		t.Fatalf("landed on %s, want %s/some/path?tab=2", loc, app.URL)
 	}
 	status, me := pageGraphQL(t, ctx, meQuery, nil)
-	if status != http.StatusOK || me.code() != "" {
+	if status != http.StatusOK || me.Code() != "" {
 		t.Fatalf("me from the page: %d %s", status, me.Raw)
 	}
 	m, _ := me.Data["me"].(map[string]any)
@@ -331,7 +333,7 @@ func TestBrowserDirectLogin(t *testing.T) {
 	// The server's own pages forbid scripts to connect anywhere (Content-Security-Policy); the
 	// community's web app, on another path of the same origin, calls the API with the session.
 	navigate(t, ctx, app.URL+"/app/feed")
-	if _, me := pageGraphQL(t, ctx, meQuery, nil); dig(me.Data, "me", "email") != "admin@example.com" || dig(me.Data, "me", "role") != "ADMIN" {
+	if _, me := pageGraphQL(t, ctx, meQuery, nil); graphtest.Dig(me.Data, "me", "email") != "admin@example.com" || graphtest.Dig(me.Data, "me", "role") != "ADMIN" {
 		t.Fatalf("me: %s", me.Raw)
 	}
 }
@@ -353,7 +355,7 @@ func TestBrowserLogout(t *testing.T) {
 	app.login(admin, "admin@example.com", adminPass)
 	r := app.gql(admin, "", `mutation($u: String!) { updateJwtSsoSettings(input: {logoutUrl: $u}) { jwtSso { logoutUrl } } }`,
 		map[string]any{"u": customer.URL + "/logged-out"})
-	if dig(r.Data, "updateJwtSsoSettings", "jwtSso", "logoutUrl") != customer.URL+"/logged-out" {
+	if graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "logoutUrl") != customer.URL+"/logged-out" {
 		t.Fatalf("set the logout URL: %s", r.Raw)
 	}
 
@@ -365,7 +367,7 @@ func TestBrowserLogout(t *testing.T) {
 	}()
 	assertPNG(t, loginShot)
 
-	navigate(t, ctx, app.ssoLink(t, claims(map[string]any{"sub": "cust-9", "email": "sam@example.com", "name": "Sam Sample"}), "/"))
+	navigate(t, ctx, app.ssoLink(t, authtest.Claims(map[string]any{"sub": "cust-9", "email": "sam@example.com", "name": "Sam Sample"}), "/"))
 	if loc := location(t, ctx); loc != app.URL+"/" {
 		t.Fatalf("after SSO: %s", loc)
 	}
@@ -381,19 +383,14 @@ func TestBrowserLogout(t *testing.T) {
 	}
 	// The saved cookie works outside the browser too, until logout.
 	oldClient := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	withOld := func() gqlResult {
+	withOld := func() graphtest.Result {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, app.URL+"/graphql", strings.NewReader(jsonString(map[string]any{"query": meQuery})))
 		req.Header.Set("Content-Type", "application/json")
 		req.AddCookie(&http.Cookie{Name: old.Name, Value: old.Value})
-		res := app.do(oldClient, req)
-		out := gqlResult{Status: res.Status, Raw: res.Body}
-		if err := json.Unmarshal([]byte(res.Body), &out); err != nil {
-			t.Fatalf("GraphQL answer is not JSON (%d): %s", res.Status, res.Body)
-		}
-		return out
+		return graphtest.Do(t, oldClient, req)
 	}
-	if r := withOld(); dig(r.Data, "me", "email") != "sam@example.com" {
+	if r := withOld(); graphtest.Dig(r.Data, "me", "email") != "sam@example.com" {
 		t.Fatalf("me with the cookie before logout: %s", r.Raw)
 	}
 
@@ -409,7 +406,7 @@ func TestBrowserLogout(t *testing.T) {
 	}
 	// The old cookie, replayed by hand, no longer signs anyone in.
 	r = withOld()
-	signedOut := (r.Status == http.StatusOK && r.code() == "" && r.Data["me"] == nil) || r.code() == "UNAUTHENTICATED"
+	signedOut := (r.Status == http.StatusOK && r.Code() == "" && r.Data["me"] == nil) || r.Code() == "UNAUTHENTICATED"
 	if !signedOut {
 		t.Fatalf("me with the old cookie after logout: %d %s", r.Status, r.Raw)
 	}

@@ -13,11 +13,14 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/mail/mailtest"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // testClock is a clock the test moves forward.
@@ -66,7 +69,7 @@ func noTokensLogged(t *testing.T, app *testApp, smtp *mailtest.Server) {
 
 const meEmailQ = `{ me { email emailVerified pendingEmail } }`
 
-func (a *testApp) changeEmail(c *http.Client, id int, email string) gqlResult {
+func (a *testApp) changeEmail(c *http.Client, id int, email string) graphtest.Result {
 	a.t.Helper()
 	return a.gql(c, "", `mutation($id: ID!, $e: String) { updateUser(id: $id, input: {email: $e}) { email emailVerified pendingEmail } }`,
 		map[string]any{"id": id, "e": email})
@@ -74,7 +77,7 @@ func (a *testApp) changeEmail(c *http.Client, id int, email string) gqlResult {
 
 func mustChange(t *testing.T, app *testApp, c *http.Client, id int, email string) {
 	t.Helper()
-	if r := app.changeEmail(c, id, email); r.code() != "" || dig(r.Data, "updateUser", "pendingEmail") != email {
+	if r := app.changeEmail(c, id, email); r.Code() != "" || graphtest.Dig(r.Data, "updateUser", "pendingEmail") != email {
 		t.Fatalf("change to %s: %s", email, r.Raw)
 	}
 }
@@ -102,7 +105,7 @@ func TestEmailOwnership(t *testing.T) {
 
 		t.Run("squatting a verified address is a conflict, and no mail goes out", func(t *testing.T) {
 			r := app.changeEmail(kim, kimUser.ID, "admin@example.com")
-			if r.code() != "CONFLICT" {
+			if r.Code() != "CONFLICT" {
 				t.Fatalf("%s", r.Raw)
 			}
 			if len(smtp.Messages()) != 0 {
@@ -113,7 +116,7 @@ func TestEmailOwnership(t *testing.T) {
 		var link string
 		t.Run("a new address waits for the link mailed to it", func(t *testing.T) {
 			r := app.changeEmail(kim, kimUser.ID, "kim@new.example.com")
-			if r.code() != "" || dig(r.Data, "updateUser", "email") != "kim@example.com" || dig(r.Data, "updateUser", "pendingEmail") != "kim@new.example.com" {
+			if r.Code() != "" || graphtest.Dig(r.Data, "updateUser", "email") != "kim@example.com" || graphtest.Dig(r.Data, "updateUser", "pendingEmail") != "kim@new.example.com" {
 				t.Fatalf("%s", r.Raw)
 			}
 			m := next()
@@ -144,7 +147,7 @@ func TestEmailOwnership(t *testing.T) {
 				t.Fatalf("email %s verified=%v", e, v)
 			}
 			me := app.gql(kim, "", meEmailQ, nil)
-			if dig(me.Data, "me", "email") != "kim@new.example.com" || dig(me.Data, "me", "emailVerified") != true || dig(me.Data, "me", "pendingEmail") != nil {
+			if graphtest.Dig(me.Data, "me", "email") != "kim@new.example.com" || graphtest.Dig(me.Data, "me", "emailVerified") != true || graphtest.Dig(me.Data, "me", "pendingEmail") != nil {
 				t.Fatalf("%s", me.Raw)
 			}
 			if app.countEvents(auth.EventEmailVerified) != 1 {
@@ -153,7 +156,7 @@ func TestEmailOwnership(t *testing.T) {
 		})
 
 		t.Run("a link works once", func(t *testing.T) {
-			for _, r := range []response{app.postForm(nil, link, nil), app.get(nil, link)} {
+			for _, r := range []webtest.Response{app.postForm(nil, link, nil), app.get(nil, link)} {
 				if r.Status != http.StatusGone || !strings.Contains(r.Body, "LINK_USED") {
 					t.Fatalf("%d %s", r.Status, r.Body)
 				}
@@ -161,7 +164,7 @@ func TestEmailOwnership(t *testing.T) {
 		})
 
 		t.Run("an unknown link", func(t *testing.T) {
-			for _, r := range []response{
+			for _, r := range []webtest.Response{
 				app.get(nil, "/auth/email/verify?token=not-a-token"),
 				app.postForm(nil, "/auth/email/verify", url.Values{"token": {"not-a-token"}}),
 				app.get(nil, "/auth/email/verify"),
@@ -173,13 +176,13 @@ func TestEmailOwnership(t *testing.T) {
 		})
 
 		t.Run("a link expires after 24 hours", func(t *testing.T) {
-			if r := app.changeEmail(kim, kimUser.ID, "kim@late.example.com"); r.code() != "" {
+			if r := app.changeEmail(kim, kimUser.ID, "kim@late.example.com"); r.Code() != "" {
 				t.Fatalf("%s", r.Raw)
 			}
 			late := linkPath(t, app, next(), "/auth/email/verify")
 			clock.Advance(auth.VerifyEmailLifetime)
 			defer clock.Advance(-auth.VerifyEmailLifetime)
-			for _, r := range []response{app.get(nil, late), app.postForm(nil, late, nil)} {
+			for _, r := range []webtest.Response{app.get(nil, late), app.postForm(nil, late, nil)} {
 				if r.Status != http.StatusGone || !strings.Contains(r.Body, "LINK_EXPIRED") {
 					t.Fatalf("%d %s", r.Status, r.Body)
 				}
@@ -242,12 +245,12 @@ func TestEmailOwnership(t *testing.T) {
 			mustChange(t, app, kim, kimUser.ID, "ceo@example.com") // pending, never confirmed
 			next()
 			ceo := browser(t)
-			tok := sign(t, jwt.SigningMethodHS256, []byte(secret), claims(map[string]any{"sub": "ceo-1", "email": "ceo@example.com", "name": "The CEO"}), nil)
+			tok := authtest.Sign(t, jwt.SigningMethodHS256, []byte(secret), authtest.Claims(map[string]any{"sub": "ceo-1", "email": "ceo@example.com", "name": "The CEO"}), nil)
 			if r := app.ssoGet(ceo, tok, "/", ""); r.Status != http.StatusSeeOther {
 				t.Fatalf("CEO's first login: %d %s", r.Status, r.Body)
 			}
 			me := app.gql(ceo, "", meEmailQ, nil)
-			if dig(me.Data, "me", "email") != "ceo@example.com" || dig(me.Data, "me", "emailVerified") != true {
+			if graphtest.Dig(me.Data, "me", "email") != "ceo@example.com" || graphtest.Dig(me.Data, "me", "emailVerified") != true {
 				t.Fatalf("%s", me.Raw)
 			}
 			if e, _ := email(); e != "held@example.com" {
@@ -282,7 +285,7 @@ func TestPasswordReset(t *testing.T) {
 				t.Fatalf("%d mails, want %d", n, mails)
 			}
 		}
-		forgot := func(email string) response {
+		forgot := func(email string) webtest.Response {
 			return app.postForm(nil, "/auth/password/forgot", url.Values{"email": {email}})
 		}
 		// Each part starts with fresh rate limit windows.
@@ -418,7 +421,7 @@ func TestMailNotConfigured(t *testing.T) {
 	if r := app.get(nil, "/auth/login/direct"); strings.Contains(r.Body, "/auth/password/forgot") {
 		t.Fatal("the direct login page links to the reset form")
 	}
-	for _, r := range []response{
+	for _, r := range []webtest.Response{
 		app.get(nil, "/auth/password/forgot"),
 		app.postForm(nil, "/auth/password/forgot", url.Values{"email": {"kim@example.com"}}),
 	} {

@@ -14,10 +14,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // TestDatabaseOutageMidLogin cuts the database away while JWT SSO logins of new members (each
@@ -34,7 +36,7 @@ func TestDatabaseOutageMidLogin(t *testing.T) {
 	app := &testApp{t: t, URL: base}
 	admin := browser(t)
 	app.login(admin, "owner@example.com", adminPass)
-	mustGQL := func(q string) gqlResult {
+	mustGQL := func(q string) graphtest.Result {
 		t.Helper()
 		r := app.gql(admin, "", q, nil)
 		if len(r.Errors) > 0 {
@@ -48,7 +50,7 @@ func TestDatabaseOutageMidLogin(t *testing.T) {
 	for i := range 2 {
 		mustGQL(fmt.Sprintf(`mutation { createProfileField(input: {key: "f%d", name: "F%d", type: TEXT, externalKeys: ["f%d"]}) { id } }`, i, i, i))
 	}
-	secret := dig(mustGQL(`mutation { regenerateJwtSsoSecret }`).Data, "regenerateJwtSsoSecret").(string)
+	secret := graphtest.Dig(mustGQL(`mutation { regenerateJwtSsoSecret }`).Data, "regenerateJwtSsoSecret").(string)
 	mustGQL(`mutation { updateJwtSsoSettings(input: {enabled: true}) { jwtSso { enabled } } }`)
 
 	var (
@@ -65,7 +67,7 @@ func TestDatabaseOutageMidLogin(t *testing.T) {
 		i := next.Add(1)
 		ext := fmt.Sprintf("m-%05d", i)
 		now := time.Now()
-		tok := sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{
+		tok := authtest.Sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{
 			"sub": ext, "email": ext + "@example.com", "name": "Member " + ext,
 			"spaceIds": []any{"space-0", "space-1", "space-2"}, "f0": "a", "f1": "b",
 			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),

@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/mail/mailtest"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/emailtoken"
@@ -19,6 +20,7 @@ import (
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // growingTables are the tables that grow with members and use; a statement may not read any of
@@ -39,7 +41,7 @@ func seedPlanRows(t *testing.T, db *store.DB) {
 	t.Helper()
 	ctx := context.Background()
 	c := db.Client
-	users := seedUsers(t, db, planRows, 3, 2)
+	users := storetest.SeedUsers(t, db, planRows, 3, 2)
 	now := time.Now()
 	var (
 		sessions []*ent.SessionCreate
@@ -135,10 +137,10 @@ func TestQueryPlans(t *testing.T) {
 			ctx := context.Background()
 			log := &storetest.StatementLog{}
 			db := storetest.Open(t, backend, storetest.Options{WrapDriver: log.Wrap})
-			op := startOP(t)
+			op := authtest.StartOP(t)
 			smtp := mailtest.Start(t, mailtest.Options{Username: "relay", Password: "relay-password-1"})
 			app := newAppWith(t, db, smtp.Env(), deps{IdPClient: op.Server.Client()})
-			op.register(app.URL)
+			op.Register(app.URL)
 			admin := adminToken(t, app)
 			enableOAuth2(t, app, admin, map[string]any{
 				"enabled": true, "provider": "CUSTOM", "issuer": op.Issuer,
@@ -146,27 +148,27 @@ func TestQueryPlans(t *testing.T) {
 			})
 			r := app.gql(nil, admin, `mutation { regenerateJwtSsoSecret }`, nil)
 			secret, _ := r.Data["regenerateJwtSsoSecret"].(string)
-			if r = app.gql(nil, admin, `mutation { updateJwtSsoSettings(input: {enabled: true}) { jwtSso { enabled } } }`, nil); secret == "" || r.code() != "" {
+			if r = app.gql(nil, admin, `mutation { updateJwtSsoSettings(input: {enabled: true}) { jwtSso { enabled } } }`, nil); secret == "" || r.Code() != "" {
 				t.Fatalf("enable JWT SSO: %s", r.Raw)
 			}
 			seedPlanRows(t, db)
 			// The seeded fields take their values from the logins' claims.
 			db.Client.ProfileField.Update().Where(profilefield.Key("field_0")).SetExternalKeys([]string{"company"}).ExecX(ctx)
-			op.setClaims("op-alice", map[string]any{"spaceIds": []any{"space-0", "space-2"}, "company": "Acme"})
+			op.SetClaims("op-alice", map[string]any{"spaceIds": []any{"space-0", "space-2"}, "company": "Acme"})
 			const pass, newPass = "plan-password-1", "plan-password-2"
 			app.createUser("plan-direct@example.com", pass, user.RoleMEMBER)
 
 			jwtLogin := func(c *http.Client, over map[string]any) {
 				t.Helper()
 				over["jti"] = fmt.Sprintf("plan-%d", time.Now().UnixNano()) // single use
-				tok := sign(t, jwt.SigningMethodHS256, []byte(secret), claims(over), nil)
+				tok := authtest.Sign(t, jwt.SigningMethodHS256, []byte(secret), authtest.Claims(over), nil)
 				if r := app.ssoGet(c, tok, "/", "application/json"); r.Status != http.StatusSeeOther {
 					t.Fatalf("JWT SSO login %v: %d %s", over, r.Status, r.Body)
 				}
 			}
 			signedIn := func(c *http.Client, bearer string) {
 				t.Helper()
-				if r := app.gql(c, bearer, "{ me { id spaces { space { slug } } fields { key value } } }", nil); dig(r.Data, "me", "id") == nil {
+				if r := app.gql(c, bearer, "{ me { id spaces { space { slug } } fields { key value } } }", nil); graphtest.Dig(r.Data, "me", "id") == nil {
 					t.Fatalf("not signed in: %s", r.Raw)
 				}
 			}
@@ -192,8 +194,8 @@ func TestQueryPlans(t *testing.T) {
 			signedIn(b, "")
 			signedIn(nil, admin)
 			// OAuth2: the callback, then a due refresh revalidation.
-			c := op.member(t)
-			resp := op.signIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+			c := op.Member(t)
+			resp := op.SignIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusSeeOther {
 				t.Fatalf("OAuth2 login: %d", resp.StatusCode)
@@ -226,12 +228,12 @@ func TestQueryPlans(t *testing.T) {
 				t.Fatalf("logout: %d", r.Status)
 			}
 			me := app.gql(c, "", "{ me { id } }", nil)
-			if r := app.gql(nil, admin, `mutation($id: ID!) { revokeUserSessions(userId: $id) }`, map[string]any{"id": dig(me.Data, "me", "id")}); r.code() != "" {
+			if r := app.gql(nil, admin, `mutation($id: ID!) { revokeUserSessions(userId: $id) }`, map[string]any{"id": graphtest.Dig(me.Data, "me", "id")}); r.Code() != "" {
 				t.Fatalf("revokeUserSessions: %s", r.Raw)
 			}
 			// The security log of one member, found by its email (the API's filter through the
 			// event's user).
-			if r := app.gql(nil, admin, `{ securityEvents(first: 20, where: {hasUserWith: [{email: "user7@example.com"}]}) { edges { node { type } } } }`, nil); r.code() != "" || len(dig(r.Data, "securityEvents", "edges").([]any)) == 0 {
+			if r := app.gql(nil, admin, `{ securityEvents(first: 20, where: {hasUserWith: [{email: "user7@example.com"}]}) { edges { node { type } } } }`, nil); r.Code() != "" || len(graphtest.Dig(r.Data, "securityEvents", "edges").([]any)) == 0 {
 				t.Fatalf("a member's security log: %s", r.Raw)
 			}
 			stmts := log.StopWithArgs()

@@ -267,10 +267,10 @@ func TestReadmeGraphQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := app.gql(nil, token, `mutation { regenerateJwtSsoSecret }`, nil); r.code() != "" {
+	if r := app.gql(nil, token, `mutation { regenerateJwtSsoSecret }`, nil); r.Code() != "" {
 		t.Fatal(r.Raw)
 	}
-	if r := app.gql(nil, token, `mutation { updateJwtSsoSettings(input: {enabled: true, loginButtonText: "Sign in with Example", authorizationUrl: "https://www.example.com/community-login"}) { jwtSso { enabled } } }`, nil); r.code() != "" {
+	if r := app.gql(nil, token, `mutation { updateJwtSsoSettings(input: {enabled: true, loginButtonText: "Sign in with Example", authorizationUrl: "https://www.example.com/community-login"}) { jwtSso { enabled } } }`, nil); r.Code() != "" {
 		t.Fatal(r.Raw)
 	}
 
@@ -300,7 +300,7 @@ func TestReadmeGraphQL(t *testing.T) {
 			}
 			continue
 		}
-		if r.code() != wantCode {
+		if r.Code() != wantCode {
 			t.Errorf("%s:%d: want error %s, got: %s", readmePath, b.start, wantCode, r.Raw)
 			continue
 		}

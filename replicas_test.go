@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // TestTwoReplicas runs two server instances, each with its own connection pool, on one MariaDB
@@ -28,18 +30,18 @@ func TestTwoReplicas(t *testing.T) {
 		}
 		return db
 	}
-	op := startOP(t)
+	op := authtest.StartOP(t)
 	a := newAppWith(t, open(), nil, deps{IdPClient: op.Server.Client()})
 	// B answers under A's public URL, as replicas behind one load balancer do.
 	b := newAppWith(t, open(), map[string]string{"PUBLIC_URL": a.URL}, deps{IdPClient: op.Server.Client()})
-	op.register(a.URL)
+	op.Register(a.URL)
 	enableOAuth2(t, a, adminToken(t, a), map[string]any{
-		"enabled": true, "provider": "OKTA", "domain": op.domain(),
+		"enabled": true, "provider": "OKTA", "domain": op.Domain(),
 		"clientId": op.ClientID, "clientSecret": op.ClientSecret,
 	})
 
-	c := op.member(t)
-	cb := op.toCallback(t, c, a.URL+"/auth/oauth2/login?redirect_uri=/spaces", "alice", "verysecure")
+	c := op.Member(t)
+	cb := op.ToCallback(t, c, a.URL+"/auth/oauth2/login?redirect_uri=/spaces", "alice", "verysecure")
 	if !strings.HasPrefix(cb, a.URL+"/auth/oauth2/callback?") {
 		t.Fatalf("callback URL %q", cb)
 	}
@@ -55,7 +57,7 @@ func TestTwoReplicas(t *testing.T) {
 		t.Fatalf("callback on B: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	for name, app := range map[string]*testApp{"A": a, "B": b} {
-		if me := app.gql(c, "", "{ me { externalId } }", nil); dig(me.Data, "me", "externalId") != "op-alice" {
+		if me := app.gql(c, "", "{ me { externalId } }", nil); graphtest.Dig(me.Data, "me", "externalId") != "op-alice" {
 			t.Fatalf("session on %s: %s", name, me.Raw)
 		}
 	}
@@ -78,7 +80,7 @@ func TestTwoReplicas(t *testing.T) {
 	}
 	stolen := browser(t)
 	stolen.Jar.SetCookies(u, []*http.Cookie{{Name: saved.Name, Value: saved.Value}})
-	if me := a.gql(stolen, "", "{ me { id } }", nil); dig(me.Data, "me") != nil {
+	if me := a.gql(stolen, "", "{ me { id } }", nil); graphtest.Dig(me.Data, "me") != nil {
 		t.Fatalf("the old cookie still works on A: %s", me.Raw)
 	}
 }

@@ -3,10 +3,8 @@ package graph_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -19,50 +17,8 @@ import (
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/graph"
+	"github.com/community/sso/graph/graphtest"
 )
-
-// gqlResponse is a GraphQL response as a client sees it.
-type gqlResponse struct {
-	Status int
-	Header http.Header
-	Data   map[string]any
-	Errors []struct {
-		Message    string         `json:"message"`
-		Extensions map[string]any `json:"extensions"`
-	}
-	Raw string
-}
-
-func (r gqlResponse) code() string {
-	if len(r.Errors) == 0 {
-		return ""
-	}
-	c, _ := r.Errors[0].Extensions["code"].(string)
-	return c
-}
-
-func do(t *testing.T, req *http.Request) gqlResponse {
-	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	out := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(body)}
-	if err := json.Unmarshal(body, &out); err != nil {
-		t.Fatalf("response is not JSON (%d): %s", resp.StatusCode, body)
-	}
-	return out
-}
-
-func post(t *testing.T, srv string, query string) gqlResponse {
-	t.Helper()
-	b, _ := json.Marshal(map[string]any{"query": query})
-	req, _ := http.NewRequest(http.MethodPost, srv, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	return do(t, req)
-}
 
 func newServer(t *testing.T, db *store.DB, cfg graph.HandlerConfig) (*httptest.Server, *bytes.Buffer) {
 	t.Helper()
@@ -80,7 +36,7 @@ func TestTransport(t *testing.T) {
 	srv, logs := newServer(t, db, graph.HandlerConfig{Introspection: true})
 
 	t.Run("typename over POST", func(t *testing.T) {
-		r := post(t, srv.URL, "{ __typename }")
+		r := graphtest.Post(t, nil, srv.URL, "", "{ __typename }", nil)
 		if r.Status != 200 || r.Data["__typename"] != "Query" || len(r.Errors) != 0 {
 			t.Fatalf("got %d %s", r.Status, r.Raw)
 		}
@@ -90,7 +46,7 @@ func TestTransport(t *testing.T) {
 	})
 	t.Run("typename over GET", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"?query="+url.QueryEscape("{ __typename }"), nil)
-		r := do(t, req)
+		r := graphtest.Do(t, nil, req)
 		if r.Status != 200 || r.Data["__typename"] != "Query" {
 			t.Fatalf("got %d %s", r.Status, r.Raw)
 		}
@@ -98,8 +54,8 @@ func TestTransport(t *testing.T) {
 	t.Run("graphql-response+json on request", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"?query="+url.QueryEscape("{ nope }"), nil)
 		req.Header.Set("Accept", "application/graphql-response+json")
-		r := do(t, req)
-		if r.Status != 400 || r.code() != "GRAPHQL_VALIDATION_FAILED" || r.Header.Get("Content-Type") != "application/graphql-response+json" {
+		r := graphtest.Do(t, nil, req)
+		if r.Status != 400 || r.Code() != "GRAPHQL_VALIDATION_FAILED" || r.Header.Get("Content-Type") != "application/graphql-response+json" {
 			t.Fatalf("got %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Raw)
 		}
 	})
@@ -153,9 +109,9 @@ func TestTransport(t *testing.T) {
 			if tt.ctype != "" {
 				req.Header.Set("Content-Type", tt.ctype)
 			}
-			r := do(t, req)
-			if r.Status != tt.wantStatus || r.code() != tt.wantCode {
-				t.Fatalf("got %d %q, want %d %q: %s", r.Status, r.code(), tt.wantStatus, tt.wantCode, r.Raw)
+			r := graphtest.Do(t, nil, req)
+			if r.Status != tt.wantStatus || r.Code() != tt.wantCode {
+				t.Fatalf("got %d %q, want %d %q: %s", r.Status, r.Code(), tt.wantStatus, tt.wantCode, r.Raw)
 			}
 			if strings.Contains(r.Raw, "SECRET-IN-BODY") {
 				t.Fatalf("the response echoes the request body: %s", r.Raw)
@@ -171,24 +127,24 @@ func TestLimits(t *testing.T) {
 	db := storetest.SQLite(t)
 	srv, _ := newServer(t, db, graph.HandlerConfig{Limits: graph.Limits{Complexity: 20, Depth: 3}})
 	deep := "{ me { spaces { space { members { user { id } } } } } }"
-	if r := post(t, srv.URL, deep); r.code() != graph.CodeDepth {
+	if r := graphtest.Post(t, nil, srv.URL, "", deep, nil); r.Code() != graph.CodeDepth {
 		t.Fatalf("deep query: %s", r.Raw)
 	}
-	if r := post(t, srv.URL, "{ a: me { id } b: me { id } c: me { id } d: me { id } e: me { id } f: me { id } g: me { id } h: me { id } i: me { id } j: me { id } k: me { id } }"); r.code() != graph.CodeComplexity {
+	if r := graphtest.Post(t, nil, srv.URL, "", "{ a: me { id } b: me { id } c: me { id } d: me { id } e: me { id } f: me { id } g: me { id } h: me { id } i: me { id } j: me { id } k: me { id } }", nil); r.Code() != graph.CodeComplexity {
 		t.Fatalf("complex query: %s", r.Raw)
 	}
-	if r := post(t, srv.URL, "fragment F on Query { me { spaces { space { id } } } } { ...F }"); r.code() != graph.CodeDepth {
+	if r := graphtest.Post(t, nil, srv.URL, "", "fragment F on Query { me { spaces { space { id } } } } { ...F }", nil); r.Code() != graph.CodeDepth {
 		t.Fatalf("deep query through a fragment: %s", r.Raw)
 	}
-	if r := post(t, srv.URL, "{ me { id } }"); len(r.Errors) != 0 || r.Data["me"] != nil {
+	if r := graphtest.Post(t, nil, srv.URL, "", "{ me { id } }", nil); len(r.Errors) != 0 || r.Data["me"] != nil {
 		t.Fatalf("shallow query: %s", r.Raw)
 	}
 	// Introspection is off here, and does not count toward depth when it is on.
-	if r := post(t, srv.URL, "{ __schema { types { name } } }"); r.code() == "" {
+	if r := graphtest.Post(t, nil, srv.URL, "", "{ __schema { types { name } } }", nil); r.Code() == "" {
 		t.Fatalf("introspection answered while disabled: %s", r.Raw)
 	}
 	srv2, _ := newServer(t, db, graph.HandlerConfig{Limits: graph.Limits{Complexity: 100000, Depth: 3}, Introspection: true})
-	if r := post(t, srv2.URL, "{ __schema { types { fields { type { ofType { ofType { name } } } } } } }"); len(r.Errors) != 0 {
+	if r := graphtest.Post(t, nil, srv2.URL, "", "{ __schema { types { fields { type { ofType { ofType { name } } } } } } }", nil); len(r.Errors) != 0 {
 		t.Fatalf("introspection refused: %s", r.Raw)
 	}
 }
@@ -252,7 +208,7 @@ func TestErrorLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := post(t, srv.URL, tt.query)
+			r := graphtest.Post(t, nil, srv.URL, "", tt.query, nil)
 			if r.Status != tt.maxStatus {
 				t.Fatalf("status %d: %.300s", r.Status, r.Raw)
 			}
@@ -274,7 +230,7 @@ func TestErrorLimit(t *testing.T) {
 		})
 	}
 	t.Run("20 errors are kept as they are", func(t *testing.T) {
-		r := post(t, srv.URL, "{ "+repeat(graph.MaxErrors, func(i int) string { return fmt.Sprintf("a%d: nope", i) })+"}")
+		r := graphtest.Post(t, nil, srv.URL, "", "{ "+repeat(graph.MaxErrors, func(i int) string { return fmt.Sprintf("a%d: nope", i) })+"}", nil)
 		if len(r.Errors) != graph.MaxErrors || r.Errors[graph.MaxErrors-1].Extensions["code"] == graph.CodeTooManyErrors {
 			t.Fatalf("%d errors: %.300s", len(r.Errors), r.Raw)
 		}
@@ -295,7 +251,7 @@ func TestSuggestions(t *testing.T) {
 		srv, _ := newServer(t, db, graph.HandlerConfig{Introspection: introspection})
 		for _, q := range queries {
 			t.Run(fmt.Sprintf("introspection %v/%s", introspection, q.name), func(t *testing.T) {
-				r := post(t, srv.URL, q.query)
+				r := graphtest.Post(t, nil, srv.URL, "", q.query, nil)
 				if len(r.Errors) == 0 {
 					t.Fatalf("no error: %s", r.Raw)
 				}

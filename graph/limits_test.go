@@ -53,18 +53,6 @@ func limitsHandler(t testing.TB, db *store.DB, cfg graph.HandlerConfig) (http.Ha
 	return http.MaxBytesHandler(h, 1<<20), tok
 }
 
-// postAs sends query as the holder of token ("" for anonymous).
-func postAs(t *testing.T, ctx context.Context, srv, token, query string) gqlResponse {
-	t.Helper()
-	b, _ := json.Marshal(map[string]any{"query": query})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	return do(t, req)
-}
-
 // TestRequestLimits sends each attack, and documents just inside and outside each limit,
 // through real HTTP as an anonymous caller and as a signed-in admin.
 func TestRequestLimits(t *testing.T) {
@@ -103,8 +91,8 @@ func TestRequestLimits(t *testing.T) {
 			for _, caller := range []struct {
 				name, token, want string
 			}{{"anonymous", "", tt.anonymous}, {"admin", token, tt.admin}} {
-				r := postAs(t, context.Background(), srv.URL, caller.token, tt.query)
-				if got := r.code(); got != caller.want {
+				r := graphtest.Post(t, nil, srv.URL, caller.token, tt.query, nil)
+				if got := r.Code(); got != caller.want {
 					t.Fatalf("%s: code %q, want %q: %.300s", caller.name, got, caller.want, r.Raw)
 				}
 				switch {
@@ -126,10 +114,10 @@ func TestRequestLimits(t *testing.T) {
 	t.Run("a refusal is remembered per kind of caller", func(t *testing.T) {
 		// Accepted for the admin first: the anonymous caller must still be refused.
 		q := graphtest.Repeated("email", 700)
-		if r := postAs(t, context.Background(), srv.URL, token, q); r.code() != ok {
+		if r := graphtest.Post(t, nil, srv.URL, token, q, nil); r.Code() != ok {
 			t.Fatalf("admin: %.300s", r.Raw)
 		}
-		if r := postAs(t, context.Background(), srv.URL, "", q); r.code() != graph.CodeDocumentLimit {
+		if r := graphtest.Post(t, nil, srv.URL, "", q, nil); r.Code() != graph.CodeDocumentLimit {
 			t.Fatalf("anonymous after the admin: %.300s", r.Raw)
 		}
 	})
@@ -139,27 +127,27 @@ func TestRequestLimits(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(b))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/graphql-response+json")
-		if r := do(t, req); r.Status != http.StatusBadRequest || r.code() != graph.CodeDocumentLimit {
+		if r := graphtest.Do(t, nil, req); r.Status != http.StatusBadRequest || r.Code() != graph.CodeDocumentLimit {
 			t.Fatalf("status %d: %.300s", r.Status, r.Raw)
 		}
 	})
 
 	t.Run("GET is limited alike", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"?query="+url.QueryEscape(graphtest.FanOut(30)), nil)
-		if r := do(t, req); r.code() != graph.CodeDocumentLimit {
+		if r := graphtest.Do(t, nil, req); r.Code() != graph.CodeDocumentLimit {
 			t.Fatalf("status %d: %.300s", r.Status, r.Raw)
 		}
 	})
 
 	t.Run("body over the limit", func(t *testing.T) {
-		r := postAs(t, context.Background(), srv.URL, "", graphtest.Repeated("id", 400000)) // 1.2 MB
-		if r.Status != http.StatusRequestEntityTooLarge || r.code() != graph.CodeRequestTooLarge {
+		r := graphtest.Post(t, nil, srv.URL, "", graphtest.Repeated("id", 400000), nil) // 1.2 MB
+		if r.Status != http.StatusRequestEntityTooLarge || r.Code() != graph.CodeRequestTooLarge {
 			t.Fatalf("status %d: %.300s", r.Status, r.Raw)
 		}
 	})
 
 	t.Run("a document that does not parse keeps gqlgen's answer", func(t *testing.T) {
-		if r := postAs(t, context.Background(), srv.URL, "", "{ me { id "); r.code() != "GRAPHQL_PARSE_FAILED" {
+		if r := graphtest.Post(t, nil, srv.URL, "", "{ me { id ", nil); r.Code() != "GRAPHQL_PARSE_FAILED" {
 			t.Fatalf("%.300s", r.Raw)
 		}
 	})
@@ -174,7 +162,7 @@ func TestAnonymousLimitsAllowIntrospection(t *testing.T) {
 	}
 	db := storetest.SQLite(t)
 	srv, _ := limitsServer(t, db, graph.HandlerConfig{Introspection: true})
-	r := postAs(t, context.Background(), srv.URL, "", string(q))
+	r := graphtest.Post(t, nil, srv.URL, "", string(q), nil)
 	if len(r.Errors) != 0 || !strings.Contains(r.Raw, `"name":"User"`) {
 		t.Fatalf("status %d: %.500s", r.Status, r.Raw)
 	}
@@ -255,7 +243,7 @@ func TestRequestsStop(t *testing.T) {
 			srv, token := limitsServer(t, db, graph.HandlerConfig{Timeout: tc.timeout})
 			// Whatever happens, nothing is held once the test ends.
 			t.Cleanup(func() { close(drv.release) })
-			done := make(chan gqlResponse, 1)
+			done := make(chan graphtest.Result, 1)
 			ctx, hangUp := context.WithCancel(context.Background())
 			defer hangUp()
 			go func() {
@@ -265,12 +253,12 @@ func TestRequestsStop(t *testing.T) {
 				req.Header.Set("Authorization", "Bearer "+token)
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
-					done <- gqlResponse{Raw: err.Error()}
+					done <- graphtest.Result{Raw: err.Error()}
 					return
 				}
 				defer resp.Body.Close()
 				body, _ := io.ReadAll(resp.Body)
-				out := gqlResponse{Status: resp.StatusCode, Raw: string(body)}
+				out := graphtest.Result{Status: resp.StatusCode, Raw: string(body)}
 				_ = json.Unmarshal(body, &out)
 				done <- out
 			}()
@@ -282,7 +270,7 @@ func TestRequestsStop(t *testing.T) {
 			if tc.hangUp {
 				hangUp()
 			}
-			var r gqlResponse
+			var r graphtest.Result
 			select {
 			case r = <-done:
 			case <-time.After(30 * time.Second):
@@ -317,7 +305,7 @@ func TestRequestsStop(t *testing.T) {
 				}
 				return
 			}
-			if r.code() != graph.CodeTimeout || r.Status != http.StatusOK {
+			if r.Code() != graph.CodeTimeout || r.Status != http.StatusOK {
 				t.Fatalf("status %d: %.300s", r.Status, r.Raw)
 			}
 		})
@@ -334,8 +322,8 @@ func TestPassedDeadline(t *testing.T) {
 	}})
 	srv, token := limitsServer(t, db, graph.HandlerConfig{Timeout: time.Nanosecond})
 	t.Cleanup(func() { close(drv.release) })
-	r := postAs(t, context.Background(), srv.URL, token, "{ me { id } spaces(first: 5) { totalCount } users(first: 5) { totalCount } }")
-	if r.code() != graph.CodeTimeout || r.Data != nil {
+	r := graphtest.Post(t, nil, srv.URL, token, "{ me { id } spaces(first: 5) { totalCount } users(first: 5) { totalCount } }", nil)
+	if r.Code() != graph.CodeTimeout || r.Data != nil {
 		t.Fatalf("%.300s", r.Raw)
 	}
 	drv.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
 )
 
 // FuzzVerify feeds arbitrary token strings to Verify: it never panics, answers only with known
@@ -23,8 +24,8 @@ func FuzzVerify(f *testing.F) {
 		valid,
 		hs256(f, claimsAt(map[string]any{"exp": nil, "iat": secs(-100e9)})),
 		hs256(f, claimsAt(map[string]any{"sub": 4711, "name": "Ünïcødé 名前", "data": map[string]any{"x": []any{1, 2}}})),
-		signWith(f, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claimsAt(nil), nil),
-		signWith(f, jwt.SigningMethodHS512, []byte(testSecret), claimsAt(nil), nil),
+		authtest.Sign(f, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claimsAt(nil), nil),
+		authtest.Sign(f, jwt.SigningMethodHS512, []byte(testSecret), claimsAt(nil), nil),
 		handMade(`{"alg":"HS256","crit":["exp"],"b64":false}`, `{"sub":"a","name":"b","email":"c@d.io","exp":1e400}`),
 		handMade(`{"alg":"HS256"}`, `{"sub":"a","name":"b","email":"c@d.io","exp":-9223372036854775809}`),
 		handMade(`{"alg":"HS256"}`, `[1,2,3]`),

@@ -22,6 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/ent"
@@ -55,34 +56,11 @@ func testVerifier(t testing.TB) (*Verifier, *ent.Settings) {
 }
 
 // claimsAt returns valid claims at testNow, with over applied (a nil value deletes the claim).
-func claimsAt(over map[string]any) jwt.MapClaims {
-	c := jwt.MapClaims{"sub": "cust-1", "email": "pat@example.com", "name": "Pat Doe", "iat": testNow.Unix(), "exp": testNow.Add(5 * time.Minute).Unix()}
-	for k, v := range over {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
-	return c
-}
-
-func signWith(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims, header map[string]any) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(method, claims)
-	for k, v := range header {
-		tok.Header[k] = v
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func claimsAt(over map[string]any) jwt.MapClaims { return authtest.ClaimsAt(testNow, over) }
 
 func hs256(t testing.TB, claims jwt.MapClaims) string {
 	t.Helper()
-	return signWith(t, jwt.SigningMethodHS256, []byte(testSecret), claims, nil)
+	return authtest.Sign(t, jwt.SigningMethodHS256, []byte(testSecret), claims, nil)
 }
 
 // handMade builds a token from a raw header and payload, signed with HMAC-SHA256 of the secret.
@@ -123,7 +101,7 @@ func TestVerify(t *testing.T) {
 				}
 			}},
 		{name: "kid jku and x5u are ignored", token: func(t *testing.T) string {
-			return signWith(t, jwt.SigningMethodHS256, []byte(testSecret), claimsAt(nil), map[string]any{"kid": "../../etc/passwd", "jku": "https://evil.example/jwks", "x5u": "https://evil.example/x5c"})
+			return authtest.Sign(t, jwt.SigningMethodHS256, []byte(testSecret), claimsAt(nil), map[string]any{"kid": "../../etc/passwd", "jku": "https://evil.example/jwks", "x5u": "https://evil.example/x5c"})
 		}},
 		{name: "exp 59s ago", token: func(t *testing.T) string { return hs256(t, claimsAt(map[string]any{"exp": secs(-59 * time.Second)})) }},
 		{name: "exp 61s ago", token: func(t *testing.T) string { return hs256(t, claimsAt(map[string]any{"exp": secs(-61 * time.Second)})) }, code: auth.CodeTokenExpired},
@@ -159,7 +137,7 @@ func TestVerify(t *testing.T) {
 		}, code: auth.CodeMissingClaim, claim: "exp"},
 		// The algorithm is HS256, whatever the header says.
 		{name: "alg none", token: func(t *testing.T) string {
-			return signWith(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claimsAt(nil), nil)
+			return authtest.Sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claimsAt(nil), nil)
 		}, code: auth.CodeInvalidToken},
 		{name: "alg none with the HS256 signature", token: func(t *testing.T) string {
 			good := strings.Split(hs256(t, claimsAt(nil)), ".")
@@ -174,17 +152,17 @@ func TestVerify(t *testing.T) {
 			return handMade(`{"alg":"hs256","typ":"JWT"}`, `{"sub":"a","name":"b","email":"c@d.io","exp":9999999999}`)
 		}, code: auth.CodeInvalidToken},
 		{name: "alg HS384 with the secret", token: func(t *testing.T) string {
-			return signWith(t, jwt.SigningMethodHS384, []byte(testSecret), claimsAt(nil), nil)
+			return authtest.Sign(t, jwt.SigningMethodHS384, []byte(testSecret), claimsAt(nil), nil)
 		}, code: auth.CodeInvalidToken},
 		{name: "alg HS512 with the secret", token: func(t *testing.T) string {
-			return signWith(t, jwt.SigningMethodHS512, []byte(testSecret), claimsAt(nil), nil)
+			return authtest.Sign(t, jwt.SigningMethodHS512, []byte(testSecret), claimsAt(nil), nil)
 		}, code: auth.CodeInvalidToken},
-		{name: "alg RS256", token: func(t *testing.T) string { return signWith(t, jwt.SigningMethodRS256, rsaKey, claimsAt(nil), nil) },
+		{name: "alg RS256", token: func(t *testing.T) string { return authtest.Sign(t, jwt.SigningMethodRS256, rsaKey, claimsAt(nil), nil) },
 			code: auth.CodeInvalidToken},
-		{name: "alg ES256", token: func(t *testing.T) string { return signWith(t, jwt.SigningMethodES256, ecKey, claimsAt(nil), nil) },
+		{name: "alg ES256", token: func(t *testing.T) string { return authtest.Sign(t, jwt.SigningMethodES256, ecKey, claimsAt(nil), nil) },
 			code: auth.CodeInvalidToken},
 		{name: "HS256 with another secret", token: func(t *testing.T) string {
-			return signWith(t, jwt.SigningMethodHS256, []byte(testSecret+"x"), claimsAt(nil), nil)
+			return authtest.Sign(t, jwt.SigningMethodHS256, []byte(testSecret+"x"), claimsAt(nil), nil)
 		}, code: auth.CodeInvalidToken},
 		{name: "tampered payload", token: func(t *testing.T) string {
 			parts := strings.Split(hs256(t, claimsAt(nil)), ".")
@@ -196,7 +174,7 @@ func TestVerify(t *testing.T) {
 			return parts[0] + "." + parts[1] + "."
 		}, code: auth.CodeInvalidToken},
 		{name: "an expired token with a bad signature is INVALID_TOKEN", token: func(t *testing.T) string {
-			return signWith(t, jwt.SigningMethodHS256, []byte("wrong"), claimsAt(map[string]any{"exp": secs(-time.Hour)}), nil)
+			return authtest.Sign(t, jwt.SigningMethodHS256, []byte("wrong"), claimsAt(map[string]any{"exp": secs(-time.Hour)}), nil)
 		}, code: auth.CodeInvalidToken},
 		{name: "two segments", token: func(t *testing.T) string { return "eyJhbGciOiJIUzI1NiJ9.e30" }, code: auth.CodeInvalidToken},
 		{name: "four segments", token: func(t *testing.T) string { return hs256(t, claimsAt(nil)) + ".x" }, code: auth.CodeInvalidToken},

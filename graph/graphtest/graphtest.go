@@ -1,5 +1,5 @@
-// Package graphtest helps tests drive the GraphQL API: gqlgen's client as a given viewer, and
-// the documents of the attacks the request limits stop.
+// Package graphtest helps tests drive the GraphQL API: over HTTP (Post, Result), with gqlgen's
+// client as a given viewer (As), and with the documents of the attacks the request limits stop.
 package graphtest
 
 import (

@@ -1,4 +1,4 @@
-// Package webtest helps tests read what a server logs.
+// Package webtest helps tests talk to a server as a browser does and read what it logs.
 package webtest
 
 import (

@@ -1,6 +1,7 @@
 // Package storetest gives tests a fresh, migrated database per test, on SQLite (in memory) and,
 // when TEST_MYSQL_DSN is set, on MySQL/MariaDB (a database created for the test and dropped after).
 // Under CI=true a missing TEST_MYSQL_DSN fails the test instead of skipping the MySQL backend.
+// SeedUsers fills a database with members and Snapshot tells whether a request wrote anything.
 package storetest
 
 import (

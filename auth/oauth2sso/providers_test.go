@@ -1,4 +1,4 @@
-package main
+package oauth2sso_test
 
 import (
 	"context"
@@ -8,8 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/community/sso/auth/authtest"
+	"github.com/community/sso/auth/authtest/testserver"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // TestOAuth2PlainProviders signs members in through providers shaped like WordPress (WP OAuth
@@ -53,10 +57,10 @@ func TestOAuth2PlainProviders(t *testing.T) {
 				}
 				if r.PostForm.Get("code") != "wp-code" || r.PostForm.Get("grant_type") != "authorization_code" {
 					w.WriteHeader(http.StatusBadRequest)
-					writeJSON(w, map[string]any{"error": "invalid_grant"})
+					authtest.WriteJSON(w, map[string]any{"error": "invalid_grant"})
 					return
 				}
-				writeJSON(w, map[string]any{"access_token": "plain-at", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "plain-rt"})
+				authtest.WriteJSON(w, map[string]any{"access_token": "plain-at", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "plain-rt"})
 			})
 			mux.HandleFunc("GET "+tc.infoPath, func(w http.ResponseWriter, r *http.Request) {
 				gotBearer = r.Header.Get("Authorization")
@@ -68,13 +72,13 @@ func TestOAuth2PlainProviders(t *testing.T) {
 			t.Cleanup(srv.Close)
 
 			db := storetest.SQLite(t)
-			app := newAppWith(t, db, nil, deps{IdPClient: srv.Client()})
-			enableOAuth2(t, app, adminToken(t, app), map[string]any{
+			app := testserver.New(t, db, testserver.Options{IdPClient: srv.Client()})
+			app.EnableOAuth2(app.AdminToken(), map[string]any{
 				"enabled": true, "provider": tc.provider, "domain": strings.TrimPrefix(srv.URL, "https://"),
 				"clientId": "plain-client", "clientSecret": "plain-secret",
 			})
-			c := browser(t)
-			r := app.get(c, "/auth/oauth2/login?redirect_uri=/forum")
+			c := webtest.Browser(t)
+			r := app.Get(c, "/auth/oauth2/login?redirect_uri=/forum")
 			loc, err := url.Parse(r.Header.Get("Location"))
 			if r.Status != http.StatusSeeOther || err != nil || loc.Scheme+"://"+loc.Host+loc.Path != srv.URL+tc.authPath {
 				t.Fatalf("login start: %d %q", r.Status, r.Header.Get("Location"))
@@ -83,7 +87,7 @@ func TestOAuth2PlainProviders(t *testing.T) {
 			if q.Get("scope") != tc.scope || q.Get("code_challenge_method") != "S256" || q.Get("nonce") != "" {
 				t.Fatalf("authorization request: %v", q)
 			}
-			r = callback(t, app, c, url.Values{"code": {"wp-code"}, "state": {q.Get("state")}})
+			r = app.Callback(c, url.Values{"code": {"wp-code"}, "state": {q.Get("state")}})
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/forum" {
 				t.Fatalf("callback: %d %s", r.Status, r.Body)
 			}
@@ -93,9 +97,9 @@ func TestOAuth2PlainProviders(t *testing.T) {
 			if gotQuery != tc.infoQuery {
 				t.Fatalf("user info query %q, want %q", gotQuery, tc.infoQuery)
 			}
-			me := app.gql(c, "", "{ me { externalId email name username } }", nil)
+			me := app.GQL(c, "", "{ me { externalId email name username } }", nil)
 			for k, v := range tc.want {
-				if got := dig(me.Data, "me", k); got != v {
+				if got := graphtest.Dig(me.Data, "me", k); got != v {
 					t.Errorf("me.%s = %v, want %v", k, got, v)
 				}
 			}

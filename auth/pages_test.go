@@ -1,4 +1,4 @@
-package main
+package auth_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/community/sso/auth/authtest"
+	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
@@ -13,9 +15,9 @@ import (
 
 func TestLoginPage(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newApp(t, db, nil)
+		app := testserver.New(t, db, testserver.Options{})
 		ctx := context.Background()
-		st := mustSettings(t, app)
+		st := app.Settings()
 		tests := []struct {
 			name         string
 			oauth2, jwt  bool
@@ -38,7 +40,7 @@ func TestLoginPage(t *testing.T) {
 				st.Update().SetOauth2Enabled(tt.oauth2).SetJwtEnabled(tt.jwt).SetEmailPasswordEnabled(tt.emailPass).
 					SetJwtAuthorizationURL(tt.jwtURL).SetOauth2LoginButtonText("Okta for members").
 					SetJwtLoginButtonText("Join the club").SetJwtSignUpURL("https://customer.example/signup").ExecX(ctx)
-				r := app.get(nil, "/auth/login?redirect_uri=%2Fspaces%3Fa%3D1")
+				r := app.Get(nil, "/auth/login?redirect_uri=%2Fspaces%3Fa%3D1")
 				if r.Status != tt.wantStatus || r.Header.Get("Location") != tt.wantLocation {
 					t.Fatalf("%d %q", r.Status, r.Header.Get("Location"))
 				}
@@ -59,7 +61,7 @@ func TestLoginPage(t *testing.T) {
 		}
 		st.Update().SetOauth2Enabled(false).SetJwtEnabled(false).SetEmailPasswordEnabled(true).ExecX(ctx)
 		t.Run("hostile redirect_uri", func(t *testing.T) {
-			r := app.get(nil, "/auth/login?redirect_uri=https://evil.example")
+			r := app.Get(nil, "/auth/login?redirect_uri=https://evil.example")
 			if !strings.Contains(r.Body, `name="redirect_uri" value="/"`) || strings.Contains(r.Body, "evil.example") {
 				t.Fatalf("%s", r.Body)
 			}
@@ -69,23 +71,22 @@ func TestLoginPage(t *testing.T) {
 
 func TestAuthParam(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newApp(t, db, nil)
-		app.createUser("admin@example.com", adminPass, user.RoleADMIN)
-		r := app.get(nil, "/?auth=true&tab=2")
+		app := testserver.New(t, db, testserver.Options{})
+		app.CreateUser("admin@example.com", authtest.Password, user.RoleADMIN)
+		r := app.Get(nil, "/?auth=true&tab=2")
 		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/auth/login?redirect_uri=%2F%3Ftab%3D2" {
 			t.Fatalf("anonymous: %d %q", r.Status, r.Header.Get("Location"))
 		}
-		r = app.get(nil, "/playground?auth=true")
+		r = app.Get(nil, "/playground?auth=true")
 		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/auth/login?redirect_uri=%2Fplayground" {
 			t.Fatalf("playground: %d %q", r.Status, r.Header.Get("Location"))
 		}
-		c := browser(t)
-		app.login(c, "admin@example.com", adminPass)
-		r = app.get(c, "/?auth=true&tab=2")
+		c := app.SignedIn("admin@example.com", authtest.Password)
+		r = app.Get(c, "/?auth=true&tab=2")
 		if r.Status != 200 || !strings.Contains(r.Body, "admin@example.com") || !strings.Contains(r.Body, `action="/auth/logout"`) {
 			t.Fatalf("signed in: %d %s", r.Status, r.Body)
 		}
-		if r := app.get(nil, "/"); r.Status != 200 || !strings.Contains(r.Body, "not signed in") {
+		if r := app.Get(nil, "/"); r.Status != 200 || !strings.Contains(r.Body, "not signed in") {
 			t.Fatalf("anonymous home: %d %s", r.Status, r.Body)
 		}
 	})

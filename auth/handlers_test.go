@@ -1,4 +1,4 @@
-package main
+package auth_test
 
 import (
 	"context"
@@ -14,7 +14,10 @@ import (
 	"time"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
+	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/auth/password"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/loginthrottle"
 	"github.com/community/sso/ent/securityevent"
@@ -22,48 +25,36 @@ import (
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
-
-const adminPass = "correct horse battery staple"
-
-// cookieOf returns the last cookie of that name the response sets: the one a browser keeps.
-func cookieOf(r response, name string) *http.Cookie {
-	var last *http.Cookie
-	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
-		if c.Name == name {
-			last = c
-		}
-	}
-	return last
-}
 
 func TestDirectLogin(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newApp(t, db, nil)
+		app := testserver.New(t, db, testserver.Options{})
 		ctx := context.Background()
-		admin := app.createUser("admin@example.com", adminPass, user.RoleADMIN)
+		admin := app.CreateUser("admin@example.com", authtest.Password, user.RoleADMIN)
 
 		t.Run("form renders", func(t *testing.T) {
-			r := app.get(nil, "/auth/login/direct?redirect_uri=/spaces")
+			r := app.Get(nil, "/auth/login/direct?redirect_uri=/spaces")
 			if r.Status != 200 || !strings.Contains(r.Body, `name="password"`) || !strings.Contains(r.Body, `value="/spaces"`) {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 		})
 
 		t.Run("success sets a fresh session cookie and redirects", func(t *testing.T) {
-			c := browser(t)
+			c := webtest.Browser(t)
 			// A cookie planted before login must not survive it (no session fixation).
 			u, _ := url.Parse(app.URL)
 			c.Jar.SetCookies(u, []*http.Cookie{{Name: "community_session", Value: "planted-by-attacker", Path: "/"}})
-			r := app.postForm(c, "/auth/login/direct", url.Values{"email": {"Admin@Example.com "}, "password": {adminPass}, "redirect_uri": {"/spaces/general?tab=1"}})
+			r := app.PostForm(c, "/auth/login/direct", url.Values{"email": {"Admin@Example.com "}, "password": {authtest.Password}, "redirect_uri": {"/spaces/general?tab=1"}})
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/spaces/general?tab=1" {
 				t.Fatalf("%d %q %s", r.Status, r.Header.Get("Location"), r.Body)
 			}
-			ck := cookieOf(r, "community_session")
+			ck := r.Cookie("community_session")
 			if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Value == "planted-by-attacker" || len(ck.Value) < 43 {
 				t.Fatalf("session cookie %+v", ck)
 			}
-			if me := app.gql(c, "", "{ me { id email role lastLoginAt } }", nil); me.Data["me"].(map[string]any)["email"] != "admin@example.com" {
+			if me := app.GQL(c, "", "{ me { id email role lastLoginAt } }", nil); me.Data["me"].(map[string]any)["email"] != "admin@example.com" {
 				t.Fatalf("me: %s", me.Raw)
 			}
 			// The database holds only the token's hash.
@@ -72,18 +63,18 @@ func TestDirectLogin(t *testing.T) {
 				t.Fatalf("stored session %+v", s)
 			}
 			// Logging in again gives a new token.
-			r2 := app.postForm(c, "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {adminPass}})
-			if ck2 := cookieOf(r2, "community_session"); ck2 == nil || ck2.Value == ck.Value {
+			r2 := app.PostForm(c, "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {authtest.Password}})
+			if ck2 := r2.Cookie("community_session"); ck2 == nil || ck2.Value == ck.Value {
 				t.Fatal("a second login must issue a new token")
 			}
-			if app.countEvents("LOGIN_SUCCEEDED") < 2 {
+			if app.CountEvents("LOGIN_SUCCEEDED") < 2 {
 				t.Fatal("LOGIN_SUCCEEDED not recorded")
 			}
 		})
 
 		t.Run("open redirects become /", func(t *testing.T) {
 			for _, target := range []string{"//evil.example", "https://evil.example/", "/\\evil.example", "/%2f%2fevil.example", "javascript:alert(1)", " /x"} {
-				r := app.postForm(browser(t), "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {adminPass}, "redirect_uri": {target}})
+				r := app.PostForm(webtest.Browser(t), "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {authtest.Password}, "redirect_uri": {target}})
 				if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
 					t.Fatalf("target %q: %d %q", target, r.Status, r.Header.Get("Location"))
 				}
@@ -91,30 +82,30 @@ func TestDirectLogin(t *testing.T) {
 		})
 
 		t.Run("wrong password", func(t *testing.T) {
-			before := app.countEvents("LOGIN_FAILED")
+			before := app.CountEvents("LOGIN_FAILED")
 			for _, form := range []url.Values{
 				{"email": {"admin@example.com"}, "password": {"wrong"}},
-				{"email": {"nobody@example.com"}, "password": {adminPass}},
-				{"email": {"not an email"}, "password": {adminPass}},
+				{"email": {"nobody@example.com"}, "password": {authtest.Password}},
+				{"email": {"not an email"}, "password": {authtest.Password}},
 			} {
-				r := app.postForm(browser(t), "/auth/login/direct", form)
-				if r.Status != http.StatusUnauthorized || !strings.Contains(r.Body, "The email or password is incorrect.") || cookieOf(r, "community_session") != nil {
+				r := app.PostForm(webtest.Browser(t), "/auth/login/direct", form)
+				if r.Status != http.StatusUnauthorized || !strings.Contains(r.Body, "The email or password is incorrect.") || r.Cookie("community_session") != nil {
 					t.Fatalf("%v: %d %s", form, r.Status, r.Body)
 				}
 			}
-			if got := app.countEvents("LOGIN_FAILED") - before; got != 3 {
+			if got := app.CountEvents("LOGIN_FAILED") - before; got != 3 {
 				t.Fatalf("LOGIN_FAILED events = %d, want 3", got)
 			}
 		})
 
 		t.Run("cross-site form post refused", func(t *testing.T) {
 			n := db.Client.Session.Query().CountX(ctx)
-			req, _ := http.NewRequest(http.MethodPost, app.URL+"/auth/login/direct", strings.NewReader(url.Values{"email": {"admin@example.com"}, "password": {adminPass}}.Encode()))
+			req, _ := http.NewRequest(http.MethodPost, app.URL+"/auth/login/direct", strings.NewReader(url.Values{"email": {"admin@example.com"}, "password": {authtest.Password}}.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.Header.Set("Origin", "https://evil.example")
 			req.Header.Set("Sec-Fetch-Site", "cross-site")
-			r := app.do(nil, req)
-			if r.Status != http.StatusForbidden || cookieOf(r, "community_session") != nil {
+			r := app.Do(nil, req)
+			if r.Status != http.StatusForbidden || r.Cookie("community_session") != nil {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 			if db.Client.Session.Query().CountX(ctx) != n {
@@ -123,29 +114,28 @@ func TestDirectLogin(t *testing.T) {
 		})
 
 		t.Run("suspended user", func(t *testing.T) {
-			app.createUser("sus@example.com", adminPass, user.RoleMEMBER)
-			c := browser(t)
-			app.login(c, "sus@example.com", adminPass)
+			app.CreateUser("sus@example.com", authtest.Password, user.RoleMEMBER)
+			c := app.SignedIn("sus@example.com", authtest.Password)
 			db.Client.User.Update().Where(user.Email("sus@example.com")).SetStatus(user.StatusSUSPENDED).ExecX(ctx)
-			if me := app.gql(c, "", "{ me { id } }", nil); me.Data["me"] != nil {
+			if me := app.GQL(c, "", "{ me { id } }", nil); me.Data["me"] != nil {
 				t.Fatalf("a suspended user's session still works: %s", me.Raw)
 			}
-			r := app.postForm(browser(t), "/auth/login/direct", url.Values{"email": {"sus@example.com"}, "password": {adminPass}})
+			r := app.PostForm(webtest.Browser(t), "/auth/login/direct", url.Values{"email": {"sus@example.com"}, "password": {authtest.Password}})
 			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "suspended") {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 		})
 
 		t.Run("email and password disabled: admins only", func(t *testing.T) {
-			app.createUser("member@example.com", adminPass, user.RoleMEMBER)
-			st := mustSettings(t, app)
+			app.CreateUser("member@example.com", authtest.Password, user.RoleMEMBER)
+			st := app.Settings()
 			st.Update().SetEmailPasswordEnabled(false).ExecX(ctx)
 			defer st.Update().SetEmailPasswordEnabled(true).ExecX(ctx)
-			r := app.postForm(browser(t), "/auth/login/direct", url.Values{"email": {"member@example.com"}, "password": {adminPass}})
-			if r.Status != http.StatusForbidden || cookieOf(r, "community_session") != nil {
+			r := app.PostForm(webtest.Browser(t), "/auth/login/direct", url.Values{"email": {"member@example.com"}, "password": {authtest.Password}})
+			if r.Status != http.StatusForbidden || r.Cookie("community_session") != nil {
 				t.Fatalf("member: %d %s", r.Status, r.Body)
 			}
-			app.login(browser(t), "admin@example.com", adminPass)
+			app.Login(webtest.Browser(t), "admin@example.com", authtest.Password)
 		})
 	})
 }
@@ -153,13 +143,13 @@ func TestDirectLogin(t *testing.T) {
 func TestDirectLoginThrottle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		app := newApp(t, db, nil)
-		app.createUser("ann@example.com", adminPass, user.RoleMEMBER)
-		post := func(t *testing.T, from, email, pass string) response {
+		app := testserver.New(t, db, testserver.Options{})
+		app.CreateUser("ann@example.com", authtest.Password, user.RoleMEMBER)
+		post := func(t *testing.T, from, email, pass string) webtest.Response {
 			t.Helper()
-			return app.postForm(browserFrom(t, from), "/auth/login/direct", url.Values{"email": {email}, "password": {pass}})
+			return app.PostForm(webtest.BrowserFrom(t, from), "/auth/login/direct", url.Values{"email": {email}, "password": {pass}})
 		}
-		status := func(t *testing.T, r response, want int) {
+		status := func(t *testing.T, r webtest.Response, want int) {
 			t.Helper()
 			if r.Status != want {
 				t.Fatalf("want %d, got %d %s", want, r.Status, r.Body)
@@ -171,7 +161,7 @@ func TestDirectLoginThrottle(t *testing.T) {
 			t.Helper()
 			before := password.ReadCounts().Total
 			r := post(t, from, email, pass)
-			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") != retryAfter || cookieOf(r, "community_session") != nil {
+			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") != retryAfter || r.Cookie("community_session") != nil {
 				t.Fatalf("want 429 with Retry-After %s and no session, got %d %q %s", retryAfter, r.Status, r.Header.Get("Retry-After"), r.Body)
 			}
 			if !strings.Contains(r.Body, "Please wait "+wait+" and try again.") {
@@ -199,20 +189,20 @@ func TestDirectLoginThrottle(t *testing.T) {
 			}
 			throttled(t, "127.0.2.1", "ann@example.com", "guess", "1", "1 second")
 			// The right password waits too: nothing is checked during the delay.
-			throttled(t, "127.0.2.1", "ann@example.com", adminPass, "1", "1 second")
+			throttled(t, "127.0.2.1", "ann@example.com", authtest.Password, "1", "1 second")
 			e := db.Client.SecurityEvent.Query().Where(securityevent.Type(auth.EventLoginFailed)).Order(ent.Desc(securityevent.FieldID)).FirstX(ctx)
 			if e.Detail["reason"] != "RATE_LIMITED" || e.Detail["scope"] != auth.ScopeEmail || e.Subject != "ann@example.com" || e.IP != "127.0.2.1" {
 				t.Fatalf("last event %+v", e)
 			}
 			// Another address, the owner's, is not held up.
-			status(t, post(t, "127.0.2.2", "ann@example.com", adminPass), http.StatusSeeOther)
+			status(t, post(t, "127.0.2.2", "ann@example.com", authtest.Password), http.StatusSeeOther)
 			for _, next := range []string{"2", "4"} {
 				waited(t, "127.0.2.1", "ann@example.com", 20*time.Second)
 				status(t, post(t, "127.0.2.1", "ann@example.com", "guess"), http.StatusUnauthorized)
 				throttled(t, "127.0.2.1", "ann@example.com", "guess", next, next+" seconds")
 			}
 			waited(t, "127.0.2.1", "ann@example.com", 20*time.Second)
-			status(t, post(t, "127.0.2.1", "ann@example.com", adminPass), http.StatusSeeOther)
+			status(t, post(t, "127.0.2.1", "ann@example.com", authtest.Password), http.StatusSeeOther)
 			// The success started the pair again.
 			for range 6 {
 				status(t, post(t, "127.0.2.1", "ann@example.com", "guess"), http.StatusUnauthorized)
@@ -224,30 +214,30 @@ func TestDirectLoginThrottle(t *testing.T) {
 			for i := range 20 {
 				status(t, post(t, "127.0.3.1", fmt.Sprintf("nobody%d@example.com", i), "guess"), http.StatusUnauthorized)
 			}
-			r := post(t, "127.0.3.1", "ann@example.com", adminPass)
+			r := post(t, "127.0.3.1", "ann@example.com", authtest.Password)
 			if s, _ := strconv.Atoi(r.Header.Get("Retry-After")); r.Status != http.StatusTooManyRequests || s < 890 || s > 900 {
 				t.Fatalf("want 429 for the window's 15 minutes, got %d %q", r.Status, r.Header.Get("Retry-After"))
 			}
-			status(t, post(t, "127.0.3.2", "ann@example.com", adminPass), http.StatusSeeOther)
+			status(t, post(t, "127.0.3.2", "ann@example.com", authtest.Password), http.StatusSeeOther)
 		})
 
 		t.Run("the address's failures no longer count after its window", func(t *testing.T) {
 			db.Client.LoginThrottle.Update().Where(loginthrottle.IP("127.0.3.1")).SetExpiresAt(time.Now().Add(-time.Second)).ExecX(ctx)
-			status(t, post(t, "127.0.3.1", "ann@example.com", adminPass), http.StatusSeeOther)
+			status(t, post(t, "127.0.3.1", "ann@example.com", authtest.Password), http.StatusSeeOther)
 		})
 
 		t.Run("failed SSO logins do not count", func(t *testing.T) {
-			before := app.countEvents(auth.EventLoginFailed)
-			c := browserFrom(t, "127.0.6.1")
+			before := app.CountEvents(auth.EventLoginFailed)
+			c := webtest.BrowserFrom(t, "127.0.6.1")
 			for range 25 {
-				if r := app.get(c, "/api/auth/sso?jwt=not.a.token"); r.Status < 400 {
+				if r := app.Get(c, "/api/auth/sso?jwt=not.a.token"); r.Status < 400 {
 					t.Fatalf("a bad token: %d", r.Status)
 				}
 			}
-			if n := app.countEvents(auth.EventLoginFailed) - before; n < 25 {
+			if n := app.CountEvents(auth.EventLoginFailed) - before; n < 25 {
 				t.Fatalf("%d LOGIN_FAILED events, want the 25 SSO failures in the security log", n)
 			}
-			status(t, post(t, "127.0.6.1", "ann@example.com", adminPass), http.StatusSeeOther)
+			status(t, post(t, "127.0.6.1", "ann@example.com", authtest.Password), http.StatusSeeOther)
 		})
 	})
 }
@@ -257,11 +247,11 @@ func TestDirectLoginThrottle(t *testing.T) {
 func TestDirectLoginFlood(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		const slots = 2
-		app := newApp(t, db, map[string]string{"PASSWORD_HASH_CONCURRENCY": strconv.Itoa(slots)})
-		app.createUser("admin@example.com", adminPass, user.RoleADMIN)
+		app := testserver.New(t, db, testserver.Options{Env: map[string]string{"PASSWORD_HASH_CONCURRENCY": strconv.Itoa(slots)}})
+		app.CreateUser("admin@example.com", authtest.Password, user.RoleADMIN)
 		owner := func(t *testing.T) {
 			t.Helper()
-			if r := app.postForm(browserFrom(t, "127.0.0.1"), "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {adminPass}}); r.Status != http.StatusSeeOther {
+			if r := app.PostForm(webtest.BrowserFrom(t, "127.0.0.1"), "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {authtest.Password}}); r.Status != http.StatusSeeOther {
 				t.Fatalf("the owner cannot sign in: %d %s", r.Status, r.Body)
 			}
 		}
@@ -271,7 +261,7 @@ func TestDirectLoginFlood(t *testing.T) {
 			t.Helper()
 			clients := make([]*http.Client, n)
 			for i := range clients {
-				clients[i] = browserFrom(t, from(i))
+				clients[i] = webtest.BrowserFrom(t, from(i))
 			}
 			var mu sync.Mutex
 			got := map[int]int{}
@@ -280,7 +270,7 @@ func TestDirectLoginFlood(t *testing.T) {
 			for i := range n {
 				wg.Go(func() {
 					<-start
-					r := app.postForm(clients[i], "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {"wrong password"}})
+					r := app.PostForm(clients[i], "/auth/login/direct", url.Values{"email": {"admin@example.com"}, "password": {"wrong password"}})
 					if (r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable) && r.Header.Get("Retry-After") == "" {
 						t.Errorf("%d without Retry-After", r.Status)
 					}
@@ -385,10 +375,10 @@ func TestPasswordChecksBusy(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		limiter := password.NewLimiter(1, 0)
-		app := newAppWith(t, db, nil, deps{Passwords: limiter})
-		app.createUser("admin@example.com", adminPass, user.RoleADMIN)
-		admin := browserFrom(t, "127.0.7.1")
-		app.login(admin, "admin@example.com", adminPass)
+		app := testserver.New(t, db, testserver.Options{Passwords: limiter})
+		app.CreateUser("admin@example.com", authtest.Password, user.RoleADMIN)
+		admin := webtest.BrowserFrom(t, "127.0.7.1")
+		app.Login(admin, "admin@example.com", authtest.Password)
 
 		release, err := limiter.Acquire(ctx)
 		if err != nil {
@@ -397,13 +387,13 @@ func TestPasswordChecksBusy(t *testing.T) {
 		before := password.ReadCounts().Total
 		wrong := url.Values{"email": {"admin@example.com"}, "password": {"guess"}}
 		for range 10 {
-			r := app.postForm(browserFrom(t, "127.0.7.2"), "/auth/login/direct", wrong)
+			r := app.PostForm(webtest.BrowserFrom(t, "127.0.7.2"), "/auth/login/direct", wrong)
 			if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") != "1" || !strings.Contains(r.Body, "Please try again in a moment.") {
 				t.Fatalf("want 503 with Retry-After 1, got %d %q %s", r.Status, r.Header.Get("Retry-After"), r.Body)
 			}
 		}
-		res := app.gql(admin, "", createUserQ, map[string]any{"in": map[string]any{"email": "new@example.com", "password": "a long enough password"}})
-		if res.code() != "SERVICE_UNAVAILABLE" {
+		res := app.GQL(admin, "", graphtest.CreateUser, map[string]any{"in": map[string]any{"email": "new@example.com", "password": "a long enough password"}})
+		if res.Code() != "SERVICE_UNAVAILABLE" {
 			t.Fatalf("createUser: %s", res.Raw)
 		}
 		if n := password.ReadCounts().Total - before; n != 0 {
@@ -426,96 +416,51 @@ func TestPasswordChecksBusy(t *testing.T) {
 		release()
 		// The refused attempts were given back: the pair still has its free failures.
 		for range 6 {
-			if r := app.postForm(browserFrom(t, "127.0.7.2"), "/auth/login/direct", wrong); r.Status != http.StatusUnauthorized {
+			if r := app.PostForm(webtest.BrowserFrom(t, "127.0.7.2"), "/auth/login/direct", wrong); r.Status != http.StatusUnauthorized {
 				t.Fatalf("want 401, got %d", r.Status)
 			}
 		}
 	})
 }
 
-func TestSessionCookie(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newApp(t, db, nil)
-		ctx := context.Background()
-		app.createUser("admin@example.com", adminPass, user.RoleADMIN)
-
-		t.Run("tampered cookie is no session and is cleared", func(t *testing.T) {
-			c := browser(t)
-			app.login(c, "admin@example.com", adminPass)
-			u, _ := url.Parse(app.URL)
-			ck := c.Jar.Cookies(u)[0]
-			c.Jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: ck.Value[:len(ck.Value)-2] + "xx", Path: "/"}})
-			req, _ := http.NewRequest(http.MethodGet, app.URL+"/", nil)
-			r := app.do(c, req)
-			if cleared := cookieOf(r, "community_session"); r.Status != 200 || strings.Contains(r.Body, "admin@example.com") || cleared == nil || cleared.MaxAge >= 0 {
-				t.Fatalf("%d cleared=%+v", r.Status, cleared)
-			}
-		})
-
-		t.Run("expired session is no session", func(t *testing.T) {
-			c := browser(t)
-			app.login(c, "admin@example.com", adminPass)
-			db.Client.Session.Update().SetExpiresAt(time.Now().Add(-time.Second)).ExecX(ctx)
-			if me := app.gql(c, "", "{ me { id } }", nil); me.Data["me"] != nil {
-				t.Fatalf("expired session works: %s", me.Raw)
-			}
-		})
-
-		t.Run("sliding expiry", func(t *testing.T) {
-			c := browser(t)
-			app.login(c, "admin@example.com", adminPass)
-			old := time.Now().Add(-10 * time.Minute)
-			db.Client.Session.Update().SetLastSeenAt(old).SetExpiresAt(time.Now().Add(time.Hour)).ExecX(ctx)
-			app.gql(c, "", "{ me { id } }", nil)
-			s := db.Client.Session.Query().Order(session.ByLastSeenAt()).Where().AllX(ctx)
-			last := s[len(s)-1]
-			if !last.ExpiresAt.After(time.Now().Add(app.Cfg.SessionLifetime - time.Minute)) {
-				t.Fatalf("expiry not extended: %v", last.ExpiresAt)
-			}
-		})
-	})
-}
-
 func TestLogout(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newApp(t, db, nil)
+		app := testserver.New(t, db, testserver.Options{})
 		ctx := context.Background()
-		app.createUser("admin@example.com", adminPass, user.RoleADMIN)
+		app.CreateUser("admin@example.com", authtest.Password, user.RoleADMIN)
 
 		t.Run("post ends the session", func(t *testing.T) {
-			c := browser(t)
-			app.login(c, "admin@example.com", adminPass)
+			c := app.SignedIn("admin@example.com", authtest.Password)
 			u, _ := url.Parse(app.URL)
 			old := c.Jar.Cookies(u)[0].Value
-			r := app.postForm(c, "/auth/logout", nil)
+			r := app.PostForm(c, "/auth/logout", nil)
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
 				t.Fatalf("%d %q", r.Status, r.Header.Get("Location"))
 			}
-			if ck := cookieOf(r, "community_session"); ck == nil || ck.MaxAge >= 0 {
+			if ck := r.Cookie("community_session"); ck == nil || ck.MaxAge >= 0 {
 				t.Fatalf("cookie not cleared: %+v", ck)
 			}
 			// The old token no longer works even if a copy of it was kept.
-			c2 := browser(t)
+			c2 := webtest.Browser(t)
 			c2.Jar.SetCookies(u, []*http.Cookie{{Name: "community_session", Value: old, Path: "/"}})
-			if me := app.gql(c2, "", "{ me { id } }", nil); me.Data["me"] != nil {
+			if me := app.GQL(c2, "", "{ me { id } }", nil); me.Data["me"] != nil {
 				t.Fatalf("old token works after logout: %s", me.Raw)
 			}
-			if app.countEvents("LOGOUT") != 1 {
+			if app.CountEvents("LOGOUT") != 1 {
 				t.Fatal("LOGOUT not recorded")
 			}
 		})
 
 		t.Run("JWT session goes to the JWT logout URL", func(t *testing.T) {
-			mustSettings(t, app).Update().SetJwtLogoutURL("https://customer.example/logout").ExecX(ctx)
-			c := browser(t)
-			app.login(c, "admin@example.com", adminPass)
+			app.Settings().Update().SetJwtLogoutURL("https://customer.example/logout").ExecX(ctx)
+			c := app.SignedIn("admin@example.com", authtest.Password)
 			db.Client.Session.Update().Where(session.MethodEQ(session.MethodPASSWORD)).ExecX(ctx)
 			// Re-label the session as made by JWT SSO.
 			_, err := db.SQL.ExecContext(ctx, "UPDATE sessions SET method = 'JWT'")
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := app.postForm(c, "/auth/logout", nil)
+			r := app.PostForm(c, "/auth/logout", nil)
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "https://customer.example/logout" {
 				t.Fatalf("%d %q", r.Status, r.Header.Get("Location"))
 			}
@@ -548,14 +493,13 @@ func TestLogout(t *testing.T) {
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
-					c := browser(t)
-					app.login(c, "admin@example.com", adminPass)
+					c := app.SignedIn("admin@example.com", authtest.Password)
 					req, _ := http.NewRequest(http.MethodGet, app.URL+"/auth/logout?redirect_uri=%2Fspaces", nil)
 					for k, v := range tt.headers {
 						req.Header.Set(k, v)
 					}
-					r := app.do(c, req)
-					signedIn := app.gql(c, "", "{ me { id } }", nil).Data["me"] != nil
+					r := app.Do(c, req)
+					signedIn := app.GQL(c, "", "{ me { id } }", nil).Data["me"] != nil
 					if tt.ends {
 						if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/spaces" || signedIn {
 							t.Fatalf("session not ended: %d %q signed in %v", r.Status, r.Header.Get("Location"), signedIn)
@@ -569,10 +513,10 @@ func TestLogout(t *testing.T) {
 						t.Fatal("a GET without a same-origin proof ended the session")
 					}
 					// Confirming posts the form from the server's own page.
-					if r := app.postForm(c, "/auth/logout?redirect_uri=%2Fspaces", nil); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/spaces" {
+					if r := app.PostForm(c, "/auth/logout?redirect_uri=%2Fspaces", nil); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/spaces" {
 						t.Fatalf("confirming: %d %q", r.Status, r.Header.Get("Location"))
 					}
-					if app.gql(c, "", "{ me { id } }", nil).Data["me"] != nil {
+					if app.GQL(c, "", "{ me { id } }", nil).Data["me"] != nil {
 						t.Fatal("confirming did not end the session")
 					}
 				})
@@ -580,15 +524,14 @@ func TestLogout(t *testing.T) {
 		})
 
 		t.Run("cross-site POST refused", func(t *testing.T) {
-			c := browser(t)
-			app.login(c, "admin@example.com", adminPass)
+			c := app.SignedIn("admin@example.com", authtest.Password)
 			req, _ := http.NewRequest(http.MethodPost, app.URL+"/auth/logout", nil)
 			req.Header.Set("Origin", "https://evil.example")
 			req.Header.Set("Sec-Fetch-Site", "cross-site")
-			if r := app.do(c, req); r.Status != http.StatusForbidden {
+			if r := app.Do(c, req); r.Status != http.StatusForbidden {
 				t.Fatalf("%d", r.Status)
 			}
-			if me := app.gql(c, "", "{ me { id } }", nil); me.Data["me"] == nil {
+			if me := app.GQL(c, "", "{ me { id } }", nil); me.Data["me"] == nil {
 				t.Fatal("a cross-site POST ended the session")
 			}
 		})

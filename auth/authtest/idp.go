@@ -1,9 +1,8 @@
-package main
+package authtest
 
 import (
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -15,13 +14,15 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/community/sso/auth/web/webtest"
 )
 
-// testIdP is an OpenID Provider the test controls completely: it signs whatever id_token a case
+// IdP is an OpenID Provider the test controls completely: it signs whatever id_token a case
 // asks for, so the community's verification can be attacked.
-type testIdP struct {
+type IdP struct {
 	t        testing.TB
-	srv      *httptest.Server
+	Server   *httptest.Server
 	Issuer   string
 	ClientID string
 	Secret   string
@@ -43,13 +44,14 @@ type testIdP struct {
 	JWKSCalls  atomic.Int32
 }
 
-func startIdP(t testing.TB) *testIdP {
+// StartIdP starts the provider on plain HTTP; its id_tokens are valid until a case changes IDToken.
+func StartIdP(t testing.TB) *IdP {
 	t.Helper()
-	idp := &testIdP{t: t, ClientID: "community-client", Secret: "idp-secret"}
-	idp.rotate("key-1")
+	idp := &IdP{t: t, ClientID: "community-client", Secret: "idp-secret"}
+	idp.Rotate("key-1")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{
+		WriteJSON(w, map[string]any{
 			"issuer":                                idp.Issuer,
 			"authorization_endpoint":                idp.Issuer + "/authorize",
 			"token_endpoint":                        idp.Issuer + "/token",
@@ -62,7 +64,7 @@ func startIdP(t testing.TB) *testIdP {
 		idp.JWKSCalls.Add(1)
 		idp.mu.Lock()
 		defer idp.mu.Unlock()
-		writeJSON(w, jose.JSONWebKeySet{Keys: idp.published})
+		WriteJSON(w, jose.JSONWebKeySet{Keys: idp.published})
 	})
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		idp.TokenCalls.Add(1)
@@ -73,7 +75,7 @@ func startIdP(t testing.TB) *testIdP {
 		_ = r.ParseForm()
 		if r.PostForm.Get("code") != "good-code" || r.PostForm.Get("code_verifier") == "" {
 			w.WriteHeader(http.StatusBadRequest)
-			writeJSON(w, map[string]any{"error": "invalid_grant"})
+			WriteJSON(w, map[string]any{"error": "invalid_grant"})
 			return
 		}
 		idp.mu.Lock()
@@ -85,29 +87,30 @@ func startIdP(t testing.TB) *testIdP {
 				resp["id_token"] = tok
 			}
 		}
-		writeJSON(w, resp)
+		WriteJSON(w, resp)
 	})
 	mux.HandleFunc("GET /userinfo", func(w http.ResponseWriter, r *http.Request) {
 		if idp.UserInfo != nil {
 			idp.UserInfo(w, r)
 			return
 		}
-		writeJSON(w, map[string]any{"sub": "idp-user-1", "email": "carol@example.com", "name": "Carol Chen"})
+		WriteJSON(w, map[string]any{"sub": "idp-user-1", "email": "carol@example.com", "name": "Carol Chen"})
 	})
-	idp.srv = httptest.NewServer(mux)
-	t.Cleanup(idp.srv.Close)
-	idp.Issuer = idp.srv.URL
+	idp.Server = httptest.NewServer(mux)
+	t.Cleanup(idp.Server.Close)
+	idp.Issuer = idp.Server.URL
 	idp.IDToken = func(nonce string) string { return idp.Sign(idp.Claims(nonce, nil)) }
 	return idp
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+// WriteJSON answers v as JSON, as a provider's endpoints do.
+func WriteJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// rotate makes a new signing key with kid and publishes only it.
-func (idp *testIdP) rotate(kid string) {
+// Rotate makes a new signing key with kid and publishes only it.
+func (idp *IdP) Rotate(kid string) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		idp.t.Fatal(err)
@@ -119,32 +122,34 @@ func (idp *testIdP) rotate(kid string) {
 }
 
 // Claims are valid id_token claims for the nonce; over changes them (nil deletes a claim).
-func (idp *testIdP) Claims(nonce string, over map[string]any) map[string]any {
+func (idp *IdP) Claims(nonce string, over map[string]any) map[string]any {
 	now := time.Now()
 	c := map[string]any{
 		"iss": idp.Issuer, "sub": "idp-user-1", "aud": idp.ClientID, "nonce": nonce,
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 		"email": "carol@example.com", "email_verified": true, "name": "Carol Chen",
 	}
-	for k, v := range over {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
+	Override(c, over)
 	return c
 }
 
+// PublicKey is the public half of the current signing key.
+func (idp *IdP) PublicKey() *rsa.PublicKey {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	return &idp.key.PublicKey
+}
+
 // Sign signs claims with the current key (RS256).
-func (idp *testIdP) Sign(claims map[string]any) string {
+func (idp *IdP) Sign(claims map[string]any) string {
 	idp.mu.Lock()
 	key, kid := idp.key, idp.kid
 	idp.mu.Unlock()
-	return signJWS(idp.t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, claims, nil)
+	return SignJWS(idp.t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, claims, nil)
 }
 
-func signJWS(t testing.TB, key jose.SigningKey, claims map[string]any, headers map[jose.HeaderKey]any) string {
+// SignJWS signs claims with key as a JWT, with headers added to the token's header.
+func SignJWS(t testing.TB, key jose.SigningKey, claims map[string]any, headers map[jose.HeaderKey]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	for k, v := range headers {
@@ -166,15 +171,9 @@ func signJWS(t testing.TB, key jose.SigningKey, claims map[string]any, headers m
 	return s
 }
 
-// unsigned is a token with alg none.
-func unsigned(claims map[string]any, kid string) string {
-	h, _ := json.Marshal(map[string]any{"alg": "none", "typ": "JWT", "kid": kid})
-	p, _ := json.Marshal(claims)
-	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p) + "."
-}
-
-// settings are the community's OAuth2 settings for this provider (CUSTOM with an issuer).
-func (idp *testIdP) settings() map[string]any {
+// Settings are the community's OAuth2 settings for this provider (CUSTOM with an issuer), as
+// App.EnableOAuth2 takes them.
+func (idp *IdP) Settings() map[string]any {
 	return map[string]any{
 		"enabled": true, "provider": "CUSTOM", "issuer": idp.Issuer,
 		"authorizationUrl": idp.Issuer + "/authorize", "tokenUrl": idp.Issuer + "/token",
@@ -182,11 +181,11 @@ func (idp *testIdP) settings() map[string]any {
 	}
 }
 
-// begin starts a login in c and returns the state the community sent to the provider; the
+// Begin starts a login in c and returns the state the community sent to the provider; the
 // provider remembers the nonce, as a real one does.
-func (idp *testIdP) begin(t testing.TB, app *testApp, c *http.Client) string {
+func (idp *IdP) Begin(t testing.TB, app *App, c *http.Client) string {
 	t.Helper()
-	r := app.get(c, "/auth/oauth2/login?redirect_uri=/after")
+	r := app.Get(c, "/auth/oauth2/login?redirect_uri=/after")
 	loc, err := url.Parse(r.Header.Get("Location"))
 	if r.Status != http.StatusSeeOther || err != nil || !strings.HasPrefix(loc.String(), idp.Issuer+"/authorize?") {
 		t.Fatalf("login start: %d %q %s", r.Status, r.Header.Get("Location"), r.Body)
@@ -202,16 +201,8 @@ func (idp *testIdP) begin(t testing.TB, app *testApp, c *http.Client) string {
 	return q.Get("state")
 }
 
-// callback is the browser coming back from the provider, asking for JSON errors.
-func callback(t testing.TB, app *testApp, c *http.Client, query url.Values) response {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, app.URL+"/auth/oauth2/callback?"+query.Encode(), nil)
-	req.Header.Set("Accept", "application/json")
-	return app.do(c, req)
-}
-
-// errorCode reads {"error":{"code"}} from an SSO error answer.
-func errorCode(body string) string {
+// ErrorCode reads {"error":{"code"}} from an SSO error answer.
+func ErrorCode(body string) string {
 	var e struct {
 		Error struct {
 			Code string `json:"code"`
@@ -219,4 +210,22 @@ func errorCode(body string) string {
 	}
 	_ = json.Unmarshal([]byte(body), &e)
 	return e.Error.Code
+}
+
+// EnableOAuth2 configures the provider as an admin would through GraphQL, with the admin's API
+// token.
+func (a *App) EnableOAuth2(adminToken string, input map[string]any) {
+	a.T.Helper()
+	r := a.GQL(nil, adminToken, `mutation($in: UpdateOAuth2SettingsInput!) { updateOAuth2Settings(input: $in) { oauth2 { enabled } } }`, map[string]any{"in": input})
+	if len(r.Errors) > 0 {
+		a.T.Fatalf("updateOAuth2Settings: %s", r.Raw)
+	}
+}
+
+// Callback is the browser c coming back from the provider with query, asking for JSON errors.
+func (a *App) Callback(c *http.Client, query url.Values) webtest.Response {
+	a.T.Helper()
+	req, _ := http.NewRequest(http.MethodGet, a.URL+"/auth/oauth2/callback?"+query.Encode(), nil)
+	req.Header.Set("Accept", "application/json")
+	return a.Do(c, req)
 }

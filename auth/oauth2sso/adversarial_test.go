@@ -1,4 +1,4 @@
-package main
+package oauth2sso_test
 
 import (
 	"context"
@@ -15,7 +15,11 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
+	"github.com/community/sso/auth/authtest/testserver"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/graph/graphtest"
 )
 
 // TestOAuth2AdversarialIDTokens attacks the callback with id_tokens from a provider the test
@@ -27,114 +31,114 @@ func TestOAuth2AdversarialIDTokens(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name     string
-		token    func(idp *testIdP, nonce string) string
+		token    func(idp *authtest.IdP, nonce string) string
 		userInfo http.HandlerFunc
 		code     string // "" for success
 	}{
-		{name: "valid", token: func(idp *testIdP, n string) string { return idp.Sign(idp.Claims(n, nil)) }},
-		{name: "several audiences with azp", token: func(idp *testIdP, n string) string {
+		{name: "valid", token: func(idp *authtest.IdP, n string) string { return idp.Sign(idp.Claims(n, nil)) }},
+		{name: "several audiences with azp", token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims(n, map[string]any{"aud": []string{idp.ClientID, "api"}, "azp": idp.ClientID}))
 		}},
-		{name: "bad signature", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
-			return signJWS(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: otherKey, KeyID: "key-1"}}, idp.Claims(n, nil), nil)
+		{name: "bad signature", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
+			return authtest.SignJWS(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: otherKey, KeyID: "key-1"}}, idp.Claims(n, nil), nil)
 		}},
-		{name: "alg none", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
-			return unsigned(idp.Claims(n, nil), "key-1")
+		{name: "alg none", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
+			return authtest.Unsigned(t, map[string]any{"alg": "none", "typ": "JWT", "kid": "key-1"}, idp.Claims(n, nil))
 		}},
-		{name: "HS256 signed with the public key", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
-			der, err := x509.MarshalPKIXPublicKey(&idp.key.PublicKey)
+		{name: "HS256 signed with the public key", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
+			der, err := x509.MarshalPKIXPublicKey(idp.PublicKey())
 			if err != nil {
 				t.Fatal(err)
 			}
-			return signJWS(t, jose.SigningKey{Algorithm: jose.HS256, Key: der}, idp.Claims(n, nil), map[jose.HeaderKey]any{"kid": "key-1"})
+			return authtest.SignJWS(t, jose.SigningKey{Algorithm: jose.HS256, Key: der}, idp.Claims(n, nil), map[jose.HeaderKey]any{"kid": "key-1"})
 		}},
-		{name: "wrong issuer", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
+		{name: "wrong issuer", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims(n, map[string]any{"iss": "https://evil.example"}))
 		}},
-		{name: "issuer with a trailing slash", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
+		{name: "issuer with a trailing slash", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims(n, map[string]any{"iss": idp.Issuer + "/"}))
 		}},
-		{name: "wrong audience", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
+		{name: "wrong audience", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims(n, map[string]any{"aud": "another-client"}))
 		}},
-		{name: "missing audience", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
+		{name: "missing audience", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims(n, map[string]any{"aud": nil}))
 		}},
-		{name: "several audiences without azp", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
+		{name: "several audiences without azp", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims(n, map[string]any{"aud": []string{idp.ClientID, "api"}}))
 		}},
-		{name: "azp of another client", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
+		{name: "azp of another client", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims(n, map[string]any{"azp": "another-client"}))
 		}},
-		{name: "expired", code: auth.CodeTokenExpired, token: func(idp *testIdP, n string) string {
+		{name: "expired", code: auth.CodeTokenExpired, token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims(n, map[string]any{"exp": time.Now().Add(-time.Hour).Unix(), "iat": time.Now().Add(-2 * time.Hour).Unix()}))
 		}},
-		{name: "missing iat", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
+		{name: "missing iat", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims(n, map[string]any{"iat": nil}))
 		}},
-		{name: "missing sub", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
+		{name: "missing sub", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims(n, map[string]any{"sub": nil}))
 		}},
-		{name: "nonce mismatch", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
+		{name: "nonce mismatch", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims("another-nonce", nil))
 		}},
-		{name: "missing nonce", code: auth.CodeInvalidToken, token: func(idp *testIdP, n string) string {
+		{name: "missing nonce", code: auth.CodeInvalidToken, token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims(n, map[string]any{"nonce": nil}))
 		}},
-		{name: "no id_token", code: auth.CodeIDPError, token: func(*testIdP, string) string { return "" }},
-		{name: "not a JWT", code: auth.CodeInvalidToken, token: func(*testIdP, string) string { return "not.a.jwt" }},
+		{name: "no id_token", code: auth.CodeIDPError, token: func(*authtest.IdP, string) string { return "" }},
+		{name: "not a JWT", code: auth.CodeInvalidToken, token: func(*authtest.IdP, string) string { return "not.a.jwt" }},
 		{name: "user info of another subject", code: auth.CodeInvalidToken,
-			token: func(idp *testIdP, n string) string {
+			token: func(idp *authtest.IdP, n string) string {
 				return idp.Sign(idp.Claims(n, map[string]any{"email": nil}))
 			},
 			userInfo: func(w http.ResponseWriter, r *http.Request) {
-				writeJSON(w, map[string]any{"sub": "idp-user-2", "email": "mallory@example.com", "name": "Mallory"})
+				authtest.WriteJSON(w, map[string]any{"sub": "idp-user-2", "email": "mallory@example.com", "name": "Mallory"})
 			}},
 		{name: "user info is not JSON", code: auth.CodeIDPError,
-			token: func(idp *testIdP, n string) string { return idp.Sign(idp.Claims(n, map[string]any{"name": nil})) },
+			token: func(idp *authtest.IdP, n string) string { return idp.Sign(idp.Claims(n, map[string]any{"name": nil})) },
 			userInfo: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/html")
 				_, _ = w.Write([]byte("<html>login</html>"))
 			}},
 		{name: "user info fails", code: auth.CodeIDPUnavailable,
-			token:    func(idp *testIdP, n string) string { return idp.Sign(idp.Claims(n, map[string]any{"name": nil})) },
+			token:    func(idp *authtest.IdP, n string) string { return idp.Sign(idp.Claims(n, map[string]any{"name": nil})) },
 			userInfo: func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) }},
 		{name: "user info too large", code: auth.CodeIDPError,
-			token: func(idp *testIdP, n string) string { return idp.Sign(idp.Claims(n, map[string]any{"name": nil})) },
+			token: func(idp *authtest.IdP, n string) string { return idp.Sign(idp.Claims(n, map[string]any{"name": nil})) },
 			userInfo: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = w.Write([]byte(`{"sub":"idp-user-1","pad":"` + strings.Repeat("x", 2<<20) + `"}`))
 			}},
-		{name: "email not verified for an existing member", code: auth.CodeEmailNotVerified, token: func(idp *testIdP, n string) string {
+		{name: "email not verified for an existing member", code: auth.CodeEmailNotVerified, token: func(idp *authtest.IdP, n string) string {
 			return idp.Sign(idp.Claims(n, map[string]any{"email": "existing@example.com", "email_verified": false}))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			idp := startIdP(t)
+			idp := authtest.StartIdP(t)
 			idp.IDToken = func(nonce string) string { return tc.token(idp, nonce) }
 			idp.UserInfo = tc.userInfo
 			db := storetest.SQLite(t)
-			app := newApp(t, db, nil)
-			admin := adminToken(t, app)
-			enableOAuth2(t, app, admin, idp.settings())
-			app.createUser("existing@example.com", "", "MEMBER")
-			before := snapshot(t, db)
-			failures := app.countEvents(auth.EventLoginFailed)
+			app := testserver.New(t, db, testserver.Options{})
+			admin := app.AdminToken()
+			app.EnableOAuth2(admin, idp.Settings())
+			app.CreateUser("existing@example.com", "", "MEMBER")
+			before := storetest.Snapshot(t, db)
+			failures := app.CountEvents(auth.EventLoginFailed)
 
-			c := browser(t)
-			state := idp.begin(t, app, c)
-			r := callback(t, app, c, url.Values{"code": {"good-code"}, "state": {state}})
+			c := webtest.Browser(t)
+			state := idp.Begin(t, app, c)
+			r := app.Callback(c, url.Values{"code": {"good-code"}, "state": {state}})
 			if tc.code == "" {
 				if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/after" {
 					t.Fatalf("want a sign-in: %d %s", r.Status, r.Body)
 				}
-				if me := app.gql(c, "", "{ me { externalId email } }", nil); dig(me.Data, "me", "externalId") != "idp-user-1" {
+				if me := app.GQL(c, "", "{ me { externalId email } }", nil); graphtest.Dig(me.Data, "me", "externalId") != "idp-user-1" {
 					t.Fatalf("me: %s", me.Raw)
 				}
 				return
 			}
-			if got := errorCode(r.Body); got != tc.code {
+			if got := authtest.ErrorCode(r.Body); got != tc.code {
 				t.Fatalf("code = %q (%d %s), want %s", got, r.Status, r.Body, tc.code)
 			}
 			if want := (&auth.SSOError{Code: tc.code}).Status(); r.Status != want {
@@ -145,13 +149,13 @@ func TestOAuth2AdversarialIDTokens(t *testing.T) {
 					t.Fatalf("a session cookie was set: %s", ck)
 				}
 			}
-			if after := snapshot(t, db); after != before {
+			if after := storetest.Snapshot(t, db); after != before {
 				t.Fatalf("data changed:\n%s\n→\n%s", before, after)
 			}
 			if n, _ := db.Client.Session.Query().Count(ctx); n != 0 {
 				t.Fatalf("%d sessions", n)
 			}
-			if app.countEvents(auth.EventLoginFailed) != failures+1 {
+			if app.CountEvents(auth.EventLoginFailed) != failures+1 {
 				t.Fatal("no LOGIN_FAILED event")
 			}
 			if strings.Contains(app.Logs.String(), "good-code") {
@@ -164,10 +168,10 @@ func TestOAuth2AdversarialIDTokens(t *testing.T) {
 // TestOAuth2CallbackChecksStateFirst: the provider's error, a missing or tampered flow cookie and
 // a wrong state are answered before any request to the provider.
 func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
-	idp := startIdP(t)
+	idp := authtest.StartIdP(t)
 	db := storetest.SQLite(t)
-	app := newApp(t, db, nil)
-	enableOAuth2(t, app, adminToken(t, app), idp.settings())
+	app := testserver.New(t, db, testserver.Options{})
+	app.EnableOAuth2(app.AdminToken(), idp.Settings())
 
 	for _, tc := range []struct {
 		name  string
@@ -175,33 +179,33 @@ func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
 		code  string
 	}{
 		{"provider error", func(c *http.Client) url.Values {
-			return url.Values{"error": {"access_denied"}, "error_description": {"<script>alert(1)</script>"}, "state": {idp.begin(t, app, c)}}
+			return url.Values{"error": {"access_denied"}, "error_description": {"<script>alert(1)</script>"}, "state": {idp.Begin(t, app, c)}}
 		}, auth.CodeIDPError},
 		{"no flow cookie", func(c *http.Client) url.Values {
-			state := idp.begin(t, app, c)
+			state := idp.Begin(t, app, c)
 			return url.Values{"code": {"good-code"}, "state": {state}}
 		}, auth.CodeInvalidState},
 		{"state mismatch", func(c *http.Client) url.Values {
-			idp.begin(t, app, c)
+			idp.Begin(t, app, c)
 			return url.Values{"code": {"good-code"}, "state": {"forged"}}
 		}, auth.CodeInvalidState},
 		{"no state", func(c *http.Client) url.Values {
-			idp.begin(t, app, c)
+			idp.Begin(t, app, c)
 			return url.Values{"code": {"good-code"}}
 		}, auth.CodeInvalidState},
 		{"no code", func(c *http.Client) url.Values {
-			return url.Values{"state": {idp.begin(t, app, c)}}
+			return url.Values{"state": {idp.Begin(t, app, c)}}
 		}, auth.CodeInvalidRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := browser(t)
+			c := webtest.Browser(t)
 			q := tc.setup(c)
 			if tc.name == "no flow cookie" {
-				c = browser(t) // another browser: the callback carries no cookie
+				c = webtest.Browser(t) // another browser: the callback carries no cookie
 			}
 			calls := idp.TokenCalls.Load()
-			r := callback(t, app, c, q)
-			if got := errorCode(r.Body); got != tc.code {
+			r := app.Callback(c, q)
+			if got := authtest.ErrorCode(r.Body); got != tc.code {
 				t.Fatalf("code %q (%d %s), want %s", got, r.Status, r.Body, tc.code)
 			}
 			if idp.TokenCalls.Load() != calls {
@@ -211,8 +215,8 @@ func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
 	}
 
 	t.Run("tampered flow cookie", func(t *testing.T) {
-		c := browser(t)
-		state := idp.begin(t, app, c)
+		c := webtest.Browser(t)
+		state := idp.Begin(t, app, c)
 		u, _ := url.Parse(app.URL)
 		for _, ck := range c.Jar.Cookies(u) {
 			if ck.Name == "community_oauth2_flow" {
@@ -223,7 +227,7 @@ func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
 			}
 		}
 		calls := idp.TokenCalls.Load()
-		if r := callback(t, app, c, url.Values{"code": {"good-code"}, "state": {state}}); errorCode(r.Body) != auth.CodeInvalidState {
+		if r := app.Callback(c, url.Values{"code": {"good-code"}, "state": {state}}); authtest.ErrorCode(r.Body) != auth.CodeInvalidState {
 			t.Fatalf("%d %s", r.Status, r.Body)
 		}
 		if idp.TokenCalls.Load() != calls {
@@ -232,21 +236,21 @@ func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
 	})
 
 	t.Run("a callback works once", func(t *testing.T) {
-		c := browser(t)
-		state := idp.begin(t, app, c)
-		if r := callback(t, app, c, url.Values{"code": {"good-code"}, "state": {state}}); r.Status != http.StatusSeeOther {
+		c := webtest.Browser(t)
+		state := idp.Begin(t, app, c)
+		if r := app.Callback(c, url.Values{"code": {"good-code"}, "state": {state}}); r.Status != http.StatusSeeOther {
 			t.Fatalf("first: %d %s", r.Status, r.Body)
 		}
-		if r := callback(t, app, c, url.Values{"code": {"good-code"}, "state": {state}}); errorCode(r.Body) != auth.CodeInvalidState {
+		if r := app.Callback(c, url.Values{"code": {"good-code"}, "state": {state}}); authtest.ErrorCode(r.Body) != auth.CodeInvalidState {
 			t.Fatalf("replayed callback: %d %s", r.Status, r.Body)
 		}
 	})
 
 	t.Run("the page escapes the provider's words", func(t *testing.T) {
-		c := browser(t)
-		q := url.Values{"error": {"<b>x</b>"}, "state": {idp.begin(t, app, c)}}
+		c := webtest.Browser(t)
+		q := url.Values{"error": {"<b>x</b>"}, "state": {idp.Begin(t, app, c)}}
 		req, _ := http.NewRequest(http.MethodGet, app.URL+"/auth/oauth2/callback?"+q.Encode(), nil)
-		r := app.do(c, req)
+		r := app.Do(c, req)
 		if r.Status != http.StatusBadGateway || strings.Contains(r.Body, "<b>x</b>") || !strings.Contains(r.Body, "IDP_ERROR") {
 			t.Fatalf("%d %s", r.Status, r.Body)
 		}
@@ -256,13 +260,13 @@ func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
 // TestOAuth2KeyRotation: a token signed with a key the community has not seen makes it fetch the
 // key set again, and the rotated key is accepted; an unknown key that is not published is not.
 func TestOAuth2KeyRotation(t *testing.T) {
-	idp := startIdP(t)
-	app := newApp(t, storetest.SQLite(t), nil)
-	enableOAuth2(t, app, adminToken(t, app), idp.settings())
-	login := func() response {
-		c := browser(t)
-		state := idp.begin(t, app, c)
-		return callback(t, app, c, url.Values{"code": {"good-code"}, "state": {state}})
+	idp := authtest.StartIdP(t)
+	app := testserver.New(t, storetest.SQLite(t), testserver.Options{})
+	app.EnableOAuth2(app.AdminToken(), idp.Settings())
+	login := func() webtest.Response {
+		c := webtest.Browser(t)
+		state := idp.Begin(t, app, c)
+		return app.Callback(c, url.Values{"code": {"good-code"}, "state": {state}})
 	}
 	if r := login(); r.Status != http.StatusSeeOther {
 		t.Fatalf("first login: %d %s", r.Status, r.Body)
@@ -272,7 +276,7 @@ func TestOAuth2KeyRotation(t *testing.T) {
 	if r := login(); r.Status != http.StatusSeeOther || idp.JWKSCalls.Load() != fetched {
 		t.Fatalf("second login: %d, key set fetched %d times (was %d)", r.Status, idp.JWKSCalls.Load(), fetched)
 	}
-	idp.rotate("key-2")
+	idp.Rotate("key-2")
 	if r := login(); r.Status != http.StatusSeeOther {
 		t.Fatalf("login after rotation: %d %s", r.Status, r.Body)
 	}
@@ -282,9 +286,9 @@ func TestOAuth2KeyRotation(t *testing.T) {
 	// A kid the provider does not publish.
 	rogue, _ := rsa.GenerateKey(rand.Reader, 2048)
 	idp.IDToken = func(n string) string {
-		return signJWS(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: rogue, KeyID: "key-3"}}, idp.Claims(n, nil), nil)
+		return authtest.SignJWS(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: rogue, KeyID: "key-3"}}, idp.Claims(n, nil), nil)
 	}
-	if r := login(); errorCode(r.Body) != auth.CodeInvalidToken {
+	if r := login(); authtest.ErrorCode(r.Body) != auth.CodeInvalidToken {
 		t.Fatalf("unknown kid: %d %s", r.Status, r.Body)
 	}
 }
@@ -292,7 +296,7 @@ func TestOAuth2KeyRotation(t *testing.T) {
 // TestOAuth2SlowProvider: a token endpoint slower than IDP_TIMEOUT gives IDP_UNAVAILABLE within
 // the timeout, not a hang; a provider that is down at login gives IDP_UNAVAILABLE too.
 func TestOAuth2SlowProvider(t *testing.T) {
-	idp := startIdP(t)
+	idp := authtest.StartIdP(t)
 	release := make(chan struct{})
 	var once sync.Once
 	done := func() { once.Do(func() { close(release) }) }
@@ -303,28 +307,28 @@ func TestOAuth2SlowProvider(t *testing.T) {
 		case <-time.After(10 * time.Second):
 		}
 	}
-	app := newApp(t, storetest.SQLite(t), map[string]string{"IDP_TIMEOUT": "500ms"})
-	enableOAuth2(t, app, adminToken(t, app), idp.settings())
-	c := browser(t)
-	state := idp.begin(t, app, c)
+	app := testserver.New(t, storetest.SQLite(t), testserver.Options{Env: map[string]string{"IDP_TIMEOUT": "500ms"}})
+	app.EnableOAuth2(app.AdminToken(), idp.Settings())
+	c := webtest.Browser(t)
+	state := idp.Begin(t, app, c)
 	start := time.Now()
-	r := callback(t, app, c, url.Values{"code": {"good-code"}, "state": {state}})
+	r := app.Callback(c, url.Values{"code": {"good-code"}, "state": {state}})
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("the callback took %v", took)
 	}
-	if errorCode(r.Body) != auth.CodeIDPUnavailable || r.Status != http.StatusBadGateway {
+	if authtest.ErrorCode(r.Body) != auth.CodeIDPUnavailable || r.Status != http.StatusBadGateway {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 
 	// A provider that is down when a member starts (a fresh server: no discovery cached).
 	done()
-	idp.srv.Close()
-	app2 := newApp(t, storetest.SQLite(t), map[string]string{"IDP_TIMEOUT": "500ms"})
-	enableOAuth2(t, app2, adminToken(t, app2), idp.settings())
+	idp.Server.Close()
+	app2 := testserver.New(t, storetest.SQLite(t), testserver.Options{Env: map[string]string{"IDP_TIMEOUT": "500ms"}})
+	app2.EnableOAuth2(app2.AdminToken(), idp.Settings())
 	req, _ := http.NewRequest(http.MethodGet, app2.URL+"/auth/oauth2/login", nil)
 	req.Header.Set("Accept", "application/json")
-	r = app2.do(browser(t), req)
-	if errorCode(r.Body) != auth.CodeIDPUnavailable {
+	r = app2.Do(webtest.Browser(t), req)
+	if authtest.ErrorCode(r.Body) != auth.CodeIDPUnavailable {
 		t.Fatalf("provider down at login: %d %s", r.Status, r.Body)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package authtest
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -19,11 +18,11 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/text/language"
 
-	"github.com/community/sso/ent/store"
+	"github.com/community/sso/auth/web/webtest"
 )
 
 // opUsers are the members of the test OpenID Provider: id → user. Passwords are all "verysecure".
-// Each provider serves its own copy (testOP.editUser changes it).
+// Each provider serves its own copy (OP.EditUser changes it).
 var opUsers = map[string]*opstorage.User{
 	"op-alice": {ID: "op-alice", Username: "alice", Password: "verysecure", FirstName: "Alice", LastName: "Anders", Email: "alice@example.com", EmailVerified: true, PreferredLanguage: language.English},
 	"op-bob":   {ID: "op-bob", Username: "bob", Password: "verysecure", FirstName: "Bob", LastName: "Brown", Email: "bob@example.com", EmailVerified: false, PreferredLanguage: language.English},
@@ -89,9 +88,9 @@ func (s opStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo
 	return nil
 }
 
-// testOP is a real OpenID Provider (zitadel's OpenID Certified OP package, its example storage
+// OP is a real OpenID Provider (zitadel's OpenID Certified OP package, its example storage
 // and login UI) on an HTTPS test server.
-type testOP struct {
+type OP struct {
 	Issuer       string
 	ClientID     string
 	ClientSecret string
@@ -105,15 +104,15 @@ type testOP struct {
 	handler http.Handler
 }
 
-// startOP starts the provider on HTTPS; register adds the relying party's redirect URI once it
+// StartOP starts the provider on HTTPS; Register adds the relying party's redirect URI once it
 // is known.
-func startOP(t testing.TB) *testOP { return startOPWith(t, true) }
+func StartOP(t testing.TB) *OP { return StartOPWith(t, true) }
 
-// startOPWith starts the provider, on HTTPS or on plain HTTP (a browser without the test's
+// StartOPWith starts the provider, on HTTPS or on plain HTTP (a browser without the test's
 // certificate; the community allows http only for loopback providers).
-func startOPWith(t testing.TB, useTLS bool) *testOP {
+func StartOPWith(t testing.TB, useTLS bool) *OP {
 	t.Helper()
-	op := &testOP{ClientID: "community-web", ClientSecret: "op-client-secret", users: newOPUserStore()}
+	op := &OP{ClientID: "community-web", ClientSecret: "op-client-secret", users: newOPUserStore()}
 	op.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/oauth/token" && op.TokenFailures.Load() > 0 {
 			op.TokenFailures.Add(-1)
@@ -139,9 +138,9 @@ func startOPWith(t testing.TB, useTLS bool) *testOP {
 	return op
 }
 
-// register creates the provider's storage with one web client whose redirect URI is
+// Register creates the provider's storage with one web client whose redirect URI is
 // publicURL/auth/oauth2/callback.
-func (op *testOP) register(publicURL string) {
+func (op *OP) Register(publicURL string) {
 	op.Storage = opstorage.NewStorageWithClients(op.users, map[string]*opstorage.Client{
 		op.ClientID: opstorage.WebClient(op.ClientID, op.ClientSecret, publicURL+"/auth/oauth2/callback"),
 	})
@@ -151,8 +150,8 @@ func (op *testOP) register(publicURL string) {
 	op.mu.Unlock()
 }
 
-// editUser changes a member at the provider: what its next tokens and user info say.
-func (op *testOP) editUser(id string, edit func(*opstorage.User)) {
+// EditUser changes a member at the provider: what its next tokens and user info say.
+func (op *OP) EditUser(id string, edit func(*opstorage.User)) {
 	op.users.mu.Lock()
 	defer op.users.mu.Unlock()
 	u := op.users.users[id]
@@ -160,54 +159,39 @@ func (op *testOP) editUser(id string, edit func(*opstorage.User)) {
 	op.users.users[id] = u
 }
 
-// setClaims sets the extra claims the provider's user info gives a member (nil values are sent
+// SetClaims sets the extra claims the provider's user info gives a member (nil values are sent
 // as null).
-func (op *testOP) setClaims(id string, claims map[string]any) {
+func (op *OP) SetClaims(id string, claims map[string]any) {
 	op.users.mu.Lock()
 	defer op.users.mu.Unlock()
 	op.users.claims[id] = claims
 }
 
-// domain is the provider's host:port, as an admin enters it for a preset provider.
-func (op *testOP) domain() string { return strings.TrimPrefix(op.Issuer, "https://") }
+// Domain is the provider's host:port, as an admin enters it for a preset provider.
+func (op *OP) Domain() string { return strings.TrimPrefix(op.Issuer, "https://") }
 
-// newAppWithOP serves the community with the provider's TLS client for outbound requests and
-// registers the community at the provider.
-func newAppWithOP(t testing.TB, db *store.DB, op *testOP, env map[string]string) *testApp {
+// Member is a browser trusting the provider's certificate.
+func (op *OP) Member(t testing.TB) *http.Client {
 	t.Helper()
-	app := newAppWith(t, db, env, deps{IdPClient: op.Server.Client()})
-	op.register(app.URL)
-	return app
+	c := webtest.Browser(t)
+	c.Transport = op.Server.Client().Transport
+	return c
 }
 
-// member is a browser: a cookie jar, no automatic redirects, trusting the provider's certificate.
-func (op *testOP) member(t testing.TB) *http.Client {
-	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &http.Client{
-		Jar:           jar,
-		Transport:     op.Server.Client().Transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
-// signIn follows a login that starts at start (a URL of the community) through the provider's
+// SignIn follows a login that starts at start (a URL of the community) through the provider's
 // login form as username, and returns the community's answer to the callback.
-func (op *testOP) signIn(t testing.TB, c *http.Client, start, username, password string) *http.Response {
+func (op *OP) SignIn(t testing.TB, c *http.Client, start, username, password string) *http.Response {
 	t.Helper()
-	cb, err := c.Get(op.toCallback(t, c, start, username, password))
+	cb, err := c.Get(op.ToCallback(t, c, start, username, password))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cb
 }
 
-// toCallback follows a login from start through the provider's login form as username, up to
+// ToCallback follows a login from start through the provider's login form as username, up to
 // the redirect back to the community, and returns that callback URL unvisited.
-func (op *testOP) toCallback(t testing.TB, c *http.Client, start, username, password string) string {
+func (op *OP) ToCallback(t testing.TB, c *http.Client, start, username, password string) string {
 	t.Helper()
 	next := start
 	for range 12 {
@@ -259,18 +243,9 @@ func resolve(t testing.TB, base, ref string) string {
 	return r.String()
 }
 
-// enableOAuth2 configures the provider as an admin would through GraphQL.
-func enableOAuth2(t testing.TB, app *testApp, admin string, input map[string]any) {
-	t.Helper()
-	r := app.gql(nil, admin, `mutation($in: UpdateOAuth2SettingsInput!) { updateOAuth2Settings(input: $in) { oauth2 { enabled } } }`, map[string]any{"in": input})
-	if len(r.Errors) > 0 {
-		t.Fatalf("updateOAuth2Settings: %s", r.Raw)
-	}
-}
-
-// revokeAtOP revokes a refresh token at the provider's revocation endpoint, as the provider's
+// Revoke revokes a refresh token at the provider's revocation endpoint, as the provider's
 // admin ending the member's grant would.
-func (op *testOP) revoke(t testing.TB, token string) {
+func (op *OP) Revoke(t testing.TB, token string) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, op.Issuer+"/revoke",
 		strings.NewReader(url.Values{"token": {token}, "token_type_hint": {"refresh_token"}}.Encode()))

@@ -1,14 +1,12 @@
-package main
+package jwtsso_test
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -16,84 +14,39 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/community/sso/auth/authtest"
+	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/auth/jwtsso"
 	"github.com/community/sso/auth/seal"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
 
-// enableJWT turns JWT SSO on through the API, as an admin would, and returns the secret.
-func enableJWT(t *testing.T, app *testApp, admin *http.Client) string {
+// jwtApp serves the routes over db, signs the callers in, and has the admin turn JWT SSO on; it
+// returns the secret tokens are signed with.
+func jwtApp(t *testing.T, db *store.DB) (*authtest.App, authtest.Callers, []byte) {
 	t.Helper()
-	r := app.gql(admin, "", `mutation { regenerateJwtSsoSecret }`, nil)
-	secret, _ := r.Data["regenerateJwtSsoSecret"].(string)
-	if secret == "" {
-		t.Fatalf("regenerate: %s", r.Raw)
-	}
-	r = app.gql(admin, "", `mutation { updateJwtSsoSettings(input: {enabled: true, logoutUrl: "https://customer.example/logout"}) { jwtSso { enabled } } }`, nil)
-	if r.code() != "" {
-		t.Fatalf("enable: %s", r.Raw)
-	}
-	return secret
-}
-
-// sign makes a token the way a customer's server does.
-func sign(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims, header map[string]any) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(method, claims)
-	for k, v := range header {
-		tok.Header[k] = v
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func claims(over map[string]any) jwt.MapClaims {
-	now := time.Now()
-	c := jwt.MapClaims{"sub": "cust-1", "email": "pat@example.com", "name": "Pat Doe", "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
-	for k, v := range over {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
-	return c
-}
-
-// ssoGet follows the member's browser to the JWT SSO endpoint.
-func (a *testApp) ssoGet(c *http.Client, token, target, accept string) response {
-	a.t.Helper()
-	q := url.Values{"jwt": {token}}
-	if target != "" {
-		q.Set("redirect_uri", target)
-	}
-	req, _ := http.NewRequest(http.MethodGet, a.URL+"/api/auth/sso?"+q.Encode(), nil)
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	return a.do(c, req)
+	app := testserver.New(t, db, testserver.Options{})
+	c := app.Callers()
+	return app, c, []byte(app.EnableJWT(c.Admin))
 }
 
 func TestJWTSSOTokens(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newApp(t, db, nil)
-		c := setupCallers(t, app)
-		secret := enableJWT(t, app, c.admin)
-		key := []byte(secret)
+		app, c, key := jwtApp(t, db)
+		secret := string(key)
 		rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 		old := time.Now().Add(-time.Hour).Unix()
 
-		valid := sign(t, jwt.SigningMethodHS256, key, claims(nil), nil)
+		valid := authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(nil), nil)
 		parts := strings.Split(valid, ".")
-		tampered := parts[0] + "." + strings.TrimRight(jwtEncode(t, claims(map[string]any{"email": "admin@example.com"})), "=") + "." + parts[2]
-		noneTok := jwtEncodeHeader(t, map[string]any{"alg": "none", "typ": "JWT"}) + "." + jwtEncode(t, claims(nil)) + "."
-		hsWithPublicKey := sign(t, jwt.SigningMethodHS256, []byte("-----BEGIN PUBLIC KEY-----"), claims(nil), nil)
+		tampered := parts[0] + "." + strings.TrimRight(authtest.Segment(t, authtest.Claims(map[string]any{"email": "admin@example.com"})), "=") + "." + parts[2]
+		noneTok := authtest.Unsigned(t, map[string]any{"alg": "none", "typ": "JWT"}, authtest.Claims(nil))
+		hsWithPublicKey := authtest.Sign(t, jwt.SigningMethodHS256, []byte("-----BEGIN PUBLIC KEY-----"), authtest.Claims(nil), nil)
 
 		tests := []struct {
 			name   string
@@ -102,40 +55,40 @@ func TestJWTSSOTokens(t *testing.T) {
 			code   string
 		}{
 			{"alg none", noneTok, 401, "INVALID_TOKEN"},
-			{"HS384", sign(t, jwt.SigningMethodHS384, key, claims(nil), nil), 401, "INVALID_TOKEN"},
-			{"HS512", sign(t, jwt.SigningMethodHS512, key, claims(nil), nil), 401, "INVALID_TOKEN"},
-			{"RS256", sign(t, jwt.SigningMethodRS256, rsaKey, claims(nil), nil), 401, "INVALID_TOKEN"},
+			{"HS384", authtest.Sign(t, jwt.SigningMethodHS384, key, authtest.Claims(nil), nil), 401, "INVALID_TOKEN"},
+			{"HS512", authtest.Sign(t, jwt.SigningMethodHS512, key, authtest.Claims(nil), nil), 401, "INVALID_TOKEN"},
+			{"RS256", authtest.Sign(t, jwt.SigningMethodRS256, rsaKey, authtest.Claims(nil), nil), 401, "INVALID_TOKEN"},
 			{"HS256 with another key", hsWithPublicKey, 401, "INVALID_TOKEN"},
-			{"wrong secret", sign(t, jwt.SigningMethodHS256, []byte(secret+"x"), claims(nil), nil), 401, "INVALID_TOKEN"},
+			{"wrong secret", authtest.Sign(t, jwt.SigningMethodHS256, []byte(secret+"x"), authtest.Claims(nil), nil), 401, "INVALID_TOKEN"},
 			{"tampered payload", tampered, 401, "INVALID_TOKEN"},
 			{"garbage", "not.a.token", 401, "INVALID_TOKEN"},
-			{"expired", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"exp": old, "iat": old - 60}), nil), 401, "TOKEN_EXPIRED"},
-			{"not yet valid", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"nbf": time.Now().Add(time.Hour).Unix()}), nil), 401, "INVALID_TOKEN"},
-			{"issued in the future", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"iat": time.Now().Add(time.Hour).Unix()}), nil), 401, "INVALID_TOKEN"},
-			{"iat too old without exp", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"exp": nil, "iat": old}), nil), 401, "TOKEN_EXPIRED"},
-			{"neither exp nor iat", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"exp": nil, "iat": nil}), nil), 400, "MISSING_CLAIM"},
-			{"no sub", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": nil}), nil), 400, "MISSING_CLAIM"},
-			{"no email", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"email": nil}), nil), 400, "MISSING_CLAIM"},
-			{"no name", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"name": ""}), nil), 400, "MISSING_CLAIM"},
-			{"bad email", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"email": "pat at example"}), nil), 400, "INVALID_CLAIM"},
-			{"sub too long", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": strings.Repeat("x", 51)}), nil), 400, "INVALID_CLAIM"},
-			{"bad spacesOperation", sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"spacesOperation": "WIPE"}), nil), 400, "INVALID_CLAIM"},
+			{"expired", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"exp": old, "iat": old - 60}), nil), 401, "TOKEN_EXPIRED"},
+			{"not yet valid", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"nbf": time.Now().Add(time.Hour).Unix()}), nil), 401, "INVALID_TOKEN"},
+			{"issued in the future", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"iat": time.Now().Add(time.Hour).Unix()}), nil), 401, "INVALID_TOKEN"},
+			{"iat too old without exp", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"exp": nil, "iat": old}), nil), 401, "TOKEN_EXPIRED"},
+			{"neither exp nor iat", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"exp": nil, "iat": nil}), nil), 400, "MISSING_CLAIM"},
+			{"no sub", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"sub": nil}), nil), 400, "MISSING_CLAIM"},
+			{"no email", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"email": nil}), nil), 400, "MISSING_CLAIM"},
+			{"no name", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"name": ""}), nil), 400, "MISSING_CLAIM"},
+			{"bad email", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"email": "pat at example"}), nil), 400, "INVALID_CLAIM"},
+			{"sub too long", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"sub": strings.Repeat("x", 51)}), nil), 400, "INVALID_CLAIM"},
+			{"bad spacesOperation", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"spacesOperation": "WIPE"}), nil), 400, "INVALID_CLAIM"},
 			{"no token", "", 400, "INVALID_REQUEST"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				before := snapshot(t, db)
-				r := app.ssoGet(browser(t), tt.token, "/spaces", "application/json")
+				before := storetest.Snapshot(t, db)
+				r := app.SSOGet(webtest.Browser(t), tt.token, "/spaces", "application/json")
 				if r.Status != tt.status || !strings.Contains(r.Body, `"code":"`+tt.code+`"`) {
 					t.Fatalf("got %d %s", r.Status, r.Body)
 				}
-				if cookieOf(r, "community_session") != nil || r.Header.Get("Cache-Control") != "no-store" {
+				if r.Cookie("community_session") != nil || r.Header.Get("Cache-Control") != "no-store" {
 					t.Fatalf("headers %v", r.Header)
 				}
 				if tt.token != "" && strings.Contains(r.Body, tt.token) {
 					t.Fatal("the answer echoes the token")
 				}
-				if after := snapshot(t, db); after != before {
+				if after := storetest.Snapshot(t, db); after != before {
 					t.Fatalf("data changed:\n%s\n%s", before, after)
 				}
 			})
@@ -148,51 +101,51 @@ func TestJWTSSOTokens(t *testing.T) {
 		}
 
 		t.Run("html error page", func(t *testing.T) {
-			r := app.ssoGet(browser(t), "garbage", "/", "text/html")
+			r := app.SSOGet(webtest.Browser(t), "garbage", "/", "text/html")
 			if r.Status != 401 || !strings.Contains(r.Body, "INVALID_TOKEN") || !strings.Contains(r.Body, "<html") {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 		})
 
 		t.Run("valid token, ignored kid and jku", func(t *testing.T) {
-			tok := sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"tagline": "Hi"}), map[string]any{"kid": "../../etc/passwd", "jku": "https://evil.example/jwks", "x5u": "https://evil.example/x5u"})
-			b := browser(t)
-			r := app.ssoGet(b, tok, "/spaces?tab=1", "")
+			tok := authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"tagline": "Hi"}), map[string]any{"kid": "../../etc/passwd", "jku": "https://evil.example/jwks", "x5u": "https://evil.example/x5u"})
+			b := webtest.Browser(t)
+			r := app.SSOGet(b, tok, "/spaces?tab=1", "")
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/spaces?tab=1" || r.Header.Get("Referrer-Policy") != "no-referrer" {
 				t.Fatalf("%d %v %s", r.Status, r.Header, r.Body)
 			}
-			me := app.gql(b, "", "{ me { externalId email name tagline } }", nil)
-			if dig(me.Data, "me", "externalId") != "cust-1" || dig(me.Data, "me", "tagline") != "Hi" {
+			me := app.GQL(b, "", "{ me { externalId email name tagline } }", nil)
+			if graphtest.Dig(me.Data, "me", "externalId") != "cust-1" || graphtest.Dig(me.Data, "me", "tagline") != "Hi" {
 				t.Fatalf("%s", me.Raw)
 			}
 			// Logout goes to the JWT SSO logout URL.
-			if r := app.postForm(b, "/auth/logout", nil); r.Header.Get("Location") != "https://customer.example/logout" {
+			if r := app.PostForm(b, "/auth/logout", nil); r.Header.Get("Location") != "https://customer.example/logout" {
 				t.Fatalf("logout to %q", r.Header.Get("Location"))
 			}
 		})
 
 		t.Run("jti is single-use", func(t *testing.T) {
-			tok := sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"jti": "once-123"}), nil)
-			if r := app.ssoGet(browser(t), tok, "/", ""); r.Status != http.StatusSeeOther {
+			tok := authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"jti": "once-123"}), nil)
+			if r := app.SSOGet(webtest.Browser(t), tok, "/", ""); r.Status != http.StatusSeeOther {
 				t.Fatalf("first use: %d %s", r.Status, r.Body)
 			}
-			if r := app.ssoGet(browser(t), tok, "/", "application/json"); r.Status != 401 || !strings.Contains(r.Body, "TOKEN_REPLAYED") {
+			if r := app.SSOGet(webtest.Browser(t), tok, "/", "application/json"); r.Status != 401 || !strings.Contains(r.Body, "TOKEN_REPLAYED") {
 				t.Fatalf("second use: %d %s", r.Status, r.Body)
 			}
 		})
 
 		t.Run("token= alias and open redirect", func(t *testing.T) {
-			tok := sign(t, jwt.SigningMethodHS256, key, claims(nil), nil)
+			tok := authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(nil), nil)
 			req, _ := http.NewRequest(http.MethodGet, app.URL+"/api/auth/sso?token="+tok+"&redirect_uri=//evil.example", nil)
-			if r := app.do(browser(t), req); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+			if r := app.Do(webtest.Browser(t), req); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
 				t.Fatalf("%d %q", r.Status, r.Header.Get("Location"))
 			}
 		})
 
 		t.Run("disabled", func(t *testing.T) {
-			app.gql(c.admin, "", `mutation { updateJwtSsoSettings(input: {enabled: false}) { jwtSso { enabled } } }`, nil)
-			defer app.gql(c.admin, "", `mutation { updateJwtSsoSettings(input: {enabled: true}) { jwtSso { enabled } } }`, nil)
-			if r := app.ssoGet(browser(t), valid, "/", "application/json"); r.Status != 404 || !strings.Contains(r.Body, "SSO_DISABLED") {
+			app.GQL(c.Admin, "", `mutation { updateJwtSsoSettings(input: {enabled: false}) { jwtSso { enabled } } }`, nil)
+			defer app.GQL(c.Admin, "", `mutation { updateJwtSsoSettings(input: {enabled: true}) { jwtSso { enabled } } }`, nil)
+			if r := app.SSOGet(webtest.Browser(t), valid, "/", "application/json"); r.Status != 404 || !strings.Contains(r.Body, "SSO_DISABLED") {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 		})
@@ -206,22 +159,22 @@ func TestJWTSSOSeedToken(t *testing.T) {
 	const secret = "7f3c9a1e5b2d4f6a8c0e1d3b5a7f9c2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a"
 	const token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJjdXN0b21lci0xMDAxIiwiZW1haWwiOiJDYXNleS5DdXN0b21lckBFeGFtcGxlLm9yZyIsIm5hbWUiOiJDYXNleSBDdXN0b21lciIsInRhZ2xpbmUiOiJMb3ZlcyB0aGUgY29tbXVuaXR5IiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjQxMDI0NDQ4MDB9._dpQ5-Rv5Mmm7uSnVketE7Gxujgnn58d4iwQH1MZvRw"
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newApp(t, db, nil)
+		app := testserver.New(t, db, testserver.Options{})
 		sealer, err := seal.New(app.Cfg.SecretKey)
 		if err != nil {
 			t.Fatal(err)
 		}
-		mustSettings(t, app).Update().SetJwtEnabled(true).SetJwtSecret(sealer.Seal(jwtsso.PurposeSecret, []byte(secret))).ExecX(context.Background())
-		b := browser(t)
-		r := app.ssoGet(b, token, "/welcome-back", "")
+		app.Settings().Update().SetJwtEnabled(true).SetJwtSecret(sealer.Seal(jwtsso.PurposeSecret, []byte(secret))).ExecX(context.Background())
+		b := webtest.Browser(t)
+		r := app.SSOGet(b, token, "/welcome-back", "")
 		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/welcome-back" {
 			t.Fatalf("%d %s", r.Status, r.Body)
 		}
-		me := app.gql(b, "", "{ me { externalId email name tagline role } }", nil)
+		me := app.GQL(b, "", "{ me { externalId email name tagline role } }", nil)
 		want := map[string]any{"externalId": "customer-1001", "email": "casey.customer@example.org", "name": "Casey Customer", "tagline": "Loves the community", "role": "MEMBER"}
 		for k, v := range want {
-			if dig(me.Data, "me", k) != v {
-				t.Errorf("me.%s = %v, want %v", k, dig(me.Data, "me", k), v)
+			if graphtest.Dig(me.Data, "me", k) != v {
+				t.Errorf("me.%s = %v, want %v", k, graphtest.Dig(me.Data, "me", k), v)
 			}
 		}
 	})
@@ -229,28 +182,26 @@ func TestJWTSSOSeedToken(t *testing.T) {
 
 func TestJWTSSOProvisioning(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newApp(t, db, nil)
-		c := setupCallers(t, app)
+		app, c, key := jwtApp(t, db)
 		ctx := context.Background()
-		key := []byte(enableJWT(t, app, c.admin))
-		login := func(over map[string]any, target string) (response, *http.Client) {
-			b := browser(t)
-			return app.ssoGet(b, sign(t, jwt.SigningMethodHS256, key, claims(over), nil), target, "application/json"), b
+		login := func(over map[string]any, target string) (webtest.Response, *http.Client) {
+			b := webtest.Browser(t)
+			return app.SSOGet(b, authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(over), nil), target, "application/json"), b
 		}
-		app.gql(c.admin, "", `mutation { a: createSpace(input: {name: "General", slug: "general"}) { id } b: createSpace(input: {name: "Gold", slug: "gold"}) { id } c: createSpace(input: {name: "Old", slug: "old"}) { id } }`, nil)
-		app.gql(c.admin, "", `mutation { a: createProfileField(input: {key: "company", name: "Company", type: TEXT, externalKeys: ["company", "organization"]}) { id } b: createProfileField(input: {key: "seats", name: "Seats", type: NUMBER, externalKeys: ["seats"]}) { id } }`, nil)
+		app.GQL(c.Admin, "", `mutation { a: createSpace(input: {name: "General", slug: "general"}) { id } b: createSpace(input: {name: "Gold", slug: "gold"}) { id } c: createSpace(input: {name: "Old", slug: "old"}) { id } }`, nil)
+		app.GQL(c.Admin, "", `mutation { a: createProfileField(input: {key: "company", name: "Company", type: TEXT, externalKeys: ["company", "organization"]}) { id } b: createProfileField(input: {key: "seats", name: "Seats", type: NUMBER, externalKeys: ["seats"]}) { id } }`, nil)
 
 		t.Run("new member lands on the new users homepage", func(t *testing.T) {
-			app.gql(c.admin, "", `mutation { updateAuthSettings(input: {newUsersHomepage: "/welcome"}) { newUsersHomepage } }`, nil)
+			app.GQL(c.Admin, "", `mutation { updateAuthSettings(input: {newUsersHomepage: "/welcome"}) { newUsersHomepage } }`, nil)
 			r, b := login(map[string]any{"sub": 4711, "email": "new@example.com", "name": "New Member", "spaceIds": []any{"general", "nope"},
 				"organization": "Acme", "seats": "many"}, "/spaces")
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/welcome" {
 				t.Fatalf("%d %q %s", r.Status, r.Header.Get("Location"), r.Body)
 			}
-			me := app.gql(b, "", "{ me { externalId username spaces { role space { slug } } fields { key value } } }", nil)
-			if dig(me.Data, "me", "externalId") != "4711" || dig(me.Data, "me", "username") != "new-member" ||
-				dig(me.Data, "me", "spaces", 0, "space", "slug") != "general" || len(dig(me.Data, "me", "fields").([]any)) != 1 ||
-				dig(me.Data, "me", "fields", 0, "value") != "Acme" {
+			me := app.GQL(b, "", "{ me { externalId username spaces { role space { slug } } fields { key value } } }", nil)
+			if graphtest.Dig(me.Data, "me", "externalId") != "4711" || graphtest.Dig(me.Data, "me", "username") != "new-member" ||
+				graphtest.Dig(me.Data, "me", "spaces", 0, "space", "slug") != "general" || len(graphtest.Dig(me.Data, "me", "fields").([]any)) != 1 ||
+				graphtest.Dig(me.Data, "me", "fields", 0, "value") != "Acme" {
 				t.Fatalf("%s", me.Raw)
 			}
 			// The second login is not new: redirect_uri wins.
@@ -258,7 +209,7 @@ func TestJWTSSOProvisioning(t *testing.T) {
 			if r.Header.Get("Location") != "/spaces" {
 				t.Fatalf("returning member to %q", r.Header.Get("Location"))
 			}
-			app.gql(c.admin, "", `mutation { updateAuthSettings(input: {newUsersHomepage: ""}) { newUsersHomepage } }`, nil)
+			app.GQL(c.Admin, "", `mutation { updateAuthSettings(input: {newUsersHomepage: ""}) { newUsersHomepage } }`, nil)
 		})
 
 		t.Run("spaces: roles, leave and replace", func(t *testing.T) {
@@ -268,36 +219,36 @@ func TestJWTSSOProvisioning(t *testing.T) {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 			r, _ = login(map[string]any{"sub": "sp-1", "email": "sp@example.com", "name": "Spacey", "spaces": []any{map[string]any{"spaceId": "old", "action": "LEAVE"}}}, "/")
-			me := app.gql(b, "", "{ me { spaces { role space { slug } } } }", nil)
-			if s := dig(me.Data, "me", "spaces").([]any); len(s) != 1 || dig(s, 0, "role") != "ADMIN" {
+			me := app.GQL(b, "", "{ me { spaces { role space { slug } } } }", nil)
+			if s := graphtest.Dig(me.Data, "me", "spaces").([]any); len(s) != 1 || graphtest.Dig(s, 0, "role") != "ADMIN" {
 				t.Fatalf("after LEAVE: %s", me.Raw)
 			}
 			login(map[string]any{"sub": "sp-1", "email": "sp@example.com", "name": "Spacey", "spaceIds": "general", "spacesOperation": "REPLACE"}, "/")
-			me = app.gql(b, "", "{ me { spaces { role space { slug } } } }", nil)
-			if s := dig(me.Data, "me", "spaces").([]any); len(s) != 1 || dig(s, 0, "space", "slug") != "general" {
+			me = app.GQL(b, "", "{ me { spaces { role space { slug } } } }", nil)
+			if s := graphtest.Dig(me.Data, "me", "spaces").([]any); len(s) != 1 || graphtest.Dig(s, 0, "space", "slug") != "general" {
 				t.Fatalf("after REPLACE: %s", me.Raw)
 			}
 		})
 
 		t.Run("pre-provisioned member is linked by email", func(t *testing.T) {
-			app.gql(c.admin, "", createUserQ, map[string]any{"in": map[string]any{"email": "pre@example.com", "name": "Pre"}})
+			app.GQL(c.Admin, "", graphtest.CreateUser, map[string]any{"in": map[string]any{"email": "pre@example.com", "name": "Pre"}})
 			r, _ := login(map[string]any{"sub": "crm-77", "email": "PRE@example.com", "name": "Pre Provisioned"}, "/")
 			if r.Status != http.StatusSeeOther {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 			u := db.Client.User.Query().Where(user.Email("pre@example.com")).OnlyX(ctx)
-			if u.ExternalID == nil || *u.ExternalID != "crm-77" || u.Name != "Pre Provisioned" || app.countEvents("USER_LINKED") != 1 {
+			if u.ExternalID == nil || *u.ExternalID != "crm-77" || u.Name != "Pre Provisioned" || app.CountEvents("USER_LINKED") != 1 {
 				t.Fatalf("%+v", u)
 			}
 		})
 
 		t.Run("conflict changes nothing and names both sides", func(t *testing.T) {
-			before := snapshot(t, db)
+			before := storetest.Snapshot(t, db)
 			r, _ := login(map[string]any{"sub": "someone-else", "email": "pre@example.com", "name": "Impostor"}, "/")
-			if r.Status != http.StatusConflict || !strings.Contains(r.Body, "SSO_CONFLICT") || cookieOf(r, "community_session") != nil {
+			if r.Status != http.StatusConflict || !strings.Contains(r.Body, "SSO_CONFLICT") || r.Cookie("community_session") != nil {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
-			if snapshot(t, db) != before {
+			if storetest.Snapshot(t, db) != before {
 				t.Fatal("data changed")
 			}
 			ev := db.Client.SecurityEvent.Query().Where(securityevent.Type("SSO_CONFLICT")).OnlyX(ctx)
@@ -305,14 +256,14 @@ func TestJWTSSOProvisioning(t *testing.T) {
 				t.Fatalf("event %+v", ev.Detail)
 			}
 			// The HTML page tells the member to ask an admin.
-			req, _ := http.NewRequest(http.MethodGet, app.URL+"/api/auth/sso?jwt="+sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": "someone-else", "email": "pre@example.com"}), nil), nil)
-			if page := app.do(nil, req); page.Status != 409 || !strings.Contains(page.Body, "admins") {
+			req, _ := http.NewRequest(http.MethodGet, app.URL+"/api/auth/sso?jwt="+authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"sub": "someone-else", "email": "pre@example.com"}), nil), nil)
+			if page := app.Do(nil, req); page.Status != 409 || !strings.Contains(page.Body, "admins") {
 				t.Fatalf("%d %s", page.Status, page.Body)
 			}
 			// The admin fixes it with updateUser; the next login links.
 			u := db.Client.User.Query().Where(user.Email("pre@example.com")).OnlyX(ctx)
-			fix := app.gql(c.admin, "", updateUserQ, map[string]any{"id": u.ID, "in": map[string]any{"externalId": "someone-else"}})
-			if fix.code() != "" {
+			fix := app.GQL(c.Admin, "", graphtest.UpdateUser, map[string]any{"id": u.ID, "in": map[string]any{"externalId": "someone-else"}})
+			if fix.Code() != "" {
 				t.Fatalf("%s", fix.Raw)
 			}
 			if r, _ := login(map[string]any{"sub": "someone-else", "email": "pre@example.com", "name": "Fixed"}, "/"); r.Status != http.StatusSeeOther {
@@ -321,10 +272,10 @@ func TestJWTSSOProvisioning(t *testing.T) {
 		})
 
 		t.Run("unverified email never links", func(t *testing.T) {
-			app.gql(c.admin, "", createUserQ, map[string]any{"in": map[string]any{"email": "unverified@example.com"}})
-			before := snapshot(t, db)
+			app.GQL(c.Admin, "", graphtest.CreateUser, map[string]any{"in": map[string]any{"email": "unverified@example.com"}})
+			before := storetest.Snapshot(t, db)
 			r, _ := login(map[string]any{"sub": "u-1", "email": "unverified@example.com", "email_verified": false}, "/")
-			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "EMAIL_NOT_VERIFIED") || snapshot(t, db) != before {
+			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "EMAIL_NOT_VERIFIED") || storetest.Snapshot(t, db) != before {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 		})
@@ -335,9 +286,9 @@ func TestJWTSSOProvisioning(t *testing.T) {
 				t.Fatal(r.Body)
 			}
 			db.Client.User.Update().Where(user.Email("sus@example.com")).SetStatus(user.StatusSUSPENDED).ExecX(ctx)
-			before := snapshot(t, db)
+			before := storetest.Snapshot(t, db)
 			r, _ = login(map[string]any{"sub": "sus-1", "email": "sus@example.com", "name": "Changed"}, "/")
-			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "USER_SUSPENDED") || snapshot(t, db) != before {
+			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "USER_SUSPENDED") || storetest.Snapshot(t, db) != before {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 		})
@@ -347,14 +298,14 @@ func TestJWTSSOProvisioning(t *testing.T) {
 			if r.Status != http.StatusSeeOther {
 				t.Fatal(r.Body)
 			}
-			if me := app.gql(b, "", "{ me { username } }", nil); dig(me.Data, "me", "username") != "member2" {
+			if me := app.GQL(b, "", "{ me { username } }", nil); graphtest.Dig(me.Data, "me", "username") != "member2" {
 				t.Fatalf("%s", me.Raw)
 			}
 		})
 
 		t.Run("inspect is a dry run", func(t *testing.T) {
 			q := `query($t: String!) { inspectJwtSsoToken(token: $t) { decision reason profile { email externalId spaces { space } } user { email } skipped } }`
-			before := snapshot(t, db)
+			before := storetest.Snapshot(t, db)
 			for _, tt := range []struct {
 				over     map[string]any
 				decision string
@@ -365,19 +316,19 @@ func TestJWTSSOProvisioning(t *testing.T) {
 				{map[string]any{"sub": "other", "email": "new@example.com"}, "CONFLICT", "SSO_CONFLICT"},
 				{map[string]any{"email": nil}, "REJECT", "MISSING_CLAIM"},
 			} {
-				r := app.gql(c.admin, "", q, map[string]any{"t": sign(t, jwt.SigningMethodHS256, key, claims(tt.over), nil)})
-				got := dig(r.Data, "inspectJwtSsoToken")
-				if dig(got, "decision") != tt.decision || (tt.reason != "" && dig(got, "reason") != tt.reason) {
+				r := app.GQL(c.Admin, "", q, map[string]any{"t": authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(tt.over), nil)})
+				got := graphtest.Dig(r.Data, "inspectJwtSsoToken")
+				if graphtest.Dig(got, "decision") != tt.decision || (tt.reason != "" && graphtest.Dig(got, "reason") != tt.reason) {
 					t.Errorf("%v: %s", tt.over, r.Raw)
 				}
 			}
-			if r := app.gql(c.admin, "", q, map[string]any{"t": "garbage"}); dig(r.Data, "inspectJwtSsoToken", "reason") != "INVALID_TOKEN" {
+			if r := app.GQL(c.Admin, "", q, map[string]any{"t": "garbage"}); graphtest.Dig(r.Data, "inspectJwtSsoToken", "reason") != "INVALID_TOKEN" {
 				t.Errorf("%s", r.Raw)
 			}
-			if r := app.gql(c.member, "", q, map[string]any{"t": "garbage"}); r.code() != "FORBIDDEN" {
+			if r := app.GQL(c.Member, "", q, map[string]any{"t": "garbage"}); r.Code() != "FORBIDDEN" {
 				t.Errorf("%s", r.Raw)
 			}
-			if after := snapshot(t, db); after != before {
+			if after := storetest.Snapshot(t, db); after != before {
 				t.Fatalf("the dry run wrote:\n%s\n%s", before, after)
 			}
 		})
@@ -388,13 +339,11 @@ func TestJWTSSOProvisioning(t *testing.T) {
 // and every one of them signs in (303): the races between them are the server's to resolve.
 func TestJWTSSOConcurrentFirstLogins(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newApp(t, db, nil)
-		c := setupCallers(t, app)
-		key := []byte(enableJWT(t, app, c.admin))
+		app, _, key := jwtApp(t, db)
 		const n = 50
 		tokens := make([]string, n)
 		for i := range tokens {
-			tokens[i] = sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": "same-person", "email": "same@example.com", "name": "Same Person", "jti": fmt.Sprint("race-", i)}), nil)
+			tokens[i] = authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"sub": "same-person", "email": "same@example.com", "name": "Same Person", "jti": fmt.Sprint("race-", i)}), nil)
 		}
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -405,7 +354,7 @@ func TestJWTSSOConcurrentFirstLogins(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				r := app.ssoGet(browser(t), tokens[i], "/", "application/json")
+				r := app.SSOGet(webtest.Browser(t), tokens[i], "/", "application/json")
 				statuses[i], bodies[i] = r.Status, r.Body
 			}()
 		}
@@ -431,36 +380,18 @@ func TestJWTSSOConcurrentFirstLogins(t *testing.T) {
 	})
 }
 
-func jwtEncode(t testing.TB, c jwt.MapClaims) string {
-	return base64.RawURLEncoding.EncodeToString(mustJSON(t, c))
-}
-
-func jwtEncodeHeader(t testing.TB, h map[string]any) string {
-	return base64.RawURLEncoding.EncodeToString(mustJSON(t, h))
-}
-
-func mustJSON(t testing.TB, v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestJWTSSOUnicodeIdentities: correctly signed tokens whose email only looks like, or folds
 // into, an existing member's never sign in as that member: they are refused (INVALID_CLAIM,
 // nothing written) or make a member of their own.
 func TestJWTSSOUnicodeIdentities(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newApp(t, db, nil)
-		c := setupCallers(t, app)
+		app, c, key := jwtApp(t, db)
 		ctx := context.Background()
-		key := []byte(enableJWT(t, app, c.admin))
-		kim := app.createUser("kim.park@example.com", "", user.RoleMEMBER)
-		login := func(sub, email string) (response, *http.Client) {
-			b := browser(t)
-			tok := sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": sub, "email": email}), nil)
-			return app.ssoGet(b, tok, "/", "application/json"), b
+		kim := app.CreateUser("kim.park@example.com", "", user.RoleMEMBER)
+		login := func(sub, email string) (webtest.Response, *http.Client) {
+			b := webtest.Browser(t)
+			tok := authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"sub": sub, "email": email}), nil)
+			return app.SSOGet(b, tok, "/", "application/json"), b
 		}
 		for _, tc := range []struct {
 			name, email string
@@ -491,14 +422,14 @@ func TestJWTSSOUnicodeIdentities(t *testing.T) {
 				if r.Status != http.StatusSeeOther {
 					t.Fatalf("%d %s", r.Status, r.Body)
 				}
-				me := app.gql(b, "", "{ me { id email role } }", nil)
-				if id := dig(me.Data, "me", "id"); id == fmt.Sprint(c.adminUser.ID) || id == fmt.Sprint(kim.ID) ||
-					dig(me.Data, "me", "role") != "MEMBER" || dig(me.Data, "me", "email") != tc.email {
+				me := app.GQL(b, "", "{ me { id email role } }", nil)
+				if id := graphtest.Dig(me.Data, "me", "id"); id == fmt.Sprint(c.AdminUser.ID) || id == fmt.Sprint(kim.ID) ||
+					graphtest.Dig(me.Data, "me", "role") != "MEMBER" || graphtest.Dig(me.Data, "me", "email") != tc.email {
 					t.Fatalf("signed in as %s", me.Raw)
 				}
 			})
 		}
-		if got := db.Client.User.GetX(ctx, c.adminUser.ID); got.ExternalID != nil || got.Role != user.RoleADMIN {
+		if got := db.Client.User.GetX(ctx, c.AdminUser.ID); got.ExternalID != nil || got.Role != user.RoleADMIN {
 			t.Fatalf("the admin changed: %+v", got)
 		}
 		if got := db.Client.User.GetX(ctx, kim.ID); got.ExternalID != nil {
@@ -513,29 +444,27 @@ func TestJWTSSOUnicodeIdentities(t *testing.T) {
 // and picture.
 func TestJWTSSOIdentityClaims(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newApp(t, db, nil)
-		c := setupCallers(t, app)
-		key := []byte(enableJWT(t, app, c.admin))
-		b := browser(t)
+		app, c, key := jwtApp(t, db)
+		b := webtest.Browser(t)
 		login := func(t *testing.T, over map[string]any) {
 			t.Helper()
-			all := claims(map[string]any{"sub": "cust-42", "email": "jo@example.com", "name": "Jo Doe"})
+			all := authtest.Claims(map[string]any{"sub": "cust-42", "email": "jo@example.com", "name": "Jo Doe"})
 			for k, v := range over {
 				all[k] = v
 			}
-			tok := sign(t, jwt.SigningMethodHS256, key, all, nil)
-			if r := app.ssoGet(b, tok, "/", "application/json"); r.Status != http.StatusSeeOther {
+			tok := authtest.Sign(t, jwt.SigningMethodHS256, key, all, nil)
+			if r := app.SSOGet(b, tok, "/", "application/json"); r.Status != http.StatusSeeOther {
 				t.Fatalf("login with %v: %d %s", over, r.Status, r.Body)
 			}
 		}
-		me := func(t *testing.T) gqlResult {
+		me := func(t *testing.T) graphtest.Result {
 			t.Helper()
-			return app.gql(b, "", "{ me { externalId username role tagline picture fields { key value } } }", nil)
+			return app.GQL(b, "", "{ me { externalId username role tagline picture fields { key value } } }", nil)
 		}
-		field := func(r gqlResult, key string) any {
-			for _, f := range dig(r.Data, "me", "fields").([]any) {
-				if dig(f, "key") == key {
-					return dig(f, "value")
+		field := func(r graphtest.Result, key string) any {
+			for _, f := range graphtest.Dig(r.Data, "me", "fields").([]any) {
+				if graphtest.Dig(f, "key") == key {
+					return graphtest.Dig(f, "value")
 				}
 			}
 			return nil
@@ -544,29 +473,29 @@ func TestJWTSSOIdentityClaims(t *testing.T) {
 		t.Run("sub is the externalId, id is not", func(t *testing.T) {
 			login(t, map[string]any{"id": "crm-7", "username": "jo", "tagline": "hi", "picture": "https://cdn.example.com/jo.png"})
 			r := me(t)
-			if dig(r.Data, "me", "externalId") != "cust-42" || dig(r.Data, "me", "username") != "jo" {
+			if graphtest.Dig(r.Data, "me", "externalId") != "cust-42" || graphtest.Dig(r.Data, "me", "username") != "jo" {
 				t.Fatalf("%s", r.Raw)
 			}
 			if n := db.Client.User.Query().Where(user.ExternalID("crm-7")).CountX(context.Background()); n != 0 {
 				t.Fatal("the id claim was stored as an externalId")
 			}
-			in := app.gql(c.admin, "", `query($t: String!) { inspectJwtSsoToken(token: $t) { decision profile { externalId } } }`,
-				map[string]any{"t": sign(t, jwt.SigningMethodHS256, key, claims(map[string]any{"sub": "cust-42", "id": "crm-7", "email": "jo@example.com"}), nil)})
-			if dig(in.Data, "inspectJwtSsoToken", "profile", "externalId") != "cust-42" || dig(in.Data, "inspectJwtSsoToken", "decision") != "UPDATE" {
+			in := app.GQL(c.Admin, "", `query($t: String!) { inspectJwtSsoToken(token: $t) { decision profile { externalId } } }`,
+				map[string]any{"t": authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"sub": "cust-42", "id": "crm-7", "email": "jo@example.com"}), nil)})
+			if graphtest.Dig(in.Data, "inspectJwtSsoToken", "profile", "externalId") != "cust-42" || graphtest.Dig(in.Data, "inspectJwtSsoToken", "decision") != "UPDATE" {
 				t.Fatalf("inspection: %s", in.Raw)
 			}
 		})
 
 		t.Run("role mapping", func(t *testing.T) {
-			r := app.gql(c.admin, "", `mutation { updateJwtSsoSettings(input: {adminClaim: "roles", adminClaimValue: "owner", moderatorClaim: "moderator"}) {
+			r := app.GQL(c.Admin, "", `mutation { updateJwtSsoSettings(input: {adminClaim: "roles", adminClaimValue: "owner", moderatorClaim: "moderator"}) {
 				jwtSso { adminClaim adminClaimValue moderatorClaim moderatorClaimValue } } }`, nil)
 			want := map[string]any{"adminClaim": "roles", "adminClaimValue": "owner", "moderatorClaim": "moderator", "moderatorClaimValue": ""}
 			for k, v := range want {
-				if got := dig(r.Data, "updateJwtSsoSettings", "jwtSso", k); got != v {
+				if got := graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", k); got != v {
 					t.Fatalf("jwtSso.%s = %v, want %v: %s", k, got, v, r.Raw)
 				}
 			}
-			if r := app.gql(c.admin, "", `mutation { updateJwtSsoSettings(input: {adminClaim: "`+strings.Repeat("x", 201)+`"}) { jwtSso { adminClaim } } }`, nil); r.code() != "BAD_USER_INPUT" {
+			if r := app.GQL(c.Admin, "", `mutation { updateJwtSsoSettings(input: {adminClaim: "`+strings.Repeat("x", 201)+`"}) { jwtSso { adminClaim } } }`, nil); r.Code() != "BAD_USER_INPUT" {
 				t.Fatalf("a 201-character claim: %s", r.Raw)
 			}
 			for _, step := range []struct {
@@ -583,14 +512,14 @@ func TestJWTSSOIdentityClaims(t *testing.T) {
 				t.Run(step.name, func(t *testing.T) {
 					over := step.over
 					if v, ok := over["moderator"]; ok && v == nil {
-						// claims() drops nil values: sign the null explicitly.
+						// authtest.Claims() drops nil values: sign the null explicitly.
 						over = map[string]any{"moderator": json.RawMessage("null")}
 					}
 					login(t, over)
-					if got := dig(me(t).Data, "me", "role"); got != step.role {
+					if got := graphtest.Dig(me(t).Data, "me", "role"); got != step.role {
 						t.Fatalf("role %v, want %s", got, step.role)
 					}
-					if n := app.countEvents("ROLE_CHANGED"); n != step.event {
+					if n := app.CountEvents("ROLE_CHANGED"); n != step.event {
 						t.Fatalf("%d ROLE_CHANGED events, want %d", n, step.event)
 					}
 				})
@@ -599,32 +528,32 @@ func TestJWTSSOIdentityClaims(t *testing.T) {
 
 		t.Run("syncUsername", func(t *testing.T) {
 			login(t, map[string]any{"username": "jo-renamed"})
-			if got := dig(me(t).Data, "me", "username"); got != "jo" {
+			if got := graphtest.Dig(me(t).Data, "me", "username"); got != "jo" {
 				t.Fatalf("username followed the claim with syncUsername off: %v", got)
 			}
-			r := app.gql(c.admin, "", `mutation { updateAuthSettings(input: {syncUsername: true}) { syncUsername } }`, nil)
-			if dig(r.Data, "updateAuthSettings", "syncUsername") != true {
+			r := app.GQL(c.Admin, "", `mutation { updateAuthSettings(input: {syncUsername: true}) { syncUsername } }`, nil)
+			if graphtest.Dig(r.Data, "updateAuthSettings", "syncUsername") != true {
 				t.Fatalf("%s", r.Raw)
 			}
-			if r := app.gql(c.admin, "", `{ authSettings { syncUsername } }`, nil); dig(r.Data, "authSettings", "syncUsername") != true {
+			if r := app.GQL(c.Admin, "", `{ authSettings { syncUsername } }`, nil); graphtest.Dig(r.Data, "authSettings", "syncUsername") != true {
 				t.Fatalf("%s", r.Raw)
 			}
 			login(t, map[string]any{"username": "jo-renamed"})
-			if got := dig(me(t).Data, "me", "username"); got != "jo-renamed" {
+			if got := graphtest.Dig(me(t).Data, "me", "username"); got != "jo-renamed" {
 				t.Fatalf("username %v, want jo-renamed", got)
 			}
 			// A name another member holds gets a suffix.
-			app.createUser("taken@example.com", adminPass, user.RoleMEMBER)
+			app.CreateUser("taken@example.com", authtest.Password, user.RoleMEMBER)
 			db.Client.User.Update().Where(user.Email("taken@example.com")).SetUsername("taken").ExecX(context.Background())
 			login(t, map[string]any{"username": "Taken"})
-			if got := dig(me(t).Data, "me", "username"); got != "taken2" {
+			if got := graphtest.Dig(me(t).Data, "me", "username"); got != "taken2" {
 				t.Fatalf("username %v, want taken2", got)
 			}
-			app.gql(c.admin, "", `mutation { updateAuthSettings(input: {syncUsername: false}) { syncUsername } }`, nil)
+			app.GQL(c.Admin, "", `mutation { updateAuthSettings(input: {syncUsername: false}) { syncUsername } }`, nil)
 		})
 
 		t.Run("arrays fill fields, empty values clear", func(t *testing.T) {
-			app.gql(c.admin, "", `mutation { a: createProfileField(input: {key: "teams", name: "Teams", type: TEXT, externalKeys: ["teams"]}) { id }
+			app.GQL(c.Admin, "", `mutation { a: createProfileField(input: {key: "teams", name: "Teams", type: TEXT, externalKeys: ["teams"]}) { id }
 				b: createProfileField(input: {key: "plan", name: "Plan", type: SELECT, options: ["free", "gold"], externalKeys: ["plans"]}) { id } }`, nil)
 			login(t, map[string]any{"teams": []any{"red", "blue"}, "plans": []any{"platinum", "gold"}})
 			r := me(t)
@@ -632,12 +561,12 @@ func TestJWTSSOIdentityClaims(t *testing.T) {
 				t.Fatalf("%s", r.Raw)
 			}
 			login(t, nil)
-			if r := me(t); field(r, "teams") != "red, blue" || dig(r.Data, "me", "tagline") != "hi" {
+			if r := me(t); field(r, "teams") != "red, blue" || graphtest.Dig(r.Data, "me", "tagline") != "hi" {
 				t.Fatalf("absent claims changed the profile: %s", r.Raw)
 			}
 			login(t, map[string]any{"teams": json.RawMessage("null"), "plans": "", "tagline": "", "picture": json.RawMessage("null")})
 			r = me(t)
-			if field(r, "teams") != nil || field(r, "plan") != nil || dig(r.Data, "me", "tagline") != "" || dig(r.Data, "me", "picture") != "" {
+			if field(r, "teams") != nil || field(r, "plan") != nil || graphtest.Dig(r.Data, "me", "tagline") != "" || graphtest.Dig(r.Data, "me", "picture") != "" {
 				t.Fatalf("explicit empty values did not clear: %s", r.Raw)
 			}
 		})

@@ -1,4 +1,4 @@
-package main
+package oauth2sso_test
 
 import (
 	"context"
@@ -12,36 +12,48 @@ import (
 	opstorage "github.com/zitadel/oidc/v3/example/server/storage"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
+	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/auth/oauth2sso"
 	"github.com/community/sso/auth/seal"
-	"github.com/community/sso/ent"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/graph/graphtest"
 )
+
+// opApp serves the routes over db with op as the identity provider, and registers the community
+// at op.
+func opApp(t testing.TB, db *store.DB, op *authtest.OP, env map[string]string) *authtest.App {
+	t.Helper()
+	app := testserver.New(t, db, testserver.Options{Env: env, IdPClient: op.Server.Client()})
+	op.Register(app.URL)
+	return app
+}
 
 // TestOAuth2LoginWithOpenIDProvider signs a member in through a real OpenID Provider configured
 // with the OKTA preset: login → provider → callback → session → me, on SQLite and MariaDB.
 func TestOAuth2LoginWithOpenIDProvider(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		op := startOP(t)
-		app := newAppWithOP(t, db, op, nil)
-		admin := adminToken(t, app)
-		enableOAuth2(t, app, admin, map[string]any{
-			"enabled": true, "provider": "OKTA", "domain": op.domain(),
+		op := authtest.StartOP(t)
+		app := opApp(t, db, op, nil)
+		admin := app.AdminToken()
+		app.EnableOAuth2(admin, map[string]any{
+			"enabled": true, "provider": "OKTA", "domain": op.Domain(),
 			"clientId": op.ClientID, "clientSecret": op.ClientSecret,
 			"scopes": []string{"openid", "email", "profile", "custom_scope"}, "adminClaim": "custom_claim",
 		})
 
-		c := op.member(t)
-		start := app.get(c, "/auth/login?redirect_uri=/spaces/welcome")
+		c := op.Member(t)
+		start := app.Get(c, "/auth/login?redirect_uri=/spaces/welcome")
 		// Email/password is on by default, so the login page offers the SSO button.
 		if start.Status != http.StatusOK || !strings.Contains(start.Body, "/auth/oauth2/login?redirect_uri=%2Fspaces%2Fwelcome") {
 			t.Fatalf("login page: %d %s", start.Status, start.Body)
 		}
-		resp := op.signIn(t, c, app.URL+"/auth/oauth2/login?redirect_uri=/spaces/welcome", "alice", "verysecure")
+		resp := op.SignIn(t, c, app.URL+"/auth/oauth2/login?redirect_uri=/spaces/welcome", "alice", "verysecure")
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/spaces/welcome" {
 			t.Fatalf("callback: %d %q", resp.StatusCode, resp.Header.Get("Location"))
@@ -58,10 +70,10 @@ func TestOAuth2LoginWithOpenIDProvider(t *testing.T) {
 		if !sessionCookie || !flowCleared {
 			t.Fatalf("cookies after callback: %v", resp.Header.Values("Set-Cookie"))
 		}
-		me := app.gql(c, "", "{ me { externalId email name username role } }", nil)
+		me := app.GQL(c, "", "{ me { externalId email name username role } }", nil)
 		want := map[string]any{"externalId": "op-alice", "email": "alice@example.com", "name": "Alice Anders", "username": "alice", "role": "ADMIN"}
 		for k, v := range want {
-			if got := dig(me.Data, "me", k); got != v {
+			if got := graphtest.Dig(me.Data, "me", k); got != v {
 				t.Errorf("me.%s = %v, want %v (%s)", k, got, v, me.Raw)
 			}
 		}
@@ -72,13 +84,13 @@ func TestOAuth2LoginWithOpenIDProvider(t *testing.T) {
 		if strings.Contains(string(sess.IDToken), "eyJ") {
 			t.Error("the id_token is stored unsealed")
 		}
-		if n := app.countEvents(auth.EventLoginSucceeded); n != 1 {
+		if n := app.CountEvents(auth.EventLoginSucceeded); n != 1 {
 			t.Errorf("LOGIN_SUCCEEDED events = %d, want 1", n)
 		}
 
 		// A second login updates the same member: no duplicate.
-		c2 := op.member(t)
-		resp = op.signIn(t, c2, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+		c2 := op.Member(t)
+		resp = op.SignIn(t, c2, app.URL+"/auth/oauth2/login", "alice", "verysecure")
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
 			t.Fatalf("second login: %d %q", resp.StatusCode, resp.Header.Get("Location"))
@@ -95,68 +107,68 @@ func TestOAuth2LoginWithOpenIDProvider(t *testing.T) {
 func TestOAuth2LoginKeepsLastAdmin(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		op := startOP(t)
-		app := newAppWithOP(t, db, op, nil)
-		alice := app.createUser("alice@example.com", adminPass, user.RoleADMIN)
+		op := authtest.StartOP(t)
+		app := opApp(t, db, op, nil)
+		alice := app.CreateUser("alice@example.com", authtest.Password, user.RoleADMIN)
 		tok, _, err := auth.NewAPIToken(ctx, db.Client, alice, "script", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		enableOAuth2(t, app, tok, map[string]any{
-			"enabled": true, "provider": "OKTA", "domain": op.domain(),
+		app.EnableOAuth2(tok, map[string]any{
+			"enabled": true, "provider": "OKTA", "domain": op.Domain(),
 			"clientId": op.ClientID, "clientSecret": op.ClientSecret, "adminClaim": "community_admin",
 		})
-		if r := app.gql(nil, tok, `mutation { updateAuthSettings(input: {emailPasswordEnabled: false}) { emailPasswordEnabled } }`, nil); len(r.Errors) > 0 {
+		if r := app.GQL(nil, tok, `mutation { updateAuthSettings(input: {emailPasswordEnabled: false}) { emailPasswordEnabled } }`, nil); len(r.Errors) > 0 {
 			t.Fatal(r.Raw)
 		}
-		c := op.member(t)
-		resp := op.signIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+		c := op.Member(t)
+		resp := op.SignIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("callback: %d", resp.StatusCode)
 		}
-		me := app.gql(c, "", "{ me { id externalId role } }", nil)
-		if dig(me.Data, "me", "id") != fmt.Sprint(alice.ID) || dig(me.Data, "me", "externalId") != "op-alice" || dig(me.Data, "me", "role") != "ADMIN" {
+		me := app.GQL(c, "", "{ me { id externalId role } }", nil)
+		if graphtest.Dig(me.Data, "me", "id") != fmt.Sprint(alice.ID) || graphtest.Dig(me.Data, "me", "externalId") != "op-alice" || graphtest.Dig(me.Data, "me", "role") != "ADMIN" {
 			t.Fatalf("after the SSO login: %s", me.Raw)
 		}
-		if n := app.countEvents(auth.EventRoleChangeRefused); n != 1 {
+		if n := app.CountEvents(auth.EventRoleChangeRefused); n != 1 {
 			t.Fatalf("%d ROLE_CHANGE_REFUSED events", n)
 		}
-		if r := app.gql(nil, tok, "{ users(first: 1) { totalCount } }", nil); len(r.Errors) > 0 {
+		if r := app.GQL(nil, tok, "{ users(first: 1) { totalCount } }", nil); len(r.Errors) > 0 {
 			t.Fatalf("the admin's API token: %s", r.Raw)
 		}
-		app.login(browser(t), "alice@example.com", adminPass)
+		app.Login(webtest.Browser(t), "alice@example.com", authtest.Password)
 	})
 }
 
 // TestOAuth2OnlyMethodGoesStraightToProvider: with OAuth2 the only method, /auth/login and
 // ?auth=true pages go straight to the provider, and the member comes back to the page.
 func TestOAuth2OnlyMethodGoesStraightToProvider(t *testing.T) {
-	op := startOP(t)
-	app := newAppWithOP(t, storetest.SQLite(t), op, nil)
-	admin := adminToken(t, app)
-	enableOAuth2(t, app, admin, map[string]any{
-		"enabled": true, "provider": "AUTH0", "domain": op.domain(), "issuer": op.Issuer,
+	op := authtest.StartOP(t)
+	app := opApp(t, storetest.SQLite(t), op, nil)
+	admin := app.AdminToken()
+	app.EnableOAuth2(admin, map[string]any{
+		"enabled": true, "provider": "AUTH0", "domain": op.Domain(), "issuer": op.Issuer,
 		"clientId": op.ClientID, "clientSecret": op.ClientSecret,
 	})
-	if r := app.gql(nil, admin, `mutation { updateAuthSettings(input: {emailPasswordEnabled: false}) { emailPasswordEnabled } }`, nil); len(r.Errors) > 0 {
+	if r := app.GQL(nil, admin, `mutation { updateAuthSettings(input: {emailPasswordEnabled: false}) { emailPasswordEnabled } }`, nil); len(r.Errors) > 0 {
 		t.Fatal(r.Raw)
 	}
-	c := op.member(t)
-	r := app.get(c, "/?auth=true&tab=2")
+	c := op.Member(t)
+	r := app.Get(c, "/?auth=true&tab=2")
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("?auth=true: %d", r.Status)
 	}
-	r = app.get(c, strings.TrimPrefix(r.Header.Get("Location"), app.URL))
+	r = app.Get(c, strings.TrimPrefix(r.Header.Get("Location"), app.URL))
 	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/auth/oauth2/login?") {
 		t.Fatalf("/auth/login: %d %q", r.Status, r.Header.Get("Location"))
 	}
-	resp := op.signIn(t, c, app.URL+r.Header.Get("Location"), "alice", "verysecure")
+	resp := op.SignIn(t, c, app.URL+r.Header.Get("Location"), "alice", "verysecure")
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?tab=2" {
 		t.Fatalf("callback: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if home := app.get(c, "/"); !strings.Contains(home.Body, "Alice Anders") {
+	if home := app.Get(c, "/"); !strings.Contains(home.Body, "Alice Anders") {
 		t.Fatalf("home page does not show the member: %s", home.Body)
 	}
 }
@@ -167,16 +179,16 @@ func TestOAuth2OnlyMethodGoesStraightToProvider(t *testing.T) {
 func TestOAuth2RefreshRevalidation(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		op := startOP(t)
-		app := newAppWithOP(t, db, op, map[string]string{"LOG_LEVEL": "debug"})
-		admin := adminToken(t, app)
-		enableOAuth2(t, app, admin, map[string]any{
+		op := authtest.StartOP(t)
+		app := opApp(t, db, op, map[string]string{"LOG_LEVEL": "debug"})
+		admin := app.AdminToken()
+		app.EnableOAuth2(admin, map[string]any{
 			// CUSTOM with only an issuer: discovery supplies the URLs.
 			"enabled": true, "provider": "CUSTOM", "issuer": op.Issuer,
 			"clientId": op.ClientID, "clientSecret": op.ClientSecret, "refreshMinutes": 5,
 		})
-		c := op.member(t)
-		resp := op.signIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+		c := op.Member(t)
+		resp := op.SignIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("login: %d", resp.StatusCode)
@@ -194,8 +206,8 @@ func TestOAuth2RefreshRevalidation(t *testing.T) {
 		}
 		signedIn := func() bool {
 			t.Helper()
-			me := app.gql(c, "", "{ me { id } }", nil)
-			return dig(me.Data, "me", "id") != nil
+			me := app.GQL(c, "", "{ me { id } }", nil)
+			return graphtest.Dig(me.Data, "me", "id") != nil
 		}
 
 		// Due: revalidated, the session goes on.
@@ -207,7 +219,7 @@ func TestOAuth2RefreshRevalidation(t *testing.T) {
 		if sess.RevalidateAt == nil || time.Until(*sess.RevalidateAt) < 4*time.Minute {
 			t.Fatalf("revalidateAt not moved on: %v\n%s", sess.RevalidateAt, app.Logs)
 		}
-		if app.countEvents(auth.EventSessionRevalidated) != 1 {
+		if app.CountEvents(auth.EventSessionRevalidated) != 1 {
 			t.Fatal("no SESSION_REVALIDATED event")
 		}
 
@@ -222,7 +234,7 @@ func TestOAuth2RefreshRevalidation(t *testing.T) {
 		if d := time.Until(*sess.RevalidateAt); d <= 0 || d > 2*time.Minute {
 			t.Fatalf("after a transient failure revalidateAt is in %v, want about 1m (failures left %d)\n%s", d, op.TokenFailures.Load(), app.Logs)
 		}
-		if app.countEvents(auth.EventRevalidationDeferred) != 1 {
+		if app.CountEvents(auth.EventRevalidationDeferred) != 1 {
 			t.Fatal("no SESSION_REVALIDATION_DEFERRED event")
 		}
 
@@ -235,20 +247,20 @@ func TestOAuth2RefreshRevalidation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		op.revoke(t, string(rt))
+		op.Revoke(t, string(rt))
 		due()
-		me := app.gql(c, "", "{ me { id } authSettings { emailPasswordEnabled } }", nil)
-		if dig(me.Data, "me") != nil || me.code() != "UNAUTHENTICATED" {
+		me := app.GQL(c, "", "{ me { id } authSettings { emailPasswordEnabled } }", nil)
+		if graphtest.Dig(me.Data, "me") != nil || me.Code() != "UNAUTHENTICATED" {
 			t.Fatalf("after revocation: %s", me.Raw)
 		}
 		if n := db.Client.Session.Query().CountX(ctx); n != 0 {
 			t.Fatalf("%d sessions left", n)
 		}
-		if app.countEvents(auth.EventSessionRevoked) != 1 {
+		if app.CountEvents(auth.EventSessionRevoked) != 1 {
 			t.Fatal("no SESSION_REVOKED event")
 		}
 		// A page visit with ?auth=true goes to login.
-		if r := app.get(c, "/?auth=true"); r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/auth/login") {
+		if r := app.Get(c, "/?auth=true"); r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/auth/login") {
 			t.Fatalf("page after revocation: %d %q", r.Status, r.Header.Get("Location"))
 		}
 	})
@@ -257,17 +269,17 @@ func TestOAuth2RefreshRevalidation(t *testing.T) {
 // TestOAuth2Logout: an OIDC session ends with RP-initiated logout at the provider's
 // end_session_endpoint, carrying id_token_hint and post_logout_redirect_uri.
 func TestOAuth2Logout(t *testing.T) {
-	op := startOP(t)
-	app := newAppWithOP(t, storetest.SQLite(t), op, nil)
-	admin := adminToken(t, app)
-	enableOAuth2(t, app, admin, map[string]any{
-		"enabled": true, "provider": "OKTA", "domain": op.domain(),
+	op := authtest.StartOP(t)
+	app := opApp(t, storetest.SQLite(t), op, nil)
+	admin := app.AdminToken()
+	app.EnableOAuth2(admin, map[string]any{
+		"enabled": true, "provider": "OKTA", "domain": op.Domain(),
 		"clientId": op.ClientID, "clientSecret": op.ClientSecret, "logoutUrl": app.URL + "/goodbye",
 	})
-	c := op.member(t)
-	resp := op.signIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+	c := op.Member(t)
+	resp := op.SignIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
 	resp.Body.Close()
-	r := app.postForm(c, "/auth/logout", nil)
+	r := app.PostForm(c, "/auth/logout", nil)
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("logout: %d", r.Status)
 	}
@@ -291,7 +303,7 @@ func TestOAuth2Logout(t *testing.T) {
 	if end.StatusCode != http.StatusFound && end.StatusCode != http.StatusSeeOther {
 		t.Fatalf("provider end_session: %d", end.StatusCode)
 	}
-	if me := app.gql(c, "", "{ me { id } }", nil); dig(me.Data, "me") != nil {
+	if me := app.GQL(c, "", "{ me { id } }", nil); graphtest.Dig(me.Data, "me") != nil {
 		t.Fatal("still signed in after logout")
 	}
 }
@@ -300,23 +312,23 @@ func TestOAuth2Logout(t *testing.T) {
 // decision; nothing is written and the admin's own session is untouched. Others may not.
 func TestOAuth2TestMode(t *testing.T) {
 	ctx := context.Background()
-	op := startOP(t)
+	op := authtest.StartOP(t)
 	db := storetest.SQLite(t)
-	app := newAppWithOP(t, db, op, nil)
-	admin := adminToken(t, app)
+	app := opApp(t, db, op, nil)
+	admin := app.AdminToken()
 	// Configured but not enabled yet: the admin checks it first.
-	enableOAuth2(t, app, admin, map[string]any{
-		"provider": "OKTA", "domain": op.domain(), "clientId": op.ClientID, "clientSecret": op.ClientSecret,
+	app.EnableOAuth2(admin, map[string]any{
+		"provider": "OKTA", "domain": op.Domain(), "clientId": op.ClientID, "clientSecret": op.ClientSecret,
 	})
-	app.createUser("boss@example.com", "correct horse battery", user.RoleADMIN)
-	app.createUser("member@example.com", "correct horse battery", user.RoleMEMBER)
+	app.CreateUser("boss@example.com", "correct horse battery", user.RoleADMIN)
+	app.CreateUser("member@example.com", "correct horse battery", user.RoleMEMBER)
 	db.Client.User.Create().SetEmail("alice@example.com").SetUsername("alice-old").SetExternalID("someone-else").SaveX(ctx)
 
-	c := op.member(t)
-	app.login(c, "boss@example.com", "correct horse battery")
+	c := op.Member(t)
+	app.Login(c, "boss@example.com", "correct horse battery")
 	users := db.Client.User.Query().CountX(ctx)
-	before := snapshot(t, db)
-	resp := op.signIn(t, c, app.URL+"/auth/oauth2/login?test=true", "alice", "verysecure")
+	before := storetest.Snapshot(t, db)
+	resp := op.SignIn(t, c, app.URL+"/auth/oauth2/login?test=true", "alice", "verysecure")
 	body := readAll(t, resp)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("test mode: %d %s", resp.StatusCode, body)
@@ -333,25 +345,26 @@ func TestOAuth2TestMode(t *testing.T) {
 		t.Fatalf("test mode wrote users: %d → %d", users, got)
 	}
 	_ = before
-	if me := app.gql(c, "", "{ me { email } }", nil); dig(me.Data, "me", "email") != "boss@example.com" {
+	if me := app.GQL(c, "", "{ me { email } }", nil); graphtest.Dig(me.Data, "me", "email") != "boss@example.com" {
 		t.Fatalf("the admin's session changed: %s", me.Raw)
 	}
 
 	// A member, or nobody, may not run the test.
-	m := op.member(t)
-	app.login(m, "member@example.com", "correct horse battery")
-	for _, cl := range []*http.Client{m, op.member(t)} {
-		r := app.get(cl, "/auth/oauth2/login?test=true")
+	m := op.Member(t)
+	app.Login(m, "member@example.com", "correct horse battery")
+	for _, cl := range []*http.Client{m, op.Member(t)} {
+		r := app.Get(cl, "/auth/oauth2/login?test=true")
 		if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "FORBIDDEN") {
 			t.Fatalf("test mode for a non-admin: %d", r.Status)
 		}
 	}
 	// Disabled, a normal login is refused.
-	if r := app.get(op.member(t), "/auth/oauth2/login"); r.Status != http.StatusNotFound || !strings.Contains(r.Body, "SSO_DISABLED") {
+	if r := app.Get(op.Member(t), "/auth/oauth2/login"); r.Status != http.StatusNotFound || !strings.Contains(r.Body, "SSO_DISABLED") {
 		t.Fatalf("disabled: %d", r.Status)
 	}
 }
 
+// readAll reads the body of resp and closes it.
 func readAll(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
@@ -367,8 +380,6 @@ func readAll(t testing.TB, resp *http.Response) string {
 	return b.String()
 }
 
-var _ = ent.IsNotFound
-
 // TestOAuth2RevalidationReappliesProfile: a refresh revalidation re-applies what the provider
 // now says (the new id_token and user info) as a login would: profile, username (with
 // syncUsername), role, spaces and fields, and clears what it now sends empty; the session goes
@@ -376,10 +387,10 @@ var _ = ent.IsNotFound
 func TestOAuth2RevalidationReappliesProfile(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		op := startOP(t)
-		app := newAppWithOP(t, db, op, nil)
-		admin := adminToken(t, app)
-		enableOAuth2(t, app, admin, map[string]any{
+		op := authtest.StartOP(t)
+		app := opApp(t, db, op, nil)
+		admin := app.AdminToken()
+		app.EnableOAuth2(admin, map[string]any{
 			"enabled": true, "provider": "CUSTOM", "issuer": op.Issuer,
 			"clientId": op.ClientID, "clientSecret": op.ClientSecret, "refreshMinutes": 5,
 			"moderatorClaim": "groups", "moderatorClaimValue": "mods",
@@ -390,13 +401,13 @@ func TestOAuth2RevalidationReappliesProfile(t *testing.T) {
 			`mutation { a: createProfileField(input: {key: "teams", name: "Teams", type: TEXT, externalKeys: ["teams"]}) { id }
 				b: createProfileField(input: {key: "tier", name: "Tier", type: SELECT, options: ["free", "gold"], externalKeys: ["tiers"]}) { id } }`,
 		} {
-			if r := app.gql(nil, admin, q, nil); len(r.Errors) > 0 {
+			if r := app.GQL(nil, admin, q, nil); len(r.Errors) > 0 {
 				t.Fatal(r.Raw)
 			}
 		}
-		op.setClaims("op-alice", map[string]any{"groups": []any{"users"}, "teams": []any{"red"}, "tiers": "free", "tagline": "hello"})
-		c := op.member(t)
-		resp := op.signIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+		op.SetClaims("op-alice", map[string]any{"groups": []any{"users"}, "teams": []any{"red"}, "tiers": "free", "tagline": "hello"})
+		c := op.Member(t)
+		resp := op.SignIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("login: %d", resp.StatusCode)
@@ -404,15 +415,15 @@ func TestOAuth2RevalidationReappliesProfile(t *testing.T) {
 		const meQ = "{ me { email name username role tagline spaces { space { slug } } fields { key value } } }"
 		check := func(want map[string]any, fields map[string]string, spaces int) {
 			t.Helper()
-			me := app.gql(c, "", meQ, nil)
+			me := app.GQL(c, "", meQ, nil)
 			for k, v := range want {
-				if got := dig(me.Data, "me", k); got != v {
+				if got := graphtest.Dig(me.Data, "me", k); got != v {
 					t.Errorf("me.%s = %v, want %v (%s)", k, got, v, me.Raw)
 				}
 			}
 			got := map[string]string{}
-			for _, f := range dig(me.Data, "me", "fields").([]any) {
-				got[dig(f, "key").(string)] = dig(f, "value").(string)
+			for _, f := range graphtest.Dig(me.Data, "me", "fields").([]any) {
+				got[graphtest.Dig(f, "key").(string)] = graphtest.Dig(f, "value").(string)
 			}
 			if len(got) != len(fields) {
 				t.Errorf("fields %v, want %v", got, fields)
@@ -422,7 +433,7 @@ func TestOAuth2RevalidationReappliesProfile(t *testing.T) {
 					t.Errorf("fields %v, want %v", got, fields)
 				}
 			}
-			if n := len(dig(me.Data, "me", "spaces").([]any)); n != spaces {
+			if n := len(graphtest.Dig(me.Data, "me", "spaces").([]any)); n != spaces {
 				t.Errorf("%d spaces, want %d (%s)", n, spaces, me.Raw)
 			}
 		}
@@ -434,29 +445,29 @@ func TestOAuth2RevalidationReappliesProfile(t *testing.T) {
 		}
 
 		// The provider changes the member; the next due request re-applies it.
-		op.editUser("op-alice", func(u *opstorage.User) { u.LastName = "Berg"; u.Username = "alice.berg" })
-		op.setClaims("op-alice", map[string]any{"groups": []any{"users", "mods"}, "teams": []any{"red", "blue"}, "tiers": []any{"platinum", "gold"},
+		op.EditUser("op-alice", func(u *opstorage.User) { u.LastName = "Berg"; u.Username = "alice.berg" })
+		op.SetClaims("op-alice", map[string]any{"groups": []any{"users", "mods"}, "teams": []any{"red", "blue"}, "tiers": []any{"platinum", "gold"},
 			"tagline": nil, "spaceIds": []any{"gold"}})
 		due()
 		check(map[string]any{"name": "Alice Berg", "username": "alice.berg", "role": "MODERATOR", "tagline": ""}, map[string]string{"teams": "red, blue", "tier": "gold"}, 1)
-		if app.countEvents(auth.EventSessionRevalidated) != 1 || app.countEvents(auth.EventRoleChanged) != 1 {
-			t.Fatalf("events: %d SESSION_REVALIDATED, %d ROLE_CHANGED", app.countEvents(auth.EventSessionRevalidated), app.countEvents(auth.EventRoleChanged))
+		if app.CountEvents(auth.EventSessionRevalidated) != 1 || app.CountEvents(auth.EventRoleChanged) != 1 {
+			t.Fatalf("events: %d SESSION_REVALIDATED, %d ROLE_CHANGED", app.CountEvents(auth.EventSessionRevalidated), app.CountEvents(auth.EventRoleChanged))
 		}
 		if sess = db.Client.Session.GetX(ctx, sess.ID); time.Until(*sess.RevalidateAt) < 4*time.Minute {
 			t.Fatalf("revalidateAt not moved on: %v", sess.RevalidateAt)
 		}
 
 		// Fields absent from the provider's answer stay; an explicit null clears.
-		op.setClaims("op-alice", map[string]any{"groups": []any{"mods"}, "teams": nil})
+		op.SetClaims("op-alice", map[string]any{"groups": []any{"mods"}, "teams": nil})
 		due()
 		check(map[string]any{"role": "MODERATOR"}, map[string]string{"tier": "gold"}, 1)
 
 		// The provider now gives an email another member holds: the session ends, nothing changes.
-		app.createUser("taken@example.com", adminPass, user.RoleMEMBER)
+		app.CreateUser("taken@example.com", authtest.Password, user.RoleMEMBER)
 		before := db.Client.User.Query().Where(user.ExternalID("op-alice")).OnlyX(ctx)
-		op.editUser("op-alice", func(u *opstorage.User) { u.Email = "taken@example.com"; u.LastName = "Changed" })
+		op.EditUser("op-alice", func(u *opstorage.User) { u.Email = "taken@example.com"; u.LastName = "Changed" })
 		due()
-		if me := app.gql(c, "", "{ me { id } }", nil); dig(me.Data, "me") != nil {
+		if me := app.GQL(c, "", "{ me { id } }", nil); graphtest.Dig(me.Data, "me") != nil {
 			t.Fatalf("the session survived a conflict: %s", me.Raw)
 		}
 		after := db.Client.User.GetX(ctx, before.ID)
@@ -464,8 +475,8 @@ func TestOAuth2RevalidationReappliesProfile(t *testing.T) {
 			t.Fatalf("a refused revalidation changed the member: %+v", after)
 		}
 		revoked := db.Client.SecurityEvent.Query().Where(securityevent.Type(auth.EventSessionRevoked)).OnlyX(ctx)
-		if revoked.Detail["reason"] != auth.CodeSSOConflict || app.countEvents(auth.EventSSOConflict) != 1 {
-			t.Fatalf("SESSION_REVOKED %v, %d SSO_CONFLICT", revoked.Detail, app.countEvents(auth.EventSSOConflict))
+		if revoked.Detail["reason"] != auth.CodeSSOConflict || app.CountEvents(auth.EventSSOConflict) != 1 {
+			t.Fatalf("SESSION_REVOKED %v, %d SSO_CONFLICT", revoked.Detail, app.CountEvents(auth.EventSSOConflict))
 		}
 	})
 }
@@ -474,28 +485,28 @@ func TestOAuth2RevalidationReappliesProfile(t *testing.T) {
 // and path, and signs in; another scheme is refused.
 func TestOAuth2DomainWithScheme(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		op := startOP(t)
-		app := newAppWithOP(t, db, op, nil)
-		admin := adminToken(t, app)
+		op := authtest.StartOP(t)
+		app := opApp(t, db, op, nil)
+		admin := app.AdminToken()
 		q := `mutation($in: UpdateOAuth2SettingsInput!) { updateOAuth2Settings(input: $in) { oauth2 { domain } } }`
-		r := app.gql(nil, admin, q, map[string]any{"in": map[string]any{"domain": "http://" + op.domain()}})
-		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "domain" {
+		r := app.GQL(nil, admin, q, map[string]any{"in": map[string]any{"domain": "http://" + op.Domain()}})
+		if r.Code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "domain" {
 			t.Fatalf("http:// domain: %s", r.Raw)
 		}
-		r = app.gql(nil, admin, q, map[string]any{"in": map[string]any{
-			"enabled": true, "provider": "OKTA", "domain": " HTTPS://" + op.domain() + "/ ",
+		r = app.GQL(nil, admin, q, map[string]any{"in": map[string]any{
+			"enabled": true, "provider": "OKTA", "domain": " HTTPS://" + op.Domain() + "/ ",
 			"clientId": op.ClientID, "clientSecret": op.ClientSecret,
 		}})
-		if got := dig(r.Data, "updateOAuth2Settings", "oauth2", "domain"); got != op.domain() {
-			t.Fatalf("domain stored as %v, want %s: %s", got, op.domain(), r.Raw)
+		if got := graphtest.Dig(r.Data, "updateOAuth2Settings", "oauth2", "domain"); got != op.Domain() {
+			t.Fatalf("domain stored as %v, want %s: %s", got, op.Domain(), r.Raw)
 		}
-		c := op.member(t)
-		resp := op.signIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+		c := op.Member(t)
+		resp := op.SignIn(t, c, app.URL+"/auth/oauth2/login", "alice", "verysecure")
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("login: %d", resp.StatusCode)
 		}
-		if me := app.gql(c, "", "{ me { externalId } }", nil); dig(me.Data, "me", "externalId") != "op-alice" {
+		if me := app.GQL(c, "", "{ me { externalId } }", nil); graphtest.Dig(me.Data, "me", "externalId") != "op-alice" {
 			t.Fatalf("%s", me.Raw)
 		}
 	})

@@ -1,0 +1,84 @@
+// Package testserver serves the community's API and login routes to the tests of the packages
+// that make them (graph, auth, auth/jwtsso, auth/oauth2sso), wired as server.go wires them:
+// GraphQL, the playground, the login and logout pages, direct login, JWT SSO and OAuth2/OIDC,
+// behind the session middleware and the common middleware. Health, metrics, CORS and mail links
+// are the whole server's and are tested at the repository root.
+//
+// It is a package of its own because it imports those packages: authtest, which they may import
+// from their own tests, must not.
+package testserver
+
+import (
+	"log/slog"
+	"net/http"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
+	"github.com/community/sso/auth/config"
+	"github.com/community/sso/auth/jwtsso"
+	"github.com/community/sso/auth/oauth2sso"
+	"github.com/community/sso/auth/password"
+	"github.com/community/sso/auth/provision"
+	"github.com/community/sso/auth/seal"
+	"github.com/community/sso/auth/web"
+	"github.com/community/sso/ent/store"
+	"github.com/community/sso/graph"
+)
+
+// Options change what New serves.
+type Options struct {
+	// Env adds configuration variables to the test defaults (see authtest.Start).
+	Env map[string]string
+	// IdPClient makes the requests to the identity provider (its transport is kept, the timeouts
+	// and size limits of oauth2sso.NewHTTPClient are added).
+	IdPClient *http.Client
+	// Passwords, when set, replaces the limiter made from PASSWORD_HASH_CONCURRENCY.
+	Passwords *password.Limiter
+}
+
+// New serves the routes over db until the test ends.
+func New(t testing.TB, db *store.DB, opts Options) *authtest.App {
+	t.Helper()
+	return authtest.Start(t, db, opts.Env, func(cfg *config.Config, log *slog.Logger) (http.Handler, error) {
+		return Routes(cfg, db, log, opts)
+	}, nil)
+}
+
+// Routes is the handler New serves.
+func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (http.Handler, error) {
+	sealer, err := seal.New(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	passwords := opts.Passwords
+	if passwords == nil {
+		passwords = password.NewLimiter(cfg.PasswordHashConcurrency, password.DefaultWait)
+	}
+	metrics := web.NewMetrics(prometheus.NewRegistry())
+	sessions := &auth.Sessions{Client: db.Client, Lifetime: cfg.SessionLifetime, Secure: cfg.Secure()}
+	provisioner := &provision.Provisioner{DB: db, Sessions: sessions, Log: log}
+	discovery := &oauth2sso.Discovery{Client: oauth2sso.NewHTTPClient(opts.IdPClient, cfg.IdPTimeout)}
+	sessions.Revalidator = &oauth2sso.Revalidator{DB: db, Sealer: sealer, Discovery: discovery, Provisioner: provisioner, Log: log}
+	verifier := &jwtsso.Verifier{Sealer: sealer}
+	sso := &oauth2sso.Handler{DB: db, Sealer: sealer, Sessions: sessions, Provisioner: provisioner, Discovery: discovery,
+		PublicURL: cfg.PublicURL.String(), Log: log, Metrics: metrics}
+	api := graph.NewHandler(&graph.Resolver{DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
+		JWT: verifier, Provisioner: provisioner, Passwords: passwords},
+		graph.HandlerConfig{Timeout: cfg.GraphQLTimeout, Introspection: cfg.GraphQLIntrospection, Log: log,
+			Limits: graph.Limits{Complexity: cfg.GraphQLComplexityLimit, Depth: cfg.GraphQLDepthLimit}})
+
+	// withViewer guards a route with the database check and puts the viewer in its context.
+	withViewer := func(h http.Handler) http.Handler { return web.RequireDatabase(db, sessions.Middleware(db, log)(h)) }
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", withViewer(api))
+	mux.Handle("GET /playground", withViewer(auth.RequireLoginParam(graph.Playground("/graphql"))))
+	mux.Handle("GET /api/auth/sso", withViewer(&jwtsso.Handler{DB: db, Verifier: verifier, Provisioner: provisioner, Log: log, Metrics: metrics}))
+	sso.Register(mux, withViewer)
+	(&auth.Handler{DB: db, Sessions: sessions, Log: log, Metrics: metrics, Passwords: passwords,
+		CrossOrigin: http.NewCrossOriginProtection(), PublicURL: cfg.PublicURL.String(), LogoutURL: sso.LogoutURL,
+	}).Register(mux, withViewer)
+	return web.Recover(log)(web.SecurityHeaders(web.LimitBody(cfg.MaxBodyBytes)(web.Instrument(metrics, log, mux)))), nil
+}
