@@ -119,8 +119,8 @@ func (s *Sessions) Start(ctx context.Context, client *ent.Client, userID int, me
 		client = s.Client
 	}
 	if opts.Replaces != "" {
-		if _, err := client.Session.Delete().Where(session.TokenHash(HashToken(opts.Replaces))).Exec(ctx); err != nil {
-			return Started{}, fmt.Errorf("auth: end previous session: %w", err)
+		if err := authdb.EndSession(ctx, client, HashToken(opts.Replaces)); err != nil {
+			return Started{}, err
 		}
 	}
 	tok, hash := NewToken()

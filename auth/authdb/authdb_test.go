@@ -410,3 +410,50 @@ func TestUseReplayMarker(t *testing.T) {
 		}
 	})
 }
+
+// TestWriteMemberships: the memberships a login decided are written as decided, and nobody
+// else's change.
+func TestWriteMemberships(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		u := c.User.Create().SetEmail("w@example.com").SetUsername("w").SaveX(ctx)
+		other := c.User.Create().SetEmail("x@example.com").SetUsername("x").SaveX(ctx)
+		var sp []int
+		for _, slug := range []string{"a", "b", "c", "d"} {
+			sp = append(sp, c.Space.Create().SetName(slug).SetSlug(slug).SaveX(ctx).ID)
+		}
+		inA := c.SpaceMembership.Create().SetUserID(u.ID).SetSpaceID(sp[0]).SaveX(ctx)
+		inB := c.SpaceMembership.Create().SetUserID(u.ID).SetSpaceID(sp[1]).SaveX(ctx)
+		c.SpaceMembership.Create().SetUserID(other.ID).SetSpaceID(sp[0]).ExecX(ctx)
+		err := WriteMemberships(ctx, c, u.ID, Memberships{
+			Leave: []int{inA.ID},
+			Roles: []RoleChange{{MembershipID: inB.ID, Role: spacemembership.RoleADMIN}},
+			Join:  []Join{{SpaceID: sp[2], Role: spacemembership.RoleMEMBER}, {SpaceID: sp[3], Role: spacemembership.RoleADMIN}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[int]spacemembership.Role{}
+		for _, m := range c.SpaceMembership.Query().Where(spacemembership.UserID(u.ID)).AllX(ctx) {
+			got[m.SpaceID] = m.Role
+		}
+		want := map[int]spacemembership.Role{sp[1]: spacemembership.RoleADMIN, sp[2]: spacemembership.RoleMEMBER, sp[3]: spacemembership.RoleADMIN}
+		if len(got) != len(want) || got[sp[1]] != want[sp[1]] || got[sp[2]] != want[sp[2]] || got[sp[3]] != want[sp[3]] {
+			t.Fatalf("memberships %v, want %v", got, want)
+		}
+		if n := c.SpaceMembership.Query().Where(spacemembership.UserID(other.ID)).CountX(ctx); n != 1 {
+			t.Fatalf("the other member has %d memberships", n)
+		}
+		if err := WriteMemberships(ctx, c, u.ID, Memberships{}); err != nil {
+			t.Fatalf("no change: %v", err)
+		}
+		// Joining a space twice breaks the unique key: nothing of the batch is written.
+		if err := WriteMemberships(ctx, c, u.ID, Memberships{Join: []Join{{SpaceID: sp[0], Role: spacemembership.RoleMEMBER}, {SpaceID: sp[1], Role: spacemembership.RoleMEMBER}}}); !ent.IsConstraintError(err) {
+			t.Fatalf("a second membership of one space: %v", err)
+		}
+		if n := c.SpaceMembership.Query().Where(spacemembership.UserID(u.ID)).CountX(ctx); n != 3 {
+			t.Fatalf("%d memberships after a refused batch, want 3", n)
+		}
+	})
+}

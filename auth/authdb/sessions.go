@@ -64,6 +64,14 @@ func InsertSession(ctx context.Context, client *ent.Client, s Session) (int, err
 	return int(id), nil
 }
 
+// EndSession deletes the session whose token hashes to tokenHash, if there is one.
+func EndSession(ctx context.Context, client *ent.Client, tokenHash []byte) error {
+	if _, err := client.Session.Delete().Where(session.TokenHash(tokenHash)).Exec(ctx); err != nil {
+		return fmt.Errorf("authdb: end session: %w", err)
+	}
+	return nil
+}
+
 // nullBytes is b, or NULL when b is empty (what ent writes for an unset optional field).
 func nullBytes(b []byte) any {
 	if len(b) == 0 {

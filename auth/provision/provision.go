@@ -674,23 +674,17 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 		want[s.ID] = spacemembership.Role(c.Role)
 		delete(leave, s.ID)
 	}
-	var gone []int
+	var m authdb.Memberships
 	for i := range rows {
 		s := &rows[i]
 		if s.MembershipID == 0 {
 			continue
 		}
 		if _, wanted := want[s.ID]; leave[s.ID] || (pr.SpacesOperation == OpReplace && !wanted) {
-			gone = append(gone, s.MembershipID)
+			m.Leave = append(m.Leave, s.MembershipID)
 			changes = append(changes, fmt.Sprintf("LEAVE %d", s.ID))
 		}
 	}
-	if len(gone) > 0 {
-		if _, err := client.SpaceMembership.Delete().Where(spacemembership.IDIn(gone...)).Exec(ctx); err != nil {
-			return nil, nil, err
-		}
-	}
-	var joins []*ent.SpaceMembershipCreate
 	for _, sid := range order {
 		role, ok := want[sid]
 		if !ok {
@@ -698,19 +692,15 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 		}
 		switch s := byID[sid]; {
 		case s.MembershipID == 0:
-			joins = append(joins, client.SpaceMembership.Create().SetUserID(userID).SetSpaceID(sid).SetRole(role))
+			m.Join = append(m.Join, authdb.Join{SpaceID: sid, Role: role})
 			changes = append(changes, fmt.Sprintf("JOIN %s as %s", s.Slug, role))
 		case s.Role != role:
-			if err := client.SpaceMembership.Update().Where(spacemembership.ID(s.MembershipID)).SetRole(role).Exec(ctx); err != nil {
-				return nil, nil, err
-			}
+			m.Roles = append(m.Roles, authdb.RoleChange{MembershipID: s.MembershipID, Role: role})
 			changes = append(changes, fmt.Sprintf("ROLE %s %s", s.Slug, role))
 		}
 	}
-	if len(joins) > 0 {
-		if err := client.SpaceMembership.CreateBulk(joins...).Exec(ctx); err != nil {
-			return nil, nil, err
-		}
+	if err := authdb.WriteMemberships(ctx, client, userID, m); err != nil {
+		return nil, nil, err
 	}
 	return changes, skipped, nil
 }
