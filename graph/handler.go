@@ -70,7 +70,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.Use(newDocumentLimits(t, queryCacheSize))
 	srv.Use(&complexityLimit{tiers: t})
 	srv.Use(&FilterGuard{})
-	srv.AroundFields(stopWhenDone)
+	srv.Use(stopWhenDone{})
 	srv.Use(mailAfterCommit{r: r, log: cfg.Log}) // before the Transactioner: runs around it
 	srv.Use(entgql.Transactioner{TxOpener: r.Client})
 	present := ErrorPresenter(cfg.Log, r.DB)
@@ -94,12 +94,33 @@ func validationRules() *rules.Rules {
 }
 
 // stopWhenDone resolves no more fields once the request is cancelled (the client went away)
-// or its deadline passed: the error is the context's cause.
-func stopWhenDone(ctx context.Context, next graphql.Resolver) (any, error) {
-	if ctx.Err() != nil {
-		return nil, context.Cause(ctx)
+// or its deadline passed: the error is the context's cause. It wraps each operation's field
+// middleware once, when the operation starts, rather than being a field interceptor
+// (AroundFields), whose chain allocates a closure for every field it resolves: 1,800 for
+// users(first: 100) with spaces and fields.
+type stopWhenDone struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = stopWhenDone{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (stopWhenDone) ExtensionName() string { return "StopWhenDone" }
+
+// Validate implements graphql.HandlerExtension.
+func (stopWhenDone) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (stopWhenDone) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	next := rc.ResolverMiddleware
+	rc.ResolverMiddleware = func(ctx context.Context, resolve graphql.Resolver) (any, error) {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return next(ctx, resolve)
 	}
-	return next(ctx)
+	return nil
 }
 
 // guard answers what gqlgen's transports do not take: 405 for other methods, 413 for a body
