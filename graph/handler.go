@@ -367,31 +367,59 @@ func writeCompactHTML(w io.Writer, src []byte) {
 	esc[0], esc[1] = '\\', 'u'
 	start, inString := 0, false
 	for i := 0; i < len(src); i++ {
+		for i < len(src) && compactSkip[src[i]]&^boolMask(inString) == 0 {
+			i++ // the bulk of the document: nothing to drop, escape or track
+		}
+		if i == len(src) {
+			break
+		}
 		switch c := src[i]; {
 		case c == '<' || c == '>' || c == '&':
 			esc[2], esc[3], esc[4], esc[5] = '0', '0', hex[c>>4], hex[c&0xF]
 			_, _ = w.Write(src[start:i])
 			_, _ = w.Write(esc[:])
 			start = i + 1
-		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
-			esc[2], esc[3], esc[4], esc[5] = '2', '0', '2', hex[src[i+2]&0xF]
-			_, _ = w.Write(src[start:i])
-			_, _ = w.Write(esc[:])
-			start = i + 3
-			i += 2
+		case c == 0xE2:
+			if i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8 {
+				esc[2], esc[3], esc[4], esc[5] = '2', '0', '2', hex[src[i+2]&0xF]
+				_, _ = w.Write(src[start:i])
+				_, _ = w.Write(esc[:])
+				start = i + 3
+				i += 2
+			}
 		case inString:
 			switch c {
 			case '\\':
-				i++ // the escaped character: ", \, /, b, f, n, r, t or u
+				i++ // the escaped character: ", \\, /, b, f, n, r, t or u
 			case '"':
 				inString = false
 			}
 		case c == '"':
 			inString = true
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		default: // white space outside a string
 			_, _ = w.Write(src[start:i])
 			start = i + 1
 		}
 	}
 	_, _ = w.Write(src[start:])
+}
+
+// compactSkip marks the bytes writeCompactHTML stops at: 1 in strings and out of them (", \\,
+// <, >, &, the first byte of U+2028 and U+2029), 2 out of strings only (white space).
+var compactSkip = func() (t [256]uint8) {
+	for _, c := range []byte{'"', '\\', '<', '>', '&', 0xE2} {
+		t[c] = 1
+	}
+	for _, c := range []byte{' ', '\t', '\n', '\r'} {
+		t[c] = 2
+	}
+	return t
+}()
+
+// boolMask is 2 (white space does not stop the scan) in a string, 0 out of one.
+func boolMask(inString bool) uint8 {
+	if inString {
+		return 2
+	}
+	return 0
 }
