@@ -366,8 +366,9 @@ func writeCompactHTML(w io.Writer, src []byte) {
 	var esc [6]byte
 	esc[0], esc[1] = '\\', 'u'
 	start, inString := 0, false
+	var keep uint8 // 2 in a string, where white space stays: compactSkip's 2s do not stop the scan
 	for i := 0; i < len(src); i++ {
-		for i < len(src) && compactSkip[src[i]]&^boolMask(inString) == 0 {
+		for i < len(src) && compactSkip[src[i]]&^keep == 0 {
 			i++ // the bulk of the document: nothing to drop, escape or track
 		}
 		if i == len(src) {
@@ -390,12 +391,12 @@ func writeCompactHTML(w io.Writer, src []byte) {
 		case inString:
 			switch c {
 			case '\\':
-				i++ // the escaped character: ", \\, /, b, f, n, r, t or u
+				i++ // the escaped character: a quote, a backslash, /, b, f, n, r, t or u
 			case '"':
-				inString = false
+				inString, keep = false, 0
 			}
 		case c == '"':
-			inString = true
+			inString, keep = true, 2
 		default: // white space outside a string
 			_, _ = w.Write(src[start:i])
 			start = i + 1
@@ -404,8 +405,8 @@ func writeCompactHTML(w io.Writer, src []byte) {
 	_, _ = w.Write(src[start:])
 }
 
-// compactSkip marks the bytes writeCompactHTML stops at: 1 in strings and out of them (", \\,
-// <, >, &, the first byte of U+2028 and U+2029), 2 out of strings only (white space).
+// compactSkip marks the bytes writeCompactHTML stops at: 1 in strings and out of them (a quote,
+// a backslash, <, >, &, the first byte of U+2028 and U+2029), 2 out of strings only (white space).
 var compactSkip = func() (t [256]uint8) {
 	for _, c := range []byte{'"', '\\', '<', '>', '&', 0xE2} {
 		t[c] = 1
@@ -415,11 +416,3 @@ var compactSkip = func() (t [256]uint8) {
 	}
 	return t
 }()
-
-// boolMask is 2 (white space does not stop the scan) in a string, 0 out of one.
-func boolMask(inString bool) uint8 {
-	if inString {
-		return 2
-	}
-	return 0
-}
