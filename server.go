@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -103,7 +104,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if err != nil {
 		return fmt.Errorf("start: listen on %s: %w", cfg.Addr, err)
 	}
-	handler, err := routes(cfg, db, log)
+	var background sync.WaitGroup
+	handler, err := routesWith(cfg, db, log, deps{Background: &background})
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
@@ -143,6 +145,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
+	}
+	// The answers are out; what they started in the background (a reset link's mail) gets the
+	// rest of the shutdown time.
+	sent := make(chan struct{})
+	go func() { background.Wait(); close(sent) }()
+	select {
+	case <-sent:
+	case <-sctx.Done():
+		log.Warn("shut down before the mail in flight was sent")
 	}
 	return nil
 }
@@ -194,6 +205,9 @@ type deps struct {
 	Now func() time.Time
 	// ConnLimits, when set, are applied to the test server (run always applies defaultConnLimits).
 	ConnLimits *connLimits
+	// Background, when set, counts the work the routes leave running after their answer (the
+	// password reset mails), for run to wait for at shutdown.
+	Background *sync.WaitGroup
 }
 
 // newMailer is the sender of the server's mail, or nil when SMTP_HOST is not set.
@@ -211,12 +225,8 @@ func newMailer(cfg *config.Config, d deps) (mail.Sender, error) {
 	return s, nil
 }
 
-// routes mounts every route of the server behind the common middleware.
-func routes(cfg *config.Config, db *store.DB, log *slog.Logger) (http.Handler, error) {
-	return routesWith(cfg, db, log, deps{})
-}
-
-// routesWith is routes with dependencies given.
+// routesWith mounts every route of the server behind the common middleware, with the
+// dependencies d gives (zero fields: the real ones).
 func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -303,7 +313,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	}).Register(mux, app)
 	(&auth.MailLinks{
 		DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms, Now: d.Now,
-		Passwords: passwords,
+		Passwords: passwords, Sends: d.Background,
 	}).Register(mux, app)
 	oauth2Handler.Register(mux, app)
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/mail/mailtest"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store/storetest"
 )
@@ -261,5 +263,36 @@ func TestRunRefusesAnotherSecretKey(t *testing.T) {
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestShutdownSendsMailInFlight: a password reset mail still on its way to a slow SMTP server
+// when the server is told to stop is sent before run returns.
+func TestShutdownSendsMailInFlight(t *testing.T) {
+	smtp := mailtest.Start(t, mailtest.Options{Delay: 1500 * time.Millisecond})
+	env := smtp.Env()
+	env["DATABASE_URL"] = "sqlite://" + filepath.Join(t.TempDir(), "community.db")
+	env["ADMIN_EMAIL"], env["ADMIN_PASSWORD"] = "owner@example.com", adminPass
+	env["SHUTDOWN_TIMEOUT"] = "30s"
+	base, out, stop, errc := started(t, env)
+	resp, err := http.PostForm(base+"/auth/password/forgot", url.Values{"email": {"owner@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("forgot: %d\n%s", resp.StatusCode, out)
+	}
+	stop()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, out)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("run did not return\n%s", out)
+	}
+	if n := len(smtp.Messages()); n != 1 {
+		t.Fatalf("run returned with %d mails sent, want the reset link's\n%s", n, out)
 	}
 }

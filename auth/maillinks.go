@@ -49,8 +49,19 @@ type MailLinks struct {
 	// Passwords bounds the password hashes running at once (nil: no bound).
 	Passwords *password.Limiter
 	Now       func() time.Time
+	// Sends counts the reset mails being sent in the background, for the server to wait for
+	// at shutdown (nil: MailLinks counts them itself; Wait waits for them either way).
+	Sends *sync.WaitGroup
 
 	sends sync.WaitGroup
+}
+
+// inFlight is the wait group of the mails being sent.
+func (h *MailLinks) inFlight() *sync.WaitGroup {
+	if h.Sends != nil {
+		return h.Sends
+	}
+	return &h.sends
 }
 
 func (h *MailLinks) now() time.Time {
@@ -80,7 +91,7 @@ func (h *MailLinks) Register(mux *http.ServeMux, wrap func(http.Handler) http.Ha
 }
 
 // Wait waits for the reset mails being sent in the background.
-func (h *MailLinks) Wait() { h.sends.Wait() }
+func (h *MailLinks) Wait() { h.inFlight().Wait() }
 
 // linkToken is the token of a link page's request: the query's, else the form's.
 func linkToken(r *http.Request) string {
@@ -291,9 +302,10 @@ func (h *MailLinks) forgot(w http.ResponseWriter, r *http.Request) {
 // secret).
 func (h *MailLinks) send(ctx context.Context, userID int, m mail.Message) {
 	ctx = context.WithoutCancel(ctx)
-	h.sends.Add(1)
+	sends := h.inFlight()
+	sends.Add(1)
 	go func() {
-		defer h.sends.Done()
+		defer sends.Done()
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		if err := h.Mail.Send(ctx, m); err != nil {

@@ -49,6 +49,8 @@ type Options struct {
 	Username, Password string
 	// Refuse, when set, makes the server answer every message with a permanent error.
 	Refuse bool
+	// Delay, when set, is how long the server takes to accept a message's data.
+	Delay time.Duration
 }
 
 // Server is a running SMTP server. Start it with Start; the test's cleanup stops it.
@@ -212,6 +214,7 @@ func (se *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	time.Sleep(se.s.opts.Delay)
 	se.s.mu.Lock()
 	refuse := se.s.refuse
 	se.s.mu.Unlock()
