@@ -2,6 +2,7 @@ package authdb
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -454,6 +455,44 @@ func TestWriteMemberships(t *testing.T) {
 		}
 		if n := c.SpaceMembership.Query().Where(spacemembership.UserID(u.ID)).CountX(ctx); n != 3 {
 			t.Fatalf("%d memberships after a refused batch, want 3", n)
+		}
+	})
+}
+
+// TestMemberWrites: a created member reads back as given; an update changes the fields it
+// names and no other; the last active admin keeps its role.
+func TestMemberWrites(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+		u, err := CreateMember(ctx, c, NewMember{ExternalID: "ext-1", Email: "n@example.com", EmailVerified: true,
+			Username: "n", Name: "N", Tagline: "t", Picture: "https://example.com/p.png", LastLoginAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := c.User.GetX(ctx, u.ID)
+		if got.ExternalID == nil || *got.ExternalID != "ext-1" || got.Email != "n@example.com" || !got.EmailVerified ||
+			got.Username != "n" || got.Name != "N" || got.Tagline != "t" || got.Picture != "https://example.com/p.png" ||
+			got.LastLoginAt == nil || !got.LastLoginAt.Equal(at) || got.Role != user.RoleMEMBER {
+			t.Fatalf("created %+v", got)
+		}
+		name, empty := "Nina", ""
+		if _, err := UpdateMember(ctx, c, u.ID, MemberChange{Name: &name, Tagline: &empty}); err != nil {
+			t.Fatal(err)
+		}
+		got = c.User.GetX(ctx, u.ID)
+		if got.Name != "Nina" || got.Tagline != "" || got.Email != "n@example.com" || got.Picture != "https://example.com/p.png" || *got.ExternalID != "ext-1" {
+			t.Fatalf("updated %+v", got)
+		}
+		if err := SetMemberRole(ctx, c, u.ID, user.RoleADMIN); err != nil {
+			t.Fatal(err)
+		}
+		if err := SetMemberRole(ctx, c, u.ID, user.RoleMEMBER); !errors.Is(err, store.ErrLastAdmin) {
+			t.Fatalf("demoting the last admin: %v", err)
+		}
+		if r := c.User.GetX(ctx, u.ID).Role; r != user.RoleADMIN {
+			t.Fatalf("role %s after a refused demotion", r)
 		}
 	})
 }

@@ -3,9 +3,11 @@
 // fields read with the member's memberships and values, the session INSERT, the login-time
 // UPDATE, the security events INSERT and the settings a JWT SSO login reads. Every login sends
 // them; ent rebuilt each one on every call and scanned its rows by reflection, which cost as
-// much as running them or more (docs/PERFORMANCE.md). It also holds the one writer of members'
-// profile field values (WriteFieldValues, for GraphQL and single sign-on) and the JWT SSO
-// replay markers (UseReplayMarker), through ent.
+// much as running them or more (docs/PERFORMANCE.md). It also holds, through ent, the login's
+// writes: the member (CreateMember, UpdateMember, SetMemberRole), its space memberships
+// (WriteMemberships), the one writer of members' profile field values (WriteFieldValues, for
+// GraphQL and single sign-on too), the end of a replaced session (EndSession) and the JWT SSO
+// replay markers (UseReplayMarker). Provisioning decides; this package writes.
 //
 // No other package of the login path holds SQL. Each statement is built from ent's generated
 // table and column names and sized by ent's generated schema (Fit), so a renamed column fails

@@ -431,7 +431,7 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 			e := base
 			e.Type, e.UserID = auth.EventRoleChanged, u.ID
 			e.Detail = map[string]any{"from": string(u.Role), "to": string(role), "source": "claims"}
-			err = client.User.UpdateOneID(u.ID).SetRole(role).Exec(ctx)
+			err = authdb.SetMemberRole(ctx, client, u.ID, role)
 			switch {
 			case errors.Is(err, store.ErrLastAdmin):
 				// The last active admin keeps its role: the login goes on, and the admins see why.
@@ -489,24 +489,10 @@ func create(ctx context.Context, client *ent.Client, req Request) (*ent.User, er
 	if err != nil {
 		return nil, err
 	}
-	c := client.User.Create().
-		SetEmail(pr.Email).
-		SetUsername(name).
-		SetName(pr.Name).
-		SetTagline(pr.Tagline).
-		SetPicture(pr.Picture).
-		SetEmailVerified(pr.EmailVerified)
-	if pr.ExternalID != "" {
-		c.SetExternalID(pr.ExternalID)
-	}
-	if !req.at.IsZero() {
-		c.SetLastLoginAt(req.at)
-	}
-	u, err := c.Save(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return u, nil
+	return authdb.CreateMember(ctx, client, authdb.NewMember{
+		ExternalID: pr.ExternalID, Email: pr.Email, EmailVerified: pr.EmailVerified, Username: name,
+		Name: pr.Name, Tagline: pr.Tagline, Picture: pr.Picture, LastLoginAt: req.at,
+	})
 }
 
 // update applies the profile to an existing member and returns the names of changed fields.
@@ -517,10 +503,10 @@ func create(ctx context.Context, client *ent.Client, req Request) (*ent.User, er
 // another member holds verified is a conflict.
 func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, link bool, base auth.Event) (*updated, error) {
 	pr := req.Profile
-	upd := client.User.UpdateOneID(u.ID)
+	var upd authdb.MemberChange
 	out := &updated{member: u}
 	if link && pr.ExternalID != "" {
-		upd.SetExternalID(pr.ExternalID)
+		upd.ExternalID = &pr.ExternalID
 		out.changed = append(out.changed, "externalId")
 	}
 	switch {
@@ -546,25 +532,25 @@ func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, l
 			return nil, conflictError(other.ID, ext)
 		}
 		if take {
-			upd.SetEmail(pr.Email).SetEmailVerified(pr.EmailVerified)
+			upd.Email, upd.EmailVerified = &pr.Email, &pr.EmailVerified
 			out.changed = append(out.changed, "email")
 		}
 	case pr.Email != "" && pr.EmailVerified && !u.EmailVerified:
-		upd.SetEmailVerified(true)
+		upd.EmailVerified = &pr.EmailVerified
 		out.changed = append(out.changed, "emailVerified")
 	}
 	for _, f := range []struct {
 		name     string
 		from, to string
 		clear    bool // an explicit empty value clears it
-		set      func(string)
+		set      **string
 	}{
-		{"name", u.Name, pr.Name, false, func(v string) { upd.SetName(v) }},
-		{"tagline", u.Tagline, pr.Tagline, pr.ClearTagline, func(v string) { upd.SetTagline(v) }},
-		{"picture", u.Picture, pr.Picture, pr.ClearPicture, func(v string) { upd.SetPicture(v) }},
+		{"name", u.Name, pr.Name, false, &upd.Name},
+		{"tagline", u.Tagline, pr.Tagline, pr.ClearTagline, &upd.Tagline},
+		{"picture", u.Picture, pr.Picture, pr.ClearPicture, &upd.Picture},
 	} {
 		if (f.to != "" || f.clear) && f.to != f.from {
-			f.set(f.to)
+			*f.set = &f.to
 			out.changed = append(out.changed, f.name)
 		}
 	}
@@ -574,14 +560,14 @@ func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, l
 			return nil, err
 		}
 		if name != u.Username {
-			upd.SetUsername(name)
+			upd.Username = &name
 			out.changed = append(out.changed, "username")
 		}
 	}
 	if len(out.changed) == 0 {
 		return out, nil
 	}
-	saved, err := upd.Save(ctx)
+	saved, err := authdb.UpdateMember(ctx, client, u.ID, upd)
 	if err != nil {
 		return nil, err
 	}
