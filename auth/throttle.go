@@ -12,8 +12,6 @@ import (
 
 	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/ent"
-	"github.com/community/sso/ent/loginthrottle"
-	"github.com/community/sso/ent/migrate"
 	"github.com/community/sso/ent/store"
 )
 
@@ -143,13 +141,13 @@ func (t *Throttle) Begin(ctx context.Context, ip, email string) (*Attempt, error
 	a := &Attempt{t: t, address: throttleKey("address", addr), pair: throttleKey("email", addr, email)}
 	rl := t.limit()
 	err := t.claim(ctx, ScopeAddress, a.address, addr, "", func(c counter, now time.Time) (counter, *Limited) {
-		if c.failures >= rl.PerAddress {
-			return c, &Limited{Scope: ScopeAddress, RetryAfter: c.expires.Sub(now)}
+		if c.Failures >= rl.PerAddress {
+			return c, &Limited{Scope: ScopeAddress, RetryAfter: c.Expires.Sub(now)}
 		}
-		if c.failures == 0 {
-			c.expires = now.Add(rl.Window)
+		if c.Failures == 0 {
+			c.Expires = now.Add(rl.Window)
 		}
-		return counter{failures: c.failures + 1, last: now, expires: c.expires}, nil
+		return counter{Failures: c.Failures + 1, Last: now, Expires: c.Expires}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -157,13 +155,13 @@ func (t *Throttle) Begin(ctx context.Context, ip, email string) (*Attempt, error
 	err = t.claim(ctx, ScopeEmail, a.pair, addr, email, func(c counter, now time.Time) (counter, *Limited) {
 		// Without a delay there is nothing to wait for (and an attempt that read the clock just
 		// before another one wrote its own time must not wait for it).
-		if d := rl.Delay(c.failures); d > 0 {
-			if wait := c.last.Add(d).Sub(now); wait > 0 {
+		if d := rl.Delay(c.Failures); d > 0 {
+			if wait := c.Last.Add(d).Sub(now); wait > 0 {
 				return c, &Limited{Scope: ScopeEmail, RetryAfter: wait}
 			}
 		}
-		n := c.failures + 1
-		return counter{failures: n, last: now, expires: now.Add(rl.Delay(n) + rl.Window)}, nil
+		n := c.Failures + 1
+		return counter{Failures: n, Last: now, Expires: now.Add(rl.Delay(n) + rl.Window)}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -174,7 +172,7 @@ func (t *Throttle) Begin(ctx context.Context, ip, email string) (*Attempt, error
 // Succeeded ends a successful attempt: the pair's counter is cleared (its delay resets) and the
 // address gets its count back (only failures count against an address).
 func (a *Attempt) Succeeded(ctx context.Context) error {
-	if _, err := a.t.Client.LoginThrottle.Delete().Where(loginthrottle.Key(a.pair)).Exec(ctx); err != nil {
+	if err := authdb.DeleteCounter(ctx, a.t.Client, a.pair); err != nil {
 		return fmt.Errorf("auth: throttle: clear: %w", err)
 	}
 	return a.giveBack(ctx, a.address)
@@ -186,21 +184,15 @@ func (a *Attempt) Cancel(ctx context.Context) error {
 }
 
 func (a *Attempt) giveBack(ctx context.Context, key string) error {
-	err := a.t.Client.LoginThrottle.Update().
-		Where(loginthrottle.Key(key), loginthrottle.FailuresGT(0)).
-		AddFailures(-1).
-		Exec(ctx)
-	if err != nil {
+	if err := authdb.GiveBackFailure(ctx, a.t.Client, key); err != nil {
 		return fmt.Errorf("auth: throttle: give back: %w", err)
 	}
 	return nil
 }
 
-// counter is a counter row's state; the zero counter is a missing or expired row.
-type counter struct {
-	failures      int
-	last, expires time.Time
-}
+// counter is a counter row's state (authdb.Counter); the zero counter is a missing or expired
+// row.
+type counter = authdb.Counter
 
 // claim moves the counter of key to what next makes of it, with a compare-and-set update that
 // holds only while the row still has the failures count and the expiry state it was read with,
@@ -213,25 +205,20 @@ func (t *Throttle) claim(ctx context.Context, scope, key, addr, subject string, 
 			return ctx.Err()
 		}
 		now := t.now()
-		row, err := t.Client.LoginThrottle.Query().Where(loginthrottle.Key(key)).Only(ctx)
-		if err != nil && !ent.IsNotFound(err) {
+		row, err := authdb.ReadCounter(ctx, t.Client, key)
+		if err != nil {
 			return fmt.Errorf("auth: throttle: read: %w", err)
 		}
 		var cur counter
-		expired := row != nil && !now.Before(row.ExpiresAt)
-		if row != nil && !expired {
-			cur = counter{failures: row.Failures, last: row.LastAt, expires: row.ExpiresAt}
+		if row != nil && now.Before(row.Expires) {
+			cur = *row
 		}
 		upd, limited := next(cur, now)
 		if limited != nil {
 			return limited
 		}
 		if row == nil {
-			err := t.Client.LoginThrottle.Create().
-				SetKey(key).SetIP(authdb.Fit(migrate.LoginThrottlesTable, loginthrottle.FieldIP, addr)).
-				SetSubject(authdb.Fit(migrate.LoginThrottlesTable, loginthrottle.FieldSubject, subject)).
-				SetFailures(upd.failures).SetLastAt(upd.last).SetExpiresAt(upd.expires).SetCreatedAt(now).
-				Exec(ctx)
+			err := authdb.InsertCounter(ctx, t.Client, key, addr, subject, upd, now)
 			switch {
 			case err == nil:
 				return nil
@@ -240,15 +227,9 @@ func (t *Throttle) claim(ctx context.Context, scope, key, addr, subject string, 
 			}
 			return fmt.Errorf("auth: throttle: insert: %w", err)
 		}
-		q := t.Client.LoginThrottle.Update().Where(loginthrottle.Key(key), loginthrottle.Failures(row.Failures))
-		if expired {
-			q.Where(loginthrottle.ExpiresAtLTE(now))
-		} else {
-			q.Where(loginthrottle.ExpiresAtGT(now))
-		}
-		n, err := q.SetFailures(upd.failures).SetLastAt(upd.last).SetExpiresAt(upd.expires).Save(ctx)
+		swapped, err := authdb.SwapCounter(ctx, t.Client, key, *row, now, upd)
 		switch {
-		case err == nil && n == 1:
+		case swapped:
 			return nil
 		case err == nil || store.IsRetryable(err):
 			continue

@@ -496,3 +496,55 @@ func TestMemberWrites(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginCounters: the direct-login throttle's rows: read, insert (a second insert of a key
+// is a retryable conflict), compare-and-set, give back, delete.
+func TestLoginCounters(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		now := time.Date(2026, 11, 30, 13, 0, 0, 0, time.UTC)
+		if got, err := ReadCounter(ctx, c, "k"); err != nil || got != nil {
+			t.Fatalf("no counter: %+v, %v", got, err)
+		}
+		first := Counter{Failures: 1, Last: now, Expires: now.Add(time.Hour)}
+		if err := InsertCounter(ctx, c, "k", "192.0.2.1", strings.Repeat("s", 300), first, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := InsertCounter(ctx, c, "k", "192.0.2.1", "", first, now); !store.IsRetryable(err) {
+			t.Fatalf("a second insert of one key: %v", err)
+		}
+		got, err := ReadCounter(ctx, c, "k")
+		if err != nil || got == nil || got.Failures != 1 || !got.Expires.Equal(first.Expires) {
+			t.Fatalf("read %+v, %v", got, err)
+		}
+		second := Counter{Failures: 2, Last: now.Add(time.Minute), Expires: now.Add(2 * time.Hour)}
+		if ok, err := SwapCounter(ctx, c, "k", *got, now.Add(time.Minute), second); err != nil || !ok {
+			t.Fatalf("swap from what was read: %v, %v", ok, err)
+		}
+		if ok, err := SwapCounter(ctx, c, "k", *got, now.Add(time.Minute), second); err != nil || ok {
+			t.Fatalf("swap from a stale read: %v, %v", ok, err)
+		}
+		// Judged expired at the read, while the row is live at that time: not what was read.
+		live, _ := ReadCounter(ctx, c, "k")
+		expired := *live
+		expired.Expires = now
+		if ok, err := SwapCounter(ctx, c, "k", expired, now.Add(time.Minute), first); err != nil || ok {
+			t.Fatalf("swap of a counter read as expired while it is live: %v, %v", ok, err)
+		}
+		for range 3 {
+			if err := GiveBackFailure(ctx, c, "k"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, _ := ReadCounter(ctx, c, "k"); got.Failures != 0 {
+			t.Fatalf("%d failures after giving back more than there were", got.Failures)
+		}
+		if err := DeleteCounter(ctx, c, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := ReadCounter(ctx, c, "k"); got != nil {
+			t.Fatalf("deleted counter reads %+v", got)
+		}
+	})
+}

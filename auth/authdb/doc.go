@@ -6,8 +6,9 @@
 // much as running them or more (docs/PERFORMANCE.md). It also holds, through ent, the login's
 // writes: the member (CreateMember, UpdateMember, SetMemberRole), its space memberships
 // (WriteMemberships), the one writer of members' profile field values (WriteFieldValues, for
-// GraphQL and single sign-on too), the end of a replaced session (EndSession) and the JWT SSO
-// replay markers (UseReplayMarker). Provisioning decides; this package writes.
+// GraphQL and single sign-on too), the end of a replaced session (EndSession), the JWT SSO
+// replay markers (UseReplayMarker) and the direct-login throttle's counters (ReadCounter,
+// InsertCounter, SwapCounter, …). Provisioning and the throttle decide; this package writes.
 //
 // No other package of the login path holds SQL. Each statement is built from ent's generated
 // table and column names and sized by ent's generated schema (Fit), so a renamed column fails
