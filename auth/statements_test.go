@@ -58,18 +58,12 @@ func TestRecordAll(t *testing.T) {
 			t.Fatalf("%d events linked to a user, want 1", n)
 		}
 
-		for _, bad := range [][]Event{
-			{{Type: EventLoginSucceeded}, {Type: ""}},
-			{{Type: strings.Repeat("X", 65)}},
-			{{Type: EventLoginSucceeded, Detail: map[string]any{"f": func() {}}}},
-			{{Type: EventLoginSucceeded, UserID: u.ID + 1000}}, // no such user
-		} {
-			if err := RecordAll(ctx, c, bad...); err == nil {
-				t.Fatalf("RecordAll(%+v) wrote", bad)
-			}
+		// Refused events are authdb.InsertEvents' (TestInsertEventsAsEnt); one is enough here.
+		if err := RecordAll(ctx, c, Event{Type: EventLoginSucceeded}, Event{Type: ""}); err == nil {
+			t.Fatal("RecordAll wrote an event without a type")
 		}
 		if n := c.SecurityEvent.Query().CountX(ctx); n != 2 {
-			t.Fatalf("%d events after refused writes, want 2", n)
+			t.Fatalf("%d events after a refused write, want 2", n)
 		}
 		if err := RecordAll(ctx, c); err != nil {
 			t.Fatalf("no events: %v", err)
