@@ -128,9 +128,9 @@ func (s *Sessions) Start(ctx context.Context, client *ent.Client, userID int, me
 	if now.IsZero() {
 		now = s.Time()
 	}
-	info := RequestInfoFrom(ctx)
+	info, expires := RequestInfoFrom(ctx), now.Add(s.Lifetime)
 	id, err := authdb.InsertSession(ctx, client, authdb.Session{
-		TokenHash: hash, UserID: userID, Method: method, At: now, ExpiresAt: now.Add(s.Lifetime),
+		TokenHash: hash, UserID: userID, Method: method, At: now, ExpiresAt: expires,
 		IP: info.IP, Agent: info.UserAgent, IDToken: opts.IDToken, RefreshToken: opts.RefreshToken,
 		RevalidateAt: opts.RevalidateAt,
 	})
@@ -142,7 +142,7 @@ func (s *Sessions) Start(ctx context.Context, client *ent.Client, userID int, me
 			return Started{}, err
 		}
 	}
-	return Started{ID: id, Token: tok, ExpiresAt: now.Add(s.Lifetime)}, nil
+	return Started{ID: id, Token: tok, ExpiresAt: expires}, nil
 }
 
 // Token is the session token r's cookie carries, or "".

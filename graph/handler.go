@@ -133,6 +133,7 @@ func (stopWhenDone) MutateOperationContext(request context.Context, rc *graphql.
 // errTimeout.
 func guard(next http.Handler, timeout time.Duration, t tiers) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
 		switch r.Method {
 		case http.MethodGet, http.MethodOptions:
 		case http.MethodPost:
@@ -141,7 +142,7 @@ func guard(next http.Handler, timeout time.Duration, t tiers) http.Handler {
 				WriteError(w, http.StatusBadRequest, CodeBadRequest, "send the request as JSON: Content-Type: application/json")
 				return
 			}
-			if lim, _ := t.of(r.Context()); lim.Bytes > 0 {
+			if lim, _ := t.of(ctx); lim.Bytes > 0 {
 				web.MaxBytes(w, r, lim.Bytes)
 			}
 			params, status, code, msg := decodeParams(r.Body)
@@ -150,13 +151,13 @@ func guard(next http.Handler, timeout time.Duration, t tiers) http.Handler {
 				return
 			}
 			params.Headers = r.Header
-			r = r.WithContext(context.WithValue(r.Context(), paramsKey{}, params))
+			ctx = context.WithValue(ctx, paramsKey{}, params)
 		default:
 			w.Header().Set("Allow", "GET, POST")
 			WriteError(w, http.StatusMethodNotAllowed, CodeBadUserInput, "use POST, or GET for queries")
 			return
 		}
-		ctx, cancel := context.WithTimeoutCause(r.Context(), timeout, errTimeout)
+		ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -587,8 +587,7 @@ type updated struct {
 // release takes an address from the member holding it unverified, for the member of req, and
 // returns the EMAIL_RELEASED event (its claimant is filled in by the caller).
 func release(ctx context.Context, client *ent.Client, holder *ent.User, base auth.Event, req Request) (*auth.Event, error) {
-	h := &ent.User{ID: holder.ID, Email: holder.Email, EmailVerified: holder.EmailVerified}
-	if err := auth.ReleaseEmail(ctx, client, h); err != nil {
+	if err := auth.ReleaseEmail(ctx, client, holder); err != nil {
 		return nil, err
 	}
 	e := auth.EmailReleased(base, holder.ID, 0, holder.Email, string(req.Method))
