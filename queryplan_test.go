@@ -231,6 +231,10 @@ func TestQueryPlans(t *testing.T) {
 			if r := app.gql(nil, admin, `mutation($id: ID!) { revokeUserSessions(userId: $id) }`, map[string]any{"id": graphtest.Dig(me.Data, "me", "id")}); r.Code() != "" {
 				t.Fatalf("revokeUserSessions: %s", r.Raw)
 			}
+			// A member's profile fields set through the API (the one writer of field values).
+			if r := app.gql(nil, admin, `mutation($id: ID!) { updateUser(id: $id, input: {fields: [{key: "field_0", value: "Plan"}, {key: "field_1", value: ""}]}) { id } }`, map[string]any{"id": graphtest.Dig(me.Data, "me", "id")}); r.Code() != "" {
+				t.Fatalf("updateUser fields: %s", r.Raw)
+			}
 			// The security log of one member, found by its email (the API's filter through the
 			// event's user).
 			if r := app.gql(nil, admin, `{ securityEvents(first: 20, where: {hasUserWith: [{email: "user7@example.com"}]}) { edges { node { type } } } }`, nil); r.Code() != "" || len(graphtest.Dig(r.Data, "securityEvents", "edges").([]any)) == 0 {
