@@ -309,3 +309,62 @@ func TestMarshalSliceMayBlock(t *testing.T) {
 		t.Fatal("a single element: not marshalled on the caller's goroutine")
 	}
 }
+
+// directField matches a field resolver the plugin (gqlgen.go, directFields) rewrote: the
+// marshaller's call on a struct field of the model.
+var directField = regexp.MustCompile(`^ec\.(marshal[^(]+)\(ctx, field\.Selections, obj\.\w+\)$`)
+
+// TestDirectFields checks the fields resolved without graphql.ResolveField: the leaves the users
+// page reads are among them (a gqlgen upgrade that changes what it writes fails here), each is a
+// field without a directive in the schema, and each marshaller is one that cannot report an error
+// (it has no field context to report it in): a built-in scalar that never marshals to null, or
+// an enum.
+func TestDirectFields(t *testing.T) {
+	file, err := parser.ParseFile(token.NewFileSet(), "generated.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enums := map[string]bool{}
+	direct := map[string]string{} // "_Type_field" → marshaller
+	for _, decl := range file.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Body == nil || len(fn.Body.List) != 1 {
+			continue
+		}
+		ret, ok := fn.Body.List[0].(*ast.ReturnStmt)
+		if !ok || len(ret.Results) != 1 {
+			continue
+		}
+		if strings.HasPrefix(fn.Name.Name, "marshalN") && source(t, ret.Results[0]) == "v" {
+			enums[fn.Name.Name] = true
+		}
+		if m := directField.FindStringSubmatch(source(t, ret.Results[0])); m != nil {
+			direct[fn.Name.Name] = m[1]
+		}
+	}
+	for _, f := range []string{"_User_id", "_User_email", "_User_name", "_SpaceMembership_role", "_Space_slug", "_UserField_key", "_UserField_value"} {
+		if _, ok := direct[f]; !ok {
+			t.Errorf("%s is resolved through graphql.ResolveField: the plugin in graph/gqlgen.go no longer rewrites it", f)
+		}
+	}
+	schema := NewExecutableSchema(Config{}).Schema()
+	builtins := []string{"marshalNString2string", "marshalNID2int", "marshalNInt2int", "marshalNBoolean2bool"}
+	for _, name := range slices.Sorted(maps.Keys(direct)) {
+		rest, introspection := strings.CutPrefix(strings.TrimPrefix(name, "_"), "__")
+		typ, field, ok := strings.Cut(rest, "_")
+		if introspection {
+			typ = "__" + typ
+		}
+		def := schema.Types[typ]
+		if !ok || def == nil || def.Fields.ForName(field) == nil {
+			t.Errorf("%s: no field %s.%s in the schema", name, typ, field)
+			continue
+		}
+		if d := def.Fields.ForName(field).Directives; len(d) > 0 {
+			t.Errorf("%s.%s has the directive @%s but skips its middleware", typ, field, d[0].Name)
+		}
+		if m := direct[name]; !slices.Contains(builtins, m) && !enums[m] {
+			t.Errorf("%s.%s is marshalled by %s, which may report an error", typ, field, m)
+		}
+	}
+}
