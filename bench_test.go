@@ -12,6 +12,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
@@ -468,10 +470,10 @@ func (l *jwtLogin) get(b *testing.B, u string, check bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
-		b.Fatalf("login: %d", resp.StatusCode)
+		b.Fatalf("login: %d %s", resp.StatusCode, body)
 	}
 	if check {
 		if loc := resp.Header.Get("Location"); loc != "/spaces" {
@@ -542,7 +544,7 @@ func unchanged(b *testing.B, l *jwtLogin) {
 // benchmark reports its ratio to it.
 func benchJWTLoginFloor(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB), name string) {
 	l := newJWTLogin(b, open)
-	floor := httptest.NewServer(jwtLoginFloor(b, l.bare, l.secret))
+	floor := httptest.NewServer(jwtLoginFloor(b, l.bare, l.app.Cfg.SecretKey))
 	b.Cleanup(floor.Close)
 	u := existingURL(b, l, floor.URL)
 	l.get(b, u, true)
@@ -569,7 +571,7 @@ func benchJWTLoginExisting(b *testing.B, open func(testing.TB) (*store.DB, *sql.
 
 func benchJWTLoginNewFloor(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB), name string) {
 	l := newJWTLogin(b, open)
-	floor := httptest.NewServer(jwtLoginFloor(b, l.bare, l.secret))
+	floor := httptest.NewServer(jwtLoginFloor(b, l.bare, l.app.Cfg.SecretKey))
 	b.Cleanup(floor.Close)
 	src := newMemberURLs(b, l, floor.URL)
 	l.get(b, src.get(), true)
@@ -641,6 +643,7 @@ func checkNewMembers(b *testing.B, l *jwtLogin, n int) {
 // hand-written server does: a transaction runs each through tx.StmtContext, which reuses the
 // statement already prepared on the transaction's connection.
 type loginStmts struct {
+	settings         *sql.Stmt
 	userByExternalID *sql.Stmt
 	userByEmail      *sql.Stmt
 	usernameTaken    *sql.Stmt
@@ -653,28 +656,34 @@ type loginStmts struct {
 	insertField      *sql.Stmt
 	insertSession    *sql.Stmt
 	recordLogin      *sql.Stmt
+	insertEvent      *sql.Stmt // one row
+	insertEvents     *sql.Stmt // three rows
 }
 
 // prepareLoginStmts prepares the floor's statements on db, closed when b ends.
 func prepareLoginStmts(b testing.TB, db *sql.DB) *loginStmts {
 	b.Helper()
 	st := &loginStmts{}
+	const event = `(?, ?, ?, 'JWT', ?, ?, '', ?)`
 	for _, p := range []struct {
 		stmt  **sql.Stmt
 		query string
 	}{
+		{&st.settings, `SELECT jwt_enabled, jwt_secret FROM settings ORDER BY id LIMIT 1`},
 		{&st.userByExternalID, `SELECT id, email, name, status FROM users WHERE external_id = ?`},
 		{&st.userByEmail, `SELECT id FROM users WHERE email = ?`},
 		{&st.usernameTaken, `SELECT EXISTS (SELECT 1 FROM users WHERE username = ?)`},
 		{&st.insertUser, `INSERT INTO users (created_at, updated_at, external_id, email, name, username, tagline, picture, role, status, last_login_at) VALUES (?, ?, ?, ?, ?, ?, '', '', 'MEMBER', 'ACTIVE', ?)`},
 		{&st.memberships, `SELECT s.slug FROM space_memberships m JOIN spaces s ON s.id = m.space_id WHERE m.user_id = ?`},
-		{&st.fields, "SELECT `key`, value FROM profile_field_values WHERE user_id = ?"},
+		{&st.fields, "SELECT f.id, f.`key`, f.external_keys, v.value FROM profile_fields f LEFT JOIN profile_field_values v ON v.field_id = f.id AND v.user_id = ? ORDER BY f.id"},
 		{&st.updateUser, `UPDATE users SET email = ?, name = ?, updated_at = ? WHERE id = ?`},
 		{&st.insertMembership, `INSERT INTO space_memberships (created_at, role, space_id, user_id) SELECT ?, 'MEMBER', id, ? FROM spaces WHERE slug = ?`},
-		{&st.updateField, "UPDATE profile_field_values SET value = ?, updated_at = ? WHERE user_id = ? AND `key` = ?"},
-		{&st.insertField, "INSERT INTO profile_field_values (created_at, updated_at, `key`, value, field_id, user_id) SELECT ?, ?, `key`, ?, id, ? FROM profile_fields WHERE `key` = ?"},
+		{&st.updateField, `UPDATE profile_field_values SET value = ?, updated_at = ? WHERE user_id = ? AND field_id = ?`},
+		{&st.insertField, "INSERT INTO profile_field_values (created_at, updated_at, `key`, value, field_id, user_id) VALUES (?, ?, ?, ?, ?, ?)"},
 		{&st.insertSession, `INSERT INTO sessions (created_at, token_hash, method, expires_at, last_seen_at, ip, user_agent, user_id) VALUES (?, ?, 'JWT', ?, ?, ?, ?, ?)`},
 		{&st.recordLogin, `UPDATE users SET last_login_at = ? WHERE id = ?`},
+		{&st.insertEvent, `INSERT INTO security_events (created_at, type, user_id, method, ip, user_agent, subject, detail) VALUES ` + event},
+		{&st.insertEvents, `INSERT INTO security_events (created_at, type, user_id, method, ip, user_agent, subject, detail) VALUES ` + event + `, ` + event + `, ` + event},
 	} {
 		stmt, err := db.Prepare(p.query)
 		if err != nil {
@@ -686,22 +695,57 @@ func prepareLoginStmts(b testing.TB, db *sql.DB) *loginStmts {
 	return st
 }
 
-// jwtLoginFloor is the JWT SSO login with the bare libraries: golang-jwt parses the token (HS256
-// only); one database/sql transaction reads the member by external id, its memberships and field
-// values (or checks the email is free, finds a free username and inserts the member, its
-// memberships and field values), inserts a
-// session with a random token's hash and records the login time; then the cookie and a 303.
-// Its statements are prepared once (prepareLoginStmts).
-func jwtLoginFloor(b testing.TB, db *sql.DB, secret []byte) http.HandlerFunc {
+// floorFieldRow is a profile field as jwtLoginFloor reads it, with the member's value.
+type floorFieldRow struct {
+	id      int64
+	key     string
+	extKeys []string
+	value   sql.NullString
+}
+
+// jwtLoginFloor is the JWT SSO login with the bare libraries, doing the work the server must do:
+// it reads the JWT SSO settings (enabled, the secret sealed with AES-256-GCM under secretKey, opened
+// with crypto/cipher); golang-jwt parses the token (HS256 only); one database/sql transaction reads
+// the member by external id, its memberships and the profile fields with its values (or checks the
+// email is free, finds a free username and inserts the member, its memberships and field values),
+// inserts a session with a random token's hash, records the login time and writes the security
+// log's events in one INSERT; then the cookie and a 303. Its statements are prepared once
+// (prepareLoginStmts).
+func jwtLoginFloor(b testing.TB, db *sql.DB, secretKey []byte) http.HandlerFunc {
 	st := prepareLoginStmts(b, db)
+	block, err := aes.NewCipher(secretKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	aead, err := cipher.NewGCMWithRandomNonce(block)
+	if err != nil {
+		b.Fatal(err)
+	}
+	secretAD := append([]byte{1}, jwtsso.PurposeSecret...)
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuedAt())
-	keyFunc := func(*jwt.Token) (any, error) { return secret, nil }
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		w.Header().Set("Cache-Control", "no-store")
+		fail := func(err error) { http.Error(w, err.Error(), http.StatusInternalServerError) }
+
+		var enabled bool
+		var sealed []byte
+		if err := st.settings.QueryRowContext(ctx).Scan(&enabled, &sealed); err != nil {
+			fail(err)
+			return
+		}
+		if !enabled || len(sealed) < 1 || sealed[0] != 1 {
+			http.Error(w, "disabled", http.StatusNotFound)
+			return
+		}
+		secret, err := aead.Open(nil, nil, sealed[1:], secretAD)
+		if err != nil {
+			fail(err)
+			return
+		}
 		q := r.URL.Query()
 		claims := jwt.MapClaims{}
-		if _, err := parser.ParseWithClaims(q.Get("jwt"), claims, keyFunc); err != nil {
+		if _, err := parser.ParseWithClaims(q.Get("jwt"), claims, func(*jwt.Token) (any, error) { return secret, nil }); err != nil {
 			http.Error(w, "invalid token", http.StatusUnauthorized)
 			return
 		}
@@ -722,7 +766,6 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secret []byte) http.HandlerFunc {
 			}
 		}
 
-		fail := func(err error) { http.Error(w, err.Error(), http.StatusInternalServerError) }
 		now := time.Now().UTC()
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
@@ -735,7 +778,6 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secret []byte) http.HandlerFunc {
 		var uEmail, uName, status string
 		err = tx.StmtContext(ctx, st.userByExternalID).QueryRowContext(ctx, sub).Scan(&userID, &uEmail, &uName, &status)
 		haveSpaces := map[string]bool{}
-		haveFields := map[string]string{}
 		switch {
 		case err == sql.ErrNoRows:
 			// No member with this external id: none may hold the email either (the server would
@@ -798,21 +840,6 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secret []byte) http.HandlerFunc {
 				haveSpaces[slug] = true
 			}
 			rows.Close()
-			rows, err = tx.StmtContext(ctx, st.fields).QueryContext(ctx, userID)
-			if err != nil {
-				fail(err)
-				return
-			}
-			for rows.Next() {
-				var k, v string
-				if err := rows.Scan(&k, &v); err != nil {
-					rows.Close()
-					fail(err)
-					return
-				}
-				haveFields[k] = v
-			}
-			rows.Close()
 			if uEmail != email || uName != name {
 				if _, err := tx.StmtContext(ctx, st.updateUser).ExecContext(ctx, email, name, now, userID); err != nil {
 					fail(err)
@@ -820,6 +847,31 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secret []byte) http.HandlerFunc {
 				}
 			}
 		}
+		// The profile fields, with the member's values: each takes the first of its payload keys
+		// that has a value.
+		rows, err := tx.StmtContext(ctx, st.fields).QueryContext(ctx, userID)
+		if err != nil {
+			fail(err)
+			return
+		}
+		var fields []floorFieldRow
+		for rows.Next() {
+			var f floorFieldRow
+			var keys []byte
+			if err := rows.Scan(&f.id, &f.key, &keys, &f.value); err != nil {
+				rows.Close()
+				fail(err)
+				return
+			}
+			if err := json.Unmarshal(keys, &f.extKeys); err != nil {
+				rows.Close()
+				fail(err)
+				return
+			}
+			fields = append(fields, f)
+		}
+		rows.Close()
+		var joined []string
 		for _, slug := range slugs {
 			if haveSpaces[slug] {
 				continue
@@ -828,15 +880,21 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secret []byte) http.HandlerFunc {
 				fail(err)
 				return
 			}
+			joined = append(joined, slug)
 		}
-		for _, k := range benchFieldKeys {
-			v, _ := claims[k].(string)
-			switch cur, ok := haveFields[k]; {
-			case v == "" || (ok && cur == v):
-			case ok:
-				_, err = tx.StmtContext(ctx, st.updateField).ExecContext(ctx, v, now, userID, k)
+		for _, f := range fields {
+			v := ""
+			for _, k := range f.extKeys {
+				if v, _ = claims[k].(string); v != "" {
+					break
+				}
+			}
+			switch {
+			case v == "" || (f.value.Valid && f.value.String == v):
+			case f.value.Valid:
+				_, err = tx.StmtContext(ctx, st.updateField).ExecContext(ctx, v, now, userID, f.id)
 			default:
-				_, err = tx.StmtContext(ctx, st.insertField).ExecContext(ctx, now, now, v, userID, k)
+				_, err = tx.StmtContext(ctx, st.insertField).ExecContext(ctx, now, now, f.key, v, f.id, userID)
 			}
 			if err != nil {
 				fail(err)
@@ -857,8 +915,26 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secret []byte) http.HandlerFunc {
 			fail(err)
 			return
 		}
-		if !created {
+		if created {
+			userDetail, _ := json.Marshal(map[string]any{"externalId": sub, "email": email})
+			spacesDetail, _ := json.Marshal(map[string]any{"changes": joined})
+			loginDetail, _ := json.Marshal(map[string]any{"decision": "CREATE"})
+			ip, agent := r.RemoteAddr, r.UserAgent()
+			if _, err := tx.StmtContext(ctx, st.insertEvents).ExecContext(ctx,
+				now, "USER_CREATED", userID, ip, agent, userDetail,
+				now, "SPACE_MEMBERSHIP_CHANGED", userID, ip, agent, spacesDetail,
+				now, "LOGIN_SUCCEEDED", userID, ip, agent, loginDetail); err != nil {
+				fail(err)
+				return
+			}
+		} else {
 			if _, err := tx.StmtContext(ctx, st.recordLogin).ExecContext(ctx, now, userID); err != nil {
+				fail(err)
+				return
+			}
+			detail, _ := json.Marshal(map[string]any{"decision": "UPDATE"})
+			if _, err := tx.StmtContext(ctx, st.insertEvent).ExecContext(ctx,
+				now, "LOGIN_SUCCEEDED", userID, r.RemoteAddr, r.UserAgent(), detail); err != nil {
 				fail(err)
 				return
 			}
