@@ -24,7 +24,7 @@ type Login struct {
 // sends the browser to its landing page with a 303 that no cache keeps and no Referer follows
 // (the address of an SSO login carries a token or a code). FailLogin is its counterpart.
 func FinishLogin(w http.ResponseWriter, r *http.Request, sessions *Sessions, metrics LoginMetrics, l Login) {
-	sessions.SetCookie(w, l.Started)
+	sessions.SetCookie(w, r, l.Started)
 	if metrics != nil {
 		metrics.Login(string(l.Method), "success")
 	}

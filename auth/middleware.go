@@ -28,7 +28,7 @@ func (s *Sessions) Middleware(db *store.DB, log *slog.Logger) func(http.Handler)
 					return
 				}
 				if _, cerr := r.Cookie(s.CookieName()); cerr == nil {
-					s.Clear(w)
+					s.Clear(w, r)
 				}
 			default:
 				db.MarkFailure(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/community/sso/auth/authdb"
+	"github.com/community/sso/auth/web"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/apitoken"
 	"github.com/community/sso/ent/session"
@@ -153,18 +154,21 @@ func (s *Sessions) Token(r *http.Request) string {
 	return ""
 }
 
-// SetCookie gives the browser the cookie of a session Start made.
-func (s *Sessions) SetCookie(w http.ResponseWriter, started Started) {
-	http.SetCookie(w, s.cookie(started.Token, started.ExpiresAt))
+// SetCookie gives the browser of r the cookie of a session Start made.
+func (s *Sessions) SetCookie(w http.ResponseWriter, r *http.Request, started Started) {
+	http.SetCookie(w, s.cookie(r, started.Token, started.ExpiresAt))
 }
 
-func (s *Sessions) cookie(value string, expires time.Time) *http.Cookie {
+// cookie is the session cookie for r: Secure when the public URL is https (the cookie's name
+// then has the __Host- prefix) and also when the browser reached the server over https
+// (web.IsHTTPS: TLS, or a trusted proxy's word).
+func (s *Sessions) cookie(r *http.Request, value string, expires time.Time) *http.Cookie {
 	c := &http.Cookie{
 		Name:     s.CookieName(),
 		Value:    value,
 		Path:     "/",
 		HttpOnly: true,
-		Secure:   s.Secure,
+		Secure:   s.Secure || web.IsHTTPS(r),
 		SameSite: http.SameSiteLaxMode,
 	}
 	if value == "" {
@@ -175,9 +179,9 @@ func (s *Sessions) cookie(value string, expires time.Time) *http.Cookie {
 	return c
 }
 
-// Clear removes the session cookie from the browser.
-func (s *Sessions) Clear(w http.ResponseWriter) {
-	http.SetCookie(w, s.cookie("", time.Time{}))
+// Clear removes the session cookie from the browser of r.
+func (s *Sessions) Clear(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, s.cookie(r, "", time.Time{}))
 }
 
 // Lookup finds the viewer of r: a session cookie or an `Authorization: Bearer` API token.
@@ -266,7 +270,7 @@ func (s *Sessions) lookupAPIToken(ctx context.Context, tok string) (*Viewer, err
 
 // End deletes the session r carries, if any, and clears the cookie. It returns the ended session.
 func (s *Sessions) End(ctx context.Context, w http.ResponseWriter, r *http.Request) (*ent.Session, error) {
-	s.Clear(w)
+	s.Clear(w, r)
 	c, err := r.Cookie(s.CookieName())
 	if err != nil || c.Value == "" {
 		return nil, nil

@@ -117,7 +117,7 @@ func TestStart(t *testing.T) {
 					t.Fatalf("last login %v, want %v", last, tc.lastSeen)
 				}
 				w := httptest.NewRecorder()
-				s.SetCookie(w, started)
+				s.SetCookie(w, r, started)
 				cookies := w.Result().Cookies()
 				if len(cookies) != 1 || cookies[0].Value != started.Token || !cookies[0].HttpOnly || !cookies[0].Expires.Equal(started.ExpiresAt) {
 					t.Fatalf("cookie %+v", cookies)

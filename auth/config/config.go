@@ -21,6 +21,9 @@
 //	LOG_FORMAT                json or text; unset lets the caller choose (text in a terminal)
 //	CORS_ORIGINS              comma-separated origins (scheme://host[:port]); "*" is refused
 //	                          because the API is used with credentials
+//	TRUSTED_PROXIES           comma-separated CIDR prefixes or addresses of the reverse proxies
+//	                          in front of the server, empty by default: only from those peers are
+//	                          Forwarded / X-Forwarded-For / X-Forwarded-Proto read (web.TrustProxies)
 //	GRAPHQL_INTROSPECTION     bool, default true
 //	GRAPHQL_COMPLEXITY_LIMIT  > 0, default 1000
 //	GRAPHQL_DEPTH_LIMIT       > 0, default 12
@@ -61,6 +64,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -71,6 +75,7 @@ import (
 
 	"github.com/community/sso/auth/identity"
 	"github.com/community/sso/auth/password"
+	"github.com/community/sso/auth/web"
 )
 
 // Defaults of the variables that have one.
@@ -121,26 +126,27 @@ const (
 
 // Config is the server's validated configuration. Build it with Load.
 type Config struct {
-	Addr                   string        // ADDR
-	PublicURL              *url.URL      // PUBLIC_URL, without a trailing slash
-	DatabaseURL            string        // DATABASE_URL as given; may hold a password: log RedactedDatabaseURL
-	Database               Database      // DATABASE_URL, parsed
-	SecretKey              []byte        // SECRET_KEY, decoded: SecretKeySize bytes
-	SecretKeyFile          string        // the file the key was read from or generated into, "" otherwise
-	AdminEmail             string        // ADMIN_EMAIL
-	AdminPassword          string        // ADMIN_PASSWORD
-	LogLevel               slog.Level    // LOG_LEVEL
-	LogFormat              string        // LOG_FORMAT: "json", "text", or "" for the caller to decide
-	CORSOrigins            []string      // CORS_ORIGINS, normalized (lower-case, no default port)
-	GraphQLIntrospection   bool          // GRAPHQL_INTROSPECTION
-	GraphQLComplexityLimit int           // GRAPHQL_COMPLEXITY_LIMIT
-	GraphQLDepthLimit      int           // GRAPHQL_DEPTH_LIMIT
-	GraphQLTimeout         time.Duration // GRAPHQL_TIMEOUT: how long one GraphQL request may run
-	Migrate                bool          // MIGRATE
-	SessionLifetime        time.Duration // SESSION_LIFETIME
-	MaxBodyBytes           int64         // MAX_BODY_BYTES
-	ShutdownTimeout        time.Duration // SHUTDOWN_TIMEOUT
-	IdPTimeout             time.Duration // IDP_TIMEOUT: total time of one request to the identity provider
+	Addr                   string         // ADDR
+	PublicURL              *url.URL       // PUBLIC_URL, without a trailing slash
+	DatabaseURL            string         // DATABASE_URL as given; may hold a password: log RedactedDatabaseURL
+	Database               Database       // DATABASE_URL, parsed
+	SecretKey              []byte         // SECRET_KEY, decoded: SecretKeySize bytes
+	SecretKeyFile          string         // the file the key was read from or generated into, "" otherwise
+	AdminEmail             string         // ADMIN_EMAIL
+	AdminPassword          string         // ADMIN_PASSWORD
+	LogLevel               slog.Level     // LOG_LEVEL
+	LogFormat              string         // LOG_FORMAT: "json", "text", or "" for the caller to decide
+	CORSOrigins            []string       // CORS_ORIGINS, normalized (lower-case, no default port)
+	TrustedProxies         []netip.Prefix // TRUSTED_PROXIES
+	GraphQLIntrospection   bool           // GRAPHQL_INTROSPECTION
+	GraphQLComplexityLimit int            // GRAPHQL_COMPLEXITY_LIMIT
+	GraphQLDepthLimit      int            // GRAPHQL_DEPTH_LIMIT
+	GraphQLTimeout         time.Duration  // GRAPHQL_TIMEOUT: how long one GraphQL request may run
+	Migrate                bool           // MIGRATE
+	SessionLifetime        time.Duration  // SESSION_LIFETIME
+	MaxBodyBytes           int64          // MAX_BODY_BYTES
+	ShutdownTimeout        time.Duration  // SHUTDOWN_TIMEOUT
+	IdPTimeout             time.Duration  // IDP_TIMEOUT: total time of one request to the identity provider
 	// SecurityEventsRetention is SECURITY_EVENTS_RETENTION: security events older than this are
 	// deleted; 0 keeps every event.
 	SecurityEventsRetention time.Duration
@@ -229,6 +235,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", format),
 		slog.String("cors_origins", strings.Join(c.CORSOrigins, ",")),
+		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Bool("graphql_introspection", c.GraphQLIntrospection),
 		slog.Int("graphql_complexity_limit", c.GraphQLComplexityLimit),
 		slog.Int("graphql_depth_limit", c.GraphQLDepthLimit),
@@ -286,6 +293,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.LogLevel = l.logLevel()
 	c.LogFormat = l.logFormat()
 	c.CORSOrigins = l.corsOrigins()
+	c.TrustedProxies = l.trustedProxies()
 	c.GraphQLIntrospection = l.boolean("GRAPHQL_INTROSPECTION", true)
 	c.GraphQLComplexityLimit = int(l.positive("GRAPHQL_COMPLEXITY_LIMIT", DefaultComplexityLimit, strconv.IntSize))
 	c.GraphQLDepthLimit = int(l.positive("GRAPHQL_DEPTH_LIMIT", DefaultDepthLimit, strconv.IntSize))
@@ -391,6 +399,14 @@ func (l *loader) logFormat() string {
 	}
 	l.addf("LOG_FORMAT %q must be json or text", l.get("LOG_FORMAT"))
 	return ""
+}
+
+func (l *loader) trustedProxies() []netip.Prefix {
+	p, err := web.ParseProxies(l.get("TRUSTED_PROXIES"))
+	if err != nil {
+		l.add("TRUSTED_PROXIES: " + err.Error())
+	}
+	return p
 }
 
 func (l *loader) corsOrigins() []string {

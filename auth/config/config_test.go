@@ -193,6 +193,12 @@ func TestValid(t *testing.T) {
 			}
 			return nil
 		}},
+		{"trusted proxies", map[string]string{"TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7,,fd00::/8"}, func(c *Config) error {
+			return expect(fmt.Sprint(c.TrustedProxies), "[10.0.0.0/8 192.0.2.7/32 fd00::/8]")
+		}},
+		{"no trusted proxies", nil, func(c *Config) error {
+			return expect(len(c.TrustedProxies), 0)
+		}},
 		{"introspection off", map[string]string{"GRAPHQL_INTROSPECTION": "false"}, func(c *Config) error {
 			return expect(c.GraphQLIntrospection, false)
 		}},
@@ -315,6 +321,7 @@ func TestInvalid(t *testing.T) {
 		{"cors path", map[string]string{"CORS_ORIGINS": "https://app.example.com/"}, `CORS_ORIGINS: "https://app.example.com/" must be scheme://host[:port] only`},
 		{"cors no scheme", map[string]string{"CORS_ORIGINS": "app.example.com"}, `CORS_ORIGINS: "app.example.com" is not an origin`},
 		{"cors null", map[string]string{"CORS_ORIGINS": "null"}, `"null" is not an origin`},
+		{"trusted proxies name", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"}, `TRUSTED_PROXIES: not a CIDR prefix or IP address: "lb.internal"`},
 		{"introspection", map[string]string{"GRAPHQL_INTROSPECTION": "maybe"}, `GRAPHQL_INTROSPECTION "maybe" must be true or false`},
 		{"migrate", map[string]string{"MIGRATE": "nope"}, `MIGRATE "nope" must be true or false`},
 		{"complexity text", map[string]string{"GRAPHQL_COMPLEXITY_LIMIT": "lots"}, `GRAPHQL_COMPLEXITY_LIMIT "lots" must be a whole number`},

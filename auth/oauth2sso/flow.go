@@ -96,14 +96,16 @@ func flowCookieName(secure bool) string {
 	return flowCookie
 }
 
-func newFlowCookie(secure bool, value string, maxAge int) *http.Cookie {
+// newFlowCookie is the flow cookie, named for secure (the public URL is https) and Secure also
+// when https (the browser reached the server over https).
+func newFlowCookie(secure, https bool, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name:     flowCookieName(secure),
 		Value:    value,
 		Path:     "/",
 		MaxAge:   maxAge,
 		HttpOnly: true,
-		Secure:   secure,
+		Secure:   secure || https,
 		SameSite: http.SameSiteLaxMode,
 	}
 }

@@ -99,11 +99,11 @@ func TestSameState(t *testing.T) {
 }
 
 func TestFlowCookieAttributes(t *testing.T) {
-	c := newFlowCookie(true, "v", 600)
+	c := newFlowCookie(true, false, "v", 600)
 	if c.Name != "__Host-community_oauth2_flow" || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" || c.SameSite != http.SameSiteLaxMode || c.MaxAge != 600 {
 		t.Fatalf("secure cookie: %+v", c)
 	}
-	if c := newFlowCookie(false, "v", 600); c.Name != "community_oauth2_flow" || c.Secure {
+	if c := newFlowCookie(false, false, "v", 600); c.Name != "community_oauth2_flow" || c.Secure {
 		t.Fatalf("plain cookie: %+v", c)
 	}
 }

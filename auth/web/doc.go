@@ -6,6 +6,7 @@
 // The server assembles the chain around its *http.ServeMux, outermost last:
 //
 //	h := web.Instrument(metrics, log, mux) // request id, metrics and the request log
+//	h = web.TrustProxies(proxies)(h)       // the client's address and scheme, once
 //	h = web.LimitBody(maxBodyBytes)(h)
 //	h = web.SecurityHeaders(h)
 //	h = web.Recover(log)(h)
@@ -18,8 +19,11 @@
 // [RedactQuery]), status, size, duration, client IP, user agent and request id. No other header is
 // logged: cookies and the Authorization header never reach the log.
 //
-// [ClientIP] is the connection's peer address. Forwarded-for headers are not trusted; running
-// behind a reverse proxy (and trusting its headers) is out of scope for now.
+// [ClientIP] is the client's address and [IsHTTPS] whether it came over https, as [TrustProxies]
+// worked them out: the connection's peer, unless the peer is a trusted proxy (TRUSTED_PROXIES),
+// whose Forwarded or X-Forwarded-For / X-Forwarded-Proto headers then name the client. Rate
+// limits, security events and the request log use ClientIP; session and flow cookies are Secure
+// when IsHTTPS (and always when the public URL is https).
 //
 // [SecurityHeaders] sets only X-Content-Type-Options and Referrer-Policy. It sets no
 // X-Frame-Options and no Content-Security-Policy: the community's apps may embed the server, and

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -77,17 +76,6 @@ func acceptQuality(params string) float64 {
 		return q
 	}
 	return 1
-}
-
-// ClientIP returns the host of the connection's remote address. X-Forwarded-For, X-Real-Ip and
-// Forwarded are not trusted: behind a reverse proxy every request shows the proxy's address
-// (trusting a proxy's headers is out of scope for now).
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 type requestIDKey struct{}

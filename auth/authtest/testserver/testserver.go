@@ -80,5 +80,5 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 	(&auth.Handler{DB: db, Sessions: sessions, Log: log, Metrics: metrics, Passwords: passwords,
 		CrossOrigin: http.NewCrossOriginProtection(), PublicURL: cfg.PublicURL.String(), LogoutURL: sso.LogoutURL,
 	}).Register(mux, withViewer)
-	return web.Recover(log)(web.SecurityHeaders(web.LimitBody(cfg.MaxBodyBytes)(web.Instrument(metrics, log, mux)))), nil
+	return web.Recover(log)(web.SecurityHeaders(web.LimitBody(cfg.MaxBodyBytes)(web.TrustProxies(cfg.TrustedProxies)(web.Instrument(metrics, log, mux))))), nil
 }
