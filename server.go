@@ -36,6 +36,7 @@ import (
 	"github.com/community/sso/auth/web"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/graph"
+	"github.com/community/sso/graph/playground"
 )
 
 func main() {
@@ -297,6 +298,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	mux.Handle("/graphql", graph.CORS(cfg.CORSOrigins)(app(api.Handler(gql))))
 	mux.Handle("GET /playground", app(auth.RequireLoginParam(graph.Playground("/graphql"))))
+	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
 	mux.Handle("GET /api/auth/sso", app(&jwtsso.Handler{
 		DB: db, Verifier: jwtVerifier, Provisioner: provisioner, Log: log, Metrics: metrics,
 	}))

@@ -18,6 +18,7 @@ import (
 	"github.com/community/sso/auth/mail/mailtest"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/graph/playground"
 )
 
 // started runs the server with env until the test ends and returns its base URL and output.
@@ -92,7 +93,11 @@ func TestRunSQLiteDefault(t *testing.T) {
 	if err != nil || key.Mode().Perm() != 0o600 {
 		t.Fatalf("secret key file: %v %v", key, err)
 	}
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/playground": 200, "/": 200, "/nope": 404} {
+	js, err := playground.URL("graphiql.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/playground": 200, js: 200, "/": 200, "/nope": 404} {
 		resp, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)

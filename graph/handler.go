@@ -19,13 +19,13 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/community/sso/auth/web"
 	"github.com/community/sso/graph/internal/overlap"
+	"github.com/community/sso/graph/playground"
 )
 
 // DefaultTimeout is how long a GraphQL request may run when HandlerConfig.Timeout is zero.
@@ -244,9 +244,11 @@ func WriteError(w http.ResponseWriter, status int, code, msg string) {
 	})
 }
 
-// Playground serves GraphiQL against endpoint.
+// Playground serves the GraphiQL page, "Community GraphQL", against endpoint (a path on this
+// server); the files it loads are embedded and served by playground.Assets under
+// playground.AssetsPath, so it works without internet.
 func Playground(endpoint string) http.Handler {
-	return playground.Handler("Community GraphQL", endpoint)
+	return playground.Page("Community GraphQL", endpoint)
 }
 
 // postTransport runs the POST body guard decoded.

@@ -26,6 +26,7 @@ import (
 	"github.com/community/sso/auth/web"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/graph"
+	"github.com/community/sso/graph/playground"
 )
 
 // Options change what New serves.
@@ -75,6 +76,7 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", withViewer(api))
 	mux.Handle("GET /playground", withViewer(auth.RequireLoginParam(graph.Playground("/graphql"))))
+	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
 	mux.Handle("GET /api/auth/sso", withViewer(&jwtsso.Handler{DB: db, Verifier: verifier, Provisioner: provisioner, Log: log, Metrics: metrics}))
 	sso.Register(mux, withViewer)
 	(&auth.Handler{DB: db, Sessions: sessions, Log: log, Metrics: metrics, Passwords: passwords,
