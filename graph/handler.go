@@ -63,16 +63,9 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	srv.SetParserTokenLimit(max(t.member.Tokens, t.anonymous.Tokens))
 	srv.SetValidationRulesFn(validationRules)
-	srv.Use(ErrorLimit{Limit: MaxErrors})
-	if cfg.Introspection {
-		srv.Use(extension.Introspection{})
+	for _, e := range extensions(r, cfg, t) {
+		srv.Use(e)
 	}
-	srv.Use(newDocumentLimits(t, queryCacheSize))
-	srv.Use(&complexityLimit{tiers: t})
-	srv.Use(&FilterGuard{})
-	srv.Use(stopWhenDone{})
-	srv.Use(mailAfterCommit{r: r, log: cfg.Log}) // before the Transactioner: runs around it
-	srv.Use(entgql.Transactioner{TxOpener: r.Client})
 	present := ErrorPresenter(cfg.Log, r.DB)
 	if !cfg.Introspection {
 		// Suggestions name the schema's fields, arguments, types and enum values: with
@@ -83,6 +76,25 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(Recover(cfg.Log))
 	return guard(srv, timeout, t)
+}
+
+// extensions are the handler's extensions, in the order they run. None may be a field
+// interceptor (graphql.FieldInterceptor, AroundFields): the plain leaf fields are resolved
+// without graphql.ResolveField (graph/gqlgen.go, directFields), so an interceptor would not see
+// them; TestExtensions checks it.
+func extensions(r *Resolver, cfg HandlerConfig, t tiers) []graphql.HandlerExtension {
+	exts := []graphql.HandlerExtension{ErrorLimit{Limit: MaxErrors}}
+	if cfg.Introspection {
+		exts = append(exts, extension.Introspection{})
+	}
+	return append(exts,
+		newDocumentLimits(t, queryCacheSize),
+		&complexityLimit{tiers: t},
+		&FilterGuard{},
+		stopWhenDone{},
+		mailAfterCommit{r: r, log: cfg.Log}, // before the Transactioner: runs around it
+		entgql.Transactioner{TxOpener: r.Client},
+	)
 }
 
 // validationRules are gqlparser's rules with the rule for overlapping fields replaced by one

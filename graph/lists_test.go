@@ -368,3 +368,19 @@ func TestDirectFields(t *testing.T) {
 		}
 	}
 }
+
+// TestExtensions: no extension of the handler intercepts fields, with introspection on or off;
+// an interceptor would not see the fields TestDirectFields lists.
+func TestExtensions(t *testing.T) {
+	for _, introspection := range []bool{false, true} {
+		exts := extensions(&Resolver{}, HandlerConfig{Introspection: introspection}, tiers{member: DefaultLimits, anonymous: DefaultAnonymousLimits})
+		if len(exts) < 7 {
+			t.Fatalf("%d extensions", len(exts))
+		}
+		for _, e := range exts {
+			if _, ok := e.(graphql.FieldInterceptor); ok {
+				t.Errorf("%s intercepts fields (AroundFields): the direct fields would skip it", e.ExtensionName())
+			}
+		}
+	}
+}
