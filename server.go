@@ -231,6 +231,8 @@ func newMailer(cfg *config.Config, d deps) (mail.Sender, error) {
 func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	db.RegisterMetrics(reg)
+	web.RegisterBuildInfo(reg, web.ReadBuildInfo())
 	metrics := web.NewMetrics(reg)
 
 	sealer, err := seal.New(cfg.SecretKey)
@@ -244,7 +246,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		passwords = password.NewLimiter(cfg.PasswordHashConcurrency, password.DefaultWait)
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "password_hashes_in_flight", Help: "Password hashes (argon2id) being computed for requests.",
+		Namespace: web.Namespace, Name: "password_hashes_in_flight", Help: "Password hashes (argon2id) being computed for requests.",
 	}, func() float64 { return float64(passwords.InUse()) }))
 
 	// Cross-site form posts are refused; the API also trusts the CORS origins.

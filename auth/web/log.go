@@ -126,7 +126,7 @@ func Instrument(m *Metrics, log *slog.Logger, mux *http.ServeMux) http.Handler {
 
 		route := "unmatched"
 		if _, pattern := mux.Handler(r); pattern != "" {
-			route = pattern
+			route = routeLabel(pattern)
 		}
 		method := methodLabel(r.Method)
 		rec := &recorder{ResponseWriter: w}

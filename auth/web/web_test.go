@@ -152,7 +152,7 @@ func TestRequestLogHoldsNoSecrets(t *testing.T) {
 	rec := recs[0]
 	want := map[string]any{
 		"level": "INFO", "method": "GET", "path": "/api/auth/sso", "query": "jwt=REDACTED&redirect_uri=/x",
-		"route": "GET /api/auth/sso", "status": 303.0, "ip": "127.0.0.1", "user_agent": "test-agent/1.0",
+		"route": "/api/auth/sso", "status": 303.0, "ip": "127.0.0.1", "user_agent": "test-agent/1.0",
 		"request_id": "abc-123",
 	}
 	for k, v := range want {
@@ -243,7 +243,7 @@ func TestMetrics(t *testing.T) {
 			s.metrics.Login("JWT", "success")
 		},
 		"POST /auth/login/direct": func(w http.ResponseWriter, r *http.Request) {
-			s.metrics.Login("PASSWORD", "invalid_credentials")
+			s.metrics.Login("PASSWORD", "INVALID_CREDENTIALS")
 			w.WriteHeader(http.StatusUnauthorized)
 		},
 		"GET /users/{id}": func(w http.ResponseWriter, r *http.Request) {},
@@ -262,17 +262,17 @@ func TestMetrics(t *testing.T) {
 	}
 	_, body := s.get(t, "/metrics")
 	for _, want := range []string{
-		`http_requests_total{code="200",method="GET",route="GET /api/auth/sso"} 2`,
-		`http_requests_total{code="401",method="POST",route="POST /auth/login/direct"} 1`,
-		`http_requests_total{code="200",method="GET",route="GET /users/{id}"} 3`,
-		`http_requests_total{code="404",method="GET",route="unmatched"} 1`,
-		`http_requests_total{code="405",method="POST",route="unmatched"} 1`,
-		`http_requests_total{code="405",method="OTHER",route="unmatched"} 1`,
-		`http_requests_total{code="500",method="GET",route="GET /boom"} 1`,
-		`http_request_duration_seconds_count{method="GET",route="GET /api/auth/sso"} 2`,
-		`logins_total{method="JWT",result="success"} 2`,
-		`logins_total{method="PASSWORD",result="invalid_credentials"} 1`,
-		`http_requests_in_flight 1`, // the scrape itself
+		`community_http_requests_total{code="200",method="GET",route="/api/auth/sso"} 2`,
+		`community_http_requests_total{code="401",method="POST",route="/auth/login/direct"} 1`,
+		`community_http_requests_total{code="200",method="GET",route="/users/{id}"} 3`,
+		`community_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`community_http_requests_total{code="405",method="POST",route="unmatched"} 1`,
+		`community_http_requests_total{code="405",method="OTHER",route="unmatched"} 1`,
+		`community_http_requests_total{code="500",method="GET",route="/boom"} 1`,
+		`community_http_request_duration_seconds_count{method="GET",route="/api/auth/sso"} 2`,
+		`community_logins_total{method="jwt",result="success"} 2`,
+		`community_logins_total{method="password",result="invalid_credentials"} 1`,
+		`community_http_requests_in_flight 1`, // the scrape itself
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
