@@ -45,6 +45,10 @@
 //	SMTP_FROM                 required with SMTP_HOST: the From address, "name@example.com" or
 //	                          "Community <name@example.com>"
 //
+// DATABASE_URL, SECRET_KEY, ADMIN_PASSWORD and SMTP_PASSWORD may instead be read from a file:
+// NAME_FILE=/run/secrets/name (FileVars). Both NAME and NAME_FILE set is a problem; one trailing
+// line break in the file is dropped.
+//
 // Query parameters in a sqlite:// URL are passed to the driver (modernc.org/sqlite) after the
 // defaults: foreign keys on, WAL, a 5s busy timeout and immediate write transactions. A _pragma of
 // the same name, or _txlock, replaces the default; foreign keys cannot be turned off. For mysql://,
@@ -60,6 +64,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -277,6 +282,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	// Problems are listed in the order the variables are documented.
 	l := &loader{getenv: getenv}
+	l.readFiles()
 	c := &Config{Addr: l.addr(), PublicURL: l.publicURL()}
 	c.DatabaseURL = l.get("DATABASE_URL")
 	if c.DatabaseURL == "" {
@@ -322,10 +328,66 @@ func Load(getenv func(string) string) (*Config, error) {
 
 type loader struct {
 	getenv   func(string) string
+	files    map[string]string // FileVars read from their NAME_FILE
 	problems []string
 }
 
-func (l *loader) get(name string) string { return strings.TrimSpace(l.getenv(name)) }
+func (l *loader) get(name string) string { return strings.TrimSpace(l.raw(name)) }
+
+// raw is the value of name as given, from NAME_FILE when that was read (readFiles).
+func (l *loader) raw(name string) string {
+	if v, ok := l.files[name]; ok {
+		return v
+	}
+	return l.getenv(name)
+}
+
+// FileVars are the variables whose value may instead be read from the file NAME_FILE names (a
+// container or systemd secret), so that the secret is in no process environment.
+var FileVars = []string{"DATABASE_URL", "SECRET_KEY", "ADMIN_PASSWORD", "SMTP_PASSWORD"}
+
+// maxSecretFile bounds what a NAME_FILE may hold.
+const maxSecretFile = 64 << 10
+
+// readFiles reads the FileVars given as NAME_FILE. Setting both NAME and NAME_FILE is a
+// problem, as is a file that cannot be read or is larger than maxSecretFile; a problem names the
+// file, never what it holds. One trailing line break is not part of the value.
+func (l *loader) readFiles() {
+	for _, name := range FileVars {
+		path := strings.TrimSpace(l.getenv(name + "_FILE"))
+		if path == "" {
+			continue
+		}
+		if strings.TrimSpace(l.getenv(name)) != "" {
+			l.addf("%s and %s_FILE are both set: set one", name, name)
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			l.addf("%s_FILE: %v", name, err)
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+		f.Close()
+		switch {
+		case err != nil:
+			l.addf("%s_FILE: read %s: %v", name, path, err)
+			continue
+		case len(b) > maxSecretFile:
+			l.addf("%s_FILE: %s is larger than %d bytes", name, path, maxSecretFile)
+			continue
+		}
+		if l.files == nil {
+			l.files = map[string]string{}
+		}
+		v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if v == "" {
+			l.addf("%s_FILE: %s is empty", name, path)
+			continue
+		}
+		l.files[name] = v
+	}
+}
 
 func (l *loader) add(problem string) { l.problems = append(l.problems, problem) }
 
@@ -554,7 +616,7 @@ func fmtDuration(d time.Duration) string {
 }
 
 func (l *loader) admin() (email, password string) {
-	email, password = l.get("ADMIN_EMAIL"), l.getenv("ADMIN_PASSWORD")
+	email, password = l.get("ADMIN_EMAIL"), l.raw("ADMIN_PASSWORD")
 	if strings.TrimSpace(password) == "" {
 		password = ""
 	}
@@ -583,7 +645,7 @@ func (l *loader) admin() (email, password string) {
 func (l *loader) smtp() SMTP {
 	s := SMTP{
 		Host: l.get("SMTP_HOST"), TLS: strings.ToLower(l.get("SMTP_TLS")),
-		Username: l.get("SMTP_USERNAME"), Password: l.getenv("SMTP_PASSWORD"), From: l.get("SMTP_FROM"),
+		Username: l.get("SMTP_USERNAME"), Password: l.raw("SMTP_PASSWORD"), From: l.get("SMTP_FROM"),
 	}
 	if strings.TrimSpace(s.Password) == "" {
 		s.Password = ""

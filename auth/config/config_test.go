@@ -775,3 +775,62 @@ func TestSMTP(t *testing.T) {
 		})
 	}
 }
+
+// TestFileVars: a secret may come from the file NAME_FILE names (a container secret): the value
+// is the file's content without its line break; both NAME and NAME_FILE, an unreadable, empty or
+// oversized file are problems that name the file and never its content.
+func TestFileVars(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, SecretKeySize))
+	files := map[string]string{
+		"DATABASE_URL_FILE":   write("db", "sqlite://:memory:\n"),
+		"SECRET_KEY_FILE":     write("key", key+"\r\n"),
+		"ADMIN_PASSWORD_FILE": write("admin", " spaces kept inside  \n"),
+		"ADMIN_EMAIL":         "admin@example.com",
+	}
+	c := mustLoad(t, files)
+	if c.DatabaseURL != "sqlite://:memory:" {
+		t.Errorf("DatabaseURL %q", c.DatabaseURL)
+	}
+	if err := expectKey(c, 9); err != nil {
+		t.Error(err)
+	}
+	if c.AdminPassword != " spaces kept inside  " {
+		t.Errorf("AdminPassword %q", c.AdminPassword)
+	}
+
+	secret := "do-not-echo-this-secret"
+	big := write("big", strings.Repeat("x", maxSecretFile+1))
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"both", base(map[string]string{"SECRET_KEY_FILE": write("k2", key)}), "SECRET_KEY and SECRET_KEY_FILE are both set"},
+		{"missing", base(map[string]string{"ADMIN_EMAIL": "a@example.com", "ADMIN_PASSWORD_FILE": filepath.Join(dir, "nope")}), "ADMIN_PASSWORD_FILE: open " + filepath.Join(dir, "nope")},
+		{"empty", base(map[string]string{"SMTP_PASSWORD_FILE": write("empty", "\n")}), "SMTP_PASSWORD_FILE: " + filepath.Join(dir, "empty") + " is empty"},
+		{"too big", base(map[string]string{"ADMIN_EMAIL": "a@example.com", "ADMIN_PASSWORD_FILE": big}), "is larger than 65536 bytes"},
+		{"bad content", map[string]string{"DATABASE_URL_FILE": write("bad", "postgres://u:"+secret+"@h/db"), "SECRET_KEY": testKey}, "DATABASE_URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(env(tc.env))
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			msg := strings.Join(problems(t, err), "\n")
+			if !strings.Contains(msg, tc.want) {
+				t.Fatalf("problems:\n%s\nwant %q", msg, tc.want)
+			}
+			if strings.Contains(msg, secret) {
+				t.Fatalf("a problem shows the file's content:\n%s", msg)
+			}
+		})
+	}
+}
