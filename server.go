@@ -28,7 +28,6 @@ import (
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/config"
 	"github.com/community/sso/auth/jwtsso"
-	"github.com/community/sso/auth/mail"
 	"github.com/community/sso/auth/oauth2sso"
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/provision"
@@ -210,21 +209,6 @@ type deps struct {
 	Background *sync.WaitGroup
 }
 
-// newMailer is the sender of the server's mail, or nil when SMTP_HOST is not set.
-func newMailer(cfg *config.Config, d deps) (mail.Sender, error) {
-	if !cfg.SMTP.Enabled() {
-		return nil, nil
-	}
-	s, err := mail.New(mail.Config{
-		Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
-		From: cfg.SMTP.From, TLS: cfg.SMTP.TLS, TLSConfig: d.SMTPTLS,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 // routesWith mounts every route of the server behind the common middleware, with the
 // dependencies d gives (zero fields: the real ones).
 func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (http.Handler, error) {
@@ -272,7 +256,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		PublicURL: cfg.PublicURL.String(), Log: log, Metrics: metrics,
 	}
 	jwtVerifier := &jwtsso.Verifier{Sealer: sealer}
-	mailer, err := newMailer(cfg, d)
+	mailer, err := cfg.SMTP.Sender(d.SMTPTLS)
 	if err != nil {
 		return nil, err
 	}
