@@ -200,8 +200,6 @@ type deps struct {
 	Passwords *password.Limiter
 	// SMTPTLS, when set, replaces the TLS settings of the connection to SMTP_HOST.
 	SMTPTLS *tls.Config
-	// Now, when set, is the clock of the mailed links (their creation and expiry).
-	Now func() time.Time
 	// ConnLimits, when set, are applied to the test server (run always applies defaultConnLimits).
 	ConnLimits *connLimits
 	// Background, when set, counts the work the routes leave running after their answer (the
@@ -262,7 +260,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	}
 	resolver := &graph.Resolver{
 		DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
-		JWT: jwtVerifier, Provisioner: provisioner, Passwords: passwords, Mail: mailer, Now: d.Now,
+		JWT: jwtVerifier, Provisioner: provisioner, Passwords: passwords, Mail: mailer,
 	}
 	gql := graph.NewHandler(resolver, graph.HandlerConfig{
 		Limits:        graph.Limits{Complexity: cfg.GraphQLComplexityLimit, Depth: cfg.GraphQLDepthLimit},
@@ -296,7 +294,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		PasswordReset: mailer != nil,
 	}).Register(mux, app)
 	(&auth.MailLinks{
-		DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms, Now: d.Now,
+		DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms,
 		Passwords: passwords, Sends: d.Background,
 	}).Register(mux, app)
 	oauth2Handler.Register(mux, app)
