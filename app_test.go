@@ -90,11 +90,6 @@ func (a *testApp) countEvents(typ string) int {
 	return a.client().CountEvents(typ)
 }
 
-func mustSettings(t *testing.T, a *testApp) *ent.Settings {
-	t.Helper()
-	return a.client().Settings()
-}
-
 func adminToken(t testing.TB, a *testApp) string {
 	t.Helper()
 	return a.client().AdminToken()

@@ -215,7 +215,7 @@ func TestQueryPlans(t *testing.T) {
 			if r := app.postForm(nil, "/auth/password/forgot", url.Values{"email": {"plan-direct@example.com"}}); r.Status != http.StatusOK {
 				t.Fatalf("forgot: %d %s", r.Status, r.Body)
 			}
-			link := linkPath(t, app, smtp.Wait(t, 1), "/auth/password/reset")
+			link := app.client().MailedLink(smtp.Wait(t, 1), "/auth/password/reset")
 			if r := app.get(nil, link); r.Status != http.StatusOK {
 				t.Fatalf("reset form: %d %s", r.Status, r.Body)
 			}

@@ -28,7 +28,6 @@ import (
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/config"
 	"github.com/community/sso/auth/jwtsso"
-	"github.com/community/sso/auth/mail"
 	"github.com/community/sso/auth/oauth2sso"
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/provision"
@@ -202,28 +201,11 @@ type deps struct {
 	Passwords *password.Limiter
 	// SMTPTLS, when set, replaces the TLS settings of the connection to SMTP_HOST.
 	SMTPTLS *tls.Config
-	// Now, when set, is the clock of the mailed links (their creation and expiry).
-	Now func() time.Time
 	// ConnLimits, when set, are applied to the test server (run always applies defaultConnLimits).
 	ConnLimits *connLimits
 	// Background, when set, counts the work the routes leave running after their answer (the
 	// password reset mails), for run to wait for at shutdown.
 	Background *sync.WaitGroup
-}
-
-// newMailer is the sender of the server's mail, or nil when SMTP_HOST is not set.
-func newMailer(cfg *config.Config, d deps) (mail.Sender, error) {
-	if !cfg.SMTP.Enabled() {
-		return nil, nil
-	}
-	s, err := mail.New(mail.Config{
-		Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
-		From: cfg.SMTP.From, TLS: cfg.SMTP.TLS, TLSConfig: d.SMTPTLS,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
 }
 
 // routesWith mounts every route of the server behind the common middleware, with the
@@ -275,13 +257,13 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		PublicURL: cfg.PublicURL.String(), Log: log, Metrics: metrics,
 	}
 	jwtVerifier := &jwtsso.Verifier{Sealer: sealer}
-	mailer, err := newMailer(cfg, d)
+	mailer, err := cfg.SMTP.Sender(d.SMTPTLS)
 	if err != nil {
 		return nil, err
 	}
 	resolver := &graph.Resolver{
 		DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
-		JWT: jwtVerifier, Provisioner: provisioner, Passwords: passwords, Mail: mailer, Now: d.Now,
+		JWT: jwtVerifier, Provisioner: provisioner, Passwords: passwords, Mail: mailer,
 	}
 	gql := graph.NewHandler(resolver, graph.HandlerConfig{
 		Limits:        graph.Limits{Complexity: cfg.GraphQLComplexityLimit, Depth: cfg.GraphQLDepthLimit},
@@ -316,7 +298,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		PasswordReset: mailer != nil,
 	}).Register(mux, app)
 	(&auth.MailLinks{
-		DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms, Now: d.Now,
+		DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms,
 		Passwords: passwords, Sends: d.Background,
 	}).Register(mux, app)
 	oauth2Handler.Register(mux, app)

@@ -13,7 +13,10 @@
 //
 // # Statements on the login path
 //
-// Most statements go through ent's builders. The few that every login sends as fixed SQL (the
-// member, space and field lookups, the session INSERT, the login-time UPDATE, the security
-// events INSERT and the JWT SSO settings read) are in package authdb, and only there.
+// The login's reads and writes (members, usernames, memberships, field values, settings,
+// sessions and API tokens, security events, replay markers, the throttle's counters) are in
+// package authdb; this package decides what they are. Most go through ent's builders; the few
+// that every login sends as fixed SQL (the member, space and field lookups, the session INSERT,
+// the login-time UPDATE, the security events INSERT and the JWT SSO settings read) are in
+// authdb, and only there.
 package auth

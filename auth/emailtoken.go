@@ -159,7 +159,8 @@ func ReleaseEmail(ctx context.Context, client *ent.Client, holder *ent.User) err
 	if holder.EmailVerified {
 		return fmt.Errorf("auth: release email of user %d: the address is verified", holder.ID)
 	}
-	if err := client.User.UpdateOneID(holder.ID).SetEmail(ReleasedEmail(holder.ID)).Exec(ctx); err != nil {
+	released := ReleasedEmail(holder.ID)
+	if _, err := authdb.UpdateMember(ctx, client, holder.ID, authdb.MemberChange{Email: &released}); err != nil {
 		return fmt.Errorf("auth: release email of user %d: %w", holder.ID, err)
 	}
 	return nil

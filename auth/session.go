@@ -14,7 +14,6 @@ import (
 	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/auth/web"
 	"github.com/community/sso/ent"
-	"github.com/community/sso/ent/apitoken"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/user"
 )
@@ -202,15 +201,12 @@ func (s *Sessions) Lookup(ctx context.Context, r *http.Request) (*Viewer, error)
 }
 
 func (s *Sessions) lookupSession(ctx context.Context, tok string) (*Viewer, error) {
-	sess, err := s.Client.Session.Query().
-		Where(session.TokenHash(HashToken(tok))).
-		WithUser().
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, ErrNoSession
-	}
+	sess, err := authdb.SessionByToken(ctx, s.Client, HashToken(tok))
 	if err != nil {
 		return nil, fmt.Errorf("auth: look up session: %w", err)
+	}
+	if sess == nil {
+		return nil, ErrNoSession
 	}
 	now := s.Time()
 	if !now.Before(sess.ExpiresAt) || sess.Edges.User.Status != user.StatusACTIVE {
@@ -221,21 +217,18 @@ func (s *Sessions) lookupSession(ctx context.Context, tok string) (*Viewer, erro
 			return nil, ErrNoSession
 		}
 		// A revalidation re-applies what the provider says (role, profile): this request sees it.
-		u, err := s.Client.User.Get(ctx, sess.UserID)
-		if ent.IsNotFound(err) {
-			return nil, ErrNoSession
-		}
+		u, err := authdb.Member(ctx, s.Client, sess.UserID)
 		if err != nil {
 			return nil, fmt.Errorf("auth: look up session: %w", err)
 		}
-		if u.Status != user.StatusACTIVE {
+		if u == nil || u.Status != user.StatusACTIVE {
 			return nil, ErrNoSession
 		}
 		sess.Edges.User = u
 	}
 	if now.Sub(sess.LastSeenAt) >= seenEvery {
 		// Sliding expiry, written at most once a minute.
-		if err := s.Client.Session.UpdateOne(sess).SetLastSeenAt(now).SetExpiresAt(now.Add(s.Lifetime)).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+		if err := authdb.TouchSession(ctx, s.Client, sess, now, now.Add(s.Lifetime)); err != nil && !ent.IsNotFound(err) {
 			return nil, fmt.Errorf("auth: touch session: %w", err)
 		}
 	}
@@ -246,22 +239,19 @@ func (s *Sessions) lookupAPIToken(ctx context.Context, tok string) (*Viewer, err
 	if !strings.HasPrefix(tok, APITokenPrefix) || len(tok) > 128 {
 		return nil, ErrNoSession
 	}
-	t, err := s.Client.APIToken.Query().
-		Where(apitoken.TokenHash(HashToken(tok))).
-		WithUser().
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, ErrNoSession
-	}
+	t, err := authdb.APITokenByToken(ctx, s.Client, HashToken(tok))
 	if err != nil {
 		return nil, fmt.Errorf("auth: look up api token: %w", err)
+	}
+	if t == nil {
+		return nil, ErrNoSession
 	}
 	now := s.Time()
 	if (t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)) || t.Edges.User.Status != user.StatusACTIVE {
 		return nil, ErrNoSession
 	}
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= seenEvery {
-		if err := s.Client.APIToken.UpdateOne(t).SetLastUsedAt(now).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+		if err := authdb.TouchAPIToken(ctx, s.Client, t, now); err != nil && !ent.IsNotFound(err) {
 			return nil, fmt.Errorf("auth: touch api token: %w", err)
 		}
 	}
@@ -275,14 +265,8 @@ func (s *Sessions) End(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if err != nil || c.Value == "" {
 		return nil, nil
 	}
-	sess, err := s.Client.Session.Query().Where(session.TokenHash(HashToken(c.Value))).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, nil
-	}
+	sess, err := authdb.TakeSession(ctx, s.Client, HashToken(c.Value))
 	if err != nil {
-		return nil, fmt.Errorf("auth: end session: %w", err)
-	}
-	if err := s.Client.Session.DeleteOne(sess).Exec(ctx); err != nil && !ent.IsNotFound(err) {
 		return nil, fmt.Errorf("auth: end session: %w", err)
 	}
 	return sess, nil
@@ -290,7 +274,7 @@ func (s *Sessions) End(ctx context.Context, w http.ResponseWriter, r *http.Reque
 
 // RevokeUser ends every session of a user and returns how many there were.
 func RevokeUser(ctx context.Context, client *ent.Client, userID int) (int, error) {
-	n, err := client.Session.Delete().Where(session.UserID(userID)).Exec(ctx)
+	n, err := authdb.EndMemberSessions(ctx, client, userID)
 	if err != nil {
 		return 0, fmt.Errorf("auth: revoke sessions: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/ent/loginthrottle"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
@@ -51,16 +52,6 @@ func TestThrottleAddress(t *testing.T) {
 	}
 }
 
-// clock is a settable time for the throttle.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 // limited returns the *auth.Limited in err, failing the test when there is none.
 func limited(t *testing.T, err error) *auth.Limited {
 	t.Helper()
@@ -75,10 +66,10 @@ func TestThrottle(t *testing.T) {
 	free := auth.DefaultRateLimit.FreeFailures
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		newThrottle := func(t *testing.T) (*auth.Throttle, *clock) {
+		newThrottle := func(t *testing.T) (*auth.Throttle, *authtest.Clock) {
 			t.Helper()
 			db.Client.LoginThrottle.Delete().ExecX(ctx)
-			c := &clock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.Local)}
+			c := &authtest.Clock{Start: time.Date(2026, 11, 30, 12, 0, 0, 0, time.Local)}
 			return &auth.Throttle{Client: db.Client, Limit: auth.DefaultRateLimit, Now: c.Now}, c
 		}
 		admit := func(t *testing.T, th *auth.Throttle, ip, email string) *auth.Attempt {
@@ -106,11 +97,11 @@ func TestThrottle(t *testing.T) {
 				// Another address, or another email from this address, is not held up.
 				admit(t, th, "198.51.100.9", "ann@example.com").Succeeded(ctx)
 				admit(t, th, "192.0.2.1", "bob@example.com").Succeeded(ctx)
-				c.Add(wait - time.Millisecond)
+				c.Advance(wait - time.Millisecond)
 				if _, err := th.Begin(ctx, "192.0.2.1", "ann@example.com"); limited(t, err).RetryAfter != time.Millisecond {
 					t.Fatalf("a millisecond before the end of the delay: %v", err)
 				}
-				c.Add(time.Millisecond)
+				c.Advance(time.Millisecond)
 				admit(t, th, "192.0.2.1", "ann@example.com")
 			}
 		})
@@ -139,13 +130,13 @@ func TestThrottle(t *testing.T) {
 			for i := range 20 {
 				admit(t, th, "192.0.2.1", fmt.Sprintf("user%d@example.com", i))
 			}
-			c.Add(5 * time.Minute)
+			c.Advance(5 * time.Minute)
 			_, err := th.Begin(ctx, "192.0.2.1", "new@example.com")
 			if l := limited(t, err); l.Scope != auth.ScopeAddress || l.RetryAfter != 10*time.Minute || l.RetryAfterSeconds() != 600 {
 				t.Fatalf("refused %+v, want scope address for the 10 minutes left", l)
 			}
 			admit(t, th, "192.0.2.2", "new@example.com")
-			c.Add(10 * time.Minute)
+			c.Advance(10 * time.Minute)
 			admit(t, th, "192.0.2.1", "new@example.com")
 		})
 
@@ -173,7 +164,7 @@ func TestThrottle(t *testing.T) {
 			for range free + 3 {
 				th.Begin(ctx, "192.0.2.1", "ann@example.com")
 			}
-			c.Add(auth.DefaultRateLimit.Delay(free+1) + auth.DefaultRateLimit.Window)
+			c.Advance(auth.DefaultRateLimit.Delay(free+1) + auth.DefaultRateLimit.Window)
 			admit(t, th, "192.0.2.1", "ann@example.com")
 			rows := db.Client.LoginThrottle.Query().AllX(ctx)
 			for _, r := range rows {

@@ -7,10 +7,9 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/auth/identity"
 	"github.com/community/sso/ent"
-	"github.com/community/sso/ent/predicate"
-	"github.com/community/sso/ent/user"
 )
 
 // MaxUsernameLength is the longest username the server stores.
@@ -58,20 +57,18 @@ func NewUsername(ctx context.Context, client *ent.Client, wishes ...string) (str
 // UniqueUsername returns base when no other user holds it, else base with the smallest free
 // numeric suffix (bob → bob2, bob3, …). except is a user id to ignore (the user being renamed), or 0.
 //
-// The common case, a free base, costs one lookup on the username index. Only on a clash are the
-// suffixed names read, with a range on the same index.
+// The common case, a free base, costs one lookup on the username index (authdb.UsernameTaken).
+// Only on a clash are the suffixed names read (authdb.DigitSuffixedUsernames), with a range on
+// the same index.
 func UniqueUsername(ctx context.Context, client *ent.Client, base string, except int) (string, error) {
-	taken, err := client.User.Query().Where(user.Username(base), user.IDNEQ(except)).Exist(ctx)
+	taken, err := authdb.UsernameTaken(ctx, client, base, except)
 	if err != nil {
 		return "", fmt.Errorf("auth: look up usernames: %w", err)
 	}
 	if !taken {
 		return base, nil
 	}
-	suffixed, err := client.User.Query().
-		Where(usernameDigitSuffix(base), user.IDNEQ(except)).
-		Select(user.FieldUsername).
-		Strings(ctx)
+	suffixed, err := authdb.DigitSuffixedUsernames(ctx, client, base, except)
 	if err != nil {
 		return "", fmt.Errorf("auth: look up usernames: %w", err)
 	}
@@ -84,11 +81,4 @@ func UniqueUsername(ctx context.Context, client *ent.Client, base string, except
 			return c, nil
 		}
 	}
-}
-
-// usernameDigitSuffix matches (at least) the usernames made of base and a digit, then anything,
-// with a range the username index serves. Both databases compare usernames byte by byte (SQLite's
-// BINARY, utf8mb4_bin on MySQL/MariaDB), so those names lie in [base+"0", base+":"): ':' follows '9'.
-func usernameDigitSuffix(base string) predicate.User {
-	return user.And(user.UsernameGTE(base+"0"), user.UsernameLT(base+":"))
 }

@@ -23,13 +23,15 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
+	"github.com/community/sso/auth/config"
 	"github.com/community/sso/auth/web"
 	"github.com/community/sso/graph/internal/overlap"
 	"github.com/community/sso/graph/playground"
 )
 
-// DefaultTimeout is how long a GraphQL request may run when HandlerConfig.Timeout is zero.
-const DefaultTimeout = 15 * time.Second
+// DefaultTimeout is how long a GraphQL request may run when HandlerConfig.Timeout is zero: the
+// default of GRAPHQL_TIMEOUT.
+const DefaultTimeout = config.DefaultGraphQLTimeout
 
 // queryCacheSize is how many documents the handler keeps parsed and validated.
 const queryCacheSize = 1000

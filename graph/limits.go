@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/config"
 )
 
 // Codes of the limits a request meets before it runs, cheapest first (see Limits).
@@ -55,8 +56,10 @@ type Limits struct {
 	Complexity int   // gqlgen's complexity: each field counts 1 plus its children
 }
 
-// DefaultLimits apply to signed-in callers (a session or an API token).
-var DefaultLimits = Limits{Tokens: 10000, Selections: 2000, Directives: 200, Depth: 12, Complexity: 1000}
+// DefaultLimits apply to signed-in callers (a session or an API token). Their depth and
+// complexity are the defaults of GRAPHQL_DEPTH_LIMIT and GRAPHQL_COMPLEXITY_LIMIT.
+var DefaultLimits = Limits{Tokens: 10000, Selections: 2000, Directives: 200,
+	Depth: config.DefaultDepthLimit, Complexity: config.DefaultComplexityLimit}
 
 // DefaultAnonymousLimits apply to callers without a session. They leave room for everything an
 // anonymous caller can ask (loginOptions, me, and GraphiQL's introspection query when

@@ -55,8 +55,6 @@ func errorsAs(err error, target *client.RawJsonError) bool {
 	return ok
 }
 
-const changeEmailQ = `mutation($id: ID!, $email: String) { updateUser(id: $id, input: {email: $email}) { email emailVerified pendingEmail } }`
-
 type changeEmailResp struct {
 	UpdateUser struct {
 		Email         string
@@ -66,7 +64,7 @@ type changeEmailResp struct {
 }
 
 // TestMemberEmailChange: a member's own email change is pending until the link mailed to the new
-// address is opened (the link itself is tested through the server in the root package).
+// address is opened (the link itself is tested through the server in package auth).
 func TestMemberEmailChange(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -92,7 +90,7 @@ func TestMemberEmailChange(t *testing.T) {
 		tokens := func() int { return db.Client.EmailToken.Query().CountX(ctx) }
 		change := func(c *client.Client, u *ent.User, email string) (changeEmailResp, error) {
 			var resp changeEmailResp
-			err := c.Post(changeEmailQ, &resp, graphtest.As(u), client.Var("id", u.ID), client.Var("email", email))
+			err := c.Post(graphtest.ChangeEmail, &resp, graphtest.As(u), client.Var("id", u.ID), client.Var("email", email))
 			return resp, err
 		}
 
@@ -244,7 +242,7 @@ func TestMemberEmailChange(t *testing.T) {
 				t.Fatalf("%v %+v", err, resp)
 			}
 			var other changeEmailResp
-			err = noMail.Post(changeEmailQ, &other, graphtest.As(admin), client.Var("id", ghost.ID), client.Var("email", "ghost.fixed@example.com"))
+			err = noMail.Post(graphtest.ChangeEmail, &other, graphtest.As(admin), client.Var("id", ghost.ID), client.Var("email", "ghost.fixed@example.com"))
 			if err != nil || other.UpdateUser.Email != "ghost.fixed@example.com" || !other.UpdateUser.EmailVerified {
 				t.Fatalf("%v %+v", err, other)
 			}
@@ -265,7 +263,7 @@ func TestMemberEmailChange(t *testing.T) {
 				t.Fatal("mia has no pending change to withdraw")
 			}
 			var resp changeEmailResp
-			if err := withMail.Post(changeEmailQ, &resp, graphtest.As(admin), client.Var("id", mia.ID), client.Var("email", "mia.set@example.com")); err != nil {
+			if err := withMail.Post(graphtest.ChangeEmail, &resp, graphtest.As(admin), client.Var("id", mia.ID), client.Var("email", "mia.set@example.com")); err != nil {
 				t.Fatal(err)
 			}
 			if p := pending(); p != nil || resp.UpdateUser.Email != "mia.set@example.com" {

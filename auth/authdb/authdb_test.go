@@ -281,6 +281,39 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 	})
 }
 
+// TestSettingsRow: a database without settings reads nil; the row created carries the schema's
+// defaults; with two rows (concurrent first uses) the one with the lowest id is read, whole or
+// in the columns asked for.
+func TestSettingsRow(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		if st, err := FirstSettings(ctx, c); err != nil || st != nil {
+			t.Fatalf("no settings row: %+v, %v", st, err)
+		}
+		if err := CreateSettings(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		first, err := FirstSettings(ctx, c)
+		if err != nil || first == nil {
+			t.Fatalf("created row: %+v, %v", first, err)
+		}
+		if !first.EmailPasswordEnabled || first.JwtEnabled || first.Oauth2Provider != settings.DefaultOauth2Provider {
+			t.Fatalf("created without the schema's defaults: %+v", first)
+		}
+		c.Settings.UpdateOneID(first.ID).SetNewUsersHomepage("/first").ExecX(ctx)
+		c.Settings.Create().SetNewUsersHomepage("/second").SetEmailPasswordEnabled(false).ExecX(ctx)
+		got, err := FirstSettings(ctx, c)
+		if err != nil || got.ID != first.ID || got.NewUsersHomepage != "/first" || !got.EmailPasswordEnabled {
+			t.Fatalf("whole row: %+v, %v", got, err)
+		}
+		got, err = FirstSettings(ctx, c, settings.FieldNewUsersHomepage)
+		if err != nil || got.ID != first.ID || got.NewUsersHomepage != "/first" || got.EmailPasswordEnabled {
+			t.Fatalf("one column (the others zero): %+v, %v", got, err)
+		}
+	})
+}
+
 // TestMemberSpacesAsEnt: the spaces read for a login are those ent's query finds, each with the
 // member's membership.
 func TestMemberSpacesAsEnt(t *testing.T) {

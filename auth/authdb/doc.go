@@ -4,11 +4,15 @@
 // UPDATE, the security events INSERT and the settings a JWT SSO login reads. Every login sends
 // them; ent rebuilt each one on every call and scanned its rows by reflection, which cost as
 // much as running them or more (docs/PERFORMANCE.md). It also holds, through ent, the login's
-// writes: the member (CreateMember, UpdateMember, SetMemberRole), its space memberships
+// other reads and writes: the member (CreateMember, UpdateMember, SetMemberRole, Member), the
+// username lookups (UsernameTaken, DigitSuffixedUsernames), its space memberships
 // (WriteMemberships), the one writer of members' profile field values (WriteFieldValues, for
-// GraphQL and single sign-on too), the end of a replaced session (EndSession), the JWT SSO
-// replay markers (UseReplayMarker) and the direct-login throttle's counters (ReadCounter,
-// InsertCounter, SwapCounter, …). Provisioning and the throttle decide; this package writes.
+// GraphQL and single sign-on too), the settings row (FirstSettings, CreateSettings), the
+// sessions and API tokens a request is signed in with (SessionByToken, APITokenByToken, their
+// touches, TakeSession, EndSession, EndMemberSessions), the JWT SSO replay markers
+// (UseReplayMarker) and the direct-login throttle's counters (ReadCounter, InsertCounter,
+// SwapCounter, …). Provisioning, the sessions and the throttle decide; this package reads and
+// writes.
 //
 // No other package of the login path holds SQL. Each statement is built from ent's generated
 // table and column names and sized by ent's generated schema (Fit), so a renamed column fails

@@ -36,6 +36,18 @@ func MemberByExternalID(ctx context.Context, client *ent.Client, externalID stri
 	return findMember(ctx, client, memberByExternalID, externalID)
 }
 
+// Member returns the member id, every column, or nil.
+func Member(ctx context.Context, client *ent.Client, id int) (*ent.User, error) {
+	u, err := client.User.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authdb: read member: %w", err)
+	}
+	return u, nil
+}
+
 // MemberByEmail returns the member with this email (in its canonical form) as
 // MemberByExternalID does, or nil.
 func MemberByEmail(ctx context.Context, client *ent.Client, email string) (*ent.User, error) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/apitoken"
 	"github.com/community/sso/ent/migrate"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/user"
@@ -68,6 +69,74 @@ func InsertSession(ctx context.Context, client *ent.Client, s Session) (int, err
 func EndSession(ctx context.Context, client *ent.Client, tokenHash []byte) error {
 	if _, err := client.Session.Delete().Where(session.TokenHash(tokenHash)).Exec(ctx); err != nil {
 		return fmt.Errorf("authdb: end session: %w", err)
+	}
+	return nil
+}
+
+// SessionByToken returns the session whose token hashes to tokenHash, with its member, or nil.
+func SessionByToken(ctx context.Context, client *ent.Client, tokenHash []byte) (*ent.Session, error) {
+	sess, err := client.Session.Query().Where(session.TokenHash(tokenHash)).WithUser().Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authdb: look up session: %w", err)
+	}
+	return sess, nil
+}
+
+// TouchSession writes a session's last use and its new expiry (the sliding expiry). A session
+// that ended meanwhile fails with ent's not-found error.
+func TouchSession(ctx context.Context, client *ent.Client, sess *ent.Session, seen, expires time.Time) error {
+	if err := client.Session.UpdateOne(sess).SetLastSeenAt(seen).SetExpiresAt(expires).Exec(ctx); err != nil {
+		return fmt.Errorf("authdb: touch session: %w", err)
+	}
+	return nil
+}
+
+// TakeSession deletes the session whose token hashes to tokenHash and returns it as it was, or
+// nil when there is none: it reads the row, then deletes it by id (EndSession deletes without
+// reading). A session deleted between the two is still returned.
+func TakeSession(ctx context.Context, client *ent.Client, tokenHash []byte) (*ent.Session, error) {
+	sess, err := client.Session.Query().Where(session.TokenHash(tokenHash)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authdb: take session: %w", err)
+	}
+	if err := client.Session.DeleteOne(sess).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+		return nil, fmt.Errorf("authdb: take session: %w", err)
+	}
+	return sess, nil
+}
+
+// EndMemberSessions deletes every session of the member userID and returns how many there were.
+func EndMemberSessions(ctx context.Context, client *ent.Client, userID int) (int, error) {
+	n, err := client.Session.Delete().Where(session.UserID(userID)).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("authdb: end the member's sessions: %w", err)
+	}
+	return n, nil
+}
+
+// APITokenByToken returns the API token whose token hashes to tokenHash, with its member, or nil.
+func APITokenByToken(ctx context.Context, client *ent.Client, tokenHash []byte) (*ent.APIToken, error) {
+	t, err := client.APIToken.Query().Where(apitoken.TokenHash(tokenHash)).WithUser().Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authdb: look up api token: %w", err)
+	}
+	return t, nil
+}
+
+// TouchAPIToken writes an API token's last use. A token revoked meanwhile fails with ent's
+// not-found error.
+func TouchAPIToken(ctx context.Context, client *ent.Client, t *ent.APIToken, at time.Time) error {
+	if err := client.APIToken.UpdateOne(t).SetLastUsedAt(at).Exec(ctx); err != nil {
+		return fmt.Errorf("authdb: touch api token: %w", err)
 	}
 	return nil
 }

@@ -41,3 +41,29 @@ func JWTLoginSettings(ctx context.Context, client *ent.Client) (*ent.Settings, e
 	}
 	return st, rows.Close()
 }
+
+// FirstSettings returns the settings row with the lowest id (extra rows that concurrent first
+// uses made are never read), or nil when there is none. fields, when given, are the only
+// columns read (the id always is); the other fields of the result are zero.
+func FirstSettings(ctx context.Context, client *ent.Client, fields ...string) (*ent.Settings, error) {
+	q := client.Settings.Query().Order(ent.Asc(settings.FieldID))
+	if len(fields) > 0 {
+		q.Select(fields...)
+	}
+	st, err := q.First(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authdb: read settings: %w", err)
+	}
+	return st, nil
+}
+
+// CreateSettings inserts a settings row with the schema's defaults.
+func CreateSettings(ctx context.Context, client *ent.Client) error {
+	if err := client.Settings.Create().Exec(ctx); err != nil {
+		return fmt.Errorf("authdb: create settings: %w", err)
+	}
+	return nil
+}

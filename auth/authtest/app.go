@@ -1,9 +1,9 @@
 // Package authtest helps tests drive the community as its members, admins and identity providers
 // do: a client's view of a running server (App) and the server's start on a test listener
 // (Start); the signing of JWT SSO tokens (Sign, Claims); a real OpenID Provider with a login
-// form (OP) and one whose every id_token the test chooses (IdP). It imports no handler package
-// (graph, auth/jwtsso, auth/oauth2sso), so that the tests of every package may use it; the
-// routes themselves are served by authtest/testserver.
+// form (OP) and one whose every id_token the test chooses (IdP); a clock the test moves (Clock).
+// It imports no handler package (graph, auth/jwtsso, auth/oauth2sso), so that the tests of every
+// package may use it; the routes themselves are served by authtest/testserver.
 package authtest
 
 import (
@@ -20,6 +20,7 @@ import (
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/config"
+	"github.com/community/sso/auth/mail/mailtest"
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent"
@@ -136,6 +137,17 @@ func (a *App) AdminToken() string {
 		a.T.Fatal(err)
 	}
 	return tok
+}
+
+// MailedLink is the path and query of the link to path (e.g. "/auth/password/reset") in m,
+// failing the test unless it points at the server (under PUBLIC_URL, with a token).
+func (a *App) MailedLink(m mailtest.Message, path string) string {
+	a.T.Helper()
+	l := m.Link(a.T, path)
+	if !strings.HasPrefix(l, a.URL+path+"?token=") {
+		a.T.Fatalf("link %q is not under PUBLIC_URL %s", l, a.URL)
+	}
+	return strings.TrimPrefix(l, a.URL)
 }
 
 // Callers are the four kinds of API callers an operation is tried with: signed in as an admin,

@@ -60,6 +60,7 @@ package config
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -79,6 +80,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/community/sso/auth/identity"
+	sendmail "github.com/community/sso/auth/mail"
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/web"
 )
@@ -180,6 +182,22 @@ const (
 
 // Enabled reports whether SMTP_HOST is set: the server can send mail.
 func (s SMTP) Enabled() bool { return s.Host != "" }
+
+// Sender is the sender of the server's mail through this SMTP server, or nil when SMTP_HOST is
+// not set. tlsConfig, when set, replaces the default TLS settings of the connection.
+func (s SMTP) Sender(tlsConfig *tls.Config) (sendmail.Sender, error) {
+	if !s.Enabled() {
+		return nil, nil
+	}
+	m, err := sendmail.New(sendmail.Config{
+		Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password,
+		From: s.From, TLS: s.TLS, TLSConfig: tlsConfig,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 // Database is DATABASE_URL in the form the opening code needs.
 type Database struct {

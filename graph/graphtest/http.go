@@ -97,4 +97,6 @@ const (
 	CreateUser     = `mutation($in: CreateUserInput!) { createUser(input: $in) { id email username externalId role fields { key value } } }`
 	UpdateUser     = `mutation($id: ID!, $in: UpdateUserInput!) { updateUser(id: $id, input: $in) { id email name username externalId picture role status fields { key value } } }`
 	CreateAPIToken = `mutation($name: String!, $exp: Time) { createApiToken(name: $name, expiresAt: $exp) { token apiToken { id name } } }`
+	// ChangeEmail sets user $id's email to $email (with a confirmation link when mail is on).
+	ChangeEmail = `mutation($id: ID!, $email: String) { updateUser(id: $id, input: {email: $email}) { email emailVerified pendingEmail } }`
 )

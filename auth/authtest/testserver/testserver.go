@@ -1,8 +1,9 @@
 // Package testserver serves the community's API and login routes to the tests of the packages
 // that make them (graph, auth, auth/jwtsso, auth/oauth2sso), wired as server.go wires them:
-// GraphQL, the playground, the login and logout pages, direct login, JWT SSO and OAuth2/OIDC,
-// behind the session middleware and the common middleware. Health, metrics, CORS and mail links
-// are the whole server's and are tested at the repository root.
+// GraphQL, the playground, the login and logout pages, direct login, JWT SSO, OAuth2/OIDC and
+// the mailed links (with mail when the environment names an SMTP server), behind the session
+// middleware and the common middleware. Health, metrics and CORS are the whole server's and are
+// tested at the repository root.
 //
 // It is a package of its own because it imports those packages: authtest, which they may import
 // from their own tests, must not.
@@ -11,7 +12,9 @@ package testserver
 import (
 	"log/slog"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -38,6 +41,11 @@ type Options struct {
 	IdPClient *http.Client
 	// Passwords, when set, replaces the limiter made from PASSWORD_HASH_CONCURRENCY.
 	Passwords *password.Limiter
+	// Now, when set, is the clock of the mailed links (their creation, expiry and rate limits).
+	Now func() time.Time
+	// Sends, when set, counts the mails the routes send in the background (password reset
+	// links): a test waits for it to know that every mail a request asked for went out.
+	Sends *sync.WaitGroup
 }
 
 // New serves the routes over db until the test ends.
@@ -66,8 +74,12 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 	verifier := &jwtsso.Verifier{Sealer: sealer}
 	sso := &oauth2sso.Handler{DB: db, Sealer: sealer, Sessions: sessions, Provisioner: provisioner, Discovery: discovery,
 		PublicURL: cfg.PublicURL.String(), Log: log, Metrics: metrics}
+	mailer, err := cfg.SMTP.Sender(nil)
+	if err != nil {
+		return nil, err
+	}
 	api := graph.NewHandler(&graph.Resolver{DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
-		JWT: verifier, Provisioner: provisioner, Passwords: passwords},
+		JWT: verifier, Provisioner: provisioner, Passwords: passwords, Mail: mailer, Now: opts.Now},
 		graph.HandlerConfig{Timeout: cfg.GraphQLTimeout, Introspection: cfg.GraphQLIntrospection, Log: log,
 			Limits: graph.Limits{Complexity: cfg.GraphQLComplexityLimit, Depth: cfg.GraphQLDepthLimit}})
 
@@ -79,8 +91,12 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
 	mux.Handle("GET /api/auth/sso", withViewer(&jwtsso.Handler{DB: db, Verifier: verifier, Provisioner: provisioner, Log: log, Metrics: metrics}))
 	sso.Register(mux, withViewer)
+	forms := http.NewCrossOriginProtection()
 	(&auth.Handler{DB: db, Sessions: sessions, Log: log, Metrics: metrics, Passwords: passwords,
-		CrossOrigin: http.NewCrossOriginProtection(), PublicURL: cfg.PublicURL.String(), LogoutURL: sso.LogoutURL,
+		CrossOrigin: forms, PublicURL: cfg.PublicURL.String(), LogoutURL: sso.LogoutURL, PasswordReset: mailer != nil,
+	}).Register(mux, withViewer)
+	(&auth.MailLinks{DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms, Now: opts.Now,
+		Passwords: passwords, Sends: opts.Sends,
 	}).Register(mux, withViewer)
 	return web.Recover(log)(web.SecurityHeaders(web.LimitBody(cfg.MaxBodyBytes)(web.TrustProxies(cfg.TrustedProxies)(web.Instrument(metrics, log, mux))))), nil
 }
