@@ -98,7 +98,7 @@ func ErrorPresenter(log *slog.Logger, db *store.DB) graphql.ErrorPresenterFunc {
 		case ent.IsNotFound(err):
 			gqlErr.Message = "not found"
 			gqlErr.Extensions["code"] = CodeNotFound
-		case ent.IsConstraintError(err):
+		case store.IsConstraint(err):
 			gqlErr.Message = "the change conflicts with an existing record"
 			gqlErr.Extensions["code"] = CodeConflict
 		case errors.As(err, &vErr):

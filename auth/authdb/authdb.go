@@ -50,6 +50,20 @@ func insertInto(table string, columns ...string) (head, row string) {
 		"(" + placeholders(len(columns)) + ")"
 }
 
+// rows is the INSERT head with n rows of placeholders row.
+func rows(head, row string, n int) string {
+	var b strings.Builder
+	b.Grow(len(head) + n*(len(row)+2))
+	b.WriteString(head)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
 // quote is a backquoted identifier.
 func quote(name string) string { return "`" + name + "`" }
 

@@ -483,7 +483,7 @@ func TestWriteMemberships(t *testing.T) {
 			t.Fatalf("no change: %v", err)
 		}
 		// Joining a space twice breaks the unique key: nothing of the batch is written.
-		if err := WriteMemberships(ctx, c, u.ID, Memberships{Join: []Join{{SpaceID: sp[0], Role: spacemembership.RoleMEMBER}, {SpaceID: sp[1], Role: spacemembership.RoleMEMBER}}}); !ent.IsConstraintError(err) {
+		if err := WriteMemberships(ctx, c, u.ID, Memberships{Join: []Join{{SpaceID: sp[0], Role: spacemembership.RoleMEMBER}, {SpaceID: sp[1], Role: spacemembership.RoleMEMBER}}}); !store.IsConstraint(err) {
 			t.Fatalf("a second membership of one space: %v", err)
 		}
 		if n := c.SpaceMembership.Query().Where(spacemembership.UserID(u.ID)).CountX(ctx); n != 3 {
@@ -578,6 +578,48 @@ func TestLoginCounters(t *testing.T) {
 		}
 		if got, _ := ReadCounter(ctx, c, "k"); got != nil {
 			t.Fatalf("deleted counter reads %+v", got)
+		}
+	})
+}
+
+// TestInsertMembershipsAsEnt: the joins' fixed INSERT writes the rows ent's CreateBulk writes
+// (role given or the schema's default, creation time now), and refuses a role the schema refuses.
+func TestInsertMembershipsAsEnt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		fixed := c.User.Create().SetEmail("f@example.com").SetUsername("f").SaveX(ctx)
+		byEnt := c.User.Create().SetEmail("e@example.com").SetUsername("e").SaveX(ctx)
+		a := c.Space.Create().SetName("a").SetSlug("a").SaveX(ctx)
+		b := c.Space.Create().SetName("b").SetSlug("b").SaveX(ctx)
+		joins := []Join{{SpaceID: a.ID, Role: spacemembership.RoleADMIN}, {SpaceID: b.ID}}
+		before := time.Now().Add(-time.Second)
+		if err := insertMemberships(ctx, c, fixed.ID, joins); err != nil {
+			t.Fatal(err)
+		}
+		bulk := make([]*ent.SpaceMembershipCreate, len(joins))
+		for i, j := range joins {
+			bulk[i] = c.SpaceMembership.Create().SetUserID(byEnt.ID).SetSpaceID(j.SpaceID)
+			if j.Role != "" {
+				bulk[i].SetRole(j.Role)
+			}
+		}
+		c.SpaceMembership.CreateBulk(bulk...).ExecX(ctx)
+		read := func(userID int) []*ent.SpaceMembership {
+			return c.SpaceMembership.Query().Where(spacemembership.UserID(userID)).Order(ent.Asc(spacemembership.FieldSpaceID)).AllX(ctx)
+		}
+		got, want := read(fixed.ID), read(byEnt.ID)
+		if len(got) != 2 || len(want) != 2 {
+			t.Fatalf("%d and %d rows", len(got), len(want))
+		}
+		for i := range got {
+			if got[i].SpaceID != want[i].SpaceID || got[i].Role != want[i].Role ||
+				got[i].CreatedAt.Before(before) || got[i].CreatedAt.Sub(want[i].CreatedAt).Abs() > 5*time.Second {
+				t.Fatalf("inserted %+v\n     ent %+v", got[i], want[i])
+			}
+		}
+		if err := insertMemberships(ctx, c, fixed.ID, []Join{{SpaceID: a.ID, Role: "OWNER"}}); err == nil {
+			t.Fatal("a role the schema refuses was written")
 		}
 	})
 }

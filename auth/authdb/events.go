@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/community/sso/ent"
@@ -48,11 +47,8 @@ func InsertEvents(ctx context.Context, client *ent.Client, at time.Time, events 
 	if len(events) == 0 {
 		return nil
 	}
-	var stmt strings.Builder
-	stmt.Grow(len(eventInsert) + len(events)*(len(eventRow)+2))
-	stmt.WriteString(eventInsert)
 	args := make([]any, 0, len(events)*len(eventColumns))
-	for i, e := range events {
+	for _, e := range events {
 		if err := securityevent.TypeValidator(e.Type); err != nil {
 			return fmt.Errorf("authdb: insert event: invalid type %q: %w", e.Type, err)
 		}
@@ -67,14 +63,10 @@ func InsertEvents(ctx context.Context, client *ent.Client, at time.Time, events 
 			}
 			detail = json.RawMessage(buf)
 		}
-		if i > 0 {
-			stmt.WriteString(", ")
-		}
-		stmt.WriteString(eventRow)
 		args = append(args, at, e.Type, userID, Truncate(e.Method, eventMethodSize), Truncate(e.IP, eventIPSize),
 			Truncate(e.Agent, eventAgentSize), Truncate(e.Subject, eventSubjectSize), detail)
 	}
-	if _, err := client.ExecContext(ctx, stmt.String(), args...); err != nil {
+	if _, err := client.ExecContext(ctx, rows(eventInsert, eventRow, len(events)), args...); err != nil {
 		return fmt.Errorf("authdb: insert event: %w", err)
 	}
 	return nil

@@ -58,7 +58,7 @@ func WriteFieldValues(ctx context.Context, client *ent.Client, userID int, vals 
 	var (
 		changed []string
 		clears  []int
-		inserts []*ent.ProfileFieldValueCreate
+		inserts []FieldValue
 	)
 	for _, id := range ids {
 		v := vals[last[id]]
@@ -70,7 +70,7 @@ func WriteFieldValues(ctx context.Context, client *ent.Client, userID int, vals 
 			}
 			clears = append(clears, cur.ID)
 		case !has:
-			inserts = append(inserts, client.ProfileFieldValue.Create().SetUserID(userID).SetFieldID(id).SetKey(v.Key).SetValue(v.Value))
+			inserts = append(inserts, FieldValue{FieldID: id, Key: v.Key, Value: v.Value})
 		case cur.Value != v.Value:
 			if err := client.ProfileFieldValue.Update().Where(profilefieldvalue.ID(cur.ID)).SetValue(v.Value).Exec(ctx); err != nil {
 				return nil, fmt.Errorf("authdb: update value of %s: %w", v.Key, err)
@@ -86,9 +86,36 @@ func WriteFieldValues(ctx context.Context, client *ent.Client, userID int, vals 
 		}
 	}
 	if len(inserts) > 0 {
-		if err := client.ProfileFieldValue.CreateBulk(inserts...).Exec(ctx); err != nil {
-			return nil, fmt.Errorf("authdb: insert values: %w", err)
+		if err := insertFieldValues(ctx, client, userID, inserts); err != nil {
+			return nil, err
 		}
 	}
 	return changed, nil
+}
+
+// fieldValueColumns are the columns a field value's INSERT sets: all but the id.
+var fieldValueColumns = []string{
+	profilefieldvalue.FieldCreatedAt, profilefieldvalue.FieldUpdatedAt, profilefieldvalue.FieldKey,
+	profilefieldvalue.FieldValue, profilefieldvalue.FieldFieldID, profilefieldvalue.FieldUserID,
+}
+
+// fieldValueInsert is the INSERT of field values without its rows, and fieldValueRow one row's
+// placeholders.
+var fieldValueInsert, fieldValueRow = insertInto(profilefieldvalue.Table, fieldValueColumns...)
+
+// insertFieldValues inserts vals with one statement, as ent's CreateBulk writes them (creation
+// and update time, a key the schema accepts) but without reading the new ids back.
+func insertFieldValues(ctx context.Context, client *ent.Client, userID int, vals []FieldValue) error {
+	created, updated := profilefieldvalue.DefaultCreatedAt(), profilefieldvalue.DefaultUpdatedAt()
+	args := make([]any, 0, len(vals)*len(fieldValueColumns))
+	for _, v := range vals {
+		if err := profilefieldvalue.KeyValidator(v.Key); err != nil {
+			return fmt.Errorf("authdb: insert value of %q: %w", v.Key, err)
+		}
+		args = append(args, created, updated, v.Key, v.Value, v.FieldID, userID)
+	}
+	if _, err := client.ExecContext(ctx, rows(fieldValueInsert, fieldValueRow, len(vals)), args...); err != nil {
+		return fmt.Errorf("authdb: insert values: %w", err)
+	}
+	return nil
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/profilefieldvalue"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
@@ -78,6 +81,46 @@ func TestWriteFieldValues(t *testing.T) {
 					t.Fatalf("another member's value changed: %q", v.Value)
 				}
 			})
+		}
+	})
+}
+
+// TestInsertFieldValuesAsEnt: the values' fixed INSERT writes the rows ent's CreateBulk writes,
+// and refuses a key the schema refuses.
+func TestInsertFieldValuesAsEnt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		fixed := c.User.Create().SetEmail("f@example.com").SetUsername("f").SaveX(ctx)
+		byEnt := c.User.Create().SetEmail("e@example.com").SetUsername("e").SaveX(ctx)
+		company := c.ProfileField.Create().SetKey("company").SetName("Company").SaveX(ctx)
+		bio := c.ProfileField.Create().SetKey("bio").SetName("Bio").SaveX(ctx)
+		vals := []FieldValue{{FieldID: company.ID, Key: "company", Value: "Acme"}, {FieldID: bio.ID, Key: "bio", Value: strings.Repeat("é", 3000)}}
+		before := time.Now().Add(-time.Second)
+		if err := insertFieldValues(ctx, c, fixed.ID, vals); err != nil {
+			t.Fatal(err)
+		}
+		bulk := make([]*ent.ProfileFieldValueCreate, len(vals))
+		for i, v := range vals {
+			bulk[i] = c.ProfileFieldValue.Create().SetUserID(byEnt.ID).SetFieldID(v.FieldID).SetKey(v.Key).SetValue(v.Value)
+		}
+		c.ProfileFieldValue.CreateBulk(bulk...).ExecX(ctx)
+		read := func(userID int) []*ent.ProfileFieldValue {
+			return c.ProfileFieldValue.Query().Where(profilefieldvalue.UserID(userID)).Order(ent.Asc(profilefieldvalue.FieldFieldID)).AllX(ctx)
+		}
+		got, want := read(fixed.ID), read(byEnt.ID)
+		if len(got) != 2 || len(want) != 2 {
+			t.Fatalf("%d and %d rows", len(got), len(want))
+		}
+		for i := range got {
+			if got[i].FieldID != want[i].FieldID || got[i].Key != want[i].Key || got[i].Value != want[i].Value ||
+				got[i].CreatedAt.Before(before) || got[i].UpdatedAt.Before(got[i].CreatedAt) ||
+				got[i].UpdatedAt.Sub(want[i].UpdatedAt).Abs() > 5*time.Second {
+				t.Fatalf("inserted %+v\n     ent %+v", got[i], want[i])
+			}
+		}
+		if err := insertFieldValues(ctx, c, fixed.ID, []FieldValue{{FieldID: company.ID, Key: "", Value: "x"}}); err == nil {
+			t.Fatal("a key the schema refuses was written")
 		}
 	})
 }

@@ -43,11 +43,34 @@ func WriteMemberships(ctx context.Context, client *ent.Client, userID int, m Mem
 	if len(m.Join) == 0 {
 		return nil
 	}
-	joins := make([]*ent.SpaceMembershipCreate, len(m.Join))
-	for i, j := range m.Join {
-		joins[i] = client.SpaceMembership.Create().SetUserID(userID).SetSpaceID(j.SpaceID).SetRole(j.Role)
+	return insertMemberships(ctx, client, userID, m.Join)
+}
+
+// membershipColumns are the columns a membership's INSERT sets: all but the id.
+var membershipColumns = []string{
+	spacemembership.FieldCreatedAt, spacemembership.FieldRole, spacemembership.FieldSpaceID, spacemembership.FieldUserID,
+}
+
+// membershipInsert is the INSERT of memberships without its rows, and membershipRow one row's
+// placeholders.
+var membershipInsert, membershipRow = insertInto(spacemembership.Table, membershipColumns...)
+
+// insertMemberships inserts the joins with one statement, as ent's CreateBulk writes them (its
+// creation time, a role the schema accepts) but without reading the new ids back.
+func insertMemberships(ctx context.Context, client *ent.Client, userID int, joins []Join) error {
+	now := spacemembership.DefaultCreatedAt()
+	args := make([]any, 0, len(joins)*len(membershipColumns))
+	for _, j := range joins {
+		role := j.Role
+		if role == "" {
+			role = spacemembership.DefaultRole
+		}
+		if err := spacemembership.RoleValidator(role); err != nil {
+			return fmt.Errorf("authdb: join space %d: %w", j.SpaceID, err)
+		}
+		args = append(args, now, role, j.SpaceID, userID)
 	}
-	if err := client.SpaceMembership.CreateBulk(joins...).Exec(ctx); err != nil {
+	if _, err := client.ExecContext(ctx, rows(membershipInsert, membershipRow, len(joins)), args...); err != nil {
 		return fmt.Errorf("authdb: join spaces: %w", err)
 	}
 	return nil

@@ -19,7 +19,33 @@ const (
 	mysqlLockWaitTimeout = 1205 // ER_LOCK_WAIT_TIMEOUT
 	mysqlDeadlock        = 1213 // ER_LOCK_DEADLOCK: the server rolled the transaction back
 	mysqlNoReferencedRow = 1452 // ER_NO_REFERENCED_ROW_2: a concurrent transaction deleted the parent row
+	mysqlRowIsReferenced = 1451 // ER_ROW_IS_REFERENCED_2: a child row still points at the row
+	mysqlBadNull         = 1048 // ER_BAD_NULL_ERROR
 )
+
+// IsConstraint reports whether err is a constraint violation: ent's constraint errors, and the
+// drivers' own for statements sent without ent (a unique, primary key, foreign key, not-null or
+// check constraint; MySQL/MariaDB 1062, 1451, 1452, 1048, SQLite's SQLITE_CONSTRAINT codes). It
+// reads the drivers' error types, never their messages, through any wrapping. Callers turn it
+// into a conflict for the client.
+func IsConstraint(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case mysqlDuplicateKey, mysqlNoReferencedRow, mysqlRowIsReferenced, mysqlBadNull:
+			return true
+		}
+		return false
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+	}
+	return ent.IsConstraintError(err)
+}
 
 // IsRetryable reports whether err is a conflict with a concurrent transaction that the same
 // transaction, run again from its start, can resolve: on MySQL/MariaDB a deadlock (1213), a lock

@@ -42,6 +42,26 @@ func TestIsRetryable(t *testing.T) {
 			{"cancelled", context.Canceled, false},
 			{"nil", nil, false},
 		}
+		// IsConstraint: the same errors, as the client's conflict, whoever sent the statement.
+		for _, tt := range []struct {
+			name string
+			err  error
+			want bool
+		}{
+			{"duplicate key through ent", entDup, true},
+			{"duplicate key by hand, wrapped", fmt.Errorf("authdb: insert: %w", rawDup), true},
+			{"parent row missing", rawFK, true},
+			{"null in a required column", notNull, true},
+			{"unknown table", syntax, false},
+			{"cancelled", context.Canceled, false},
+			{"nil", nil, false},
+		} {
+			t.Run("constraint/"+tt.name, func(t *testing.T) {
+				if got := store.IsConstraint(tt.err); got != tt.want {
+					t.Fatalf("IsConstraint(%v) = %v, want %v", tt.err, got, tt.want)
+				}
+			})
+		}
 		tests = append(tests, lockErrors(t, db)...)
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
