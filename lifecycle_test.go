@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -465,5 +466,58 @@ func TestSecondSignalForcesExit(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the cut-off login never ended")
+	}
+}
+
+// TestCommandLine runs the built binary's commands: --help prints every variable with its
+// default and exits 0, version prints the build, an unknown command is a usage error; none of
+// them reads the configuration or writes anything where it runs.
+func TestCommandLine(t *testing.T) {
+	bin := serverBinary(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{[]string{"--help"}, 0, []string{"Usage:", "version", "DATABASE_URL", "sqlite://data/community.db", "TRUSTED_PROXIES", "SECRET_KEY_FILE"}},
+		{[]string{"-h"}, 0, []string{"Usage:"}},
+		{[]string{"version"}, 0, []string{"sso ", "commit ", runtime.Version()}},
+		{[]string{"serve", "--now"}, 2, []string{`unknown command "serve --now"`, "Usage:"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Dir = dir
+			// A configuration that would fail to load: the commands must not read it.
+			cmd.Env = []string{"PUBLIC_URL=not a url", "DATABASE_URL=sqlite://data/x.db"}
+			out, err := cmd.CombinedOutput()
+			code := 0
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				code = exit.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d:\n%s", code, tc.code, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Fatalf("%s wrote %v", tc.args, entries)
+			}
+		})
+	}
+	out, err := exec.Command(bin, "--help").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range config.Vars {
+		if !strings.Contains(string(out), "  "+v.Name+" ") {
+			t.Errorf("--help lacks %s", v.Name)
+		}
 	}
 }

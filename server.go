@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -39,6 +40,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		os.Exit(runCommand(os.Args[1:], filepath.Base(os.Args[0]), os.Stdout, os.Stderr))
+	}
 	// The first signal starts the graceful shutdown; a second one ends the process at once. One
 	// channel receives both, so the second is never lost to a handler that has not moved on yet.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -56,6 +60,26 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// runCommand runs the command line's commands (the server serves when there are no arguments) and
+// returns the exit code: --help prints the usage, version the build; neither reads the
+// configuration or touches the disk. Anything else is a usage error (2).
+func runCommand(args []string, program string, stdout, stderr io.Writer) int {
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		if err := config.Usage(stdout, program); err != nil {
+			return 1
+		}
+		return 0
+	case "version", "--version":
+		b := web.ReadBuildInfo()
+		fmt.Fprintf(stdout, "%s %s\ncommit %s\n%s\n", program, b.Version, b.Revision, b.GoVersion)
+		return 0
+	}
+	fmt.Fprintf(stderr, "%s: unknown command %q\n\n", program, strings.Join(args, " "))
+	_ = config.Usage(stderr, program)
+	return 2
 }
 
 // run serves until ctx ends, then shuts down gracefully: the listener closes at once and

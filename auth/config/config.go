@@ -2,7 +2,8 @@
 // one pass and reports every problem together in one *Error, so a bad deployment is fixed in one
 // round instead of one variable at a time.
 //
-// Variables (an empty value counts as unset; values are trimmed of surrounding spaces):
+// Variables (an empty value counts as unset; values are trimmed of surrounding spaces; Vars is the
+// same list as `--help` prints it):
 //
 //	ADDR                      listen address, default ":8080"
 //	PUBLIC_URL                the URL members reach the server at, default "http://localhost:8080";
@@ -27,10 +28,13 @@
 //	GRAPHQL_INTROSPECTION     bool, default true
 //	GRAPHQL_COMPLEXITY_LIMIT  > 0, default 1000
 //	GRAPHQL_DEPTH_LIMIT       > 0, default 12
+//	GRAPHQL_TIMEOUT           how long one GraphQL request may run, 100ms to 1m, default 15s
 //	MIGRATE                   bool, default true; false skips the schema migration on start
 //	SESSION_LIFETIME          duration between 5m and 8760h, default 720h
 //	MAX_BODY_BYTES            > 0, default 1048576
 //	SHUTDOWN_TIMEOUT          duration > 0, default 30s
+//	IDP_TIMEOUT               total time of one request to the identity provider, 100ms to 2m,
+//	                          default 10s
 //	SECURITY_EVENTS_RETENTION how long security events are kept: 0 (keep every event) or a
 //	                          duration of at least 24h, default 4320h (180 days)
 //	PASSWORD_HASH_CONCURRENCY password hashes computed at once, 1 to 256; default

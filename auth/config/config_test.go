@@ -834,3 +834,38 @@ func TestFileVars(t *testing.T) {
 		})
 	}
 }
+
+// TestVars: the usage lists exactly the variables Load reads, and the NAME_FILE form of each of
+// FileVars.
+func TestVars(t *testing.T) {
+	read := map[string]bool{}
+	_, _ = Load(func(k string) string {
+		read[k] = true
+		// Enough set that every variable is read (the SMTP ones only with a host).
+		return map[string]string{"DATABASE_URL": "sqlite://:memory:", "SMTP_HOST": "mail.example.com"}[k]
+	})
+	listed := map[string]bool{}
+	for _, v := range Vars {
+		listed[v.Name] = true
+		if !read[v.Name] {
+			t.Errorf("Vars lists %s, which Load does not read", v.Name)
+		}
+	}
+	for _, n := range FileVars {
+		listed[n+"_FILE"] = true
+	}
+	for k := range read {
+		if !listed[k] {
+			t.Errorf("Load reads %s, which Vars does not list", k)
+		}
+	}
+	var b strings.Builder
+	if err := Usage(&b, "community"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars {
+		if !strings.Contains(b.String(), "  "+v.Name+" ") {
+			t.Errorf("the usage lacks %s:\n%s", v.Name, b.String())
+		}
+	}
+}
