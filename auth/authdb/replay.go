@@ -9,6 +9,16 @@ import (
 	"github.com/community/sso/ent/replaymarker"
 )
 
+// ReplayMarked reports whether the token whose replay key is key was used: a marker for key that
+// has not expired at now.
+func ReplayMarked(ctx context.Context, client *ent.Client, key string, now time.Time) (bool, error) {
+	used, err := client.ReplayMarker.Query().Where(replaymarker.Key(key), replaymarker.ExpiresAtGT(now)).Exist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("authdb: read replay marker: %w", err)
+	}
+	return used, nil
+}
+
 // UseReplayMarker records that the token whose replay key is key was used, until until, and
 // reports false when it had been used already (a marker for key that has not expired). Inside a
 // login's transaction, a token used twice, even at the same moment, is used once: the unique key

@@ -28,7 +28,6 @@ import (
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/ent"
-	"github.com/community/sso/ent/replaymarker"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
 )
@@ -169,7 +168,7 @@ func ReplayKey(jti string) string {
 
 // Used reports whether a jti was already used.
 func Used(ctx context.Context, client *ent.Client, jti string, now time.Time) (bool, error) {
-	return client.ReplayMarker.Query().Where(replaymarker.Key(ReplayKey(jti)), replaymarker.ExpiresAtGT(now)).Exist(ctx)
+	return authdb.ReplayMarked(ctx, client, ReplayKey(jti), now)
 }
 
 // consume records the token's jti as used, inside the login's transaction: a token used twice,
