@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/community/sso/auth/web/webtest"
 	"io"
 	"io/fs"
 	"maps"
@@ -30,15 +31,9 @@ func serve(t *testing.T) *httptest.Server {
 	return srv
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
 // get asks srv for path with the request headers (name, value pairs), without the transport's
 // own gzip handling, so the test sees the bytes as sent.
-func get(t *testing.T, srv *httptest.Server, method, path string, headers ...string) response {
+func get(t *testing.T, srv *httptest.Server, method, path string, headers ...string) webtest.Response {
 	t.Helper()
 	req, err := http.NewRequest(method, srv.URL+path, nil)
 	if err != nil {
@@ -48,16 +43,7 @@ func get(t *testing.T, srv *httptest.Server, method, path string, headers ...str
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{resp.StatusCode, resp.Header, b}
+	return webtest.Do(t, srv.Client(), req)
 }
 
 // manifest is npm/manifest.json as refresh.sh writes it.
@@ -136,10 +122,10 @@ var attrURL = regexp.MustCompile(`\s(?:src|href)="([^"]*)"`)
 func TestPageNamesOnlyItsOwnFiles(t *testing.T) {
 	srv := serve(t)
 	r := get(t, srv, http.MethodGet, "/playground")
-	if r.status != http.StatusOK || r.header.Get("Content-Type") != "text/html; charset=utf-8" {
-		t.Fatalf("page: %d %q", r.status, r.header.Get("Content-Type"))
+	if r.Status != http.StatusOK || r.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("page: %d %q", r.Status, r.Header.Get("Content-Type"))
 	}
-	page := string(r.body)
+	page := r.Body
 	if m := hostURL.FindString(page); m != "" || strings.Contains(page, "://") {
 		t.Errorf("the page names a host (%q):\n%s", m, page)
 	}
@@ -153,8 +139,8 @@ func TestPageNamesOnlyItsOwnFiles(t *testing.T) {
 		}
 		a := get(t, srv, http.MethodGet, u)
 		want := contentTypes[path.Ext(u)]
-		if a.status != http.StatusOK || a.header.Get("Content-Type") != want {
-			t.Errorf("%s: %d %q, want 200 %q", u, a.status, a.header.Get("Content-Type"), want)
+		if a.Status != http.StatusOK || a.Header.Get("Content-Type") != want {
+			t.Errorf("%s: %d %q, want 200 %q", u, a.Status, a.Header.Get("Content-Type"), want)
 		}
 		served[path.Base(u)] = true
 	}
@@ -241,41 +227,41 @@ func TestAssets(t *testing.T) {
 			t.Errorf("URL(%s) = %s, want %s", name, u, want)
 		}
 		r := get(t, srv, http.MethodGet, u)
-		if r.status != http.StatusOK || !bytes.Equal(r.body, a.body) || r.header.Get("Content-Encoding") != "" {
-			t.Errorf("%s: %d, %d bytes, encoding %q", u, r.status, len(r.body), r.header.Get("Content-Encoding"))
+		if r.Status != http.StatusOK || !bytes.Equal([]byte(r.Body), a.body) || r.Header.Get("Content-Encoding") != "" {
+			t.Errorf("%s: %d, %d bytes, encoding %q", u, r.Status, len(r.Body), r.Header.Get("Content-Encoding"))
 		}
-		if r.header.Get("Cache-Control") != "public, max-age=31536000, immutable" || r.header.Get("Vary") != "Accept-Encoding" {
-			t.Errorf("%s: Cache-Control %q, Vary %q", u, r.header.Get("Cache-Control"), r.header.Get("Vary"))
+		if r.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" || r.Header.Get("Vary") != "Accept-Encoding" {
+			t.Errorf("%s: Cache-Control %q, Vary %q", u, r.Header.Get("Cache-Control"), r.Header.Get("Vary"))
 		}
-		etag := r.header.Get("ETag")
-		if nm := get(t, srv, http.MethodGet, u, "If-None-Match", etag); etag == "" || nm.status != http.StatusNotModified {
-			t.Errorf("%s with If-None-Match %s: %d", u, etag, nm.status)
+		etag := r.Header.Get("ETag")
+		if nm := get(t, srv, http.MethodGet, u, "If-None-Match", etag); etag == "" || nm.Status != http.StatusNotModified {
+			t.Errorf("%s with If-None-Match %s: %d", u, etag, nm.Status)
 		}
 
 		gz := get(t, srv, http.MethodGet, u, "Accept-Encoding", "gzip, deflate, br")
-		if gz.status != http.StatusOK || gz.header.Get("Content-Encoding") != "gzip" || gz.header.Get("ETag") == etag {
-			t.Errorf("%s with gzip: %d, encoding %q, ETag %q", u, gz.status, gz.header.Get("Content-Encoding"), gz.header.Get("ETag"))
+		if gz.Status != http.StatusOK || gz.Header.Get("Content-Encoding") != "gzip" || gz.Header.Get("ETag") == etag {
+			t.Errorf("%s with gzip: %d, encoding %q, ETag %q", u, gz.Status, gz.Header.Get("Content-Encoding"), gz.Header.Get("ETag"))
 			continue
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(gz.body))
+		zr, err := gzip.NewReader(bytes.NewReader([]byte(gz.Body)))
 		if err != nil {
 			t.Fatalf("%s: %v", u, err)
 		}
 		if plain, err := io.ReadAll(zr); err != nil || !bytes.Equal(plain, a.body) {
 			t.Errorf("%s: the gzip body is not the file (%v)", u, err)
 		}
-		if gz.header.Get("Content-Type") != r.header.Get("Content-Type") {
-			t.Errorf("%s: gzip changes the type to %q", u, gz.header.Get("Content-Type"))
+		if gz.Header.Get("Content-Type") != r.Header.Get("Content-Type") {
+			t.Errorf("%s: gzip changes the type to %q", u, gz.Header.Get("Content-Type"))
 		}
 	}
 	js, _ := URL("graphiql.min.js")
 	size := strconv.Itoa(len(assets().byName["graphiql.min.js"].body))
-	if h := get(t, srv, http.MethodHead, js); h.status != http.StatusOK || len(h.body) != 0 || h.header.Get("Content-Length") != size {
-		t.Errorf("HEAD %s: %d, %d bytes, Content-Length %q", js, h.status, len(h.body), h.header.Get("Content-Length"))
+	if h := get(t, srv, http.MethodHead, js); h.Status != http.StatusOK || len(h.Body) != 0 || h.Header.Get("Content-Length") != size {
+		t.Errorf("HEAD %s: %d, %d bytes, Content-Length %q", js, h.Status, len(h.Body), h.Header.Get("Content-Length"))
 	}
 	for _, p := range []string{AssetsPath + "graphiql.min.js", AssetsPath + "manifest.json", AssetsPath + "graphiql.min.0000000000000000.js", AssetsPath + "nope"} {
-		if r := get(t, srv, http.MethodGet, p); r.status != http.StatusNotFound {
-			t.Errorf("%s: %d, want 404", p, r.status)
+		if r := get(t, srv, http.MethodGet, p); r.Status != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", p, r.Status)
 		}
 	}
 	if _, err := URL("nope.js"); err == nil {
@@ -291,18 +277,18 @@ func TestPageHeaders(t *testing.T) {
 	seen := map[string]bool{}
 	for range 2 {
 		r := get(t, srv, http.MethodGet, "/playground")
-		m := nonceAttr.FindStringSubmatch(string(r.body))
+		m := nonceAttr.FindStringSubmatch(r.Body)
 		if m == nil {
-			t.Fatalf("no nonce on the page's own script:\n%s", r.body)
+			t.Fatalf("no nonce on the page's own script:\n%s", r.Body)
 		}
 		nonce := m[1]
 		want := "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-" + nonce + "'; img-src 'self' data:; " +
 			"font-src 'self' data:; connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
-		if got := r.header.Get("Content-Security-Policy"); got != want {
+		if got := r.Header.Get("Content-Security-Policy"); got != want {
 			t.Errorf("Content-Security-Policy %q, want %q", got, want)
 		}
-		if r.header.Get("Cache-Control") != "no-store" || r.header.Get("X-Frame-Options") != "SAMEORIGIN" {
-			t.Errorf("Cache-Control %q, X-Frame-Options %q", r.header.Get("Cache-Control"), r.header.Get("X-Frame-Options"))
+		if r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("X-Frame-Options") != "SAMEORIGIN" {
+			t.Errorf("Cache-Control %q, X-Frame-Options %q", r.Header.Get("Cache-Control"), r.Header.Get("X-Frame-Options"))
 		}
 		if seen[nonce] {
 			t.Errorf("nonce %s twice", nonce)
