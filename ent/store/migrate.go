@@ -136,7 +136,7 @@ func (d *DB) withMigrator(ctx context.Context, lock bool, fn func(*migrator) err
 	dir := d.migrations
 	if dir == nil {
 		var err error
-		if dir, err = migrations.Dir(d.dialect()); err != nil {
+		if dir, err = migrations.Dir(DialectOf(d.Driver)); err != nil {
 			return err
 		}
 	}
@@ -171,8 +171,9 @@ func (d *DB) withMigrator(ctx context.Context, lock bool, fn func(*migrator) err
 // the same schema at once.
 const migrateLock = "community_sso_migrate"
 
-func (d *DB) dialect() string {
-	if d.Driver == MySQL {
+// DialectOf is the ent dialect of a driver this package opens (SQLite or MySQL).
+func DialectOf(driver string) string {
+	if driver == MySQL {
 		return dialect.MySQL
 	}
 	return dialect.SQLite
@@ -297,7 +298,7 @@ func (m *migrator) up(ctx context.Context) (*MigrationReport, error) {
 // dropping no index or column the baseline does not name (but the obsolete ones), and checks
 // that nothing is left to change.
 func (m *migrator) adopt(ctx context.Context) error {
-	drv := &connDriver{Conn: entsql.Conn{ExecQuerier: m.conn}, conn: m.conn, dialect: m.dialect()}
+	drv := &connDriver{Conn: entsql.Conn{ExecQuerier: m.conn}, conn: m.conn, dialect: DialectOf(m.driver)}
 	opts := []entschema.MigrateOption{
 		entschema.WithSkipChanges(entschema.DropColumn),
 		entschema.WithDiffHook(keepUnknownIndexes),
@@ -362,13 +363,6 @@ func keepUnknownIndexes(next entschema.Differ) entschema.Differ {
 		}
 		return changes, nil
 	})
-}
-
-func (m *migrator) dialect() string {
-	if m.driver == MySQL {
-		return dialect.MySQL
-	}
-	return dialect.SQLite
 }
 
 // hasTable reports whether the database has the table.

@@ -27,16 +27,9 @@ func baselineName(t *testing.T, backend string) string {
 	return migrationFiles(t, backend)[0].Name()
 }
 
-func dialectOf(backend string) string {
-	if backend == store.MySQL {
-		return "mysql"
-	}
-	return "sqlite3"
-}
-
 func migrationFiles(t *testing.T, backend string) []migrate.File {
 	t.Helper()
-	dir, err := migrations.Dir(dialectOf(backend))
+	dir, err := migrations.Dir(store.DialectOf(backend))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,13 +285,13 @@ func TestExtraIndexesSurvive(t *testing.T) {
 						c.Nullable = true
 					}
 				}
-				dir, err := migrations.Dir(dialectOf(backend))
+				dir, err := migrations.Dir(store.DialectOf(backend))
 				if err != nil {
 					t.Fatal(err)
 				}
 				dev := storetest.OpenEmpty(t, backend, storetest.Options{})
 				f, _ := migrations.Formatter("99990101000000")
-				if err := migrations.Plan(ctx, entsql.OpenDB(dialectOf(backend), dev.SQL), dir, f, "nullable_space_name", tables); err != nil {
+				if err := migrations.Plan(ctx, entsql.OpenDB(store.DialectOf(backend), dev.SQL), dir, f, "nullable_space_name", tables); err != nil {
 					t.Fatal(err)
 				}
 				files, _ := dir.Files()

@@ -15,15 +15,6 @@ import (
 	"github.com/community/sso/ent/store/storetest"
 )
 
-// dialectOf is the ent dialect of a storetest backend.
-func dialectOf(t *testing.T, backend string) string {
-	d := map[string]string{store.SQLite: "sqlite3", store.MySQL: "mysql"}[backend]
-	if d == "" {
-		t.Fatalf("no dialect for %q", backend)
-	}
-	return d
-}
-
 // TestFilesMatchSchema replays the migration files of each database on a clean one and diffs the
 // outcome against the ent schema: any difference means a schema change without its migration
 // file (or a file edited by hand), and the test shows the file `go run ./ent/migrate/gen` would
@@ -31,7 +22,7 @@ func dialectOf(t *testing.T, backend string) string {
 func TestFilesMatchSchema(t *testing.T) {
 	for _, backend := range storetest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
-			d := dialectOf(t, backend)
+			d := store.DialectOf(backend)
 			dir, err := migrations.Dir(d)
 			if err != nil {
 				t.Fatal(err)
@@ -78,7 +69,7 @@ func TestVersionsAgree(t *testing.T) {
 		}
 		return v
 	}
-	if s, m := versions("sqlite3"), versions("mysql"); !slices.Equal(s, m) || len(s) == 0 {
+	if s, m := versions(store.DialectOf(store.SQLite)), versions(store.DialectOf(store.MySQL)); !slices.Equal(s, m) || len(s) == 0 {
 		t.Fatalf("sqlite files %v, mysql files %v: want the same names", s, m)
 	}
 }
@@ -88,7 +79,7 @@ func TestVersionsAgree(t *testing.T) {
 func TestBaselineIsTheFirstFile(t *testing.T) {
 	for _, backend := range storetest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
-			d := dialectOf(t, backend)
+			d := store.DialectOf(backend)
 			all, err := migrations.Dir(d)
 			if err != nil {
 				t.Fatal(err)
