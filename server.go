@@ -40,6 +40,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		os.Exit(runCommand(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	}
 	// The first signal starts the graceful shutdown; a second one ends the process at once. One
 	// channel receives both, so the second is never lost to a handler that has not moved on yet.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -57,6 +60,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// runCommand runs the command args names (the program's arguments) with the configuration of
+// getenv and returns the process's exit code: 2 for a command it does not know.
+func runCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "migrate":
+		return migrateCommand(ctx, args[1:], getenv, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], migrateUsage)
+	return 2
 }
 
 // run serves until ctx ends, then shuts down gracefully: the listener closes at once and
@@ -78,13 +94,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		return fmt.Errorf("start: %w", err)
 	}
 	defer db.Close()
-	if cfg.Migrate {
-		if err := db.Migrate(ctx); err != nil {
-			return fmt.Errorf("start: %w", err)
-		}
-		if _, err := auth.CanonicalizeIdentifiers(ctx, db.Client, log, 1000); err != nil {
-			return fmt.Errorf("start: %w", err)
-		}
+	if err := migrateAtStart(ctx, cfg.Migrate, db, log); err != nil {
+		return fmt.Errorf("start: %w", err)
 	}
 	sealer, err := seal.New(cfg.SecretKey)
 	if err != nil {
