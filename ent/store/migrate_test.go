@@ -290,7 +290,7 @@ func TestExtraIndexesSurvive(t *testing.T) {
 					t.Fatal(err)
 				}
 				dev := storetest.OpenEmpty(t, backend, storetest.Options{})
-				f, _ := migrations.Formatter("99990101000000")
+				f, _ := migrations.Formatter("99990101000000", store.DialectOf(backend))
 				if err := migrations.Plan(ctx, entsql.OpenDB(store.DialectOf(backend), dev.SQL), dir, f, "nullable_space_name", tables); err != nil {
 					t.Fatal(err)
 				}

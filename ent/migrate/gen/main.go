@@ -80,7 +80,7 @@ func run(ctx context.Context, root string, dialects []string, dsn, version strin
 			fmt.Printf("%s: %s rewritten\n", folder, migrations.SumFile)
 			continue
 		}
-		f, err := migrations.Formatter(version)
+		f, err := migrations.Formatter(version, d)
 		if err != nil {
 			return fmt.Errorf("gen: %w", err)
 		}

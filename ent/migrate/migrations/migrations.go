@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"text/template"
 
 	"ariga.io/atlas/sql/migrate"
@@ -63,9 +64,12 @@ func Dir(dialectName string) (migrate.Dir, error) {
 	return dir, nil
 }
 
-// Formatter names a new file version_name.sql, with the version given (so that one schema change
-// has one version in both directories), and writes atlas's default content.
-func Formatter(version string) (migrate.Formatter, error) {
+// Formatter names a new file of the dialect version_name.sql, with the version given (so that one
+// schema change has one version in both directories), and writes atlas's default content. For
+// MySQL it writes the default of a TEXT column as an expression, DEFAULT ('x') for DEFAULT 'x':
+// the files serve MySQL and MariaDB, and MySQL 8 refuses a literal default on TEXT, which atlas
+// writes when its dev database is a MariaDB (MariaDB reads both alike).
+func Formatter(version, dialectName string) (migrate.Formatter, error) {
 	if err := migrate.CheckVersion(version); err != nil {
 		return nil, fmt.Errorf("migrations: version %q: %w", version, err)
 	}
@@ -73,7 +77,24 @@ func Formatter(version string) (migrate.Formatter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	return migrate.TemplateFormatter{{N: name, C: migrate.DefaultFormatter[0].C}}, nil
+	f := migrate.TemplateFormatter{{N: name, C: migrate.DefaultFormatter[0].C}}
+	if dialectName == dialect.MySQL {
+		return textDefaults{f}, nil
+	}
+	return f, nil
+}
+
+// textDefault is a TEXT column's literal default in a MySQL statement.
+var textDefault = regexp.MustCompile("(`\\w+` (?:tiny|medium|long)?text(?: CHARACTER SET \\w+)?(?: COLLATE \\w+)? (?:NOT )?NULL DEFAULT )('(?:[^']|'')*')")
+
+// textDefaults writes the TEXT defaults of a plan as expressions before formatting it.
+type textDefaults struct{ migrate.Formatter }
+
+func (f textDefaults) Format(p *migrate.Plan) ([]migrate.File, error) {
+	for _, c := range p.Changes {
+		c.Cmd = textDefault.ReplaceAllString(c.Cmd, "${1}(${2})")
+	}
+	return f.Formatter.Format(p)
 }
 
 // ErrNoChanges is what Plan returns when the files already lay out the ent schema.
