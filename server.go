@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,6 +35,7 @@ import (
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/auth/web"
+	"github.com/community/sso/ent/migrate/migrations"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/graph"
 	"github.com/community/sso/graph/playground"
@@ -41,7 +43,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 {
-		os.Exit(runCommand(os.Args[1:], filepath.Base(os.Args[0]), os.Stdout, os.Stderr))
+		os.Exit(runCommand(os.Args[1:], filepath.Base(os.Args[0]), os.Getenv, os.Stdout, os.Stderr))
 	}
 	// The first signal starts the graceful shutdown; a second one ends the process at once. One
 	// channel receives both, so the second is never lost to a handler that has not moved on yet.
@@ -62,10 +64,11 @@ func main() {
 	}
 }
 
-// runCommand runs the command line's commands (the server serves when there are no arguments) and
-// returns the exit code: --help prints the usage, version the build; neither reads the
-// configuration or touches the disk. Anything else is a usage error (2).
-func runCommand(args []string, program string, stdout, stderr io.Writer) int {
+// runCommand runs the command line's commands (the server serves when there are no arguments)
+// and returns the exit code: --help prints the usage and version the build, neither reading the
+// configuration nor touching the disk; migrate status|up read DATABASE_URL from getenv as the
+// server does. Anything else is a usage error (2).
+func runCommand(args []string, program string, getenv func(string) string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		if err := config.Usage(stdout, program); err != nil {
@@ -76,10 +79,131 @@ func runCommand(args []string, program string, stdout, stderr io.Writer) int {
 		b := web.ReadBuildInfo()
 		fmt.Fprintf(stdout, "%s %s\ncommit %s\n%s\n", program, b.Version, b.Revision, b.GoVersion)
 		return 0
+	case "migrate":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return migrateCommand(ctx, args[1:], getenv, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "%s: unknown command %q\n\n", program, strings.Join(args, " "))
 	_ = config.Usage(stderr, program)
 	return 2
+}
+
+// migrateUsage describes the migrate commands.
+const migrateUsage = `usage:
+  sso migrate status   print the database's migration version and the pending files
+                       (exit 1 when the database is ahead of this binary or a file failed part-way)
+  sso migrate up       apply the pending migration files and print them
+They read DATABASE_URL as the server does.
+`
+
+// migrateAtStart does what MIGRATE (mode) says before the server serves: auto applies the
+// pending migration files (and brings stored identifiers to their canonical form), check refuses
+// to start while files are pending, off does neither.
+func migrateAtStart(ctx context.Context, mode string, db *store.DB, log *slog.Logger) error {
+	switch mode {
+	case config.MigrateAuto:
+		rep, err := db.MigrateUp(ctx)
+		if err != nil {
+			return err
+		}
+		for _, f := range rep.Applied {
+			log.Info("migration applied", "file", f)
+		}
+		for _, w := range rep.Warnings {
+			log.Warn("migration: " + w)
+		}
+		_, err = auth.CanonicalizeIdentifiers(ctx, db.Client, log, 1000)
+		return err
+	case config.MigrateCheck:
+		st, err := db.MigrationStatus(ctx)
+		if err != nil {
+			return err
+		}
+		if st.Behind() {
+			return fmt.Errorf("MIGRATE=check: the database is behind this release: %s; apply them with `sso migrate up` (or start with MIGRATE=auto)", st.DescribeBehind())
+		}
+		if len(st.Ahead) > 0 {
+			log.Warn("the database was migrated by a newer release", "versions", st.Ahead)
+		}
+	}
+	return nil
+}
+
+// migrateCommand runs `migrate status` or `migrate up` (args after "migrate") on the database
+// of DATABASE_URL and returns the exit code.
+func migrateCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || (args[0] != "status" && args[0] != "up") {
+		fmt.Fprint(stderr, migrateUsage)
+		return 2
+	}
+	dbc, shown, err := config.LoadDatabase(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "database: %s\n", shown)
+	if args[0] == "status" && dbc.Path != "" {
+		if _, err := os.Stat(dbc.Path); errors.Is(err, fs.ErrNotExist) {
+			// Opening would create it: report what the first start or `migrate up` will do.
+			dir, err := migrations.Dir(store.DialectOf(dbc.Driver))
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			files, err := dir.Files()
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			st := &store.MigrationStatus{}
+			for _, f := range files {
+				st.Pending = append(st.Pending, f.Name())
+			}
+			fmt.Fprintln(stdout, "the database file does not exist yet")
+			st.Print(stdout)
+			return 0
+		}
+	}
+	db, err := store.Open(ctx, dbc.Driver, dbc.DSN, store.Options{Dir: dbc.Dir})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer db.Close()
+	if args[0] == "up" {
+		rep, err := db.MigrateUp(ctx)
+		if rep != nil {
+			for _, f := range rep.Applied {
+				fmt.Fprintf(stdout, "applied %s\n", f)
+			}
+			for _, w := range rep.Warnings {
+				fmt.Fprintf(stderr, "warning: %s\n", w)
+			}
+			if len(rep.Applied) == 0 && err == nil {
+				fmt.Fprintln(stdout, "nothing to apply")
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if _, err := auth.CanonicalizeIdentifiers(ctx, db.Client, log, 1000); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	st, err := db.MigrationStatus(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	st.Print(stdout)
+	if len(st.Ahead) > 0 || st.Dirty != "" {
+		return 1
+	}
+	return 0
 }
 
 // run serves until ctx ends, then shuts down gracefully: the listener closes at once and
@@ -101,13 +225,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		return fmt.Errorf("start: %w", err)
 	}
 	defer db.Close()
-	if cfg.Migrate {
-		if err := db.Migrate(ctx); err != nil {
-			return fmt.Errorf("start: %w", err)
-		}
-		if _, err := auth.CanonicalizeIdentifiers(ctx, db.Client, log, 1000); err != nil {
-			return fmt.Errorf("start: %w", err)
-		}
+	if err := migrateAtStart(ctx, cfg.Migrate, db, log); err != nil {
+		return fmt.Errorf("start: %w", err)
 	}
 	sealer, err := seal.New(cfg.SecretKey)
 	if err != nil {

@@ -230,7 +230,7 @@ else
   PIDS+=("$!")
   curl -s --retry 60 --retry-connrefused --retry-delay 1 localhost:8081/readyz >"$OUT"
   expect_lines <<<'ready'
-  ADDR=:8082 MIGRATE=false go run . >"$WORK/replica2.log" 2>&1 &
+  ADDR=:8082 MIGRATE=check go run . >"$WORK/replica2.log" 2>&1 &
   PIDS+=("$!")
   curl -s --retry 60 --retry-connrefused --retry-delay 1 localhost:8082/readyz >"$OUT"
   expect_lines <<<'ready'
@@ -240,6 +240,14 @@ else
   expect_lines <<'JSON'
 {"data":{"me":{"email":"owner@example.com"}}}
 JSON
+
+  step "migrations"
+  cd "$ROOT"
+  go run . migrate status >"$OUT"
+  expect 'current version: '
+  expect_lines <<<'pending: none'
+  go run . migrate up >"$OUT"
+  expect_lines <<<'nothing to apply'
 fi
 
 if [ -n "$CURRENT" ]; then PASSED=$((PASSED + 1)); fi

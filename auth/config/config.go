@@ -29,7 +29,11 @@
 //	GRAPHQL_COMPLEXITY_LIMIT  > 0, default 1000
 //	GRAPHQL_DEPTH_LIMIT       > 0, default 12
 //	GRAPHQL_TIMEOUT           how long one GraphQL request may run, 100ms to 1m, default 15s
-//	MIGRATE                   bool, default true; false skips the schema migration on start
+//	MIGRATE                   auto (default): apply the pending migration files at start, under a
+//	                          lock on MySQL/MariaDB; check: refuse to start while files are pending
+//	                          (they run elsewhere, with the migrate up command); off: neither.
+//	                          true and false (any strconv.ParseBool spelling) are read as auto
+//	                          and off, as before
 //	SESSION_LIFETIME          duration between 5m and 8760h, default 720h
 //	MAX_BODY_BYTES            > 0, default 1048576
 //	SHUTDOWN_TIMEOUT          duration > 0, default 30s
@@ -124,6 +128,13 @@ const CallbackPath = "/auth/oauth2/callback"
 // SecretKeyFileName is the name of the generated key file in the SQLite data folder.
 const SecretKeyFileName = "secret.key"
 
+// MIGRATE values.
+const (
+	MigrateAuto  = "auto"  // apply the pending migration files at start
+	MigrateCheck = "check" // refuse to start while migration files are pending
+	MigrateOff   = "off"   // leave the schema alone
+)
+
 // Database drivers.
 const (
 	SQLite = "sqlite"
@@ -153,7 +164,7 @@ type Config struct {
 	GraphQLComplexityLimit int            // GRAPHQL_COMPLEXITY_LIMIT
 	GraphQLDepthLimit      int            // GRAPHQL_DEPTH_LIMIT
 	GraphQLTimeout         time.Duration  // GRAPHQL_TIMEOUT: how long one GraphQL request may run
-	Migrate                bool           // MIGRATE
+	Migrate                string         // MIGRATE: MigrateAuto, MigrateCheck or MigrateOff
 	SessionLifetime        time.Duration  // SESSION_LIFETIME
 	MaxBodyBytes           int64          // MAX_BODY_BYTES
 	ShutdownTimeout        time.Duration  // SHUTDOWN_TIMEOUT
@@ -267,7 +278,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Int("graphql_complexity_limit", c.GraphQLComplexityLimit),
 		slog.Int("graphql_depth_limit", c.GraphQLDepthLimit),
 		slog.Duration("graphql_timeout", c.GraphQLTimeout),
-		slog.Bool("migrate", c.Migrate),
+		slog.String("migrate", c.Migrate),
 		slog.Duration("session_lifetime", c.SessionLifetime),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
@@ -294,6 +305,25 @@ func (c *Config) String() string {
 	}
 	b.WriteByte('}')
 	return b.String()
+}
+
+// LoadDatabase reads and validates DATABASE_URL alone (default DefaultDatabaseURL), for the
+// commands that only reach the database (migrate): it returns the parsed URL and the URL with
+// any password redacted, fit to print. It writes nothing.
+func LoadDatabase(getenv func(string) string) (Database, string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	l := &loader{getenv: getenv}
+	u := l.get("DATABASE_URL")
+	if u == "" {
+		u = DefaultDatabaseURL
+	}
+	db, err := ParseDatabaseURL(u)
+	if err != nil {
+		return Database{}, "", &Error{Problems: []string{err.Error()}}
+	}
+	return db, redactDatabaseURL(u), nil
 }
 
 // Load reads the configuration through getenv (os.Getenv when nil) and validates it. When
@@ -326,7 +356,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.GraphQLComplexityLimit = int(l.positive("GRAPHQL_COMPLEXITY_LIMIT", DefaultComplexityLimit, strconv.IntSize))
 	c.GraphQLDepthLimit = int(l.positive("GRAPHQL_DEPTH_LIMIT", DefaultDepthLimit, strconv.IntSize))
 	c.GraphQLTimeout = l.duration("GRAPHQL_TIMEOUT", DefaultGraphQLTimeout, 100*time.Millisecond, time.Minute)
-	c.Migrate = l.boolean("MIGRATE", true)
+	c.Migrate = l.migrate()
 	c.SessionLifetime = l.duration("SESSION_LIFETIME", DefaultSessionLifetime, MinSessionLifetime, MaxSessionLifetime)
 	c.MaxBodyBytes = l.positive("MAX_BODY_BYTES", DefaultMaxBodyBytes, 64)
 	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, time.Nanosecond, 0)
@@ -551,6 +581,25 @@ func (l *loader) boolean(name string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// migrate reads MIGRATE: auto, check or off, or a bool as before (true is auto, false off).
+func (l *loader) migrate() string {
+	v := strings.ToLower(l.get("MIGRATE"))
+	switch v {
+	case "":
+		return MigrateAuto
+	case MigrateAuto, MigrateCheck, MigrateOff:
+		return v
+	}
+	if b, err := strconv.ParseBool(v); err == nil {
+		if b {
+			return MigrateAuto
+		}
+		return MigrateOff
+	}
+	l.addf("MIGRATE %q must be auto, check or off", l.get("MIGRATE"))
+	return MigrateAuto
 }
 
 func (l *loader) positive(name string, def int64, bits int) int64 {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -100,8 +101,8 @@ func TestDefaults(t *testing.T) {
 	if !c.GraphQLIntrospection || c.GraphQLComplexityLimit != 1000 || c.GraphQLDepthLimit != 12 || c.GraphQLTimeout != 15*time.Second {
 		t.Errorf("graphql = %v, %d, %d, %s", c.GraphQLIntrospection, c.GraphQLComplexityLimit, c.GraphQLDepthLimit, c.GraphQLTimeout)
 	}
-	if !c.Migrate {
-		t.Error("Migrate = false")
+	if c.Migrate != MigrateAuto {
+		t.Errorf("Migrate = %q, want auto", c.Migrate)
 	}
 	if c.SessionLifetime != 720*time.Hour || c.MaxBodyBytes != 1<<20 || c.ShutdownTimeout != 30*time.Second {
 		t.Errorf("limits = %v, %d, %v", c.SessionLifetime, c.MaxBodyBytes, c.ShutdownTimeout)
@@ -214,8 +215,23 @@ func TestValid(t *testing.T) {
 		{"graphql timeout", map[string]string{"GRAPHQL_TIMEOUT": "45s"}, func(c *Config) error {
 			return expect(c.GraphQLTimeout, 45*time.Second)
 		}},
-		{"migrate off", map[string]string{"MIGRATE": "FALSE"}, func(c *Config) error {
-			return expect(c.Migrate, false)
+		{"migrate off", map[string]string{"MIGRATE": "off"}, func(c *Config) error {
+			return expect(c.Migrate, MigrateOff)
+		}},
+		{"migrate check", map[string]string{"MIGRATE": "Check"}, func(c *Config) error {
+			return expect(c.Migrate, MigrateCheck)
+		}},
+		{"migrate auto", map[string]string{"MIGRATE": "auto"}, func(c *Config) error {
+			return expect(c.Migrate, MigrateAuto)
+		}},
+		{"migrate false is off", map[string]string{"MIGRATE": "FALSE"}, func(c *Config) error {
+			return expect(c.Migrate, MigrateOff)
+		}},
+		{"migrate 0 is off", map[string]string{"MIGRATE": "0"}, func(c *Config) error {
+			return expect(c.Migrate, MigrateOff)
+		}},
+		{"migrate true is auto", map[string]string{"MIGRATE": "true"}, func(c *Config) error {
+			return expect(c.Migrate, MigrateAuto)
 		}},
 		{"session lifetime", map[string]string{"SESSION_LIFETIME": "24h"}, func(c *Config) error {
 			return expect(c.SessionLifetime, 24*time.Hour)
@@ -245,7 +261,7 @@ func TestValid(t *testing.T) {
 			if err := expect(c.Addr, ":8080"); err != nil {
 				return err
 			}
-			return expect(c.Migrate, true)
+			return expect(c.Migrate, MigrateAuto)
 		}},
 	}
 	for _, tt := range tests {
@@ -323,7 +339,7 @@ func TestInvalid(t *testing.T) {
 		{"cors null", map[string]string{"CORS_ORIGINS": "null"}, `"null" is not an origin`},
 		{"trusted proxies name", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"}, `TRUSTED_PROXIES: not a CIDR prefix or IP address: "lb.internal"`},
 		{"introspection", map[string]string{"GRAPHQL_INTROSPECTION": "maybe"}, `GRAPHQL_INTROSPECTION "maybe" must be true or false`},
-		{"migrate", map[string]string{"MIGRATE": "nope"}, `MIGRATE "nope" must be true or false`},
+		{"migrate", map[string]string{"MIGRATE": "nope"}, `MIGRATE "nope" must be auto, check or off`},
 		{"complexity text", map[string]string{"GRAPHQL_COMPLEXITY_LIMIT": "lots"}, `GRAPHQL_COMPLEXITY_LIMIT "lots" must be a whole number`},
 		{"complexity zero", map[string]string{"GRAPHQL_COMPLEXITY_LIMIT": "0"}, "GRAPHQL_COMPLEXITY_LIMIT must be greater than 0, got 0"},
 		{"depth negative", map[string]string{"GRAPHQL_DEPTH_LIMIT": "-3"}, "GRAPHQL_DEPTH_LIMIT must be greater than 0, got -3"},
@@ -867,5 +883,33 @@ func TestVars(t *testing.T) {
 		if !strings.Contains(b.String(), "  "+v.Name+" ") {
 			t.Errorf("the usage lacks %s:\n%s", v.Name, b.String())
 		}
+	}
+}
+
+// TestLoadDatabase: the migrate commands read DATABASE_URL alone: no SECRET_KEY needed (and none
+// generated), the default SQLite file, a redacted URL to print, and a bad URL refused.
+func TestLoadDatabase(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	db, shown, err := LoadDatabase(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.Driver != SQLite || db.Path != filepath.Join("data", "community.db") || shown != DefaultDatabaseURL {
+		t.Errorf("default: %+v, %q", db, shown)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadDatabase wrote to disk: %v", err)
+	}
+	db, shown, err = LoadDatabase(env(map[string]string{"DATABASE_URL": "mysql://bob:hunter2hunter2@tcp(db:3306)/app", "MIGRATE": "nope"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.Driver != MySQL || shown != "mysql://bob:***@tcp(db:3306)/app" {
+		t.Errorf("mysql: %+v, %q", db, shown)
+	}
+	_, _, err = LoadDatabase(env(map[string]string{"DATABASE_URL": "postgres://bob:hunter2hunter2@db/app"}))
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "DATABASE_URL") {
+		t.Errorf("bad URL: %v", err)
 	}
 }

@@ -31,7 +31,7 @@ var Vars = []Var{
 	{"GRAPHQL_COMPLEXITY_LIMIT", fmt.Sprint(DefaultComplexityLimit), "highest complexity of a signed-in member's operation"},
 	{"GRAPHQL_DEPTH_LIMIT", fmt.Sprint(DefaultDepthLimit), "deepest selection of a signed-in member's operation"},
 	{"GRAPHQL_TIMEOUT", DefaultGraphQLTimeout.String(), "how long one GraphQL request may run (100ms to 1m)"},
-	{"MIGRATE", "true", "migrate the database schema at start; false leaves it to whatever runs migrations"},
+	{"MIGRATE", MigrateAuto, "auto: apply pending migration files at start; check: refuse to start while files are pending; off"},
 	{"SESSION_LIFETIME", DefaultSessionLifetime.String(), "how long an unused session lasts (5m to 8760h)"},
 	{"MAX_BODY_BYTES", fmt.Sprint(DefaultMaxBodyBytes), "largest request body"},
 	{"SHUTDOWN_TIMEOUT", DefaultShutdownTimeout.String(), "how long requests in flight get to finish at shutdown"},
@@ -50,9 +50,11 @@ var Vars = []Var{
 func Usage(w io.Writer, program string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Usage:\n")
-	fmt.Fprintf(&b, "  %s            serve (the configuration comes from the environment)\n", program)
-	fmt.Fprintf(&b, "  %s version    print the version, commit and Go version\n", program)
-	fmt.Fprintf(&b, "  %s --help     print this help\n\n", program)
+	fmt.Fprintf(&b, "  %s                  serve (the configuration comes from the environment)\n", program)
+	fmt.Fprintf(&b, "  %s version          print the version, commit and Go version\n", program)
+	fmt.Fprintf(&b, "  %s migrate status   print the database's migration version and the pending files\n", program)
+	fmt.Fprintf(&b, "  %s migrate up       apply the pending migration files\n", program)
+	fmt.Fprintf(&b, "  %s --help           print this help\n\n", program)
 	fmt.Fprintf(&b, "Environment (an empty value counts as unset):\n")
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	for _, v := range Vars {

@@ -1,5 +1,6 @@
 // Package store opens the database behind the ent client: SQLite (modernc.org/sqlite, the
-// embedded default) or MySQL/MariaDB (go-sql-driver/mysql), migrates it, and watches its health.
+// embedded default) or MySQL/MariaDB (go-sql-driver/mysql), migrates it with the versioned
+// migration files of ent/migrate/migrations (migrate.go), and watches its health.
 package store
 
 import (
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"ariga.io/atlas/sql/migrate"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -24,7 +26,6 @@ import (
 	"entgo.io/ent/dialect"
 
 	"github.com/community/sso/ent"
-	"github.com/community/sso/ent/migrate"
 	_ "github.com/community/sso/ent/runtime" // schema defaults and validators
 )
 
@@ -47,7 +48,9 @@ type DB struct {
 	Read   *sql.DB
 	Driver string
 
-	ready atomic.Bool
+	ready      atomic.Bool
+	migrations migrate.Dir // the migration files; nil: those of package migrations
+
 }
 
 // Options tune Open.
@@ -188,42 +191,6 @@ func redact(err error) error {
 		return fmt.Errorf("mysql error %d: %s", me.Number, me.Message)
 	}
 	return err
-}
-
-// migrateLock names the MySQL advisory lock that keeps replicas starting together from migrating
-// the same schema at once.
-const migrateLock = "community_sso_migrate"
-
-// Migrate creates or updates the schema, and drops the tables it no longer has. On MySQL/MariaDB
-// it holds an advisory lock meanwhile, so replicas that start together migrate one after the other.
-func (d *DB) Migrate(ctx context.Context) error {
-	if d.Driver == MySQL {
-		conn, err := d.SQL.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("store: migrate: %w", redact(err))
-		}
-		defer conn.Close()
-		var got sql.NullInt64
-		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 120)", migrateLock).Scan(&got); err != nil {
-			return fmt.Errorf("store: migrate: take lock: %w", redact(err))
-		}
-		if got.Int64 != 1 {
-			return errors.New("store: migrate: another instance held the migration lock for 2 minutes")
-		}
-		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", migrateLock) }()
-	}
-	// Indexes the schema no longer has are dropped (security_events lost two to login_failures).
-	if err := d.Client.Schema.Create(ctx, migrate.WithDropIndex(true)); err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	// Tables the schema no longer has: login_failures gave way to login_throttles' counters (its
-	// rows only counted for 15 minutes, so nothing is carried over).
-	for _, table := range []string{"login_failures"} {
-		if _, err := d.SQL.ExecContext(ctx, "DROP TABLE IF EXISTS `"+table+"`"); err != nil {
-			return fmt.Errorf("store: migrate: drop %s: %w", table, redact(err))
-		}
-	}
-	return nil
 }
 
 // Close closes the client and the connections.

@@ -247,111 +247,117 @@ func TestStatementCacheOnMySQL(t *testing.T) {
 }
 
 // TestMigrateDropsOldIndexes upgrades a database that still has the rate-limit indexes
-// security_events had before login failures got a table of their own.
+// security_events had before login failures got a table of their own: adopting it drops them.
 func TestMigrateDropsOldIndexes(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		ctx := context.Background()
-		old := map[string]string{
-			"securityevent_type_ip_created_at":      "type, ip, created_at",
-			"securityevent_type_subject_created_at": "type, subject, created_at",
-		}
-		for name, cols := range old {
-			if _, err := db.SQL.ExecContext(ctx, fmt.Sprintf("CREATE INDEX %s ON security_events (%s)", name, cols)); err != nil {
-				t.Fatal(err)
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			db := storetest.OpenLegacy(t, backend)
+			ctx := context.Background()
+			old := map[string]string{
+				"securityevent_type_ip_created_at":      "type, ip, created_at",
+				"securityevent_type_subject_created_at": "type, subject, created_at",
 			}
-		}
-		indexes := func() map[string]bool {
-			t.Helper()
-			q := "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'security_events'"
-			if db.Driver == store.MySQL {
-				q = "SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'security_events'"
-			}
-			rows, err := db.SQL.QueryContext(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			got := map[string]bool{}
-			for rows.Next() {
-				var name string
-				if err := rows.Scan(&name); err != nil {
+			for name, cols := range old {
+				if _, err := db.SQL.ExecContext(ctx, fmt.Sprintf("CREATE INDEX %s ON security_events (%s)", name, cols)); err != nil {
 					t.Fatal(err)
 				}
-				got[name] = true
 			}
-			return got
-		}
-		if got := indexes(); !got["securityevent_type_ip_created_at"] {
-			t.Fatalf("the old index was not created: %v", got)
-		}
-		if err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		got := indexes()
-		for name := range old {
-			if got[name] {
-				t.Errorf("%s is still there after the migration", name)
+			indexes := func() map[string]bool {
+				t.Helper()
+				q := "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'security_events'"
+				if db.Driver == store.MySQL {
+					q = "SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'security_events'"
+				}
+				rows, err := db.SQL.QueryContext(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rows.Close()
+				got := map[string]bool{}
+				for rows.Next() {
+					var name string
+					if err := rows.Scan(&name); err != nil {
+						t.Fatal(err)
+					}
+					got[name] = true
+				}
+				return got
 			}
-		}
-		for _, keep := range []string{"securityevent_created_at", "securityevent_type_created_at"} {
-			if !got[keep] {
-				t.Errorf("%s went too: %v", keep, got)
+			if got := indexes(); !got["securityevent_type_ip_created_at"] {
+				t.Fatalf("the old index was not created: %v", got)
 			}
-		}
-	})
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := indexes()
+			for name := range old {
+				if got[name] {
+					t.Errorf("%s is still there after the migration", name)
+				}
+			}
+			for _, keep := range []string{"securityevent_created_at", "securityevent_type_created_at"} {
+				if !got[keep] {
+					t.Errorf("%s went too: %v", keep, got)
+				}
+			}
+		})
+	}
 }
 
 // TestMigrateDropsOldTables upgrades a database that still has login_failures, which the login
-// throttle's counters (login_throttles) replaced.
+// throttle's counters (login_throttles) replaced: adopting it drops the table.
 func TestMigrateDropsOldTables(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		ctx := context.Background()
-		if _, err := db.SQL.ExecContext(ctx, "CREATE TABLE login_failures (id INTEGER PRIMARY KEY, ip VARCHAR(64) NOT NULL)"); err != nil {
-			t.Fatal(err)
-		}
-		tables := func() map[string]bool {
-			t.Helper()
-			q := "SELECT name FROM sqlite_master WHERE type = 'table'"
-			if db.Driver == store.MySQL {
-				q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
-			}
-			rows, err := db.SQL.QueryContext(ctx, q)
-			if err != nil {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			db := storetest.OpenLegacy(t, backend)
+			ctx := context.Background()
+			if _, err := db.SQL.ExecContext(ctx, "CREATE TABLE login_failures (id INTEGER PRIMARY KEY, ip VARCHAR(64) NOT NULL)"); err != nil {
 				t.Fatal(err)
 			}
-			defer rows.Close()
-			got := map[string]bool{}
-			for rows.Next() {
-				var name string
-				if err := rows.Scan(&name); err != nil {
+			tables := func() map[string]bool {
+				t.Helper()
+				q := "SELECT name FROM sqlite_master WHERE type = 'table'"
+				if db.Driver == store.MySQL {
+					q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+				}
+				rows, err := db.SQL.QueryContext(ctx, q)
+				if err != nil {
 					t.Fatal(err)
 				}
-				got[name] = true
+				defer rows.Close()
+				got := map[string]bool{}
+				for rows.Next() {
+					var name string
+					if err := rows.Scan(&name); err != nil {
+						t.Fatal(err)
+					}
+					got[name] = true
+				}
+				return got
 			}
-			return got
-		}
-		if !tables()["login_failures"] {
-			t.Fatal("the old table was not created")
-		}
-		if err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		got := tables()
-		if got["login_failures"] {
-			t.Error("login_failures is still there after the migration")
-		}
-		if !got["login_throttles"] || !got["users"] {
-			t.Errorf("tables after the migration: %v", got)
-		}
-	})
+			if !tables()["login_failures"] {
+				t.Fatal("the old table was not created")
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := tables()
+			if got["login_failures"] {
+				t.Error("login_failures is still there after the migration")
+			}
+			if !got["login_throttles"] || !got["users"] {
+				t.Errorf("tables after the migration: %v", got)
+			}
+		})
+	}
 }
 
 // TestMigrateHashColumnsToBinary upgrades a MySQL/MariaDB database whose token hashes are
-// TINYBLOB columns with MariaDB's hash-only unique index (what the schema made before): the
-// migration turns them into BINARY(32) with a B-tree unique index, keeps every row, and a lookup
-// by the hash then reads the index instead of the whole table.
+// TINYBLOB columns with MariaDB's hash-only unique index (what the schema made before): adopting
+// it turns them into BINARY(32) with a B-tree unique index, keeps every row, and a lookup by the
+// hash then reads the index instead of the whole table.
 func TestMigrateHashColumnsToBinary(t *testing.T) {
-	db := storetest.Open(t, store.MySQL, storetest.Options{})
+	db := storetest.OpenLegacy(t, store.MySQL)
 	ctx := context.Background()
 	u := db.Client.User.Create().SetEmail("old@example.com").SetUsername("old").SaveX(ctx)
 	tables := []string{"sessions", "api_tokens", "email_tokens"}
@@ -391,7 +397,19 @@ func TestMigrateHashColumnsToBinary(t *testing.T) {
 		h := sha256.Sum256(fmt.Appendf(nil, "token-%d", i))
 		return h[:]
 	}
+	count := func(table string) int {
+		t.Helper()
+		var n int
+		if err := db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+table+"`").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
 	const rows = 300
+	before := map[string]int{}
+	for _, table := range tables {
+		before[table] = count(table) + rows
+	}
 	now := time.Now().UTC().Truncate(time.Second)
 	for i := 0; i < rows; i++ {
 		exec("INSERT INTO sessions (created_at, token_hash, user_id, method, expires_at, last_seen_at) VALUES (?, ?, ?, 'JWT', ?, ?)", now, hash(i), u.ID, now.Add(time.Hour), now)
@@ -425,13 +443,10 @@ func TestMigrateHashColumnsToBinary(t *testing.T) {
 		if typ, idx := columnType(table), indexType(table); typ != "binary(32)" || idx != "BTREE" {
 			t.Errorf("%s.token_hash after the migration: %s, index %s; want binary(32), BTREE", table, typ, idx)
 		}
+		if n := count(table); n != before[table] {
+			t.Errorf("%s has %d rows after the migration, want %d", table, n, before[table])
+		}
 		var n int
-		if err := db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+table+"`").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != rows {
-			t.Errorf("%s has %d rows after the migration, want %d", table, n, rows)
-		}
 		// Every row is found by its hash, through the unique index.
 		for _, i := range []int{0, rows / 2, rows - 1} {
 			q := "SELECT COUNT(*) FROM `" + table + "` WHERE `token_hash` = ?"

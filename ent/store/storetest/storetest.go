@@ -2,6 +2,8 @@
 // when TEST_MYSQL_DSN is set, on MySQL/MariaDB (a database created for the test and dropped after).
 // Under CI=true a missing TEST_MYSQL_DSN fails the test instead of skipping the MySQL backend.
 // SeedUsers fills a database with members and Snapshot tells whether a request wrote anything.
+// OpenLegacy gives a database as the releases before versioned migrations left it, and Layout
+// describes a database's schema for comparison.
 package storetest
 
 import (
@@ -54,6 +56,17 @@ func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 // Open returns a fresh migrated database on the backend, closed (and dropped) when the test ends.
 func Open(t testing.TB, backend string, opts Options) *store.DB {
 	t.Helper()
+	db := OpenEmpty(t, backend, opts)
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatalf("storetest: migrate %s: %v", backend, err)
+	}
+	return db
+}
+
+// OpenEmpty returns a fresh database on the backend without any table, closed (and dropped)
+// when the test ends.
+func OpenEmpty(t testing.TB, backend string, opts Options) *store.DB {
+	t.Helper()
 	ctx := context.Background()
 	var (
 		db  *store.DB
@@ -72,9 +85,6 @@ func Open(t testing.TB, backend string, opts Options) *store.DB {
 		t.Fatalf("storetest: open %s: %v", backend, err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("storetest: migrate %s: %v", backend, err)
-	}
 	return db
 }
 

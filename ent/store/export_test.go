@@ -1,0 +1,6 @@
+package store
+
+import "ariga.io/atlas/sql/migrate"
+
+// SetMigrations makes d migrate with the files of dir instead of the built-in ones.
+func SetMigrations(d *DB, dir migrate.Dir) { d.migrations = dir }
