@@ -162,7 +162,7 @@ func (p *serverProcess) procStatusKB(field string) int {
 	return 0
 }
 
-// inFlight reads the http_requests_in_flight gauge from /metrics, not counting the metrics request.
+// inFlight reads the community_http_requests_in_flight gauge from /metrics, not counting the metrics request.
 func (p *serverProcess) inFlight() (int, error) {
 	resp, err := http.Get(p.URL + "/metrics")
 	if err != nil {
@@ -171,12 +171,12 @@ func (p *serverProcess) inFlight() (int, error) {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "http_requests_in_flight "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), "community_http_requests_in_flight "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			return int(f) - 1, err
 		}
 	}
-	return 0, errors.New("no http_requests_in_flight in /metrics")
+	return 0, errors.New("no community_http_requests_in_flight in /metrics")
 }
 
 // waitInFlight waits until the server is serving at least n requests besides /metrics.
