@@ -124,9 +124,9 @@ func TestConnLimits(t *testing.T) {
 	})
 }
 
-// TestConnLimitsDocumented keeps the README's list of connection limits true.
+// TestConnLimitsDocumented keeps the list of connection limits in docs/SECURITY.md true.
 func TestConnLimitsDocumented(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	doc, err := os.ReadFile("docs/SECURITY.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +137,8 @@ func TestConnLimitsDocumented(t *testing.T) {
 		fmt.Sprintf("answer: %d s from the end of the headers (`WriteTimeout`)", int(l.Write.Seconds())),
 		fmt.Sprintf("next request: %d s (`IdleTimeout`)", int(l.Idle.Seconds())),
 	} {
-		if !strings.Contains(strings.Join(strings.Fields(string(readme)), " "), want) {
-			t.Errorf("README does not say %q", want)
+		if !strings.Contains(strings.Join(strings.Fields(string(doc)), " "), want) {
+			t.Errorf("docs/SECURITY.md does not say %q", want)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,12 +14,13 @@ import (
 	"github.com/community/sso/ent/store/storetest"
 )
 
-// TestReadmeFiltersUseIndexes runs the README's users and securityEvents queries on both backends,
-// against tables seeded with enough rows for the planner to tell a scan from a search, and
-// explains every statement they send: none may read the whole users or security_events table.
+// TestReadmeFiltersUseIndexes runs the users and securityEvents queries of the pages (docPages) on
+// both backends, against tables seeded with enough rows for the planner to tell a scan from a
+// search, and explains every statement they send: none may read the whole users or
+// security_events table.
 func TestReadmeFiltersUseIndexes(t *testing.T) {
 	const members, events = 3000, 12000
-	blocks := fencedBlocks(t, readFile(t, readmePath))
+	blocks := docBlocks(t)
 	for _, backend := range storetest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
@@ -44,17 +44,12 @@ func TestReadmeFiltersUseIndexes(t *testing.T) {
 					continue
 				}
 				n++
-				var vars map[string]any
-				if i+1 < len(blocks) && blocks[i+1].lang == "json" && blocks[i+1].start == b.end+2 {
-					if err := json.Unmarshal([]byte(blocks[i+1].text), &vars); err != nil {
-						t.Fatal(err)
-					}
-				}
+				vars := graphqlVariables(t, blocks, i)
 				log.Start()
 				r := app.gql(nil, token, b.text, vars)
 				stmts := log.StopWithArgs()
 				if len(r.Errors) > 0 {
-					t.Fatalf("%s:%d: %s", readmePath, b.start, r.Raw)
+					t.Fatalf("%s: %s", b.at(), r.Raw)
 				}
 				for _, s := range stmts {
 					if !strings.HasPrefix(s.Query, "SELECT") {
@@ -65,14 +60,14 @@ func TestReadmeFiltersUseIndexes(t *testing.T) {
 						t.Fatal(err)
 					}
 					plan, full := readsAll(steps, strings.Contains(s.Query, " WHERE "), "users", "security_events")
-					t.Logf("%s:%d: %s\n\t%s", readmePath, b.start, s.Query, strings.Join(plan, "\n\t"))
+					t.Logf("%s: %s\n\t%s", b.at(), s.Query, strings.Join(plan, "\n\t"))
 					if len(full) > 0 {
-						t.Errorf("%s:%d: a full scan (%s) in %s\n\tplan: %s", readmePath, b.start, strings.Join(full, "; "), s.Query, strings.Join(plan, "; "))
+						t.Errorf("%s: a full scan (%s) in %s\n\tplan: %s", b.at(), strings.Join(full, "; "), s.Query, strings.Join(plan, "; "))
 					}
 				}
 			}
 			if n < 3 {
-				t.Fatalf("only %d users or securityEvents queries found in %s", n, readmePath)
+				t.Fatalf("only %d users or securityEvents queries found in %s", n, strings.Join(docPages, ", "))
 			}
 		})
 	}
@@ -100,7 +95,7 @@ func seedMembersAndEvents(t *testing.T, db *store.DB, members, events int) {
 			}
 		}
 	}
-	// Pat, whom the README's examples name, has a few events among the others'.
+	// Pat, whom the examples name, has a few events among the others'.
 	pat := db.Client.User.Create().SetEmail("pat@example.com").SetUsername("pat").SaveX(ctx).ID
 	insert("INSERT INTO users (external_id, email, email_verified, name, username, tagline, picture, role, status, last_login_at, created_at, updated_at) VALUES ",
 		"(?, ?, true, ?, ?, '', '', ?, ?, ?, ?, ?)", members, func(i int) []any {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -13,18 +14,23 @@ import (
 	"github.com/community/sso/ent/store/storetest"
 )
 
-// The README is tested: every command and operation in it runs somewhere.
+// The README and the pages under docs/ are tested: every command and operation in them runs
+// somewhere. The pages are read in a fixed order, docPages: the README, then the docs pages in
+// the order docs/walkthrough.sh runs their commands.
 //
 //   - ```sh blocks: every command is run by docs/walkthrough.sh (which .ci/run runs after the
-//     tests) or by .ci/run itself, each block's commands in the block's order;
-//   - ```graphql blocks: run here, in order, as the walkthrough's admin, against a community like
-//     the one the walkthrough leaves behind; a ```json block right after one is its variables. A
-//     block answers no error unless its first line says "# error: CODE (extensions: key "value")";
+//     tests) or by .ci/run itself; each block's commands in the block's order, and each page's
+//     commands after those of the pages before it;
+//   - ```graphql blocks: run here, page after page and in order, as the walkthrough's admin,
+//     against a community like the one the walkthrough leaves behind; a ```json block right after
+//     one is its variables. A block answers no error unless its first line says
+//     "# error: CODE (extensions: key "value")";
 //   - other ```json blocks are answers the walkthrough shows: docs/walkthrough.sh checks each line;
 //   - the ```js block is docs/examples/sign.js, which the walkthrough runs.
 //
 // Plain ``` blocks are sample output for the eye only. Any other block language fails the test, so
-// nothing unverified slips in.
+// nothing unverified slips in. A docs page that is in neither docPages nor docPagesNotRun fails
+// TestReadmeDocPages, so a new page cannot slip past these tests either.
 
 const (
 	readmePath      = "README.md"
@@ -33,17 +39,41 @@ const (
 	signExamplePath = "docs/examples/sign.js"
 )
 
-// readmeRunByCI are README commands that need no other runner: CI runs them to run anything.
+// docPages are the Markdown files whose blocks CI runs, in the order docs/walkthrough.sh runs
+// their shell commands and TestReadmeGraphQL their GraphQL operations.
+var docPages = []string{
+	readmePath,
+	"docs/CONFIGURATION.md",
+	"docs/PROVIDERS.md",
+	"docs/API.md",
+	"docs/OPERATIONS.md",
+	"docs/SECURITY.md",
+	"docs/DEVELOPMENT.md",
+}
+
+// docPagesNotRun are the docs pages whose blocks no CI step runs, and why.
+var docPagesNotRun = map[string]string{
+	"docs/PERFORMANCE.md": "its commands reproduce the measurements (benchmarks and the load test, minutes each); .ci/run runs the load test and a short scale benchmark itself",
+}
+
+// readmeRunByCI are commands that need no other runner: CI runs them to run anything.
 var readmeRunByCI = map[string]string{
 	"bash .ci/run": "CI's own entry point",
 }
 
 // mdBlock is one fenced code block of a Markdown file.
 type mdBlock struct {
+	path       string // the file it is in
 	lang       string
 	text       string
 	start, end int // 1-based lines of the opening and closing fences
 }
+
+// at names the block's place for a test message.
+func (b mdBlock) at() string { return fmt.Sprintf("%s:%d", b.path, b.start) }
+
+// follows reports whether b is the block right after prev: same file, one blank line between.
+func (b mdBlock) follows(prev mdBlock) bool { return b.path == prev.path && b.start == prev.end+2 }
 
 func readFile(t *testing.T, path string) string {
 	t.Helper()
@@ -54,16 +84,16 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-// fencedBlocks returns the ``` blocks of a Markdown text.
-func fencedBlocks(t *testing.T, md string) []mdBlock {
+// fencedBlocks returns the ``` blocks of the Markdown file at path.
+func fencedBlocks(t *testing.T, path string) []mdBlock {
 	t.Helper()
 	var blocks []mdBlock
 	var cur *mdBlock
 	var body []string
-	for i, line := range strings.Split(md, "\n") {
+	for i, line := range strings.Split(readFile(t, path), "\n") {
 		switch {
 		case cur == nil && strings.HasPrefix(line, "```"):
-			cur = &mdBlock{lang: strings.TrimSpace(strings.TrimPrefix(line, "```")), start: i + 1}
+			cur = &mdBlock{path: path, lang: strings.TrimSpace(strings.TrimPrefix(line, "```")), start: i + 1}
 			body = nil
 		case cur != nil && strings.TrimSpace(line) == "```":
 			cur.end = i + 1
@@ -75,9 +105,33 @@ func fencedBlocks(t *testing.T, md string) []mdBlock {
 		}
 	}
 	if cur != nil {
-		t.Fatalf("%s: the block opened on line %d is not closed", readmePath, cur.start)
+		t.Fatalf("%s: the block opened on line %d is not closed", path, cur.start)
 	}
 	return blocks
+}
+
+// docBlocks returns the blocks of every page of docPages, in order.
+func docBlocks(t *testing.T) []mdBlock {
+	t.Helper()
+	var blocks []mdBlock
+	for _, page := range docPages {
+		blocks = append(blocks, fencedBlocks(t, page)...)
+	}
+	return blocks
+}
+
+// graphqlVariables returns the variables of the graphql block blocks[i]: the json block right
+// after it, if any.
+func graphqlVariables(t *testing.T, blocks []mdBlock, i int) map[string]any {
+	t.Helper()
+	if i+1 >= len(blocks) || blocks[i+1].lang != "json" || !blocks[i+1].follows(blocks[i]) {
+		return nil
+	}
+	var vars map[string]any
+	if err := json.Unmarshal([]byte(blocks[i+1].text), &vars); err != nil {
+		t.Fatalf("%s: the variables are not a JSON object: %v", blocks[i+1].at(), err)
+	}
+	return vars
 }
 
 // shellCommands splits shell text into commands: lines ending in a backslash joined with the
@@ -149,40 +203,47 @@ func runnables(text string) []string {
 	return out
 }
 
-// TestReadmeShellCommands checks that every command of the README's sh blocks is run by
-// docs/walkthrough.sh or .ci/run, and that CI runs the walkthrough.
+// TestReadmeShellCommands checks that every command of the pages' sh blocks is run by
+// docs/walkthrough.sh or .ci/run, the walkthrough running the pages in the order of docPages, and
+// that CI runs the walkthrough.
 func TestReadmeShellCommands(t *testing.T) {
-	blocks := fencedBlocks(t, readFile(t, readmePath))
 	script := runnables(readFile(t, walkthroughPath))
 	ci := runnables(readFile(t, ciRunPath))
 	if !slices.Contains(ci, "bash "+walkthroughPath) {
 		t.Errorf("%s does not run %q", ciRunPath, "bash "+walkthroughPath)
 	}
 	n := 0
-	for _, b := range blocks {
-		if b.lang != "sh" {
-			continue
-		}
-		at := -1 // where the block's previous command was found in the script
-		for _, cmd := range runnables(b.text) {
-			n++
-			if _, ok := readmeRunByCI[cmd]; ok {
+	before := -1 // the last line of the script that runs a command of the pages before this one
+	for _, page := range docPages {
+		last := before
+		for _, b := range fencedBlocks(t, page) {
+			if b.lang != "sh" {
 				continue
 			}
-			i := indexFrom(script, cmd, at+1)
-			switch {
-			case i >= 0:
-				at = i
-			case indexFrom(script, cmd, 0) >= 0:
-				t.Errorf("%s:%d: %s runs\n\t%s\nbefore the command above it in the block", readmePath, b.start, walkthroughPath, cmd)
-			case slices.Contains(ci, cmd):
-			default:
-				t.Errorf("%s:%d: no test or CI step runs\n\t%s\n(add it, as written, to %s)", readmePath, b.start, cmd, walkthroughPath)
+			at := before // where the block's previous command was found in the script
+			for _, cmd := range runnables(b.text) {
+				n++
+				if _, ok := readmeRunByCI[cmd]; ok {
+					continue
+				}
+				i := indexFrom(script, cmd, at+1)
+				switch {
+				case i >= 0:
+					at, last = i, max(last, i)
+				case indexFrom(script, cmd, before+1) >= 0:
+					t.Errorf("%s: %s runs\n\t%s\nbefore the command above it in the block", b.at(), walkthroughPath, cmd)
+				case indexFrom(script, cmd, 0) >= 0:
+					t.Errorf("%s: %s runs\n\t%s\nbefore the commands of the pages before %s (docPages: %s)", b.at(), walkthroughPath, cmd, page, strings.Join(docPages, ", "))
+				case slices.Contains(ci, cmd):
+				default:
+					t.Errorf("%s: no test or CI step runs\n\t%s\n(add it, as written, to %s)", b.at(), cmd, walkthroughPath)
+				}
 			}
 		}
+		before = last
 	}
-	if n < 30 {
-		t.Fatalf("only %d shell commands found in %s", n, readmePath)
+	if n < 45 {
+		t.Fatalf("only %d shell commands found in %s", n, strings.Join(docPages, ", "))
 	}
 }
 
@@ -195,11 +256,11 @@ func indexFrom(list []string, s string, from int) int {
 	return -1
 }
 
-// TestReadmeSnippets checks the README's other blocks: the Node.js example is the file the
+// TestReadmeSnippets checks the pages' other blocks: the Node.js example is the file the
 // walkthrough runs, the JSON answers are the ones the walkthrough checks, and no block is of a
 // language nothing verifies.
 func TestReadmeSnippets(t *testing.T) {
-	blocks := fencedBlocks(t, readFile(t, readmePath))
+	blocks := docBlocks(t)
 	scriptLines := map[string]bool{}
 	for _, l := range strings.Split(readFile(t, walkthroughPath), "\n") {
 		scriptLines[l] = true
@@ -212,24 +273,24 @@ func TestReadmeSnippets(t *testing.T) {
 		case "js":
 			js++
 			if b.text != sign {
-				t.Errorf("%s:%d: the js block differs from %s, which the walkthrough runs", readmePath, b.start, signExamplePath)
+				t.Errorf("%s: the js block differs from %s, which the walkthrough runs", b.at(), signExamplePath)
 			}
 		case "json":
-			if i > 0 && blocks[i-1].lang == "graphql" && b.start == blocks[i-1].end+2 {
+			if i > 0 && blocks[i-1].lang == "graphql" && b.follows(blocks[i-1]) {
 				continue // variables, run with their operation by TestReadmeGraphQL
 			}
 			for _, l := range strings.Split(strings.TrimSpace(b.text), "\n") {
 				answers++
 				if !scriptLines[l] {
-					t.Errorf("%s:%d: %s does not check the answer\n\t%s", readmePath, b.start, walkthroughPath, l)
+					t.Errorf("%s: %s does not check the answer\n\t%s", b.at(), walkthroughPath, l)
 				}
 			}
 		default:
-			t.Errorf("%s:%d: a %q block: nothing verifies it (use sh, graphql, json or js)", readmePath, b.start, b.lang)
+			t.Errorf("%s: a %q block: nothing verifies it (use sh, graphql, json or js)", b.at(), b.lang)
 		}
 	}
-	if js != 1 || answers < 8 {
-		t.Fatalf("found %d js blocks and %d JSON answers in %s", js, answers, readmePath)
+	if js != 1 || answers < 10 {
+		t.Fatalf("found %d js blocks and %d JSON answers in %s", js, answers, strings.Join(docPages, ", "))
 	}
 }
 
@@ -237,16 +298,16 @@ func TestReadmeSnippets(t *testing.T) {
 var expectedError = regexp.MustCompile(`^#\s*error:\s*([A-Z_]+)(.*)$`)
 var extensionPair = regexp.MustCompile(`(\w+) "([^"]*)"`)
 
-// TestReadmeGraphQL runs every graphql block of the README, in order, as the admin of a community
+// TestReadmeGraphQL runs every graphql block of the pages, in order, as the admin of a community
 // set up like the one the walkthrough leaves behind.
 func TestReadmeGraphQL(t *testing.T) {
-	blocks := fencedBlocks(t, readFile(t, readmePath))
+	blocks := docBlocks(t)
 	ctx := context.Background()
 	db := storetest.SQLite(t)
 	app := newApp(t, db, nil)
 
 	// The walkthrough's community: the bootstrap admin, then Kim, Pat and Sam as their sign-ins
-	// made them, and JWT SSO on. The README names their ids.
+	// made them, and JWT SSO on. The pages name their ids.
 	owner, err := auth.BootstrapAdmin(ctx, db.Client, "owner@example.com", "choose-a-long-password")
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +322,7 @@ func TestReadmeGraphQL(t *testing.T) {
 		ids = append(ids, u.ID)
 	}
 	if want := []int{38654705665, 38654705666, 38654705667, 38654705668}; !slices.Equal(ids, want) {
-		t.Fatalf("the users' ids are %v, the README's examples use %v", ids, want)
+		t.Fatalf("the users' ids are %v, the examples use %v", ids, want)
 	}
 	token, _, err := auth.NewAPIToken(ctx, db.Client, owner, "readme", nil)
 	if err != nil {
@@ -280,12 +341,7 @@ func TestReadmeGraphQL(t *testing.T) {
 			continue
 		}
 		n++
-		var vars map[string]any
-		if i+1 < len(blocks) && blocks[i+1].lang == "json" && blocks[i+1].start == b.end+2 {
-			if err := json.Unmarshal([]byte(blocks[i+1].text), &vars); err != nil {
-				t.Fatalf("%s:%d: the variables are not a JSON object: %v", readmePath, blocks[i+1].start, err)
-			}
-		}
+		vars := graphqlVariables(t, blocks, i)
 		wantCode, wantExt := "", map[string]string{}
 		if m := expectedError.FindStringSubmatch(strings.SplitN(b.text, "\n", 2)[0]); m != nil {
 			wantCode = m[1]
@@ -296,21 +352,21 @@ func TestReadmeGraphQL(t *testing.T) {
 		r := app.gql(nil, token, b.text, vars)
 		if wantCode == "" {
 			if len(r.Errors) > 0 || r.Status != 200 || len(r.Data) == 0 {
-				t.Errorf("%s:%d: the operation failed (%d): %s", readmePath, b.start, r.Status, r.Raw)
+				t.Errorf("%s: the operation failed (%d): %s", b.at(), r.Status, r.Raw)
 			}
 			continue
 		}
 		if r.Code() != wantCode {
-			t.Errorf("%s:%d: want error %s, got: %s", readmePath, b.start, wantCode, r.Raw)
+			t.Errorf("%s: want error %s, got: %s", b.at(), wantCode, r.Raw)
 			continue
 		}
 		for k, v := range wantExt {
 			if got := r.Errors[0].Extensions[k]; got != v {
-				t.Errorf("%s:%d: extensions.%s = %v, want %q", readmePath, b.start, k, got, v)
+				t.Errorf("%s: extensions.%s = %v, want %q", b.at(), k, got, v)
 			}
 		}
 	}
 	if n < 20 {
-		t.Fatalf("only %d graphql blocks found in %s", n, readmePath)
+		t.Fatalf("only %d graphql blocks found in %s", n, strings.Join(docPages, ", "))
 	}
 }

@@ -1,7 +1,7 @@
 // Command sso serves the community's GraphQL API and its single sign-on routes.
 //
-// Configuration comes from the environment (see README.md); with none, it serves on :8080 with
-// an embedded SQLite database in ./data.
+// Configuration comes from the environment (see docs/CONFIGURATION.md); with none, it serves on
+// :8080 with an embedded SQLite database in ./data.
 package main
 
 import (
@@ -302,7 +302,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 }
 
 // connLimits bound what one connection may hold of the server, so that slow or idle clients
-// cannot keep connections (and their goroutines and buffers) open: the README lists them.
+// cannot keep connections (and their goroutines and buffers) open: docs/SECURITY.md lists them.
 type connLimits struct {
 	// ReadHeader is how long a client may take to send its request line and headers.
 	ReadHeader time.Duration

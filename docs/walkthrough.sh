@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# The README's walkthrough and replica example, run as written: every command of the README's sh
-# blocks is in this file, in the README's order (readme_test.go checks that), each followed by a
-# check of what it printed.
+# The README's walkthrough and the docs pages' examples, run as written: every command of the sh
+# blocks of README.md and the docs pages is in this file, page after page in the order of
+# docPages in readme_test.go (README.md, docs/CONFIGURATION.md, ..., docs/OPERATIONS.md), each
+# followed by a check of what it printed. readme_test.go checks that.
 #
 # It starts the server with `go run .` on port 8080 over a SQLite database in a temporary folder
 # and, when MariaDB answers on 127.0.0.1:3306, two replicas on ports 8081 and 8082 over a new
-# database named `community`, dropped at the end. Needs Go, curl and openssl; the Node.js example
-# needs npm and the replicas the mariadb client: outside CI a part whose tools are missing is
-# skipped with a message, under CI=true it fails. .ci/run runs it after the tests.
+# database named `community`, and a server on port 8083 over its restored backup,
+# `community_restored`; both databases are dropped at the end. Needs Go, curl and openssl; the
+# Node.js example needs npm, the SQLite backup sqlite3, and the replicas and the MySQL backup the
+# mariadb client: outside CI a part whose tools are missing is skipped with a message, under
+# CI=true it fails. .ci/run runs it after the tests.
 # shellcheck disable=SC2016 # GraphQL variables ($id, $t) are meant literally in single quotes
 set -euo pipefail
 set -m # every server gets its own process group: stopping it stops `go run` and the server it ran
@@ -16,7 +19,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d)"
 OUT="$WORK/out"
 PIDS=()
-CREATED_DB=""
+CREATED_DBS=()
 OK=""
 CURRENT="" # the step running now
 PASSED=0
@@ -57,6 +60,20 @@ wait_ready() {
   done
   fail "the server did not get ready: $(tail -n 20 "$3")"
 }
+# stop_server PID: stop the server started as PID (its process group: `go run` and the server it
+# ran) with SIGTERM, and wait until every process of the group is gone.
+stop_server() {
+  local kept=() p
+  kill -TERM -- "-$1" 2>/dev/null || true
+  for _ in $(seq 1 120); do
+    kill -0 -- "-$1" 2>/dev/null || break
+    sleep 0.25
+  done
+  if kill -0 -- "-$1" 2>/dev/null; then fail "the server $1 did not stop"; fi
+  wait "$1" 2>/dev/null || true
+  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || kept+=("$p"); done
+  PIDS=("${kept[@]}")
+}
 cleanup() {
   local status=$?
   set +m
@@ -66,9 +83,9 @@ cleanup() {
     kill -KILL -- "-$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  if [ -n "$CREATED_DB" ]; then
-    mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $CREATED_DB" || true
-  fi
+  for db in "${CREATED_DBS[@]}"; do
+    mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $db" || true
+  done
   if [ -z "$OK" ]; then
     for f in "$WORK"/*.log; do
       [ -f "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }
@@ -210,19 +227,34 @@ for secret in "$TOKEN" "$JWT_SECRET" "$JWT" "$ADMIN_PASSWORD"; do
 done
 grep -qF '"query":"jwt=REDACTED&redirect_uri=/spaces/general"' "$WORK/server.log" || fail "the server log does not show the sign-in link, redacted"
 
-step "replicas on MySQL/MariaDB"
-if ! command -v mariadb >/dev/null; then
-  skip_or_fail "the replica example needs the mariadb client"
+step "docs/CONFIGURATION.md: --help and version"
+cd "$ROOT"
+go run . --help >"$OUT"
+expect 'migrate status'
+expect 'DATABASE_URL               sqlite://data/community.db'
+expect 'NAME_FILE'
+go run . version >"$OUT"
+expect_lines <<<'sso (devel)'
+grep -qx 'go1\.[0-9.]*' "$OUT" || fail "version prints no Go version: $(cat "$OUT")"
+
+step "docs/OPERATIONS.md: replicas on MySQL/MariaDB"
+MARIADB="" # set when the MySQL/MariaDB parts run
+if ! command -v mariadb >/dev/null || ! command -v mariadb-dump >/dev/null; then
+  skip_or_fail "the replica and backup examples need the mariadb client (mariadb, mariadb-dump)"
 elif ! mariadb -h 127.0.0.1 -u root -e 'SELECT 1' >/dev/null 2>&1; then
   skip_or_fail "the replica example needs MariaDB on 127.0.0.1:3306 (root, no password)"
 elif [ -n "$(mariadb -h 127.0.0.1 -u root -N -e "SHOW DATABASES LIKE 'community'")" ]; then
   skip_or_fail "a database named community already exists on 127.0.0.1:3306; the replica example creates it"
-elif curl -s -o /dev/null --max-time 2 http://localhost:8081/ || curl -s -o /dev/null --max-time 2 http://localhost:8082/; then
-  skip_or_fail "port 8081 or 8082 is in use"
+elif [ -n "$(mariadb -h 127.0.0.1 -u root -N -e "SHOW DATABASES LIKE 'community\_restored'")" ]; then
+  skip_or_fail "a database named community_restored already exists on 127.0.0.1:3306; the backup example creates it"
+elif curl -s -o /dev/null --max-time 2 http://localhost:8081/ || curl -s -o /dev/null --max-time 2 http://localhost:8082/ ||
+  curl -s -o /dev/null --max-time 2 http://localhost:8083/; then
+  skip_or_fail "port 8081, 8082 or 8083 is in use"
 else
+  MARIADB=yes
   cd "$ROOT"
   mariadb -h 127.0.0.1 -u root -e 'CREATE DATABASE community CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
-  CREATED_DB=community
+  CREATED_DBS+=(community)
   export DATABASE_URL='mysql://root@tcp(127.0.0.1:3306)/community?parseTime=true'
   # shellcheck disable=SC2155 # the README's line, as written
   export SECRET_KEY="$(openssl rand -base64 32)"
@@ -241,7 +273,7 @@ else
 {"data":{"me":{"email":"owner@example.com"}}}
 JSON
 
-  step "migrations"
+  step "docs/OPERATIONS.md: migrations"
   cd "$ROOT"
   go run . migrate status >"$OUT"
   expect 'current version: '
@@ -250,7 +282,64 @@ JSON
   expect_lines <<<'nothing to apply'
 fi
 
+step "docs/OPERATIONS.md: backups on SQLite"
+if ! command -v sqlite3 >/dev/null; then
+  skip_or_fail "the SQLite backup example needs the sqlite3 command (Debian: apt-get install sqlite3)"
+else
+  cd "$WORK" # the folder the server of step 1 keeps its data in: data/community.db
+  mkdir -p -m 700 backup
+  sqlite3 data/community.db ".backup backup/community.db"
+  cp -p data/secret.key backup/secret.key
+  [ "$(stat -c %a backup backup/secret.key)" = $'700\n600' ] || fail "backup/ and its key are not private: $(ls -la backup)"
+  sqlite3 data/community.db "VACUUM INTO 'backup/community-compact.db'"
+  sqlite3 backup/community.db "PRAGMA integrity_check" >"$OUT"
+  expect_lines <<<'ok'
+  sqlite3 backup/community-compact.db "PRAGMA integrity_check" >"$OUT"
+  expect_lines <<<'ok'
+  # A change after the backup, which restoring it takes back.
+  gql 'mutation { createSpace(input: {name: "After the backup", slug: "after-backup"}) { slug } }' >"$OUT"
+  expect '"slug":"after-backup"'
+  stop_server "${PIDS[0]}"
+  rm -f data/community.db-wal data/community.db-shm
+  cp backup/community.db data/community.db
+  cp -p backup/secret.key data/secret.key
+  # The same server again, on the restored folder (the replicas' part exported another database and key).
+  cd "$ROOT"
+  env -u SECRET_KEY DATABASE_URL="sqlite://$WORK/data/community.db" go run . >"$WORK/restored.log" 2>&1 &
+  PIDS+=("$!")
+  wait_ready http://localhost:8080 "$!" "$WORK/restored.log"
+  cd "$WORK"
+  gql '{ me { email } spaces(first: 10) { edges { node { slug } } } }' >"$OUT"
+  expect_lines <<<'{"data":{"me":{"email":"owner@example.com"},"spaces":{"edges":[]}}}'
+  # The JWT SSO secret, sealed in the database, opens with the restored key: Pat signs in again.
+  curl -s -o /dev/null -w '%{http_code}\n' "http://localhost:8080/api/auth/sso?jwt=$(sign_jwt cust-1001 pat@example.com 'Pat Doe')" >"$OUT"
+  expect_lines <<<'303'
+fi
+
+if [ -n "$MARIADB" ]; then
+  step "docs/OPERATIONS.md: backups on MySQL/MariaDB"
+  cd "$WORK"
+  mariadb-dump -h 127.0.0.1 -u root --single-transaction --hex-blob community > community.sql
+  grep -q 'CREATE TABLE `atlas_schema_revisions`' community.sql || fail "the dump has no atlas_schema_revisions table"
+  mariadb -h 127.0.0.1 -u root -e 'CREATE DATABASE community_restored CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
+  CREATED_DBS+=(community_restored)
+  mariadb -h 127.0.0.1 -u root community_restored < community.sql
+  cd "$ROOT"
+  DATABASE_URL='mysql://root@tcp(127.0.0.1:3306)/community_restored?parseTime=true' go run . migrate status >"$OUT"
+  expect 'current version: '
+  expect_lines <<<'pending: none'
+  ADDR=:8083 DATABASE_URL='mysql://root@tcp(127.0.0.1:3306)/community_restored?parseTime=true' go run . >"$WORK/restored-mysql.log" 2>&1 &
+  PIDS+=("$!")
+  curl -s --retry 60 --retry-connrefused --retry-delay 1 localhost:8083/readyz >"$OUT"
+  expect_lines <<<'ready'
+  cd "$WORK"
+  curl -s -b replica.txt localhost:8083/graphql -H 'Content-Type: application/json' -d '{"query":"{ me { email } }"}' >"$OUT"
+  expect_lines <<'JSON'
+{"data":{"me":{"email":"owner@example.com"}}}
+JSON
+fi
+
 if [ -n "$CURRENT" ]; then PASSED=$((PASSED + 1)); fi
 OK=yes
-echo "walkthrough: every README command ran as documented"
+echo "walkthrough: every command of the README and the docs pages ran as documented"
 echo "walkthrough: $PASSED passed, 0 failed, $SKIPPED skipped"
