@@ -64,13 +64,13 @@ wait_ready() {
 # ran) with SIGTERM, and wait until every process of the group is gone.
 stop_server() {
   local kept=() p
+  disown "$1" # no job notice: the end is expected
   kill -TERM -- "-$1" 2>/dev/null || true
   for _ in $(seq 1 120); do
     kill -0 -- "-$1" 2>/dev/null || break
     sleep 0.25
   done
   if kill -0 -- "-$1" 2>/dev/null; then fail "the server $1 did not stop"; fi
-  wait "$1" 2>/dev/null || true
   for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || kept+=("$p"); done
   PIDS=("${kept[@]}")
 }
