@@ -337,10 +337,12 @@ func TestEdgeNginx(t *testing.T) {
 	gql(`mutation { updateAuthSettings(input: {emailPasswordEnabled: false}) { emailPasswordEnabled } }`)
 	gql(`mutation { createSpace(input: {name: "General", slug: "general"}) { id } }`)
 
-	// The frontend comes with the policy it runs under.
-	front := app.get(admin, "/")
-	if front.Status != http.StatusOK || !strings.Contains(front.Header.Get("Content-Security-Policy"), "script-src 'self'") || !strings.Contains(front.Body, `<script src="/app.js"`) {
-		t.Fatalf("GET / through nginx: %d %q\n%s", front.Status, front.Header.Get("Content-Security-Policy"), front.Body)
+	// The frontend comes with the policy it runs under, at / and at the paths of its own pages.
+	for _, path := range []string{"/", "/spaces/general"} {
+		front := app.get(admin, path)
+		if front.Status != http.StatusOK || !strings.Contains(front.Header.Get("Content-Security-Policy"), "script-src 'self'") || !strings.Contains(front.Body, `<script src="/app.js"`) {
+			t.Fatalf("GET %s through nginx: %d %q\n%s", path, front.Status, front.Header.Get("Content-Security-Policy"), front.Body)
+		}
 	}
 
 	// The member's browser opens the community: signed out, the sign-in button.
@@ -374,6 +376,7 @@ func TestEdgeNginx(t *testing.T) {
 	if other := browserCookie(t, ctx, public, "community_session"); other != nil {
 		t.Fatalf("a cookie without the prefix: %+v", other)
 	}
+	// The sign-in was recorded under the browser's address, not nginx's.
 	login, err := db.Client.SecurityEvent.Query().Where(securityevent.Type("LOGIN_SUCCEEDED"), securityevent.Method("JWT")).Only(context.Background())
 	if err != nil || login.IP != "127.0.0.1" {
 		t.Fatalf("the sign-in's security event: %+v %v, want the browser's address", login, err)
@@ -442,6 +445,15 @@ func TestEdgeNginx(t *testing.T) {
 	inTab(t, ctx, "see the admin", chromedp.WaitVisible(chromedp.CSS("#signed-in")))
 	if r := guess(22); r.Status != http.StatusTooManyRequests {
 		t.Fatalf("the attacker after the member's login: %d, want 429", r.Status)
+	}
+
+	// nginx's access log has the browser's requests, but not the sign-in link's token.
+	access, err := os.ReadFile(filepath.Join(ngx, "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(access), `"GET /app.js HTTP/1.1" 200`) || strings.Contains(string(access), "jwt=") {
+		t.Fatalf("nginx's access log:\n%s", access)
 	}
 
 	// Both replicas served, and every request either logged came from a client's address.
