@@ -183,8 +183,8 @@ func startNginx(t *testing.T, ln net.Listener, values map[string]string, roots *
 		global += " user root;"
 	}
 	cmd := exec.Command(bin, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log"), "-g", global)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	stderr := &webtest.LogBuffer{}
+	cmd.Stdout, cmd.Stderr = stderr, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its workers go with it
 	errorLog := func() string {
 		b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
@@ -206,7 +206,7 @@ func startNginx(t *testing.T, ln net.Listener, values map[string]string, roots *
 		}
 	})
 
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	ready := "https://" + values["LISTEN"] + "/readyz"
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		select {
@@ -265,7 +265,7 @@ func TestEdgeNginx(t *testing.T) {
 	nginxPath(t)
 	dsn := storetest.NewMySQLDatabase(t)
 	cert := newEdgeCert(t, t.TempDir())
-	// Chromium trusts this certificate's key, and no other certificate error.
+	// Chromium accepts this certificate, by its key, and no other.
 	ctx := newChrome(t, chromedp.Flag("ignore-certificate-errors-spki-list", cert.SPKI))
 
 	// The port nginx will listen on, held until nginx starts: the replicas need PUBLIC_URL first.
