@@ -63,8 +63,8 @@ func chromePath(t testing.TB) string {
 
 // newChrome starts a headless Chromium for this test and returns the context of one tab. The
 // browser (and its temporary profile) goes away when the test ends. Run other tabs of the same
-// browser with chromedp.NewContext(ctx).
-func newChrome(t testing.TB) context.Context {
+// browser with chromedp.NewContext(ctx). flags add to the usual command line.
+func newChrome(t testing.TB, flags ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromePath(t)),
@@ -73,6 +73,7 @@ func newChrome(t testing.TB) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.WindowSize(1024, 768),
 	)
+	opts = append(opts, flags...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {

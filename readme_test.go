@@ -19,8 +19,9 @@ import (
 // the order docs/walkthrough.sh runs their commands.
 //
 //   - ```sh blocks: every command is run by docs/walkthrough.sh (which .ci/run runs after the
-//     tests) or by .ci/run itself; each block's commands in the block's order, and each page's
-//     commands after those of the pages before it;
+//     tests), by .ci/run itself or by .ci/image-check (which .ci/run runs too); each block's
+//     commands in the block's order, and each page's commands in the walkthrough after those of
+//     the pages before it; but podman and docker commands (readmeContainerRuntimes);
 //   - ```graphql blocks: run here, page after page and in order, as the walkthrough's admin,
 //     against a community like the one the walkthrough leaves behind; a ```json block right after
 //     one is its variables. A block answers no error unless its first line says
@@ -36,6 +37,7 @@ const (
 	readmePath      = "README.md"
 	walkthroughPath = "docs/walkthrough.sh"
 	ciRunPath       = ".ci/run"
+	imageCheckPath  = ".ci/image-check"
 	signExamplePath = "docs/examples/sign.js"
 )
 
@@ -60,6 +62,12 @@ var docPagesNotRun = map[string]string{
 var readmeRunByCI = map[string]string{
 	"bash .ci/run": "CI's own entry point",
 }
+
+// readmeContainerRuntimes are the commands that start a container: no runtime can run one on the
+// CI machine (no cgroup controller to give it), so the run example of docs/OPERATIONS.md is not
+// run; .ci/image-check starts the server from the image's root filesystem, as the image says,
+// instead.
+var readmeContainerRuntimes = []string{"podman ", "docker "}
 
 // mdBlock is one fenced code block of a Markdown file.
 type mdBlock struct {
@@ -178,7 +186,7 @@ var (
 )
 
 // runnable drops what only decides where a command's output goes or whether it runs in the
-// background: trailing redirections and a trailing &. The script may send the output of a README
+// background: trailing redirections and a trailing &. The script may send the output of a page's
 // command to a file it checks, or start a server in the background.
 func runnable(cmd string) string {
 	for {
@@ -204,14 +212,17 @@ func runnables(text string) []string {
 }
 
 // TestReadmeShellCommands checks that every command of the pages' sh blocks is run by
-// docs/walkthrough.sh or .ci/run, the walkthrough running the pages in the order of docPages, and
-// that CI runs the walkthrough.
+// docs/walkthrough.sh, .ci/run or .ci/image-check, the walkthrough running the pages in the order
+// of docPages, and that CI runs the two scripts.
 func TestReadmeShellCommands(t *testing.T) {
 	script := runnables(readFile(t, walkthroughPath))
 	ci := runnables(readFile(t, ciRunPath))
-	if !slices.Contains(ci, "bash "+walkthroughPath) {
-		t.Errorf("%s does not run %q", ciRunPath, "bash "+walkthroughPath)
+	for _, path := range []string{walkthroughPath, imageCheckPath} {
+		if !slices.Contains(ci, "bash "+path) {
+			t.Errorf("%s does not run %q", ciRunPath, "bash "+path)
+		}
 	}
+	ci = append(ci, runnables(readFile(t, imageCheckPath))...)
 	n := 0
 	before := -1 // the last line of the script that runs a command of the pages before this one
 	for _, page := range docPages {
@@ -235,6 +246,7 @@ func TestReadmeShellCommands(t *testing.T) {
 				case indexFrom(script, cmd, 0) >= 0:
 					t.Errorf("%s: %s runs\n\t%s\nbefore the commands of the pages before %s (docPages: %s)", b.at(), walkthroughPath, cmd, page, strings.Join(docPages, ", "))
 				case slices.Contains(ci, cmd):
+				case slices.ContainsFunc(readmeContainerRuntimes, func(p string) bool { return strings.HasPrefix(cmd, p) }):
 				default:
 					t.Errorf("%s: no test or CI step runs\n\t%s\n(add it, as written, to %s)", b.at(), cmd, walkthroughPath)
 				}

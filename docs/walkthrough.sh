@@ -157,10 +157,10 @@ else
   set -e
   if [ "$npm_status" = 0 ]; then
     LINK=$(JWT_SECRET=$JWT_SECRET COMMUNITY_URL=http://localhost:8080 node sign.js)
-    case "$LINK" in http://localhost:8080/api/auth/sso?jwt=ey*'&redirect_uri=%2Fspaces%2Fgeneral') ;; *) fail "sign.js printed '$LINK'" ;; esac
+    case "$LINK" in http://localhost:8080/api/auth/sso?jwt=ey*'&redirect_uri=%2F') ;; *) fail "sign.js printed '$LINK'" ;; esac
     curl -s -o /dev/null -w '%{http_code} %{redirect_url}\n' "$LINK" >"$OUT"
     expect_lines <<'TEXT'
-303 http://localhost:8080/spaces/general
+303 http://localhost:8080/
 TEXT
     KIM=signed-in
   else
@@ -185,9 +185,9 @@ JWT=$(sign_jwt cust-1001 pat@example.com 'Pat Doe')
 case "$JWT" in ey*.ey*.?*) ;; *) fail "sign_jwt printed '$JWT'" ;; esac
 
 step "5. open the link"
-curl -s -i -c pat.txt "http://localhost:8080/api/auth/sso?jwt=$JWT&redirect_uri=/spaces/general" >"$OUT"
+curl -s -i -c pat.txt "http://localhost:8080/api/auth/sso?jwt=$JWT&redirect_uri=/" >"$OUT"
 expect 'HTTP/1.1 303 See Other'
-expect 'Location: /spaces/general'
+expect $'Location: /\r'
 expect 'Set-Cookie: community_session='
 expect 'HttpOnly; SameSite=Lax'
 curl -s -b pat.txt http://localhost:8080/graphql -H 'Content-Type: application/json' -d '{"query":"{ me { externalId email name role } }"}' >"$OUT"
@@ -216,16 +216,16 @@ gql 'mutation($id: ID!) { updateUser(id: $id, input: {externalId: "cust-1002"}) 
 expect_lines <<'JSON'
 {"data":{"updateUser":{"email":"sam@example.com","externalId":"cust-1002"}}}
 JSON
-curl -s -o /dev/null -w '%{http_code} %{redirect_url}\n' "http://localhost:8080/api/auth/sso?jwt=$(sign_jwt cust-1002 sam@example.com 'Sam Lee')&redirect_uri=/welcome" >"$OUT"
+curl -s -o /dev/null -w '%{http_code} %{redirect_url}\n' "http://localhost:8080/api/auth/sso?jwt=$(sign_jwt cust-1002 sam@example.com 'Sam Lee')&redirect_uri=/" >"$OUT"
 expect_lines <<'TEXT'
-303 http://localhost:8080/welcome
+303 http://localhost:8080/
 TEXT
 
 step "the server log carries no token, secret or password"
 for secret in "$TOKEN" "$JWT_SECRET" "$JWT" "$ADMIN_PASSWORD"; do
   if grep -qF -- "$secret" "$WORK/server.log"; then fail "the server log shows a secret"; fi
 done
-grep -qF '"query":"jwt=REDACTED&redirect_uri=/spaces/general"' "$WORK/server.log" || fail "the server log does not show the sign-in link, redacted"
+grep -qF '"query":"jwt=REDACTED&redirect_uri=/"' "$WORK/server.log" || fail "the server log does not show the sign-in link, redacted"
 
 step "docs/CONFIGURATION.md: --help and version"
 cd "$ROOT"

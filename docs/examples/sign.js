@@ -19,4 +19,4 @@ function communityLoginUrl(member, returnTo) {
 }
 
 // In a web app: res.redirect(communityLoginUrl(req.user, req.query.referrer_uri));
-console.log(communityLoginUrl({ id: 1003, email: "kim@example.com", name: "Kim Park" }, "/spaces/general"));
+console.log(communityLoginUrl({ id: 1003, email: "kim@example.com", name: "Kim Park" }, "/"));
