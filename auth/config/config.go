@@ -315,6 +315,9 @@ func LoadDatabase(getenv func(string) string) (Database, string, error) {
 		getenv = os.Getenv
 	}
 	l := &loader{getenv: getenv}
+	if l.readFiles("DATABASE_URL"); len(l.problems) > 0 {
+		return Database{}, "", &Error{Problems: l.problems}
+	}
 	u := l.get("DATABASE_URL")
 	if u == "" {
 		u = DefaultDatabaseURL
@@ -334,7 +337,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	// Problems are listed in the order the variables are documented.
 	l := &loader{getenv: getenv}
-	l.readFiles()
+	l.readFiles(FileVars...)
 	c := &Config{Addr: l.addr(), PublicURL: l.publicURL()}
 	c.DatabaseURL = l.get("DATABASE_URL")
 	if c.DatabaseURL == "" {
@@ -401,11 +404,11 @@ var FileVars = []string{"DATABASE_URL", "SECRET_KEY", "ADMIN_PASSWORD", "SMTP_PA
 // maxSecretFile bounds what a NAME_FILE may hold.
 const maxSecretFile = 64 << 10
 
-// readFiles reads the FileVars given as NAME_FILE. Setting both NAME and NAME_FILE is a
+// readFiles reads those of names (FileVars) given as NAME_FILE. Setting both NAME and NAME_FILE is a
 // problem, as is a file that cannot be read or is larger than maxSecretFile; a problem names the
 // file, never what it holds. One trailing line break is not part of the value.
-func (l *loader) readFiles() {
-	for _, name := range FileVars {
+func (l *loader) readFiles(names ...string) {
+	for _, name := range names {
 		path := strings.TrimSpace(l.getenv(name + "_FILE"))
 		if path == "" {
 			continue

@@ -912,4 +912,16 @@ func TestLoadDatabase(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Errorf("bad URL: %v", err)
 	}
+	// The commands read DATABASE_URL_FILE as the server does, and no other secret's file.
+	file := filepath.Join(dir, "db-url")
+	if err := os.WriteFile(file, []byte("mysql://bob:hunter2hunter2@tcp(db:3306)/fromfile\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, shown, err = LoadDatabase(env(map[string]string{"DATABASE_URL_FILE": file, "SECRET_KEY_FILE": filepath.Join(dir, "nope")}))
+	if err != nil || db.Driver != MySQL || shown != "mysql://bob:***@tcp(db:3306)/fromfile" {
+		t.Errorf("DATABASE_URL_FILE: %+v, %q, %v", db, shown, err)
+	}
+	if _, _, err = LoadDatabase(env(map[string]string{"DATABASE_URL_FILE": filepath.Join(dir, "nope")})); err == nil || !strings.Contains(err.Error(), "DATABASE_URL_FILE") {
+		t.Errorf("a missing DATABASE_URL_FILE: %v", err)
+	}
 }
