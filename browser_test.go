@@ -43,21 +43,29 @@ const browserStepTimeout = 30 * time.Second
 // usual names found. Without one the test skips, or fails under CI=true.
 func chromePath(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("CHROME_PATH"); p != "" {
+	return toolPath(t, "browser test", "Chromium", "CHROME_PATH", "apt-get install -y chromium",
+		"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+}
+
+// toolPath returns the executable of a tool a whole-binary test (what) drives: $env, else the
+// first of names found. Without one the test skips, or fails under CI=true, where it must run.
+func toolPath(t testing.TB, what, tool, env, install string, names ...string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("CHROME_PATH=%s: %v", p, err)
+			t.Fatalf("%s=%s: %v", env, p, err)
 		}
 		return p
 	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+	for _, name := range names {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatal("browser test: Chromium not found (apt-get install -y chromium, or set CHROME_PATH); under CI=true browser tests must run")
+		t.Fatalf("%s: %s not found (%s, or set %s); under CI=true it must run", what, tool, install, env)
 	}
-	t.Skip("browser test skipped: Chromium not found (apt-get install -y chromium, or set CHROME_PATH)")
+	t.Skipf("%s skipped: %s not found (%s, or set %s)", what, tool, install, env)
 	return ""
 }
 

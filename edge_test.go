@@ -63,22 +63,7 @@ const (
 // Without one the test skips, or fails under CI=true.
 func nginxPath(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("NGINX_PATH"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("NGINX_PATH=%s: %v", p, err)
-		}
-		return p
-	}
-	for _, name := range []string{"/usr/sbin/nginx", "nginx"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("edge test: nginx not found (apt-get install -y nginx, or set NGINX_PATH); under CI=true it must run")
-	}
-	t.Skip("edge test skipped: nginx not found (apt-get install -y nginx, or set NGINX_PATH)")
-	return ""
+	return toolPath(t, "edge test", "nginx", "NGINX_PATH", "apt-get install -y nginx", "/usr/sbin/nginx", "nginx")
 }
 
 // edgeCert is a self-signed certificate for 127.0.0.1 and localhost, in PEM files.

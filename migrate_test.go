@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/community/sso/ent/migrate/migrations"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 )
@@ -66,16 +65,8 @@ func runArgs(env map[string]string, args ...string) (int, string) {
 
 func migrationNames(t *testing.T, backend string) []string {
 	t.Helper()
-	dir, err := migrations.Dir(store.DialectOf(backend))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := dir.Files()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var names []string
-	for _, f := range files {
+	for _, f := range storetest.MigrationFiles(t, backend) {
 		names = append(names, f.Name())
 	}
 	return names

@@ -24,20 +24,7 @@ import (
 // baselineName is the name of the first migration file.
 func baselineName(t *testing.T, backend string) string {
 	t.Helper()
-	return migrationFiles(t, backend)[0].Name()
-}
-
-func migrationFiles(t *testing.T, backend string) []migrate.File {
-	t.Helper()
-	dir, err := migrations.Dir(store.DialectOf(backend))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := dir.Files()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
+	return storetest.MigrationFiles(t, backend)[0].Name()
 }
 
 // tableRows dumps every row of every table but the revisions, in a stable order.
@@ -102,7 +89,7 @@ func TestUpgrade(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
 			base := baselineName(t, backend)
-			files := migrationFiles(t, backend)
+			files := storetest.MigrationFiles(t, backend)
 
 			fresh := storetest.OpenEmpty(t, backend, storetest.Options{})
 			st, err := fresh.MigrationStatus(ctx)
@@ -199,7 +186,7 @@ func TestMigrationStatusAheadAndDirty(t *testing.T) {
 
 		// A file whose second statement fails.
 		dir := &migrate.MemDir{}
-		files := migrationFiles(t, db.Driver)
+		files := storetest.MigrationFiles(t, db.Driver)
 		broken := migrate.NewLocalFile("99990101000000_broken.sql", []byte("CREATE TABLE `extra` (`id` integer NOT NULL);\nINSERT INTO `no_such_table` VALUES (1);\n"))
 		if err := dir.CopyFiles(append(slices.Clone(files), broken)); err != nil {
 			t.Fatal(err)
@@ -371,7 +358,7 @@ func TestConcurrentAdoption(t *testing.T) {
 // TestMigrateRefusesABrokenSum: a migration file edited without its sum file stops the migration.
 func TestMigrateRefusesABrokenSum(t *testing.T) {
 	db := storetest.OpenEmpty(t, store.SQLite, storetest.Options{})
-	files := migrationFiles(t, store.SQLite)
+	files := storetest.MigrationFiles(t, store.SQLite)
 	dir := &migrate.MemDir{}
 	if err := dir.CopyFiles(files); err != nil {
 		t.Fatal(err)

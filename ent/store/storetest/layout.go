@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"ariga.io/atlas/sql/migrate"
+	"github.com/community/sso/ent/migrate/migrations"
 	"github.com/community/sso/ent/store"
 )
 
@@ -71,4 +73,19 @@ func Layout(t testing.TB, db *store.DB) string {
 		rows.Close()
 	}
 	return b.String()
+}
+
+// MigrationFiles returns the migration files of backend (store.SQLite or store.MySQL), in the
+// order they run.
+func MigrationFiles(t testing.TB, backend string) []migrate.File {
+	t.Helper()
+	dir, err := migrations.Dir(store.DialectOf(backend))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := dir.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
