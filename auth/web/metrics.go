@@ -67,7 +67,20 @@ func (m *Metrics) Login(method, result string) {
 	if m == nil {
 		return
 	}
-	m.logins.WithLabelValues(strings.ToLower(method), strings.ToLower(result)).Inc()
+	m.logins.WithLabelValues(lower(method), lower(result)).Inc()
+}
+
+// lower is strings.ToLower, without an allocation for the login methods' constants.
+func lower(s string) string {
+	switch s {
+	case "JWT":
+		return "jwt"
+	case "OAUTH2":
+		return "oauth2"
+	case "PASSWORD":
+		return "password"
+	}
+	return strings.ToLower(s)
 }
 
 // routeLabel is a mux pattern without its method: "GET /users/{id}" → "/users/{id}" (the method

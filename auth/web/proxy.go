@@ -69,6 +69,9 @@ type client struct {
 // change nothing: the client is the peer, and https means a TLS connection.
 func TrustProxies(proxies Proxies) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
+		if len(proxies) == 0 {
+			return next // ClientIP and IsHTTPS read the connection itself
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c := proxies.client(r)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, c)))
