@@ -39,10 +39,6 @@ import (
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/graph"
 	"github.com/community/sso/graph/playground"
-
-	// Trusted roots for the calls to identity providers where the system has none, as in the
-	// container image (Containerfile): x509.SetFallbackRoots, used only without system roots.
-	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 func main() {
