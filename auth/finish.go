@@ -40,7 +40,7 @@ type TokenLogin struct {
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	User      struct {
-		// ID is the member's id as the GraphQL API shows it (the decimal row id, graphql.IntID).
+		// ID is the member's id as the GraphQL API shows it (User.id: the ent id in decimal, graphql.IntID).
 		ID string `json:"id"`
 	} `json:"user"`
 }
