@@ -76,4 +76,21 @@ func TestGraphQLCrossOrigin(t *testing.T) {
 	if r := app.do(nil, req); r.Status != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Methods") == "" {
 		t.Fatalf("preflight: %d %v", r.Status, r.Header)
 	}
+	// A bearer token without the session cookie is no cookie request: it passes from any site
+	// (auth.Sessions.CrossOrigin; the app session tokens are tested in auth/jwtsso).
+	tok, _ := graphtest.Dig(app.gql(c, "", graphtest.CreateAPIToken, map[string]any{"name": "app"}).Data, "createApiToken", "token").(string)
+	req, _ = http.NewRequest(http.MethodPost, app.URL+"/graphql", strings.NewReader(`{"query":"{ me { email } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if r := app.do(nil, req); r.Status != 200 || !strings.Contains(r.Body, `"email":"admin@example.com"`) {
+		t.Fatalf("bearer from another site: %d %s", r.Status, r.Body)
+	}
+	// The app token endpoint is served (JWT SSO is off here).
+	req, _ = http.NewRequest(http.MethodPost, app.URL+"/api/auth/sso/token", strings.NewReader(`{"jwt":"x"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if r := app.do(nil, req); r.Status != http.StatusNotFound || !strings.Contains(r.Body, `"code":"SSO_DISABLED"`) {
+		t.Fatalf("token endpoint: %d %s", r.Status, r.Body)
+	}
 }

@@ -374,7 +374,8 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		Namespace: web.Namespace, Name: "password_hashes_in_flight", Help: "Password hashes (argon2id) being computed for requests.",
 	}, func() float64 { return float64(passwords.InUse()) }))
 
-	// Cross-site form posts are refused; the API also trusts the CORS origins.
+	// Cross-site form posts are refused; the API also trusts the CORS origins. Requests with a
+	// bearer token and no session cookie pass both (auth.Sessions.CrossOrigin).
 	forms := http.NewCrossOriginProtection()
 	forms.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth.RenderMessage(w, log, http.StatusForbidden, auth.Message{
@@ -382,15 +383,10 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 			Hint: "Go back to the community and try again from there.", Code: "CROSS_SITE_REQUEST", Alert: true,
 		})
 	}))
-	api := http.NewCrossOriginProtection()
-	for _, o := range cfg.CORSOrigins {
-		if err := api.AddTrustedOrigin(o); err != nil {
-			return nil, fmt.Errorf("routes: %w", err)
-		}
+	api, err := graph.CrossOriginProtection(cfg.CORSOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
 	}
-	api.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		graph.WriteError(w, http.StatusForbidden, graph.CodeForbidden, "cross-origin requests from this origin are not allowed; list it in CORS_ORIGINS")
-	}))
 
 	provisioner := &provision.Provisioner{DB: db, Sessions: sessions, Log: log}
 	discovery := &oauth2sso.Discovery{Client: oauth2sso.NewHTTPClient(d.IdPClient, cfg.IdPTimeout)}
@@ -423,12 +419,12 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readyz(db))
 	mux.Handle("GET /metrics", metrics.Handler(reg))
-	mux.Handle("/graphql", graph.CORS(cfg.CORSOrigins)(app(api.Handler(gql))))
+	mux.Handle("/graphql", graph.CORS(cfg.CORSOrigins)(app(sessions.CrossOrigin(api, gql))))
 	mux.Handle("GET /playground", app(auth.RequireLoginParam(graph.Playground("/graphql"))))
 	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
-	mux.Handle("GET /api/auth/sso", app(&jwtsso.Handler{
-		DB: db, Verifier: jwtVerifier, Provisioner: provisioner, Log: log, Metrics: metrics,
-	}))
+	jwtHandler := &jwtsso.Handler{DB: db, Verifier: jwtVerifier, Provisioner: provisioner, Log: log, Metrics: metrics}
+	mux.Handle("GET /api/auth/sso", app(jwtHandler))
+	mux.Handle("POST /api/auth/sso/token", app(http.HandlerFunc(jwtHandler.Token)))
 	(&auth.Handler{
 		DB:            db,
 		Sessions:      sessions,

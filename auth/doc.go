@@ -1,7 +1,9 @@
-// Package auth is everything about identity: the viewer in the request context, sessions and API
-// tokens, the redirect validator, direct (email/password) login and its throttle, logout, the login
-// page, the mailed links (a member's email confirmation and the password reset, see MailLinks), and
-// the SSO methods (OAuth2/OpenID Connect and JWT SSO) that share one provisioning core.
+// Package auth is everything about identity: the viewer in the request context, sessions (a
+// browser's in a cookie, an app's as a css_ bearer token) and API tokens (cst_), the redirect
+// validator, direct (email/password) login and its throttle, logout, the login page, the mailed
+// links (a member's email confirmation and the password reset, see MailLinks), and the SSO methods
+// (OAuth2/OpenID Connect and JWT SSO) that share one provisioning core and end in FinishLogin (a
+// browser) or FinishTokenLogin (an app).
 //
 // # Direct login throttle
 //

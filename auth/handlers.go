@@ -14,6 +14,7 @@ import (
 
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/redirect"
+	"github.com/community/sso/auth/web"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
@@ -63,7 +64,7 @@ func (h *Handler) Register(mux *http.ServeMux, wrap func(http.Handler) http.Hand
 	mux.Handle("GET /auth/login", wrap(http.HandlerFunc(h.login)))
 	mux.Handle("GET /auth/login/direct", wrap(http.HandlerFunc(h.directForm)))
 	mux.Handle("POST /auth/login/direct", wrap(h.CrossOrigin.Handler(http.HandlerFunc(h.directLogin))))
-	mux.Handle("POST /auth/logout", wrap(h.CrossOrigin.Handler(http.HandlerFunc(h.logout))))
+	mux.Handle("POST /auth/logout", wrap(h.Sessions.CrossOrigin(h.CrossOrigin, http.HandlerFunc(h.logout))))
 	mux.Handle("GET /auth/logout", wrap(http.HandlerFunc(h.logoutGet)))
 	mux.Handle("GET /{$}", wrap(RequireLoginParam(http.HandlerFunc(h.home))))
 }
@@ -344,9 +345,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 // logoutGet ends the session only when the request proves it comes from the server's own pages:
 // Sec-Fetch-Site: same-origin, or, from a browser that does not send it, an Origin or Referer of
 // exactly PublicURL's origin. Anything else (a foreign or missing proof) gets a page asking the
-// member to confirm with a POST: a link elsewhere must not sign members out.
+// member to confirm with a POST: a link elsewhere must not sign members out. A request with an
+// Authorization header is an app's, which no link can make: it ends the app's session at once
+// (logoutBearer).
 func (h *Handler) logoutGet(w http.ResponseWriter, r *http.Request) {
-	if !h.sameOrigin(r) {
+	if !h.sameOrigin(r) && r.Header.Get("Authorization") == "" {
 		action := "/auth/logout"
 		if t := r.URL.Query().Get("redirect_uri"); t != "" {
 			action += "?redirect_uri=" + url.QueryEscape(redirect.Or(t, "/"))
@@ -402,6 +405,10 @@ func origin(raw string) string {
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if r.Header.Get("Authorization") != "" {
+		h.logoutBearer(w, r)
+		return
+	}
 	sess, err := h.Sessions.End(ctx, w, r)
 	if err != nil {
 		h.fail(w, r, err)
@@ -418,6 +425,30 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// logoutBearer ends the app session whose bearer token r carries (the session middleware has
+// checked it: a token that is not valid got 401) and answers 204, with no redirect and no
+// cookie; an app signs out of the customer's own site itself. An API token is not a session:
+// it is refused with 400 INVALID_REQUEST (revokeApiToken ends it).
+func (h *Handler) logoutBearer(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	w.Header().Set("Cache-Control", "no-store")
+	if v := FromContext(ctx); v == nil || v.Session == nil {
+		web.WriteJSONError(w, http.StatusBadRequest, CodeInvalidRequest, "only a session token can be logged out; an API token is revoked with revokeApiToken")
+		return
+	}
+	sess, err := h.Sessions.EndBearer(ctx, r)
+	if err != nil {
+		h.DB.MarkFailure(err)
+		h.Log.ErrorContext(ctx, "auth: request failed", "path", r.URL.Path, "err", err)
+		web.WriteJSONError(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "the service is temporarily unavailable, try again shortly")
+		return
+	}
+	if sess != nil {
+		RecordOrLog(ctx, h.client(), h.Log, Event{Type: EventLogout, UserID: sess.UserID, Method: string(sess.Method)}.FromRequest(r))
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // logoutURL is where a member goes after its session ends: the logout URL of the method that

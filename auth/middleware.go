@@ -11,8 +11,8 @@ import (
 
 // Middleware puts the request's viewer in its context (FromContext). Anonymous requests pass
 // through; a session cookie that is unknown, expired or revoked is cleared and the request goes on
-// anonymously; an API token that is not valid gets 401, since a script would rather fail loudly
-// than act as nobody.
+// anonymously; a bearer token (an API token or an app's session token) that is not valid gets
+// 401, since a script or an app would rather fail loudly than act as nobody.
 func (s *Sessions) Middleware(db *store.DB, log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -24,7 +24,7 @@ func (s *Sessions) Middleware(db *store.DB, log *slog.Logger) func(http.Handler)
 			case errors.Is(err, ErrNoSession):
 				if r.Header.Get("Authorization") != "" {
 					w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-					writeGraphQLError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "the API token is invalid, expired or revoked")
+					writeGraphQLError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "the bearer token is invalid, expired or revoked")
 					return
 				}
 				if _, cerr := r.Cookie(s.CookieName()); cerr == nil {

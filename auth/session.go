@@ -34,6 +34,14 @@ const tokenBytes = 32
 // APITokenPrefix starts every API token, so a leaked one is easy to recognise and scan for.
 const APITokenPrefix = "cst_"
 
+// SessionTokenPrefix starts every session token given to an app as a bearer token (POST
+// /api/auth/sso/token): Lookup tells it from an API token by it, and a leaked one is as easy to
+// recognise as an API token. Cookie session tokens have no prefix and are not accepted as bearers.
+const SessionTokenPrefix = "css_"
+
+// maxTokenLength bounds the session cookie and bearer tokens Lookup reads.
+const maxTokenLength = 128
+
 // ErrNoSession is returned when a request carries no valid session or token.
 var ErrNoSession = errors.New("auth: no valid session")
 
@@ -101,9 +109,13 @@ type SessionOptions struct {
 	// Replaces is the token of the session the browser had before this login (Sessions.Token):
 	// Start ends it.
 	Replaces string
+	// Bearer makes the session's token a bearer token for an app (SessionTokenPrefix) rather than
+	// a cookie's.
+	Bearer bool
 }
 
-// Started is a session a login just made: what the browser's cookie needs.
+// Started is a session a login just made: what the browser's cookie (or the app's bearer
+// token) needs.
 type Started struct {
 	ID        int
 	Token     string
@@ -123,7 +135,11 @@ func (s *Sessions) Start(ctx context.Context, client *ent.Client, userID int, me
 			return Started{}, err
 		}
 	}
-	tok, hash := NewToken()
+	tok, _ := NewToken()
+	if opts.Bearer {
+		tok = SessionTokenPrefix + tok
+	}
+	hash := HashToken(tok)
 	now := opts.At
 	if now.IsZero() {
 		now = s.Time()
@@ -183,21 +199,52 @@ func (s *Sessions) Clear(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, s.cookie(r, "", time.Time{}))
 }
 
-// Lookup finds the viewer of r: a session cookie or an `Authorization: Bearer` API token.
-// It returns ErrNoSession for an unknown, expired or revoked token and for a suspended user.
+// BearerToken is the token of r's `Authorization: Bearer` header, "" when r has none or the
+// header is not a bearer token.
+func BearerToken(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// Lookup finds the viewer of r: a session cookie, or an `Authorization: Bearer` token, which
+// is an app's session token (SessionTokenPrefix) or an API token (APITokenPrefix). When r has an
+// Authorization header its cookie is not read. It returns ErrNoSession for an unknown, expired
+// or revoked token and for a suspended user.
 func (s *Sessions) Lookup(ctx context.Context, r *http.Request) (*Viewer, error) {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+	if r.Header.Get("Authorization") != "" {
+		tok := BearerToken(r)
+		switch {
+		case tok == "" || len(tok) > maxTokenLength:
 			return nil, ErrNoSession
+		case strings.HasPrefix(tok, SessionTokenPrefix):
+			return s.lookupSession(ctx, tok)
 		}
-		return s.lookupAPIToken(ctx, strings.TrimSpace(tok))
+		return s.lookupAPIToken(ctx, tok)
 	}
 	c, err := r.Cookie(s.CookieName())
-	if err != nil || c.Value == "" || len(c.Value) > 128 {
+	if err != nil || c.Value == "" || len(c.Value) > maxTokenLength {
 		return nil, ErrNoSession
 	}
 	return s.lookupSession(ctx, c.Value)
+}
+
+// CrossOrigin guards next with p, the check that refuses cross-site requests riding on the
+// browser's session cookie, except for a request that carries an Authorization header and no
+// session cookie: its credential is a bearer token (an app's session token or an API token),
+// which a browser never sends on its own, so a cross-site request cannot borrow it. Lookup
+// reads only the Authorization header of such a request.
+func (s *Sessions) CrossOrigin(p *http.CrossOriginProtection, next http.Handler) http.Handler {
+	guarded := p.Handler(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := r.Cookie(s.CookieName()); err != nil && r.Header.Get("Authorization") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		guarded.ServeHTTP(w, r)
+	})
 }
 
 func (s *Sessions) lookupSession(ctx context.Context, tok string) (*Viewer, error) {
@@ -236,7 +283,7 @@ func (s *Sessions) lookupSession(ctx context.Context, tok string) (*Viewer, erro
 }
 
 func (s *Sessions) lookupAPIToken(ctx context.Context, tok string) (*Viewer, error) {
-	if !strings.HasPrefix(tok, APITokenPrefix) || len(tok) > 128 {
+	if !strings.HasPrefix(tok, APITokenPrefix) {
 		return nil, ErrNoSession
 	}
 	t, err := authdb.APITokenByToken(ctx, s.Client, HashToken(tok))
@@ -266,6 +313,20 @@ func (s *Sessions) End(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return nil, nil
 	}
 	sess, err := authdb.TakeSession(ctx, s.Client, HashToken(c.Value))
+	if err != nil {
+		return nil, fmt.Errorf("auth: end session: %w", err)
+	}
+	return sess, nil
+}
+
+// EndBearer deletes the session of r's bearer token (SessionTokenPrefix), if there is one, and
+// returns it. It leaves the cookie alone: an app's logout ends the app's session only.
+func (s *Sessions) EndBearer(ctx context.Context, r *http.Request) (*ent.Session, error) {
+	tok := BearerToken(r)
+	if !strings.HasPrefix(tok, SessionTokenPrefix) {
+		return nil, nil
+	}
+	sess, err := authdb.TakeSession(ctx, s.Client, HashToken(tok))
 	if err != nil {
 		return nil, fmt.Errorf("auth: end session: %w", err)
 	}

@@ -117,9 +117,7 @@ func WriteSSOError(w http.ResponseWriter, r *http.Request, log *slog.Logger, e *
 	h.Set("Referrer-Policy", "no-referrer")
 	status := e.Status()
 	if web.WantsJSON(r) {
-		h.Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+		writeSSOJSON(w, e)
 		return
 	}
 	m := Message{
@@ -136,11 +134,33 @@ func WriteSSOError(w http.ResponseWriter, r *http.Request, log *slog.Logger, e *
 	RenderMessage(w, log, status, m)
 }
 
+// writeSSOJSON answers e as JSON: {"error":{"code","message"}} with e's status, not cached.
+func writeSSOJSON(w http.ResponseWriter, e *SSOError) {
+	h := w.Header()
+	h.Del("Set-Cookie")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status())
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+}
+
 // FailLogin answers a failed SSO login of method and records it: an error that is not an
 // *SSOError is the server's own (logged, the database marked as failing, TRY_AGAIN for the
 // member); the outcome is counted in metrics (when not nil) and written as a LOGIN_FAILED
 // security event with the reason and the error's detail.
 func FailLogin(w http.ResponseWriter, r *http.Request, db *store.DB, log *slog.Logger, metrics LoginMetrics, method string, err error) {
+	WriteSSOError(w, r, log, recordFailure(r, db, log, metrics, method, err))
+}
+
+// FailTokenLogin is FailLogin for an app (FinishTokenLogin): recorded alike, and answered as
+// JSON whatever the request's Accept header says.
+func FailTokenLogin(w http.ResponseWriter, r *http.Request, db *store.DB, log *slog.Logger, metrics LoginMetrics, method string, err error) {
+	writeSSOJSON(w, recordFailure(r, db, log, metrics, method, err))
+}
+
+// recordFailure logs, counts and records a failed login (FailLogin) and returns it as an SSOError.
+func recordFailure(r *http.Request, db *store.DB, log *slog.Logger, metrics LoginMetrics, method string, err error) *SSOError {
 	e := failure(r, db, log, method, err)
 	if metrics != nil {
 		metrics.Login(method, strings.ToLower(e.Code))
@@ -150,7 +170,7 @@ func FailLogin(w http.ResponseWriter, r *http.Request, db *store.DB, log *slog.L
 		detail[k] = v
 	}
 	RecordOrLog(r.Context(), db.Client, log, Event{Type: EventLoginFailed, Method: method, Detail: detail}.FromRequest(r))
-	WriteSSOError(w, r, log, e)
+	return e
 }
 
 // failure logs err and returns it as an SSOError.

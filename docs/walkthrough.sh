@@ -237,6 +237,28 @@ go run . version >"$OUT"
 expect_lines <<<'sso (devel)'
 grep -qx 'go1\.[0-9.]*' "$OUT" || fail "version prints no Go version: $(cat "$OUT")"
 
+step "docs/API.md: session tokens for apps"
+cd "$WORK"
+JWT=$(sign_jwt cust-1001 pat@example.com 'Pat Doe')
+curl -s http://localhost:8080/api/auth/sso/token -H 'Content-Type: application/json' -d "{\"jwt\":\"$JWT\"}" -o login.json
+SESSION=$(field token <login.json)
+case "$SESSION" in css_?*) ;; *) fail "no session token: $(cat login.json)" ;; esac
+grep -qE '^\{"token":"css_[A-Za-z0-9_-]{43}","expiresAt":"20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z","user":\{"id":"38654705667"\}\}$' login.json ||
+  fail "the token answer: $(cat login.json)"
+curl -s http://localhost:8080/graphql -H 'Content-Type: application/json' -H "Authorization: Bearer $SESSION" -d '{"query":"{ me { externalId email } }"}' >"$OUT"
+expect_lines <<'JSON'
+{"data":{"me":{"externalId":"cust-1001","email":"pat@example.com"}}}
+JSON
+curl -s -o /dev/null -w '%{http_code}\n' -X POST http://localhost:8080/auth/logout -H "Authorization: Bearer $SESSION" >"$OUT"
+expect_lines <<<'204'
+curl -s http://localhost:8080/graphql -H 'Content-Type: application/json' -H "Authorization: Bearer $SESSION" -d '{"query":"{ me { email } }"}' >"$OUT"
+expect_lines <<'JSON'
+{"errors":[{"extensions":{"code":"UNAUTHENTICATED"},"message":"the bearer token is invalid, expired or revoked"}]}
+JSON
+for secret in "$SESSION" "$JWT"; do
+  if grep -qF -- "$secret" "$WORK/server.log"; then fail "the server log shows an app's token"; fi
+done
+
 step "docs/OPERATIONS.md: replicas on MySQL/MariaDB"
 MARIADB="" # set when the MySQL/MariaDB parts run
 if ! command -v mariadb >/dev/null || ! command -v mariadb-dump >/dev/null; then

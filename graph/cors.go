@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 )
@@ -30,4 +31,21 @@ func CORS(origins []string) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// CrossOriginProtection is the API's check against cross-site requests (CSRF): a browser's
+// request from another site is refused with a GraphQL FORBIDDEN error unless its origin is one of
+// origins (CORS_ORIGINS). auth.Sessions.CrossOrigin applies it to requests that ride on the
+// session cookie only.
+func CrossOriginProtection(origins []string) (*http.CrossOriginProtection, error) {
+	p := http.NewCrossOriginProtection()
+	for _, o := range origins {
+		if err := p.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("graph: %w", err)
+		}
+	}
+	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusForbidden, CodeForbidden, "cross-origin requests from this origin are not allowed; list it in CORS_ORIGINS")
+	}))
+	return p, nil
 }

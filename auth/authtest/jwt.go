@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,4 +96,18 @@ func (a *App) SSOGet(c *http.Client, token, target, accept string) webtest.Respo
 		req.Header.Set("Accept", accept)
 	}
 	return a.Do(c, req)
+}
+
+// SSOTokenPost posts body, of type contentType (none when empty), to the app token endpoint
+// POST /api/auth/sso/token with the Accept header accept (none when empty), as an app does.
+func (a *App) SSOTokenPost(contentType, body, accept string) webtest.Response {
+	a.T.Helper()
+	req, _ := http.NewRequest(http.MethodPost, a.URL+"/api/auth/sso/token", strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	return a.Do(nil, req)
 }

@@ -1,6 +1,7 @@
 // Package jwtsso is JWT SSO: the community's own site signs a short-lived HS256 token with the
 // community's secret and sends the member to GET /api/auth/sso?jwt=TOKEN&redirect_uri=/path; the
-// member is provisioned and signed in.
+// member is provisioned and signed in. An app posts the token to POST /api/auth/sso/token instead
+// and gets a bearer session token.
 //
 // The algorithm is fixed by the server (HS256); the token's header never chooses it, and kid, jku
 // and x5u are ignored. Token policy: a token carries exp, or an iat no older than the configured
@@ -14,9 +15,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -27,6 +31,7 @@ import (
 	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
+	"github.com/community/sso/auth/web"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
@@ -206,7 +211,13 @@ func Roles(st *ent.Settings) *provision.RoleMapping {
 	}
 }
 
-// Handler serves GET /api/auth/sso.
+// MaxTokenBody bounds the body of POST /api/auth/sso/token: a token of MaxTokenLength with room
+// for its field name, its JSON and a few escapes.
+const MaxTokenBody = MaxTokenLength + 1024
+
+// Handler serves GET /api/auth/sso (ServeHTTP), which signs a browser in with a cookie, and
+// POST /api/auth/sso/token (Token), which signs an app in with a bearer session token. Both
+// verify, provision and record alike.
 type Handler struct {
 	DB          *store.DB
 	Verifier    *Verifier
@@ -216,7 +227,6 @@ type Handler struct {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	q := r.URL.Query()
@@ -224,20 +234,80 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		token = q.Get("token")
 	}
+	h.login(w, r, token, false)
+}
+
+// Token serves POST /api/auth/sso/token: the token comes as the form field jwt or as the JSON
+// body {"jwt": "..."} (at most MaxTokenBody bytes), and the answer is auth.FinishTokenLogin's
+// JSON, or an error as JSON whatever the Accept header says.
+func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	token, err := readTokenBody(w, r)
+	if err != nil {
+		h.fail(w, r, true, err)
+		return
+	}
+	h.login(w, r, token, true)
+}
+
+// readTokenBody reads the token of a POST /api/auth/sso/token.
+func readTokenBody(w http.ResponseWriter, r *http.Request) (string, error) {
+	web.MaxBytes(w, r, MaxTokenBody)
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var token string
+	var err error
+	switch mediaType {
+	case "application/x-www-form-urlencoded":
+		if err = r.ParseForm(); err == nil {
+			token = r.PostForm.Get("jwt")
+		}
+	case "application/json":
+		var body struct {
+			JWT string `json:"jwt"`
+		}
+		dec := json.NewDecoder(r.Body)
+		if err = dec.Decode(&body); err == nil && dec.Decode(&struct{}{}) != io.EOF {
+			err = errors.New("jwtsso: data after the JSON body")
+		}
+		token = body.JWT
+	default:
+		return "", auth.NewSSOError(auth.CodeInvalidRequest, "Send the token as a form (application/x-www-form-urlencoded) or as JSON (application/json).")
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return "", &auth.SSOError{Code: auth.CodeInvalidRequest, Message: "The request body is too large.", Err: err}
+	case err != nil:
+		return "", &auth.SSOError{Code: auth.CodeInvalidRequest, Message: "The request body could not be read.", Err: err}
+	}
+	return token, nil
+}
+
+// login signs the member of token in: with a cookie and a redirect to redirect_uri for a
+// browser, with a bearer session token as JSON for an app.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, app bool) {
+	ctx := r.Context()
 	st, err := LoadLoginSettings(ctx, h.DB.Client)
 	if err != nil {
-		h.fail(w, r, &auth.SSOError{Code: auth.CodeTryAgain, Message: "The community could not be reached.", Err: err})
+		h.fail(w, r, app, &auth.SSOError{Code: auth.CodeTryAgain, Message: "The community could not be reached.", Err: err})
 		return
 	}
 	tok, serr := h.Verifier.Verify(strings.TrimSpace(token), st)
 	if serr != nil {
-		h.fail(w, r, serr)
+		h.fail(w, r, app, serr)
 		return
 	}
 	pr, err := provision.MapJWT(tok.Claims)
 	if err != nil {
-		h.fail(w, r, err)
+		h.fail(w, r, app, err)
 		return
+	}
+	opts := auth.SessionOptions{Bearer: true}
+	if !app {
+		// The browser's session, if it had one, ends: every login gets a new cookie. An app's
+		// login leaves any session alone.
+		opts = auth.SessionOptions{Replaces: h.Provisioner.Sessions.Token(r)}
 	}
 	now := h.Verifier.now()
 	res, err := h.Provisioner.Login(auth.RequestContext(r), provision.Request{
@@ -245,19 +315,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Profile:      pr,
 		Roles:        Roles(st),
 		SyncUsername: st.SyncUsername,
-		Session:      auth.SessionOptions{Replaces: h.Provisioner.Sessions.Token(r)},
+		Session:      opts,
 		Before:       func(ctx context.Context, client *ent.Client) error { return consume(ctx, client, tok, now) },
 	})
 	if err != nil {
-		h.fail(w, r, err)
+		h.fail(w, r, app, err)
 		return
 	}
-	auth.FinishLogin(w, r, h.Provisioner.Sessions, h.Metrics, auth.Login{
-		Method: session.MethodJWT, Started: res.Session, Return: q.Get("redirect_uri"), Created: res.Created, Settings: st,
-	})
+	l := auth.Login{
+		Method: session.MethodJWT, Started: res.Session, Created: res.Created, Settings: st, UserID: res.User.ID,
+	}
+	if app {
+		auth.FinishTokenLogin(w, h.Metrics, l)
+		return
+	}
+	l.Return = r.URL.Query().Get("redirect_uri")
+	auth.FinishLogin(w, r, h.Provisioner.Sessions, h.Metrics, l)
 }
 
-// fail answers a failed login and records it.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+// fail answers a failed login (as JSON for an app) and records it.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, app bool, err error) {
+	if app {
+		auth.FailTokenLogin(w, r, h.DB, h.Log, h.Metrics, string(session.MethodJWT), err)
+		return
+	}
 	auth.FailLogin(w, r, h.DB, h.Log, h.Metrics, string(session.MethodJWT), err)
 }

@@ -1,6 +1,7 @@
 // Package testserver serves the community's API and login routes to the tests of the packages
 // that make them (graph, auth, auth/jwtsso, auth/oauth2sso), wired as server.go wires them:
-// GraphQL, the playground, the login and logout pages, direct login, JWT SSO, OAuth2/OIDC and
+// GraphQL (with its cross-site check), the playground, the login and logout pages, direct login,
+// JWT SSO (for browsers and apps), OAuth2/OIDC and
 // the mailed links (with mail when the environment names an SMTP server), behind the session
 // middleware and the common middleware. Health, metrics and CORS are the whole server's and are
 // tested at the repository root.
@@ -86,10 +87,16 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 	// withViewer guards a route with the database check and puts the viewer in its context.
 	withViewer := func(h http.Handler) http.Handler { return web.RequireDatabase(db, sessions.Middleware(db, log)(h)) }
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", withViewer(api))
+	apiCSRF, err := graph.CrossOriginProtection(cfg.CORSOrigins)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/graphql", withViewer(sessions.CrossOrigin(apiCSRF, api)))
 	mux.Handle("GET /playground", withViewer(auth.RequireLoginParam(graph.Playground("/graphql"))))
 	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
-	mux.Handle("GET /api/auth/sso", withViewer(&jwtsso.Handler{DB: db, Verifier: verifier, Provisioner: provisioner, Log: log, Metrics: metrics}))
+	jwtHandler := &jwtsso.Handler{DB: db, Verifier: verifier, Provisioner: provisioner, Log: log, Metrics: metrics}
+	mux.Handle("GET /api/auth/sso", withViewer(jwtHandler))
+	mux.Handle("POST /api/auth/sso/token", withViewer(http.HandlerFunc(jwtHandler.Token)))
 	sso.Register(mux, withViewer)
 	forms := http.NewCrossOriginProtection()
 	(&auth.Handler{DB: db, Sessions: sessions, Log: log, Metrics: metrics, Passwords: passwords,
