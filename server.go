@@ -393,7 +393,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		}
 	}
 	api.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		graph.WriteError(w, http.StatusForbidden, graph.CodeForbidden, "cross-origin requests from this origin are not allowed; list it in CORS_ORIGINS")
+		graph.WriteError(w, http.StatusForbidden, graph.CodeForbidden, "cross-origin requests from this origin are not allowed; list it in CORS_ORIGINS or the embed origins")
 	}))
 
 	provisioner := &provision.Provisioner{DB: db, Sessions: sessions, Log: log}
@@ -419,15 +419,29 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		Log:           log,
 	})
 
-	// app wraps a route that needs the database and the viewer.
+	// app wraps a route that needs the database and the viewer; its answers follow the admin's
+	// embed origins.
+	embed := auth.Embedding(db, log)
 	app := func(h http.Handler) http.Handler {
-		return web.RequireDatabase(db, sessions.Middleware(db, log)(h))
+		return embed(web.RequireDatabase(db, sessions.Middleware(db, log)(h)))
+	}
+	// The API trusts the embed origins as it trusts CORS_ORIGINS: their pages call it with the
+	// member's cookie.
+	apiGuard := func(h http.Handler) http.Handler {
+		guarded := api.Handler(h)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if auth.EmbedOrigin(r, r.Header.Get("Origin")) {
+				h.ServeHTTP(w, r)
+				return
+			}
+			guarded.ServeHTTP(w, r)
+		})
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readyz(db))
 	mux.Handle("GET /metrics", metrics.Handler(reg))
-	mux.Handle("/graphql", graph.CORS(cfg.CORSOrigins)(app(api.Handler(gql))))
+	mux.Handle("/graphql", embed(graph.CORS(cfg.CORSOrigins)(app(apiGuard(gql)))))
 	mux.Handle("GET /playground", app(auth.RequireLoginParam(graph.Playground("/graphql"))))
 	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
 	mux.Handle("GET /api/auth/sso", app(&jwtsso.Handler{
