@@ -83,8 +83,12 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 		graph.HandlerConfig{Timeout: cfg.GraphQLTimeout, Introspection: cfg.GraphQLIntrospection, Log: log,
 			Limits: graph.Limits{Complexity: cfg.GraphQLComplexityLimit, Depth: cfg.GraphQLDepthLimit}})
 
-	// withViewer guards a route with the database check and puts the viewer in its context.
-	withViewer := func(h http.Handler) http.Handler { return web.RequireDatabase(db, sessions.Middleware(db, log)(h)) }
+	// withViewer guards a route with the database check and puts the viewer in its context; its
+	// answers follow the admin's embed origins.
+	embed := auth.Embedding(db, log)
+	withViewer := func(h http.Handler) http.Handler {
+		return embed(web.RequireDatabase(db, sessions.Middleware(db, log)(h)))
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", withViewer(api))
 	mux.Handle("GET /playground", withViewer(auth.RequireLoginParam(graph.Playground("/graphql"))))
