@@ -99,10 +99,10 @@ func (e *embedding) get() []string {
 }
 
 // Embedding makes the admin's embed origins (AuthSettings.embedOrigins) apply to the answers of
-// next: while there are any, the answer's Content-Security-Policy lets them frame it
-// (frame-ancestors 'self' and those origins, added to a page's own policy or alone on an API
-// answer) and X-Frame-Options, which cannot name them, is dropped; [EmbedOrigins] tells the
-// session and flow cookies, CORS and the API's cross-origin check about them.
+// next: every answer's Content-Security-Policy names who may frame it, frame-ancestors 'self'
+// and those origins (in a page's own policy, or alone on an API answer); while there are any,
+// X-Frame-Options, which cannot name them, is dropped. [EmbedOrigins] tells the session and
+// flow cookies, CORS and the API's cross-origin check about them.
 //
 // The origins are read from the settings row once per request, when first needed: the settings
 // take effect at once on every replica, with no cache to go stale. A handler that reads the
@@ -161,9 +161,7 @@ type frameWriter struct {
 func (w *frameWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.wrote = true
-		if origins := w.e.get(); len(origins) > 0 {
-			setFrameAncestors(w.Header(), origins)
-		}
+		setFrameAncestors(w.Header(), w.e.get())
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -181,10 +179,15 @@ func (w *frameWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // frameAncestorsSelf is the directive every policy of the server's pages ends its list with.
 const frameAncestorsSelf = "frame-ancestors 'self'"
 
-// setFrameAncestors lets origins frame the answer of h: they join the page policy's
-// frame-ancestors 'self', or make the whole policy of an answer without one.
+// setFrameAncestors lets origins (none: the server's own pages only) frame the answer of h:
+// they join the page policy's frame-ancestors 'self', or make the whole policy of an answer
+// without one. With origins, X-Frame-Options goes: it cannot name them, and a browser that
+// knows frame-ancestors ignores it anyway.
 func setFrameAncestors(h http.Header, origins []string) {
-	directive := frameAncestorsSelf + " " + strings.Join(origins, " ")
+	directive := frameAncestorsSelf
+	if len(origins) > 0 {
+		directive += " " + strings.Join(origins, " ")
+	}
 	switch csp := h.Get("Content-Security-Policy"); {
 	case csp == "":
 		h.Set("Content-Security-Policy", directive)
@@ -193,5 +196,7 @@ func setFrameAncestors(h http.Header, origins []string) {
 	case !strings.Contains(csp, "frame-ancestors"):
 		h.Set("Content-Security-Policy", csp+"; "+directive)
 	}
-	h.Del("X-Frame-Options")
+	if len(origins) > 0 {
+		h.Del("X-Frame-Options")
+	}
 }
