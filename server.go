@@ -465,6 +465,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	oauth2Handler.Register(mux, app)
 
 	var h http.Handler = web.Instrument(metrics, log, mux)
+	h = auth.FramePolicy(db, log)(h)
 	h = web.TrustProxies(cfg.TrustedProxies)(h)
 	h = web.LimitBody(cfg.MaxBodyBytes)(h)
 	h = web.SecurityHeaders(h)

@@ -80,6 +80,9 @@ type embedding struct {
 	log     *slog.Logger
 	once    sync.Once
 	origins []string
+	// route is set by an Embedding route: its answers carry the frame policy whatever their
+	// status; other answers carry it only when no route took the request (404, 405).
+	route bool
 }
 
 func (e *embedding) get() []string {
@@ -108,16 +111,29 @@ func (e *embedding) get() []string {
 // take effect at once on every replica, with no cache to go stale. A handler that reads the
 // settings row anyway hands them over with [SetEmbedOrigins], and no extra read happens.
 func Embedding(db *store.DB, log *slog.Logger) func(http.Handler) http.Handler {
+	return embedMiddleware(db, log, true)
+}
+
+// FramePolicy goes around the server's whole mux: answers no route took (404, 405) carry the
+// frame policy of [Embedding] too, so that the community is not framed by way of an unknown
+// path. Health, readiness, metrics and static files, which are not Embedding routes, neither
+// read the settings nor carry the policy.
+func FramePolicy(db *store.DB, log *slog.Logger) func(http.Handler) http.Handler {
+	return embedMiddleware(db, log, false)
+}
+
+func embedMiddleware(db *store.DB, log *slog.Logger, route bool) func(http.Handler) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, ok := r.Context().Value(embedKey{}).(*embedding); ok {
+			if e, ok := r.Context().Value(embedKey{}).(*embedding); ok {
+				e.route = e.route || route
 				next.ServeHTTP(w, r)
 				return
 			}
-			e := &embedding{ctx: r.Context(), db: db, log: log}
+			e := &embedding{ctx: r.Context(), db: db, log: log, route: route}
 			r = r.WithContext(context.WithValue(r.Context(), embedKey{}, e))
 			next.ServeHTTP(&frameWriter{ResponseWriter: w, e: e}, r)
 		})
@@ -161,7 +177,9 @@ type frameWriter struct {
 func (w *frameWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.wrote = true
-		setFrameAncestors(w.Header(), w.e.get())
+		if w.e.route || code == http.StatusNotFound || code == http.StatusMethodNotAllowed {
+			setFrameAncestors(w.Header(), w.e.get())
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

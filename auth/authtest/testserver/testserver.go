@@ -102,5 +102,5 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 	(&auth.MailLinks{DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms, Now: opts.Now,
 		Passwords: passwords, Sends: opts.Sends,
 	}).Register(mux, withViewer)
-	return web.Recover(log)(web.SecurityHeaders(web.LimitBody(cfg.MaxBodyBytes)(web.TrustProxies(cfg.TrustedProxies)(web.Instrument(metrics, log, mux))))), nil
+	return web.Recover(log)(web.SecurityHeaders(web.LimitBody(cfg.MaxBodyBytes)(web.TrustProxies(cfg.TrustedProxies)(auth.FramePolicy(db, log)(web.Instrument(metrics, log, mux)))))), nil
 }
