@@ -94,3 +94,60 @@ func TestGraphQLCrossOrigin(t *testing.T) {
 		t.Fatalf("token endpoint: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestGraphQLEmbedOrigins: the admin's embed origins call the API with credentials as
+// CORS_ORIGINS do (preflight, Access-Control-Allow-Origin naming the origin, never "*", past the
+// cross-origin check), from the moment they are set and no longer once they are cleared; other
+// origins stay refused. On SQLite and MariaDB.
+func TestGraphQLEmbedOrigins(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newApp(t, db, map[string]string{"CORS_ORIGINS": "https://app.example.com"})
+		app.createUser("admin@example.com", adminPass, user.RoleADMIN)
+		c := browser(t)
+		app.login(c, "admin@example.com", adminPass)
+		send := func(origin string) webtest.Response {
+			req, _ := http.NewRequest(http.MethodPost, app.URL+"/graphql", strings.NewReader(`{"query":"{ me { email } }"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+			return app.do(c, req)
+		}
+		preflight := func(origin string) webtest.Response {
+			req, _ := http.NewRequest(http.MethodOptions, app.URL+"/graphql", nil)
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			return app.do(nil, req)
+		}
+		const host = "https://host.example.org"
+		if r := send(host); r.Status != http.StatusForbidden || r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("before embedding: %d %v", r.Status, r.Header)
+		}
+		setOrigins := func(list string) {
+			t.Helper()
+			if r := app.gql(c, "", `mutation { updateAuthSettings(input: {embedOrigins: `+list+`}) { embedOrigins } }`, nil); len(r.Errors) > 0 {
+				t.Fatal(r.Raw)
+			}
+		}
+		setOrigins(`["https://HOST.example.org"]`)
+		for _, origin := range []string{host, "https://app.example.com"} {
+			r := send(origin)
+			if r.Status != 200 || !strings.Contains(r.Body, "admin@example.com") || r.Header.Get("Access-Control-Allow-Origin") != origin ||
+				r.Header.Get("Access-Control-Allow-Credentials") != "true" {
+				t.Fatalf("%s: %d %v %s", origin, r.Status, r.Header, r.Body)
+			}
+			if p := preflight(origin); p.Status != http.StatusNoContent || p.Header.Get("Access-Control-Allow-Origin") != origin || p.Header.Get("Access-Control-Allow-Methods") == "" {
+				t.Fatalf("%s preflight: %d %v", origin, p.Status, p.Header)
+			}
+		}
+		if r := send("https://evil.example"); r.Status != http.StatusForbidden || r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("foreign origin: %d %v", r.Status, r.Header)
+		}
+		if p := preflight("https://evil.example"); p.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("foreign preflight: %v", p.Header)
+		}
+		setOrigins(`[]`)
+		if r := send(host); r.Status != http.StatusForbidden || r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("after clearing: %d %v", r.Status, r.Header)
+		}
+	})
+}

@@ -27,7 +27,8 @@ import (
 //     one is its variables. A block answers no error unless its first line says
 //     "# error: CODE (extensions: key "value")";
 //   - other ```json blocks are answers the walkthrough shows: docs/walkthrough.sh checks each line;
-//   - the ```js block is docs/examples/sign.js, which the walkthrough runs.
+//   - the ```js block is docs/examples/sign.js, which the walkthrough runs;
+//   - the ```html block is the host page of docs/EMBEDDING.md, which TestBrowserEmbedding serves.
 //
 // Plain ``` blocks are sample output for the eye only. Any other block language fails the test, so
 // nothing unverified slips in. A docs page that is in neither docPages nor docPagesNotRun fails
@@ -39,6 +40,7 @@ const (
 	ciRunPath       = ".ci/run"
 	imageCheckPath  = ".ci/image-check"
 	signExamplePath = "docs/examples/sign.js"
+	embeddingPath   = "docs/EMBEDDING.md"
 )
 
 // docPages are the Markdown files whose blocks CI runs, in the order docs/walkthrough.sh runs
@@ -51,6 +53,7 @@ var docPages = []string{
 	"docs/OPERATIONS.md",
 	"docs/SECURITY.md",
 	"docs/DEVELOPMENT.md",
+	embeddingPath,
 }
 
 // docPagesNotRun are the docs pages whose blocks no CI step runs, and why.
@@ -278,7 +281,7 @@ func TestReadmeSnippets(t *testing.T) {
 		scriptLines[l] = true
 	}
 	sign := readFile(t, signExamplePath)
-	js, answers := 0, 0
+	js, html, answers := 0, 0, 0
 	for i, b := range blocks {
 		switch b.lang {
 		case "sh", "graphql", "":
@@ -286,6 +289,11 @@ func TestReadmeSnippets(t *testing.T) {
 			js++
 			if b.text != sign {
 				t.Errorf("%s: the js block differs from %s, which the walkthrough runs", b.at(), signExamplePath)
+			}
+		case "html":
+			html++
+			if b.path != embeddingPath {
+				t.Errorf("%s: an html block: only %s's host page is verified (TestBrowserEmbedding serves it)", b.at(), embeddingPath)
 			}
 		case "json":
 			if i > 0 && blocks[i-1].lang == "graphql" && b.follows(blocks[i-1]) {
@@ -298,11 +306,11 @@ func TestReadmeSnippets(t *testing.T) {
 				}
 			}
 		default:
-			t.Errorf("%s: a %q block: nothing verifies it (use sh, graphql, json or js)", b.at(), b.lang)
+			t.Errorf("%s: a %q block: nothing verifies it (use sh, graphql, json, js or the embedding page's html)", b.at(), b.lang)
 		}
 	}
-	if js != 1 || answers < 10 {
-		t.Fatalf("found %d js blocks and %d JSON answers in %s", js, answers, strings.Join(docPages, ", "))
+	if js != 1 || html != 1 || answers < 10 {
+		t.Fatalf("found %d js blocks, %d html blocks and %d JSON answers in %s", js, html, answers, strings.Join(docPages, ", "))
 	}
 }
 

@@ -387,6 +387,9 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	if err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
 	}
+	api.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		graph.WriteError(w, http.StatusForbidden, graph.CodeForbidden, "cross-origin requests from this origin are not allowed; list it in CORS_ORIGINS or the embed origins")
+	}))
 
 	provisioner := &provision.Provisioner{DB: db, Sessions: sessions, Log: log}
 	discovery := &oauth2sso.Discovery{Client: oauth2sso.NewHTTPClient(d.IdPClient, cfg.IdPTimeout)}
@@ -411,15 +414,29 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		Log:           log,
 	})
 
-	// app wraps a route that needs the database and the viewer.
+	// app wraps a route that needs the database and the viewer; its answers follow the admin's
+	// embed origins.
+	embed := auth.Embedding(db, log)
 	app := func(h http.Handler) http.Handler {
-		return web.RequireDatabase(db, sessions.Middleware(db, log)(h))
+		return embed(web.RequireDatabase(db, sessions.Middleware(db, log)(h)))
+	}
+	// The API trusts the embed origins as it trusts CORS_ORIGINS: their pages call it with the
+	// member's cookie. A bearer without a session cookie passes (auth.Sessions.CrossOrigin).
+	apiGuard := func(h http.Handler) http.Handler {
+		guarded := sessions.CrossOrigin(api, h)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if auth.EmbedOrigin(r, r.Header.Get("Origin")) {
+				h.ServeHTTP(w, r)
+				return
+			}
+			guarded.ServeHTTP(w, r)
+		})
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readyz(db))
 	mux.Handle("GET /metrics", metrics.Handler(reg))
-	mux.Handle("/graphql", graph.CORS(cfg.CORSOrigins)(app(sessions.CrossOrigin(api, gql))))
+	mux.Handle("/graphql", embed(graph.CORS(cfg.CORSOrigins)(app(apiGuard(gql)))))
 	mux.Handle("GET /playground", app(auth.RequireLoginParam(graph.Playground("/graphql"))))
 	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
 	jwtHandler := &jwtsso.Handler{DB: db, Verifier: jwtVerifier, Provisioner: provisioner, Log: log, Metrics: metrics}
@@ -443,6 +460,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	oauth2Handler.Register(mux, app)
 
 	var h http.Handler = web.Instrument(metrics, log, mux)
+	h = auth.FramePolicy(db, log)(h)
 	h = web.TrustProxies(cfg.TrustedProxies)(h)
 	h = web.LimitBody(cfg.MaxBodyBytes)(h)
 	h = web.SecurityHeaders(h)

@@ -176,16 +176,12 @@ func (s *Sessions) SetCookie(w http.ResponseWriter, r *http.Request, started Sta
 
 // cookie is the session cookie for r: Secure when the public URL is https (the cookie's name
 // then has the __Host- prefix) and also when the browser reached the server over https
-// (web.IsHTTPS: TLS, or a trusted proxy's word).
+// (web.IsHTTPS: TLS, or a trusted proxy's word). While the community may be embedded (the
+// admin's embed origins, [EmbedOrigins]) it is SameSite=None, Secure and Partitioned (CHIPS):
+// a framed page on another site keeps it, in a jar of that site's own.
 func (s *Sessions) cookie(r *http.Request, value string, expires time.Time) *http.Cookie {
-	c := &http.Cookie{
-		Name:     s.CookieName(),
-		Value:    value,
-		Path:     "/",
-		HttpOnly: true,
-		Secure:   s.Secure || web.IsHTTPS(r),
-		SameSite: http.SameSiteLaxMode,
-	}
+	c := s.cookieFor(r, len(EmbedOrigins(r)) > 0)
+	c.Value = value
 	if value == "" {
 		c.MaxAge = -1
 	} else {
@@ -194,9 +190,32 @@ func (s *Sessions) cookie(r *http.Request, value string, expires time.Time) *htt
 	return c
 }
 
-// Clear removes the session cookie from the browser of r.
+// cookieFor is the session cookie without value and lifetime, for embedding or not.
+func (s *Sessions) cookieFor(r *http.Request, embedded bool) *http.Cookie {
+	c := &http.Cookie{
+		Name:     s.CookieName(),
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   s.Secure || web.IsHTTPS(r),
+		SameSite: http.SameSiteLaxMode,
+	}
+	if embedded {
+		c.Secure, c.SameSite, c.Partitioned = true, http.SameSiteNoneMode, true
+	}
+	return c
+}
+
+// Clear removes the session cookie from the browser of r, with the attributes it was set with.
+// A browser keeps a partitioned and an unpartitioned cookie of one name apart, so while the
+// community may be embedded the unpartitioned one (set before embedding was turned on) is
+// removed too.
 func (s *Sessions) Clear(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, s.cookie(r, "", time.Time{}))
+	if len(EmbedOrigins(r)) > 0 {
+		c := s.cookieFor(r, false)
+		c.MaxAge = -1
+		http.SetCookie(w, c)
+	}
 }
 
 // BearerToken is the token of r's `Authorization: Bearer` header, "" when r has none or the

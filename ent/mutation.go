@@ -5991,6 +5991,8 @@ type SettingsMutation struct {
 	email_password_enabled       *bool
 	new_users_homepage           *string
 	sync_username                *bool
+	embed_origins                *[]string
+	appendembed_origins          []string
 	oauth2_enabled               *bool
 	oauth2_provider              *settings.Oauth2Provider
 	oauth2_client_id             *string
@@ -6310,6 +6312,71 @@ func (m *SettingsMutation) OldSyncUsername(ctx context.Context) (v bool, err err
 // ResetSyncUsername resets all changes to the "sync_username" field.
 func (m *SettingsMutation) ResetSyncUsername() {
 	m.sync_username = nil
+}
+
+// SetEmbedOrigins sets the "embed_origins" field.
+func (m *SettingsMutation) SetEmbedOrigins(s []string) {
+	m.embed_origins = &s
+	m.appendembed_origins = nil
+}
+
+// EmbedOrigins returns the value of the "embed_origins" field in the mutation.
+func (m *SettingsMutation) EmbedOrigins() (r []string, exists bool) {
+	v := m.embed_origins
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmbedOrigins returns the old "embed_origins" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldEmbedOrigins(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmbedOrigins is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmbedOrigins requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmbedOrigins: %w", err)
+	}
+	return oldValue.EmbedOrigins, nil
+}
+
+// AppendEmbedOrigins adds s to the "embed_origins" field.
+func (m *SettingsMutation) AppendEmbedOrigins(s []string) {
+	m.appendembed_origins = append(m.appendembed_origins, s...)
+}
+
+// AppendedEmbedOrigins returns the list of values that were appended to the "embed_origins" field in this mutation.
+func (m *SettingsMutation) AppendedEmbedOrigins() ([]string, bool) {
+	if len(m.appendembed_origins) == 0 {
+		return nil, false
+	}
+	return m.appendembed_origins, true
+}
+
+// ClearEmbedOrigins clears the value of the "embed_origins" field.
+func (m *SettingsMutation) ClearEmbedOrigins() {
+	m.embed_origins = nil
+	m.appendembed_origins = nil
+	m.clearedFields[settings.FieldEmbedOrigins] = struct{}{}
+}
+
+// EmbedOriginsCleared returns if the "embed_origins" field was cleared in this mutation.
+func (m *SettingsMutation) EmbedOriginsCleared() bool {
+	_, ok := m.clearedFields[settings.FieldEmbedOrigins]
+	return ok
+}
+
+// ResetEmbedOrigins resets all changes to the "embed_origins" field.
+func (m *SettingsMutation) ResetEmbedOrigins() {
+	m.embed_origins = nil
+	m.appendembed_origins = nil
+	delete(m.clearedFields, settings.FieldEmbedOrigins)
 }
 
 // SetOauth2Enabled sets the "oauth2_enabled" field.
@@ -7662,7 +7729,7 @@ func (m *SettingsMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettingsMutation) Fields() []string {
-	fields := make([]string, 0, 38)
+	fields := make([]string, 0, 39)
 	if m.created_at != nil {
 		fields = append(fields, settings.FieldCreatedAt)
 	}
@@ -7677,6 +7744,9 @@ func (m *SettingsMutation) Fields() []string {
 	}
 	if m.sync_username != nil {
 		fields = append(fields, settings.FieldSyncUsername)
+	}
+	if m.embed_origins != nil {
+		fields = append(fields, settings.FieldEmbedOrigins)
 	}
 	if m.oauth2_enabled != nil {
 		fields = append(fields, settings.FieldOauth2Enabled)
@@ -7795,6 +7865,8 @@ func (m *SettingsMutation) Field(name string) (ent.Value, bool) {
 		return m.NewUsersHomepage()
 	case settings.FieldSyncUsername:
 		return m.SyncUsername()
+	case settings.FieldEmbedOrigins:
+		return m.EmbedOrigins()
 	case settings.FieldOauth2Enabled:
 		return m.Oauth2Enabled()
 	case settings.FieldOauth2Provider:
@@ -7880,6 +7952,8 @@ func (m *SettingsMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldNewUsersHomepage(ctx)
 	case settings.FieldSyncUsername:
 		return m.OldSyncUsername(ctx)
+	case settings.FieldEmbedOrigins:
+		return m.OldEmbedOrigins(ctx)
 	case settings.FieldOauth2Enabled:
 		return m.OldOauth2Enabled(ctx)
 	case settings.FieldOauth2Provider:
@@ -7989,6 +8063,13 @@ func (m *SettingsMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetSyncUsername(v)
+		return nil
+	case settings.FieldEmbedOrigins:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmbedOrigins(v)
 		return nil
 	case settings.FieldOauth2Enabled:
 		v, ok := value.(bool)
@@ -8290,6 +8371,9 @@ func (m *SettingsMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *SettingsMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(settings.FieldEmbedOrigins) {
+		fields = append(fields, settings.FieldEmbedOrigins)
+	}
 	if m.FieldCleared(settings.FieldOauth2ClientSecret) {
 		fields = append(fields, settings.FieldOauth2ClientSecret)
 	}
@@ -8316,6 +8400,9 @@ func (m *SettingsMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *SettingsMutation) ClearField(name string) error {
 	switch name {
+	case settings.FieldEmbedOrigins:
+		m.ClearEmbedOrigins()
+		return nil
 	case settings.FieldOauth2ClientSecret:
 		m.ClearOauth2ClientSecret()
 		return nil
@@ -8350,6 +8437,9 @@ func (m *SettingsMutation) ResetField(name string) error {
 		return nil
 	case settings.FieldSyncUsername:
 		m.ResetSyncUsername()
+		return nil
+	case settings.FieldEmbedOrigins:
+		m.ResetEmbedOrigins()
 		return nil
 	case settings.FieldOauth2Enabled:
 		m.ResetOauth2Enabled()

@@ -340,163 +340,163 @@ func init() {
 	// settings.DefaultSyncUsername holds the default value on creation for the sync_username field.
 	settings.DefaultSyncUsername = settingsDescSyncUsername.Default.(bool)
 	// settingsDescOauth2Enabled is the schema descriptor for oauth2_enabled field.
-	settingsDescOauth2Enabled := settingsFields[3].Descriptor()
+	settingsDescOauth2Enabled := settingsFields[4].Descriptor()
 	// settings.DefaultOauth2Enabled holds the default value on creation for the oauth2_enabled field.
 	settings.DefaultOauth2Enabled = settingsDescOauth2Enabled.Default.(bool)
 	// settingsDescOauth2ClientID is the schema descriptor for oauth2_client_id field.
-	settingsDescOauth2ClientID := settingsFields[5].Descriptor()
+	settingsDescOauth2ClientID := settingsFields[6].Descriptor()
 	// settings.DefaultOauth2ClientID holds the default value on creation for the oauth2_client_id field.
 	settings.DefaultOauth2ClientID = settingsDescOauth2ClientID.Default.(string)
 	// settings.Oauth2ClientIDValidator is a validator for the "oauth2_client_id" field. It is called by the builders before save.
 	settings.Oauth2ClientIDValidator = settingsDescOauth2ClientID.Validators[0].(func(string) error)
 	// settingsDescOauth2Domain is the schema descriptor for oauth2_domain field.
-	settingsDescOauth2Domain := settingsFields[7].Descriptor()
+	settingsDescOauth2Domain := settingsFields[8].Descriptor()
 	// settings.DefaultOauth2Domain holds the default value on creation for the oauth2_domain field.
 	settings.DefaultOauth2Domain = settingsDescOauth2Domain.Default.(string)
 	// settings.Oauth2DomainValidator is a validator for the "oauth2_domain" field. It is called by the builders before save.
 	settings.Oauth2DomainValidator = settingsDescOauth2Domain.Validators[0].(func(string) error)
 	// settingsDescOauth2AuthorizationURL is the schema descriptor for oauth2_authorization_url field.
-	settingsDescOauth2AuthorizationURL := settingsFields[8].Descriptor()
+	settingsDescOauth2AuthorizationURL := settingsFields[9].Descriptor()
 	// settings.DefaultOauth2AuthorizationURL holds the default value on creation for the oauth2_authorization_url field.
 	settings.DefaultOauth2AuthorizationURL = settingsDescOauth2AuthorizationURL.Default.(string)
 	// settings.Oauth2AuthorizationURLValidator is a validator for the "oauth2_authorization_url" field. It is called by the builders before save.
 	settings.Oauth2AuthorizationURLValidator = settingsDescOauth2AuthorizationURL.Validators[0].(func(string) error)
 	// settingsDescOauth2TokenURL is the schema descriptor for oauth2_token_url field.
-	settingsDescOauth2TokenURL := settingsFields[9].Descriptor()
+	settingsDescOauth2TokenURL := settingsFields[10].Descriptor()
 	// settings.DefaultOauth2TokenURL holds the default value on creation for the oauth2_token_url field.
 	settings.DefaultOauth2TokenURL = settingsDescOauth2TokenURL.Default.(string)
 	// settings.Oauth2TokenURLValidator is a validator for the "oauth2_token_url" field. It is called by the builders before save.
 	settings.Oauth2TokenURLValidator = settingsDescOauth2TokenURL.Validators[0].(func(string) error)
 	// settingsDescOauth2UserInfoURL is the schema descriptor for oauth2_user_info_url field.
-	settingsDescOauth2UserInfoURL := settingsFields[10].Descriptor()
+	settingsDescOauth2UserInfoURL := settingsFields[11].Descriptor()
 	// settings.DefaultOauth2UserInfoURL holds the default value on creation for the oauth2_user_info_url field.
 	settings.DefaultOauth2UserInfoURL = settingsDescOauth2UserInfoURL.Default.(string)
 	// settings.Oauth2UserInfoURLValidator is a validator for the "oauth2_user_info_url" field. It is called by the builders before save.
 	settings.Oauth2UserInfoURLValidator = settingsDescOauth2UserInfoURL.Validators[0].(func(string) error)
 	// settingsDescOauth2Issuer is the schema descriptor for oauth2_issuer field.
-	settingsDescOauth2Issuer := settingsFields[11].Descriptor()
+	settingsDescOauth2Issuer := settingsFields[12].Descriptor()
 	// settings.DefaultOauth2Issuer holds the default value on creation for the oauth2_issuer field.
 	settings.DefaultOauth2Issuer = settingsDescOauth2Issuer.Default.(string)
 	// settings.Oauth2IssuerValidator is a validator for the "oauth2_issuer" field. It is called by the builders before save.
 	settings.Oauth2IssuerValidator = settingsDescOauth2Issuer.Validators[0].(func(string) error)
 	// settingsDescOauth2AccountSettingsURL is the schema descriptor for oauth2_account_settings_url field.
-	settingsDescOauth2AccountSettingsURL := settingsFields[13].Descriptor()
+	settingsDescOauth2AccountSettingsURL := settingsFields[14].Descriptor()
 	// settings.DefaultOauth2AccountSettingsURL holds the default value on creation for the oauth2_account_settings_url field.
 	settings.DefaultOauth2AccountSettingsURL = settingsDescOauth2AccountSettingsURL.Default.(string)
 	// settings.Oauth2AccountSettingsURLValidator is a validator for the "oauth2_account_settings_url" field. It is called by the builders before save.
 	settings.Oauth2AccountSettingsURLValidator = settingsDescOauth2AccountSettingsURL.Validators[0].(func(string) error)
 	// settingsDescOauth2LogoutURL is the schema descriptor for oauth2_logout_url field.
-	settingsDescOauth2LogoutURL := settingsFields[14].Descriptor()
+	settingsDescOauth2LogoutURL := settingsFields[15].Descriptor()
 	// settings.DefaultOauth2LogoutURL holds the default value on creation for the oauth2_logout_url field.
 	settings.DefaultOauth2LogoutURL = settingsDescOauth2LogoutURL.Default.(string)
 	// settings.Oauth2LogoutURLValidator is a validator for the "oauth2_logout_url" field. It is called by the builders before save.
 	settings.Oauth2LogoutURLValidator = settingsDescOauth2LogoutURL.Validators[0].(func(string) error)
 	// settingsDescOauth2LoginButtonText is the schema descriptor for oauth2_login_button_text field.
-	settingsDescOauth2LoginButtonText := settingsFields[15].Descriptor()
+	settingsDescOauth2LoginButtonText := settingsFields[16].Descriptor()
 	// settings.DefaultOauth2LoginButtonText holds the default value on creation for the oauth2_login_button_text field.
 	settings.DefaultOauth2LoginButtonText = settingsDescOauth2LoginButtonText.Default.(string)
 	// settings.Oauth2LoginButtonTextValidator is a validator for the "oauth2_login_button_text" field. It is called by the builders before save.
 	settings.Oauth2LoginButtonTextValidator = settingsDescOauth2LoginButtonText.Validators[0].(func(string) error)
 	// settingsDescOauth2AdminClaim is the schema descriptor for oauth2_admin_claim field.
-	settingsDescOauth2AdminClaim := settingsFields[16].Descriptor()
+	settingsDescOauth2AdminClaim := settingsFields[17].Descriptor()
 	// settings.DefaultOauth2AdminClaim holds the default value on creation for the oauth2_admin_claim field.
 	settings.DefaultOauth2AdminClaim = settingsDescOauth2AdminClaim.Default.(string)
 	// settings.Oauth2AdminClaimValidator is a validator for the "oauth2_admin_claim" field. It is called by the builders before save.
 	settings.Oauth2AdminClaimValidator = settingsDescOauth2AdminClaim.Validators[0].(func(string) error)
 	// settingsDescOauth2AdminClaimValue is the schema descriptor for oauth2_admin_claim_value field.
-	settingsDescOauth2AdminClaimValue := settingsFields[17].Descriptor()
+	settingsDescOauth2AdminClaimValue := settingsFields[18].Descriptor()
 	// settings.DefaultOauth2AdminClaimValue holds the default value on creation for the oauth2_admin_claim_value field.
 	settings.DefaultOauth2AdminClaimValue = settingsDescOauth2AdminClaimValue.Default.(string)
 	// settings.Oauth2AdminClaimValueValidator is a validator for the "oauth2_admin_claim_value" field. It is called by the builders before save.
 	settings.Oauth2AdminClaimValueValidator = settingsDescOauth2AdminClaimValue.Validators[0].(func(string) error)
 	// settingsDescOauth2ModeratorClaim is the schema descriptor for oauth2_moderator_claim field.
-	settingsDescOauth2ModeratorClaim := settingsFields[18].Descriptor()
+	settingsDescOauth2ModeratorClaim := settingsFields[19].Descriptor()
 	// settings.DefaultOauth2ModeratorClaim holds the default value on creation for the oauth2_moderator_claim field.
 	settings.DefaultOauth2ModeratorClaim = settingsDescOauth2ModeratorClaim.Default.(string)
 	// settings.Oauth2ModeratorClaimValidator is a validator for the "oauth2_moderator_claim" field. It is called by the builders before save.
 	settings.Oauth2ModeratorClaimValidator = settingsDescOauth2ModeratorClaim.Validators[0].(func(string) error)
 	// settingsDescOauth2ModeratorClaimValue is the schema descriptor for oauth2_moderator_claim_value field.
-	settingsDescOauth2ModeratorClaimValue := settingsFields[19].Descriptor()
+	settingsDescOauth2ModeratorClaimValue := settingsFields[20].Descriptor()
 	// settings.DefaultOauth2ModeratorClaimValue holds the default value on creation for the oauth2_moderator_claim_value field.
 	settings.DefaultOauth2ModeratorClaimValue = settingsDescOauth2ModeratorClaimValue.Default.(string)
 	// settings.Oauth2ModeratorClaimValueValidator is a validator for the "oauth2_moderator_claim_value" field. It is called by the builders before save.
 	settings.Oauth2ModeratorClaimValueValidator = settingsDescOauth2ModeratorClaimValue.Validators[0].(func(string) error)
 	// settingsDescOauth2RefreshMinutes is the schema descriptor for oauth2_refresh_minutes field.
-	settingsDescOauth2RefreshMinutes := settingsFields[20].Descriptor()
+	settingsDescOauth2RefreshMinutes := settingsFields[21].Descriptor()
 	// settings.DefaultOauth2RefreshMinutes holds the default value on creation for the oauth2_refresh_minutes field.
 	settings.DefaultOauth2RefreshMinutes = settingsDescOauth2RefreshMinutes.Default.(int)
 	// settings.Oauth2RefreshMinutesValidator is a validator for the "oauth2_refresh_minutes" field. It is called by the builders before save.
 	settings.Oauth2RefreshMinutesValidator = settingsDescOauth2RefreshMinutes.Validators[0].(func(int) error)
 	// settingsDescJwtEnabled is the schema descriptor for jwt_enabled field.
-	settingsDescJwtEnabled := settingsFields[21].Descriptor()
+	settingsDescJwtEnabled := settingsFields[22].Descriptor()
 	// settings.DefaultJwtEnabled holds the default value on creation for the jwt_enabled field.
 	settings.DefaultJwtEnabled = settingsDescJwtEnabled.Default.(bool)
 	// settingsDescJwtLoginButtonText is the schema descriptor for jwt_login_button_text field.
-	settingsDescJwtLoginButtonText := settingsFields[23].Descriptor()
+	settingsDescJwtLoginButtonText := settingsFields[24].Descriptor()
 	// settings.DefaultJwtLoginButtonText holds the default value on creation for the jwt_login_button_text field.
 	settings.DefaultJwtLoginButtonText = settingsDescJwtLoginButtonText.Default.(string)
 	// settings.JwtLoginButtonTextValidator is a validator for the "jwt_login_button_text" field. It is called by the builders before save.
 	settings.JwtLoginButtonTextValidator = settingsDescJwtLoginButtonText.Validators[0].(func(string) error)
 	// settingsDescJwtAuthorizationURL is the schema descriptor for jwt_authorization_url field.
-	settingsDescJwtAuthorizationURL := settingsFields[24].Descriptor()
+	settingsDescJwtAuthorizationURL := settingsFields[25].Descriptor()
 	// settings.DefaultJwtAuthorizationURL holds the default value on creation for the jwt_authorization_url field.
 	settings.DefaultJwtAuthorizationURL = settingsDescJwtAuthorizationURL.Default.(string)
 	// settings.JwtAuthorizationURLValidator is a validator for the "jwt_authorization_url" field. It is called by the builders before save.
 	settings.JwtAuthorizationURLValidator = settingsDescJwtAuthorizationURL.Validators[0].(func(string) error)
 	// settingsDescJwtSignUpURL is the schema descriptor for jwt_sign_up_url field.
-	settingsDescJwtSignUpURL := settingsFields[25].Descriptor()
+	settingsDescJwtSignUpURL := settingsFields[26].Descriptor()
 	// settings.DefaultJwtSignUpURL holds the default value on creation for the jwt_sign_up_url field.
 	settings.DefaultJwtSignUpURL = settingsDescJwtSignUpURL.Default.(string)
 	// settings.JwtSignUpURLValidator is a validator for the "jwt_sign_up_url" field. It is called by the builders before save.
 	settings.JwtSignUpURLValidator = settingsDescJwtSignUpURL.Validators[0].(func(string) error)
 	// settingsDescJwtLogoutURL is the schema descriptor for jwt_logout_url field.
-	settingsDescJwtLogoutURL := settingsFields[26].Descriptor()
+	settingsDescJwtLogoutURL := settingsFields[27].Descriptor()
 	// settings.DefaultJwtLogoutURL holds the default value on creation for the jwt_logout_url field.
 	settings.DefaultJwtLogoutURL = settingsDescJwtLogoutURL.Default.(string)
 	// settings.JwtLogoutURLValidator is a validator for the "jwt_logout_url" field. It is called by the builders before save.
 	settings.JwtLogoutURLValidator = settingsDescJwtLogoutURL.Validators[0].(func(string) error)
 	// settingsDescJwtAccountSettingsURL is the schema descriptor for jwt_account_settings_url field.
-	settingsDescJwtAccountSettingsURL := settingsFields[27].Descriptor()
+	settingsDescJwtAccountSettingsURL := settingsFields[28].Descriptor()
 	// settings.DefaultJwtAccountSettingsURL holds the default value on creation for the jwt_account_settings_url field.
 	settings.DefaultJwtAccountSettingsURL = settingsDescJwtAccountSettingsURL.Default.(string)
 	// settings.JwtAccountSettingsURLValidator is a validator for the "jwt_account_settings_url" field. It is called by the builders before save.
 	settings.JwtAccountSettingsURLValidator = settingsDescJwtAccountSettingsURL.Validators[0].(func(string) error)
 	// settingsDescJwtMaxTokenAgeSeconds is the schema descriptor for jwt_max_token_age_seconds field.
-	settingsDescJwtMaxTokenAgeSeconds := settingsFields[28].Descriptor()
+	settingsDescJwtMaxTokenAgeSeconds := settingsFields[29].Descriptor()
 	// settings.DefaultJwtMaxTokenAgeSeconds holds the default value on creation for the jwt_max_token_age_seconds field.
 	settings.DefaultJwtMaxTokenAgeSeconds = settingsDescJwtMaxTokenAgeSeconds.Default.(int)
 	// settings.JwtMaxTokenAgeSecondsValidator is a validator for the "jwt_max_token_age_seconds" field. It is called by the builders before save.
 	settings.JwtMaxTokenAgeSecondsValidator = settingsDescJwtMaxTokenAgeSeconds.Validators[0].(func(int) error)
 	// settingsDescJwtRequireJti is the schema descriptor for jwt_require_jti field.
-	settingsDescJwtRequireJti := settingsFields[29].Descriptor()
+	settingsDescJwtRequireJti := settingsFields[30].Descriptor()
 	// settings.DefaultJwtRequireJti holds the default value on creation for the jwt_require_jti field.
 	settings.DefaultJwtRequireJti = settingsDescJwtRequireJti.Default.(bool)
 	// settingsDescJwtAdminClaim is the schema descriptor for jwt_admin_claim field.
-	settingsDescJwtAdminClaim := settingsFields[30].Descriptor()
+	settingsDescJwtAdminClaim := settingsFields[31].Descriptor()
 	// settings.DefaultJwtAdminClaim holds the default value on creation for the jwt_admin_claim field.
 	settings.DefaultJwtAdminClaim = settingsDescJwtAdminClaim.Default.(string)
 	// settings.JwtAdminClaimValidator is a validator for the "jwt_admin_claim" field. It is called by the builders before save.
 	settings.JwtAdminClaimValidator = settingsDescJwtAdminClaim.Validators[0].(func(string) error)
 	// settingsDescJwtAdminClaimValue is the schema descriptor for jwt_admin_claim_value field.
-	settingsDescJwtAdminClaimValue := settingsFields[31].Descriptor()
+	settingsDescJwtAdminClaimValue := settingsFields[32].Descriptor()
 	// settings.DefaultJwtAdminClaimValue holds the default value on creation for the jwt_admin_claim_value field.
 	settings.DefaultJwtAdminClaimValue = settingsDescJwtAdminClaimValue.Default.(string)
 	// settings.JwtAdminClaimValueValidator is a validator for the "jwt_admin_claim_value" field. It is called by the builders before save.
 	settings.JwtAdminClaimValueValidator = settingsDescJwtAdminClaimValue.Validators[0].(func(string) error)
 	// settingsDescJwtModeratorClaim is the schema descriptor for jwt_moderator_claim field.
-	settingsDescJwtModeratorClaim := settingsFields[32].Descriptor()
+	settingsDescJwtModeratorClaim := settingsFields[33].Descriptor()
 	// settings.DefaultJwtModeratorClaim holds the default value on creation for the jwt_moderator_claim field.
 	settings.DefaultJwtModeratorClaim = settingsDescJwtModeratorClaim.Default.(string)
 	// settings.JwtModeratorClaimValidator is a validator for the "jwt_moderator_claim" field. It is called by the builders before save.
 	settings.JwtModeratorClaimValidator = settingsDescJwtModeratorClaim.Validators[0].(func(string) error)
 	// settingsDescJwtModeratorClaimValue is the schema descriptor for jwt_moderator_claim_value field.
-	settingsDescJwtModeratorClaimValue := settingsFields[33].Descriptor()
+	settingsDescJwtModeratorClaimValue := settingsFields[34].Descriptor()
 	// settings.DefaultJwtModeratorClaimValue holds the default value on creation for the jwt_moderator_claim_value field.
 	settings.DefaultJwtModeratorClaimValue = settingsDescJwtModeratorClaimValue.Default.(string)
 	// settings.JwtModeratorClaimValueValidator is a validator for the "jwt_moderator_claim_value" field. It is called by the builders before save.
 	settings.JwtModeratorClaimValueValidator = settingsDescJwtModeratorClaimValue.Validators[0].(func(string) error)
 	// settingsDescIdentifiersVersion is the schema descriptor for identifiers_version field.
-	settingsDescIdentifiersVersion := settingsFields[34].Descriptor()
+	settingsDescIdentifiersVersion := settingsFields[35].Descriptor()
 	// settings.DefaultIdentifiersVersion holds the default value on creation for the identifiers_version field.
 	settings.DefaultIdentifiersVersion = settingsDescIdentifiersVersion.Default.(int)
 	// settings.IdentifiersVersionValidator is a validator for the "identifiers_version" field. It is called by the builders before save.

@@ -28,6 +28,8 @@ type Settings struct {
 	NewUsersHomepage string `json:"new_users_homepage,omitempty"`
 	// SSO logins rename a member whose username claim changed (off: a username is set once, at creation).
 	SyncUsername bool `json:"sync_username,omitempty"`
+	// Origins (scheme://host[:port], normalized) whose pages may frame the community; empty: none.
+	EmbedOrigins []string `json:"embed_origins,omitempty"`
 	// Oauth2Enabled holds the value of the "oauth2_enabled" field.
 	Oauth2Enabled bool `json:"oauth2_enabled,omitempty"`
 	// Oauth2Provider holds the value of the "oauth2_provider" field.
@@ -102,7 +104,7 @@ func (*Settings) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case settings.FieldOauth2ClientSecret, settings.FieldOauth2Scopes, settings.FieldJwtSecret, settings.FieldKeyCheck:
+		case settings.FieldEmbedOrigins, settings.FieldOauth2ClientSecret, settings.FieldOauth2Scopes, settings.FieldJwtSecret, settings.FieldKeyCheck:
 			values[i] = new([]byte)
 		case settings.FieldEmailPasswordEnabled, settings.FieldSyncUsername, settings.FieldOauth2Enabled, settings.FieldJwtEnabled, settings.FieldJwtRequireJti:
 			values[i] = new(sql.NullBool)
@@ -162,6 +164,14 @@ func (_m *Settings) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field sync_username", values[i])
 			} else if value.Valid {
 				_m.SyncUsername = value.Bool
+			}
+		case settings.FieldEmbedOrigins:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field embed_origins", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.EmbedOrigins); err != nil {
+					return fmt.Errorf("unmarshal field embed_origins: %w", err)
+				}
 			}
 		case settings.FieldOauth2Enabled:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -413,6 +423,9 @@ func (_m *Settings) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("sync_username=")
 	builder.WriteString(fmt.Sprintf("%v", _m.SyncUsername))
+	builder.WriteString(", ")
+	builder.WriteString("embed_origins=")
+	builder.WriteString(fmt.Sprintf("%v", _m.EmbedOrigins))
 	builder.WriteString(", ")
 	builder.WriteString("oauth2_enabled=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Oauth2Enabled))

@@ -92,6 +92,12 @@ func (_c *SettingsCreate) SetNillableSyncUsername(v *bool) *SettingsCreate {
 	return _c
 }
 
+// SetEmbedOrigins sets the "embed_origins" field.
+func (_c *SettingsCreate) SetEmbedOrigins(v []string) *SettingsCreate {
+	_c.mutation.SetEmbedOrigins(v)
+	return _c
+}
+
 // SetOauth2Enabled sets the "oauth2_enabled" field.
 func (_c *SettingsCreate) SetOauth2Enabled(v bool) *SettingsCreate {
 	_c.mutation.SetOauth2Enabled(v)
@@ -981,6 +987,10 @@ func (_c *SettingsCreate) createSpec() (*Settings, *sqlgraph.CreateSpec) {
 		_spec.SetField(settings.FieldSyncUsername, field.TypeBool, value)
 		_node.SyncUsername = value
 	}
+	if value, ok := _c.mutation.EmbedOrigins(); ok {
+		_spec.SetField(settings.FieldEmbedOrigins, field.TypeJSON, value)
+		_node.EmbedOrigins = value
+	}
 	if value, ok := _c.mutation.Oauth2Enabled(); ok {
 		_spec.SetField(settings.FieldOauth2Enabled, field.TypeBool, value)
 		_node.Oauth2Enabled = value
@@ -1210,6 +1220,24 @@ func (u *SettingsUpsert) SetSyncUsername(v bool) *SettingsUpsert {
 // UpdateSyncUsername sets the "sync_username" field to the value that was provided on create.
 func (u *SettingsUpsert) UpdateSyncUsername() *SettingsUpsert {
 	u.SetExcluded(settings.FieldSyncUsername)
+	return u
+}
+
+// SetEmbedOrigins sets the "embed_origins" field.
+func (u *SettingsUpsert) SetEmbedOrigins(v []string) *SettingsUpsert {
+	u.Set(settings.FieldEmbedOrigins, v)
+	return u
+}
+
+// UpdateEmbedOrigins sets the "embed_origins" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateEmbedOrigins() *SettingsUpsert {
+	u.SetExcluded(settings.FieldEmbedOrigins)
+	return u
+}
+
+// ClearEmbedOrigins clears the value of the "embed_origins" field.
+func (u *SettingsUpsert) ClearEmbedOrigins() *SettingsUpsert {
+	u.SetNull(settings.FieldEmbedOrigins)
 	return u
 }
 
@@ -1749,6 +1777,27 @@ func (u *SettingsUpsertOne) SetSyncUsername(v bool) *SettingsUpsertOne {
 func (u *SettingsUpsertOne) UpdateSyncUsername() *SettingsUpsertOne {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateSyncUsername()
+	})
+}
+
+// SetEmbedOrigins sets the "embed_origins" field.
+func (u *SettingsUpsertOne) SetEmbedOrigins(v []string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetEmbedOrigins(v)
+	})
+}
+
+// UpdateEmbedOrigins sets the "embed_origins" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateEmbedOrigins() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateEmbedOrigins()
+	})
+}
+
+// ClearEmbedOrigins clears the value of the "embed_origins" field.
+func (u *SettingsUpsertOne) ClearEmbedOrigins() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearEmbedOrigins()
 	})
 }
 
@@ -2527,6 +2576,27 @@ func (u *SettingsUpsertBulk) SetSyncUsername(v bool) *SettingsUpsertBulk {
 func (u *SettingsUpsertBulk) UpdateSyncUsername() *SettingsUpsertBulk {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateSyncUsername()
+	})
+}
+
+// SetEmbedOrigins sets the "embed_origins" field.
+func (u *SettingsUpsertBulk) SetEmbedOrigins(v []string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetEmbedOrigins(v)
+	})
+}
+
+// UpdateEmbedOrigins sets the "embed_origins" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateEmbedOrigins() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateEmbedOrigins()
+	})
+}
+
+// ClearEmbedOrigins clears the value of the "embed_origins" field.
+func (u *SettingsUpsertBulk) ClearEmbedOrigins() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearEmbedOrigins()
 	})
 }
 

@@ -78,6 +78,24 @@ func (_u *SettingsUpdate) SetNillableSyncUsername(v *bool) *SettingsUpdate {
 	return _u
 }
 
+// SetEmbedOrigins sets the "embed_origins" field.
+func (_u *SettingsUpdate) SetEmbedOrigins(v []string) *SettingsUpdate {
+	_u.mutation.SetEmbedOrigins(v)
+	return _u
+}
+
+// AppendEmbedOrigins appends value to the "embed_origins" field.
+func (_u *SettingsUpdate) AppendEmbedOrigins(v []string) *SettingsUpdate {
+	_u.mutation.AppendEmbedOrigins(v)
+	return _u
+}
+
+// ClearEmbedOrigins clears the value of the "embed_origins" field.
+func (_u *SettingsUpdate) ClearEmbedOrigins() *SettingsUpdate {
+	_u.mutation.ClearEmbedOrigins()
+	return _u
+}
+
 // SetOauth2Enabled sets the "oauth2_enabled" field.
 func (_u *SettingsUpdate) SetOauth2Enabled(v bool) *SettingsUpdate {
 	_u.mutation.SetOauth2Enabled(v)
@@ -770,6 +788,17 @@ func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.SyncUsername(); ok {
 		_spec.SetField(settings.FieldSyncUsername, field.TypeBool, value)
 	}
+	if value, ok := _u.mutation.EmbedOrigins(); ok {
+		_spec.SetField(settings.FieldEmbedOrigins, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedEmbedOrigins(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, settings.FieldEmbedOrigins, value)
+		})
+	}
+	if _u.mutation.EmbedOriginsCleared() {
+		_spec.ClearField(settings.FieldEmbedOrigins, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.Oauth2Enabled(); ok {
 		_spec.SetField(settings.FieldOauth2Enabled, field.TypeBool, value)
 	}
@@ -962,6 +991,24 @@ func (_u *SettingsUpdateOne) SetNillableSyncUsername(v *bool) *SettingsUpdateOne
 	if v != nil {
 		_u.SetSyncUsername(*v)
 	}
+	return _u
+}
+
+// SetEmbedOrigins sets the "embed_origins" field.
+func (_u *SettingsUpdateOne) SetEmbedOrigins(v []string) *SettingsUpdateOne {
+	_u.mutation.SetEmbedOrigins(v)
+	return _u
+}
+
+// AppendEmbedOrigins appends value to the "embed_origins" field.
+func (_u *SettingsUpdateOne) AppendEmbedOrigins(v []string) *SettingsUpdateOne {
+	_u.mutation.AppendEmbedOrigins(v)
+	return _u
+}
+
+// ClearEmbedOrigins clears the value of the "embed_origins" field.
+func (_u *SettingsUpdateOne) ClearEmbedOrigins() *SettingsUpdateOne {
+	_u.mutation.ClearEmbedOrigins()
 	return _u
 }
 
@@ -1686,6 +1733,17 @@ func (_u *SettingsUpdateOne) sqlSave(ctx context.Context) (_node *Settings, err 
 	}
 	if value, ok := _u.mutation.SyncUsername(); ok {
 		_spec.SetField(settings.FieldSyncUsername, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.EmbedOrigins(); ok {
+		_spec.SetField(settings.FieldEmbedOrigins, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedEmbedOrigins(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, settings.FieldEmbedOrigins, value)
+		})
+	}
+	if _u.mutation.EmbedOriginsCleared() {
+		_spec.ClearField(settings.FieldEmbedOrigins, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.Oauth2Enabled(); ok {
 		_spec.SetField(settings.FieldOauth2Enabled, field.TypeBool, value)

@@ -4,17 +4,21 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+
+	"github.com/community/sso/auth"
 )
 
-// CORS lets the listed origins call the API from a browser with the member's cookie: it answers
-// preflight requests and sets the Access-Control headers for those origins only. Requests from
-// other origins get no CORS headers, so browsers keep their answers from the calling page.
+// CORS lets the listed origins (CORS_ORIGINS) and the admin's embed origins (auth.EmbedOrigins,
+// under auth.Embedding) call the API from a browser with the member's cookie: it answers
+// preflight requests and sets the Access-Control headers for those origins only, never "*".
+// Requests from other origins get no CORS headers, so browsers keep their answers from the
+// calling page.
 func CORS(origins []string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			origin := r.Header.Get("Origin")
 			w.Header().Add("Vary", "Origin")
-			if origin == "" || !slices.Contains(origins, origin) {
+			if origin == "" || !slices.Contains(origins, origin) && !auth.EmbedOrigin(r, origin) {
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -57,6 +57,7 @@ type ComplexityRoot struct {
 
 	AuthSettings struct {
 		EmailPasswordEnabled func(childComplexity int) int
+		EmbedOrigins         func(childComplexity int) int
 		JwtSso               func(childComplexity int) int
 		NewUsersHomepage     func(childComplexity int) int
 		Oauth2               func(childComplexity int) int
@@ -390,6 +391,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthSettings.EmailPasswordEnabled(childComplexity), true
+	case "AuthSettings.embedOrigins":
+		if e.ComplexityRoot.AuthSettings.EmbedOrigins == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthSettings.EmbedOrigins(childComplexity), true
 	case "AuthSettings.jwtSso":
 		if e.ComplexityRoot.AuthSettings.JwtSso == nil {
 			break
@@ -1693,6 +1700,8 @@ func (ec *executionContext) childFields_AuthSettings(ctx context.Context, field 
 		return ec.fieldContext_AuthSettings_newUsersHomepage(ctx, field)
 	case "syncUsername":
 		return ec.fieldContext_AuthSettings_syncUsername(ctx, field)
+	case "embedOrigins":
+		return ec.fieldContext_AuthSettings_embedOrigins(ctx, field)
 	case "oauth2":
 		return ec.fieldContext_AuthSettings_oauth2(ctx, field)
 	case "jwtSso":
@@ -2981,6 +2990,29 @@ func (ec *executionContext) _AuthSettings_syncUsername(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_AuthSettings_syncUsername(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuthSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _AuthSettings_embedOrigins(ctx context.Context, field graphql.CollectedField, obj *model.AuthSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthSettings_embedOrigins(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmbedOrigins, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthSettings_embedOrigins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthSettings", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _AuthSettings_oauth2(ctx context.Context, field graphql.CollectedField, obj *model.AuthSettings) (ret graphql.Marshaler) {
@@ -10066,7 +10098,7 @@ func (ec *executionContext) unmarshalInputUpdateAuthSettingsInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"emailPasswordEnabled", "newUsersHomepage", "syncUsername"}
+	fieldsInOrder := [...]string{"emailPasswordEnabled", "newUsersHomepage", "syncUsername", "embedOrigins"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10094,6 +10126,13 @@ func (ec *executionContext) unmarshalInputUpdateAuthSettingsInput(ctx context.Co
 				return it, err
 			}
 			it.SyncUsername = data
+		case "embedOrigins":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("embedOrigins"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmbedOrigins = data
 		}
 	}
 	return it, nil
@@ -12075,6 +12114,11 @@ func (ec *executionContext) _AuthSettings(ctx context.Context, sel ast.Selection
 			}
 		case "syncUsername":
 			out.Values[i] = ec._AuthSettings_syncUsername(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "embedOrigins":
+			out.Values[i] = ec._AuthSettings_embedOrigins(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

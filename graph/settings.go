@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"strings"
 
 	"github.com/community/sso/auth"
@@ -22,7 +23,12 @@ func (r *Resolver) authSettings(st *ent.Settings) *model.AuthSettings {
 	if scopes == nil {
 		scopes = []string{}
 	}
+	embed := st.EmbedOrigins
+	if embed == nil {
+		embed = []string{}
+	}
 	return &model.AuthSettings{
+		EmbedOrigins:         embed,
 		EmailPasswordEnabled: st.EmailPasswordEnabled,
 		NewUsersHomepage:     st.NewUsersHomepage,
 		SyncUsername:         st.SyncUsername,
@@ -191,6 +197,16 @@ func (r *Resolver) updateAuthSettings(ctx context.Context, in model.UpdateAuthSe
 		return nil
 	}, func(v string) { c.upd.SetNewUsersHomepage(v) }); err != nil {
 		return nil, err
+	}
+	if in.EmbedOrigins != nil {
+		origins, err := auth.NormalizeEmbedOrigins(in.EmbedOrigins, r.PublicURL)
+		if err != nil {
+			return nil, BadInput("embedOrigins", "embedOrigins: %s", strings.TrimPrefix(err.Error(), "auth: "))
+		}
+		if !slices.Equal(origins, st.EmbedOrigins) {
+			c.upd.SetEmbedOrigins(origins)
+			c.changed = append(c.changed, "embedOrigins")
+		}
 	}
 	return r.saveSettings(ctx, client, c, "auth")
 }

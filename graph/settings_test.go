@@ -110,3 +110,64 @@ func TestSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestEmbedOriginsSetting: updateAuthSettings normalizes embed origins (lower-case host, no
+// default port, no duplicates), refuses anything but https and loopback http origins with
+// field embedOrigins and without a change, keeps them when absent and clears them with [];
+// only admins set them; and turning embedding on needs an https (or loopback) PUBLIC_URL.
+func TestEmbedOriginsSetting(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := testserver.New(t, db, testserver.Options{})
+		c := app.Callers()
+		const q = `mutation($o: [String!]) { updateAuthSettings(input: {embedOrigins: $o}) { embedOrigins } }`
+		set := func(cl *http.Client, origins any) graphtest.Result {
+			t.Helper()
+			return app.GQL(cl, "", q, map[string]any{"o": origins})
+		}
+		r := set(c.Admin, []string{"https://App.Example.COM:443", "http://localhost:5173", "https://app.example.com", "http://127.0.0.1:8080", "https://[::1]:8443"})
+		if got, _ := json.Marshal(graphtest.Dig(r.Data, "updateAuthSettings", "embedOrigins")); string(got) != `["https://app.example.com","http://localhost:5173","http://127.0.0.1:8080","https://[::1]:8443"]` {
+			t.Fatalf("normalized: %s", r.Raw)
+		}
+		if got := app.Settings().EmbedOrigins; len(got) != 4 || got[0] != "https://app.example.com" {
+			t.Fatalf("stored %q", got)
+		}
+		many := make([]string, 21)
+		for i := range many {
+			many[i] = "https://site" + strings.Repeat("x", i) + ".example"
+		}
+		for _, bad := range [][]string{
+			{"http://app.example.com"}, {"https://app.example.com/"}, {"https://app.example.com/path"}, {"*"},
+			{"app.example.com"}, {"https://app.example.com?x=1"}, {"ftp://app.example.com"}, {"http://localhost.example.com"},
+			{"https://user@app.example.com"}, {""}, many,
+		} {
+			before := storetest.Snapshot(t, db)
+			r := set(c.Admin, bad)
+			if r.Code() != "BAD_USER_INPUT" || r.Field() != "embedOrigins" {
+				t.Fatalf("%q: %s", bad, r.Raw)
+			}
+			if storetest.Snapshot(t, db) != before {
+				t.Fatalf("%q changed data", bad)
+			}
+		}
+		if r := set(c.Member, []string{"https://evil.example"}); r.Code() != "FORBIDDEN" {
+			t.Fatalf("member: %s", r.Raw)
+		}
+		r = app.GQL(c.Admin, "", `mutation { updateAuthSettings(input: {syncUsername: false}) { embedOrigins } }`, nil)
+		if got := graphtest.Dig(r.Data, "updateAuthSettings", "embedOrigins"); got == nil || len(got.([]any)) != 4 {
+			t.Fatalf("absent changed them: %s", r.Raw)
+		}
+		r = set(c.Admin, []string{})
+		if got := graphtest.Dig(r.Data, "updateAuthSettings", "embedOrigins"); got == nil || len(got.([]any)) != 0 || len(app.Settings().EmbedOrigins) != 0 {
+			t.Fatalf("[] did not clear them: %s", r.Raw)
+		}
+
+		plain := testserver.New(t, db, testserver.Options{Env: map[string]string{"PUBLIC_URL": "http://community.example.com"}})
+		r = plain.GQL(nil, c.Token, q, map[string]any{"o": []string{"https://app.example.com"}})
+		if r.Code() != "BAD_USER_INPUT" || r.Field() != "embedOrigins" || !strings.Contains(r.Raw, "PUBLIC_URL") {
+			t.Fatalf("http PUBLIC_URL: %s", r.Raw)
+		}
+		if r := plain.GQL(nil, c.Token, q, map[string]any{"o": []string{}}); len(r.Errors) != 0 {
+			t.Fatalf("turning embedding off on an http PUBLIC_URL: %s", r.Raw)
+		}
+	})
+}

@@ -534,7 +534,7 @@ func (l *loader) corsOrigins() []string {
 		if part == "" {
 			continue
 		}
-		o, err := normalizeOrigin(part)
+		o, err := web.NormalizeOrigin(part)
 		if err != nil {
 			l.add("CORS_ORIGINS: " + err.Error())
 			continue
@@ -545,32 +545,6 @@ func (l *loader) corsOrigins() []string {
 		}
 	}
 	return out
-}
-
-// normalizeOrigin checks that s is an origin (scheme://host[:port]) and returns it lower-cased,
-// without the scheme's default port, as a browser sends it in the Origin header.
-func normalizeOrigin(s string) (string, error) {
-	if s == "*" {
-		return "", errors.New(`"*" is not allowed (the API is used with credentials): list each origin`)
-	}
-	u, err := url.Parse(s)
-	switch {
-	case err != nil || u.Scheme == "" || u.Opaque != "" || u.Host == "" || u.Hostname() == "":
-		return "", fmt.Errorf("%q is not an origin (scheme://host[:port])", s)
-	case u.User != nil || u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#"):
-		return "", fmt.Errorf("%q must be scheme://host[:port] only, without a path, query or trailing slash", s)
-	}
-	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
-	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
-		port = ""
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port != "" {
-		host += ":" + port
-	}
-	return scheme + "://" + host, nil
 }
 
 func (l *loader) boolean(name string, def bool) bool {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/seal"
 )
 
@@ -97,9 +98,11 @@ func flowCookieName(secure bool) string {
 }
 
 // newFlowCookie is the flow cookie, named for secure (the public URL is https) and Secure also
-// when https (the browser reached the server over https).
-func newFlowCookie(secure, https bool, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{
+// when https (the browser reached the server over https). framed (the flow runs inside a frame
+// while the community may be embedded, see framed) makes it SameSite=None, Secure and
+// Partitioned, so that the framed callback gets it back.
+func newFlowCookie(secure, https, framed bool, value string, maxAge int) *http.Cookie {
+	c := &http.Cookie{
 		Name:     flowCookieName(secure),
 		Value:    value,
 		Path:     "/",
@@ -108,4 +111,14 @@ func newFlowCookie(secure, https bool, value string, maxAge int) *http.Cookie {
 		Secure:   secure || https,
 		SameSite: http.SameSiteLaxMode,
 	}
+	if framed {
+		c.Secure, c.SameSite, c.Partitioned = true, http.SameSiteNoneMode, true
+	}
+	return c
+}
+
+// framed reports whether r is a navigation inside a frame while the community may be embedded:
+// the flow's start and its callback both are, so the callback clears the cookie the start set.
+func framed(r *http.Request) bool {
+	return auth.InFrame(r) && len(auth.EmbedOrigins(r)) > 0
 }

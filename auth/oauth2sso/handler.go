@@ -96,7 +96,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		Test:     test,
 		Expires:  h.now().Add(FlowLifetime).Unix(),
 	}
-	http.SetCookie(w, newFlowCookie(h.secure(), web.IsHTTPS(r), sealFlow(h.Sealer, f), int(FlowLifetime/time.Second)))
+	http.SetCookie(w, newFlowCookie(h.secure(), web.IsHTTPS(r), framed(r), sealFlow(h.Sealer, f), int(FlowLifetime/time.Second)))
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(f.Verifier)}
 	if p.OIDC() {
 		opts = append(opts, oidc.Nonce(f.Nonce))
@@ -113,7 +113,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f, ferr := h.readFlow(r)
 	// The flow cookie is good for one callback.
-	http.SetCookie(w, newFlowCookie(h.secure(), web.IsHTTPS(r), "", -1))
+	http.SetCookie(w, newFlowCookie(h.secure(), web.IsHTTPS(r), framed(r), "", -1))
 	if e := q.Get("error"); e != "" {
 		err := auth.NewSSOError(auth.CodeIDPError, "The sign-in provider refused the sign-in.")
 		err.Detail = map[string]any{"idpError": safeCode(e)}

@@ -511,3 +511,79 @@ func TestOAuth2DomainWithScheme(t *testing.T) {
 		}
 	})
 }
+
+// TestOAuth2FlowCookieInFrame: while the community may be embedded, a flow that starts inside a
+// frame (Sec-Fetch-Dest: iframe) gets a SameSite=None; Secure; Partitioned flow cookie, and its
+// framed callback clears it with those attributes; a flow in a top-level window keeps
+// SameSite=Lax, and so does a framed one while embedding is off.
+func TestOAuth2FlowCookieInFrame(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		op := authtest.StartOP(t)
+		app := opApp(t, db, op, nil)
+		admin := app.AdminToken()
+		app.EnableOAuth2(admin, map[string]any{
+			"enabled": true, "provider": "OKTA", "domain": op.Domain(), "clientId": op.ClientID, "clientSecret": op.ClientSecret,
+		})
+		get := func(path string, frame bool) *http.Cookie {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, app.URL+path, nil)
+			if frame {
+				req.Header.Set("Sec-Fetch-Dest", "iframe")
+			}
+			r := app.Do(nil, req)
+			c := r.Cookie("community_oauth2_flow")
+			if c == nil {
+				t.Fatalf("%s: no flow cookie: %d %v", path, r.Status, r.Header)
+			}
+			return c
+		}
+		lax := func(c *http.Cookie) bool { return c.SameSite == http.SameSiteLaxMode && !c.Partitioned }
+		framed := func(c *http.Cookie) bool {
+			return c.SameSite == http.SameSiteNoneMode && c.Secure && c.Partitioned && strings.Contains(c.Raw, "; Partitioned")
+		}
+		if c := get("/auth/oauth2/login", true); !lax(c) {
+			t.Fatalf("framed, not embedding: %+v", c)
+		}
+		if r := app.GQL(nil, admin, `mutation { updateAuthSettings(input: {embedOrigins: ["https://app.example.com"]}) { embedOrigins } }`, nil); len(r.Errors) > 0 {
+			t.Fatal(r.Raw)
+		}
+		if c := get("/auth/oauth2/login", false); !lax(c) || c.MaxAge <= 0 {
+			t.Fatalf("top-level: %+v", c)
+		}
+		if c := get("/auth/oauth2/login", true); !framed(c) || c.MaxAge <= 0 {
+			t.Fatalf("framed: %+v", c)
+		}
+
+		// A whole sign-in inside a frame: the callback clears the flow cookie as it was set and
+		// sets the partitioned session cookie. (Go's cookie jar keeps Secure cookies from plain
+		// http but sends them only over https: the test hands the flow cookie over itself.)
+		c := op.Member(t)
+		c.Transport = inFrame{c.Transport}
+		cb := op.ToCallback(t, c, app.URL+"/auth/oauth2/login?redirect_uri=/spaces", "alice", "verysecure")
+		u, _ := url.Parse(app.URL)
+		u.Scheme = "https"
+		req, _ := http.NewRequest(http.MethodGet, cb, nil)
+		for _, ck := range c.Jar.Cookies(u) {
+			req.AddCookie(ck)
+		}
+		r := app.Do(c, req)
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/spaces" {
+			t.Fatalf("framed callback: %d %s", r.Status, r.Body)
+		}
+		if ck := r.Cookie("community_oauth2_flow"); ck == nil || !framed(ck) || ck.MaxAge >= 0 {
+			t.Fatalf("framed callback's clearing: %+v", ck)
+		}
+		if ck := r.Cookie("community_session"); ck == nil || !framed(ck) || ck.MaxAge < 0 {
+			t.Fatalf("framed callback's session cookie: %+v", ck)
+		}
+	})
+}
+
+// inFrame sends every request as a frame's navigation does.
+type inFrame struct{ next http.RoundTripper }
+
+func (f inFrame) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Sec-Fetch-Dest", "iframe")
+	return f.next.RoundTrip(r)
+}

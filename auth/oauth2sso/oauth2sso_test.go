@@ -99,12 +99,15 @@ func TestSameState(t *testing.T) {
 }
 
 func TestFlowCookieAttributes(t *testing.T) {
-	c := newFlowCookie(true, false, "v", 600)
+	c := newFlowCookie(true, false, false, "v", 600)
 	if c.Name != "__Host-community_oauth2_flow" || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" || c.SameSite != http.SameSiteLaxMode || c.MaxAge != 600 {
 		t.Fatalf("secure cookie: %+v", c)
 	}
-	if c := newFlowCookie(false, false, "v", 600); c.Name != "community_oauth2_flow" || c.Secure {
+	if c := newFlowCookie(false, false, false, "v", 600); c.Name != "community_oauth2_flow" || c.Secure || c.Partitioned {
 		t.Fatalf("plain cookie: %+v", c)
+	}
+	if c := newFlowCookie(false, false, true, "v", 600); c.Name != "community_oauth2_flow" || !c.Secure || !c.Partitioned || c.SameSite != http.SameSiteNoneMode {
+		t.Fatalf("framed cookie: %+v", c)
 	}
 }
 

@@ -26,6 +26,7 @@
 // when IsHTTPS (and always when the public URL is https).
 //
 // [SecurityHeaders] sets only X-Content-Type-Options and Referrer-Policy. It sets no
-// X-Frame-Options and no Content-Security-Policy: the community's apps may embed the server, and
-// the pages that need a policy (the login pages, the playground) set their own.
+// X-Frame-Options and no Content-Security-Policy: the pages set their own policy (the login
+// pages, the playground), and who may frame an answer is the admin's setting, which
+// auth.Embedding applies.
 package web

@@ -214,8 +214,8 @@ func innermost(w http.ResponseWriter) http.ResponseWriter {
 
 // SecurityHeaders sets X-Content-Type-Options: nosniff and Referrer-Policy:
 // strict-origin-when-cross-origin on every answer, before next runs, so a handler can replace
-// either. It sets no X-Frame-Options and no Content-Security-Policy: the server may be embedded
-// by the community's apps, and pages that need a policy set their own.
+// either. It sets no X-Frame-Options and no Content-Security-Policy: pages set their own policy,
+// and who may frame an answer is the admin's setting (auth.Embedding).
 func SecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

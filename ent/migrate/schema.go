@@ -283,6 +283,7 @@ var (
 		{Name: "email_password_enabled", Type: field.TypeBool, Default: true},
 		{Name: "new_users_homepage", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "sync_username", Type: field.TypeBool, Default: false},
+		{Name: "embed_origins", Type: field.TypeJSON, Nullable: true},
 		{Name: "oauth2_enabled", Type: field.TypeBool, Default: false},
 		{Name: "oauth2_provider", Type: field.TypeEnum, Enums: []string{"OKTA", "AUTH0", "WORDPRESS", "OUTSETA", "MEMBERFUL", "CUSTOM"}, Default: "CUSTOM"},
 		{Name: "oauth2_client_id", Type: field.TypeString, Size: 500, Default: ""},

@@ -19,6 +19,8 @@ func (Settings) Fields() []ent.Field {
 		field.Text("new_users_homepage").Default("").Validate(maxLen(2048)),
 		field.Bool("sync_username").Default(false).
 			Comment("SSO logins rename a member whose username claim changed (off: a username is set once, at creation)."),
+		field.Strings("embed_origins").Optional().
+			Comment("Origins (scheme://host[:port], normalized) whose pages may frame the community; empty: none."),
 
 		field.Bool("oauth2_enabled").Default(false),
 		field.Enum("oauth2_provider").

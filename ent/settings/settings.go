@@ -26,6 +26,8 @@ const (
 	FieldNewUsersHomepage = "new_users_homepage"
 	// FieldSyncUsername holds the string denoting the sync_username field in the database.
 	FieldSyncUsername = "sync_username"
+	// FieldEmbedOrigins holds the string denoting the embed_origins field in the database.
+	FieldEmbedOrigins = "embed_origins"
 	// FieldOauth2Enabled holds the string denoting the oauth2_enabled field in the database.
 	FieldOauth2Enabled = "oauth2_enabled"
 	// FieldOauth2Provider holds the string denoting the oauth2_provider field in the database.
@@ -104,6 +106,7 @@ var Columns = []string{
 	FieldEmailPasswordEnabled,
 	FieldNewUsersHomepage,
 	FieldSyncUsername,
+	FieldEmbedOrigins,
 	FieldOauth2Enabled,
 	FieldOauth2Provider,
 	FieldOauth2ClientID,

@@ -399,6 +399,16 @@ func SyncUsernameNEQ(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldNEQ(FieldSyncUsername, v))
 }
 
+// EmbedOriginsIsNil applies the IsNil predicate on the "embed_origins" field.
+func EmbedOriginsIsNil() predicate.Settings {
+	return predicate.Settings(sql.FieldIsNull(FieldEmbedOrigins))
+}
+
+// EmbedOriginsNotNil applies the NotNil predicate on the "embed_origins" field.
+func EmbedOriginsNotNil() predicate.Settings {
+	return predicate.Settings(sql.FieldNotNull(FieldEmbedOrigins))
+}
+
 // Oauth2EnabledEQ applies the EQ predicate on the "oauth2_enabled" field.
 func Oauth2EnabledEQ(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldOauth2Enabled, v))

@@ -20,7 +20,9 @@ type AuthSettings struct {
 	// Where a member lands after its first SSO login, instead of the page it came from; empty for none.
 	NewUsersHomepage string `json:"newUsersHomepage"`
 	// Whether SSO logins rename a member whose username claim changed (off by default: a username is set once, when the member is created).
-	SyncUsername bool            `json:"syncUsername"`
+	SyncUsername bool `json:"syncUsername"`
+	// Origins (scheme://host[:port]) whose pages may frame the community; empty: only the community itself. See docs/EMBEDDING.md.
+	EmbedOrigins []string        `json:"embedOrigins"`
 	Oauth2       *OAuth2Settings `json:"oauth2"`
 	JwtSso       *JwtSsoSettings `json:"jwtSso"`
 }
@@ -180,6 +182,8 @@ type UpdateAuthSettingsInput struct {
 	EmailPasswordEnabled *bool   `json:"emailPasswordEnabled,omitempty"`
 	NewUsersHomepage     *string `json:"newUsersHomepage,omitempty"`
 	SyncUsername         *bool   `json:"syncUsername,omitempty"`
+	// Each an https origin, or http://localhost[:port] / http://127.0.0.1[:port] for development; [] turns embedding off.
+	EmbedOrigins []string `json:"embedOrigins,omitempty"`
 }
 
 type UpdateJwtSsoSettingsInput struct {

@@ -84,8 +84,12 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 		graph.HandlerConfig{Timeout: cfg.GraphQLTimeout, Introspection: cfg.GraphQLIntrospection, Log: log,
 			Limits: graph.Limits{Complexity: cfg.GraphQLComplexityLimit, Depth: cfg.GraphQLDepthLimit}})
 
-	// withViewer guards a route with the database check and puts the viewer in its context.
-	withViewer := func(h http.Handler) http.Handler { return web.RequireDatabase(db, sessions.Middleware(db, log)(h)) }
+	// withViewer guards a route with the database check and puts the viewer in its context; its
+	// answers follow the admin's embed origins.
+	embed := auth.Embedding(db, log)
+	withViewer := func(h http.Handler) http.Handler {
+		return embed(web.RequireDatabase(db, sessions.Middleware(db, log)(h)))
+	}
 	mux := http.NewServeMux()
 	apiCSRF, err := graph.CrossOriginProtection(cfg.CORSOrigins)
 	if err != nil {
@@ -105,5 +109,5 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 	(&auth.MailLinks{DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms, Now: opts.Now,
 		Passwords: passwords, Sends: opts.Sends,
 	}).Register(mux, withViewer)
-	return web.Recover(log)(web.SecurityHeaders(web.LimitBody(cfg.MaxBodyBytes)(web.TrustProxies(cfg.TrustedProxies)(web.Instrument(metrics, log, mux))))), nil
+	return web.Recover(log)(web.SecurityHeaders(web.LimitBody(cfg.MaxBodyBytes)(web.TrustProxies(cfg.TrustedProxies)(auth.FramePolicy(db, log)(web.Instrument(metrics, log, mux)))))), nil
 }

@@ -1,0 +1,220 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/community/sso/auth/web"
+	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/settings"
+	"github.com/community/sso/ent/store"
+)
+
+// MaxEmbedOrigins is how many embed origins the settings hold.
+const MaxEmbedOrigins = 20
+
+// NormalizeEmbedOrigins checks the admin's embed origins and returns them normalized (lower-case
+// host, no default port, as a browser sends them in Origin) without duplicates: each an https
+// origin, or http://localhost[:port] or http://127.0.0.1[:port] for development. A non-empty
+// list also needs publicURL to be https (or loopback http, for development): a framed community
+// keeps its session only in a Secure cookie.
+func NormalizeEmbedOrigins(origins []string, publicURL string) ([]string, error) {
+	out := []string{}
+	for _, s := range origins {
+		o, err := web.NormalizeOrigin(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("auth: embed origin: %w", err)
+		}
+		if !strings.HasPrefix(o, "https://") && !loopbackHTTP(o) {
+			return nil, fmt.Errorf("auth: embed origin %q: must be https (http only for localhost or 127.0.0.1)", s)
+		}
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	if len(out) > MaxEmbedOrigins {
+		return nil, fmt.Errorf("auth: at most %d embed origins", MaxEmbedOrigins)
+	}
+	if len(out) > 0 {
+		u, err := url.Parse(publicURL)
+		if err != nil || u.Scheme != "https" && !(u.Scheme == "http" && loopbackHost(u.Hostname())) {
+			return nil, errors.New("auth: embedding needs PUBLIC_URL to be https (http only on localhost or 127.0.0.1, for development): a framed page keeps its session only in a Secure cookie")
+		}
+	}
+	return out, nil
+}
+
+// loopbackHTTP reports whether the normalized origin o is http on localhost or 127.0.0.1.
+func loopbackHTTP(o string) bool {
+	rest, ok := strings.CutPrefix(o, "http://")
+	if !ok {
+		return false
+	}
+	host := rest
+	if h, _, err := net.SplitHostPort(rest); err == nil {
+		host = h
+	}
+	return loopbackHost(host)
+}
+
+func loopbackHost(host string) bool {
+	return host == "localhost" || host == "127.0.0.1"
+}
+
+// embedKey keys the request's embedding state in its context.
+type embedKey struct{}
+
+// embedding is one request's embed origins, read from the settings row at most once: when
+// something first needs them, or handed over by a handler that read the settings row anyway.
+type embedding struct {
+	ctx     context.Context
+	db      *store.DB
+	log     *slog.Logger
+	once    sync.Once
+	origins []string
+	// route is set by an Embedding route: its answers carry the frame policy whatever their
+	// status; other answers carry it only when no route took the request (404, 405).
+	route bool
+}
+
+func (e *embedding) get() []string {
+	e.once.Do(func() {
+		if !e.db.Ready() {
+			return // the answer is a 503 (web.RequireDatabase), which nobody frames
+		}
+		st, err := LoadSettings(e.ctx, e.db.Client, settings.FieldEmbedOrigins)
+		if err != nil {
+			// Not embedding is the safe side: frame-ancestors 'self', SameSite=Lax, no CORS.
+			e.log.Error("auth: read embed origins", "err", err)
+			return
+		}
+		e.origins = st.EmbedOrigins
+	})
+	return e.origins
+}
+
+// Embedding makes the admin's embed origins (AuthSettings.embedOrigins) apply to the answers of
+// next: every answer's Content-Security-Policy names who may frame it, frame-ancestors 'self'
+// and those origins (in a page's own policy, or alone on an API answer); while there are any,
+// X-Frame-Options, which cannot name them, is dropped. [EmbedOrigins] tells the session and
+// flow cookies, CORS and the API's cross-origin check about them.
+//
+// The origins are read from the settings row once per request, when first needed: the settings
+// take effect at once on every replica, with no cache to go stale. A handler that reads the
+// settings row anyway hands them over with [SetEmbedOrigins], and no extra read happens.
+func Embedding(db *store.DB, log *slog.Logger) func(http.Handler) http.Handler {
+	return embedMiddleware(db, log, true)
+}
+
+// FramePolicy goes around the server's whole mux: answers no route took (404, 405) carry the
+// frame policy of [Embedding] too, so that the community is not framed by way of an unknown
+// path. Health, readiness, metrics and static files, which are not Embedding routes, neither
+// read the settings nor carry the policy.
+func FramePolicy(db *store.DB, log *slog.Logger) func(http.Handler) http.Handler {
+	return embedMiddleware(db, log, false)
+}
+
+func embedMiddleware(db *store.DB, log *slog.Logger, route bool) func(http.Handler) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if e, ok := r.Context().Value(embedKey{}).(*embedding); ok {
+				e.route = e.route || route
+				next.ServeHTTP(w, r)
+				return
+			}
+			e := &embedding{ctx: r.Context(), db: db, log: log, route: route}
+			r = r.WithContext(context.WithValue(r.Context(), embedKey{}, e))
+			next.ServeHTTP(&frameWriter{ResponseWriter: w, e: e}, r)
+		})
+	}
+}
+
+// EmbedOrigins returns the embed origins for r (nil outside [Embedding] or when there are none).
+func EmbedOrigins(r *http.Request) []string {
+	if e, ok := r.Context().Value(embedKey{}).(*embedding); ok {
+		return e.get()
+	}
+	return nil
+}
+
+// EmbedOrigin reports whether origin (an Origin header) is one of r's embed origins.
+func EmbedOrigin(r *http.Request, origin string) bool {
+	return origin != "" && slices.Contains(EmbedOrigins(r), origin)
+}
+
+// SetEmbedOrigins hands the embed origins of a settings row the handler read anyway (with its
+// embed_origins column) to the request, so that [Embedding] does not read them again.
+func SetEmbedOrigins(r *http.Request, st *ent.Settings) {
+	if e, ok := r.Context().Value(embedKey{}).(*embedding); ok {
+		e.once.Do(func() { e.origins = st.EmbedOrigins })
+	}
+}
+
+// InFrame reports whether the browser loads r as the document of a frame (Sec-Fetch-Dest).
+func InFrame(r *http.Request) bool {
+	d := r.Header.Get("Sec-Fetch-Dest")
+	return d == "iframe" || d == "frame"
+}
+
+// frameWriter sets the answer's frame policy when its header is written.
+type frameWriter struct {
+	http.ResponseWriter
+	e     *embedding
+	wrote bool
+}
+
+func (w *frameWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		if w.e.route || code == http.StatusNotFound || code == http.StatusMethodNotAllowed {
+			setFrameAncestors(w.Header(), w.e.get())
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *frameWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *frameWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// frameAncestorsSelf is the directive every policy of the server's pages ends its list with.
+const frameAncestorsSelf = "frame-ancestors 'self'"
+
+// setFrameAncestors lets origins (none: the server's own pages only) frame the answer of h:
+// they join the page policy's frame-ancestors 'self', or make the whole policy of an answer
+// without one. With origins, X-Frame-Options goes: it cannot name them, and a browser that
+// knows frame-ancestors ignores it anyway.
+func setFrameAncestors(h http.Header, origins []string) {
+	directive := frameAncestorsSelf
+	if len(origins) > 0 {
+		directive += " " + strings.Join(origins, " ")
+	}
+	switch csp := h.Get("Content-Security-Policy"); {
+	case csp == "":
+		h.Set("Content-Security-Policy", directive)
+	case strings.Contains(csp, frameAncestorsSelf+";") || strings.HasSuffix(csp, frameAncestorsSelf):
+		h.Set("Content-Security-Policy", strings.Replace(csp, frameAncestorsSelf, directive, 1))
+	case !strings.Contains(csp, "frame-ancestors"):
+		h.Set("Content-Security-Policy", csp+"; "+directive)
+	}
+	if len(origins) > 0 {
+		h.Del("X-Frame-Options")
+	}
+}

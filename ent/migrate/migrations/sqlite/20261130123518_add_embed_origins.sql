@@ -1,0 +1,2 @@
+-- Add column "embed_origins" to table: "settings"
+ALTER TABLE `settings` ADD COLUMN `embed_origins` json NULL;
