@@ -17,9 +17,9 @@
 //
 // The admin's embed origins (AuthSettings.embedOrigins, NormalizeEmbedOrigins) are the sites that
 // may frame the community. Embedding (on every route that needs the database) and FramePolicy
-// (around the whole mux, for 404 and 405 answers) read them once per request, when first needed,
-// from the settings row (the login pages hand over the row they read anyway, SetEmbedOrigins):
-// a change applies at once on every replica, with no cache to go stale. They set the answer's
+// (around the whole mux, for 404 and 405 answers) read them from the settings row once per
+// request (one single-column read): a change applies at once on every replica, with no cache to
+// go stale. They set the answer's
 // frame-ancestors; EmbedOrigins tells the session cookie (SameSite=None; Secure; Partitioned
 // while there are any), the OAuth2 flow cookie (likewise, in a frame), the API's CORS and its
 // cross-origin check about them.

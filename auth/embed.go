@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/community/sso/auth/web"
-	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/settings"
 	"github.com/community/sso/ent/store"
 )
@@ -72,8 +71,8 @@ func loopbackHost(host string) bool {
 // embedKey keys the request's embedding state in its context.
 type embedKey struct{}
 
-// embedding is one request's embed origins, read from the settings row at most once: when
-// something first needs them, or handed over by a handler that read the settings row anyway.
+// embedding is one request's embed origins, read from the settings row at most once: before an
+// Embedding route runs, or when an answer no route took is written.
 type embedding struct {
 	ctx     context.Context
 	db      *store.DB
@@ -107,9 +106,10 @@ func (e *embedding) get() []string {
 // X-Frame-Options, which cannot name them, is dropped. [EmbedOrigins] tells the session and
 // flow cookies, CORS and the API's cross-origin check about them.
 //
-// The origins are read from the settings row once per request, when first needed: the settings
-// take effect at once on every replica, with no cache to go stale. A handler that reads the
-// settings row anyway hands them over with [SetEmbedOrigins], and no extra read happens.
+// The origins are read from the settings row once per request, before the route's handler runs
+// (one single-column read): the settings take effect at once on every replica, with no cache to
+// go stale. (Reading them when the answer is written would be cheaper where nothing needs them,
+// but a handler may answer while its transaction holds SQLite's only connection.)
 func Embedding(db *store.DB, log *slog.Logger) func(http.Handler) http.Handler {
 	return embedMiddleware(db, log, true)
 }
@@ -128,14 +128,19 @@ func embedMiddleware(db *store.DB, log *slog.Logger, route bool) func(http.Handl
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if e, ok := r.Context().Value(embedKey{}).(*embedding); ok {
-				e.route = e.route || route
-				next.ServeHTTP(w, r)
-				return
+			e, ok := r.Context().Value(embedKey{}).(*embedding)
+			if !ok {
+				e = &embedding{ctx: r.Context(), db: db, log: log}
+				r = r.WithContext(context.WithValue(r.Context(), embedKey{}, e))
+				w = &frameWriter{ResponseWriter: w, e: e}
 			}
-			e := &embedding{ctx: r.Context(), db: db, log: log, route: route}
-			r = r.WithContext(context.WithValue(r.Context(), embedKey{}, e))
-			next.ServeHTTP(&frameWriter{ResponseWriter: w, e: e}, r)
+			if route {
+				// Read before the handler runs: a handler may answer while its transaction holds
+				// the database's only connection (SQLite).
+				e.route = true
+				e.get()
+			}
+			next.ServeHTTP(w, r)
 		})
 	}
 }
@@ -151,14 +156,6 @@ func EmbedOrigins(r *http.Request) []string {
 // EmbedOrigin reports whether origin (an Origin header) is one of r's embed origins.
 func EmbedOrigin(r *http.Request, origin string) bool {
 	return origin != "" && slices.Contains(EmbedOrigins(r), origin)
-}
-
-// SetEmbedOrigins hands the embed origins of a settings row the handler read anyway (with its
-// embed_origins column) to the request, so that [Embedding] does not read them again.
-func SetEmbedOrigins(r *http.Request, st *ent.Settings) {
-	if e, ok := r.Context().Value(embedKey{}).(*embedding); ok {
-		e.once.Do(func() { e.origins = st.EmbedOrigins })
-	}
 }
 
 // InFrame reports whether the browser loads r as the document of a frame (Sec-Fetch-Dest).

@@ -127,7 +127,6 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	SetEmbedOrigins(r, st)
 	oauth2URL := "/auth/oauth2/login?redirect_uri=" + url.QueryEscape(target)
 	switch {
 	case st.Oauth2Enabled && !st.JwtEnabled && !st.EmailPasswordEnabled:
@@ -254,7 +253,6 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	SetEmbedOrigins(r, st)
 	if !st.EmailPasswordEnabled && u.Role != user.RoleADMIN {
 		h.recordFailure(ctx, r, u.ID, email, reasonPasswordDisabled, nil)
 		h.directError(w, r, http.StatusForbidden, rawEmail, target, "Email and password sign-in is turned off for members. Please use the community's single sign-on.")
