@@ -262,7 +262,8 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 		c.Settings.Create().SetJwtEnabled(true).SetJwtSecret([]byte("sealed")).SetJwtMaxTokenAgeSeconds(120).
 			SetJwtRequireJti(true).SetNewUsersHomepage("/welcome").SetSyncUsername(true).
 			SetJwtAdminClaim("groups").SetJwtAdminClaimValue("admins").
-			SetJwtModeratorClaim("is_mod").SetJwtModeratorClaimValue("yes").ExecX(ctx)
+			SetJwtModeratorClaim("is_mod").SetJwtModeratorClaimValue("yes").
+			SetEmbedOrigins([]string{"https://app.example.com", "http://localhost:3000"}).ExecX(ctx)
 		got, err := JWTLoginSettings(ctx, c)
 		if err != nil {
 			t.Fatal(err)
@@ -272,10 +273,11 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 			got.JwtMaxTokenAgeSeconds != want.JwtMaxTokenAgeSeconds || got.JwtRequireJti != want.JwtRequireJti ||
 			got.NewUsersHomepage != want.NewUsersHomepage || got.SyncUsername != want.SyncUsername ||
 			got.JwtAdminClaim != want.JwtAdminClaim || got.JwtAdminClaimValue != want.JwtAdminClaimValue ||
-			got.JwtModeratorClaim != want.JwtModeratorClaim || got.JwtModeratorClaimValue != want.JwtModeratorClaimValue {
+			got.JwtModeratorClaim != want.JwtModeratorClaim || got.JwtModeratorClaimValue != want.JwtModeratorClaimValue ||
+			!slices.Equal(got.EmbedOrigins, want.EmbedOrigins) {
 			t.Fatalf("read %+v\n ent %+v", got, want)
 		}
-		if !got.JwtEnabled || got.NewUsersHomepage != "/welcome" {
+		if !got.JwtEnabled || got.NewUsersHomepage != "/welcome" || len(got.EmbedOrigins) != 2 {
 			t.Fatalf("values not read: %+v", got)
 		}
 	})

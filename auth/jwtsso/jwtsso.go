@@ -287,8 +287,7 @@ func readTokenBody(w http.ResponseWriter, r *http.Request) (string, error) {
 // login signs the member of token in: with a cookie and a redirect to redirect_uri for a
 // browser, with a bearer session token as JSON for an app.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, app bool) {
-	ctx := r.Context()
-	st, err := LoadLoginSettings(ctx, h.DB.Client)
+	st, err := h.settings(r)
 	if err != nil {
 		h.fail(w, r, app, &auth.SSOError{Code: auth.CodeTryAgain, Message: "The community could not be reached.", Err: err})
 		return
@@ -331,6 +330,15 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, ap
 	}
 	l.Return = r.URL.Query().Get("redirect_uri")
 	auth.FinishLogin(w, r, h.Provisioner.Sessions, h.Metrics, l)
+}
+
+// settings returns the settings row for r's login: as the route's auth.EmbeddingWith read it
+// (LoadLoginSettings, embed origins included) or, outside one, read here.
+func (h *Handler) settings(r *http.Request) (*ent.Settings, error) {
+	if st, ok, err := auth.RouteSettings(r); ok {
+		return st, err
+	}
+	return LoadLoginSettings(r.Context(), h.DB.Client)
 }
 
 // fail answers a failed login (as JSON for an app) and records it.

@@ -91,16 +91,19 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 		return embed(web.RequireDatabase(db, sessions.Middleware(db, log)(h)))
 	}
 	mux := http.NewServeMux()
-	apiCSRF, err := graph.CrossOriginProtection(cfg.CORSOrigins)
+	apiGuard, err := graph.CrossOriginGuard(cfg.CORSOrigins, sessions)
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle("/graphql", withViewer(sessions.CrossOrigin(apiCSRF, api)))
+	mux.Handle("/graphql", withViewer(apiGuard(api)))
 	mux.Handle("GET /playground", withViewer(auth.RequireLoginParam(graph.Playground("/graphql"))))
 	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
 	jwtHandler := &jwtsso.Handler{DB: db, Verifier: verifier, Provisioner: provisioner, Log: log, Metrics: metrics}
-	mux.Handle("GET /api/auth/sso", withViewer(jwtHandler))
-	mux.Handle("POST /api/auth/sso/token", withViewer(http.HandlerFunc(jwtHandler.Token)))
+	jwtRoute := func(h http.Handler) http.Handler {
+		return auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)(withViewer(h))
+	}
+	mux.Handle("GET /api/auth/sso", jwtRoute(jwtHandler))
+	mux.Handle("POST /api/auth/sso/token", jwtRoute(http.HandlerFunc(jwtHandler.Token)))
 	sso.Register(mux, withViewer)
 	forms := http.NewCrossOriginProtection()
 	(&auth.Handler{DB: db, Sessions: sessions, Log: log, Metrics: metrics, Passwords: passwords,
