@@ -357,6 +357,10 @@ func TestBackchannelLogoutRefusals(t *testing.T) {
 		if r := app.Do(&http.Client{}, req); r.Status != http.StatusBadRequest || !signedIn(t, app, alice) {
 			t.Fatalf("token in the query: %d", r.Status)
 		}
+		// No token, refused or not, reaches the log (a JWT's header starts with eyJ).
+		if strings.Contains(app.Logs.String(), "eyJ") {
+			t.Fatalf("a token reached the log:\n%s", app.Logs)
+		}
 	})
 }
 
