@@ -72,8 +72,7 @@ func refuse(description string) error { return &logoutRefusal{Description: descr
 // backchannelLogout serves POST /auth/oauth2/backchannel-logout: the provider's server posts a
 // logout_token (OpenID Connect Back-Channel Logout 1.0, section 2.5), verified as section 2.6
 // says, and the sessions it names end: with a sid, the OAUTH2 sessions whose id_token had that
-// sid (of the member whose externalId is sub, when sub is given too); with only sub, every OAUTH2
-// session of that member. 200 when done (also when no session matched), 400 invalid_request for
+// sid; with only a sub, every OAUTH2 session of the member whose externalId is sub. 200 when done (also when no session matched), 400 invalid_request for
 // a refused token, 404 when OpenID Connect sign-in is not enabled, 503 when the provider's keys
 // or the database cannot be reached. Every answer is no-store; the token is never logged.
 func (h *Handler) backchannelLogout(w http.ResponseWriter, r *http.Request) {
@@ -288,32 +287,24 @@ func endOIDCSessions(ctx context.Context, client *ent.Client, lt *logoutToken, n
 	if !fresh {
 		return 0, errLogoutReplayed
 	}
-	// The member sub names is found as provisioning maps the id_token's sub: externalId.
-	var member *ent.User
-	if lt.Sub != "" {
-		if member, err = authdb.MemberByExternalID(ctx, client, lt.Sub); err != nil {
-			return 0, err
-		}
-	}
 	var sessions []*ent.Session
-	switch {
-	case lt.SID != "":
+	if lt.SID != "" {
+		// The provider's session id names the sessions, whatever the sub: the member's externalId
+		// need not be the sub (provisioning maps an id claim first), so the optional check of
+		// section 2.6, step 10 could keep a session the provider ended.
 		if sessions, err = authdb.OIDCSessions(ctx, client, lt.SID); err != nil {
 			return 0, err
 		}
-		if lt.Sub != "" {
-			// Both: only sessions of the member sub names (section 2.6, step 10).
-			kept := sessions[:0]
-			for _, s := range sessions {
-				if member != nil && s.UserID == member.ID {
-					kept = append(kept, s)
-				}
-			}
-			sessions = kept
-		}
-	case member != nil:
-		if sessions, err = authdb.MemberOAuth2Sessions(ctx, client, member.ID); err != nil {
+	} else {
+		// The member is found as provisioning maps the id_token's sub: externalId.
+		member, err := authdb.MemberByExternalID(ctx, client, lt.Sub)
+		if err != nil {
 			return 0, err
+		}
+		if member != nil {
+			if sessions, err = authdb.MemberOAuth2Sessions(ctx, client, member.ID); err != nil {
+				return 0, err
+			}
 		}
 	}
 	ids := make([]int, len(sessions))
