@@ -72,9 +72,10 @@ func refuse(description string) error { return &logoutRefusal{Description: descr
 // backchannelLogout serves POST /auth/oauth2/backchannel-logout: the provider's server posts a
 // logout_token (OpenID Connect Back-Channel Logout 1.0, section 2.5), verified as section 2.6
 // says, and the sessions it names end: with a sid, the OAUTH2 sessions whose id_token had that
-// sid; with only a sub, every OAUTH2 session of the member whose externalId is sub. 200 when done (also when no session matched), 400 invalid_request for
-// a refused token, 404 when OpenID Connect sign-in is not enabled, 503 when the provider's keys
-// or the database cannot be reached. Every answer is no-store; the token is never logged.
+// sid; with only a sub, every OAUTH2 session of the member whose externalId is sub. 200 when done
+// (also when no session matched), 400 invalid_request for a refused token, 404 when OpenID
+// Connect sign-in is not enabled, 503 when the provider's keys or the database cannot be
+// reached. Every answer is no-store; the token is never logged.
 func (h *Handler) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 	ctx := auth.RequestContext(r)
 	w.Header().Set("Cache-Control", "no-store")
