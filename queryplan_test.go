@@ -128,7 +128,8 @@ func fullScans(t *testing.T, db *store.DB, stmts []storetest.Statement) []string
 // TestQueryPlans: no statement of a login (JWT SSO, the OAuth2 callback, both through
 // provisioning; with and without an old session cookie; direct, after a failed one), of the
 // viewer lookup (cookie and API token), of a logout, of revokeUserSessions, of an OAuth2 refresh
-// revalidation or of a password reset (the mailed link) reads a whole
+// revalidation, of a back-channel logout (by sid, by sub) or of a password reset (the mailed link)
+// reads a whole
 // table that grows with use, on tables seeded with thousands of rows: EXPLAIN (MySQL/MariaDB)
 // and EXPLAIN QUERY PLAN (SQLite) of each statement the paths sent, with its arguments.
 func TestQueryPlans(t *testing.T) {
@@ -205,6 +206,17 @@ func TestQueryPlans(t *testing.T) {
 			if app.countEvents(auth.EventSessionRevalidated) != 1 {
 				t.Fatalf("no revalidation:\n%s", app.Logs)
 			}
+			// Back-channel logout by the provider's session id: a second browser of alice's ends.
+			c2 := op.Member(t)
+			resp = op.SignIn(t, c2, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+			resp.Body.Close()
+			sids := op.SessionIDs("op-alice")
+			if r := app.client().BackchannelLogout(op.SignLogout(t, op.LogoutClaims(map[string]any{"sid": sids[len(sids)-1]}))); r.Status != http.StatusOK {
+				t.Fatalf("back-channel logout by sid: %d %s", r.Status, r.Body)
+			}
+			if r := app.gql(c2, "", "{ me { id } }", nil); graphtest.Dig(r.Data, "me") != nil {
+				t.Fatal("still signed in after the back-channel logout")
+			}
 			// A direct login after a failed one (the throttle's counters), and a password reset
 			// (the mailed link).
 			d := browser(t)
@@ -230,6 +242,10 @@ func TestQueryPlans(t *testing.T) {
 			me := app.gql(c, "", "{ me { id } }", nil)
 			if r := app.gql(nil, admin, `mutation($id: ID!) { revokeUserSessions(userId: $id) }`, map[string]any{"id": graphtest.Dig(me.Data, "me", "id")}); r.Code() != "" {
 				t.Fatalf("revokeUserSessions: %s", r.Raw)
+			}
+			// Back-channel logout by sub: the member's OAuth2 sessions (none left by now).
+			if r := app.client().BackchannelLogout(op.SignLogout(t, op.LogoutClaims(map[string]any{"sub": "op-alice"}))); r.Status != http.StatusOK {
+				t.Fatalf("back-channel logout by sub: %d %s", r.Status, r.Body)
 			}
 			// A member's profile fields set through the API (the one writer of field values).
 			if r := app.gql(nil, admin, `mutation($id: ID!) { updateUser(id: $id, input: {fields: [{key: "field_0", value: "Plan"}, {key: "field_1", value: ""}]}) { id } }`, map[string]any{"id": graphtest.Dig(me.Data, "me", "id")}); r.Code() != "" {

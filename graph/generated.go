@@ -126,25 +126,26 @@ type ComplexityRoot struct {
 	}
 
 	OAuth2Settings struct {
-		AccountSettingsURL  func(childComplexity int) int
-		AdminClaim          func(childComplexity int) int
-		AdminClaimValue     func(childComplexity int) int
-		AuthorizationURL    func(childComplexity int) int
-		CallbackURL         func(childComplexity int) int
-		ClientID            func(childComplexity int) int
-		Domain              func(childComplexity int) int
-		Enabled             func(childComplexity int) int
-		HasClientSecret     func(childComplexity int) int
-		Issuer              func(childComplexity int) int
-		LoginButtonText     func(childComplexity int) int
-		LogoutURL           func(childComplexity int) int
-		ModeratorClaim      func(childComplexity int) int
-		ModeratorClaimValue func(childComplexity int) int
-		Provider            func(childComplexity int) int
-		RefreshMinutes      func(childComplexity int) int
-		Scopes              func(childComplexity int) int
-		TokenURL            func(childComplexity int) int
-		UserInfoURL         func(childComplexity int) int
+		AccountSettingsURL   func(childComplexity int) int
+		AdminClaim           func(childComplexity int) int
+		AdminClaimValue      func(childComplexity int) int
+		AuthorizationURL     func(childComplexity int) int
+		BackchannelLogoutURL func(childComplexity int) int
+		CallbackURL          func(childComplexity int) int
+		ClientID             func(childComplexity int) int
+		Domain               func(childComplexity int) int
+		Enabled              func(childComplexity int) int
+		HasClientSecret      func(childComplexity int) int
+		Issuer               func(childComplexity int) int
+		LoginButtonText      func(childComplexity int) int
+		LogoutURL            func(childComplexity int) int
+		ModeratorClaim       func(childComplexity int) int
+		ModeratorClaimValue  func(childComplexity int) int
+		Provider             func(childComplexity int) int
+		RefreshMinutes       func(childComplexity int) int
+		Scopes               func(childComplexity int) int
+		TokenURL             func(childComplexity int) int
+		UserInfoURL          func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -807,6 +808,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OAuth2Settings.AuthorizationURL(childComplexity), true
+	case "OAuth2Settings.backchannelLogoutUrl":
+		if e.ComplexityRoot.OAuth2Settings.BackchannelLogoutURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuth2Settings.BackchannelLogoutURL(childComplexity), true
 	case "OAuth2Settings.callbackUrl":
 		if e.ComplexityRoot.OAuth2Settings.CallbackURL == nil {
 			break
@@ -1832,6 +1839,8 @@ func (ec *executionContext) childFields_OAuth2Settings(ctx context.Context, fiel
 		return ec.fieldContext_OAuth2Settings_refreshMinutes(ctx, field)
 	case "callbackUrl":
 		return ec.fieldContext_OAuth2Settings_callbackUrl(ctx, field)
+	case "backchannelLogoutUrl":
+		return ec.fieldContext_OAuth2Settings_backchannelLogoutUrl(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OAuth2Settings", field.Name)
 }
@@ -4632,6 +4641,13 @@ func (ec *executionContext) _OAuth2Settings_callbackUrl(ctx context.Context, fie
 	return ec.marshalNString2string(ctx, field.Selections, obj.CallbackURL)
 }
 func (ec *executionContext) fieldContext_OAuth2Settings_callbackUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuth2Settings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OAuth2Settings_backchannelLogoutUrl(ctx context.Context, field graphql.CollectedField, obj *model.OAuth2Settings) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.BackchannelLogoutURL)
+}
+func (ec *executionContext) fieldContext_OAuth2Settings_backchannelLogoutUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OAuth2Settings", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -12679,6 +12695,11 @@ func (ec *executionContext) _OAuth2Settings(ctx context.Context, sel ast.Selecti
 			}
 		case "callbackUrl":
 			out.Values[i] = ec._OAuth2Settings_callbackUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backchannelLogoutUrl":
+			out.Values[i] = ec._OAuth2Settings_backchannelLogoutUrl(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -133,6 +133,8 @@ type OAuth2Settings struct {
 	RefreshMinutes      int      `json:"refreshMinutes"`
 	// The redirect URI to register at the identity provider.
 	CallbackURL string `json:"callbackUrl"`
+	// The OpenID Connect Back-Channel Logout URI to register at the identity provider: it ends a member's sessions when the member signs out there.
+	BackchannelLogoutURL string `json:"backchannelLogoutUrl"`
 }
 
 // A custom profile field value to set; a null or empty value clears it.
