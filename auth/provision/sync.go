@@ -34,6 +34,8 @@ const SuspendedClaim = "suspended"
 type SyncOptions struct {
 	// Source names the caller in the security log (SourceSyncEndpoint, SourceSyncMembers).
 	Source string
+	// ActorID, when not 0, is the admin who asked for the sync, named in its security event.
+	ActorID int
 	// DryRun runs the sync in a transaction that is rolled back: the result is the real run's,
 	// and nothing is written, no security event either.
 	DryRun bool
@@ -116,6 +118,9 @@ func (p *Provisioner) syncOnce(ctx context.Context, req Request, opts SyncOption
 		fields[i] = c.Field
 	}
 	e.Detail = map[string]any{"source": opts.Source, "decision": res.SyncDecision(), "fields": fields}
+	if opts.ActorID != 0 {
+		e.Detail["actorId"] = strconv.Itoa(opts.ActorID)
+	}
 	if err := auth.RecordAll(ctx, client, append(res.events, e)...); err != nil {
 		_ = tx.Rollback()
 		return nil, err
