@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/jwtsso"
 	"github.com/community/sso/auth/provision"
@@ -20,10 +22,29 @@ const MaxSyncPayloads = 1000
 // (jwtsso.MaxTokenLength).
 const MaxSyncPayloadBytes = jwtsso.MaxTokenLength
 
+// onlySyncMembers tells the Transactioner to leave an operation whose root fields are all
+// syncMembers without a transaction: syncMembers runs one transaction per member itself, which
+// the mutation's transaction would hold up (SQLite has one writer).
+func onlySyncMembers(op *ast.OperationDefinition) bool {
+	if op.Operation != ast.Mutation || len(op.SelectionSet) == 0 {
+		return false
+	}
+	for _, s := range op.SelectionSet {
+		f, ok := s.(*ast.Field)
+		if !ok || (f.Name != "syncMembers" && f.Name != "__typename") {
+			return false
+		}
+	}
+	return true
+}
+
 // syncMembers syncs each payload as POST /api/auth/sso/sync would sync a token with its claims
 // (provision.Provisioner.Sync, one transaction each, in input order), or, dryRun, decides and
 // rolls back. A payload that fails has its error code in its result; the others go on.
 func (r *Resolver) syncMembers(ctx context.Context, input model.SyncMembersInput) (*model.SyncMembersResult, error) {
+	if ent.TxFromContext(ctx) != nil {
+		return nil, BadInput("syncMembers", "syncMembers runs its own transactions: send it in an operation of its own")
+	}
 	if len(input.Payloads) > MaxSyncPayloads {
 		return nil, BadInput("payloads", "at most %d payloads per call", MaxSyncPayloads)
 	}
