@@ -26,12 +26,12 @@ import (
 const syncBatch = 1000
 
 // syncPayloads are the claims of syncBatch new members of batch, each with the benchmark's
-// spaces and field values (as loginURL signs them), named as checkNewMembers counts them.
+// spaces and field values (as loginURL signs them), their externalIds starting with "sync-".
 func syncPayloads(batch int) []map[string]any {
 	p := make([]map[string]any, syncBatch)
 	for i := range p {
 		n := fmt.Sprintf("%04d-%04d", batch, i)
-		c := map[string]any{"sub": "new-" + n, "email": "sync" + n + "@example.com", "name": "Synced " + n, "spaceIds": benchSpaces}
+		c := map[string]any{"sub": "sync-" + n, "email": "sync" + n + "@example.com", "name": "Synced " + n, "spaceIds": benchSpaces}
 		for _, k := range benchFieldKeys {
 			c[k] = "value " + n
 		}
@@ -70,7 +70,7 @@ func BenchmarkSyncMembers1000Floor(b *testing.B) {
 		batch++
 	}
 	b.StopTimer()
-	checkNewMembers(b, l, batch*syncBatch)
+	checkNewMembers(b, l, "sync", batch*syncBatch)
 	recordFloor(b, "SyncMembers1000")
 }
 
@@ -88,6 +88,6 @@ func BenchmarkSyncMembers1000(b *testing.B) {
 		batch++
 	}
 	b.StopTimer()
-	checkNewMembers(b, l, batch*syncBatch)
+	checkNewMembers(b, l, "sync", batch*syncBatch)
 	reportRatio(b, "SyncMembers1000")
 }
