@@ -128,8 +128,8 @@ func fullScans(t *testing.T, db *store.DB, stmts []storetest.Statement) []string
 // TestQueryPlans: no statement of a login (JWT SSO, the OAuth2 callback, both through
 // provisioning; with and without an old session cookie; direct, after a failed one), of the
 // viewer lookup (cookie and API token), of a logout, of revokeUserSessions, of an OAuth2 refresh
-// revalidation, of a back-channel logout (by sid, by sub) or of a password reset (the mailed link)
-// reads a whole
+// revalidation, of a back-channel logout (by sid, by sub), of a password reset (the mailed link)
+// or of a member sync (POST /api/auth/sso/sync and syncMembers) reads a whole
 // table that grows with use, on tables seeded with thousands of rows: EXPLAIN (MySQL/MariaDB)
 // and EXPLAIN QUERY PLAN (SQLite) of each statement the paths sent, with its arguments.
 func TestQueryPlans(t *testing.T) {
@@ -255,6 +255,23 @@ func TestQueryPlans(t *testing.T) {
 			// event's user).
 			if r := app.gql(nil, admin, `{ securityEvents(first: 20, where: {hasUserWith: [{email: "user7@example.com"}]}) { edges { node { type } } } }`, nil); r.Code() != "" || len(graphtest.Dig(r.Data, "securityEvents", "edges").([]any)) == 0 {
 				t.Fatalf("a member's security log: %s", r.Raw)
+			}
+			// A member synced without a login (suspended, so its sessions end), and syncMembers
+			// (a new member; the same member reinstated).
+			syncTok := authtest.Sign(t, jwt.SigningMethodHS256, []byte(secret), authtest.Claims(map[string]any{
+				"sub": "ext-1235", "email": "user1235@example.com", "name": "User 1235 Synced", "spaceIds": []any{"space-2"},
+				"suspended": true, "jti": fmt.Sprintf("plan-sync-%d", time.Now().UnixNano()),
+			}), nil)
+			req, _ := http.NewRequest(http.MethodPost, app.URL+"/api/auth/sso/sync", nil)
+			req.Header.Set("Authorization", "Bearer "+syncTok)
+			if r := app.do(nil, req); r.Status != http.StatusOK || !strings.Contains(r.Body, `"UPDATED"`) {
+				t.Fatalf("sync: %d %s", r.Status, r.Body)
+			}
+			if r := app.gql(nil, admin, `mutation($p: [JSON!]!) { syncMembers(input: {payloads: $p}) { created updated failed } }`, map[string]any{"p": []any{
+				map[string]any{"sub": "plan-sync", "email": "plan-sync@example.com", "name": "Plan Sync", "spaceIds": []any{"space-0"}, "company": "Acme"},
+				map[string]any{"sub": "ext-1235", "email": "user1235@example.com", "name": "User 1235 Synced", "suspended": false},
+			}}); r.Code() != "" || graphtest.Dig(r.Data, "syncMembers", "created") != 1.0 || graphtest.Dig(r.Data, "syncMembers", "updated") != 1.0 {
+				t.Fatalf("syncMembers: %s", r.Raw)
 			}
 			stmts := log.StopWithArgs()
 			if len(stmts) < 20 {

@@ -431,6 +431,9 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	jwtHandler := &jwtsso.Handler{DB: db, Verifier: jwtVerifier, Provisioner: provisioner, Log: log, Metrics: metrics}
 	mux.Handle("GET /api/auth/sso", jwtApp(jwtHandler))
 	mux.Handle("POST /api/auth/sso/token", jwtApp(http.HandlerFunc(jwtHandler.Token)))
+	// The customer's server syncs members with a signed token: no session and no cookie, so
+	// neither the viewer (its bearer is a JWT, not a session) nor the cross-site check applies.
+	mux.Handle("POST /api/auth/sso/sync", auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)(web.RequireDatabase(db, http.HandlerFunc(jwtHandler.Sync))))
 	(&auth.Handler{
 		DB:            db,
 		Sessions:      sessions,

@@ -1,7 +1,8 @@
 // Package jwtsso is JWT SSO: the community's own site signs a short-lived HS256 token with the
 // community's secret and sends the member to GET /api/auth/sso?jwt=TOKEN&redirect_uri=/path; the
 // member is provisioned and signed in. An app posts the token to POST /api/auth/sso/token instead
-// and gets a bearer session token.
+// and gets a bearer session token, and the community's own server posts it to
+// POST /api/auth/sso/sync to create or update the member without a login (Handler.Sync).
 //
 // The algorithm is fixed by the server (HS256); the token's header never chooses it, and kid, jku
 // and x5u are ignored. Token policy: a token carries exp, or an iat no older than the configured
