@@ -259,6 +259,12 @@ for secret in "$SESSION" "$JWT"; do
   if grep -qF -- "$secret" "$WORK/server.log"; then fail "the server log shows an app's token"; fi
 done
 
+step "docs/API.md: syncing members without a login"
+curl -s -X POST http://localhost:8080/api/auth/sso/sync -H "Authorization: Bearer $(sign_jwt cust-1001 pat@example.com 'Pat Doe')" >"$OUT"
+expect_lines <<'JSON'
+{"user":{"id":"38654705667","externalId":"cust-1001","email":"pat@example.com"},"decision":"UNCHANGED","changes":[]}
+JSON
+
 step "docs/OPERATIONS.md: replicas on MySQL/MariaDB"
 MARIADB="" # set when the MySQL/MariaDB parts run
 if ! command -v mariadb >/dev/null || ! command -v mariadb-dump >/dev/null; then
