@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net"
@@ -258,7 +259,7 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 		h.directError(w, r, http.StatusForbidden, rawEmail, target, "Email and password sign-in is turned off for members. Please use the community's single sign-on.")
 		return
 	}
-	started, err := h.Sessions.Start(RequestContext(r), h.client(), u.ID, session.MethodPASSWORD, SessionOptions{Replaces: h.Sessions.Token(r)})
+	started, err := h.startDirect(r, u.ID)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -266,8 +267,29 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 	if err := attempt.Succeeded(ctx); err != nil {
 		h.Log.WarnContext(ctx, "auth: clear the login throttle", "err", err)
 	}
-	RecordOrLog(ctx, h.client(), h.Log, Event{Type: EventLoginSucceeded, UserID: u.ID, Method: string(session.MethodPASSWORD)}.FromRequest(r))
 	FinishLogin(w, r, h.Sessions, h.Metrics, Login{Method: session.MethodPASSWORD, Started: started, Return: target, Settings: st})
+}
+
+// startDirect starts the session of a direct login and records its LOGIN_SUCCEEDED event in one
+// transaction, so the event (and the member.login webhook it makes) commits with the session.
+func (h *Handler) startDirect(r *http.Request, userID int) (Started, error) {
+	ctx := RequestContext(r)
+	tx, err := h.client().Tx(ctx)
+	if err != nil {
+		return Started{}, fmt.Errorf("auth: direct login: begin: %w", err)
+	}
+	started, err := h.Sessions.Start(ctx, tx.Client(), userID, session.MethodPASSWORD, SessionOptions{Replaces: h.Sessions.Token(r)})
+	if err == nil {
+		err = Record(ctx, tx.Client(), Event{Type: EventLoginSucceeded, UserID: userID, Method: string(session.MethodPASSWORD)}.FromRequest(r))
+	}
+	if err != nil {
+		_ = tx.Rollback()
+		return Started{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Started{}, fmt.Errorf("auth: direct login: commit: %w", err)
+	}
+	return started, nil
 }
 
 func (h *Handler) metric(method, result string) {

@@ -40,6 +40,10 @@ func webhookMessage(e Event) (authdb.WebhookMessage, bool) {
 		}
 		m.Type = WebhookMemberUpdated
 		m.Data["changes"] = fields
+	case EventEmailVerified, EventEmailReleased:
+		// The member confirmed a new address, or lost an unconfirmed one to a member who proved it.
+		m.Type = WebhookMemberUpdated
+		m.Data["changes"] = []string{"email"}
 	case EventStatusChanged:
 		switch e.Detail["to"] {
 		case "SUSPENDED":

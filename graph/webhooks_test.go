@@ -173,6 +173,8 @@ func TestWebhooks(t *testing.T) {
 			map[string]any{"id": memberID}); r.Code() != "NOT_FOUND" {
 			t.Fatalf("failing mutation: %s", r.Raw)
 		}
+		// A direct (password) login: member.login, committed with its session.
+		app.Login(webtest.Browser(t), "member@example.com", authtest.Password)
 		// A conflicting login (another externalId, the member's email): sso.conflict, nothing else.
 		if s := login(map[string]any{"sub": "ext-other", "email": "w1@example.com", "name": "Other"}); s != http.StatusConflict {
 			t.Fatalf("conflicting login: %d", s)
@@ -183,6 +185,7 @@ func TestWebhooks(t *testing.T) {
 			"member.updated", "member.login",
 			"member.updated", "member.suspended", "member.updated", "member.unsuspended",
 			"space.membership.changed",
+			"member.login",
 			"sso.conflict",
 		}
 		rc.WaitFor(t, 20*time.Second, "every event", func(d []authtest.Delivery) bool { return len(d) >= len(want) })
@@ -205,7 +208,8 @@ func TestWebhooks(t *testing.T) {
 					t.Errorf("member.created: %+v", m.Data)
 				}
 			case "member.login":
-				if m.Data.Method != "JWT" || m.Data.Member["id"] != memberID {
+				direct := m.Data.Method == "PASSWORD" && m.Data.Member["email"] == "member@example.com"
+				if !direct && (m.Data.Method != "JWT" || m.Data.Member["id"] != memberID) {
 					t.Errorf("member.login: %+v", m.Data)
 				}
 			case "member.updated":
