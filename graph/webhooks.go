@@ -134,8 +134,8 @@ func (r *Resolver) redeliverWebhook(ctx context.Context, deliveryID int) (*ent.W
 	return d, recordWebhookChange(ctx, client, d.WebhookID, "REDELIVER", map[string]any{"deliveryId": deliveryID})
 }
 
-func webhooks(ctx context.Context) ([]*ent.Webhook, error) {
-	return ent.FromContext(ctx).Webhook.Query().Order(ent.Asc(entwebhook.FieldID)).All(ctx)
+func (r *Resolver) webhooks(ctx context.Context) ([]*ent.Webhook, error) {
+	return r.Client.Webhook.Query().Order(ent.Asc(entwebhook.FieldID)).All(ctx)
 }
 
 func (r *Resolver) webhookDeliveries(ctx context.Context, webhookID int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.WebhookDeliveryConnection, error) {

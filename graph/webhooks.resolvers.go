@@ -35,7 +35,7 @@ func (r *mutationResolver) RedeliverWebhook(ctx context.Context, deliveryID int)
 
 // Webhooks is the resolver for the webhooks field.
 func (r *queryResolver) Webhooks(ctx context.Context) ([]*ent.Webhook, error) {
-	return webhooks(ctx)
+	return r.webhooks(ctx)
 }
 
 // WebhookDeliveries is the resolver for the webhookDeliveries field.

@@ -127,6 +127,10 @@ func TestWebhooks(t *testing.T) {
 			t.Fatal("the signing secret is stored in the clear")
 		}
 		rc.SetSecret(t, secret)
+		r = app.GQL(c.Admin, "", `{ webhooks { id url events enabled } }`, nil)
+		if graphtest.Dig(r.Data, "webhooks", 0, "id") != hookID || graphtest.Dig(r.Data, "webhooks", 0, "url") != rc.URL+"/in" || graphtest.Dig(r.Data, "webhooks", 0, "enabled") != true {
+			t.Fatalf("webhooks: %s", r.Raw)
+		}
 		if r := app.GQL(c.Moderator, "", `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": hookID}); r.Code() != "FORBIDDEN" {
 			t.Fatalf("a moderator reads a webhook by node: %s", r.Raw)
 		}
@@ -272,7 +276,7 @@ func TestWebhooks(t *testing.T) {
 			t.Fatalf("deleteWebhook: %s", r.Raw)
 		}
 		r = app.GQL(c.Admin, "", `{ webhooks { id } }`, nil)
-		if l, _ := graphtest.Dig(r.Data, "webhooks").([]any); len(l) != 0 || app.DB.Client.WebhookDelivery.Query().CountX(context.Background()) != 0 {
+		if l, ok := graphtest.Dig(r.Data, "webhooks").([]any); !ok || len(l) != 0 || app.DB.Client.WebhookDelivery.Query().CountX(context.Background()) != 0 {
 			t.Fatalf("after delete: %s", r.Raw)
 		}
 	})
