@@ -1042,10 +1042,10 @@ func (_q *WebhookDeliveryQuery) collectField(ctx context.Context, oneNode bool, 
 				selectedFields = append(selectedFields, webhookdelivery.FieldPayload)
 				fieldSeen[webhookdelivery.FieldPayload] = struct{}{}
 			}
-		case "messageId":
-			if _, ok := fieldSeen[webhookdelivery.FieldMsgID]; !ok {
-				selectedFields = append(selectedFields, webhookdelivery.FieldMsgID)
-				fieldSeen[webhookdelivery.FieldMsgID] = struct{}{}
+		case "messageID":
+			if _, ok := fieldSeen[webhookdelivery.FieldMessageID]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldMessageID)
+				fieldSeen[webhookdelivery.FieldMessageID] = struct{}{}
 			}
 		case "status":
 			if _, ok := fieldSeen[webhookdelivery.FieldStatus]; !ok {

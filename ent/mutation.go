@@ -11888,7 +11888,7 @@ type WebhookDeliveryMutation struct {
 	updated_at            *time.Time
 	event                 *string
 	payload               *string
-	msg_id                *string
+	message_id            *string
 	status                *webhookdelivery.Status
 	attempts              *int
 	addattempts           *int
@@ -12185,40 +12185,40 @@ func (m *WebhookDeliveryMutation) ResetPayload() {
 	m.payload = nil
 }
 
-// SetMsgID sets the "msg_id" field.
-func (m *WebhookDeliveryMutation) SetMsgID(s string) {
-	m.msg_id = &s
+// SetMessageID sets the "message_id" field.
+func (m *WebhookDeliveryMutation) SetMessageID(s string) {
+	m.message_id = &s
 }
 
-// MsgID returns the value of the "msg_id" field in the mutation.
-func (m *WebhookDeliveryMutation) MsgID() (r string, exists bool) {
-	v := m.msg_id
+// MessageID returns the value of the "message_id" field in the mutation.
+func (m *WebhookDeliveryMutation) MessageID() (r string, exists bool) {
+	v := m.message_id
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldMsgID returns the old "msg_id" field's value of the WebhookDelivery entity.
+// OldMessageID returns the old "message_id" field's value of the WebhookDelivery entity.
 // If the WebhookDelivery object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *WebhookDeliveryMutation) OldMsgID(ctx context.Context) (v string, err error) {
+func (m *WebhookDeliveryMutation) OldMessageID(ctx context.Context) (v string, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldMsgID is only allowed on UpdateOne operations")
+		return v, errors.New("OldMessageID is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldMsgID requires an ID field in the mutation")
+		return v, errors.New("OldMessageID requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldMsgID: %w", err)
+		return v, fmt.Errorf("querying old value for OldMessageID: %w", err)
 	}
-	return oldValue.MsgID, nil
+	return oldValue.MessageID, nil
 }
 
-// ResetMsgID resets all changes to the "msg_id" field.
-func (m *WebhookDeliveryMutation) ResetMsgID() {
-	m.msg_id = nil
+// ResetMessageID resets all changes to the "message_id" field.
+func (m *WebhookDeliveryMutation) ResetMessageID() {
+	m.message_id = nil
 }
 
 // SetStatus sets the "status" field.
@@ -12666,8 +12666,8 @@ func (m *WebhookDeliveryMutation) Fields() []string {
 	if m.payload != nil {
 		fields = append(fields, webhookdelivery.FieldPayload)
 	}
-	if m.msg_id != nil {
-		fields = append(fields, webhookdelivery.FieldMsgID)
+	if m.message_id != nil {
+		fields = append(fields, webhookdelivery.FieldMessageID)
 	}
 	if m.status != nil {
 		fields = append(fields, webhookdelivery.FieldStatus)
@@ -12711,8 +12711,8 @@ func (m *WebhookDeliveryMutation) Field(name string) (ent.Value, bool) {
 		return m.Event()
 	case webhookdelivery.FieldPayload:
 		return m.Payload()
-	case webhookdelivery.FieldMsgID:
-		return m.MsgID()
+	case webhookdelivery.FieldMessageID:
+		return m.MessageID()
 	case webhookdelivery.FieldStatus:
 		return m.Status()
 	case webhookdelivery.FieldAttempts:
@@ -12748,8 +12748,8 @@ func (m *WebhookDeliveryMutation) OldField(ctx context.Context, name string) (en
 		return m.OldEvent(ctx)
 	case webhookdelivery.FieldPayload:
 		return m.OldPayload(ctx)
-	case webhookdelivery.FieldMsgID:
-		return m.OldMsgID(ctx)
+	case webhookdelivery.FieldMessageID:
+		return m.OldMessageID(ctx)
 	case webhookdelivery.FieldStatus:
 		return m.OldStatus(ctx)
 	case webhookdelivery.FieldAttempts:
@@ -12810,12 +12810,12 @@ func (m *WebhookDeliveryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPayload(v)
 		return nil
-	case webhookdelivery.FieldMsgID:
+	case webhookdelivery.FieldMessageID:
 		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetMsgID(v)
+		m.SetMessageID(v)
 		return nil
 	case webhookdelivery.FieldStatus:
 		v, ok := value.(webhookdelivery.Status)
@@ -12985,8 +12985,8 @@ func (m *WebhookDeliveryMutation) ResetField(name string) error {
 	case webhookdelivery.FieldPayload:
 		m.ResetPayload()
 		return nil
-	case webhookdelivery.FieldMsgID:
-		m.ResetMsgID()
+	case webhookdelivery.FieldMessageID:
+		m.ResetMessageID()
 		return nil
 	case webhookdelivery.FieldStatus:
 		m.ResetStatus()

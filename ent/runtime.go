@@ -720,18 +720,18 @@ func init() {
 			return nil
 		}
 	}()
-	// webhookdeliveryDescMsgID is the schema descriptor for msg_id field.
-	webhookdeliveryDescMsgID := webhookdeliveryFields[3].Descriptor()
-	// webhookdelivery.MsgIDValidator is a validator for the "msg_id" field. It is called by the builders before save.
-	webhookdelivery.MsgIDValidator = func() func(string) error {
-		validators := webhookdeliveryDescMsgID.Validators
+	// webhookdeliveryDescMessageID is the schema descriptor for message_id field.
+	webhookdeliveryDescMessageID := webhookdeliveryFields[3].Descriptor()
+	// webhookdelivery.MessageIDValidator is a validator for the "message_id" field. It is called by the builders before save.
+	webhookdelivery.MessageIDValidator = func() func(string) error {
+		validators := webhookdeliveryDescMessageID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
 		}
-		return func(msg_id string) error {
+		return func(message_id string) error {
 			for _, fn := range fns {
-				if err := fn(msg_id); err != nil {
+				if err := fn(message_id); err != nil {
 					return err
 				}
 			}

@@ -29,7 +29,7 @@ type WebhookDelivery struct {
 	// The JSON body sent, the same at every attempt.
 	Payload string `json:"payload,omitempty"`
 	// The webhook-id header: the same at every attempt and redelivery.
-	MsgID string `json:"msg_id,omitempty"`
+	MessageID string `json:"message_id,omitempty"`
 	// Status holds the value of the "status" field.
 	Status webhookdelivery.Status `json:"status,omitempty"`
 	// Attempts holds the value of the "attempts" field.
@@ -79,7 +79,7 @@ func (*WebhookDelivery) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case webhookdelivery.FieldID, webhookdelivery.FieldWebhookID, webhookdelivery.FieldAttempts, webhookdelivery.FieldLastResponseCode:
 			values[i] = new(sql.NullInt64)
-		case webhookdelivery.FieldEvent, webhookdelivery.FieldPayload, webhookdelivery.FieldMsgID, webhookdelivery.FieldStatus, webhookdelivery.FieldLastError, webhookdelivery.FieldClaim:
+		case webhookdelivery.FieldEvent, webhookdelivery.FieldPayload, webhookdelivery.FieldMessageID, webhookdelivery.FieldStatus, webhookdelivery.FieldLastError, webhookdelivery.FieldClaim:
 			values[i] = new(sql.NullString)
 		case webhookdelivery.FieldCreatedAt, webhookdelivery.FieldUpdatedAt, webhookdelivery.FieldNextAttemptAt, webhookdelivery.FieldLastAttemptAt, webhookdelivery.FieldLockedUntil:
 			values[i] = new(sql.NullTime)
@@ -134,11 +134,11 @@ func (_m *WebhookDelivery) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Payload = value.String
 			}
-		case webhookdelivery.FieldMsgID:
+		case webhookdelivery.FieldMessageID:
 			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field msg_id", values[i])
+				return fmt.Errorf("unexpected type %T for field message_id", values[i])
 			} else if value.Valid {
-				_m.MsgID = value.String
+				_m.MessageID = value.String
 			}
 		case webhookdelivery.FieldStatus:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -247,8 +247,8 @@ func (_m *WebhookDelivery) String() string {
 	builder.WriteString("payload=")
 	builder.WriteString(_m.Payload)
 	builder.WriteString(", ")
-	builder.WriteString("msg_id=")
-	builder.WriteString(_m.MsgID)
+	builder.WriteString("message_id=")
+	builder.WriteString(_m.MessageID)
 	builder.WriteString(", ")
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))

@@ -69,9 +69,9 @@ func (_c *WebhookDeliveryCreate) SetPayload(v string) *WebhookDeliveryCreate {
 	return _c
 }
 
-// SetMsgID sets the "msg_id" field.
-func (_c *WebhookDeliveryCreate) SetMsgID(v string) *WebhookDeliveryCreate {
-	_c.mutation.SetMsgID(v)
+// SetMessageID sets the "message_id" field.
+func (_c *WebhookDeliveryCreate) SetMessageID(v string) *WebhookDeliveryCreate {
+	_c.mutation.SetMessageID(v)
 	return _c
 }
 
@@ -267,12 +267,12 @@ func (_c *WebhookDeliveryCreate) check() error {
 	if _, ok := _c.mutation.Payload(); !ok {
 		return &ValidationError{Name: "payload", err: errors.New(`ent: missing required field "WebhookDelivery.payload"`)}
 	}
-	if _, ok := _c.mutation.MsgID(); !ok {
-		return &ValidationError{Name: "msg_id", err: errors.New(`ent: missing required field "WebhookDelivery.msg_id"`)}
+	if _, ok := _c.mutation.MessageID(); !ok {
+		return &ValidationError{Name: "message_id", err: errors.New(`ent: missing required field "WebhookDelivery.message_id"`)}
 	}
-	if v, ok := _c.mutation.MsgID(); ok {
-		if err := webhookdelivery.MsgIDValidator(v); err != nil {
-			return &ValidationError{Name: "msg_id", err: fmt.Errorf(`ent: validator failed for field "WebhookDelivery.msg_id": %w`, err)}
+	if v, ok := _c.mutation.MessageID(); ok {
+		if err := webhookdelivery.MessageIDValidator(v); err != nil {
+			return &ValidationError{Name: "message_id", err: fmt.Errorf(`ent: validator failed for field "WebhookDelivery.message_id": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.Status(); !ok {
@@ -356,9 +356,9 @@ func (_c *WebhookDeliveryCreate) createSpec() (*WebhookDelivery, *sqlgraph.Creat
 		_spec.SetField(webhookdelivery.FieldPayload, field.TypeString, value)
 		_node.Payload = value
 	}
-	if value, ok := _c.mutation.MsgID(); ok {
-		_spec.SetField(webhookdelivery.FieldMsgID, field.TypeString, value)
-		_node.MsgID = value
+	if value, ok := _c.mutation.MessageID(); ok {
+		_spec.SetField(webhookdelivery.FieldMessageID, field.TypeString, value)
+		_node.MessageID = value
 	}
 	if value, ok := _c.mutation.Status(); ok {
 		_spec.SetField(webhookdelivery.FieldStatus, field.TypeEnum, value)
@@ -622,8 +622,8 @@ func (u *WebhookDeliveryUpsertOne) UpdateNewValues() *WebhookDeliveryUpsertOne {
 		if _, exists := u.create.mutation.Payload(); exists {
 			s.SetIgnore(webhookdelivery.FieldPayload)
 		}
-		if _, exists := u.create.mutation.MsgID(); exists {
-			s.SetIgnore(webhookdelivery.FieldMsgID)
+		if _, exists := u.create.mutation.MessageID(); exists {
+			s.SetIgnore(webhookdelivery.FieldMessageID)
 		}
 	}))
 	return u
@@ -1005,8 +1005,8 @@ func (u *WebhookDeliveryUpsertBulk) UpdateNewValues() *WebhookDeliveryUpsertBulk
 			if _, exists := b.mutation.Payload(); exists {
 				s.SetIgnore(webhookdelivery.FieldPayload)
 			}
-			if _, exists := b.mutation.MsgID(); exists {
-				s.SetIgnore(webhookdelivery.FieldMsgID)
+			if _, exists := b.mutation.MessageID(); exists {
+				s.SetIgnore(webhookdelivery.FieldMessageID)
 			}
 		}
 	}))

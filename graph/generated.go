@@ -325,7 +325,7 @@ type ComplexityRoot struct {
 		LastAttemptAt    func(childComplexity int) int
 		LastError        func(childComplexity int) int
 		LastResponseCode func(childComplexity int) int
-		MsgID            func(childComplexity int) int
+		MessageID        func(childComplexity int) int
 		Payload          func(childComplexity int) int
 		Status           func(childComplexity int) int
 		UpdatedAt        func(childComplexity int) int
@@ -1750,11 +1750,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WebhookDelivery.LastResponseCode(childComplexity), true
 	case "WebhookDelivery.messageId":
-		if e.ComplexityRoot.WebhookDelivery.MsgID == nil {
+		if e.ComplexityRoot.WebhookDelivery.MessageID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.WebhookDelivery.MsgID(childComplexity), true
+		return e.ComplexityRoot.WebhookDelivery.MessageID(childComplexity), true
 	case "WebhookDelivery.payload":
 		if e.ComplexityRoot.WebhookDelivery.Payload == nil {
 			break
@@ -7767,7 +7767,7 @@ func (ec *executionContext) fieldContext_WebhookDelivery_payload(_ context.Conte
 }
 
 func (ec *executionContext) _WebhookDelivery_messageId(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.MsgID)
+	return ec.marshalNString2string(ctx, field.Selections, obj.MessageID)
 }
 func (ec *executionContext) fieldContext_WebhookDelivery_messageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, errors.New("field of type String does not have child fields"))

@@ -35,7 +35,7 @@ var enabledWebhooks = "SELECT " + quoteAll([]string{webhook.FieldID, webhook.Fie
 // deliveryColumns are the columns the outbox INSERT sets; the others keep their defaults.
 var deliveryColumns = []string{
 	webhookdelivery.FieldCreatedAt, webhookdelivery.FieldUpdatedAt, webhookdelivery.FieldWebhookID,
-	webhookdelivery.FieldEvent, webhookdelivery.FieldPayload, webhookdelivery.FieldMsgID,
+	webhookdelivery.FieldEvent, webhookdelivery.FieldPayload, webhookdelivery.FieldMessageID,
 	webhookdelivery.FieldStatus, webhookdelivery.FieldAttempts, webhookdelivery.FieldNextAttemptAt,
 }
 
@@ -223,14 +223,14 @@ func NewMessageID() string {
 
 // ClaimedDelivery is a delivery a worker holds: what it sends, and where.
 type ClaimedDelivery struct {
-	ID       int
-	Event    string
-	Payload  string
-	MsgID    string
-	Attempts int
-	URL      string
-	Secret   []byte // sealed
-	Claim    string
+	ID        int
+	Event     string
+	Payload   string
+	MessageID string
+	Attempts  int
+	URL       string
+	Secret    []byte // sealed
+	Claim     string
 }
 
 // dueDeliveries selects the ids of the due deliveries, oldest due first (its arguments: the
@@ -252,7 +252,7 @@ var claimDeliveries = "UPDATE " + quote(webhookdelivery.Table) + " SET " +
 
 // claimedDeliveries reads what a claim holds, with its webhook's url and sealed secret.
 var claimedDeliveries = "SELECT d." + quote(webhookdelivery.FieldID) + ", d." + quote(webhookdelivery.FieldEvent) +
-	", d." + quote(webhookdelivery.FieldPayload) + ", d." + quote(webhookdelivery.FieldMsgID) + ", d." +
+	", d." + quote(webhookdelivery.FieldPayload) + ", d." + quote(webhookdelivery.FieldMessageID) + ", d." +
 	quote(webhookdelivery.FieldAttempts) + ", w." + quote(webhook.FieldURL) +
 	", w." + quote(webhook.FieldSecret) + " FROM " + quote(webhookdelivery.Table) + " AS d JOIN " + quote(webhook.Table) +
 	" AS w ON w." + quote(webhook.FieldID) + " = d." + quote(webhookdelivery.FieldWebhookID) +
@@ -295,7 +295,7 @@ func ClaimDeliveries(ctx context.Context, client *ent.Client, mysql bool, now ti
 	claimed, err := scanRows(ctx, c, claimedDeliveries+"("+placeholders(len(ids))+")", append([]any{token}, ids...),
 		func(r *sql.Rows) (ClaimedDelivery, error) {
 			d := ClaimedDelivery{Claim: token}
-			err := r.Scan(&d.ID, &d.Event, &d.Payload, &d.MsgID, &d.Attempts, &d.URL, &d.Secret)
+			err := r.Scan(&d.ID, &d.Event, &d.Payload, &d.MessageID, &d.Attempts, &d.URL, &d.Secret)
 			return d, err
 		})
 	if err != nil {

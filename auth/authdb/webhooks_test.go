@@ -42,7 +42,7 @@ func seedDeliveries(t *testing.T, db *store.DB, now time.Time, n int) (hooks []*
 			status = webhookdelivery.StatusFAILED
 		}
 		batch = append(batch, db.Client.WebhookDelivery.Create().SetWebhookID(hooks[0].ID).SetEvent("member.login").
-			SetPayload("{}").SetMsgID(fmt.Sprintf("msg_%d", i)).SetStatus(status).SetNextAttemptAt(next.UTC()))
+			SetPayload("{}").SetMessageID(fmt.Sprintf("msg_%d", i)).SetStatus(status).SetNextAttemptAt(next.UTC()))
 		if len(batch) == 500 {
 			flush()
 		}
@@ -115,7 +115,7 @@ func TestDeliveryStatements(t *testing.T) {
 		}
 		for i, c := range claimed {
 			row := db.Client.WebhookDelivery.GetX(ctx, c.ID)
-			if c.MsgID != row.MsgID || c.Payload != row.Payload || c.Event != row.Event || c.Attempts != row.Attempts ||
+			if c.MessageID != row.MessageID || c.Payload != row.Payload || c.Event != row.Event || c.Attempts != row.Attempts ||
 				c.URL != hooks[0].URL || string(c.Secret) != string(hooks[0].Secret) {
 				t.Fatalf("claimed %+v, ent %+v", c, row)
 			}
@@ -140,7 +140,7 @@ func TestDeliveryStatements(t *testing.T) {
 		}
 		for _, r := range rows {
 			if r.Status != webhookdelivery.StatusPENDING || r.Attempts != 0 || !r.NextAttemptAt.Equal(now) || !r.CreatedAt.Equal(now) ||
-				r.Event != "member.login" || r.MsgID != rows[0].MsgID || r.Claim != "" || r.LockedUntil != nil || r.LastResponseCode != nil ||
+				r.Event != "member.login" || r.MessageID != rows[0].MessageID || r.Claim != "" || r.LockedUntil != nil || r.LastResponseCode != nil ||
 				!strings.Contains(r.Payload, `"email":"o@example.com"`) || r.WebhookID == hooks[2].ID {
 				t.Fatalf("outbox row %+v", r)
 			}

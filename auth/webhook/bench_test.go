@@ -40,7 +40,7 @@ func BenchmarkDelivery(b *testing.B) {
 			var batch []*ent.WebhookDeliveryCreate
 			for i := range b.N {
 				batch = append(batch, db.Client.WebhookDelivery.Create().SetWebhookID(hook.ID).SetEvent(auth.WebhookMemberLogin).
-					SetPayload(payload).SetMsgID(fmt.Sprintf("msg_bench_%d", i)).SetNextAttemptAt(now))
+					SetPayload(payload).SetMessageID(fmt.Sprintf("msg_bench_%d", i)).SetNextAttemptAt(now))
 				if len(batch) == 500 || i == b.N-1 {
 					db.Client.WebhookDelivery.CreateBulk(batch...).ExecX(ctx)
 					batch = batch[:0]

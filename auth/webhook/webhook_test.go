@@ -239,8 +239,8 @@ func TestRetries(t *testing.T) {
 		ids := rc.Delivered()
 		// The slow answer arrived after the client gave up: the receiver may count it delivered.
 		for _, x := range ids {
-			if x.ID != d.MsgID {
-				t.Fatalf("webhook-id %q, the delivery's %q", x.ID, d.MsgID)
+			if x.ID != d.MessageID {
+				t.Fatalf("webhook-id %q, the delivery's %q", x.ID, d.MessageID)
 			}
 		}
 		if rc.Attempts() != 4 || rc.Invalid() != 0 {
@@ -276,7 +276,7 @@ func TestBoundedRetries(t *testing.T) {
 			t.Fatalf("redeliver: %v %v", ok, err)
 		}
 		got = runUntil(t, w, 10*time.Second, allIn(webhookdelivery.StatusDELIVERED))
-		if got[0].Attempts != 1 || len(rc.Delivered()) != 1 || rc.Delivered()[0].ID != d.MsgID {
+		if got[0].Attempts != 1 || len(rc.Delivered()) != 1 || rc.Delivered()[0].ID != d.MessageID {
 			t.Fatalf("redelivered: attempts %d, received %v", got[0].Attempts, rc.Delivered())
 		}
 	})
@@ -312,8 +312,8 @@ func TestLeaseExpires(t *testing.T) {
 			}
 			time.Sleep(lease + 50*time.Millisecond)
 			got := runUntil(t, w, 5*time.Second, allIn(webhookdelivery.StatusDELIVERED))
-			if r := rc.Delivered(); len(r) != 1 || r[0].ID != held[0].MsgID || got[0].MsgID != held[0].MsgID {
-				t.Fatalf("received %v, the claimed delivery's id %q", r, held[0].MsgID)
+			if r := rc.Delivered(); len(r) != 1 || r[0].ID != held[0].MessageID || got[0].MessageID != held[0].MessageID {
+				t.Fatalf("received %v, the claimed delivery's id %q", r, held[0].MessageID)
 			}
 			late, err := authdb.FinishDelivery(ctx, db.Client, held[0], authdb.DeliveryOutcome{Status: webhookdelivery.StatusFAILED, At: time.Now()})
 			if err != nil || late {

@@ -183,9 +183,9 @@ func (w *Worker) send(ctx context.Context, d authdb.ClaimedDelivery, at time.Tim
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "community-sso-webhooks")
-	req.Header.Set(HeaderID, d.MsgID)
+	req.Header.Set(HeaderID, d.MessageID)
 	req.Header.Set(HeaderTimestamp, fmt.Sprint(at.Unix()))
-	req.Header.Set(HeaderSignature, Sign(secret, d.MsgID, at, body))
+	req.Header.Set(HeaderSignature, Sign(secret, d.MessageID, at, body))
 	client := w.Client
 	if client == nil {
 		client = NewClient(DefaultTimeout, false)

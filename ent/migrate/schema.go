@@ -462,7 +462,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "event", Type: field.TypeString, Size: 64},
 		{Name: "payload", Type: field.TypeString, Size: 2147483647},
-		{Name: "msg_id", Type: field.TypeString, Size: 64},
+		{Name: "message_id", Type: field.TypeString, Size: 64},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "DELIVERED", "FAILED"}, Default: "PENDING"},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "next_attempt_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},

@@ -70,9 +70,8 @@ func (WebhookDelivery) Fields() []ent.Field {
 		field.Text("payload").Immutable().
 			Comment("The JSON body sent, the same at every attempt.").
 			Annotations(entgql.Type("String")),
-		field.String("msg_id").NotEmpty().MaxLen(64).Immutable().
-			Comment("The webhook-id header: the same at every attempt and redelivery.").
-			Annotations(entgql.MapsTo("messageId")),
+		field.String("message_id").NotEmpty().MaxLen(64).Immutable().
+			Comment("The webhook-id header: the same at every attempt and redelivery."),
 		field.Enum("status").Values("PENDING", "DELIVERED", "FAILED").Default("PENDING"),
 		field.Int("attempts").Default(0).NonNegative(),
 		field.Time("next_attempt_at").SchemaType(datetime).

@@ -27,8 +27,8 @@ const (
 	FieldEvent = "event"
 	// FieldPayload holds the string denoting the payload field in the database.
 	FieldPayload = "payload"
-	// FieldMsgID holds the string denoting the msg_id field in the database.
-	FieldMsgID = "msg_id"
+	// FieldMessageID holds the string denoting the message_id field in the database.
+	FieldMessageID = "message_id"
 	// FieldStatus holds the string denoting the status field in the database.
 	FieldStatus = "status"
 	// FieldAttempts holds the string denoting the attempts field in the database.
@@ -66,7 +66,7 @@ var Columns = []string{
 	FieldWebhookID,
 	FieldEvent,
 	FieldPayload,
-	FieldMsgID,
+	FieldMessageID,
 	FieldStatus,
 	FieldAttempts,
 	FieldNextAttemptAt,
@@ -96,8 +96,8 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// EventValidator is a validator for the "event" field. It is called by the builders before save.
 	EventValidator func(string) error
-	// MsgIDValidator is a validator for the "msg_id" field. It is called by the builders before save.
-	MsgIDValidator func(string) error
+	// MessageIDValidator is a validator for the "message_id" field. It is called by the builders before save.
+	MessageIDValidator func(string) error
 	// DefaultAttempts holds the default value on creation for the "attempts" field.
 	DefaultAttempts int
 	// AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
@@ -172,9 +172,9 @@ func ByPayload(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPayload, opts...).ToFunc()
 }
 
-// ByMsgID orders the results by the msg_id field.
-func ByMsgID(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldMsgID, opts...).ToFunc()
+// ByMessageID orders the results by the message_id field.
+func ByMessageID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMessageID, opts...).ToFunc()
 }
 
 // ByStatus orders the results by the status field.

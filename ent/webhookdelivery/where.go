@@ -80,9 +80,9 @@ func Payload(v string) predicate.WebhookDelivery {
 	return predicate.WebhookDelivery(sql.FieldEQ(FieldPayload, v))
 }
 
-// MsgID applies equality check predicate on the "msg_id" field. It's identical to MsgIDEQ.
-func MsgID(v string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldEQ(FieldMsgID, v))
+// MessageID applies equality check predicate on the "message_id" field. It's identical to MessageIDEQ.
+func MessageID(v string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldEQ(FieldMessageID, v))
 }
 
 // Attempts applies equality check predicate on the "attempts" field. It's identical to AttemptsEQ.
@@ -350,69 +350,69 @@ func PayloadContainsFold(v string) predicate.WebhookDelivery {
 	return predicate.WebhookDelivery(sql.FieldContainsFold(FieldPayload, v))
 }
 
-// MsgIDEQ applies the EQ predicate on the "msg_id" field.
-func MsgIDEQ(v string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldEQ(FieldMsgID, v))
+// MessageIDEQ applies the EQ predicate on the "message_id" field.
+func MessageIDEQ(v string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldEQ(FieldMessageID, v))
 }
 
-// MsgIDNEQ applies the NEQ predicate on the "msg_id" field.
-func MsgIDNEQ(v string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldNEQ(FieldMsgID, v))
+// MessageIDNEQ applies the NEQ predicate on the "message_id" field.
+func MessageIDNEQ(v string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldNEQ(FieldMessageID, v))
 }
 
-// MsgIDIn applies the In predicate on the "msg_id" field.
-func MsgIDIn(vs ...string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldIn(FieldMsgID, vs...))
+// MessageIDIn applies the In predicate on the "message_id" field.
+func MessageIDIn(vs ...string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldIn(FieldMessageID, vs...))
 }
 
-// MsgIDNotIn applies the NotIn predicate on the "msg_id" field.
-func MsgIDNotIn(vs ...string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldNotIn(FieldMsgID, vs...))
+// MessageIDNotIn applies the NotIn predicate on the "message_id" field.
+func MessageIDNotIn(vs ...string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldNotIn(FieldMessageID, vs...))
 }
 
-// MsgIDGT applies the GT predicate on the "msg_id" field.
-func MsgIDGT(v string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldGT(FieldMsgID, v))
+// MessageIDGT applies the GT predicate on the "message_id" field.
+func MessageIDGT(v string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldGT(FieldMessageID, v))
 }
 
-// MsgIDGTE applies the GTE predicate on the "msg_id" field.
-func MsgIDGTE(v string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldGTE(FieldMsgID, v))
+// MessageIDGTE applies the GTE predicate on the "message_id" field.
+func MessageIDGTE(v string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldGTE(FieldMessageID, v))
 }
 
-// MsgIDLT applies the LT predicate on the "msg_id" field.
-func MsgIDLT(v string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldLT(FieldMsgID, v))
+// MessageIDLT applies the LT predicate on the "message_id" field.
+func MessageIDLT(v string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldLT(FieldMessageID, v))
 }
 
-// MsgIDLTE applies the LTE predicate on the "msg_id" field.
-func MsgIDLTE(v string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldLTE(FieldMsgID, v))
+// MessageIDLTE applies the LTE predicate on the "message_id" field.
+func MessageIDLTE(v string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldLTE(FieldMessageID, v))
 }
 
-// MsgIDContains applies the Contains predicate on the "msg_id" field.
-func MsgIDContains(v string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldContains(FieldMsgID, v))
+// MessageIDContains applies the Contains predicate on the "message_id" field.
+func MessageIDContains(v string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldContains(FieldMessageID, v))
 }
 
-// MsgIDHasPrefix applies the HasPrefix predicate on the "msg_id" field.
-func MsgIDHasPrefix(v string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldHasPrefix(FieldMsgID, v))
+// MessageIDHasPrefix applies the HasPrefix predicate on the "message_id" field.
+func MessageIDHasPrefix(v string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldHasPrefix(FieldMessageID, v))
 }
 
-// MsgIDHasSuffix applies the HasSuffix predicate on the "msg_id" field.
-func MsgIDHasSuffix(v string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldHasSuffix(FieldMsgID, v))
+// MessageIDHasSuffix applies the HasSuffix predicate on the "message_id" field.
+func MessageIDHasSuffix(v string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldHasSuffix(FieldMessageID, v))
 }
 
-// MsgIDEqualFold applies the EqualFold predicate on the "msg_id" field.
-func MsgIDEqualFold(v string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldEqualFold(FieldMsgID, v))
+// MessageIDEqualFold applies the EqualFold predicate on the "message_id" field.
+func MessageIDEqualFold(v string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldEqualFold(FieldMessageID, v))
 }
 
-// MsgIDContainsFold applies the ContainsFold predicate on the "msg_id" field.
-func MsgIDContainsFold(v string) predicate.WebhookDelivery {
-	return predicate.WebhookDelivery(sql.FieldContainsFold(FieldMsgID, v))
+// MessageIDContainsFold applies the ContainsFold predicate on the "message_id" field.
+func MessageIDContainsFold(v string) predicate.WebhookDelivery {
+	return predicate.WebhookDelivery(sql.FieldContainsFold(FieldMessageID, v))
 }
 
 // StatusEQ applies the EQ predicate on the "status" field.
