@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/community/sso/ent"
@@ -166,29 +167,31 @@ func webhookMembers(ctx context.Context, client *ent.Client, msgs []WebhookMessa
 	}
 	q := "SELECT " + quoteAll(webhookMemberColumns) + " FROM " + quote(user.Table) + " WHERE " + quote(user.FieldID) +
 		" IN (" + placeholders(len(ids)) + ")"
-	found, err := scanRows(ctx, client, q, ids, func(r *sql.Rows) (map[string]any, error) {
+	type row struct {
+		id     int
+		member map[string]any
+	}
+	found, err := scanRows(ctx, client, q, ids, func(r *sql.Rows) (row, error) {
 		var (
 			id                                  int
 			ext                                 sql.NullString
 			email, name, username, role, status string
 		)
 		if err := r.Scan(&id, &ext, &email, &name, &username, &role, &status); err != nil {
-			return nil, err
+			return row{}, err
 		}
-		m := map[string]any{"id": fmt.Sprint(id), "externalId": nil, "email": email, "name": name,
+		m := map[string]any{"id": strconv.Itoa(id), "externalId": nil, "email": email, "name": name,
 			"username": username, "role": role, "status": status}
 		if ext.Valid {
 			m["externalId"] = ext.String
 		}
-		return m, nil
+		return row{id, m}, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authdb: read webhook members: %w", err)
 	}
-	for _, m := range found {
-		var id int
-		_, _ = fmt.Sscan(m["id"].(string), &id)
-		out[id] = m
+	for _, r := range found {
+		out[r.id] = r.member
 	}
 	return out, nil
 }
@@ -204,7 +207,7 @@ func webhookPayload(m WebhookMessage, members map[int]map[string]any, at time.Ti
 		if mem, ok := members[m.UserID]; ok {
 			data["member"] = mem
 		} else {
-			data["member"] = map[string]any{"id": fmt.Sprint(m.UserID)}
+			data["member"] = map[string]any{"id": strconv.Itoa(m.UserID)}
 		}
 	}
 	buf, err := json.Marshal(map[string]any{"type": m.Type, "timestamp": at.Format(time.RFC3339Nano), "data": data})
