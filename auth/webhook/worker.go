@@ -106,8 +106,8 @@ func (w *Worker) Run(ctx context.Context) {
 // how many it claimed. The sends are not cut short when ctx ends (each has the client's timeout),
 // so a stopping server finishes what it claimed.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	if ctx.Err() != nil {
-		return 0, nil
+	if ctx.Err() != nil || !w.DB.Ready() {
+		return 0, nil // stopping, or the database is away (store.DB.Watch): nothing to log each poll
 	}
 	claimed, err := authdb.ClaimDeliveries(ctx, w.DB.Client, w.DB.Driver == store.MySQL, w.now(), w.lease(), or(w.Batch, DefaultBatch))
 	if err != nil {
