@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/storage"
@@ -55,12 +56,16 @@ func communityFrame(t *testing.T, ctx context.Context, communityURL string) *tar
 	return nil
 }
 
-// frameTab attaches to the frame f, for the rest of the test: cancelling a context attached to
-// a frame's target closes the target.
+// frameTab attaches to the frame f, for the rest of the test. The attachment lives as long as
+// the context of its first action, so that action runs without a deadline here (as in
+// newChrome); cancelling the returned context closes the target.
 func frameTab(t *testing.T, ctx context.Context, f *target.Info) context.Context {
 	t.Helper()
 	fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(f.TargetID))
 	t.Cleanup(cancel)
+	if err := chromedp.Do(fctx); err != nil {
+		t.Fatalf("browser: attach to the frame: %v", err)
+	}
 	return fctx
 }
 
@@ -142,26 +147,32 @@ func TestBrowserEmbedding(t *testing.T) {
 	if f == nil {
 		t.Fatal("no frame shows the community")
 	}
-	if href := inTab(t, frameTab(t, ctx, f), "frame location", chromedp.Evaluate[string](`location.href`)); href != app.URL+"/spaces" {
+	fctx := frameTab(t, ctx, f)
+	if href := inTab(t, fctx, "frame location", chromedp.Evaluate[string](`location.href`)); href != app.URL+"/spaces" {
 		t.Fatalf("the frame did not land on %s/spaces: %s", app.URL, href)
 	}
-	// The host page calls the API with the session the frame made (the cookie of the host
-	// site's partition) and reads the answer (CORS for the embed origin). (The DevTools protocol
-	// does not answer an evaluation that waits on the network in a frame's own target, so the
-	// call is made from the host page.)
+	// The framed page calls the API as the community's web app does, same-origin with the
+	// session the frame made (the cookie of the host site's partition). The DevTools protocol does
+	// not answer an evaluation that waits on the network in a frame's own target, so the call
+	// leaves its answer in the page and the test reads it when it is there.
+	start := `window.__me = ""; fetch("/graphql", {method: "POST", headers: {"Content-Type": "application/json"}, body: ` +
+		jsonString(jsonString(map[string]any{"query": meQuery})) + `})
+		.then(async r => { window.__me = r.status + " " + await r.text() }, e => { window.__me = "failed " + e }); "started"`
+	inTab(t, fctx, "me from the frame", chromedp.Evaluate[string](start))
+	raw := ""
+	for deadline := time.Now().Add(browserStepTimeout); raw == ""; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("me from the frame: no answer")
+		}
+		raw = inTab(t, fctx, "me from the frame's answer", chromedp.Evaluate[string](`window.__me`))
+	}
+	checkMe(t, "me from the frame", raw)
+	// The host page calls the API with the same session and reads the answer (CORS for the
+	// embed origin, with credentials).
 	js := `fetch(` + jsonString(app.URL+"/graphql") + `, {method: "POST", credentials: "include",
 		headers: {"Content-Type": "application/json"}, body: ` + jsonString(jsonString(map[string]any{"query": meQuery})) + `})
 		.then(async r => r.status + " " + await r.text())`
-	raw := inTab(t, ctx, "me from the host page", chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
-	statusText, body, _ := strings.Cut(raw, " ")
-	var me graphtest.Result
-	if err := json.Unmarshal([]byte(body), &me); err != nil || statusText != "200" || len(me.Errors) > 0 {
-		t.Fatalf("me from the host page: %s", raw)
-	}
-	me.Raw = body
-	if m, _ := me.Data["me"].(map[string]any); m["email"] != "fran@example.com" || m["externalId"] != "cust-9" {
-		t.Fatalf("me from the frame: %s", me.Raw)
-	}
+	checkMe(t, "me from the host page", inTab(t, ctx, "me from the host page", chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise)))
 	// The session lives in the customer site's partition: a SameSite=None, Secure, Partitioned
 	// cookie, and the community opened at top level has none.
 	ck := partitionedCookie(t, ctx, app.URL, "community_session")
@@ -171,5 +182,19 @@ func TestBrowserEmbedding(t *testing.T) {
 	}
 	if ck := browserCookie(t, ctx, app.URL, "community_session"); ck != nil && ck.PartitionKey == nil {
 		t.Fatalf("an unpartitioned session cookie: %+v", ck)
+	}
+}
+
+// checkMe fails the test unless raw ("STATUS BODY") is a 200 GraphQL answer whose me is the
+// framed member.
+func checkMe(t *testing.T, what, raw string) {
+	t.Helper()
+	statusText, body, _ := strings.Cut(raw, " ")
+	var me graphtest.Result
+	if err := json.Unmarshal([]byte(body), &me); err != nil || statusText != "200" || len(me.Errors) > 0 {
+		t.Fatalf("%s: %s", what, raw)
+	}
+	if m, _ := me.Data["me"].(map[string]any); m["email"] != "fran@example.com" || m["externalId"] != "cust-9" {
+		t.Fatalf("%s: %s", what, body)
 	}
 }

@@ -129,7 +129,8 @@ func fullScans(t *testing.T, db *store.DB, stmts []storetest.Statement) []string
 // TestQueryPlans: no statement of a login (JWT SSO, the OAuth2 callback, both through
 // provisioning; with and without an old session cookie; direct, after a failed one), of the
 // viewer lookup (cookie and API token), of a logout, of revokeUserSessions, of an OAuth2 refresh
-// revalidation or of a password reset (the mailed link) reads a whole
+// revalidation, of a back-channel logout (by sid, by sub), of a password reset (the mailed link)
+// or of a member sync (POST /api/auth/sso/sync and syncMembers) reads a whole
 // table that grows with use, on tables seeded with thousands of rows: EXPLAIN (MySQL/MariaDB)
 // and EXPLAIN QUERY PLAN (SQLite) of each statement the paths sent, with its arguments.
 func TestQueryPlans(t *testing.T) {
@@ -206,6 +207,17 @@ func TestQueryPlans(t *testing.T) {
 			if app.countEvents(auth.EventSessionRevalidated) != 1 {
 				t.Fatalf("no revalidation:\n%s", app.Logs)
 			}
+			// Back-channel logout by the provider's session id: a second browser of alice's ends.
+			c2 := op.Member(t)
+			resp = op.SignIn(t, c2, app.URL+"/auth/oauth2/login", "alice", "verysecure")
+			resp.Body.Close()
+			sids := op.SessionIDs("op-alice")
+			if r := app.client().BackchannelLogout(op.SignLogout(t, op.LogoutClaims(map[string]any{"sid": sids[len(sids)-1]}))); r.Status != http.StatusOK {
+				t.Fatalf("back-channel logout by sid: %d %s", r.Status, r.Body)
+			}
+			if r := app.gql(c2, "", "{ me { id } }", nil); graphtest.Dig(r.Data, "me") != nil {
+				t.Fatal("still signed in after the back-channel logout")
+			}
 			// A direct login after a failed one (the throttle's counters), and a password reset
 			// (the mailed link).
 			d := browser(t)
@@ -232,6 +244,10 @@ func TestQueryPlans(t *testing.T) {
 			if r := app.gql(nil, admin, `mutation($id: ID!) { revokeUserSessions(userId: $id) }`, map[string]any{"id": graphtest.Dig(me.Data, "me", "id")}); r.Code() != "" {
 				t.Fatalf("revokeUserSessions: %s", r.Raw)
 			}
+			// Back-channel logout by sub: the member's OAuth2 sessions (none left by now).
+			if r := app.client().BackchannelLogout(op.SignLogout(t, op.LogoutClaims(map[string]any{"sub": "op-alice"}))); r.Status != http.StatusOK {
+				t.Fatalf("back-channel logout by sub: %d %s", r.Status, r.Body)
+			}
 			// A member's profile fields set through the API (the one writer of field values).
 			if r := app.gql(nil, admin, `mutation($id: ID!) { updateUser(id: $id, input: {fields: [{key: "field_0", value: "Plan"}, {key: "field_1", value: ""}]}) { id } }`, map[string]any{"id": graphtest.Dig(me.Data, "me", "id")}); r.Code() != "" {
 				t.Fatalf("updateUser fields: %s", r.Raw)
@@ -240,6 +256,23 @@ func TestQueryPlans(t *testing.T) {
 			// event's user).
 			if r := app.gql(nil, admin, `{ securityEvents(first: 20, where: {hasUserWith: [{email: "user7@example.com"}]}) { edges { node { type } } } }`, nil); r.Code() != "" || len(graphtest.Dig(r.Data, "securityEvents", "edges").([]any)) == 0 {
 				t.Fatalf("a member's security log: %s", r.Raw)
+			}
+			// A member synced without a login (suspended, so its sessions end), and syncMembers
+			// (a new member; the same member reinstated).
+			syncTok := authtest.Sign(t, jwt.SigningMethodHS256, []byte(secret), authtest.Claims(map[string]any{
+				"sub": "ext-1235", "email": "user1235@example.com", "name": "User 1235 Synced", "spaceIds": []any{"space-2"},
+				"suspended": true, "jti": fmt.Sprintf("plan-sync-%d", time.Now().UnixNano()),
+			}), nil)
+			req, _ := http.NewRequest(http.MethodPost, app.URL+"/api/auth/sso/sync", nil)
+			req.Header.Set("Authorization", "Bearer "+syncTok)
+			if r := app.do(nil, req); r.Status != http.StatusOK || !strings.Contains(r.Body, `"UPDATED"`) {
+				t.Fatalf("sync: %d %s", r.Status, r.Body)
+			}
+			if r := app.gql(nil, admin, `mutation($p: [JSON!]!) { syncMembers(input: {payloads: $p}) { created updated failed } }`, map[string]any{"p": []any{
+				map[string]any{"sub": "plan-sync", "email": "plan-sync@example.com", "name": "Plan Sync", "spaceIds": []any{"space-0"}, "company": "Acme"},
+				map[string]any{"sub": "ext-1235", "email": "user1235@example.com", "name": "User 1235 Synced", "suspended": false},
+			}}); r.Code() != "" || graphtest.Dig(r.Data, "syncMembers", "created") != 1.0 || graphtest.Dig(r.Data, "syncMembers", "updated") != 1.0 {
+				t.Fatalf("syncMembers: %s", r.Raw)
 			}
 			stmts := log.StopWithArgs()
 			if len(stmts) < 20 {

@@ -27,7 +27,8 @@ import (
 //     one is its variables. A block answers no error unless its first line says
 //     "# error: CODE (extensions: key "value")";
 //   - other ```json blocks are answers the walkthrough shows: docs/walkthrough.sh checks each line;
-//   - the ```js block is docs/examples/sign.js, which the walkthrough runs;
+//   - the ```js blocks are docs/examples/sign.js and docs/examples/app.js, which the walkthrough
+//     runs;
 //   - the ```html block is the host page of docs/EMBEDDING.md, which TestBrowserEmbedding serves.
 //
 // Plain ``` blocks are sample output for the eye only. Any other block language fails the test, so
@@ -40,6 +41,7 @@ const (
 	ciRunPath       = ".ci/run"
 	imageCheckPath  = ".ci/image-check"
 	signExamplePath = "docs/examples/sign.js"
+	appExamplePath  = "docs/examples/app.js"
 	embeddingPath   = "docs/EMBEDDING.md"
 )
 
@@ -272,8 +274,8 @@ func indexFrom(list []string, s string, from int) int {
 	return -1
 }
 
-// TestReadmeSnippets checks the pages' other blocks: the Node.js example is the file the
-// walkthrough runs, the JSON answers are the ones the walkthrough checks, and no block is of a
+// TestReadmeSnippets checks the pages' other blocks: the Node.js examples are the files the
+// walkthrough runs, each shown once, the JSON answers are the ones the walkthrough checks, and no block is of a
 // language nothing verifies.
 func TestReadmeSnippets(t *testing.T) {
 	blocks := docBlocks(t)
@@ -281,16 +283,21 @@ func TestReadmeSnippets(t *testing.T) {
 	for _, l := range strings.Split(readFile(t, walkthroughPath), "\n") {
 		scriptLines[l] = true
 	}
-	sign := readFile(t, signExamplePath)
+	examples := map[string]int{} // the example files' text → how many js blocks show it
+	for _, path := range []string{signExamplePath, appExamplePath} {
+		examples[readFile(t, path)] = 0
+	}
 	js, html, answers := 0, 0, 0
 	for i, b := range blocks {
 		switch b.lang {
 		case "sh", "graphql", "":
 		case "js":
 			js++
-			if b.text != sign {
-				t.Errorf("%s: the js block differs from %s, which the walkthrough runs", b.at(), signExamplePath)
+			if _, ok := examples[b.text]; !ok {
+				t.Errorf("%s: the js block is neither %s nor %s, which the walkthrough runs", b.at(), signExamplePath, appExamplePath)
+				continue
 			}
+			examples[b.text]++
 		case "html":
 			html++
 			if b.path != embeddingPath {
@@ -310,7 +317,12 @@ func TestReadmeSnippets(t *testing.T) {
 			t.Errorf("%s: a %q block: nothing verifies it (use sh, graphql, json, js or the embedding page's html)", b.at(), b.lang)
 		}
 	}
-	if js != 1 || html != 1 || answers < 10 {
+	for text, n := range examples {
+		if n != 1 {
+			t.Errorf("%d js blocks show the example that starts %q, want 1", n, strings.SplitN(text, "\n", 2)[0])
+		}
+	}
+	if js != 2 || html != 1 || answers < 10 {
 		t.Fatalf("found %d js blocks, %d html blocks and %d JSON answers in %s", js, html, answers, strings.Join(docPages, ", "))
 	}
 }

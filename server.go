@@ -386,8 +386,8 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		Namespace: web.Namespace, Name: "password_hashes_in_flight", Help: "Password hashes (argon2id) being computed for requests.",
 	}, func() float64 { return float64(passwords.InUse()) }))
 
-	// Cross-site form posts are refused; the API also trusts the CORS origins. Requests with a
-	// bearer token and no session cookie pass both (auth.Sessions.CrossOrigin).
+	// Cross-site form posts are refused; the API also trusts the CORS and embed origins. Requests
+	// with a bearer token and no session cookie pass both (auth.Sessions.CrossOrigin).
 	forms := http.NewCrossOriginProtection()
 	forms.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth.RenderMessage(w, log, http.StatusForbidden, auth.Message{
@@ -395,13 +395,10 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 			Hint: "Go back to the community and try again from there.", Code: "CROSS_SITE_REQUEST", Alert: true,
 		})
 	}))
-	api, err := graph.CrossOriginProtection(cfg.CORSOrigins)
+	apiGuard, err := graph.CrossOriginGuard(cfg.CORSOrigins, sessions)
 	if err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
 	}
-	api.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		graph.WriteError(w, http.StatusForbidden, graph.CodeForbidden, "cross-origin requests from this origin are not allowed; list it in CORS_ORIGINS or the embed origins")
-	}))
 
 	provisioner := &provision.Provisioner{DB: db, Sessions: sessions, Log: log}
 	discovery := &oauth2sso.Discovery{Client: oauth2sso.NewHTTPClient(d.IdPClient, cfg.IdPTimeout)}
@@ -433,17 +430,9 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	app := func(h http.Handler) http.Handler {
 		return embed(web.RequireDatabase(db, sessions.Middleware(db, log)(h)))
 	}
-	// The API trusts the embed origins as it trusts CORS_ORIGINS: their pages call it with the
-	// member's cookie. A bearer without a session cookie passes (auth.Sessions.CrossOrigin).
-	apiGuard := func(h http.Handler) http.Handler {
-		guarded := sessions.CrossOrigin(api, h)
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if auth.EmbedOrigin(r, r.Header.Get("Origin")) {
-				h.ServeHTTP(w, r)
-				return
-			}
-			guarded.ServeHTTP(w, r)
-		})
+	// A JWT SSO login reads the settings row once: its columns and the embed origins.
+	jwtApp := func(h http.Handler) http.Handler {
+		return auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)(app(h))
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
@@ -453,8 +442,11 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	mux.Handle("GET /playground", app(auth.RequireLoginParam(graph.Playground("/graphql"))))
 	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
 	jwtHandler := &jwtsso.Handler{DB: db, Verifier: jwtVerifier, Provisioner: provisioner, Log: log, Metrics: metrics}
-	mux.Handle("GET /api/auth/sso", app(jwtHandler))
-	mux.Handle("POST /api/auth/sso/token", app(http.HandlerFunc(jwtHandler.Token)))
+	mux.Handle("GET /api/auth/sso", jwtApp(jwtHandler))
+	mux.Handle("POST /api/auth/sso/token", jwtApp(http.HandlerFunc(jwtHandler.Token)))
+	// The customer's server syncs members with a signed token: no session and no cookie, so
+	// neither the viewer (its bearer is a JWT, not a session) nor the cross-site check applies.
+	mux.Handle("POST /api/auth/sso/sync", auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)(web.RequireDatabase(db, http.HandlerFunc(jwtHandler.Sync))))
 	(&auth.Handler{
 		DB:            db,
 		Sessions:      sessions,

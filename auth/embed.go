@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/community/sso/auth/web"
+	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/settings"
 	"github.com/community/sso/ent/store"
 )
@@ -71,6 +72,10 @@ func loopbackHost(host string) bool {
 // embedKey keys the request's embedding state in its context.
 type embedKey struct{}
 
+// SettingsLoader reads the columns of the settings row a route's handler uses, embed_origins
+// among them (for [EmbeddingWith]).
+type SettingsLoader func(ctx context.Context, client *ent.Client) (*ent.Settings, error)
+
 // embedding is one request's embed origins, read from the settings row at most once: before an
 // Embedding route runs, or when an answer no route took is written.
 type embedding struct {
@@ -79,6 +84,11 @@ type embedding struct {
 	log     *slog.Logger
 	once    sync.Once
 	origins []string
+	// load, when an EmbeddingWith route set it, reads the row in the columns its handler uses;
+	// st and err are what it read, for RouteSettings.
+	load SettingsLoader
+	st   *ent.Settings
+	err  error
 	// route is set by an Embedding route: its answers carry the frame policy whatever their
 	// status; other answers carry it only when no route took the request (404, 405).
 	route bool
@@ -89,7 +99,14 @@ func (e *embedding) get() []string {
 		if !e.db.Ready() {
 			return // the answer is a 503 (web.RequireDatabase), which nobody frames
 		}
-		st, err := LoadSettings(e.ctx, e.db.Client, settings.FieldEmbedOrigins)
+		var st *ent.Settings
+		var err error
+		if e.load != nil {
+			st, err = e.load(e.ctx, e.db.Client)
+			e.st, e.err = st, err
+		} else {
+			st, err = LoadSettings(e.ctx, e.db.Client, settings.FieldEmbedOrigins)
+		}
 		if err != nil {
 			// Not embedding is the safe side: frame-ancestors 'self', SameSite=Lax, no CORS.
 			e.log.Error("auth: read embed origins", "err", err)
@@ -111,7 +128,28 @@ func (e *embedding) get() []string {
 // go stale. (Reading them when the answer is written would be cheaper where nothing needs them,
 // but a handler may answer while its transaction holds SQLite's only connection.)
 func Embedding(db *store.DB, log *slog.Logger) func(http.Handler) http.Handler {
-	return embedMiddleware(db, log, true)
+	return embedMiddleware(db, log, true, nil)
+}
+
+// EmbeddingWith is [Embedding] for a route whose handler reads the settings row as well: load
+// reads the columns the handler uses and the embed origins in one statement, once per request,
+// and the handler takes what it read with [RouteSettings] instead of reading the row again.
+func EmbeddingWith(db *store.DB, log *slog.Logger, load SettingsLoader) func(http.Handler) http.Handler {
+	return embedMiddleware(db, log, true, load)
+}
+
+// RouteSettings returns the settings row that r's [EmbeddingWith] read, or the error reading
+// it; ok is false when no such read was made for r (the handler then reads the row itself).
+func RouteSettings(r *http.Request) (st *ent.Settings, ok bool, err error) {
+	e, found := r.Context().Value(embedKey{}).(*embedding)
+	if !found || e.load == nil {
+		return nil, false, nil
+	}
+	e.get()
+	if e.st == nil && e.err == nil {
+		return nil, false, nil
+	}
+	return e.st, true, e.err
 }
 
 // FramePolicy goes around the server's whole mux: answers no route took (404, 405) carry the
@@ -119,10 +157,10 @@ func Embedding(db *store.DB, log *slog.Logger) func(http.Handler) http.Handler {
 // path. Health, readiness, metrics and static files, which are not Embedding routes, neither
 // read the settings nor carry the policy.
 func FramePolicy(db *store.DB, log *slog.Logger) func(http.Handler) http.Handler {
-	return embedMiddleware(db, log, false)
+	return embedMiddleware(db, log, false, nil)
 }
 
-func embedMiddleware(db *store.DB, log *slog.Logger, route bool) func(http.Handler) http.Handler {
+func embedMiddleware(db *store.DB, log *slog.Logger, route bool, load SettingsLoader) func(http.Handler) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -138,6 +176,9 @@ func embedMiddleware(db *store.DB, log *slog.Logger, route bool) func(http.Handl
 				// Read before the handler runs: a handler may answer while its transaction holds
 				// the database's only connection (SQLite).
 				e.route = true
+				if load != nil && e.load == nil {
+					e.load = load
+				}
 				e.get()
 			}
 			next.ServeHTTP(w, r)

@@ -32,6 +32,12 @@ const (
 	EventSpaceMembershipChanged = "SPACE_MEMBERSHIP_CHANGED"
 	EventSettingsChanged        = "SETTINGS_CHANGED"
 	EventIdentifierReview       = "IDENTIFIER_REVIEW"
+	// EventMemberSynced is a member created or updated without a login (POST /api/auth/sso/sync,
+	// syncMembers); its detail names the source, the decision and the changed fields.
+	EventMemberSynced = "MEMBER_SYNCED"
+	// EventMemberSyncFailed is a sync that was refused; its detail names the source and the
+	// reason (an SSO error code).
+	EventMemberSyncFailed = "MEMBER_SYNC_FAILED"
 )
 
 // Event is one security log entry to record (the row authdb.InsertEvents writes).

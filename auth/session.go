@@ -101,6 +101,9 @@ type SessionOptions struct {
 	IDToken      []byte // sealed
 	RefreshToken []byte // sealed
 	RevalidateAt *time.Time
+	// SID is the OpenID Connect session id the id_token named (its sid claim), by which
+	// back-channel logout ends the session; "" for none.
+	SID string
 	// At is the time of the login; zero means now.
 	At time.Time
 	// LoginRecorded says the member's last_login_at already holds At (the member was created by
@@ -148,7 +151,7 @@ func (s *Sessions) Start(ctx context.Context, client *ent.Client, userID int, me
 	id, err := authdb.InsertSession(ctx, client, authdb.Session{
 		TokenHash: hash, UserID: userID, Method: method, At: now, ExpiresAt: expires,
 		IP: info.IP, Agent: info.UserAgent, IDToken: opts.IDToken, RefreshToken: opts.RefreshToken,
-		RevalidateAt: opts.RevalidateAt,
+		RevalidateAt: opts.RevalidateAt, SID: opts.SID,
 	})
 	if err != nil {
 		return Started{}, fmt.Errorf("auth: create session: %w", err)

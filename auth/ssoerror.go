@@ -191,3 +191,22 @@ func failure(r *http.Request, db *store.DB, log *slog.Logger, method string, err
 func FailTest(w http.ResponseWriter, r *http.Request, db *store.DB, log *slog.Logger, method string, err error) {
 	WriteSSOError(w, r, log, failure(r, db, log, method, err))
 }
+
+// FailSync answers a refused sync of a member (POST /api/auth/sso/sync) as JSON, whatever the
+// Accept header says, and records it: logged as FailLogin logs it, and written as a
+// MEMBER_SYNC_FAILED security event naming source and the reason, not counted as a login.
+func FailSync(w http.ResponseWriter, r *http.Request, db *store.DB, log *slog.Logger, method, source string, err error) {
+	e := failure(r, db, log, method, err)
+	RecordOrLog(r.Context(), db.Client, log, SyncFailure(method, source, e).FromRequest(r))
+	writeSSOJSON(w, e)
+}
+
+// SyncFailure is the MEMBER_SYNC_FAILED security event of a sync of method from source that e
+// refused: the reason and e's detail.
+func SyncFailure(method, source string, e *SSOError) Event {
+	detail := map[string]any{"reason": e.Code, "source": source}
+	for k, v := range e.Detail {
+		detail[k] = v
+	}
+	return Event{Type: EventMemberSyncFailed, Method: method, Detail: detail}
+}

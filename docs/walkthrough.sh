@@ -361,6 +361,19 @@ if [ -n "$MARIADB" ]; then
 JSON
 fi
 
+step "docs/EMBEDDING.md: an app signs in with a session token (Node.js)"
+if ! command -v node >/dev/null; then
+  skip_or_fail "the app example needs node"
+else
+  cd "$WORK"
+  cp "$ROOT/docs/examples/app.js" .
+  JWT=$(sign_jwt cust-1001 pat@example.com 'Pat Doe') COMMUNITY_URL=http://localhost:8080 node app.js >"$OUT"
+  expect_lines <<'TEXT'
+{"me":{"externalId":"cust-1001","email":"pat@example.com"}}
+the session ended: sign in again
+TEXT
+fi
+
 if [ -n "$CURRENT" ]; then PASSED=$((PASSED + 1)); fi
 OK=yes
 echo "walkthrough: every command of the README and the docs pages ran as documented"

@@ -5017,6 +5017,7 @@ type SessionMutation struct {
 	id_token      *[]byte
 	refresh_token *[]byte
 	revalidate_at *time.Time
+	oidc_sid      *string
 	clearedFields map[string]struct{}
 	user          *int
 	cleareduser   bool
@@ -5558,6 +5559,55 @@ func (m *SessionMutation) ResetRevalidateAt() {
 	delete(m.clearedFields, session.FieldRevalidateAt)
 }
 
+// SetOidcSid sets the "oidc_sid" field.
+func (m *SessionMutation) SetOidcSid(s string) {
+	m.oidc_sid = &s
+}
+
+// OidcSid returns the value of the "oidc_sid" field in the mutation.
+func (m *SessionMutation) OidcSid() (r string, exists bool) {
+	v := m.oidc_sid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOidcSid returns the old "oidc_sid" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldOidcSid(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOidcSid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOidcSid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOidcSid: %w", err)
+	}
+	return oldValue.OidcSid, nil
+}
+
+// ClearOidcSid clears the value of the "oidc_sid" field.
+func (m *SessionMutation) ClearOidcSid() {
+	m.oidc_sid = nil
+	m.clearedFields[session.FieldOidcSid] = struct{}{}
+}
+
+// OidcSidCleared returns if the "oidc_sid" field was cleared in this mutation.
+func (m *SessionMutation) OidcSidCleared() bool {
+	_, ok := m.clearedFields[session.FieldOidcSid]
+	return ok
+}
+
+// ResetOidcSid resets all changes to the "oidc_sid" field.
+func (m *SessionMutation) ResetOidcSid() {
+	m.oidc_sid = nil
+	delete(m.clearedFields, session.FieldOidcSid)
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *SessionMutation) ClearUser() {
 	m.cleareduser = true
@@ -5619,7 +5669,7 @@ func (m *SessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SessionMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, session.FieldCreatedAt)
 	}
@@ -5653,6 +5703,9 @@ func (m *SessionMutation) Fields() []string {
 	if m.revalidate_at != nil {
 		fields = append(fields, session.FieldRevalidateAt)
 	}
+	if m.oidc_sid != nil {
+		fields = append(fields, session.FieldOidcSid)
+	}
 	return fields
 }
 
@@ -5683,6 +5736,8 @@ func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 		return m.RefreshToken()
 	case session.FieldRevalidateAt:
 		return m.RevalidateAt()
+	case session.FieldOidcSid:
+		return m.OidcSid()
 	}
 	return nil, false
 }
@@ -5714,6 +5769,8 @@ func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldRefreshToken(ctx)
 	case session.FieldRevalidateAt:
 		return m.OldRevalidateAt(ctx)
+	case session.FieldOidcSid:
+		return m.OldOidcSid(ctx)
 	}
 	return nil, fmt.Errorf("unknown Session field %s", name)
 }
@@ -5800,6 +5857,13 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRevalidateAt(v)
 		return nil
+	case session.FieldOidcSid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOidcSid(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Session field %s", name)
 }
@@ -5842,6 +5906,9 @@ func (m *SessionMutation) ClearedFields() []string {
 	if m.FieldCleared(session.FieldRevalidateAt) {
 		fields = append(fields, session.FieldRevalidateAt)
 	}
+	if m.FieldCleared(session.FieldOidcSid) {
+		fields = append(fields, session.FieldOidcSid)
+	}
 	return fields
 }
 
@@ -5864,6 +5931,9 @@ func (m *SessionMutation) ClearField(name string) error {
 		return nil
 	case session.FieldRevalidateAt:
 		m.ClearRevalidateAt()
+		return nil
+	case session.FieldOidcSid:
+		m.ClearOidcSid()
 		return nil
 	}
 	return fmt.Errorf("unknown Session nullable field %s", name)
@@ -5905,6 +5975,9 @@ func (m *SessionMutation) ResetField(name string) error {
 		return nil
 	case session.FieldRevalidateAt:
 		m.ResetRevalidateAt()
+		return nil
+	case session.FieldOidcSid:
+		m.ResetOidcSid()
 		return nil
 	}
 	return fmt.Errorf("unknown Session field %s", name)

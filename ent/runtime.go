@@ -312,6 +312,10 @@ func init() {
 	session.DefaultUserAgent = sessionDescUserAgent.Default.(string)
 	// session.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
 	session.UserAgentValidator = sessionDescUserAgent.Validators[0].(func(string) error)
+	// sessionDescOidcSid is the schema descriptor for oidc_sid field.
+	sessionDescOidcSid := sessionFields[10].Descriptor()
+	// session.OidcSidValidator is a validator for the "oidc_sid" field. It is called by the builders before save.
+	session.OidcSidValidator = sessionDescOidcSid.Validators[0].(func(string) error)
 	settingsMixin := schema.Settings{}.Mixin()
 	settingsMixinFields0 := settingsMixin[0].Fields()
 	_ = settingsMixinFields0

@@ -40,6 +40,8 @@ type Session struct {
 	RefreshToken []byte `json:"-"`
 	// RevalidateAt holds the value of the "revalidate_at" field.
 	RevalidateAt *time.Time `json:"revalidate_at,omitempty"`
+	// The OpenID Connect session id (the id_token's sid) of an OAUTH2 session; back-channel logout ends sessions by it.
+	OidcSid *string `json:"oidc_sid,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the SessionQuery when eager-loading is set.
 	Edges        SessionEdges `json:"edges"`
@@ -77,7 +79,7 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case session.FieldID, session.FieldUserID:
 			values[i] = new(sql.NullInt64)
-		case session.FieldMethod, session.FieldIP, session.FieldUserAgent:
+		case session.FieldMethod, session.FieldIP, session.FieldUserAgent, session.FieldOidcSid:
 			values[i] = new(sql.NullString)
 		case session.FieldCreatedAt, session.FieldExpiresAt, session.FieldLastSeenAt, session.FieldRevalidateAt:
 			values[i] = new(sql.NullTime)
@@ -169,6 +171,13 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 				_m.RevalidateAt = new(time.Time)
 				*_m.RevalidateAt = value.Time
 			}
+		case session.FieldOidcSid:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field oidc_sid", values[i])
+			} else if value.Valid {
+				_m.OidcSid = new(string)
+				*_m.OidcSid = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -240,6 +249,11 @@ func (_m *Session) String() string {
 	if v := _m.RevalidateAt; v != nil {
 		builder.WriteString("revalidate_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.OidcSid; v != nil {
+		builder.WriteString("oidc_sid=")
+		builder.WriteString(*v)
 	}
 	builder.WriteByte(')')
 	return builder.String()

@@ -121,6 +121,20 @@ func (_c *SessionCreate) SetNillableRevalidateAt(v *time.Time) *SessionCreate {
 	return _c
 }
 
+// SetOidcSid sets the "oidc_sid" field.
+func (_c *SessionCreate) SetOidcSid(v string) *SessionCreate {
+	_c.mutation.SetOidcSid(v)
+	return _c
+}
+
+// SetNillableOidcSid sets the "oidc_sid" field if the given value is not nil.
+func (_c *SessionCreate) SetNillableOidcSid(v *string) *SessionCreate {
+	if v != nil {
+		_c.SetOidcSid(*v)
+	}
+	return _c
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_c *SessionCreate) SetUser(v *User) *SessionCreate {
 	return _c.SetUserID(v.ID)
@@ -221,6 +235,11 @@ func (_c *SessionCreate) check() error {
 			return &ValidationError{Name: "user_agent", err: fmt.Errorf(`ent: validator failed for field "Session.user_agent": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.OidcSid(); ok {
+		if err := session.OidcSidValidator(v); err != nil {
+			return &ValidationError{Name: "oidc_sid", err: fmt.Errorf(`ent: validator failed for field "Session.oidc_sid": %w`, err)}
+		}
+	}
 	if len(_c.mutation.UserIDs()) == 0 {
 		return &ValidationError{Name: "user", err: errors.New(`ent: missing required edge "Session.user"`)}
 	}
@@ -290,6 +309,10 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RevalidateAt(); ok {
 		_spec.SetField(session.FieldRevalidateAt, field.TypeTime, value)
 		_node.RevalidateAt = &value
+	}
+	if value, ok := _c.mutation.OidcSid(); ok {
+		_spec.SetField(session.FieldOidcSid, field.TypeString, value)
+		_node.OidcSid = &value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -493,6 +516,9 @@ func (u *SessionUpsertOne) UpdateNewValues() *SessionUpsertOne {
 		}
 		if _, exists := u.create.mutation.Method(); exists {
 			s.SetIgnore(session.FieldMethod)
+		}
+		if _, exists := u.create.mutation.OidcSid(); exists {
+			s.SetIgnore(session.FieldOidcSid)
 		}
 	}))
 	return u
@@ -842,6 +868,9 @@ func (u *SessionUpsertBulk) UpdateNewValues() *SessionUpsertBulk {
 			}
 			if _, exists := b.mutation.Method(); exists {
 				s.SetIgnore(session.FieldMethod)
+			}
+			if _, exists := b.mutation.OidcSid(); exists {
+				s.SetIgnore(session.FieldOidcSid)
 			}
 		}
 	}))

@@ -241,6 +241,9 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.RevalidateAtCleared() {
 		_spec.ClearField(session.FieldRevalidateAt, field.TypeTime)
 	}
+	if _u.mutation.OidcSidCleared() {
+		_spec.ClearField(session.FieldOidcSid, field.TypeString)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -504,6 +507,9 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 	}
 	if _u.mutation.RevalidateAtCleared() {
 		_spec.ClearField(session.FieldRevalidateAt, field.TypeTime)
+	}
+	if _u.mutation.OidcSidCleared() {
+		_spec.ClearField(session.FieldOidcSid, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Session{config: _u.config}

@@ -37,11 +37,12 @@ func CORS(origins []string) func(http.Handler) http.Handler {
 	}
 }
 
-// CrossOriginProtection is the API's check against cross-site requests (CSRF): a browser's
-// request from another site is refused with a GraphQL FORBIDDEN error unless its origin is one of
-// origins (CORS_ORIGINS). auth.Sessions.CrossOrigin applies it to requests that ride on the
-// session cookie only.
-func CrossOriginProtection(origins []string) (*http.CrossOriginProtection, error) {
+// CrossOriginGuard is the API's check against cross-site requests (CSRF): a browser's request
+// from another site that rides on the session cookie is refused with a GraphQL FORBIDDEN error
+// unless its origin is one of origins (CORS_ORIGINS) or of the admin's embed origins
+// (auth.EmbedOrigin, under auth.Embedding), whose pages call the API with the member's cookie.
+// A request with a bearer token and no session cookie passes (auth.Sessions.CrossOrigin).
+func CrossOriginGuard(origins []string, sessions *auth.Sessions) (func(http.Handler) http.Handler, error) {
 	p := http.NewCrossOriginProtection()
 	for _, o := range origins {
 		if err := p.AddTrustedOrigin(o); err != nil {
@@ -49,7 +50,16 @@ func CrossOriginProtection(origins []string) (*http.CrossOriginProtection, error
 		}
 	}
 	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, http.StatusForbidden, CodeForbidden, "cross-origin requests from this origin are not allowed; list it in CORS_ORIGINS")
+		WriteError(w, http.StatusForbidden, CodeForbidden, "cross-origin requests from this origin are not allowed; list it in CORS_ORIGINS or the embed origins")
 	}))
-	return p, nil
+	return func(next http.Handler) http.Handler {
+		guarded := sessions.CrossOrigin(p, next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if auth.EmbedOrigin(r, r.Header.Get("Origin")) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			guarded.ServeHTTP(w, r)
+		})
+	}, nil
 }

@@ -126,6 +126,7 @@ type ComplexityRoot struct {
 		RemoveSpaceMember      func(childComplexity int, spaceID int, userID int) int
 		RevokeAPIToken         func(childComplexity int, id int) int
 		RevokeUserSessions     func(childComplexity int, userID int) int
+		SyncMembers            func(childComplexity int, input model.SyncMembersInput) int
 		UpdateAuthSettings     func(childComplexity int, input model.UpdateAuthSettingsInput) int
 		UpdateJwtSsoSettings   func(childComplexity int, input model.UpdateJwtSsoSettingsInput) int
 		UpdateOAuth2Settings   func(childComplexity int, input model.UpdateOAuth2SettingsInput) int
@@ -136,25 +137,26 @@ type ComplexityRoot struct {
 	}
 
 	OAuth2Settings struct {
-		AccountSettingsURL  func(childComplexity int) int
-		AdminClaim          func(childComplexity int) int
-		AdminClaimValue     func(childComplexity int) int
-		AuthorizationURL    func(childComplexity int) int
-		CallbackURL         func(childComplexity int) int
-		ClientID            func(childComplexity int) int
-		Domain              func(childComplexity int) int
-		Enabled             func(childComplexity int) int
-		HasClientSecret     func(childComplexity int) int
-		Issuer              func(childComplexity int) int
-		LoginButtonText     func(childComplexity int) int
-		LogoutURL           func(childComplexity int) int
-		ModeratorClaim      func(childComplexity int) int
-		ModeratorClaimValue func(childComplexity int) int
-		Provider            func(childComplexity int) int
-		RefreshMinutes      func(childComplexity int) int
-		Scopes              func(childComplexity int) int
-		TokenURL            func(childComplexity int) int
-		UserInfoURL         func(childComplexity int) int
+		AccountSettingsURL   func(childComplexity int) int
+		AdminClaim           func(childComplexity int) int
+		AdminClaimValue      func(childComplexity int) int
+		AuthorizationURL     func(childComplexity int) int
+		BackchannelLogoutURL func(childComplexity int) int
+		CallbackURL          func(childComplexity int) int
+		ClientID             func(childComplexity int) int
+		Domain               func(childComplexity int) int
+		Enabled              func(childComplexity int) int
+		HasClientSecret      func(childComplexity int) int
+		Issuer               func(childComplexity int) int
+		LoginButtonText      func(childComplexity int) int
+		LogoutURL            func(childComplexity int) int
+		ModeratorClaim       func(childComplexity int) int
+		ModeratorClaimValue  func(childComplexity int) int
+		Provider             func(childComplexity int) int
+		RefreshMinutes       func(childComplexity int) int
+		Scopes               func(childComplexity int) int
+		TokenURL             func(childComplexity int) int
+		UserInfoURL          func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -270,6 +272,41 @@ type ComplexityRoot struct {
 		Space  func(childComplexity int) int
 	}
 
+	SyncChange struct {
+		Field func(childComplexity int) int
+		New   func(childComplexity int) int
+		Old   func(childComplexity int) int
+	}
+
+	SyncError struct {
+		Claim   func(childComplexity int) int
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	SyncMemberResult struct {
+		Changes  func(childComplexity int) int
+		Decision func(childComplexity int) int
+		Error    func(childComplexity int) int
+		Index    func(childComplexity int) int
+		User     func(childComplexity int) int
+	}
+
+	SyncMembersResult struct {
+		Created   func(childComplexity int) int
+		DryRun    func(childComplexity int) int
+		Failed    func(childComplexity int) int
+		Results   func(childComplexity int) int
+		Unchanged func(childComplexity int) int
+		Updated   func(childComplexity int) int
+	}
+
+	SyncedMember struct {
+		Email      func(childComplexity int) int
+		ExternalID func(childComplexity int) int
+		ID         func(childComplexity int) int
+	}
+
 	User struct {
 		CreatedAt     func(childComplexity int) int
 		Email         func(childComplexity int) int
@@ -361,6 +398,7 @@ type MutationResolver interface {
 	UpdateOAuth2Settings(ctx context.Context, input model.UpdateOAuth2SettingsInput) (*model.AuthSettings, error)
 	UpdateJwtSsoSettings(ctx context.Context, input model.UpdateJwtSsoSettingsInput) (*model.AuthSettings, error)
 	RegenerateJwtSsoSecret(ctx context.Context) (string, error)
+	SyncMembers(ctx context.Context, input model.SyncMembersInput) (*model.SyncMembersResult, error)
 	CreateWebhook(ctx context.Context, input model.CreateWebhookInput) (*model.CreatedWebhook, error)
 	UpdateWebhook(ctx context.Context, id int, input model.UpdateWebhookInput) (*ent.Webhook, error)
 	DeleteWebhook(ctx context.Context, id int) (bool, error)
@@ -814,6 +852,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeUserSessions(childComplexity, args["userId"].(int)), true
+	case "Mutation.syncMembers":
+		if e.ComplexityRoot.Mutation.SyncMembers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_syncMembers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SyncMembers(childComplexity, args["input"].(model.SyncMembersInput)), true
 	case "Mutation.updateAuthSettings":
 		if e.ComplexityRoot.Mutation.UpdateAuthSettings == nil {
 			break
@@ -916,6 +965,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OAuth2Settings.AuthorizationURL(childComplexity), true
+	case "OAuth2Settings.backchannelLogoutUrl":
+		if e.ComplexityRoot.OAuth2Settings.BackchannelLogoutURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuth2Settings.BackchannelLogoutURL(childComplexity), true
 	case "OAuth2Settings.callbackUrl":
 		if e.ComplexityRoot.OAuth2Settings.CallbackURL == nil {
 			break
@@ -1510,6 +1565,131 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SsoSpaceChange.Space(childComplexity), true
 
+	case "SyncChange.field":
+		if e.ComplexityRoot.SyncChange.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncChange.Field(childComplexity), true
+	case "SyncChange.new":
+		if e.ComplexityRoot.SyncChange.New == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncChange.New(childComplexity), true
+	case "SyncChange.old":
+		if e.ComplexityRoot.SyncChange.Old == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncChange.Old(childComplexity), true
+
+	case "SyncError.claim":
+		if e.ComplexityRoot.SyncError.Claim == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncError.Claim(childComplexity), true
+	case "SyncError.code":
+		if e.ComplexityRoot.SyncError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncError.Code(childComplexity), true
+	case "SyncError.message":
+		if e.ComplexityRoot.SyncError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncError.Message(childComplexity), true
+
+	case "SyncMemberResult.changes":
+		if e.ComplexityRoot.SyncMemberResult.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMemberResult.Changes(childComplexity), true
+	case "SyncMemberResult.decision":
+		if e.ComplexityRoot.SyncMemberResult.Decision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMemberResult.Decision(childComplexity), true
+	case "SyncMemberResult.error":
+		if e.ComplexityRoot.SyncMemberResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMemberResult.Error(childComplexity), true
+	case "SyncMemberResult.index":
+		if e.ComplexityRoot.SyncMemberResult.Index == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMemberResult.Index(childComplexity), true
+	case "SyncMemberResult.user":
+		if e.ComplexityRoot.SyncMemberResult.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMemberResult.User(childComplexity), true
+
+	case "SyncMembersResult.created":
+		if e.ComplexityRoot.SyncMembersResult.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMembersResult.Created(childComplexity), true
+	case "SyncMembersResult.dryRun":
+		if e.ComplexityRoot.SyncMembersResult.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMembersResult.DryRun(childComplexity), true
+	case "SyncMembersResult.failed":
+		if e.ComplexityRoot.SyncMembersResult.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMembersResult.Failed(childComplexity), true
+	case "SyncMembersResult.results":
+		if e.ComplexityRoot.SyncMembersResult.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMembersResult.Results(childComplexity), true
+	case "SyncMembersResult.unchanged":
+		if e.ComplexityRoot.SyncMembersResult.Unchanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMembersResult.Unchanged(childComplexity), true
+	case "SyncMembersResult.updated":
+		if e.ComplexityRoot.SyncMembersResult.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMembersResult.Updated(childComplexity), true
+
+	case "SyncedMember.email":
+		if e.ComplexityRoot.SyncedMember.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncedMember.Email(childComplexity), true
+	case "SyncedMember.externalId":
+		if e.ComplexityRoot.SyncedMember.ExternalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncedMember.ExternalID(childComplexity), true
+	case "SyncedMember.id":
+		if e.ComplexityRoot.SyncedMember.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncedMember.ID(childComplexity), true
+
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
 			break
@@ -1829,6 +2009,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputSpaceMembershipWhereInput,
 		ec.unmarshalInputSpaceOrder,
 		ec.unmarshalInputSpaceWhereInput,
+		ec.unmarshalInputSyncMembersInput,
 		ec.unmarshalInputUpdateAuthSettingsInput,
 		ec.unmarshalInputUpdateJwtSsoSettingsInput,
 		ec.unmarshalInputUpdateOAuth2SettingsInput,
@@ -1914,7 +2095,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "api.graphqls" "auth.graphqls" "ent.graphqls" "schema.graphqls" "sso.graphqls" "webhooks.graphqls"
+//go:embed "api.graphqls" "auth.graphqls" "ent.graphqls" "schema.graphqls" "sso.graphqls" "sync.graphqls" "webhooks.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1931,6 +2112,7 @@ var sources = []*ast.Source{
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "sso.graphqls", Input: sourceData("sso.graphqls"), BuiltIn: false},
+	{Name: "sync.graphqls", Input: sourceData("sync.graphqls"), BuiltIn: false},
 	{Name: "webhooks.graphqls", Input: sourceData("webhooks.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2107,6 +2289,8 @@ func (ec *executionContext) childFields_OAuth2Settings(ctx context.Context, fiel
 		return ec.fieldContext_OAuth2Settings_refreshMinutes(ctx, field)
 	case "callbackUrl":
 		return ec.fieldContext_OAuth2Settings_callbackUrl(ctx, field)
+	case "backchannelLogoutUrl":
+		return ec.fieldContext_OAuth2Settings_backchannelLogoutUrl(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OAuth2Settings", field.Name)
 }
@@ -2301,6 +2485,76 @@ func (ec *executionContext) childFields_SsoSpaceChange(ctx context.Context, fiel
 		return ec.fieldContext_SsoSpaceChange_action(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SsoSpaceChange", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_SyncChange_field(ctx, field)
+	case "old":
+		return ec.fieldContext_SyncChange_old(ctx, field)
+	case "new":
+		return ec.fieldContext_SyncChange_new(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncChange", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_SyncError_code(ctx, field)
+	case "message":
+		return ec.fieldContext_SyncError_message(ctx, field)
+	case "claim":
+		return ec.fieldContext_SyncError_claim(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncError", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncMemberResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "index":
+		return ec.fieldContext_SyncMemberResult_index(ctx, field)
+	case "decision":
+		return ec.fieldContext_SyncMemberResult_decision(ctx, field)
+	case "user":
+		return ec.fieldContext_SyncMemberResult_user(ctx, field)
+	case "changes":
+		return ec.fieldContext_SyncMemberResult_changes(ctx, field)
+	case "error":
+		return ec.fieldContext_SyncMemberResult_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncMemberResult", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncMembersResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "dryRun":
+		return ec.fieldContext_SyncMembersResult_dryRun(ctx, field)
+	case "results":
+		return ec.fieldContext_SyncMembersResult_results(ctx, field)
+	case "created":
+		return ec.fieldContext_SyncMembersResult_created(ctx, field)
+	case "updated":
+		return ec.fieldContext_SyncMembersResult_updated(ctx, field)
+	case "unchanged":
+		return ec.fieldContext_SyncMembersResult_unchanged(ctx, field)
+	case "failed":
+		return ec.fieldContext_SyncMembersResult_failed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncMembersResult", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncedMember(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SyncedMember_id(ctx, field)
+	case "externalId":
+		return ec.fieldContext_SyncedMember_externalId(ctx, field)
+	case "email":
+		return ec.fieldContext_SyncedMember_email(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncedMember", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2788,6 +3042,20 @@ func (ec *executionContext) field_Mutation_revokeUserSessions_args(ctx context.C
 		return nil, err
 	}
 	args["userId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_syncMembers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SyncMembersInput, error) {
+			return ec.unmarshalNSyncMembersInput2githubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncMembersInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -4978,6 +5246,68 @@ func (ec *executionContext) fieldContext_Mutation_regenerateJwtSsoSecret(_ conte
 	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Mutation_syncMembers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_syncMembers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SyncMembers(ctx, fc.Args["input"].(model.SyncMembersInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNUserRole2githubᚗcomᚋcommunityᚋssoᚋentᚋuserᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *model.SyncMembersResult
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.SyncMembersResult
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SyncMembersResult) graphql.Marshaler {
+			return ec.marshalNSyncMembersResult2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncMembersResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_syncMembers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncMembersResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_syncMembers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createWebhook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5372,6 +5702,13 @@ func (ec *executionContext) _OAuth2Settings_callbackUrl(ctx context.Context, fie
 	return ec.marshalNString2string(ctx, field.Selections, obj.CallbackURL)
 }
 func (ec *executionContext) fieldContext_OAuth2Settings_callbackUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuth2Settings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OAuth2Settings_backchannelLogoutUrl(ctx context.Context, field graphql.CollectedField, obj *model.OAuth2Settings) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.BackchannelLogoutURL)
+}
+func (ec *executionContext) fieldContext_OAuth2Settings_backchannelLogoutUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OAuth2Settings", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -7188,6 +7525,294 @@ func (ec *executionContext) _SsoSpaceChange_action(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_SsoSpaceChange_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SsoSpaceChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SyncChange_field(ctx context.Context, field graphql.CollectedField, obj *model.SyncChange) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.Field)
+}
+func (ec *executionContext) fieldContext_SyncChange_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SyncChange_old(ctx context.Context, field graphql.CollectedField, obj *model.SyncChange) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.Old)
+}
+func (ec *executionContext) fieldContext_SyncChange_old(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SyncChange_new(ctx context.Context, field graphql.CollectedField, obj *model.SyncChange) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.New)
+}
+func (ec *executionContext) fieldContext_SyncChange_new(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SyncError_code(ctx context.Context, field graphql.CollectedField, obj *model.SyncError) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.Code)
+}
+func (ec *executionContext) fieldContext_SyncError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncError", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SyncError_message(ctx context.Context, field graphql.CollectedField, obj *model.SyncError) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.Message)
+}
+func (ec *executionContext) fieldContext_SyncError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncError", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SyncError_claim(ctx context.Context, field graphql.CollectedField, obj *model.SyncError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncError_claim(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Claim, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncError_claim(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncError", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SyncMemberResult_index(ctx context.Context, field graphql.CollectedField, obj *model.SyncMemberResult) (ret graphql.Marshaler) {
+	return ec.marshalNInt2int(ctx, field.Selections, obj.Index)
+}
+func (ec *executionContext) fieldContext_SyncMemberResult_index(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMemberResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SyncMemberResult_decision(ctx context.Context, field graphql.CollectedField, obj *model.SyncMemberResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMemberResult_decision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SyncDecision) graphql.Marshaler {
+			return ec.marshalOSyncDecision2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncDecision(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMemberResult_decision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMemberResult", field, false, false, errors.New("field of type SyncDecision does not have child fields"))
+}
+
+func (ec *executionContext) _SyncMemberResult_user(ctx context.Context, field graphql.CollectedField, obj *model.SyncMemberResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMemberResult_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SyncedMember) graphql.Marshaler {
+			return ec.marshalOSyncedMember2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncedMember(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMemberResult_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncMemberResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncedMember(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncMemberResult_changes(ctx context.Context, field graphql.CollectedField, obj *model.SyncMemberResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMemberResult_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SyncChange) graphql.Marshaler {
+			return ec.marshalNSyncChange2ᚕᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMemberResult_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncMemberResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncMemberResult_error(ctx context.Context, field graphql.CollectedField, obj *model.SyncMemberResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMemberResult_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SyncError) graphql.Marshaler {
+			return ec.marshalOSyncError2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncError(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMemberResult_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncMemberResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncMembersResult_dryRun(ctx context.Context, field graphql.CollectedField, obj *model.SyncMembersResult) (ret graphql.Marshaler) {
+	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.DryRun)
+}
+func (ec *executionContext) fieldContext_SyncMembersResult_dryRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMembersResult", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _SyncMembersResult_results(ctx context.Context, field graphql.CollectedField, obj *model.SyncMembersResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMembersResult_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SyncMemberResult) graphql.Marshaler {
+			return ec.marshalNSyncMemberResult2ᚕᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncMemberResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMembersResult_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncMembersResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncMemberResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncMembersResult_created(ctx context.Context, field graphql.CollectedField, obj *model.SyncMembersResult) (ret graphql.Marshaler) {
+	return ec.marshalNInt2int(ctx, field.Selections, obj.Created)
+}
+func (ec *executionContext) fieldContext_SyncMembersResult_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMembersResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SyncMembersResult_updated(ctx context.Context, field graphql.CollectedField, obj *model.SyncMembersResult) (ret graphql.Marshaler) {
+	return ec.marshalNInt2int(ctx, field.Selections, obj.Updated)
+}
+func (ec *executionContext) fieldContext_SyncMembersResult_updated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMembersResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SyncMembersResult_unchanged(ctx context.Context, field graphql.CollectedField, obj *model.SyncMembersResult) (ret graphql.Marshaler) {
+	return ec.marshalNInt2int(ctx, field.Selections, obj.Unchanged)
+}
+func (ec *executionContext) fieldContext_SyncMembersResult_unchanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMembersResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SyncMembersResult_failed(ctx context.Context, field graphql.CollectedField, obj *model.SyncMembersResult) (ret graphql.Marshaler) {
+	return ec.marshalNInt2int(ctx, field.Selections, obj.Failed)
+}
+func (ec *executionContext) fieldContext_SyncMembersResult_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMembersResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SyncedMember_id(ctx context.Context, field graphql.CollectedField, obj *model.SyncedMember) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncedMember_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncedMember_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncedMember", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _SyncedMember_externalId(ctx context.Context, field graphql.CollectedField, obj *model.SyncedMember) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.ExternalID)
+}
+func (ec *executionContext) fieldContext_SyncedMember_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncedMember", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SyncedMember_email(ctx context.Context, field graphql.CollectedField, obj *model.SyncedMember) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.Email)
+}
+func (ec *executionContext) fieldContext_SyncedMember_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncedMember", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -11324,6 +11949,43 @@ func (ec *executionContext) unmarshalInputSpaceWhereInput(ctx context.Context, o
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputSyncMembersInput(ctx context.Context, obj any) (model.SyncMembersInput, error) {
+	var it model.SyncMembersInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"payloads", "dryRun"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "payloads":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("payloads"))
+			data, err := ec.unmarshalNJSON2ᚕmapᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Payloads = data
+		case "dryRun":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dryRun"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DryRun = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputUpdateAuthSettingsInput(ctx context.Context, obj any) (model.UpdateAuthSettingsInput, error) {
 	var it model.UpdateAuthSettingsInput
 	if obj == nil {
@@ -13888,6 +14550,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "syncMembers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_syncMembers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createWebhook":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createWebhook(ctx, field)
@@ -14042,6 +14711,11 @@ func (ec *executionContext) _OAuth2Settings(ctx context.Context, sel ast.Selecti
 			}
 		case "callbackUrl":
 			out.Values[i] = ec._OAuth2Settings_callbackUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backchannelLogoutUrl":
+			out.Values[i] = ec._OAuth2Settings_backchannelLogoutUrl(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15074,6 +15748,261 @@ func (ec *executionContext) _SsoSpaceChange(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var syncChangeImplementors = []string{"SyncChange"}
+
+func (ec *executionContext) _SyncChange(ctx context.Context, sel ast.SelectionSet, obj *model.SyncChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncChange")
+		case "field":
+			out.Values[i] = ec._SyncChange_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "old":
+			out.Values[i] = ec._SyncChange_old(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "new":
+			out.Values[i] = ec._SyncChange_new(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var syncErrorImplementors = []string{"SyncError"}
+
+func (ec *executionContext) _SyncError(ctx context.Context, sel ast.SelectionSet, obj *model.SyncError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncError")
+		case "code":
+			out.Values[i] = ec._SyncError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._SyncError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "claim":
+			out.Values[i] = ec._SyncError_claim(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var syncMemberResultImplementors = []string{"SyncMemberResult"}
+
+func (ec *executionContext) _SyncMemberResult(ctx context.Context, sel ast.SelectionSet, obj *model.SyncMemberResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncMemberResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncMemberResult")
+		case "index":
+			out.Values[i] = ec._SyncMemberResult_index(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decision":
+			out.Values[i] = ec._SyncMemberResult_decision(ctx, field, obj)
+		case "user":
+			out.Values[i] = ec._SyncMemberResult_user(ctx, field, obj)
+		case "changes":
+			out.Values[i] = ec._SyncMemberResult_changes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._SyncMemberResult_error(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var syncMembersResultImplementors = []string{"SyncMembersResult"}
+
+func (ec *executionContext) _SyncMembersResult(ctx context.Context, sel ast.SelectionSet, obj *model.SyncMembersResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncMembersResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncMembersResult")
+		case "dryRun":
+			out.Values[i] = ec._SyncMembersResult_dryRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "results":
+			out.Values[i] = ec._SyncMembersResult_results(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "created":
+			out.Values[i] = ec._SyncMembersResult_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updated":
+			out.Values[i] = ec._SyncMembersResult_updated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unchanged":
+			out.Values[i] = ec._SyncMembersResult_unchanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._SyncMembersResult_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var syncedMemberImplementors = []string{"SyncedMember"}
+
+func (ec *executionContext) _SyncedMember(ctx context.Context, sel ast.SelectionSet, obj *model.SyncedMember) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncedMemberImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncedMember")
+		case "id":
+			out.Values[i] = ec._SyncedMember_id(ctx, field, obj)
+		case "externalId":
+			out.Values[i] = ec._SyncedMember_externalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._SyncedMember_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
@@ -16075,6 +17004,58 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNJSON2map(ctx context.Context, v any) (map[string]any, error) {
+	res, err := graphql.UnmarshalMap(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSON2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalMap(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNJSON2ᚕmapᚄ(ctx context.Context, v any) ([]map[string]any, error) {
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]map[string]any, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNJSON2map(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNJSON2ᚕmapᚄ(ctx context.Context, sel ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNJSON2map(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNJwtSsoSettings2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐJwtSsoSettings(ctx context.Context, sel ast.SelectionSet, v *model.JwtSsoSettings) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -16489,6 +17470,77 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNSyncChange2ᚕᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SyncChange) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSyncChange2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSyncChange2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncChange(ctx context.Context, sel ast.SelectionSet, v *model.SyncChange) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SyncChange(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSyncMemberResult2ᚕᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncMemberResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SyncMemberResult) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSyncMemberResult2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncMemberResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSyncMemberResult2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncMemberResult(ctx context.Context, sel ast.SelectionSet, v *model.SyncMemberResult) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SyncMemberResult(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSyncMembersInput2githubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncMembersInput(ctx context.Context, v any) (model.SyncMembersInput, error) {
+	res, err := ec.unmarshalInputSyncMembersInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSyncMembersResult2githubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncMembersResult(ctx context.Context, sel ast.SelectionSet, v model.SyncMembersResult) graphql.Marshaler {
+	return ec._SyncMembersResult(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSyncMembersResult2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncMembersResult(ctx context.Context, sel ast.SelectionSet, v *model.SyncMembersResult) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SyncMembersResult(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -17435,6 +18487,36 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOSyncDecision2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncDecision(ctx context.Context, v any) (*model.SyncDecision, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.SyncDecision)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSyncDecision2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncDecision(ctx context.Context, sel ast.SelectionSet, v *model.SyncDecision) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOSyncError2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncError(ctx context.Context, sel ast.SelectionSet, v *model.SyncError) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SyncError(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSyncedMember2ᚖgithubᚗcomᚋcommunityᚋssoᚋgraphᚋmodelᚐSyncedMember(ctx context.Context, sel ast.SelectionSet, v *model.SyncedMember) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SyncedMember(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx context.Context, v any) ([]time.Time, error) {

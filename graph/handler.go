@@ -95,7 +95,7 @@ func extensions(r *Resolver, cfg HandlerConfig, t tiers) []graphql.HandlerExtens
 		&FilterGuard{},
 		stopWhenDone{},
 		mailAfterCommit{r: r, log: cfg.Log}, // before the Transactioner: runs around it
-		entgql.Transactioner{TxOpener: r.Client},
+		entgql.Transactioner{TxOpener: r.Client, SkipTxFunc: onlySyncMembers},
 	)
 }
 

@@ -34,6 +34,8 @@ var wantListHelpers = map[string]string{
 	"[ProfileFieldType!]":     "marshalSliceInOrder",
 	"[SpaceMembershipRole!]":  "marshalSliceInOrder",
 	"[SsoSpaceChange!]!":      "marshalSliceInOrder",
+	"[SyncChange!]!":          "marshalSliceInOrder",
+	"[SyncMemberResult!]!":    "marshalSliceInOrder",
 	"[UserField!]!":           "marshalSliceInOrder",
 	"[UserRole!]":             "marshalSliceInOrder",
 	"[UserStatus!]":           "marshalSliceInOrder",

@@ -20,7 +20,7 @@ func TestSettings(t *testing.T) {
 		c := app.Callers()
 		ctx := context.Background()
 		const secret = "super-secret-client-value"
-		q := `mutation($in: UpdateOAuth2SettingsInput!) { updateOAuth2Settings(input: $in) { oauth2 { enabled provider clientId hasClientSecret domain scopes callbackUrl } } }`
+		q := `mutation($in: UpdateOAuth2SettingsInput!) { updateOAuth2Settings(input: $in) { oauth2 { enabled provider clientId hasClientSecret domain scopes callbackUrl backchannelLogoutUrl } } }`
 
 		for _, tt := range []struct {
 			in    map[string]any
@@ -47,7 +47,8 @@ func TestSettings(t *testing.T) {
 		}
 		r := app.GQL(c.Admin, "", q, map[string]any{"in": map[string]any{"enabled": true, "provider": "OKTA", "clientId": "abc", "clientSecret": secret, "domain": "dev-1.okta.com/oauth2/default", "scopes": []string{"openid", "email"}}})
 		o := graphtest.Dig(r.Data, "updateOAuth2Settings", "oauth2")
-		if r.Code() != "" || graphtest.Dig(o, "hasClientSecret") != true || graphtest.Dig(o, "domain") != "dev-1.okta.com/oauth2/default" || graphtest.Dig(o, "callbackUrl") != app.URL+"/auth/oauth2/callback" {
+		if r.Code() != "" || graphtest.Dig(o, "hasClientSecret") != true || graphtest.Dig(o, "domain") != "dev-1.okta.com/oauth2/default" || graphtest.Dig(o, "callbackUrl") != app.URL+"/auth/oauth2/callback" ||
+			graphtest.Dig(o, "backchannelLogoutUrl") != app.URL+"/auth/oauth2/backchannel-logout" {
 			t.Fatalf("%s", r.Raw)
 		}
 		if strings.Contains(r.Raw, secret) {

@@ -144,7 +144,8 @@ func TestInsertSessionAsEnt(t *testing.T) {
 		for _, s := range []Session{
 			{UserID: u.ID, Method: session.MethodPASSWORD, At: at, ExpiresAt: at.Add(time.Hour), IP: "192.0.2.1", Agent: "A/1"},
 			{UserID: u.ID, Method: session.MethodOAUTH2, At: at, ExpiresAt: at.Add(time.Hour), IP: "2001:db8::1",
-				Agent: strings.Repeat("é", 300), IDToken: []byte("sealed-id"), RefreshToken: []byte("sealed-r"), RevalidateAt: &revalidate},
+				Agent: strings.Repeat("é", 300), IDToken: []byte("sealed-id"), RefreshToken: []byte("sealed-r"), RevalidateAt: &revalidate,
+				SID: "op-session-1"},
 		} {
 			s.TokenHash = make([]byte, 32)
 			s.TokenHash[0] = byte(len(s.Agent))
@@ -156,18 +157,26 @@ func TestInsertSessionAsEnt(t *testing.T) {
 			other[0], other[1] = s.TokenHash[0], 1
 			viaEnt := c.Session.Create().SetTokenHash(other).SetUserID(s.UserID).SetMethod(s.Method).SetCreatedAt(s.At).
 				SetExpiresAt(s.ExpiresAt).SetLastSeenAt(s.At).SetIP(s.IP).SetUserAgent(Truncate(s.Agent, 512)).
-				SetIDToken(s.IDToken).SetRefreshToken(s.RefreshToken).SetNillableRevalidateAt(s.RevalidateAt).SaveX(ctx)
-			got, want := c.Session.GetX(ctx, id), c.Session.GetX(ctx, viaEnt.ID)
+				SetIDToken(s.IDToken).SetRefreshToken(s.RefreshToken).SetNillableRevalidateAt(s.RevalidateAt)
+			if s.SID != "" {
+				viaEnt.SetOidcSid(s.SID)
+			}
+			saved := viaEnt.SaveX(ctx)
+			got, want := c.Session.GetX(ctx, id), c.Session.GetX(ctx, saved.ID)
 			if got.UserID != want.UserID || got.Method != want.Method || !got.CreatedAt.Equal(want.CreatedAt) ||
 				!got.ExpiresAt.Equal(want.ExpiresAt) || !got.LastSeenAt.Equal(want.LastSeenAt) || got.IP != want.IP ||
 				got.UserAgent != want.UserAgent || string(got.IDToken) != string(want.IDToken) ||
 				string(got.RefreshToken) != string(want.RefreshToken) || (got.RevalidateAt == nil) != (want.RevalidateAt == nil) ||
-				(got.RevalidateAt != nil && !got.RevalidateAt.Equal(*want.RevalidateAt)) || string(got.TokenHash) != string(s.TokenHash) {
+				(got.RevalidateAt != nil && !got.RevalidateAt.Equal(*want.RevalidateAt)) || string(got.TokenHash) != string(s.TokenHash) ||
+				(got.OidcSid == nil) != (want.OidcSid == nil) || (got.OidcSid != nil && *got.OidcSid != *want.OidcSid) {
 				t.Fatalf("inserted %+v\n    ent %+v", got, want)
 			}
 		}
 		if _, err := InsertSession(ctx, c, Session{UserID: u.ID, Method: "SAML", TokenHash: make([]byte, 32)}); err == nil {
 			t.Fatal("a session with a method the schema does not know")
+		}
+		if _, err := InsertSession(ctx, c, Session{UserID: u.ID, Method: session.MethodOAUTH2, TokenHash: hash(7), SID: strings.Repeat("s", SIDSize+1)}); err == nil {
+			t.Fatal("a session id longer than its column")
 		}
 	})
 }
@@ -262,7 +271,8 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 		c.Settings.Create().SetJwtEnabled(true).SetJwtSecret([]byte("sealed")).SetJwtMaxTokenAgeSeconds(120).
 			SetJwtRequireJti(true).SetNewUsersHomepage("/welcome").SetSyncUsername(true).
 			SetJwtAdminClaim("groups").SetJwtAdminClaimValue("admins").
-			SetJwtModeratorClaim("is_mod").SetJwtModeratorClaimValue("yes").ExecX(ctx)
+			SetJwtModeratorClaim("is_mod").SetJwtModeratorClaimValue("yes").
+			SetEmbedOrigins([]string{"https://app.example.com", "http://localhost:3000"}).ExecX(ctx)
 		got, err := JWTLoginSettings(ctx, c)
 		if err != nil {
 			t.Fatal(err)
@@ -272,10 +282,11 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 			got.JwtMaxTokenAgeSeconds != want.JwtMaxTokenAgeSeconds || got.JwtRequireJti != want.JwtRequireJti ||
 			got.NewUsersHomepage != want.NewUsersHomepage || got.SyncUsername != want.SyncUsername ||
 			got.JwtAdminClaim != want.JwtAdminClaim || got.JwtAdminClaimValue != want.JwtAdminClaimValue ||
-			got.JwtModeratorClaim != want.JwtModeratorClaim || got.JwtModeratorClaimValue != want.JwtModeratorClaimValue {
+			got.JwtModeratorClaim != want.JwtModeratorClaim || got.JwtModeratorClaimValue != want.JwtModeratorClaimValue ||
+			!slices.Equal(got.EmbedOrigins, want.EmbedOrigins) {
 			t.Fatalf("read %+v\n ent %+v", got, want)
 		}
-		if !got.JwtEnabled || got.NewUsersHomepage != "/welcome" {
+		if !got.JwtEnabled || got.NewUsersHomepage != "/welcome" || len(got.EmbedOrigins) != 2 {
 			t.Fatalf("values not read: %+v", got)
 		}
 	})

@@ -74,3 +74,12 @@ func SetMemberRole(ctx context.Context, client *ent.Client, id int, role user.Ro
 	}
 	return nil
 }
+
+// SetMemberStatus gives the member id status. Suspending the last active admin fails with
+// store.ErrLastAdmin (the store's hook), and changes nothing.
+func SetMemberStatus(ctx context.Context, client *ent.Client, id int, status user.Status) error {
+	if err := client.User.UpdateOneID(id).SetStatus(status).Exec(ctx); err != nil {
+		return fmt.Errorf("authdb: set status: %w", err)
+	}
+	return nil
+}

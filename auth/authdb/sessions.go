@@ -23,19 +23,24 @@ type Session struct {
 	IDToken      []byte // sealed; empty is NULL
 	RefreshToken []byte // sealed; empty is NULL
 	RevalidateAt *time.Time
+	// SID is the OpenID Connect session id of an OAUTH2 session (the id_token's sid); empty is
+	// NULL.
+	SID string
 }
 
 // sessionColumns are the columns of insertSession, in the order InsertSession passes them.
 var sessionColumns = []string{
 	session.FieldCreatedAt, session.FieldTokenHash, session.FieldUserID, session.FieldMethod,
 	session.FieldExpiresAt, session.FieldLastSeenAt, session.FieldIP, session.FieldUserAgent,
-	session.FieldIDToken, session.FieldRefreshToken, session.FieldRevalidateAt,
+	session.FieldIDToken, session.FieldRefreshToken, session.FieldRevalidateAt, session.FieldOidcSid,
 }
 
 // The sizes of the sessions' free-text columns.
 var (
 	sessionIPSize    = Size(migrate.SessionsTable, session.FieldIP)
 	sessionAgentSize = Size(migrate.SessionsTable, session.FieldUserAgent)
+	// SIDSize is the longest OpenID Connect session id a session keeps.
+	SIDSize = Size(migrate.SessionsTable, session.FieldOidcSid)
 )
 
 var insertSession = func() string {
@@ -43,10 +48,19 @@ var insertSession = func() string {
 	return head + row
 }()
 
-// InsertSession inserts s and returns its id. The method must be one the schema knows.
+// InsertSession inserts s and returns its id. The method must be one the schema knows, and a
+// session id must fit its column (SIDSize): it is never cut, as a cut one could name another
+// session.
 func InsertSession(ctx context.Context, client *ent.Client, s Session) (int, error) {
 	if err := session.MethodValidator(s.Method); err != nil {
 		return 0, fmt.Errorf("authdb: insert session: %w", err)
+	}
+	var sid any
+	if s.SID != "" {
+		if err := session.OidcSidValidator(s.SID); err != nil {
+			return 0, fmt.Errorf("authdb: insert session: %w", err)
+		}
+		sid = s.SID
 	}
 	var revalidate any
 	if s.RevalidateAt != nil {
@@ -54,7 +68,7 @@ func InsertSession(ctx context.Context, client *ent.Client, s Session) (int, err
 	}
 	res, err := client.ExecContext(ctx, insertSession, s.At, s.TokenHash, s.UserID, string(s.Method), s.ExpiresAt, s.At,
 		Truncate(s.IP, sessionIPSize), Truncate(s.Agent, sessionAgentSize),
-		nullBytes(s.IDToken), nullBytes(s.RefreshToken), revalidate)
+		nullBytes(s.IDToken), nullBytes(s.RefreshToken), revalidate, sid)
 	if err != nil {
 		return 0, fmt.Errorf("authdb: insert session: %w", err)
 	}
@@ -116,6 +130,47 @@ func EndMemberSessions(ctx context.Context, client *ent.Client, userID int) (int
 	n, err := client.Session.Delete().Where(session.UserID(userID)).Exec(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("authdb: end the member's sessions: %w", err)
+	}
+	return n, nil
+}
+
+// OIDCSessions returns the OAUTH2 sessions whose OpenID Connect session id is sid, their id and
+// member only, in id order (the index on oidc_sid finds them).
+func OIDCSessions(ctx context.Context, client *ent.Client, sid string) ([]*ent.Session, error) {
+	ss, err := client.Session.Query().
+		Where(session.OidcSid(sid), session.MethodEQ(session.MethodOAUTH2)).
+		Order(ent.Asc(session.FieldID)).
+		Select(session.FieldID, session.FieldUserID).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("authdb: sessions of an oidc session id: %w", err)
+	}
+	return ss, nil
+}
+
+// MemberOAuth2Sessions returns the OAUTH2 sessions of the member userID, their id and member
+// only, in id order.
+func MemberOAuth2Sessions(ctx context.Context, client *ent.Client, userID int) ([]*ent.Session, error) {
+	ss, err := client.Session.Query().
+		Where(session.UserID(userID), session.MethodEQ(session.MethodOAUTH2)).
+		Order(ent.Asc(session.FieldID)).
+		Select(session.FieldID, session.FieldUserID).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("authdb: the member's oauth2 sessions: %w", err)
+	}
+	return ss, nil
+}
+
+// EndSessions deletes the sessions ids and returns how many there were (a session that ended
+// meanwhile is not counted).
+func EndSessions(ctx context.Context, client *ent.Client, ids ...int) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	n, err := client.Session.Delete().Where(session.IDIn(ids...)).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("authdb: end sessions: %w", err)
 	}
 	return n, nil
 }

@@ -115,3 +115,59 @@ func TestAPITokenRows(t *testing.T) {
 		}
 	})
 }
+
+// TestOIDCSessionRows: the OAUTH2 sessions of one OpenID Connect session id, or of one member, are
+// found (never a session of another method, sid or member) and ended by id.
+func TestOIDCSessionRows(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		u := c.User.Create().SetEmail("v@example.com").SetUsername("v").SaveX(ctx)
+		other := c.User.Create().SetEmail("w@example.com").SetUsername("w").SaveX(ctx)
+		at := time.Date(2026, 11, 30, 14, 0, 0, 0, time.UTC)
+		create := func(userID int, h byte, method session.Method, sid string) int {
+			id, err := InsertSession(ctx, c, Session{TokenHash: hash(h), UserID: userID, Method: method, At: at, ExpiresAt: at.Add(time.Hour), SID: sid})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		a := create(u.ID, 1, session.MethodOAUTH2, "sid-a")
+		b := create(u.ID, 2, session.MethodOAUTH2, "sid-b")
+		create(u.ID, 3, session.MethodJWT, "")
+		shared := create(other.ID, 4, session.MethodOAUTH2, "sid-a")
+		create(other.ID, 5, session.MethodPASSWORD, "")
+		ids := func(ss []*ent.Session, err error) []int {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []int
+			for _, s := range ss {
+				if s.UserID == 0 {
+					t.Fatalf("session %d without its member", s.ID)
+				}
+				out = append(out, s.ID)
+			}
+			return out
+		}
+		if got := ids(OIDCSessions(ctx, c, "sid-a")); len(got) != 2 || got[0] != a || got[1] != shared {
+			t.Fatalf("sid-a: %v", got)
+		}
+		if got := ids(OIDCSessions(ctx, c, "sid-none")); len(got) != 0 {
+			t.Fatalf("an unknown sid: %v", got)
+		}
+		if got := ids(MemberOAuth2Sessions(ctx, c, u.ID)); len(got) != 2 || got[0] != a || got[1] != b {
+			t.Fatalf("the member's OAuth2 sessions: %v", got)
+		}
+		if n, err := EndSessions(ctx, c); err != nil || n != 0 {
+			t.Fatalf("no ids: %d, %v", n, err)
+		}
+		if n, err := EndSessions(ctx, c, a, b, b+1000); err != nil || n != 2 {
+			t.Fatalf("ended %d, %v; want 2", n, err)
+		}
+		if n := c.Session.Query().CountX(ctx); n != 3 {
+			t.Fatalf("%d sessions left, want 3", n)
+		}
+	})
+}

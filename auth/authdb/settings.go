@@ -2,18 +2,20 @@ package authdb
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/settings"
 )
 
-// jwtLoginColumns are the settings columns a JWT SSO login uses.
+// jwtLoginColumns are the settings columns a JWT SSO login uses, and the embed origins its
+// answer follows (auth.Embedding), so that a login reads the settings row once.
 var jwtLoginColumns = []string{
 	settings.FieldID, settings.FieldJwtEnabled, settings.FieldJwtSecret, settings.FieldJwtMaxTokenAgeSeconds,
 	settings.FieldJwtRequireJti, settings.FieldNewUsersHomepage, settings.FieldSyncUsername,
 	settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue,
-	settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue,
+	settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue, settings.FieldEmbedOrigins,
 }
 
 // jwtLoginSettings reads those columns of the settings row, not the whole wide row.
@@ -34,10 +36,14 @@ func JWTLoginSettings(ctx context.Context, client *ent.Client) (*ent.Settings, e
 		return nil, nil
 	}
 	st := &ent.Settings{}
+	var origins sql.NullString
 	if err := rows.Scan(&st.ID, &st.JwtEnabled, &st.JwtSecret, &st.JwtMaxTokenAgeSeconds, &st.JwtRequireJti,
 		&st.NewUsersHomepage, &st.SyncUsername, &st.JwtAdminClaim, &st.JwtAdminClaimValue,
-		&st.JwtModeratorClaim, &st.JwtModeratorClaimValue); err != nil {
+		&st.JwtModeratorClaim, &st.JwtModeratorClaimValue, &origins); err != nil {
 		return nil, fmt.Errorf("authdb: read settings: %w", err)
+	}
+	if st.EmbedOrigins, err = jsonStrings(origins); err != nil {
+		return nil, fmt.Errorf("authdb: read settings: embed origins: %w", err)
 	}
 	return st, rows.Close()
 }

@@ -1,7 +1,8 @@
 // Package authtest helps tests drive the community as its members, admins and identity providers
 // do: a client's view of a running server (App) and the server's start on a test listener
 // (Start); the signing of JWT SSO tokens (Sign, Claims); a real OpenID Provider with a login
-// form (OP) and one whose every id_token the test chooses (IdP); a clock the test moves (Clock).
+// form that also signs back-channel logout tokens (OP) and one whose every id_token the test
+// chooses (IdP); a clock the test moves (Clock).
 // It imports no handler package (graph, auth/jwtsso, auth/oauth2sso), so that the tests of every
 // package may use it; the routes themselves are served by authtest/testserver.
 package authtest

@@ -2,6 +2,9 @@ package authtest
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"maps"
@@ -12,10 +15,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	opstorage "github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
 	"github.com/community/sso/auth/web/webtest"
@@ -28,15 +34,17 @@ var opUsers = map[string]*opstorage.User{
 	"op-bob":   {ID: "op-bob", Username: "bob", Password: "verysecure", FirstName: "Bob", LastName: "Brown", Email: "bob@example.com", EmailVerified: false, PreferredLanguage: language.English},
 }
 
-// opUserStore is one provider's members, and the extra claims its user info gives each.
+// opUserStore is one provider's members, the extra claims its user info gives each, and the
+// session ids (sid) its id_tokens named for each.
 type opUserStore struct {
 	mu     sync.Mutex
 	users  map[string]opstorage.User
 	claims map[string]map[string]any
+	sids   map[string][]string
 }
 
 func newOPUserStore() *opUserStore {
-	s := &opUserStore{users: map[string]opstorage.User{}, claims: map[string]map[string]any{}}
+	s := &opUserStore{users: map[string]opstorage.User{}, claims: map[string]map[string]any{}, sids: map[string][]string{}}
 	for id, u := range opUsers {
 		s.users[id] = *u
 	}
@@ -84,6 +92,24 @@ func (s opStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo
 	}
 	for k, v := range s.users.extraClaims(info.Subject) {
 		info.AppendClaims(k, v)
+	}
+	return nil
+}
+
+// SetUserinfoFromRequest adds to an id_token the provider's session id (sid), as providers that
+// support back-channel logout do: one per sign-in of a member at the provider (its subject and
+// authentication time), the same in the id_tokens of its refreshes.
+func (s opStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	if err := s.Storage.SetUserinfoFromRequest(ctx, info, req, scopes); err != nil {
+		return err
+	}
+	h := sha256.Sum256([]byte(req.GetSubject() + "\x00" + req.GetAuthTime().UTC().Format(time.RFC3339Nano)))
+	sid := "sid-" + hex.EncodeToString(h[:12])
+	info.AppendClaims("sid", sid)
+	s.users.mu.Lock()
+	defer s.users.mu.Unlock()
+	if ids := s.users.sids[req.GetSubject()]; len(ids) == 0 || ids[len(ids)-1] != sid {
+		s.users.sids[req.GetSubject()] = append(ids, sid)
 	}
 	return nil
 }
@@ -165,6 +191,60 @@ func (op *OP) SetClaims(id string, claims map[string]any) {
 	op.users.mu.Lock()
 	defer op.users.mu.Unlock()
 	op.users.claims[id] = claims
+}
+
+// SessionIDs are the session ids (sid) the provider's id_tokens named for the member id, one per
+// sign-in at the provider, oldest first.
+func (op *OP) SessionIDs(id string) []string {
+	op.users.mu.Lock()
+	defer op.users.mu.Unlock()
+	return append([]string(nil), op.users.sids[id]...)
+}
+
+// LogoutClaims are the claims of a valid back-channel logout token from the provider (OpenID
+// Connect Back-Channel Logout 1.0), issued now with a new jti and naming nobody yet; over changes
+// them (nil deletes a claim), e.g. {"sid": sid} or {"sub": "op-alice"}.
+func (op *OP) LogoutClaims(over map[string]any) map[string]any {
+	jti := make([]byte, 12)
+	_, _ = rand.Read(jti)
+	now := time.Now()
+	c := map[string]any{
+		"iss": op.Issuer, "aud": op.ClientID, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
+		"jti":    hex.EncodeToString(jti),
+		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
+	}
+	Override(c, over)
+	return c
+}
+
+// SignLogout signs claims with the provider's own signing key (the one its key set publishes),
+// typed logout+jwt, as the provider signs the logout tokens it sends. The provider must be
+// registered (Register).
+func (op *OP) SignLogout(t testing.TB, claims map[string]any) string {
+	t.Helper()
+	key, err := op.Storage.SigningKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return SignJWS(t, jose.SigningKey{Algorithm: key.SignatureAlgorithm(), Key: jose.JSONWebKey{Key: key.Key(), KeyID: key.ID()}},
+		claims, map[jose.HeaderKey]any{"typ": "logout+jwt"})
+}
+
+// BackchannelPost posts body, of type contentType (none when empty), to the back-channel logout
+// endpoint as a provider's server does: no cookie, no Origin, no Sec-Fetch-Site.
+func (a *App) BackchannelPost(contentType, body string) webtest.Response {
+	a.T.Helper()
+	req, _ := http.NewRequest(http.MethodPost, a.URL+"/auth/oauth2/backchannel-logout", strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return a.Do(&http.Client{}, req)
+}
+
+// BackchannelLogout posts the logout token as the provider's server does.
+func (a *App) BackchannelLogout(token string) webtest.Response {
+	a.T.Helper()
+	return a.BackchannelPost("application/x-www-form-urlencoded", url.Values{"logout_token": {token}}.Encode())
 }
 
 // Domain is the provider's host:port, as an admin enters it for a preset provider.

@@ -197,11 +197,11 @@ type SMTP struct {
 	From     string // SMTP_FROM
 }
 
-// SMTP_TLS values.
+// SMTP_TLS values: the mail package's TLS modes.
 const (
-	SMTPStartTLS = "starttls"
-	SMTPTLS      = "tls"
-	SMTPNoTLS    = "none"
+	SMTPStartTLS = sendmail.TLSStartTLS
+	SMTPTLS      = sendmail.TLSImplicit
+	SMTPNoTLS    = sendmail.TLSNone
 )
 
 // Enabled reports whether SMTP_HOST is set: the server can send mail.

@@ -572,3 +572,60 @@ func TestJWTSSOIdentityClaims(t *testing.T) {
 		})
 	})
 }
+
+// TestJWTSSOReadsSettingsOnce: a JWT SSO login, for a browser and for an app, reads the settings
+// row with one statement, which carries the embed origins its answer follows as well as the
+// login's own settings: the cookie is the framed one and the policy names the origin.
+func TestJWTSSOReadsSettingsOnce(t *testing.T) {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			log := &storetest.StatementLog{}
+			db := storetest.Open(t, backend, storetest.Options{WrapDriver: log.Wrap})
+			app, c, key := jwtApp(t, db)
+			const origin = "https://app.example.com"
+			if r := app.GQL(c.Admin, "", `mutation { updateAuthSettings(input: {embedOrigins: ["`+origin+`"]}) { embedOrigins } }`, nil); r.Code() != "" {
+				t.Fatalf("embed origins: %s", r.Raw)
+			}
+			settingsReads := func(stmts []string) int {
+				n := 0
+				for _, q := range stmts {
+					if strings.Contains(strings.NewReplacer("`", "", `"`, "").Replace(q), "FROM settings") {
+						n++
+					}
+				}
+				return n
+			}
+			for _, tt := range []struct {
+				name  string
+				login func() webtest.Response
+				want  int
+			}{
+				{"browser", func() webtest.Response {
+					return app.SSOGet(webtest.Browser(t), authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(nil), nil), "/", "")
+				}, http.StatusSeeOther},
+				{"app", func() webtest.Response {
+					body, _ := json.Marshal(map[string]string{"jwt": authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(nil), nil)})
+					return app.SSOTokenPost("application/json", string(body), "")
+				}, http.StatusOK},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					log.Start()
+					r := tt.login()
+					stmts := log.Stop()
+					if r.Status != tt.want {
+						t.Fatalf("login: %d %s", r.Status, r.Body)
+					}
+					if n := settingsReads(stmts); n != 1 {
+						t.Fatalf("the login read the settings row %d times, want 1:\n%s", n, strings.Join(stmts, "\n"))
+					}
+					if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self' "+origin) {
+						t.Fatalf("policy %q does not name the embed origin", csp)
+					}
+					if ck := r.Cookie("community_session"); tt.name == "browser" && (ck == nil || ck.SameSite != http.SameSiteNoneMode || !ck.Partitioned) {
+						t.Fatalf("session cookie %+v, want SameSite=None; Partitioned", ck)
+					}
+				})
+			}
+		})
+	}
+}

@@ -1,7 +1,8 @@
 // Package jwtsso is JWT SSO: the community's own site signs a short-lived HS256 token with the
 // community's secret and sends the member to GET /api/auth/sso?jwt=TOKEN&redirect_uri=/path; the
 // member is provisioned and signed in. An app posts the token to POST /api/auth/sso/token instead
-// and gets a bearer session token.
+// and gets a bearer session token, and the community's own server posts it to
+// POST /api/auth/sso/sync to create or update the member without a login (Handler.Sync).
 //
 // The algorithm is fixed by the server (HS256); the token's header never chooses it, and kid, jku
 // and x5u are ignored. Token policy: a token carries exp, or an iat no older than the configured
@@ -287,8 +288,7 @@ func readTokenBody(w http.ResponseWriter, r *http.Request) (string, error) {
 // login signs the member of token in: with a cookie and a redirect to redirect_uri for a
 // browser, with a bearer session token as JSON for an app.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, app bool) {
-	ctx := r.Context()
-	st, err := LoadLoginSettings(ctx, h.DB.Client)
+	st, err := h.settings(r)
 	if err != nil {
 		h.fail(w, r, app, &auth.SSOError{Code: auth.CodeTryAgain, Message: "The community could not be reached.", Err: err})
 		return
@@ -331,6 +331,15 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, ap
 	}
 	l.Return = r.URL.Query().Get("redirect_uri")
 	auth.FinishLogin(w, r, h.Provisioner.Sessions, h.Metrics, l)
+}
+
+// settings returns the settings row for r's login: as the route's auth.EmbeddingWith read it
+// (LoadLoginSettings, embed origins included) or, outside one, read here.
+func (h *Handler) settings(r *http.Request) (*ent.Settings, error) {
+	if st, ok, err := auth.RouteSettings(r); ok {
+		return st, err
+	}
+	return LoadLoginSettings(r.Context(), h.DB.Client)
 }
 
 // fail answers a failed login (as JSON for an app) and records it.

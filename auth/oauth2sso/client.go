@@ -17,11 +17,12 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/config"
 )
 
-// Limits of requests to providers.
+// Limits of requests to providers (DefaultTimeout is IDP_TIMEOUT's default).
 const (
-	DefaultTimeout        = 10 * time.Second
+	DefaultTimeout        = config.DefaultIdPTimeout
 	DefaultConnectTimeout = 5 * time.Second
 	MaxResponseBytes      = 1 << 20
 )

@@ -20,6 +20,14 @@
 // through the provisioning core (provision.Apply): invalid_grant, a payload for another member or
 // one a login would refuse ends the session; a transient provider error keeps it and retries later.
 //
+// Back-channel logout (OpenID Connect Back-Channel Logout 1.0): each OAUTH2 session keeps the
+// id_token's sid. POST /auth/oauth2/backchannel-logout takes the provider's logout_token,
+// verifies it as the specification's section 2.6 says (the provider's keys through go-oidc, iss,
+// aud, iat age, exp, the back-channel event, sid or sub, no nonce; its jti single-use through the
+// replay markers, in the logout's transaction) and ends the sessions of the sid, or all OAUTH2
+// sessions of the member whose externalId is the sub. It is for servers: no cookie, no cross-site
+// form check; the signature is the credential.
+//
 // A domain typed as a URL (https://host/path/) is normalised to host/path (NormalizeDomain).
 //
 // Every outbound request uses one *http.Client with connect and total timeouts and a response

@@ -56,10 +56,13 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
-// Register mounts the routes; wrap adds the database guard and the viewer.
+// Register mounts the routes; wrap adds the database guard and the viewer. The back-channel
+// logout is called by the provider's server, not a browser: no form's cross-site check guards
+// it, its signed logout token is its credential.
 func (h *Handler) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
 	mux.Handle("GET /auth/oauth2/login", wrap(http.HandlerFunc(h.login)))
 	mux.Handle("GET "+CallbackPath, wrap(http.HandlerFunc(h.callback)))
+	mux.Handle("POST "+BackchannelLogoutPath, wrap(http.HandlerFunc(h.backchannelLogout)))
 }
 
 func (h *Handler) callbackURL() string {
@@ -152,7 +155,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, false, err)
 		return
 	}
-	opts := auth.SessionOptions{Replaces: h.Sessions.Token(r)}
+	opts := auth.SessionOptions{Replaces: h.Sessions.Token(r), SID: sessionID(id.IDClaims)}
 	if id.RawIDToken != "" {
 		opts.IDToken = h.Sealer.Seal(PurposeIDToken, []byte(id.RawIDToken))
 	}

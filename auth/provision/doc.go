@@ -24,7 +24,10 @@
 //     false, "false" and 0 say no.
 //
 // Login provisions and starts a session; Apply re-applies a payload to an existing member
-// without one (OAuth2 refresh revalidation); DryRun decides and writes nothing. None of them
+// without one (OAuth2 refresh revalidation); DryRun decides and writes nothing; Sync creates or
+// updates a member without a login (POST /api/auth/sso/sync, syncMembers), also a suspended
+// one, and applies the payload's suspended claim. Each Result lists its Changes as field, old
+// and new value. None of them
 // speaks HTTP: they take the request's address and agent from the context
 // (auth.RequestContext) and return a Result; the login methods end with auth.FinishLogin.
 package provision

@@ -75,10 +75,23 @@ type Request struct {
 	Session auth.SessionOptions
 	// Before, when set, runs first in the login's transaction (JWT SSO consumes the token's jti).
 	Before func(ctx context.Context, client *ent.Client) error
+	// Suspended, when not nil, is the status a Sync gives the member: true suspends it (its
+	// sessions end), false lifts a suspension. Logins ignore it.
+	Suspended *bool
 
 	// at is the login's time, set by Login: a member this login creates gets it as its
 	// last_login_at in the INSERT. A dry run leaves it zero.
 	at time.Time
+	// sync is set by Sync: a suspended member is updated, not refused, and Suspended applies.
+	sync bool
+}
+
+// Change is one change a provisioning made to a member: what changed and its value before and
+// after ("" for none). Field is a profile attribute (externalId, email, emailVerified, name,
+// username, tagline, picture), role, status, fields.<key> (a custom field) or spaces.<slug> (a
+// membership's role, "" outside the space).
+type Change struct {
+	Field, Old, New string
 }
 
 // Result is what a provisioning decided and did.
@@ -88,8 +101,12 @@ type Result struct {
 	User     *ent.User
 	Decision string
 	Created  bool
-	Changed  []string
-	Skipped  []string
+	// Changes are what the provisioning changed, in order; Changed names the profile, role and
+	// custom field entries among them (the fields of the USER_UPDATED event). Both are filled
+	// by change.
+	Changes []Change
+	Changed []string
+	Skipped []string
 	// ConflictUserID is the user holding the email when Decision is CONFLICT, and
 	// ConflictExternalID its externalId.
 	ConflictUserID     int
@@ -105,6 +122,15 @@ type Result struct {
 	events []auth.Event
 	// loginRecorded says the found member's last_login_at was already set by this login.
 	loginRecorded bool
+}
+
+// change records one change of the member: in Changes, and in Changed unless it is a space
+// membership or the status (which have events of their own).
+func (r *Result) change(field, old, new string) {
+	r.Changes = append(r.Changes, Change{Field: field, Old: old, New: new})
+	if !strings.HasPrefix(field, "spaces.") && field != "status" {
+		r.Changed = append(r.Changed, field)
+	}
 }
 
 // Provisioner runs provisionings and logins.
@@ -364,7 +390,7 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 			u, res.Decision = byEmail, DecisionLink
 		}
 	}
-	if u != nil && u.Status != user.StatusACTIVE {
+	if u != nil && u.Status != user.StatusACTIVE && !req.sync {
 		res.Decision, res.Reason = DecisionReject, auth.CodeUserSuspended
 		return res, auth.NewSSOError(auth.CodeUserSuspended, "This account is suspended.")
 	}
@@ -396,7 +422,10 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 	} else {
 		up, err := update(ctx, client, u, req, res.Decision == DecisionLink, base)
 		if up != nil {
-			u, res.Changed = up.member, up.changed
+			u = up.member
+			for _, c := range up.changes {
+				res.change(c.Field, c.Old, c.New)
+			}
 			res.Skipped = append(res.Skipped, up.skipped...)
 			if up.released != nil {
 				released = up.released
@@ -431,13 +460,13 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 			case err != nil:
 				return nil, err
 			default:
+				res.change("role", string(u.Role), string(role))
 				u.Role = role
-				res.Changed = append(res.Changed, "role")
 			}
 			res.events = append(res.events, e)
 		}
 	}
-	spaceChanges, skipped, err := syncSpaces(ctx, client, u.ID, pr)
+	spaceChanges, skipped, err := syncSpaces(ctx, client, u.ID, pr, res)
 	if err != nil {
 		return nil, err
 	}
@@ -448,12 +477,11 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 		e.Detail = map[string]any{"changes": spaceChanges}
 		res.events = append(res.events, e)
 	}
-	fieldChanges, skipped, err := syncFields(ctx, client, u.ID, pr.Payload)
+	skipped, err = syncFields(ctx, client, u.ID, pr.Payload, res)
 	if err != nil {
 		return nil, err
 	}
 	res.Skipped = append(res.Skipped, skipped...)
-	res.Changed = append(res.Changed, fieldChanges...)
 	// The update's event comes once everything is applied: it names every changed field,
 	// the role and profile fields included (a member.updated webhook tells them all).
 	if !res.Created && (res.Decision == DecisionLink || len(res.Changed) > 0) {
@@ -470,6 +498,11 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 		e.Type, e.UserID = auth.EventUserUpdated, u.ID
 		e.Detail = map[string]any{"skipped": res.Skipped}
 		res.events = append(res.events, e)
+	}
+	if req.sync && req.Suspended != nil {
+		if u, err = setStatus(ctx, client, u, *req.Suspended, base, res); err != nil {
+			return res, err
+		}
 	}
 	res.User = u
 	return res, nil
@@ -508,7 +541,11 @@ func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, l
 	out := &updated{member: u}
 	if link && pr.ExternalID != "" {
 		upd.ExternalID = &pr.ExternalID
-		out.changed = append(out.changed, "externalId")
+		old := ""
+		if u.ExternalID != nil {
+			old = *u.ExternalID
+		}
+		out.change("externalId", old, pr.ExternalID)
 	}
 	switch {
 	case pr.Email != "" && pr.Email != u.Email:
@@ -534,11 +571,11 @@ func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, l
 		}
 		if take {
 			upd.Email, upd.EmailVerified = &pr.Email, &pr.EmailVerified
-			out.changed = append(out.changed, "email")
+			out.change("email", u.Email, pr.Email)
 		}
 	case pr.Email != "" && pr.EmailVerified && !u.EmailVerified:
 		upd.EmailVerified = &pr.EmailVerified
-		out.changed = append(out.changed, "emailVerified")
+		out.change("emailVerified", "false", "true")
 	}
 	for _, f := range []struct {
 		name     string
@@ -552,7 +589,7 @@ func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, l
 	} {
 		if (f.to != "" || f.clear) && f.to != f.from {
 			*f.set = &f.to
-			out.changed = append(out.changed, f.name)
+			out.change(f.name, f.from, f.to)
 		}
 	}
 	if req.SyncUsername && pr.Username != "" {
@@ -562,10 +599,10 @@ func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, l
 		}
 		if name != u.Username {
 			upd.Username = &name
-			out.changed = append(out.changed, "username")
+			out.change("username", u.Username, name)
 		}
 	}
-	if len(out.changed) == 0 {
+	if len(out.changes) == 0 {
 		return out, nil
 	}
 	saved, err := authdb.UpdateMember(ctx, client, u.ID, upd)
@@ -576,13 +613,17 @@ func update(ctx context.Context, client *ent.Client, u *ent.User, req Request, l
 	return out, nil
 }
 
-// updated is what update did: the member as it left it, the names of changed fields, what it
-// skipped, and the EMAIL_RELEASED event of an address it took from an unverified holder.
+// updated is what update did: the member as it left it, the changed fields, what it skipped,
+// and the EMAIL_RELEASED event of an address it took from an unverified holder.
 type updated struct {
 	member   *ent.User
-	changed  []string
+	changes  []Change
 	skipped  []string
 	released *auth.Event
+}
+
+func (u *updated) change(field, old, new string) {
+	u.changes = append(u.changes, Change{Field: field, Old: old, New: new})
 }
 
 // release takes an address from the member holding it unverified, for the member of req, and
@@ -614,12 +655,13 @@ func syncedUsername(ctx context.Context, client *ent.Client, u *ent.User, claim 
 	return name, nil
 }
 
-// syncSpaces applies the payload's spaces. Unknown spaces are skipped, never a failed login.
+// syncSpaces applies the payload's spaces, and records each membership it changes in res.
+// Unknown spaces are skipped, never a failed login.
 //
 // One query reads the spaces the payload names (and, for REPLACE, every space the member is
 // in), each with the member's membership; a login that changes nothing writes nothing, and
 // new memberships are inserted together.
-func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile) ([]string, []string, error) {
+func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile, res *Result) ([]string, []string, error) {
 	if len(pr.Spaces) == 0 && pr.SpacesOperation != OpReplace {
 		return nil, nil, nil
 	}
@@ -669,6 +711,7 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 		if _, wanted := want[s.ID]; leave[s.ID] || (pr.SpacesOperation == OpReplace && !wanted) {
 			m.Leave = append(m.Leave, s.MembershipID)
 			changes = append(changes, fmt.Sprintf("LEAVE %d", s.ID))
+			res.change("spaces."+s.Slug, string(s.Role), "")
 		}
 	}
 	for _, sid := range order {
@@ -680,9 +723,11 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 		case s.MembershipID == 0:
 			m.Join = append(m.Join, authdb.Join{SpaceID: sid, Role: role})
 			changes = append(changes, fmt.Sprintf("JOIN %s as %s", s.Slug, role))
+			res.change("spaces."+s.Slug, "", string(role))
 		case s.Role != role:
 			m.Roles = append(m.Roles, authdb.RoleChange{MembershipID: s.MembershipID, Role: role})
 			changes = append(changes, fmt.Sprintf("ROLE %s %s", s.Slug, role))
+			res.change("spaces."+s.Slug, string(s.Role), string(role))
 		}
 	}
 	if err := authdb.WriteMemberships(ctx, client, userID, m); err != nil {
@@ -692,14 +737,19 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 }
 
 // syncFields sets each profile field from the first of its external keys with a value
-// (fieldValue), and clears it when the payload carries an explicit empty value for it.
+// (fieldValue), and clears it when the payload carries an explicit empty value for it; each
+// value it changes is recorded in res (fields.<key>), and what it skips is returned.
 //
 // One query reads the field definitions, each with the member's value; a login that changes
 // nothing writes nothing, and new values are inserted together.
-func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) ([]string, []string, error) {
+func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload, res *Result) ([]string, error) {
 	rows, err := authdb.MemberFields(ctx, client, userID)
 	if err != nil || len(rows) == 0 {
-		return nil, nil, err
+		return nil, err
+	}
+	old := make(map[string]string, len(rows)) // fields.<key> → the member's value
+	for _, def := range rows {
+		old["fields."+def.Key] = def.Value
 	}
 	var skipped []string
 	var vals []authdb.FieldValue
@@ -721,7 +771,14 @@ func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload) 
 	}
 	changed, err := authdb.WriteFieldValues(ctx, client, userID, vals, stored)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return changed, skipped, nil
+	now := make(map[string]string, len(vals)) // the last value of each field wins
+	for _, v := range vals {
+		now["fields."+v.Key] = v.Value
+	}
+	for _, c := range changed {
+		res.change(c, old[c], now[c])
+	}
+	return skipped, nil
 }

@@ -510,6 +510,7 @@ func TestLoginRoleMapping(t *testing.T) {
 		roles := &RoleMapping{AdminClaim: "groups", AdminValue: "admins", ModeratorClaim: "groups", ModeratorValue: "mods"}
 		base := `"sub": "ext-r", "email": "r@example.com", "name": "R"`
 		var id int
+		prev := user.RoleMEMBER // a new member's role
 		for i, step := range []struct {
 			name    string
 			extra   string
@@ -540,6 +541,11 @@ func TestLoginRoleMapping(t *testing.T) {
 				if slices.Contains(res.Changed, "role") != step.changed {
 					t.Fatalf("Changed %q, role changed want %v", res.Changed, step.changed)
 				}
+				i := slices.IndexFunc(res.Changes, func(c Change) bool { return c.Field == "role" })
+				if (i >= 0) != step.changed || (i >= 0 && (res.Changes[i].Old != string(prev) || res.Changes[i].New != string(step.want))) {
+					t.Fatalf("Changes %+v, want role %s → %s: %v", res.Changes, prev, step.want, step.changed)
+				}
+				prev = step.want
 				evs := events(t, db, auth.EventRoleChanged)
 				if len(evs) != step.events {
 					t.Fatalf("%d ROLE_CHANGED events, want %d", len(evs), step.events)

@@ -247,6 +247,7 @@ var (
 		{Name: "id_token", Type: field.TypeBytes, Nullable: true},
 		{Name: "refresh_token", Type: field.TypeBytes, Nullable: true},
 		{Name: "revalidate_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "oidc_sid", Type: field.TypeString, Nullable: true, Size: 255},
 		{Name: "user_id", Type: field.TypeInt},
 	}
 	// SessionsTable holds the schema information for the "sessions" table.
@@ -257,7 +258,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sessions_users_sessions",
-				Columns:    []*schema.Column{SessionsColumns[11]},
+				Columns:    []*schema.Column{SessionsColumns[12]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -270,6 +271,11 @@ var (
 			},
 			{
 				Name:    "session_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[12]},
+			},
+			{
+				Name:    "session_oidc_sid",
 				Unique:  false,
 				Columns: []*schema.Column{SessionsColumns[11]},
 			},

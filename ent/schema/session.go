@@ -31,6 +31,8 @@ func (Session) Fields() []ent.Field {
 		field.Bytes("id_token").Optional().Sensitive().Comment("Sealed."),
 		field.Bytes("refresh_token").Optional().Sensitive().Comment("Sealed."),
 		field.Time("revalidate_at").SchemaType(datetime).Optional().Nillable(),
+		field.String("oidc_sid").Optional().Nillable().Immutable().MaxLen(255).
+			Comment("The OpenID Connect session id (the id_token's sid) of an OAUTH2 session; back-channel logout ends sessions by it."),
 	}
 }
 
@@ -46,12 +48,14 @@ func (Session) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Session: the pruning, and a member's sessions (revokeUserSessions; MySQL would
-// index the foreign key by itself, SQLite does not).
+// Indexes of the Session: the pruning, a member's sessions (revokeUserSessions; MySQL would
+// index the foreign key by itself, SQLite does not), and the sessions of one OpenID Connect
+// session id (back-channel logout).
 func (Session) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("expires_at"),
 		index.Fields("user_id"),
+		index.Fields("oidc_sid"),
 	}
 }
 

@@ -39,6 +39,8 @@ const (
 	FieldRefreshToken = "refresh_token"
 	// FieldRevalidateAt holds the string denoting the revalidate_at field in the database.
 	FieldRevalidateAt = "revalidate_at"
+	// FieldOidcSid holds the string denoting the oidc_sid field in the database.
+	FieldOidcSid = "oidc_sid"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// Table holds the table name of the session in the database.
@@ -66,6 +68,7 @@ var Columns = []string{
 	FieldIDToken,
 	FieldRefreshToken,
 	FieldRevalidateAt,
+	FieldOidcSid,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -91,6 +94,8 @@ var (
 	DefaultUserAgent string
 	// UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
 	UserAgentValidator func(string) error
+	// OidcSidValidator is a validator for the "oidc_sid" field. It is called by the builders before save.
+	OidcSidValidator func(string) error
 )
 
 // Method defines the type for the "method" enum field.
@@ -163,6 +168,11 @@ func ByUserAgent(opts ...sql.OrderTermOption) OrderOption {
 // ByRevalidateAt orders the results by the revalidate_at field.
 func ByRevalidateAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRevalidateAt, opts...).ToFunc()
+}
+
+// ByOidcSid orders the results by the oidc_sid field.
+func ByOidcSid(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOidcSid, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

@@ -105,6 +105,11 @@ func RevalidateAt(v time.Time) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldRevalidateAt, v))
 }
 
+// OidcSid applies equality check predicate on the "oidc_sid" field. It's identical to OidcSidEQ.
+func OidcSid(v string) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldOidcSid, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldCreatedAt, v))
@@ -583,6 +588,81 @@ func RevalidateAtIsNil() predicate.Session {
 // RevalidateAtNotNil applies the NotNil predicate on the "revalidate_at" field.
 func RevalidateAtNotNil() predicate.Session {
 	return predicate.Session(sql.FieldNotNull(FieldRevalidateAt))
+}
+
+// OidcSidEQ applies the EQ predicate on the "oidc_sid" field.
+func OidcSidEQ(v string) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldOidcSid, v))
+}
+
+// OidcSidNEQ applies the NEQ predicate on the "oidc_sid" field.
+func OidcSidNEQ(v string) predicate.Session {
+	return predicate.Session(sql.FieldNEQ(FieldOidcSid, v))
+}
+
+// OidcSidIn applies the In predicate on the "oidc_sid" field.
+func OidcSidIn(vs ...string) predicate.Session {
+	return predicate.Session(sql.FieldIn(FieldOidcSid, vs...))
+}
+
+// OidcSidNotIn applies the NotIn predicate on the "oidc_sid" field.
+func OidcSidNotIn(vs ...string) predicate.Session {
+	return predicate.Session(sql.FieldNotIn(FieldOidcSid, vs...))
+}
+
+// OidcSidGT applies the GT predicate on the "oidc_sid" field.
+func OidcSidGT(v string) predicate.Session {
+	return predicate.Session(sql.FieldGT(FieldOidcSid, v))
+}
+
+// OidcSidGTE applies the GTE predicate on the "oidc_sid" field.
+func OidcSidGTE(v string) predicate.Session {
+	return predicate.Session(sql.FieldGTE(FieldOidcSid, v))
+}
+
+// OidcSidLT applies the LT predicate on the "oidc_sid" field.
+func OidcSidLT(v string) predicate.Session {
+	return predicate.Session(sql.FieldLT(FieldOidcSid, v))
+}
+
+// OidcSidLTE applies the LTE predicate on the "oidc_sid" field.
+func OidcSidLTE(v string) predicate.Session {
+	return predicate.Session(sql.FieldLTE(FieldOidcSid, v))
+}
+
+// OidcSidContains applies the Contains predicate on the "oidc_sid" field.
+func OidcSidContains(v string) predicate.Session {
+	return predicate.Session(sql.FieldContains(FieldOidcSid, v))
+}
+
+// OidcSidHasPrefix applies the HasPrefix predicate on the "oidc_sid" field.
+func OidcSidHasPrefix(v string) predicate.Session {
+	return predicate.Session(sql.FieldHasPrefix(FieldOidcSid, v))
+}
+
+// OidcSidHasSuffix applies the HasSuffix predicate on the "oidc_sid" field.
+func OidcSidHasSuffix(v string) predicate.Session {
+	return predicate.Session(sql.FieldHasSuffix(FieldOidcSid, v))
+}
+
+// OidcSidIsNil applies the IsNil predicate on the "oidc_sid" field.
+func OidcSidIsNil() predicate.Session {
+	return predicate.Session(sql.FieldIsNull(FieldOidcSid))
+}
+
+// OidcSidNotNil applies the NotNil predicate on the "oidc_sid" field.
+func OidcSidNotNil() predicate.Session {
+	return predicate.Session(sql.FieldNotNull(FieldOidcSid))
+}
+
+// OidcSidEqualFold applies the EqualFold predicate on the "oidc_sid" field.
+func OidcSidEqualFold(v string) predicate.Session {
+	return predicate.Session(sql.FieldEqualFold(FieldOidcSid, v))
+}
+
+// OidcSidContainsFold applies the ContainsFold predicate on the "oidc_sid" field.
+func OidcSidContainsFold(v string) predicate.Session {
+	return predicate.Session(sql.FieldContainsFold(FieldOidcSid, v))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

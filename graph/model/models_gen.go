@@ -149,6 +149,8 @@ type OAuth2Settings struct {
 	RefreshMinutes      int      `json:"refreshMinutes"`
 	// The redirect URI to register at the identity provider.
 	CallbackURL string `json:"callbackUrl"`
+	// The OpenID Connect Back-Channel Logout URI to register at the identity provider: it ends a member's sessions when the member signs out there.
+	BackchannelLogoutURL string `json:"backchannelLogoutUrl"`
 }
 
 // A custom profile field value to set; a null or empty value clears it.
@@ -192,6 +194,58 @@ type SsoSpaceChange struct {
 	Space  string `json:"space"`
 	Role   string `json:"role"`
 	Action string `json:"action"`
+}
+
+// One change a sync made to a member: the field and its value before and after ("" for none).
+type SyncChange struct {
+	// A profile attribute (externalId, email, emailVerified, name, username, tagline, picture), role, status, fields.<key> or spaces.<slug>.
+	Field string `json:"field"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
+}
+
+// Why a payload was not synced: an SSO error code (SSO_CONFLICT, MISSING_CLAIM, INVALID_CLAIM, EMAIL_NOT_VERIFIED, INVALID_REQUEST, TRY_AGAIN) and a message.
+type SyncError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// The claim at fault (MISSING_CLAIM, INVALID_CLAIM), when there is one.
+	Claim *string `json:"claim,omitempty"`
+}
+
+// What one payload of syncMembers did.
+type SyncMemberResult struct {
+	// The payload's position in the input, from 0.
+	Index int `json:"index"`
+	// What the sync did; null when it failed (error).
+	Decision *SyncDecision `json:"decision,omitempty"`
+	User     *SyncedMember `json:"user,omitempty"`
+	Changes  []*SyncChange `json:"changes"`
+	Error    *SyncError    `json:"error,omitempty"`
+}
+
+type SyncMembersInput struct {
+	// Up to 1,000 JSON objects of claims as a JWT SSO token carries them (sub, email and name required; suspended: true or false), each at most 8 KiB as JSON.
+	Payloads []map[string]any `json:"payloads"`
+	// Decide everything and write nothing: each payload runs in a transaction that is rolled back.
+	DryRun *bool `json:"dryRun,omitempty"`
+}
+
+// The results of syncMembers, one per payload in input order, with their counts.
+type SyncMembersResult struct {
+	DryRun    bool                `json:"dryRun"`
+	Results   []*SyncMemberResult `json:"results"`
+	Created   int                 `json:"created"`
+	Updated   int                 `json:"updated"`
+	Unchanged int                 `json:"unchanged"`
+	Failed    int                 `json:"failed"`
+}
+
+// The member a payload synced.
+type SyncedMember struct {
+	// The member's id; null for a member a dry run would create.
+	ID         *int   `json:"id,omitempty"`
+	ExternalID string `json:"externalId"`
+	Email      string `json:"email"`
 }
 
 type UpdateAuthSettingsInput struct {
@@ -388,6 +442,64 @@ func (e *SsoDecision) UnmarshalJSON(b []byte) error {
 }
 
 func (e SsoDecision) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a sync did to a member.
+type SyncDecision string
+
+const (
+	SyncDecisionCreated   SyncDecision = "CREATED"
+	SyncDecisionUpdated   SyncDecision = "UPDATED"
+	SyncDecisionUnchanged SyncDecision = "UNCHANGED"
+)
+
+var AllSyncDecision = []SyncDecision{
+	SyncDecisionCreated,
+	SyncDecisionUpdated,
+	SyncDecisionUnchanged,
+}
+
+func (e SyncDecision) IsValid() bool {
+	switch e {
+	case SyncDecisionCreated, SyncDecisionUpdated, SyncDecisionUnchanged:
+		return true
+	}
+	return false
+}
+
+func (e SyncDecision) String() string {
+	return string(e)
+}
+
+func (e *SyncDecision) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SyncDecision(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SyncDecision", str)
+	}
+	return nil
+}
+
+func (e SyncDecision) MarshalGQL(w io.Writer) {
+	fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SyncDecision) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SyncDecision) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -1,7 +1,7 @@
 // Package testserver serves the community's API and login routes to the tests of the packages
 // that make them (graph, auth, auth/jwtsso, auth/oauth2sso), wired as server.go wires them:
 // GraphQL (with its cross-site check), the playground, the login and logout pages, direct login,
-// JWT SSO (for browsers and apps), OAuth2/OIDC and
+// JWT SSO (for browsers and apps, and the member sync), OAuth2/OIDC and
 // the mailed links (with mail when the environment names an SMTP server), behind the session
 // middleware and the common middleware. Health, metrics and CORS are the whole server's and are
 // tested at the repository root.
@@ -92,16 +92,20 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 		return embed(web.RequireDatabase(db, sessions.Middleware(db, log)(h)))
 	}
 	mux := http.NewServeMux()
-	apiCSRF, err := graph.CrossOriginProtection(cfg.CORSOrigins)
+	apiGuard, err := graph.CrossOriginGuard(cfg.CORSOrigins, sessions)
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle("/graphql", withViewer(sessions.CrossOrigin(apiCSRF, api)))
+	mux.Handle("/graphql", withViewer(apiGuard(api)))
 	mux.Handle("GET /playground", withViewer(auth.RequireLoginParam(graph.Playground("/graphql"))))
 	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
 	jwtHandler := &jwtsso.Handler{DB: db, Verifier: verifier, Provisioner: provisioner, Log: log, Metrics: metrics}
-	mux.Handle("GET /api/auth/sso", withViewer(jwtHandler))
-	mux.Handle("POST /api/auth/sso/token", withViewer(http.HandlerFunc(jwtHandler.Token)))
+	jwtRoute := func(h http.Handler) http.Handler {
+		return auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)(withViewer(h))
+	}
+	mux.Handle("GET /api/auth/sso", jwtRoute(jwtHandler))
+	mux.Handle("POST /api/auth/sso/token", jwtRoute(http.HandlerFunc(jwtHandler.Token)))
+	mux.Handle("POST /api/auth/sso/sync", auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)(web.RequireDatabase(db, http.HandlerFunc(jwtHandler.Sync))))
 	sso.Register(mux, withViewer)
 	forms := http.NewCrossOriginProtection()
 	(&auth.Handler{DB: db, Sessions: sessions, Log: log, Metrics: metrics, Passwords: passwords,
