@@ -146,7 +146,7 @@ func (w *Worker) deliver(ctx context.Context, d authdb.ClaimedDelivery) {
 	case ferr != nil:
 		w.Log.WarnContext(ctx, "webhook: record delivery", "delivery_id", d.ID, "err", ferr)
 	case !held:
-		w.Log.InfoContext(ctx, "webhook: delivery taken over by another worker after its lease ended", "delivery_id", d.ID)
+		w.Log.InfoContext(ctx, "webhook: delivery no longer held (its lease ended and another worker took it, or it was deleted)", "delivery_id", d.ID)
 	case err != nil:
 		w.Log.InfoContext(ctx, "webhook: delivery failed", "delivery_id", d.ID, "event", d.Event, "attempt", d.Attempts+1,
 			"status", string(o.Status), "code", code, "err", o.Error)
