@@ -28,6 +28,7 @@ import (
 var growingTables = map[string]bool{
 	"users": true, "sessions": true, "api_tokens": true, "security_events": true, "replay_markers": true,
 	"space_memberships": true, "profile_field_values": true, "login_throttles": true, "email_tokens": true,
+	"webhook_deliveries": true,
 }
 
 // planRows is how many members the query-plan test seeds: enough that a full scan costs more

@@ -56,6 +56,7 @@ var docPages = []string{
 	"docs/SECURITY.md",
 	"docs/DEVELOPMENT.md",
 	embeddingPath,
+	"docs/WEBHOOKS.md",
 }
 
 // docPagesNotRun are the docs pages whose blocks no CI step runs, and why.

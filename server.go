@@ -35,6 +35,7 @@ import (
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/auth/web"
+	"github.com/community/sso/auth/webhook"
 	"github.com/community/sso/ent/migrate/migrations"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/graph"
@@ -266,6 +267,16 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	defer stopWatch()
 	go db.Watch(watchCtx, time.Second)
 	go auth.Pruner{Client: db.Client, EventsRetention: cfg.SecurityEventsRetention, Log: log}.Loop(watchCtx)
+	// The webhook deliveries: every replica runs a worker; at shutdown it claims nothing more and
+	// finishes what it holds within the shutdown time (what it cannot finish is claimed again
+	// once its lease ends, by this replica's next start or another replica).
+	deliveries, stopDeliveries := context.WithCancel(ctx)
+	defer stopDeliveries()
+	delivered := make(chan struct{})
+	go func() {
+		defer close(delivered)
+		(&webhook.Worker{DB: db, Sealer: sealer, Client: webhook.NewClient(cfg.WebhookTimeout, cfg.WebhookAllowPrivate), Log: log}).Run(deliveries)
+	}()
 
 	fmt.Fprintf(stdout, "serving on %s (listening on %s)\n", cfg.PublicURL, ln.Addr())
 	fmt.Fprintf(stdout, "data: %s\n", describeData(cfg))
@@ -289,14 +300,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
-	// The answers are out; what they started in the background (a reset link's mail) gets the
-	// rest of the shutdown time.
+	// The answers are out; what they started in the background (a reset link's mail) and the
+	// webhook deliveries in flight get the rest of the shutdown time.
+	stopDeliveries()
 	sent := make(chan struct{})
-	go func() { background.Wait(); close(sent) }()
+	go func() { background.Wait(); <-delivered; close(sent) }()
 	select {
 	case <-sent:
 	case <-sctx.Done():
-		log.Warn("shut down before the mail in flight was sent")
+		log.Warn("shut down before the mail or webhook deliveries in flight were sent")
 	}
 	return nil
 }
@@ -403,6 +415,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	resolver := &graph.Resolver{
 		DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
 		JWT: jwtVerifier, Provisioner: provisioner, Passwords: passwords, Mail: mailer,
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 	}
 	gql := graph.NewHandler(resolver, graph.HandlerConfig{
 		Limits:        graph.Limits{Complexity: cfg.GraphQLComplexityLimit, Depth: cfg.GraphQLDepthLimit},

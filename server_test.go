@@ -15,9 +15,13 @@ import (
 	"time"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/mail/mailtest"
 	"github.com/community/sso/auth/web/webtest"
+	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/ent/webhookdelivery"
+	"github.com/community/sso/graph/graphtest"
 	"github.com/community/sso/graph/playground"
 )
 
@@ -306,5 +310,71 @@ func TestShutdownSendsMailInFlight(t *testing.T) {
 	}
 	if n := len(smtp.Messages()); n != 1 {
 		t.Fatalf("run returned with %d mails sent, want the reset link's\n%s", n, out)
+	}
+}
+
+// TestRunDeliversWebhooks: the server runs the webhook delivery worker; at shutdown a delivery in
+// flight is finished (and recorded DELIVERED) before run returns.
+func TestRunDeliversWebhooks(t *testing.T) {
+	rc := authtest.StartReceiver(t)
+	rc.Respond = func(n int, w http.ResponseWriter) {
+		if n == 1 {
+			time.Sleep(1500 * time.Millisecond) // in flight when the server is told to stop
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+	path := filepath.Join(t.TempDir(), "community.db")
+	env := map[string]string{
+		"DATABASE_URL": "sqlite://" + path, "ADMIN_EMAIL": "owner@example.com", "ADMIN_PASSWORD": adminPass,
+		"WEBHOOK_ALLOW_PRIVATE": "true", "SHUTDOWN_TIMEOUT": "30s",
+	}
+	base, out, stop, errc := started(t, env)
+	login := func(c *http.Client) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+"/auth/login/direct",
+			strings.NewReader(url.Values{"email": {"owner@example.com"}, "password": {adminPass}, "redirect_uri": {"/"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", base)
+		if r := webtest.Do(t, c, req); r.Status != http.StatusSeeOther {
+			t.Fatalf("login: %d %s", r.Status, r.Body)
+		}
+	}
+	admin := webtest.Browser(t)
+	login(admin)
+	r := graphtest.Post(t, admin, base+"/graphql", "", `mutation($u: String!) { createWebhook(input: {url: $u, events: ["member.login"]}) { secret } }`,
+		map[string]any{"u": rc.URL + "/in"})
+	secret, _ := graphtest.Dig(r.Data, "createWebhook", "secret").(string)
+	if secret == "" {
+		t.Fatalf("createWebhook: %s", r.Raw)
+	}
+	rc.SetSecret(t, secret)
+	login(webtest.Browser(t)) // member.login
+	deadline := time.Now().Add(20 * time.Second)
+	for rc.Attempts() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivery\n%s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, out)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("run did not return\n%s", out)
+	}
+	if got := rc.Delivered(); len(got) != 1 || rc.Invalid() != 0 {
+		t.Fatalf("delivered %d (%d invalid)\n%s", len(got), rc.Invalid(), out)
+	}
+	db, err := store.Open(context.Background(), store.SQLite, store.SQLiteDSN(path), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d, err := db.Client.WebhookDelivery.Query().Only(context.Background())
+	if err != nil || d.Status != webhookdelivery.StatusDELIVERED || d.Attempts != 1 {
+		t.Fatalf("delivery %+v (%v)", d, err)
 	}
 }

@@ -62,13 +62,19 @@ func Record(ctx context.Context, client *ent.Client, e Event) error {
 	return RecordAll(ctx, client, e)
 }
 
-// RecordAll writes events, in order, with one statement (authdb.InsertEvents), written now.
+// RecordAll writes events, in order, with one statement (authdb.InsertEvents), written now,
+// and the webhook events they map to (webhookMessage) into the outbox for the webhooks that
+// want them, in the same transaction (authdb.RecordEvents).
 func RecordAll(ctx context.Context, client *ent.Client, events ...Event) error {
 	rows := make([]authdb.Event, len(events))
+	var msgs []authdb.WebhookMessage
 	for i, e := range events {
 		rows[i] = authdb.Event(e)
+		if m, ok := webhookMessage(e); ok {
+			msgs = append(msgs, m)
+		}
 	}
-	return authdb.InsertEvents(ctx, client, time.Now(), rows...)
+	return authdb.RecordEvents(ctx, client, time.Now(), rows, msgs)
 }
 
 // RecordOrLog records e and logs (never fails the request) when the database refuses it.

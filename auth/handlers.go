@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/auth/password"
 	"github.com/community/sso/auth/redirect"
 	"github.com/community/sso/auth/web"
@@ -258,7 +260,7 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 		h.directError(w, r, http.StatusForbidden, rawEmail, target, "Email and password sign-in is turned off for members. Please use the community's single sign-on.")
 		return
 	}
-	started, err := h.Sessions.Start(RequestContext(r), h.client(), u.ID, session.MethodPASSWORD, SessionOptions{Replaces: h.Sessions.Token(r)})
+	started, err := h.startDirect(r, u.ID)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -266,8 +268,58 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 	if err := attempt.Succeeded(ctx); err != nil {
 		h.Log.WarnContext(ctx, "auth: clear the login throttle", "err", err)
 	}
-	RecordOrLog(ctx, h.client(), h.Log, Event{Type: EventLoginSucceeded, UserID: u.ID, Method: string(session.MethodPASSWORD)}.FromRequest(r))
 	FinishLogin(w, r, h.Sessions, h.Metrics, Login{Method: session.MethodPASSWORD, Started: started, Return: target, Settings: st})
+}
+
+// startDirect starts the session of a direct login and records its LOGIN_SUCCEEDED event in one
+// transaction, so the event (and the member.login webhook it makes) commits with the session.
+// The login time is written first: it locks the member's row before the session references it,
+// the lock order of a provisioning login, so that concurrent logins of one member queue instead of
+// deadlocking; a transaction that still loses a race (a deadlock, a certification conflict) is
+// tried again.
+func (h *Handler) startDirect(r *http.Request, userID int) (Started, error) {
+	ctx := RequestContext(r)
+	var err error
+	for attempt := range directAttempts {
+		if attempt > 0 && !store.Wait(ctx, store.Backoff(attempt, 10*time.Millisecond)) {
+			break
+		}
+		var started Started
+		started, err = h.startDirectOnce(ctx, r, userID)
+		if err == nil || !store.IsRetryable(err) {
+			return started, err
+		}
+	}
+	return Started{}, err
+}
+
+// directAttempts bounds the transactions of one direct login (startDirect).
+const directAttempts = 4
+
+func (h *Handler) startDirectOnce(ctx context.Context, r *http.Request, userID int) (Started, error) {
+	tx, err := h.client().Tx(ctx)
+	if err != nil {
+		return Started{}, fmt.Errorf("auth: direct login: begin: %w", err)
+	}
+	client := tx.Client()
+	at := h.Sessions.Time()
+	err = authdb.RecordLogin(ctx, client, userID, at)
+	var started Started
+	if err == nil {
+		started, err = h.Sessions.Start(ctx, client, userID, session.MethodPASSWORD,
+			SessionOptions{Replaces: h.Sessions.Token(r), At: at, LoginRecorded: true})
+	}
+	if err == nil {
+		err = Record(ctx, client, Event{Type: EventLoginSucceeded, UserID: userID, Method: string(session.MethodPASSWORD)}.FromRequest(r))
+	}
+	if err != nil {
+		_ = tx.Rollback()
+		return Started{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Started{}, fmt.Errorf("auth: direct login: commit: %w", err)
+	}
+	return started, nil
 }
 
 func (h *Handler) metric(method, result string) {

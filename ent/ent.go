@@ -24,6 +24,8 @@ import (
 	"github.com/community/sso/ent/space"
 	"github.com/community/sso/ent/spacemembership"
 	"github.com/community/sso/ent/user"
+	"github.com/community/sso/ent/webhook"
+	"github.com/community/sso/ent/webhookdelivery"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -96,6 +98,8 @@ func checkColumn(t, c string) error {
 			space.Table:             space.ValidColumn,
 			spacemembership.Table:   spacemembership.ValidColumn,
 			user.Table:              user.ValidColumn,
+			webhook.Table:           webhook.ValidColumn,
+			webhookdelivery.Table:   webhookdelivery.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -52,11 +52,13 @@ func overrideAfter(files ...string) entc.Option {
 }
 
 // externalIDNames spells externalID as externalId in every generated name (where-inputs), as
-// the User type does. gqlgen binds names to Go fields case-insensitively, so the Go side is unchanged.
+// the User type does, and WebhookDelivery's messageID as messageId. gqlgen binds names to Go
+// fields case-insensitively, so the Go side is unchanged.
 func externalIDNames(_ *gen.Graph, s *ast.Schema) error {
 	for _, def := range s.Types {
 		for _, f := range def.Fields {
 			f.Name = strings.ReplaceAll(f.Name, "externalID", "externalId")
+			f.Name = strings.ReplaceAll(f.Name, "messageID", "messageId")
 		}
 	}
 	return nil

@@ -17,7 +17,14 @@ func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
 	if err := canReadNode(ctx, id); err != nil {
 		return nil, err
 	}
-	return r.Client.Noder(ctx, id)
+	n, err := r.Client.Noder(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := adminOnlyNode(ctx, n); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // Nodes is the resolver for the nodes field.
@@ -27,7 +34,18 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 			return nil, err
 		}
 	}
-	return r.Client.Noders(ctx, ids)
+	ns, err := r.Client.Noders(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range ns {
+		if n != nil {
+			if err := adminOnlyNode(ctx, n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return ns, nil
 }
 
 // SecurityEvents is the resolver for the securityEvents field.

@@ -53,6 +53,8 @@ var wantListHelpers = map[string]string{
 	"[SpaceMembership!]!":     "marshalSliceMayBlock",
 	"[SpaceMembership!]":      "marshalSliceMayBlock",
 	"[UserEdge]":              "marshalSliceMayBlock",
+	"[Webhook!]!":             "marshalSliceInOrder",
+	"[WebhookDeliveryEdge]":   "marshalSliceInOrder",
 }
 
 // listMarshaller is the name gqlgen gives the marshaller of a list: marshal, N for a non-null

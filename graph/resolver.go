@@ -34,6 +34,9 @@ type Resolver struct {
 	// Mail sends the links that confirm a member's new email; nil when the server has no SMTP
 	// server, and members then cannot change their own email.
 	Mail mail.Sender
+	// WebhookAllowPrivate lets webhook URLs be http and name private addresses
+	// (WEBHOOK_ALLOW_PRIVATE, for development and tests).
+	WebhookAllowPrivate bool
 }
 
 func (r *Resolver) now() time.Time {

@@ -10,8 +10,10 @@
 // GraphQL and single sign-on too), the settings row (FirstSettings, CreateSettings), the
 // sessions and API tokens a request is signed in with (SessionByToken, APITokenByToken, their
 // touches, TakeSession, EndSession, EndMemberSessions), the JWT SSO replay markers
-// (UseReplayMarker) and the direct-login throttle's counters (ReadCounter, InsertCounter,
-// SwapCounter, …). Provisioning, the sessions and the throttle decide; this package reads and
+// (UseReplayMarker), the direct-login throttle's counters (ReadCounter, InsertCounter,
+// SwapCounter, …) and the webhook outbox: its rows, written with the security events that
+// make them (RecordEvents), and the delivery workers' claims and outcomes (ClaimDeliveries,
+// FinishDelivery, Redeliver). Provisioning, the sessions and the throttle decide; this package reads and
 // writes.
 //
 // No other package of the login path holds SQL. Each statement is built from ent's generated

@@ -44,6 +44,9 @@
 //	PASSWORD_HASH_CONCURRENCY password hashes computed at once, 1 to 256; default
 //	                          password.DefaultConcurrency(): min(2 × GOMAXPROCS, 13), what fits
 //	                          in 256 MiB at argon2id's 19 MiB each
+//	WEBHOOK_TIMEOUT           total time of one webhook delivery, 1s to 1m, default 10s
+//	WEBHOOK_ALLOW_PRIVATE     bool, default false: webhooks may use http and reach loopback and
+//	                          private addresses (development and tests only)
 //	SMTP_HOST                 the SMTP server mail goes through; unset: the server sends no mail
 //	                          (members cannot change their own email, no password reset)
 //	SMTP_PORT                 1 to 65535, default 587 (starttls), 465 (tls) or 25 (none)
@@ -105,6 +108,7 @@ const (
 	DefaultMaxBodyBytes    int64 = 1 << 20
 	DefaultShutdownTimeout       = 30 * time.Second
 	DefaultIdPTimeout            = 10 * time.Second
+	DefaultWebhookTimeout        = 10 * time.Second
 	// DefaultSecurityEventsRetention is 180 days.
 	DefaultSecurityEventsRetention = 4320 * time.Hour
 )
@@ -175,7 +179,12 @@ type Config struct {
 	// PasswordHashConcurrency is PASSWORD_HASH_CONCURRENCY: the most password hashes computed at
 	// once; a login that finds them all busy is answered 503 at once.
 	PasswordHashConcurrency int
-	SMTP                    SMTP // SMTP_*: the mail server; SMTP.Host "" sends no mail
+	// WebhookTimeout is WEBHOOK_TIMEOUT: the longest one webhook delivery may take.
+	WebhookTimeout time.Duration
+	// WebhookAllowPrivate is WEBHOOK_ALLOW_PRIVATE: webhook URLs may be http and reach loopback
+	// and private addresses (development and tests only).
+	WebhookAllowPrivate bool
+	SMTP                SMTP // SMTP_*: the mail server; SMTP.Host "" sends no mail
 }
 
 // SMTP is the SMTP server the server's mail goes through (SMTP_*).
@@ -285,6 +294,8 @@ func (c *Config) LogValue() slog.Value {
 		slog.Duration("idp_timeout", c.IdPTimeout),
 		slog.Duration("security_events_retention", c.SecurityEventsRetention),
 		slog.Int("password_hash_concurrency", c.PasswordHashConcurrency),
+		slog.Duration("webhook_timeout", c.WebhookTimeout),
+		slog.Bool("webhook_allow_private", c.WebhookAllowPrivate),
 		slog.String("smtp_host", c.SMTP.Host),
 		slog.Int("smtp_port", c.SMTP.Port),
 		slog.String("smtp_tls", c.SMTP.TLS),
@@ -366,6 +377,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.IdPTimeout = l.duration("IDP_TIMEOUT", DefaultIdPTimeout, 100*time.Millisecond, 2*time.Minute)
 	c.SecurityEventsRetention = l.retention()
 	c.PasswordHashConcurrency = l.hashConcurrency()
+	c.WebhookTimeout = l.duration("WEBHOOK_TIMEOUT", DefaultWebhookTimeout, time.Second, time.Minute)
+	c.WebhookAllowPrivate = l.boolean("WEBHOOK_ALLOW_PRIVATE", false)
 	c.SMTP = l.smtp()
 
 	if len(l.problems) > 0 {

@@ -38,6 +38,8 @@ var Vars = []Var{
 	{"IDP_TIMEOUT", DefaultIdPTimeout.String(), "total time of one request to the identity provider (100ms to 2m)"},
 	{"SECURITY_EVENTS_RETENTION", DefaultSecurityEventsRetention.String(), "how long security events are kept; 0 keeps every event"},
 	{"PASSWORD_HASH_CONCURRENCY", "min(2 × GOMAXPROCS, 13)", "password hashes (argon2id, 19 MiB each) computed at once, 1 to 256"},
+	{"WEBHOOK_TIMEOUT", DefaultWebhookTimeout.String(), "total time of one webhook delivery (1s to 1m)"},
+	{"WEBHOOK_ALLOW_PRIVATE", "false", "let webhooks use http and reach loopback and private addresses (development only)"},
 	{"SMTP_HOST", "", "the SMTP server mail goes through; unset, the server sends no mail"},
 	{"SMTP_TLS", "starttls", "starttls, tls or none"},
 	{"SMTP_USERNAME", "", "with SMTP_PASSWORD: authenticate to the SMTP server"},

@@ -439,16 +439,6 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 			}
 			return res, err
 		}
-		typ := auth.EventUserUpdated
-		if res.Decision == DecisionLink {
-			typ = auth.EventUserLinked
-		}
-		if typ == auth.EventUserLinked || len(res.Changed) > 0 {
-			e := base
-			e.Type, e.UserID = typ, u.ID
-			e.Detail = map[string]any{"fields": res.Changed, "externalId": pr.ExternalID}
-			res.events = append(res.events, e)
-		}
 	}
 	if released != nil {
 		released.Detail["claimedByUserId"] = strconv.Itoa(u.ID)
@@ -492,6 +482,17 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 		return nil, err
 	}
 	res.Skipped = append(res.Skipped, skipped...)
+	// The update's event comes once everything is applied: it names every changed field,
+	// the role and profile fields included (a member.updated webhook tells them all).
+	if !res.Created && (res.Decision == DecisionLink || len(res.Changed) > 0) {
+		e := base
+		e.Type, e.UserID = auth.EventUserUpdated, u.ID
+		if res.Decision == DecisionLink {
+			e.Type = auth.EventUserLinked
+		}
+		e.Detail = map[string]any{"fields": res.Changed, "externalId": pr.ExternalID}
+		res.events = append(res.events, e)
+	}
 	if len(res.Skipped) > 0 {
 		e := base
 		e.Type, e.UserID = auth.EventUserUpdated, u.ID

@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"api_tokens\":0,\"email_tokens\":47244640256,\"login_throttles\":42949672960,\"profile_field_values\":8589934592,\"profile_fields\":4294967296,\"replay_markers\":12884901888,\"security_events\":17179869184,\"sessions\":21474836480,\"settings\":25769803776,\"space_memberships\":34359738368,\"spaces\":30064771072,\"users\":38654705664}"
+const IncrementStarts = "{\"api_tokens\":0,\"email_tokens\":47244640256,\"login_throttles\":42949672960,\"profile_field_values\":8589934592,\"profile_fields\":4294967296,\"replay_markers\":12884901888,\"security_events\":17179869184,\"sessions\":21474836480,\"settings\":25769803776,\"space_memberships\":34359738368,\"spaces\":30064771072,\"users\":38654705664,\"webhook_deliveries\":55834574848,\"webhooks\":51539607552}"

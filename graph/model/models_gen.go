@@ -57,11 +57,27 @@ type CreateUserInput struct {
 	Fields   []*ProfileFieldValueInput `json:"fields,omitempty"`
 }
 
+// A new webhook: the https URL that receives the events, and the event types it wants.
+type CreateWebhookInput struct {
+	URL string `json:"url"`
+	// One or more of member.created, member.updated, member.suspended, member.unsuspended, member.login, sso.conflict, space.membership.changed.
+	Events []string `json:"events"`
+	// Default true.
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
 // An API token, shown once, with its record.
 type CreatedAPIToken struct {
 	// The token: send it as `Authorization: Bearer <token>`. It is not stored and cannot be shown again.
 	Token    string        `json:"token"`
 	APIToken *ent.APIToken `json:"apiToken"`
+}
+
+// A webhook just created, with its signing secret, which is shown once.
+type CreatedWebhook struct {
+	// The signing secret (`whsec_` and base64 bytes, the Standard Webhooks form): verify deliveries with it. It is stored sealed and cannot be shown again.
+	Secret  string       `json:"secret"`
+	Webhook *ent.Webhook `json:"webhook"`
 }
 
 type JwtSsoSettings struct {
@@ -303,6 +319,13 @@ type UpdateUserInput struct {
 	Role       graphql.Omittable[*user.Role]   `json:"role,omitempty"`
 	Status     graphql.Omittable[*user.Status] `json:"status,omitempty"`
 	Fields     []*ProfileFieldValueInput       `json:"fields,omitempty"`
+}
+
+// Changes to a webhook; an absent field is unchanged.
+type UpdateWebhookInput struct {
+	URL     *string  `json:"url,omitempty"`
+	Events  []string `json:"events,omitempty"`
+	Enabled *bool    `json:"enabled,omitempty"`
 }
 
 type LoginMethod string

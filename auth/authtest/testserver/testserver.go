@@ -80,7 +80,8 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 		return nil, err
 	}
 	api := graph.NewHandler(&graph.Resolver{DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
-		JWT: verifier, Provisioner: provisioner, Passwords: passwords, Mail: mailer, Now: opts.Now},
+		JWT: verifier, Provisioner: provisioner, Passwords: passwords, Mail: mailer, Now: opts.Now,
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate},
 		graph.HandlerConfig{Timeout: cfg.GraphQLTimeout, Introspection: cfg.GraphQLIntrospection, Log: log,
 			Limits: graph.Limits{Complexity: cfg.GraphQLComplexityLimit, Depth: cfg.GraphQLDepthLimit}})
 
