@@ -1,15 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/community/sso/auth/authtest"
+	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/ent/webhookdelivery"
 	"github.com/community/sso/graph/graphtest"
 )
 
@@ -83,4 +91,135 @@ func TestTwoReplicas(t *testing.T) {
 	if me := a.gql(stolen, "", "{ me { id } }", nil); graphtest.Dig(me.Data, "me") != nil {
 		t.Fatalf("the old cookie still works on A: %s", me.Raw)
 	}
+}
+
+// TestWebhooksReplicaKilled runs two replicas of the built server on one MariaDB database and
+// kills one in the middle of delivering webhooks: every committed change is still delivered, at
+// least once and signed, and a change that was rolled back never is. Replica A alone delivers
+// first; the receiver holds its requests, and A is killed (SIGKILL) with them in flight and its
+// claims on the outbox rows unreleased. Replica B, started then, delivers every event once A's
+// claims lapse (their lease: twice WEBHOOK_TIMEOUT and 30 s).
+func TestWebhooksReplicaKilled(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.NewMySQLDatabase(t)
+	bin := serverBinary(t)
+	env := map[string]string{
+		"DATABASE_URL": "mysql://" + dsn, "SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
+		"ADMIN_EMAIL": "owner@example.com", "ADMIN_PASSWORD": adminPass,
+		"WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_TIMEOUT": "1s",
+	}
+	rc := authtest.StartReceiver(t)
+	var held atomic.Bool
+	held.Store(true)
+	rc.Respond = func(_ int, w http.ResponseWriter) {
+		if held.Load() {
+			time.Sleep(2 * time.Second) // past A's timeout, and past A's death
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+
+	a := startServerProcess(t, bin, env)
+	admin := webtest.Browser(t)
+	signInAt(t, admin, a.URL, "owner@example.com", adminPass)
+	r := graphtest.Post(t, admin, a.URL+"/graphql", "", `mutation($u: String!) { createWebhook(input: {url: $u, events: ["member.created"]}) { secret } }`,
+		map[string]any{"u": rc.URL + "/in"})
+	secret, _ := graphtest.Dig(r.Data, "createWebhook", "secret").(string)
+	if secret == "" {
+		t.Fatalf("createWebhook: %s", r.Raw)
+	}
+	rc.SetSecret(t, secret)
+	const members = 6
+	for i := range members {
+		r := graphtest.Post(t, admin, a.URL+"/graphql", "", `mutation($e: String!) { createUser(input: {email: $e}) { id } }`,
+			map[string]any{"e": fmt.Sprintf("member%d@example.com", i)})
+		if r.Code() != "" {
+			t.Fatalf("createUser: %s", r.Raw)
+		}
+	}
+	// A change that is rolled back: the username is taken, so the member is not created.
+	r = graphtest.Post(t, admin, a.URL+"/graphql", "", `mutation { createUser(input: {email: "refused@example.com", username: "member0"}) { id } }`, nil)
+	if r.Code() != "CONFLICT" {
+		t.Fatalf("createUser with a taken username: %s", r.Raw)
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for rc.Attempts() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("A made no delivery attempt\n%s", a.Out)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	a.Wait(10 * time.Second)
+	held.Store(false)
+
+	startServerProcess(t, bin, env)
+	got := rc.WaitFor(t, 90*time.Second, "every member.created after A died", func(d []authtest.Delivery) bool {
+		distinct := map[string]bool{}
+		for _, e := range createdEmails(t, d) {
+			distinct[e] = true
+		}
+		return len(distinct) == members
+	})
+	ids := map[string]string{} // member email → webhook-id
+	for _, d := range got {
+		for _, email := range createdEmails(t, []authtest.Delivery{d}) {
+			if prev, ok := ids[email]; ok && prev != d.ID {
+				t.Fatalf("%s delivered under two ids: %s and %s", email, prev, d.ID)
+			}
+			ids[email] = d.ID
+		}
+	}
+	if _, ok := ids["refused@example.com"]; ok {
+		t.Fatal("a rolled-back createUser was delivered")
+	}
+	if rc.Invalid() != 0 {
+		t.Fatalf("%d deliveries with a signature that does not verify", rc.Invalid())
+	}
+	db, err := store.Open(ctx, store.MySQL, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		n := db.Client.WebhookDelivery.Query().Where(webhookdelivery.StatusNEQ(webhookdelivery.StatusDELIVERED)).CountX(ctx)
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deliveries not marked delivered", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := db.Client.WebhookDelivery.Query().CountX(ctx); n != members {
+		t.Fatalf("%d outbox rows, want %d (one a committed member)", n, members)
+	}
+}
+
+// createdEmails returns the members' emails of the member.created deliveries in d.
+func createdEmails(t *testing.T, d []authtest.Delivery) []string {
+	t.Helper()
+	var out []string
+	for _, x := range d {
+		var m struct {
+			Type string `json:"type"`
+			Data struct {
+				Member struct {
+					Email string `json:"email"`
+				} `json:"member"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(x.Body, &m); err != nil {
+			t.Fatalf("delivery body: %v: %s", err, x.Body)
+		}
+		if m.Type == "member.created" {
+			out = append(out, m.Data.Member.Email)
+		}
+	}
+	return out
 }

@@ -329,16 +329,7 @@ func TestRunDeliversWebhooks(t *testing.T) {
 		"WEBHOOK_ALLOW_PRIVATE": "true", "SHUTDOWN_TIMEOUT": "30s",
 	}
 	base, out, stop, errc := started(t, env)
-	login := func(c *http.Client) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, base+"/auth/login/direct",
-			strings.NewReader(url.Values{"email": {"owner@example.com"}, "password": {adminPass}, "redirect_uri": {"/"}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", base)
-		if r := webtest.Do(t, c, req); r.Status != http.StatusSeeOther {
-			t.Fatalf("login: %d %s", r.Status, r.Body)
-		}
-	}
+	login := func(c *http.Client) { signInAt(t, c, base, "owner@example.com", adminPass) }
 	admin := webtest.Browser(t)
 	login(admin)
 	r := graphtest.Post(t, admin, base+"/graphql", "", `mutation($u: String!) { createWebhook(input: {url: $u, events: ["member.login"]}) { secret } }`,
@@ -376,5 +367,18 @@ func TestRunDeliversWebhooks(t *testing.T) {
 	d, err := db.Client.WebhookDelivery.Query().Only(context.Background())
 	if err != nil || d.Status != webhookdelivery.StatusDELIVERED || d.Attempts != 1 {
 		t.Fatalf("delivery %+v (%v)", d, err)
+	}
+}
+
+// signInAt signs c in at the server at base with the direct login form, as a browser on the
+// server's own page does.
+func signInAt(t testing.TB, c *http.Client, base, email, pass string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/auth/login/direct",
+		strings.NewReader(url.Values{"email": {email}, "password": {pass}, "redirect_uri": {"/"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	if r := webtest.Do(t, c, req); r.Status != http.StatusSeeOther {
+		t.Fatalf("login at %s: %d %s", base, r.Status, r.Body)
 	}
 }
