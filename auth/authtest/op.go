@@ -125,6 +125,8 @@ type OP struct {
 	users        *opUserStore
 	// TokenFailures, while positive, makes the token endpoint answer 503 (and counts down).
 	TokenFailures atomic.Int32
+	// KeySetFetches counts the requests for the provider's key set (its jwks_uri).
+	KeySetFetches atomic.Int32
 
 	mu      sync.Mutex
 	handler http.Handler
@@ -140,6 +142,9 @@ func StartOPWith(t testing.TB, useTLS bool) *OP {
 	t.Helper()
 	op := &OP{ClientID: "community-web", ClientSecret: "op-client-secret", users: newOPUserStore()}
 	op.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/keys" {
+			op.KeySetFetches.Add(1)
+		}
 		if r.URL.Path == "/oauth/token" && op.TokenFailures.Load() > 0 {
 			op.TokenFailures.Add(-1)
 			http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)

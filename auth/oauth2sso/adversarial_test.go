@@ -17,6 +17,7 @@ import (
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/authtest/testserver"
+	"github.com/community/sso/auth/oauth2sso"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/graph/graphtest"
@@ -261,7 +262,8 @@ func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
 // key set again, and the rotated key is accepted; an unknown key that is not published is not.
 func TestOAuth2KeyRotation(t *testing.T) {
 	idp := authtest.StartIdP(t)
-	app := testserver.New(t, storetest.SQLite(t), testserver.Options{})
+	clock := &authtest.Clock{}
+	app := testserver.New(t, storetest.SQLite(t), testserver.Options{Now: clock.Now})
 	app.EnableOAuth2(app.AdminToken(), idp.Settings())
 	login := func() webtest.Response {
 		c := webtest.Browser(t)
@@ -276,7 +278,14 @@ func TestOAuth2KeyRotation(t *testing.T) {
 	if r := login(); r.Status != http.StatusSeeOther || idp.JWKSCalls.Load() != fetched {
 		t.Fatalf("second login: %d, key set fetched %d times (was %d)", r.Status, idp.JWKSCalls.Load(), fetched)
 	}
+	// A key first used within KeySetRefreshInterval of the last fetch is refused until the
+	// interval has passed; then the key set is fetched again and the new key verifies.
 	idp.Rotate("key-2")
+	clock.Advance(oauth2sso.KeySetRefreshInterval - time.Second)
+	if r := login(); authtest.ErrorCode(r.Body) != auth.CodeInvalidToken || idp.JWKSCalls.Load() != fetched {
+		t.Fatalf("login with the new key within the interval: %d %s, key set fetched %d times (was %d)", r.Status, r.Body, idp.JWKSCalls.Load(), fetched)
+	}
+	clock.Advance(time.Second)
 	if r := login(); r.Status != http.StatusSeeOther {
 		t.Fatalf("login after rotation: %d %s", r.Status, r.Body)
 	}

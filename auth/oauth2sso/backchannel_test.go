@@ -421,3 +421,43 @@ func TestBackchannelLogoutNotEnabled(t *testing.T) {
 		t.Fatalf("%d replay markers", n)
 	}
 }
+
+// TestBackchannelForgedTokensDoNotFetchKeys: go-oidc fetches the provider's key set again for
+// every token its keys do not verify; forged logout tokens from anyone (an unknown kid, a known
+// kid with a forged signature) make the server fetch it at most once per KeySetRefreshInterval,
+// and the provider's own tokens still verify with the keys held.
+func TestBackchannelForgedTokensDoNotFetchKeys(t *testing.T) {
+	db := storetest.SQLite(t)
+	op := authtest.StartOP(t)
+	app, _, _ := backchannelApp(t, db, op)
+	opSignIn(t, app, op, "alice")
+	before := op.KeySetFetches.Load()
+	if before == 0 {
+		t.Fatal("the sign-in did not fetch the provider's key set")
+	}
+	key, err := op.Storage.SigningKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		kid := fmt.Sprintf("rogue-%d", i)
+		if i%2 == 1 {
+			kid = key.ID() // the provider's kid, another key's signature
+		}
+		tok := authtest.SignJWS(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: otherKey, KeyID: kid}},
+			op.LogoutClaims(map[string]any{"sub": "op-alice"}), nil)
+		if r := app.BackchannelLogout(tok); r.Status != http.StatusBadRequest {
+			t.Fatalf("forged token %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	if n := op.KeySetFetches.Load() - before; n > 1 {
+		t.Fatalf("20 forged tokens made the server fetch the key set %d times, want at most 1", n)
+	}
+	if r := app.BackchannelLogout(op.SignLogout(t, op.LogoutClaims(map[string]any{"sub": "op-alice"}))); r.Status != http.StatusOK {
+		t.Fatalf("the provider's token after the forged ones: %d %s", r.Status, r.Body)
+	}
+}

@@ -1,6 +1,7 @@
 package oauth2sso
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -192,4 +194,56 @@ func safeCode(s string) string {
 		}
 		return -1
 	}, s)
+}
+
+// KeySetRefreshInterval is the least time between two fetches of a provider's key set.
+const KeySetRefreshInterval = 30 * time.Second
+
+// keySetTransport lets the provider's key set (url) be fetched at most once per
+// KeySetRefreshInterval. go-oidc fetches the key set again for every token that the keys it holds
+// do not verify (an unknown kid, or a forged signature), and the back-channel logout route takes
+// tokens from anyone: without a bound, each forged token would make the server fetch the
+// provider's keys. Between fetches the last answer is served again, so a token signed with a
+// key the provider published less than KeySetRefreshInterval after the last fetch is refused
+// until the next one. Other requests pass through.
+type keySetTransport struct {
+	url  string
+	next http.RoundTripper
+	now  func() time.Time
+
+	mu     sync.Mutex // held during a fetch: concurrent ones wait for it
+	at     time.Time
+	header http.Header
+	body   []byte
+}
+
+func (t *keySetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet || req.URL.String() != t.url {
+		return t.next.RoundTrip(req)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.body != nil && t.now().Sub(t.at) < KeySetRefreshInterval {
+		return t.answer(req), nil
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	t.at, t.header, t.body = t.now(), resp.Header.Clone(), body
+	return t.answer(req), nil
+}
+
+// answer is the last key set fetched, as an answer to req.
+func (t *keySetTransport) answer(req *http.Request) *http.Response {
+	return &http.Response{
+		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: t.header.Clone(), Body: io.NopCloser(bytes.NewReader(t.body)), ContentLength: int64(len(t.body)),
+		Request: req,
+	}
 }

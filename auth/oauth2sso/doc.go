@@ -12,7 +12,9 @@
 //
 // Providers come from presets (OKTA, AUTH0, OUTSETA, WORDPRESS, MEMBERFUL) built from the domain
 // setting, or CUSTOM with explicit URLs. Discovery documents are cached for DiscoveryTTL; go-oidc
-// refetches the key set when a token names an unknown kid.
+// refetches the key set when the keys it holds do not verify a token (a new kid), at most once per
+// KeySetRefreshInterval (keySetTransport), so that forged tokens cannot make the server fetch it
+// on every request.
 //
 // Sessions keep the sealed id_token and refresh token. With refresh revalidation configured, a
 // session is revalidated with a refresh-token grant once it is older than the configured minutes,

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,4 +295,68 @@ func FuzzFlowCookie(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKeySetTransport: the key set's URL is fetched at most once per KeySetRefreshInterval (the
+// last answer is served in between, whole, to each caller); an answer other than 200 is not
+// kept; other requests always go through.
+func TestKeySetTransport(t *testing.T) {
+	var fetches, others atomic.Int32
+	status := atomic.Int32{}
+	status.Store(http.StatusOK)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/keys" {
+			others.Add(1)
+			return
+		}
+		n := fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(int(status.Load()))
+		fmt.Fprintf(w, `{"keys":[],"n":%d}`, n)
+	}))
+	defer srv.Close()
+	now := time.Unix(1_800_000_000, 0)
+	c := &http.Client{Transport: &keySetTransport{url: srv.URL + "/keys", next: http.DefaultTransport, now: func() time.Time { return now }}}
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration
+		path    string
+		status  int
+		want    string // the answer's body
+		fetches int32  // of the key set so far
+	}{
+		{"first fetch", 0, "/keys", http.StatusOK, `{"keys":[],"n":1}`, 1},
+		{"within the interval: the last answer", KeySetRefreshInterval - time.Second, "/keys", http.StatusOK, `{"keys":[],"n":1}`, 1},
+		{"again", 0, "/keys", http.StatusOK, `{"keys":[],"n":1}`, 1},
+		{"another URL goes through", 0, "/other", http.StatusOK, "", 1},
+		{"after the interval: fetched", time.Second, "/keys", http.StatusOK, `{"keys":[],"n":2}`, 2},
+		{"an error answer is not kept", KeySetRefreshInterval, "/keys", http.StatusServiceUnavailable, `{"keys":[],"n":3}`, 3},
+		{"so the next call fetches", 0, "/keys", http.StatusOK, `{"keys":[],"n":4}`, 4},
+		{"and that answer is kept", 0, "/keys", http.StatusOK, `{"keys":[],"n":4}`, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now = now.Add(tc.advance)
+			status.Store(int32(tc.status))
+			code, body := get(tc.path)
+			if tc.path == "/keys" && (code != tc.status || body != tc.want) {
+				t.Fatalf("got %d %s, want %d %s", code, body, tc.status, tc.want)
+			}
+			if fetches.Load() != tc.fetches {
+				t.Fatalf("%d fetches, want %d", fetches.Load(), tc.fetches)
+			}
+		})
+	}
+	if others.Load() != 1 {
+		t.Fatalf("%d requests to another URL went through, want 1", others.Load())
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -195,15 +196,29 @@ func (d *Discovery) discover(ctx context.Context, issuer string) (discovered, er
 	if ok && now.Sub(e.at) < ttl {
 		return e, nil
 	}
-	p, err := oidc.NewProvider(d.Client.Context(ctx), issuer)
+	found, err := oidc.NewProvider(d.Client.Context(ctx), issuer)
 	if err != nil {
 		return discovered{}, providerError("discovery", err)
 	}
 	var extra struct {
 		EndSession string   `json:"end_session_endpoint"`
 		Scopes     []string `json:"scopes_supported"`
+		JWKSURL    string   `json:"jwks_uri"`
+		Algorithms []string `json:"id_token_signing_alg_values_supported"`
 	}
-	_ = p.Claims(&extra)
+	_ = found.Claims(&extra)
+	// The same provider, with a key set whose fetches keySetTransport bounds.
+	ep := found.Endpoint()
+	cfg := oidc.ProviderConfig{
+		IssuerURL: issuer, AuthURL: ep.AuthURL, TokenURL: ep.TokenURL, DeviceAuthURL: ep.DeviceAuthURL,
+		UserInfoURL: found.UserInfoEndpoint(), JWKSURL: extra.JWKSURL, Algorithms: extra.Algorithms,
+	}
+	c := d.Client.Client()
+	keys := &http.Client{
+		Transport: &keySetTransport{url: extra.JWKSURL, next: c.Transport, now: d.now},
+		Timeout:   c.Timeout, CheckRedirect: c.CheckRedirect,
+	}
+	p := cfg.NewProvider(oidc.ClientContext(context.Background(), keys))
 	e = discovered{provider: p, endSession: extra.EndSession, scopes: extra.Scopes, at: now}
 	d.mu.Lock()
 	if d.entries == nil {

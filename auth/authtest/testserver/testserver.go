@@ -42,7 +42,8 @@ type Options struct {
 	IdPClient *http.Client
 	// Passwords, when set, replaces the limiter made from PASSWORD_HASH_CONCURRENCY.
 	Passwords *password.Limiter
-	// Now, when set, is the clock of the mailed links (their creation, expiry and rate limits).
+	// Now, when set, is the clock of the mailed links (their creation, expiry and rate limits)
+	// and of the provider's discovery (how long a discovery document and a key set are kept).
 	Now func() time.Time
 	// Sends, when set, counts the mails the routes send in the background (password reset
 	// links): a test waits for it to know that every mail a request asked for went out.
@@ -70,7 +71,7 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 	metrics := web.NewMetrics(prometheus.NewRegistry())
 	sessions := &auth.Sessions{Client: db.Client, Lifetime: cfg.SessionLifetime, Secure: cfg.Secure()}
 	provisioner := &provision.Provisioner{DB: db, Sessions: sessions, Log: log}
-	discovery := &oauth2sso.Discovery{Client: oauth2sso.NewHTTPClient(opts.IdPClient, cfg.IdPTimeout)}
+	discovery := &oauth2sso.Discovery{Client: oauth2sso.NewHTTPClient(opts.IdPClient, cfg.IdPTimeout), Now: opts.Now}
 	sessions.Revalidator = &oauth2sso.Revalidator{DB: db, Sealer: sealer, Discovery: discovery, Provisioner: provisioner, Log: log}
 	verifier := &jwtsso.Verifier{Sealer: sealer}
 	sso := &oauth2sso.Handler{DB: db, Sealer: sealer, Sessions: sessions, Provisioner: provisioner, Discovery: discovery,
