@@ -51,6 +51,20 @@ func started(t *testing.T, env map[string]string) (string, *webtest.LogBuffer, c
 	return "", nil, nil, nil
 }
 
+// stopped stops a server that started runs and waits for run to return without an error.
+func stopped(t *testing.T, stop context.CancelFunc, errc <-chan error, out *webtest.LogBuffer) {
+	t.Helper()
+	stop()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, out)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("run did not return\n%s", out)
+	}
+}
+
 // TestRunWithNoConfiguration is `go run .` on a fresh machine: no variable set, the data in
 // ./data, and the start-up message names where it serves and the absolute paths of its data.
 func TestRunWithNoConfiguration(t *testing.T) {
@@ -299,15 +313,7 @@ func TestShutdownSendsMailInFlight(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("forgot: %d\n%s", resp.StatusCode, out)
 	}
-	stop()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("run: %v\n%s", err, out)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("run did not return\n%s", out)
-	}
+	stopped(t, stop, errc, out)
 	if n := len(smtp.Messages()); n != 1 {
 		t.Fatalf("run returned with %d mails sent, want the reset link's\n%s", n, out)
 	}
@@ -347,15 +353,7 @@ func TestRunDeliversWebhooks(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	stop()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("run: %v\n%s", err, out)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("run did not return\n%s", out)
-	}
+	stopped(t, stop, errc, out)
 	if got := rc.Delivered(); len(got) != 1 || rc.Invalid() != 0 {
 		t.Fatalf("delivered %d (%d invalid)\n%s", len(got), rc.Invalid(), out)
 	}

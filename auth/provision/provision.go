@@ -164,18 +164,28 @@ func (p *Provisioner) Login(ctx context.Context, req Request) (*Result, error) {
 	return nil, &auth.SSOError{Code: auth.CodeTryAgain, Message: "Too many sign-ins at once. Please try again.", Err: lost.last}
 }
 
-func (p *Provisioner) login(ctx context.Context, req Request) (*Result, error) {
+// begin starts the transaction of one attempt and runs req.Before in it; on an error nothing
+// is left open.
+func (p *Provisioner) begin(ctx context.Context, req Request) (*ent.Tx, *ent.Client, error) {
 	tx, err := p.DB.Client.Tx(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("provision: begin: %w", err)
+		return nil, nil, fmt.Errorf("provision: begin: %w", err)
 	}
 	client := tx.Client()
-	req.at = p.Sessions.Time()
 	if req.Before != nil {
 		if err := req.Before(ctx, client); err != nil {
 			_ = tx.Rollback()
-			return nil, err
+			return nil, nil, err
 		}
+	}
+	return tx, client, nil
+}
+
+func (p *Provisioner) login(ctx context.Context, req Request) (*Result, error) {
+	req.at = p.Sessions.Time()
+	tx, client, err := p.begin(ctx, req)
+	if err != nil {
+		return nil, err
 	}
 	base := eventBase(ctx, req.Method)
 	res, err := provision(ctx, client, req, base)
@@ -257,16 +267,9 @@ func (p *Provisioner) retry(ctx context.Context, work func() (*Result, error)) (
 }
 
 func (p *Provisioner) apply(ctx context.Context, req Request, userID int, base auth.Event) (*Result, error) {
-	tx, err := p.DB.Client.Tx(ctx)
+	tx, client, err := p.begin(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("provision: begin: %w", err)
-	}
-	client := tx.Client()
-	if req.Before != nil {
-		if err := req.Before(ctx, client); err != nil {
-			_ = tx.Rollback()
-			return nil, err
-		}
+		return nil, err
 	}
 	if req.Profile.ExternalID == "" {
 		_ = tx.Rollback()

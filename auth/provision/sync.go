@@ -95,16 +95,9 @@ func (p *Provisioner) Sync(ctx context.Context, req Request, opts SyncOptions) (
 }
 
 func (p *Provisioner) syncOnce(ctx context.Context, req Request, opts SyncOptions, base auth.Event) (*Result, error) {
-	tx, err := p.DB.Client.Tx(ctx)
+	tx, client, err := p.begin(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("provision: sync: begin: %w", err)
-	}
-	client := tx.Client()
-	if req.Before != nil {
-		if err := req.Before(ctx, client); err != nil {
-			_ = tx.Rollback()
-			return nil, err
-		}
+		return nil, err
 	}
 	res, err := provision(ctx, client, req, base)
 	if err != nil {
