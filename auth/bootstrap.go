@@ -11,7 +11,9 @@ import (
 
 // BootstrapAdmin creates the admin with this email and password, or, when a user with the email
 // exists, makes it an active admin with this password. It is how the first admin gets in, and how
-// an operator regains access. The operator vouches for the email: it is verified.
+// an operator regains access. The operator vouches for the email: it is verified. A member it
+// creates, promotes or reinstates is recorded in the security log (USER_CREATED, or USER_UPDATED
+// with ROLE_CHANGED and STATUS_CHANGED, detail.source "ADMIN_EMAIL") and so reaches webhooks.
 func BootstrapAdmin(ctx context.Context, client *ent.Client, email, pass string) (*ent.User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
@@ -40,12 +42,16 @@ func bootstrapAdmin(ctx context.Context, client *ent.Client, email, hash string)
 	existing, err := client.User.Query().Where(user.Email(email)).Only(ctx)
 	switch {
 	case err == nil:
-		return existing.Update().
+		u, err := existing.Update().
 			SetRole(user.RoleADMIN).
 			SetStatus(user.StatusACTIVE).
 			SetPasswordHash(hash).
 			SetEmailVerified(true).
 			Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return u, RecordAll(ctx, client, bootstrapChanges(existing, u)...)
 	case !ent.IsNotFound(err):
 		return nil, err
 	}
@@ -53,10 +59,40 @@ func bootstrapAdmin(ctx context.Context, client *ent.Client, email, hash string)
 	if err != nil {
 		return nil, err
 	}
-	return client.User.Create().
+	u, err := client.User.Create().
 		SetEmail(email).
 		SetUsername(name).
 		SetRole(user.RoleADMIN).
 		SetPasswordHash(hash).
 		Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return u, RecordAll(ctx, client, Event{Type: EventUserCreated, UserID: u.ID,
+		Detail: map[string]any{"source": bootstrapSource, "role": string(u.Role)}})
+}
+
+// bootstrapSource names BootstrapAdmin in the security log.
+const bootstrapSource = "ADMIN_EMAIL"
+
+// bootstrapChanges are the events of BootstrapAdmin making the member before an active admin
+// (after): none when it was one.
+func bootstrapChanges(before, after *ent.User) []Event {
+	var fields []string
+	var out []Event
+	if before.Role != after.Role {
+		fields = append(fields, "role")
+		out = append(out, Event{Type: EventRoleChanged, UserID: after.ID,
+			Detail: map[string]any{"source": bootstrapSource, "from": string(before.Role), "to": string(after.Role)}})
+	}
+	if before.Status != after.Status {
+		fields = append(fields, "status")
+		out = append(out, Event{Type: EventStatusChanged, UserID: after.ID,
+			Detail: map[string]any{"source": bootstrapSource, "from": string(before.Status), "to": string(after.Status)}})
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	updated := Event{Type: EventUserUpdated, UserID: after.ID, Detail: map[string]any{"source": bootstrapSource, "fields": fields}}
+	return append([]Event{updated}, out...)
 }
