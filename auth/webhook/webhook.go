@@ -118,7 +118,9 @@ func CheckURL(raw string, allowPrivate bool) (string, error) {
 	if ip := net.ParseIP(u.Hostname()); ip != nil && !allowPrivate && !PublicIP(ip) {
 		return "", fmt.Errorf("%w: the address is not public", ErrURL)
 	}
-	if strings.EqualFold(u.Hostname(), "localhost") && !allowPrivate {
+	// localhost and its subdomains (RFC 6761) always name this machine; a trailing dot names
+	// the same host. (Other names are checked when a delivery connects.)
+	if host := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")); (host == "localhost" || strings.HasSuffix(host, ".localhost")) && !allowPrivate {
 		return "", fmt.Errorf("%w: the address is not public", ErrURL)
 	}
 	return raw, nil
