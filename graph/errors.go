@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/community/sso/auth/web"
@@ -118,6 +119,14 @@ func ErrorPresenter(log *slog.Logger, db *store.DB) graphql.ErrorPresenterFunc {
 			log.ErrorContext(ctx, "graphql: database unavailable", "err", err, "request_id", web.RequestID(ctx))
 			gqlErr.Message = "the service is temporarily unavailable, try again shortly"
 			gqlErr.Extensions["code"] = CodeServiceUnavailable
+		case isArgumentError(ctx):
+			// An argument's value that a scalar's parser refused (a malformed cursor, time or
+			// JSON object): the client's input, named by its path below the field.
+			field := argumentName(gqlErr.Path)
+			log.DebugContext(ctx, "graphql: invalid argument", "err", err, "path", gqlErr.Path.String(), "request_id", web.RequestID(ctx))
+			gqlErr.Message = "invalid value for " + field
+			gqlErr.Extensions["code"] = CodeBadUserInput
+			gqlErr.Extensions["field"] = field
 		case gqlErr.Err == nil || isInputError(gqlErr):
 			// Errors of gqlgen's own making: parsing, validation, input coercion, limits.
 			if _, ok := gqlErr.Extensions["code"]; !ok {
@@ -139,6 +148,25 @@ func ErrorPresenter(log *slog.Logger, db *store.DB) graphql.ErrorPresenterFunc {
 
 func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// isArgumentError reports whether the error arose while the field of ctx read its arguments:
+// gqlgen sets the field's Args only once they all parsed, so a field with arguments but no Args
+// failed on one of them (a resolver's own errors come with its Args set).
+func isArgumentError(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	return fc != nil && fc.Field.Field != nil && len(fc.Field.Arguments) > 0 && fc.Args == nil
+}
+
+// argumentName is the last named element of an argument's path (payloads in
+// syncMembers.input.payloads[3]).
+func argumentName(path ast.Path) string {
+	for i := len(path) - 1; i >= 0; i-- {
+		if n, ok := path[i].(ast.PathName); ok {
+			return string(n)
+		}
+	}
+	return "input"
 }
 
 // isInputError tells gqlgen's input coercion errors (an argument of the wrong type) apart.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/graph"
@@ -261,5 +262,34 @@ func TestSuggestions(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestInvalidArguments: an argument value that a scalar's parser refuses (a cursor, a time, an
+// ID, a JSON object that is not one) is the client's error, BAD_USER_INPUT naming the argument,
+// not an internal one; the other fields of the operation still run.
+func TestInvalidArguments(t *testing.T) {
+	app := testserver.New(t, storetest.SQLite(t), testserver.Options{})
+	c := app.Callers()
+	for _, tt := range []struct {
+		name, query string
+		vars        map[string]any
+		field       string
+	}{
+		{"cursor", `{ users(first: 2, after: "garbage") { totalCount } }`, nil, "after"},
+		{"time in a where input", `query($t: Time) { securityEvents(first: 1, where: {createdAtGT: $t}) { totalCount } }`, map[string]any{"t": "yesterday"}, "createdAtGT"},
+		{"ID", `{ user(id: "zz") { id } }`, nil, "id"},
+		{"JSON payload that is not an object", `mutation($p: [JSON!]!) { syncMembers(input: {payloads: $p, dryRun: true}) { created } }`, map[string]any{"p": []any{map[string]any{"sub": "a"}, 5}}, "payloads"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := app.GQL(c.Admin, "", tt.query, tt.vars)
+			if r.Code() != graph.CodeBadUserInput || r.Field() != tt.field {
+				t.Fatalf("got %s", r.Raw)
+			}
+		})
+	}
+	r := app.GQL(c.Admin, "", `{ me { email } user(id: "zz") { id } }`, nil)
+	if graphtest.Dig(r.Data, "me", "email") != "admin@example.com" || r.Code() != graph.CodeBadUserInput {
+		t.Fatalf("the operation's other field: %s", r.Raw)
 	}
 }
