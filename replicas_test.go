@@ -98,7 +98,8 @@ func TestTwoReplicas(t *testing.T) {
 // least once and signed, and a change that was rolled back never is. Replica A alone delivers
 // first; the receiver holds its requests, and A is killed (SIGKILL) with them in flight and its
 // claims on the outbox rows unreleased. Replica B, started then, delivers every event once A's
-// claims lapse (their lease: twice WEBHOOK_TIMEOUT and 30 s).
+// claims lapse (their lease: five times WEBHOOK_TIMEOUT and 30 s, room for a claimed batch of 32
+// sent 8 at a time).
 func TestWebhooksReplicaKilled(t *testing.T) {
 	ctx := context.Background()
 	dsn := storetest.NewMySQLDatabase(t)

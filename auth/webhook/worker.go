@@ -48,7 +48,7 @@ type Worker struct {
 	Now func() time.Time
 
 	Poll        time.Duration // how often due rows are looked for when the last look found none
-	Lease       time.Duration // how long a claim holds a row (default: twice the client's timeout + 30s)
+	Lease       time.Duration // how long a claim holds a row (default: room for the whole batch's sends at the client's timeout, and 30s)
 	Batch       int           // rows claimed at once
 	Concurrency int           // deliveries sent at once
 	Backoff     time.Duration // the first retry's delay; each next one doubles, up to MaxBackoff
@@ -79,7 +79,11 @@ func (w *Worker) lease() time.Duration {
 	if w.Client != nil && w.Client.Timeout > 0 {
 		timeout = w.Client.Timeout
 	}
-	return 2*timeout + 30*time.Second
+	// The last of a batch is sent after the rounds before it, each up to a timeout long; one
+	// round more and 30 s keep the claim until its outcome is recorded.
+	batch, conc := or(w.Batch, DefaultBatch), or(w.Concurrency, DefaultConcurrency)
+	rounds := (batch + conc - 1) / conc
+	return time.Duration(rounds+1)*timeout + 30*time.Second
 }
 
 // Run delivers until ctx ends. It then claims nothing more and returns once the deliveries in
