@@ -29,19 +29,22 @@ func RedactQuery(rawQuery string) string {
 	if rawQuery == "" {
 		return ""
 	}
-	if _, err := url.ParseQuery(rawQuery); err != nil {
-		return Redacted
-	}
 	parts := strings.Split(rawQuery, "&")
 	for i, part := range parts {
-		k, v, hasValue := strings.Cut(part, "=")
-		if !hasValue {
-			continue
+		// A query url.ParseQuery would refuse (a semicolon, a bad escape) is not logged at all.
+		if strings.Contains(part, ";") {
+			return Redacted
 		}
-		// ParseQuery accepted the query, so both unescape.
-		key, _ := url.QueryUnescape(k)
-		value, _ := url.QueryUnescape(v)
-		if secretParams[strings.ToLower(key)] || strings.Contains(value, "eyJ") {
+		k, v, hasValue := strings.Cut(part, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return Redacted
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			return Redacted
+		}
+		if hasValue && (secretParams[strings.ToLower(key)] || strings.Contains(value, "eyJ")) {
 			parts[i] = k + "=" + Redacted
 		}
 	}
@@ -124,10 +127,6 @@ func Instrument(m *Metrics, log *slog.Logger, mux *http.ServeMux) http.Handler {
 		w.Header().Set(RequestIDHeader, id)
 		r = r.WithContext(withRequestID(r.Context(), id))
 
-		route := "unmatched"
-		if _, pattern := mux.Handler(r); pattern != "" {
-			route = routeLabel(pattern)
-		}
 		method := methodLabel(r.Method)
 		rec := &recorder{ResponseWriter: w}
 		m.begin()
@@ -142,6 +141,11 @@ func Instrument(m *Metrics, log *slog.Logger, mux *http.ServeMux) http.Handler {
 				}
 			}
 			d := time.Since(start)
+			// The mux sets the pattern it matched on the request before it calls the handler.
+			route := "unmatched"
+			if r.Pattern != "" {
+				route = routeLabel(r.Pattern)
+			}
 			m.end(route, method, status, d)
 
 			level := slog.LevelInfo

@@ -41,6 +41,8 @@ func TestRedactQuery(t *testing.T) {
 		{"malformed escape", "q=%zz&jwt=SECRET", "REDACTED"},
 		{"malformed escape in secret", "jwt=SE%zzCRET", "REDACTED"},
 		{"semicolon", "redirect_uri=/x;jwt=SECRET", "REDACTED"},
+		{"malformed escape in a key", "%zz=1&jwt=SECRET", "REDACTED"},
+		{"malformed escape in a key without value", "a=1&%zz", "REDACTED"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
