@@ -6060,57 +6060,60 @@ func (m *SessionMutation) ResetEdge(name string) error {
 // SettingsMutation represents an operation that mutates the Settings nodes in the graph.
 type SettingsMutation struct {
 	config
-	op                           Op
-	typ                          string
-	id                           *int
-	created_at                   *time.Time
-	updated_at                   *time.Time
-	email_password_enabled       *bool
-	new_users_homepage           *string
-	sync_username                *bool
-	embed_origins                *[]string
-	appendembed_origins          []string
-	oauth2_enabled               *bool
-	oauth2_provider              *settings.Oauth2Provider
-	oauth2_client_id             *string
-	oauth2_client_secret         *[]byte
-	oauth2_domain                *string
-	oauth2_authorization_url     *string
-	oauth2_token_url             *string
-	oauth2_user_info_url         *string
-	oauth2_issuer                *string
-	oauth2_scopes                *[]string
-	appendoauth2_scopes          []string
-	oauth2_account_settings_url  *string
-	oauth2_logout_url            *string
-	oauth2_login_button_text     *string
-	oauth2_admin_claim           *string
-	oauth2_admin_claim_value     *string
-	oauth2_moderator_claim       *string
-	oauth2_moderator_claim_value *string
-	oauth2_refresh_minutes       *int
-	addoauth2_refresh_minutes    *int
-	jwt_enabled                  *bool
-	jwt_secret                   *[]byte
-	jwt_login_button_text        *string
-	jwt_authorization_url        *string
-	jwt_sign_up_url              *string
-	jwt_logout_url               *string
-	jwt_account_settings_url     *string
-	jwt_max_token_age_seconds    *int
-	addjwt_max_token_age_seconds *int
-	jwt_require_jti              *bool
-	jwt_admin_claim              *string
-	jwt_admin_claim_value        *string
-	jwt_moderator_claim          *string
-	jwt_moderator_claim_value    *string
-	identifiers_version          *int
-	addidentifiers_version       *int
-	key_check                    *[]byte
-	clearedFields                map[string]struct{}
-	done                         bool
-	oldValue                     func(context.Context) (*Settings, error)
-	predicates                   []predicate.Settings
+	op                             Op
+	typ                            string
+	id                             *int
+	created_at                     *time.Time
+	updated_at                     *time.Time
+	email_password_enabled         *bool
+	new_users_homepage             *string
+	sync_username                  *bool
+	embed_origins                  *[]string
+	appendembed_origins            []string
+	oauth2_enabled                 *bool
+	oauth2_provider                *settings.Oauth2Provider
+	oauth2_client_id               *string
+	oauth2_client_secret           *[]byte
+	oauth2_domain                  *string
+	oauth2_authorization_url       *string
+	oauth2_token_url               *string
+	oauth2_user_info_url           *string
+	oauth2_issuer                  *string
+	oauth2_scopes                  *[]string
+	appendoauth2_scopes            []string
+	oauth2_account_settings_url    *string
+	oauth2_logout_url              *string
+	oauth2_login_button_text       *string
+	oauth2_admin_claim             *string
+	oauth2_admin_claim_value       *string
+	oauth2_moderator_claim         *string
+	oauth2_moderator_claim_value   *string
+	oauth2_refresh_minutes         *int
+	addoauth2_refresh_minutes      *int
+	jwt_enabled                    *bool
+	jwt_secret                     *[]byte
+	jwt_secret_rotated_at          *time.Time
+	jwt_previous_secret            *[]byte
+	jwt_previous_secret_expires_at *time.Time
+	jwt_login_button_text          *string
+	jwt_authorization_url          *string
+	jwt_sign_up_url                *string
+	jwt_logout_url                 *string
+	jwt_account_settings_url       *string
+	jwt_max_token_age_seconds      *int
+	addjwt_max_token_age_seconds   *int
+	jwt_require_jti                *bool
+	jwt_admin_claim                *string
+	jwt_admin_claim_value          *string
+	jwt_moderator_claim            *string
+	jwt_moderator_claim_value      *string
+	identifiers_version            *int
+	addidentifiers_version         *int
+	key_check                      *[]byte
+	clearedFields                  map[string]struct{}
+	done                           bool
+	oldValue                       func(context.Context) (*Settings, error)
+	predicates                     []predicate.Settings
 }
 
 var _ ent.Mutation = (*SettingsMutation)(nil)
@@ -7251,6 +7254,153 @@ func (m *SettingsMutation) ResetJwtSecret() {
 	delete(m.clearedFields, settings.FieldJwtSecret)
 }
 
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (m *SettingsMutation) SetJwtSecretRotatedAt(t time.Time) {
+	m.jwt_secret_rotated_at = &t
+}
+
+// JwtSecretRotatedAt returns the value of the "jwt_secret_rotated_at" field in the mutation.
+func (m *SettingsMutation) JwtSecretRotatedAt() (r time.Time, exists bool) {
+	v := m.jwt_secret_rotated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtSecretRotatedAt returns the old "jwt_secret_rotated_at" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtSecretRotatedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtSecretRotatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtSecretRotatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtSecretRotatedAt: %w", err)
+	}
+	return oldValue.JwtSecretRotatedAt, nil
+}
+
+// ClearJwtSecretRotatedAt clears the value of the "jwt_secret_rotated_at" field.
+func (m *SettingsMutation) ClearJwtSecretRotatedAt() {
+	m.jwt_secret_rotated_at = nil
+	m.clearedFields[settings.FieldJwtSecretRotatedAt] = struct{}{}
+}
+
+// JwtSecretRotatedAtCleared returns if the "jwt_secret_rotated_at" field was cleared in this mutation.
+func (m *SettingsMutation) JwtSecretRotatedAtCleared() bool {
+	_, ok := m.clearedFields[settings.FieldJwtSecretRotatedAt]
+	return ok
+}
+
+// ResetJwtSecretRotatedAt resets all changes to the "jwt_secret_rotated_at" field.
+func (m *SettingsMutation) ResetJwtSecretRotatedAt() {
+	m.jwt_secret_rotated_at = nil
+	delete(m.clearedFields, settings.FieldJwtSecretRotatedAt)
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (m *SettingsMutation) SetJwtPreviousSecret(b []byte) {
+	m.jwt_previous_secret = &b
+}
+
+// JwtPreviousSecret returns the value of the "jwt_previous_secret" field in the mutation.
+func (m *SettingsMutation) JwtPreviousSecret() (r []byte, exists bool) {
+	v := m.jwt_previous_secret
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtPreviousSecret returns the old "jwt_previous_secret" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtPreviousSecret(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtPreviousSecret is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtPreviousSecret requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtPreviousSecret: %w", err)
+	}
+	return oldValue.JwtPreviousSecret, nil
+}
+
+// ClearJwtPreviousSecret clears the value of the "jwt_previous_secret" field.
+func (m *SettingsMutation) ClearJwtPreviousSecret() {
+	m.jwt_previous_secret = nil
+	m.clearedFields[settings.FieldJwtPreviousSecret] = struct{}{}
+}
+
+// JwtPreviousSecretCleared returns if the "jwt_previous_secret" field was cleared in this mutation.
+func (m *SettingsMutation) JwtPreviousSecretCleared() bool {
+	_, ok := m.clearedFields[settings.FieldJwtPreviousSecret]
+	return ok
+}
+
+// ResetJwtPreviousSecret resets all changes to the "jwt_previous_secret" field.
+func (m *SettingsMutation) ResetJwtPreviousSecret() {
+	m.jwt_previous_secret = nil
+	delete(m.clearedFields, settings.FieldJwtPreviousSecret)
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (m *SettingsMutation) SetJwtPreviousSecretExpiresAt(t time.Time) {
+	m.jwt_previous_secret_expires_at = &t
+}
+
+// JwtPreviousSecretExpiresAt returns the value of the "jwt_previous_secret_expires_at" field in the mutation.
+func (m *SettingsMutation) JwtPreviousSecretExpiresAt() (r time.Time, exists bool) {
+	v := m.jwt_previous_secret_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtPreviousSecretExpiresAt returns the old "jwt_previous_secret_expires_at" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtPreviousSecretExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtPreviousSecretExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtPreviousSecretExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtPreviousSecretExpiresAt: %w", err)
+	}
+	return oldValue.JwtPreviousSecretExpiresAt, nil
+}
+
+// ClearJwtPreviousSecretExpiresAt clears the value of the "jwt_previous_secret_expires_at" field.
+func (m *SettingsMutation) ClearJwtPreviousSecretExpiresAt() {
+	m.jwt_previous_secret_expires_at = nil
+	m.clearedFields[settings.FieldJwtPreviousSecretExpiresAt] = struct{}{}
+}
+
+// JwtPreviousSecretExpiresAtCleared returns if the "jwt_previous_secret_expires_at" field was cleared in this mutation.
+func (m *SettingsMutation) JwtPreviousSecretExpiresAtCleared() bool {
+	_, ok := m.clearedFields[settings.FieldJwtPreviousSecretExpiresAt]
+	return ok
+}
+
+// ResetJwtPreviousSecretExpiresAt resets all changes to the "jwt_previous_secret_expires_at" field.
+func (m *SettingsMutation) ResetJwtPreviousSecretExpiresAt() {
+	m.jwt_previous_secret_expires_at = nil
+	delete(m.clearedFields, settings.FieldJwtPreviousSecretExpiresAt)
+}
+
 // SetJwtLoginButtonText sets the "jwt_login_button_text" field.
 func (m *SettingsMutation) SetJwtLoginButtonText(s string) {
 	m.jwt_login_button_text = &s
@@ -7806,7 +7956,7 @@ func (m *SettingsMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettingsMutation) Fields() []string {
-	fields := make([]string, 0, 39)
+	fields := make([]string, 0, 42)
 	if m.created_at != nil {
 		fields = append(fields, settings.FieldCreatedAt)
 	}
@@ -7884,6 +8034,15 @@ func (m *SettingsMutation) Fields() []string {
 	}
 	if m.jwt_secret != nil {
 		fields = append(fields, settings.FieldJwtSecret)
+	}
+	if m.jwt_secret_rotated_at != nil {
+		fields = append(fields, settings.FieldJwtSecretRotatedAt)
+	}
+	if m.jwt_previous_secret != nil {
+		fields = append(fields, settings.FieldJwtPreviousSecret)
+	}
+	if m.jwt_previous_secret_expires_at != nil {
+		fields = append(fields, settings.FieldJwtPreviousSecretExpiresAt)
 	}
 	if m.jwt_login_button_text != nil {
 		fields = append(fields, settings.FieldJwtLoginButtonText)
@@ -7984,6 +8143,12 @@ func (m *SettingsMutation) Field(name string) (ent.Value, bool) {
 		return m.JwtEnabled()
 	case settings.FieldJwtSecret:
 		return m.JwtSecret()
+	case settings.FieldJwtSecretRotatedAt:
+		return m.JwtSecretRotatedAt()
+	case settings.FieldJwtPreviousSecret:
+		return m.JwtPreviousSecret()
+	case settings.FieldJwtPreviousSecretExpiresAt:
+		return m.JwtPreviousSecretExpiresAt()
 	case settings.FieldJwtLoginButtonText:
 		return m.JwtLoginButtonText()
 	case settings.FieldJwtAuthorizationURL:
@@ -8071,6 +8236,12 @@ func (m *SettingsMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldJwtEnabled(ctx)
 	case settings.FieldJwtSecret:
 		return m.OldJwtSecret(ctx)
+	case settings.FieldJwtSecretRotatedAt:
+		return m.OldJwtSecretRotatedAt(ctx)
+	case settings.FieldJwtPreviousSecret:
+		return m.OldJwtPreviousSecret(ctx)
+	case settings.FieldJwtPreviousSecretExpiresAt:
+		return m.OldJwtPreviousSecretExpiresAt(ctx)
 	case settings.FieldJwtLoginButtonText:
 		return m.OldJwtLoginButtonText(ctx)
 	case settings.FieldJwtAuthorizationURL:
@@ -8288,6 +8459,27 @@ func (m *SettingsMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetJwtSecret(v)
 		return nil
+	case settings.FieldJwtSecretRotatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtSecretRotatedAt(v)
+		return nil
+	case settings.FieldJwtPreviousSecret:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtPreviousSecret(v)
+		return nil
+	case settings.FieldJwtPreviousSecretExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtPreviousSecretExpiresAt(v)
+		return nil
 	case settings.FieldJwtLoginButtonText:
 		v, ok := value.(string)
 		if !ok {
@@ -8460,6 +8652,15 @@ func (m *SettingsMutation) ClearedFields() []string {
 	if m.FieldCleared(settings.FieldJwtSecret) {
 		fields = append(fields, settings.FieldJwtSecret)
 	}
+	if m.FieldCleared(settings.FieldJwtSecretRotatedAt) {
+		fields = append(fields, settings.FieldJwtSecretRotatedAt)
+	}
+	if m.FieldCleared(settings.FieldJwtPreviousSecret) {
+		fields = append(fields, settings.FieldJwtPreviousSecret)
+	}
+	if m.FieldCleared(settings.FieldJwtPreviousSecretExpiresAt) {
+		fields = append(fields, settings.FieldJwtPreviousSecretExpiresAt)
+	}
 	if m.FieldCleared(settings.FieldKeyCheck) {
 		fields = append(fields, settings.FieldKeyCheck)
 	}
@@ -8488,6 +8689,15 @@ func (m *SettingsMutation) ClearField(name string) error {
 		return nil
 	case settings.FieldJwtSecret:
 		m.ClearJwtSecret()
+		return nil
+	case settings.FieldJwtSecretRotatedAt:
+		m.ClearJwtSecretRotatedAt()
+		return nil
+	case settings.FieldJwtPreviousSecret:
+		m.ClearJwtPreviousSecret()
+		return nil
+	case settings.FieldJwtPreviousSecretExpiresAt:
+		m.ClearJwtPreviousSecretExpiresAt()
 		return nil
 	case settings.FieldKeyCheck:
 		m.ClearKeyCheck()
@@ -8577,6 +8787,15 @@ func (m *SettingsMutation) ResetField(name string) error {
 		return nil
 	case settings.FieldJwtSecret:
 		m.ResetJwtSecret()
+		return nil
+	case settings.FieldJwtSecretRotatedAt:
+		m.ResetJwtSecretRotatedAt()
+		return nil
+	case settings.FieldJwtPreviousSecret:
+		m.ResetJwtPreviousSecret()
+		return nil
+	case settings.FieldJwtPreviousSecretExpiresAt:
+		m.ResetJwtPreviousSecretExpiresAt()
 		return nil
 	case settings.FieldJwtLoginButtonText:
 		m.ResetJwtLoginButtonText()

@@ -70,6 +70,12 @@ type Settings struct {
 	JwtEnabled bool `json:"jwt_enabled,omitempty"`
 	// Sealed.
 	JwtSecret []byte `json:"-"`
+	// When regenerateJwtSsoSecret last made jwt_secret.
+	JwtSecretRotatedAt *time.Time `json:"jwt_secret_rotated_at,omitempty"`
+	// Sealed like jwt_secret: the secret before the last rotation, valid until jwt_previous_secret_expires_at.
+	JwtPreviousSecret []byte `json:"-"`
+	// The end of the rotation's grace period; null when the previous secret is no longer valid.
+	JwtPreviousSecretExpiresAt *time.Time `json:"jwt_previous_secret_expires_at,omitempty"`
 	// JwtLoginButtonText holds the value of the "jwt_login_button_text" field.
 	JwtLoginButtonText string `json:"jwt_login_button_text,omitempty"`
 	// JwtAuthorizationURL holds the value of the "jwt_authorization_url" field.
@@ -104,7 +110,7 @@ func (*Settings) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case settings.FieldEmbedOrigins, settings.FieldOauth2ClientSecret, settings.FieldOauth2Scopes, settings.FieldJwtSecret, settings.FieldKeyCheck:
+		case settings.FieldEmbedOrigins, settings.FieldOauth2ClientSecret, settings.FieldOauth2Scopes, settings.FieldJwtSecret, settings.FieldJwtPreviousSecret, settings.FieldKeyCheck:
 			values[i] = new([]byte)
 		case settings.FieldEmailPasswordEnabled, settings.FieldSyncUsername, settings.FieldOauth2Enabled, settings.FieldJwtEnabled, settings.FieldJwtRequireJti:
 			values[i] = new(sql.NullBool)
@@ -112,7 +118,7 @@ func (*Settings) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case settings.FieldNewUsersHomepage, settings.FieldOauth2Provider, settings.FieldOauth2ClientID, settings.FieldOauth2Domain, settings.FieldOauth2AuthorizationURL, settings.FieldOauth2TokenURL, settings.FieldOauth2UserInfoURL, settings.FieldOauth2Issuer, settings.FieldOauth2AccountSettingsURL, settings.FieldOauth2LogoutURL, settings.FieldOauth2LoginButtonText, settings.FieldOauth2AdminClaim, settings.FieldOauth2AdminClaimValue, settings.FieldOauth2ModeratorClaim, settings.FieldOauth2ModeratorClaimValue, settings.FieldJwtLoginButtonText, settings.FieldJwtAuthorizationURL, settings.FieldJwtSignUpURL, settings.FieldJwtLogoutURL, settings.FieldJwtAccountSettingsURL, settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue, settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue:
 			values[i] = new(sql.NullString)
-		case settings.FieldCreatedAt, settings.FieldUpdatedAt:
+		case settings.FieldCreatedAt, settings.FieldUpdatedAt, settings.FieldJwtSecretRotatedAt, settings.FieldJwtPreviousSecretExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -294,6 +300,26 @@ func (_m *Settings) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field jwt_secret", values[i])
 			} else if value != nil {
 				_m.JwtSecret = *value
+			}
+		case settings.FieldJwtSecretRotatedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_secret_rotated_at", values[i])
+			} else if value.Valid {
+				_m.JwtSecretRotatedAt = new(time.Time)
+				*_m.JwtSecretRotatedAt = value.Time
+			}
+		case settings.FieldJwtPreviousSecret:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_previous_secret", values[i])
+			} else if value != nil {
+				_m.JwtPreviousSecret = *value
+			}
+		case settings.FieldJwtPreviousSecretExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_previous_secret_expires_at", values[i])
+			} else if value.Valid {
+				_m.JwtPreviousSecretExpiresAt = new(time.Time)
+				*_m.JwtPreviousSecretExpiresAt = value.Time
 			}
 		case settings.FieldJwtLoginButtonText:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -484,6 +510,18 @@ func (_m *Settings) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.JwtEnabled))
 	builder.WriteString(", ")
 	builder.WriteString("jwt_secret=<sensitive>")
+	builder.WriteString(", ")
+	if v := _m.JwtSecretRotatedAt; v != nil {
+		builder.WriteString("jwt_secret_rotated_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("jwt_previous_secret=<sensitive>")
+	builder.WriteString(", ")
+	if v := _m.JwtPreviousSecretExpiresAt; v != nil {
+		builder.WriteString("jwt_previous_secret_expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("jwt_login_button_text=")
 	builder.WriteString(_m.JwtLoginButtonText)

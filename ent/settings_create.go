@@ -354,6 +354,40 @@ func (_c *SettingsCreate) SetJwtSecret(v []byte) *SettingsCreate {
 	return _c
 }
 
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (_c *SettingsCreate) SetJwtSecretRotatedAt(v time.Time) *SettingsCreate {
+	_c.mutation.SetJwtSecretRotatedAt(v)
+	return _c
+}
+
+// SetNillableJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtSecretRotatedAt(v *time.Time) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtSecretRotatedAt(*v)
+	}
+	return _c
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (_c *SettingsCreate) SetJwtPreviousSecret(v []byte) *SettingsCreate {
+	_c.mutation.SetJwtPreviousSecret(v)
+	return _c
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (_c *SettingsCreate) SetJwtPreviousSecretExpiresAt(v time.Time) *SettingsCreate {
+	_c.mutation.SetJwtPreviousSecretExpiresAt(v)
+	return _c
+}
+
+// SetNillableJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtPreviousSecretExpiresAt(v *time.Time) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtPreviousSecretExpiresAt(*v)
+	}
+	return _c
+}
+
 // SetJwtLoginButtonText sets the "jwt_login_button_text" field.
 func (_c *SettingsCreate) SetJwtLoginButtonText(v string) *SettingsCreate {
 	_c.mutation.SetJwtLoginButtonText(v)
@@ -1071,6 +1105,18 @@ func (_c *SettingsCreate) createSpec() (*Settings, *sqlgraph.CreateSpec) {
 		_spec.SetField(settings.FieldJwtSecret, field.TypeBytes, value)
 		_node.JwtSecret = value
 	}
+	if value, ok := _c.mutation.JwtSecretRotatedAt(); ok {
+		_spec.SetField(settings.FieldJwtSecretRotatedAt, field.TypeTime, value)
+		_node.JwtSecretRotatedAt = &value
+	}
+	if value, ok := _c.mutation.JwtPreviousSecret(); ok {
+		_spec.SetField(settings.FieldJwtPreviousSecret, field.TypeBytes, value)
+		_node.JwtPreviousSecret = value
+	}
+	if value, ok := _c.mutation.JwtPreviousSecretExpiresAt(); ok {
+		_spec.SetField(settings.FieldJwtPreviousSecretExpiresAt, field.TypeTime, value)
+		_node.JwtPreviousSecretExpiresAt = &value
+	}
 	if value, ok := _c.mutation.JwtLoginButtonText(); ok {
 		_spec.SetField(settings.FieldJwtLoginButtonText, field.TypeString, value)
 		_node.JwtLoginButtonText = value
@@ -1502,6 +1548,60 @@ func (u *SettingsUpsert) UpdateJwtSecret() *SettingsUpsert {
 // ClearJwtSecret clears the value of the "jwt_secret" field.
 func (u *SettingsUpsert) ClearJwtSecret() *SettingsUpsert {
 	u.SetNull(settings.FieldJwtSecret)
+	return u
+}
+
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (u *SettingsUpsert) SetJwtSecretRotatedAt(v time.Time) *SettingsUpsert {
+	u.Set(settings.FieldJwtSecretRotatedAt, v)
+	return u
+}
+
+// UpdateJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtSecretRotatedAt() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtSecretRotatedAt)
+	return u
+}
+
+// ClearJwtSecretRotatedAt clears the value of the "jwt_secret_rotated_at" field.
+func (u *SettingsUpsert) ClearJwtSecretRotatedAt() *SettingsUpsert {
+	u.SetNull(settings.FieldJwtSecretRotatedAt)
+	return u
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (u *SettingsUpsert) SetJwtPreviousSecret(v []byte) *SettingsUpsert {
+	u.Set(settings.FieldJwtPreviousSecret, v)
+	return u
+}
+
+// UpdateJwtPreviousSecret sets the "jwt_previous_secret" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtPreviousSecret() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtPreviousSecret)
+	return u
+}
+
+// ClearJwtPreviousSecret clears the value of the "jwt_previous_secret" field.
+func (u *SettingsUpsert) ClearJwtPreviousSecret() *SettingsUpsert {
+	u.SetNull(settings.FieldJwtPreviousSecret)
+	return u
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (u *SettingsUpsert) SetJwtPreviousSecretExpiresAt(v time.Time) *SettingsUpsert {
+	u.Set(settings.FieldJwtPreviousSecretExpiresAt, v)
+	return u
+}
+
+// UpdateJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtPreviousSecretExpiresAt() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtPreviousSecretExpiresAt)
+	return u
+}
+
+// ClearJwtPreviousSecretExpiresAt clears the value of the "jwt_previous_secret_expires_at" field.
+func (u *SettingsUpsert) ClearJwtPreviousSecretExpiresAt() *SettingsUpsert {
+	u.SetNull(settings.FieldJwtPreviousSecretExpiresAt)
 	return u
 }
 
@@ -2106,6 +2206,69 @@ func (u *SettingsUpsertOne) UpdateJwtSecret() *SettingsUpsertOne {
 func (u *SettingsUpsertOne) ClearJwtSecret() *SettingsUpsertOne {
 	return u.Update(func(s *SettingsUpsert) {
 		s.ClearJwtSecret()
+	})
+}
+
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (u *SettingsUpsertOne) SetJwtSecretRotatedAt(v time.Time) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtSecretRotatedAt(v)
+	})
+}
+
+// UpdateJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtSecretRotatedAt() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtSecretRotatedAt()
+	})
+}
+
+// ClearJwtSecretRotatedAt clears the value of the "jwt_secret_rotated_at" field.
+func (u *SettingsUpsertOne) ClearJwtSecretRotatedAt() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtSecretRotatedAt()
+	})
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (u *SettingsUpsertOne) SetJwtPreviousSecret(v []byte) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtPreviousSecret(v)
+	})
+}
+
+// UpdateJwtPreviousSecret sets the "jwt_previous_secret" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtPreviousSecret() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtPreviousSecret()
+	})
+}
+
+// ClearJwtPreviousSecret clears the value of the "jwt_previous_secret" field.
+func (u *SettingsUpsertOne) ClearJwtPreviousSecret() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtPreviousSecret()
+	})
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (u *SettingsUpsertOne) SetJwtPreviousSecretExpiresAt(v time.Time) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtPreviousSecretExpiresAt(v)
+	})
+}
+
+// UpdateJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtPreviousSecretExpiresAt() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtPreviousSecretExpiresAt()
+	})
+}
+
+// ClearJwtPreviousSecretExpiresAt clears the value of the "jwt_previous_secret_expires_at" field.
+func (u *SettingsUpsertOne) ClearJwtPreviousSecretExpiresAt() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtPreviousSecretExpiresAt()
 	})
 }
 
@@ -2905,6 +3068,69 @@ func (u *SettingsUpsertBulk) UpdateJwtSecret() *SettingsUpsertBulk {
 func (u *SettingsUpsertBulk) ClearJwtSecret() *SettingsUpsertBulk {
 	return u.Update(func(s *SettingsUpsert) {
 		s.ClearJwtSecret()
+	})
+}
+
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (u *SettingsUpsertBulk) SetJwtSecretRotatedAt(v time.Time) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtSecretRotatedAt(v)
+	})
+}
+
+// UpdateJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtSecretRotatedAt() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtSecretRotatedAt()
+	})
+}
+
+// ClearJwtSecretRotatedAt clears the value of the "jwt_secret_rotated_at" field.
+func (u *SettingsUpsertBulk) ClearJwtSecretRotatedAt() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtSecretRotatedAt()
+	})
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (u *SettingsUpsertBulk) SetJwtPreviousSecret(v []byte) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtPreviousSecret(v)
+	})
+}
+
+// UpdateJwtPreviousSecret sets the "jwt_previous_secret" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtPreviousSecret() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtPreviousSecret()
+	})
+}
+
+// ClearJwtPreviousSecret clears the value of the "jwt_previous_secret" field.
+func (u *SettingsUpsertBulk) ClearJwtPreviousSecret() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtPreviousSecret()
+	})
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (u *SettingsUpsertBulk) SetJwtPreviousSecretExpiresAt(v time.Time) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtPreviousSecretExpiresAt(v)
+	})
+}
+
+// UpdateJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtPreviousSecretExpiresAt() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtPreviousSecretExpiresAt()
+	})
+}
+
+// ClearJwtPreviousSecretExpiresAt clears the value of the "jwt_previous_secret_expires_at" field.
+func (u *SettingsUpsertBulk) ClearJwtPreviousSecretExpiresAt() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtPreviousSecretExpiresAt()
 	})
 }
 

@@ -383,6 +383,58 @@ func (_u *SettingsUpdate) ClearJwtSecret() *SettingsUpdate {
 	return _u
 }
 
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (_u *SettingsUpdate) SetJwtSecretRotatedAt(v time.Time) *SettingsUpdate {
+	_u.mutation.SetJwtSecretRotatedAt(v)
+	return _u
+}
+
+// SetNillableJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtSecretRotatedAt(v *time.Time) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtSecretRotatedAt(*v)
+	}
+	return _u
+}
+
+// ClearJwtSecretRotatedAt clears the value of the "jwt_secret_rotated_at" field.
+func (_u *SettingsUpdate) ClearJwtSecretRotatedAt() *SettingsUpdate {
+	_u.mutation.ClearJwtSecretRotatedAt()
+	return _u
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (_u *SettingsUpdate) SetJwtPreviousSecret(v []byte) *SettingsUpdate {
+	_u.mutation.SetJwtPreviousSecret(v)
+	return _u
+}
+
+// ClearJwtPreviousSecret clears the value of the "jwt_previous_secret" field.
+func (_u *SettingsUpdate) ClearJwtPreviousSecret() *SettingsUpdate {
+	_u.mutation.ClearJwtPreviousSecret()
+	return _u
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (_u *SettingsUpdate) SetJwtPreviousSecretExpiresAt(v time.Time) *SettingsUpdate {
+	_u.mutation.SetJwtPreviousSecretExpiresAt(v)
+	return _u
+}
+
+// SetNillableJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtPreviousSecretExpiresAt(v *time.Time) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtPreviousSecretExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearJwtPreviousSecretExpiresAt clears the value of the "jwt_previous_secret_expires_at" field.
+func (_u *SettingsUpdate) ClearJwtPreviousSecretExpiresAt() *SettingsUpdate {
+	_u.mutation.ClearJwtPreviousSecretExpiresAt()
+	return _u
+}
+
 // SetJwtLoginButtonText sets the "jwt_login_button_text" field.
 func (_u *SettingsUpdate) SetJwtLoginButtonText(v string) *SettingsUpdate {
 	_u.mutation.SetJwtLoginButtonText(v)
@@ -876,6 +928,24 @@ func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.JwtSecretCleared() {
 		_spec.ClearField(settings.FieldJwtSecret, field.TypeBytes)
 	}
+	if value, ok := _u.mutation.JwtSecretRotatedAt(); ok {
+		_spec.SetField(settings.FieldJwtSecretRotatedAt, field.TypeTime, value)
+	}
+	if _u.mutation.JwtSecretRotatedAtCleared() {
+		_spec.ClearField(settings.FieldJwtSecretRotatedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.JwtPreviousSecret(); ok {
+		_spec.SetField(settings.FieldJwtPreviousSecret, field.TypeBytes, value)
+	}
+	if _u.mutation.JwtPreviousSecretCleared() {
+		_spec.ClearField(settings.FieldJwtPreviousSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.JwtPreviousSecretExpiresAt(); ok {
+		_spec.SetField(settings.FieldJwtPreviousSecretExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.JwtPreviousSecretExpiresAtCleared() {
+		_spec.ClearField(settings.FieldJwtPreviousSecretExpiresAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.JwtLoginButtonText(); ok {
 		_spec.SetField(settings.FieldJwtLoginButtonText, field.TypeString, value)
 	}
@@ -1296,6 +1366,58 @@ func (_u *SettingsUpdateOne) SetJwtSecret(v []byte) *SettingsUpdateOne {
 // ClearJwtSecret clears the value of the "jwt_secret" field.
 func (_u *SettingsUpdateOne) ClearJwtSecret() *SettingsUpdateOne {
 	_u.mutation.ClearJwtSecret()
+	return _u
+}
+
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (_u *SettingsUpdateOne) SetJwtSecretRotatedAt(v time.Time) *SettingsUpdateOne {
+	_u.mutation.SetJwtSecretRotatedAt(v)
+	return _u
+}
+
+// SetNillableJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtSecretRotatedAt(v *time.Time) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtSecretRotatedAt(*v)
+	}
+	return _u
+}
+
+// ClearJwtSecretRotatedAt clears the value of the "jwt_secret_rotated_at" field.
+func (_u *SettingsUpdateOne) ClearJwtSecretRotatedAt() *SettingsUpdateOne {
+	_u.mutation.ClearJwtSecretRotatedAt()
+	return _u
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (_u *SettingsUpdateOne) SetJwtPreviousSecret(v []byte) *SettingsUpdateOne {
+	_u.mutation.SetJwtPreviousSecret(v)
+	return _u
+}
+
+// ClearJwtPreviousSecret clears the value of the "jwt_previous_secret" field.
+func (_u *SettingsUpdateOne) ClearJwtPreviousSecret() *SettingsUpdateOne {
+	_u.mutation.ClearJwtPreviousSecret()
+	return _u
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (_u *SettingsUpdateOne) SetJwtPreviousSecretExpiresAt(v time.Time) *SettingsUpdateOne {
+	_u.mutation.SetJwtPreviousSecretExpiresAt(v)
+	return _u
+}
+
+// SetNillableJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtPreviousSecretExpiresAt(v *time.Time) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtPreviousSecretExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearJwtPreviousSecretExpiresAt clears the value of the "jwt_previous_secret_expires_at" field.
+func (_u *SettingsUpdateOne) ClearJwtPreviousSecretExpiresAt() *SettingsUpdateOne {
+	_u.mutation.ClearJwtPreviousSecretExpiresAt()
 	return _u
 }
 
@@ -1821,6 +1943,24 @@ func (_u *SettingsUpdateOne) sqlSave(ctx context.Context) (_node *Settings, err 
 	}
 	if _u.mutation.JwtSecretCleared() {
 		_spec.ClearField(settings.FieldJwtSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.JwtSecretRotatedAt(); ok {
+		_spec.SetField(settings.FieldJwtSecretRotatedAt, field.TypeTime, value)
+	}
+	if _u.mutation.JwtSecretRotatedAtCleared() {
+		_spec.ClearField(settings.FieldJwtSecretRotatedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.JwtPreviousSecret(); ok {
+		_spec.SetField(settings.FieldJwtPreviousSecret, field.TypeBytes, value)
+	}
+	if _u.mutation.JwtPreviousSecretCleared() {
+		_spec.ClearField(settings.FieldJwtPreviousSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.JwtPreviousSecretExpiresAt(); ok {
+		_spec.SetField(settings.FieldJwtPreviousSecretExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.JwtPreviousSecretExpiresAtCleared() {
+		_spec.ClearField(settings.FieldJwtPreviousSecretExpiresAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.JwtLoginButtonText(); ok {
 		_spec.SetField(settings.FieldJwtLoginButtonText, field.TypeString, value)

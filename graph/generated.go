@@ -76,20 +76,22 @@ type ComplexityRoot struct {
 	}
 
 	JwtSsoSettings struct {
-		AccountSettingsURL  func(childComplexity int) int
-		AdminClaim          func(childComplexity int) int
-		AdminClaimValue     func(childComplexity int) int
-		AuthorizationURL    func(childComplexity int) int
-		Enabled             func(childComplexity int) int
-		EndpointURL         func(childComplexity int) int
-		HasSecret           func(childComplexity int) int
-		LoginButtonText     func(childComplexity int) int
-		LogoutURL           func(childComplexity int) int
-		MaxTokenAgeSeconds  func(childComplexity int) int
-		ModeratorClaim      func(childComplexity int) int
-		ModeratorClaimValue func(childComplexity int) int
-		RequireJti          func(childComplexity int) int
-		SignUpURL           func(childComplexity int) int
+		AccountSettingsURL      func(childComplexity int) int
+		AdminClaim              func(childComplexity int) int
+		AdminClaimValue         func(childComplexity int) int
+		AuthorizationURL        func(childComplexity int) int
+		Enabled                 func(childComplexity int) int
+		EndpointURL             func(childComplexity int) int
+		HasSecret               func(childComplexity int) int
+		LoginButtonText         func(childComplexity int) int
+		LogoutURL               func(childComplexity int) int
+		MaxTokenAgeSeconds      func(childComplexity int) int
+		ModeratorClaim          func(childComplexity int) int
+		ModeratorClaimValue     func(childComplexity int) int
+		PreviousSecretExpiresAt func(childComplexity int) int
+		RequireJti              func(childComplexity int) int
+		SecretRotatedAt         func(childComplexity int) int
+		SignUpURL               func(childComplexity int) int
 	}
 
 	LoginMethodOption struct {
@@ -122,7 +124,7 @@ type ComplexityRoot struct {
 		DeleteSpace            func(childComplexity int, id int) int
 		DeleteWebhook          func(childComplexity int, id int) int
 		RedeliverWebhook       func(childComplexity int, deliveryID int) int
-		RegenerateJwtSsoSecret func(childComplexity int) int
+		RegenerateJwtSsoSecret func(childComplexity int, graceSeconds *int) int
 		RemoveSpaceMember      func(childComplexity int, spaceID int, userID int) int
 		RevokeAPIToken         func(childComplexity int, id int) int
 		RevokeUserSessions     func(childComplexity int, userID int) int
@@ -397,7 +399,7 @@ type MutationResolver interface {
 	UpdateAuthSettings(ctx context.Context, input model.UpdateAuthSettingsInput) (*model.AuthSettings, error)
 	UpdateOAuth2Settings(ctx context.Context, input model.UpdateOAuth2SettingsInput) (*model.AuthSettings, error)
 	UpdateJwtSsoSettings(ctx context.Context, input model.UpdateJwtSsoSettingsInput) (*model.AuthSettings, error)
-	RegenerateJwtSsoSecret(ctx context.Context) (string, error)
+	RegenerateJwtSsoSecret(ctx context.Context, graceSeconds *int) (string, error)
 	SyncMembers(ctx context.Context, input model.SyncMembersInput) (*model.SyncMembersResult, error)
 	CreateWebhook(ctx context.Context, input model.CreateWebhookInput) (*model.CreatedWebhook, error)
 	UpdateWebhook(ctx context.Context, id int, input model.UpdateWebhookInput) (*ent.Webhook, error)
@@ -610,12 +612,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JwtSsoSettings.ModeratorClaimValue(childComplexity), true
+	case "JwtSsoSettings.previousSecretExpiresAt":
+		if e.ComplexityRoot.JwtSsoSettings.PreviousSecretExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.PreviousSecretExpiresAt(childComplexity), true
 	case "JwtSsoSettings.requireJti":
 		if e.ComplexityRoot.JwtSsoSettings.RequireJti == nil {
 			break
 		}
 
 		return e.ComplexityRoot.JwtSsoSettings.RequireJti(childComplexity), true
+	case "JwtSsoSettings.secretRotatedAt":
+		if e.ComplexityRoot.JwtSsoSettings.SecretRotatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.SecretRotatedAt(childComplexity), true
 	case "JwtSsoSettings.signUpUrl":
 		if e.ComplexityRoot.JwtSsoSettings.SignUpURL == nil {
 			break
@@ -818,7 +832,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Mutation.RegenerateJwtSsoSecret(childComplexity), true
+		args, err := ec.field_Mutation_regenerateJwtSsoSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegenerateJwtSsoSecret(childComplexity, args["graceSeconds"].(*int)), true
 	case "Mutation.removeSpaceMember":
 		if e.ComplexityRoot.Mutation.RemoveSpaceMember == nil {
 			break
@@ -2183,6 +2202,10 @@ func (ec *executionContext) childFields_JwtSsoSettings(ctx context.Context, fiel
 		return ec.fieldContext_JwtSsoSettings_enabled(ctx, field)
 	case "hasSecret":
 		return ec.fieldContext_JwtSsoSettings_hasSecret(ctx, field)
+	case "secretRotatedAt":
+		return ec.fieldContext_JwtSsoSettings_secretRotatedAt(ctx, field)
+	case "previousSecretExpiresAt":
+		return ec.fieldContext_JwtSsoSettings_previousSecretExpiresAt(ctx, field)
 	case "loginButtonText":
 		return ec.fieldContext_JwtSsoSettings_loginButtonText(ctx, field)
 	case "authorizationUrl":
@@ -2992,6 +3015,20 @@ func (ec *executionContext) field_Mutation_redeliverWebhook_args(ctx context.Con
 		return nil, err
 	}
 	args["deliveryId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_regenerateJwtSsoSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "graceSeconds",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["graceSeconds"] = arg0
 	return args, nil
 }
 
@@ -3890,6 +3927,52 @@ func (ec *executionContext) _JwtSsoSettings_hasSecret(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_JwtSsoSettings_hasSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_secretRotatedAt(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JwtSsoSettings_secretRotatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SecretRotatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_secretRotatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_previousSecretExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JwtSsoSettings_previousSecretExpiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousSecretExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_previousSecretExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _JwtSsoSettings_loginButtonText(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
@@ -5214,7 +5297,8 @@ func (ec *executionContext) _Mutation_regenerateJwtSsoSecret(ctx context.Context
 			return ec.fieldContext_Mutation_regenerateJwtSsoSecret(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Mutation().RegenerateJwtSsoSecret(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegenerateJwtSsoSecret(ctx, fc.Args["graceSeconds"].(*int))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -5242,8 +5326,28 @@ func (ec *executionContext) _Mutation_regenerateJwtSsoSecret(ctx context.Context
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_regenerateJwtSsoSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type String does not have child fields"))
+func (ec *executionContext) fieldContext_Mutation_regenerateJwtSsoSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_regenerateJwtSsoSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_syncMembers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -14217,6 +14321,10 @@ func (ec *executionContext) _JwtSsoSettings(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "secretRotatedAt":
+			out.Values[i] = ec._JwtSsoSettings_secretRotatedAt(ctx, field, obj)
+		case "previousSecretExpiresAt":
+			out.Values[i] = ec._JwtSsoSettings_previousSecretExpiresAt(ctx, field, obj)
 		case "loginButtonText":
 			out.Values[i] = ec._JwtSsoSettings_loginButtonText(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/jwtsso"
@@ -55,20 +56,22 @@ func (r *Resolver) authSettings(st *ent.Settings) *model.AuthSettings {
 			BackchannelLogoutURL: r.PublicURL + oauth2sso.BackchannelLogoutPath,
 		},
 		JwtSso: &model.JwtSsoSettings{
-			Enabled:             st.JwtEnabled,
-			HasSecret:           len(st.JwtSecret) > 0,
-			LoginButtonText:     st.JwtLoginButtonText,
-			AuthorizationURL:    st.JwtAuthorizationURL,
-			SignUpURL:           st.JwtSignUpURL,
-			LogoutURL:           st.JwtLogoutURL,
-			AccountSettingsURL:  st.JwtAccountSettingsURL,
-			MaxTokenAgeSeconds:  st.JwtMaxTokenAgeSeconds,
-			RequireJti:          st.JwtRequireJti,
-			AdminClaim:          st.JwtAdminClaim,
-			AdminClaimValue:     st.JwtAdminClaimValue,
-			ModeratorClaim:      st.JwtModeratorClaim,
-			ModeratorClaimValue: st.JwtModeratorClaimValue,
-			EndpointURL:         r.PublicURL + "/api/auth/sso",
+			Enabled:                 st.JwtEnabled,
+			HasSecret:               len(st.JwtSecret) > 0,
+			SecretRotatedAt:         st.JwtSecretRotatedAt,
+			PreviousSecretExpiresAt: jwtsso.PreviousSecretExpiry(st, r.now()),
+			LoginButtonText:         st.JwtLoginButtonText,
+			AuthorizationURL:        st.JwtAuthorizationURL,
+			SignUpURL:               st.JwtSignUpURL,
+			LogoutURL:               st.JwtLogoutURL,
+			AccountSettingsURL:      st.JwtAccountSettingsURL,
+			MaxTokenAgeSeconds:      st.JwtMaxTokenAgeSeconds,
+			RequireJti:              st.JwtRequireJti,
+			AdminClaim:              st.JwtAdminClaim,
+			AdminClaimValue:         st.JwtAdminClaimValue,
+			ModeratorClaim:          st.JwtModeratorClaim,
+			ModeratorClaimValue:     st.JwtModeratorClaimValue,
+			EndpointURL:             r.PublicURL + "/api/auth/sso",
 		},
 	}
 }
@@ -377,8 +380,16 @@ func (r *Resolver) updateJwtSsoSettings(ctx context.Context, in model.UpdateJwtS
 	return r.saveSettings(ctx, client, c, "jwtSso")
 }
 
-// regenerateJwtSsoSecret makes a new 256-bit secret, stores it sealed and returns it once.
-func (r *Resolver) regenerateJwtSsoSecret(ctx context.Context) (string, error) {
+// regenerateJwtSsoSecret makes a new 256-bit secret, stores it sealed and returns it once. With
+// graceSeconds above 0 the secret it replaces stays valid that long (jwtsso.MaxGrace at most).
+func (r *Resolver) regenerateJwtSsoSecret(ctx context.Context, graceSeconds *int) (string, error) {
+	grace := 0
+	if graceSeconds != nil {
+		grace = *graceSeconds
+	}
+	if grace < 0 || time.Duration(grace)*time.Second > jwtsso.MaxGrace {
+		return "", BadInput("graceSeconds", "graceSeconds must be 0 to %d (7 days)", int(jwtsso.MaxGrace/time.Second))
+	}
 	client := ent.FromContext(ctx)
 	st, err := auth.LoadSettings(ctx, client)
 	if err != nil {
@@ -389,7 +400,20 @@ func (r *Resolver) regenerateJwtSsoSecret(ctx context.Context) (string, error) {
 		return "", err
 	}
 	secret := hex.EncodeToString(b)
-	c := &settingsChange{upd: st.Update().SetJwtSecret(r.Sealer.Seal(jwtsso.PurposeSecret, []byte(secret))), changed: []string{"secret"}}
+	now := r.now()
+	upd := st.Update().SetJwtSecret(r.Sealer.Seal(jwtsso.PurposeSecret, []byte(secret))).SetJwtSecretRotatedAt(now)
+	changed := []string{"secret"}
+	if grace > 0 && len(st.JwtSecret) > 0 {
+		// The previous secret stays sealed as it was: the same purpose, the same key.
+		upd.SetJwtPreviousSecret(st.JwtSecret).SetJwtPreviousSecretExpiresAt(now.Add(time.Duration(grace) * time.Second))
+		changed = append(changed, "previousSecretExpiresAt")
+	} else {
+		if len(st.JwtPreviousSecret) > 0 || st.JwtPreviousSecretExpiresAt != nil {
+			changed = append(changed, "previousSecretExpiresAt")
+		}
+		upd.ClearJwtPreviousSecret().ClearJwtPreviousSecretExpiresAt()
+	}
+	c := &settingsChange{upd: upd, changed: changed}
 	if _, err := r.saveSettings(ctx, client, c, "jwtSso"); err != nil {
 		return "", err
 	}

@@ -3,9 +3,11 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/ent/securityevent"
@@ -169,6 +171,67 @@ func TestEmbedOriginsSetting(t *testing.T) {
 		}
 		if r := plain.GQL(nil, c.Token, q, map[string]any{"o": []string{}}); len(r.Errors) != 0 {
 			t.Fatalf("turning embedding off on an http PUBLIC_URL: %s", r.Raw)
+		}
+	})
+}
+
+// TestRegenerateJwtSsoSecretGrace: regenerateJwtSsoSecret(graceSeconds) shows the rotation in
+// jwtSso { secretRotatedAt previousSecretExpiresAt }, refuses a period outside 0 to 7 days with
+// field graceSeconds and without a change, and without a period ends the previous secret's.
+func TestRegenerateJwtSsoSecretGrace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		now := time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
+		app := testserver.New(t, db, testserver.Options{Now: func() time.Time { return now }})
+		c := app.Callers()
+		const q = `{ authSettings { jwtSso { hasSecret secretRotatedAt previousSecretExpiresAt } } }`
+		show := func() (any, any) {
+			r := app.GQL(c.Admin, "", q, nil)
+			return graphtest.Dig(r.Data, "authSettings", "jwtSso", "secretRotatedAt"), graphtest.Dig(r.Data, "authSettings", "jwtSso", "previousSecretExpiresAt")
+		}
+		if rotated, prev := show(); rotated != nil || prev != nil {
+			t.Fatalf("before any secret: %v %v", rotated, prev)
+		}
+		rotate := `mutation($g: Int) { regenerateJwtSsoSecret(graceSeconds: $g) }`
+		if r := app.GQL(c.Admin, "", rotate, map[string]any{"g": 3600}); r.Code() != "" {
+			t.Fatalf("%s", r.Raw)
+		}
+		// The first secret replaces none: there is no previous secret to keep.
+		if rotated, prev := show(); rotated != "2031-03-04T05:06:07Z" || prev != nil {
+			t.Fatalf("first secret: %v %v", rotated, prev)
+		}
+		for _, g := range []int{-1, 604801, 1 << 30} {
+			t.Run(fmt.Sprint(g), func(t *testing.T) {
+				before := storetest.Snapshot(t, db)
+				r := app.GQL(c.Admin, "", rotate, map[string]any{"g": g})
+				if r.Code() != "BAD_USER_INPUT" || r.Field() != "graceSeconds" {
+					t.Fatalf("%s", r.Raw)
+				}
+				if after := storetest.Snapshot(t, db); after != before {
+					t.Fatalf("data changed:\n%s\n%s", before, after)
+				}
+			})
+		}
+		now = now.Add(time.Minute)
+		if r := app.GQL(c.Admin, "", rotate, map[string]any{"g": 604800}); r.Code() != "" {
+			t.Fatalf("%s", r.Raw)
+		}
+		if rotated, prev := show(); rotated != "2031-03-04T05:07:07Z" || prev != "2031-03-11T05:07:07Z" {
+			t.Fatalf("7 days: %v %v", rotated, prev)
+		}
+		// Once the period is over it shows as none.
+		now = now.Add(7 * 24 * time.Hour)
+		if _, prev := show(); prev != nil {
+			t.Fatalf("after the period: %v", prev)
+		}
+		now = now.Add(-time.Hour)
+		if r := app.GQL(c.Admin, "", `mutation { regenerateJwtSsoSecret }`, nil); r.Code() != "" {
+			t.Fatalf("%s", r.Raw)
+		}
+		if _, prev := show(); prev != nil {
+			t.Fatalf("a rotation without a period keeps the previous secret until %v", prev)
+		}
+		if st := app.Settings(); len(st.JwtPreviousSecret) != 0 || st.JwtPreviousSecretExpiresAt != nil {
+			t.Fatalf("previous secret kept: %+v", st.JwtPreviousSecretExpiresAt)
 		}
 	})
 }

@@ -272,7 +272,8 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 			SetJwtRequireJti(true).SetNewUsersHomepage("/welcome").SetSyncUsername(true).
 			SetJwtAdminClaim("groups").SetJwtAdminClaimValue("admins").
 			SetJwtModeratorClaim("is_mod").SetJwtModeratorClaimValue("yes").
-			SetEmbedOrigins([]string{"https://app.example.com", "http://localhost:3000"}).ExecX(ctx)
+			SetEmbedOrigins([]string{"https://app.example.com", "http://localhost:3000"}).
+			SetJwtPreviousSecret([]byte("sealed-before")).SetJwtPreviousSecretExpiresAt(time.Date(2026, 12, 1, 10, 30, 15, 250000000, time.UTC)).ExecX(ctx)
 		got, err := JWTLoginSettings(ctx, c)
 		if err != nil {
 			t.Fatal(err)
@@ -283,10 +284,14 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 			got.NewUsersHomepage != want.NewUsersHomepage || got.SyncUsername != want.SyncUsername ||
 			got.JwtAdminClaim != want.JwtAdminClaim || got.JwtAdminClaimValue != want.JwtAdminClaimValue ||
 			got.JwtModeratorClaim != want.JwtModeratorClaim || got.JwtModeratorClaimValue != want.JwtModeratorClaimValue ||
-			!slices.Equal(got.EmbedOrigins, want.EmbedOrigins) {
+			!slices.Equal(got.EmbedOrigins, want.EmbedOrigins) ||
+			string(got.JwtPreviousSecret) != string(want.JwtPreviousSecret) ||
+			got.JwtPreviousSecretExpiresAt == nil || want.JwtPreviousSecretExpiresAt == nil ||
+			!got.JwtPreviousSecretExpiresAt.Equal(*want.JwtPreviousSecretExpiresAt) {
 			t.Fatalf("read %+v\n ent %+v", got, want)
 		}
-		if !got.JwtEnabled || got.NewUsersHomepage != "/welcome" || len(got.EmbedOrigins) != 2 {
+		if !got.JwtEnabled || got.NewUsersHomepage != "/welcome" || len(got.EmbedOrigins) != 2 ||
+			string(got.JwtPreviousSecret) != "sealed-before" || !got.JwtPreviousSecretExpiresAt.Equal(time.Date(2026, 12, 1, 10, 30, 15, 250000000, time.UTC)) {
 			t.Fatalf("values not read: %+v", got)
 		}
 	})

@@ -629,3 +629,68 @@ func TestJWTSSOReadsSettingsOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestJWTSSOSecretRotation: after regenerateJwtSsoSecret(graceSeconds), tokens signed with the
+// previous secret sign in and sync until the period ends, each recorded as a
+// JWT_PREVIOUS_SECRET_USED event naming the member; tokens signed with the new secret record
+// none; after the period the previous secret is INVALID_TOKEN and nothing changes.
+func TestJWTSSOSecretRotation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app, c, oldKey := jwtApp(t, db)
+		ctx := context.Background()
+		r := app.GQL(c.Admin, "", `mutation { regenerateJwtSsoSecret(graceSeconds: 3600) }`, nil)
+		newKey, _ := r.Data["regenerateJwtSsoSecret"].(string)
+		if newKey == "" || newKey == string(oldKey) {
+			t.Fatalf("%s", r.Raw)
+		}
+		events := func() []int {
+			var ids []int
+			for _, e := range db.Client.SecurityEvent.Query().Where(securityevent.Type("JWT_PREVIOUS_SECRET_USED")).AllX(ctx) {
+				if e.UserID == nil || e.Method != "JWT" {
+					t.Fatalf("event %+v", e)
+				}
+				ids = append(ids, *e.UserID)
+			}
+			return ids
+		}
+		member := func(sub string) int {
+			return db.Client.User.Query().Where(user.ExternalID(sub)).OnlyIDX(ctx)
+		}
+
+		old := authtest.Sign(t, jwt.SigningMethodHS256, oldKey, authtest.Claims(map[string]any{"sub": "rot-1", "email": "rot1@example.com"}), nil)
+		if r := app.SSOGet(webtest.Browser(t), old, "/", ""); r.Status != http.StatusSeeOther {
+			t.Fatalf("previous secret in the period: %d %s", r.Status, r.Body)
+		}
+		if got := events(); len(got) != 1 || got[0] != member("rot-1") {
+			t.Fatalf("events %v", got)
+		}
+		fresh := authtest.Sign(t, jwt.SigningMethodHS256, []byte(newKey), authtest.Claims(map[string]any{"sub": "rot-2", "email": "rot2@example.com"}), nil)
+		if r := app.SSOGet(webtest.Browser(t), fresh, "/", ""); r.Status != http.StatusSeeOther {
+			t.Fatalf("new secret: %d %s", r.Status, r.Body)
+		}
+		syncTok := authtest.Sign(t, jwt.SigningMethodHS256, oldKey, authtest.Claims(map[string]any{"sub": "rot-3", "email": "rot3@example.com"}), nil)
+		if r := syncPost(app, syncTok, "header"); r.Status != http.StatusOK {
+			t.Fatalf("sync with the previous secret: %d %s", r.Status, r.Body)
+		}
+		if got := events(); len(got) != 2 || got[1] != member("rot-3") {
+			t.Fatalf("events %v", got)
+		}
+		if strings.Contains(app.Logs.String(), string(oldKey)) || strings.Contains(app.Logs.String(), newKey) {
+			t.Fatal("a secret reached the log")
+		}
+
+		// The period over, the previous secret is refused and nothing changes.
+		app.Settings().Update().SetJwtPreviousSecretExpiresAt(time.Now().Add(-time.Second)).ExecX(ctx)
+		before := storetest.Snapshot(t, db)
+		late := authtest.Sign(t, jwt.SigningMethodHS256, oldKey, authtest.Claims(map[string]any{"sub": "rot-4", "email": "rot4@example.com"}), nil)
+		if r := app.SSOGet(webtest.Browser(t), late, "/", "application/json"); r.Status != 401 || !strings.Contains(r.Body, `"code":"INVALID_TOKEN"`) {
+			t.Fatalf("after the period: %d %s", r.Status, r.Body)
+		}
+		if after := storetest.Snapshot(t, db); after != before {
+			t.Fatalf("data changed:\n%s\n%s", before, after)
+		}
+		if got := events(); len(got) != 2 {
+			t.Fatalf("events %v", got)
+		}
+	})
+}

@@ -41,6 +41,16 @@ import (
 // PurposeSecret is the seal purpose of the stored secret.
 const PurposeSecret = "setting:jwt-sso-secret"
 
+// MaxGrace bounds regenerateJwtSsoSecret's grace period: how long the secret a rotation
+// replaced may still sign in.
+const MaxGrace = 7 * 24 * time.Hour
+
+// Names of the keys a Token reports as Token.Key.
+const (
+	KeySecret         = "secret"
+	KeyPreviousSecret = "previous secret"
+)
+
 // DefaultLeeway is the clock skew allowed on exp, nbf and iat.
 const DefaultLeeway = time.Minute
 
@@ -79,6 +89,18 @@ type Token struct {
 	// JTI is the token id, "" when the token has none; ReplayUntil is how long its marker is kept.
 	JTI         string
 	ReplayUntil time.Time
+	// Key names the key that verified the token: KeySecret, KeyPreviousSecret (the secret a
+	// rotation replaced, inside its grace period).
+	Key string
+}
+
+// PreviousSecretExpiry is when the secret the last rotation replaced stops signing in, or nil
+// when it no longer does at now (none kept, or its grace period over).
+func PreviousSecretExpiry(st *ent.Settings, now time.Time) *time.Time {
+	if len(st.JwtPreviousSecret) == 0 || st.JwtPreviousSecretExpiresAt == nil || !now.Before(*st.JwtPreviousSecretExpiresAt) {
+		return nil
+	}
+	return st.JwtPreviousSecretExpiresAt
 }
 
 // Verify checks the token's signature (HS256 with the community's secret, nothing else), its
@@ -105,13 +127,28 @@ func (v *Verifier) Verify(tokenString string, st *ent.Settings) (*Token, *auth.S
 		jwt.WithJSONNumber(),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
-	claims := jwt.MapClaims{}
-	_, err = parser.ParseWithClaims(tokenString, claims, func(t *jwt.Token) (any, error) {
-		if t.Method != jwt.SigningMethodHS256 {
-			return nil, fmt.Errorf("jwtsso: unexpected algorithm %v", t.Header["alg"])
+	parse := func(key []byte) (jwt.MapClaims, error) {
+		claims := jwt.MapClaims{}
+		_, err := parser.ParseWithClaims(tokenString, claims, func(t *jwt.Token) (any, error) {
+			if t.Method != jwt.SigningMethodHS256 {
+				return nil, fmt.Errorf("jwtsso: unexpected algorithm %v", t.Header["alg"])
+			}
+			return key, nil
+		})
+		return claims, err
+	}
+	keyName := KeySecret
+	claims, err := parse(secret)
+	if errors.Is(err, jwt.ErrTokenSignatureInvalid) && PreviousSecretExpiry(st, now) != nil {
+		// Inside a rotation's grace period the secret it replaced still signs in.
+		previous, perr := v.Sealer.Open(PurposeSecret, st.JwtPreviousSecret)
+		if perr != nil {
+			return nil, &auth.SSOError{Code: auth.CodeSSODisabled, Message: "JWT sign-in is not set up correctly.", Err: perr}
 		}
-		return secret, nil
-	})
+		if c, perr := parse(previous); !errors.Is(perr, jwt.ErrTokenSignatureInvalid) {
+			claims, err, keyName = c, perr, KeyPreviousSecret
+		}
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, jwt.ErrTokenExpired):
@@ -142,7 +179,7 @@ func (v *Verifier) Verify(tokenString string, st *ent.Settings) (*Token, *auth.S
 	default:
 		return nil, claimError(auth.CodeMissingClaim, "exp", "The sign-in token must carry exp or iat.")
 	}
-	tok := &Token{Claims: provision.Payload(claims), ReplayUntil: until}
+	tok := &Token{Claims: provision.Payload(claims), ReplayUntil: until, Key: keyName}
 	if jti, ok := claims["jti"]; ok {
 		s, isString := jti.(string)
 		if !isString || s == "" || len(s) > 256 {
@@ -322,6 +359,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, ap
 		h.fail(w, r, app, err)
 		return
 	}
+	h.recordKey(r, tok, res.User.ID)
 	l := auth.Login{
 		Method: session.MethodJWT, Started: res.Session, Created: res.Created, Settings: st, UserID: res.User.ID,
 	}
@@ -331,6 +369,16 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, ap
 	}
 	l.Return = r.URL.Query().Get("redirect_uri")
 	auth.FinishLogin(w, r, h.Provisioner.Sessions, h.Metrics, l)
+}
+
+// recordKey records a security event when the token was verified by the previous secret, so
+// that the admin sees who still signs with it before its grace period ends.
+func (h *Handler) recordKey(r *http.Request, tok *Token, userID int) {
+	if tok.Key != KeyPreviousSecret {
+		return
+	}
+	e := auth.Event{Type: auth.EventJWTPreviousSecretUsed, UserID: userID, Method: string(session.MethodJWT)}.FromRequest(r)
+	auth.RecordOrLog(r.Context(), h.DB.Client, h.Log, e)
 }
 
 // settings returns the settings row for r's login: as the route's auth.EmbeddingWith read it

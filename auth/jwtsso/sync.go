@@ -80,6 +80,7 @@ func (h *Handler) Sync(w http.ResponseWriter, r *http.Request) {
 		h.failSync(w, r, err)
 		return
 	}
+	h.recordKey(r, tok, res.User.ID)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(Answer(res))

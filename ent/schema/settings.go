@@ -47,6 +47,12 @@ func (Settings) Fields() []ent.Field {
 		field.Bool("jwt_enabled").Default(false),
 		field.Bytes("jwt_secret").Optional().Sensitive().
 			Comment("Sealed."),
+		field.Time("jwt_secret_rotated_at").SchemaType(datetime).Optional().Nillable().
+			Comment("When regenerateJwtSsoSecret last made jwt_secret."),
+		field.Bytes("jwt_previous_secret").Optional().Sensitive().
+			Comment("Sealed like jwt_secret: the secret before the last rotation, valid until jwt_previous_secret_expires_at."),
+		field.Time("jwt_previous_secret_expires_at").SchemaType(datetime).Optional().Nillable().
+			Comment("The end of the rotation's grace period; null when the previous secret is no longer valid."),
 		field.String("jwt_login_button_text").Default("").MaxLen(200),
 		field.Text("jwt_authorization_url").Default("").Validate(maxLen(2048)),
 		field.Text("jwt_sign_up_url").Default("").Validate(maxLen(2048)),

@@ -68,6 +68,12 @@ const (
 	FieldJwtEnabled = "jwt_enabled"
 	// FieldJwtSecret holds the string denoting the jwt_secret field in the database.
 	FieldJwtSecret = "jwt_secret"
+	// FieldJwtSecretRotatedAt holds the string denoting the jwt_secret_rotated_at field in the database.
+	FieldJwtSecretRotatedAt = "jwt_secret_rotated_at"
+	// FieldJwtPreviousSecret holds the string denoting the jwt_previous_secret field in the database.
+	FieldJwtPreviousSecret = "jwt_previous_secret"
+	// FieldJwtPreviousSecretExpiresAt holds the string denoting the jwt_previous_secret_expires_at field in the database.
+	FieldJwtPreviousSecretExpiresAt = "jwt_previous_secret_expires_at"
 	// FieldJwtLoginButtonText holds the string denoting the jwt_login_button_text field in the database.
 	FieldJwtLoginButtonText = "jwt_login_button_text"
 	// FieldJwtAuthorizationURL holds the string denoting the jwt_authorization_url field in the database.
@@ -127,6 +133,9 @@ var Columns = []string{
 	FieldOauth2RefreshMinutes,
 	FieldJwtEnabled,
 	FieldJwtSecret,
+	FieldJwtSecretRotatedAt,
+	FieldJwtPreviousSecret,
+	FieldJwtPreviousSecretExpiresAt,
 	FieldJwtLoginButtonText,
 	FieldJwtAuthorizationURL,
 	FieldJwtSignUpURL,
@@ -421,6 +430,16 @@ func ByOauth2RefreshMinutes(opts ...sql.OrderTermOption) OrderOption {
 // ByJwtEnabled orders the results by the jwt_enabled field.
 func ByJwtEnabled(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldJwtEnabled, opts...).ToFunc()
+}
+
+// ByJwtSecretRotatedAt orders the results by the jwt_secret_rotated_at field.
+func ByJwtSecretRotatedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtSecretRotatedAt, opts...).ToFunc()
+}
+
+// ByJwtPreviousSecretExpiresAt orders the results by the jwt_previous_secret_expires_at field.
+func ByJwtPreviousSecretExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtPreviousSecretExpiresAt, opts...).ToFunc()
 }
 
 // ByJwtLoginButtonText orders the results by the jwt_login_button_text field.

@@ -169,6 +169,21 @@ func JwtSecret(v []byte) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtSecret, v))
 }
 
+// JwtSecretRotatedAt applies equality check predicate on the "jwt_secret_rotated_at" field. It's identical to JwtSecretRotatedAtEQ.
+func JwtSecretRotatedAt(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtPreviousSecret applies equality check predicate on the "jwt_previous_secret" field. It's identical to JwtPreviousSecretEQ.
+func JwtPreviousSecret(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretExpiresAt applies equality check predicate on the "jwt_previous_secret_expires_at" field. It's identical to JwtPreviousSecretExpiresAtEQ.
+func JwtPreviousSecretExpiresAt(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtPreviousSecretExpiresAt, v))
+}
+
 // JwtLoginButtonText applies equality check predicate on the "jwt_login_button_text" field. It's identical to JwtLoginButtonTextEQ.
 func JwtLoginButtonText(v string) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtLoginButtonText, v))
@@ -1442,6 +1457,156 @@ func JwtSecretIsNil() predicate.Settings {
 // JwtSecretNotNil applies the NotNil predicate on the "jwt_secret" field.
 func JwtSecretNotNil() predicate.Settings {
 	return predicate.Settings(sql.FieldNotNull(FieldJwtSecret))
+}
+
+// JwtSecretRotatedAtEQ applies the EQ predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtEQ(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtSecretRotatedAtNEQ applies the NEQ predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtNEQ(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtSecretRotatedAtIn applies the In predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtIn(vs ...time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtSecretRotatedAt, vs...))
+}
+
+// JwtSecretRotatedAtNotIn applies the NotIn predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtNotIn(vs ...time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtSecretRotatedAt, vs...))
+}
+
+// JwtSecretRotatedAtGT applies the GT predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtGT(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtSecretRotatedAtGTE applies the GTE predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtGTE(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtSecretRotatedAtLT applies the LT predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtLT(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtSecretRotatedAtLTE applies the LTE predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtLTE(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtSecretRotatedAtIsNil applies the IsNil predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtIsNil() predicate.Settings {
+	return predicate.Settings(sql.FieldIsNull(FieldJwtSecretRotatedAt))
+}
+
+// JwtSecretRotatedAtNotNil applies the NotNil predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtNotNil() predicate.Settings {
+	return predicate.Settings(sql.FieldNotNull(FieldJwtSecretRotatedAt))
+}
+
+// JwtPreviousSecretEQ applies the EQ predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretEQ(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretNEQ applies the NEQ predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretNEQ(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretIn applies the In predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretIn(vs ...[]byte) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtPreviousSecret, vs...))
+}
+
+// JwtPreviousSecretNotIn applies the NotIn predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretNotIn(vs ...[]byte) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtPreviousSecret, vs...))
+}
+
+// JwtPreviousSecretGT applies the GT predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretGT(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretGTE applies the GTE predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretGTE(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretLT applies the LT predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretLT(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretLTE applies the LTE predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretLTE(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretIsNil applies the IsNil predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretIsNil() predicate.Settings {
+	return predicate.Settings(sql.FieldIsNull(FieldJwtPreviousSecret))
+}
+
+// JwtPreviousSecretNotNil applies the NotNil predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretNotNil() predicate.Settings {
+	return predicate.Settings(sql.FieldNotNull(FieldJwtPreviousSecret))
+}
+
+// JwtPreviousSecretExpiresAtEQ applies the EQ predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtEQ(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtPreviousSecretExpiresAt, v))
+}
+
+// JwtPreviousSecretExpiresAtNEQ applies the NEQ predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtNEQ(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtPreviousSecretExpiresAt, v))
+}
+
+// JwtPreviousSecretExpiresAtIn applies the In predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtIn(vs ...time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtPreviousSecretExpiresAt, vs...))
+}
+
+// JwtPreviousSecretExpiresAtNotIn applies the NotIn predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtNotIn(vs ...time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtPreviousSecretExpiresAt, vs...))
+}
+
+// JwtPreviousSecretExpiresAtGT applies the GT predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtGT(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtPreviousSecretExpiresAt, v))
+}
+
+// JwtPreviousSecretExpiresAtGTE applies the GTE predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtGTE(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtPreviousSecretExpiresAt, v))
+}
+
+// JwtPreviousSecretExpiresAtLT applies the LT predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtLT(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtPreviousSecretExpiresAt, v))
+}
+
+// JwtPreviousSecretExpiresAtLTE applies the LTE predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtLTE(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtPreviousSecretExpiresAt, v))
+}
+
+// JwtPreviousSecretExpiresAtIsNil applies the IsNil predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtIsNil() predicate.Settings {
+	return predicate.Settings(sql.FieldIsNull(FieldJwtPreviousSecretExpiresAt))
+}
+
+// JwtPreviousSecretExpiresAtNotNil applies the NotNil predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtNotNil() predicate.Settings {
+	return predicate.Settings(sql.FieldNotNull(FieldJwtPreviousSecretExpiresAt))
 }
 
 // JwtLoginButtonTextEQ applies the EQ predicate on the "jwt_login_button_text" field.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/community/sso/ent"
@@ -83,12 +84,16 @@ type CreatedWebhook struct {
 type JwtSsoSettings struct {
 	Enabled bool `json:"enabled"`
 	// Whether a secret is set. The secret is shown once, by regenerateJwtSsoSecret.
-	HasSecret          bool   `json:"hasSecret"`
-	LoginButtonText    string `json:"loginButtonText"`
-	AuthorizationURL   string `json:"authorizationUrl"`
-	SignUpURL          string `json:"signUpUrl"`
-	LogoutURL          string `json:"logoutUrl"`
-	AccountSettingsURL string `json:"accountSettingsUrl"`
+	HasSecret bool `json:"hasSecret"`
+	// When regenerateJwtSsoSecret last made the secret; null before the first time.
+	SecretRotatedAt *time.Time `json:"secretRotatedAt,omitempty"`
+	// Until when tokens signed with the secret before the last rotation still sign in (regenerateJwtSsoSecret's graceSeconds); null when they no longer do.
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
+	LoginButtonText         string     `json:"loginButtonText"`
+	AuthorizationURL        string     `json:"authorizationUrl"`
+	SignUpURL               string     `json:"signUpUrl"`
+	LogoutURL               string     `json:"logoutUrl"`
+	AccountSettingsURL      string     `json:"accountSettingsUrl"`
 	// Token policy: a token without exp must carry an iat no older than this.
 	MaxTokenAgeSeconds int `json:"maxTokenAgeSeconds"`
 	// Token policy: refuse tokens without a jti (a jti is always single-use).
