@@ -6103,6 +6103,8 @@ type SettingsMutation struct {
 	jwt_max_token_age_seconds      *int
 	addjwt_max_token_age_seconds   *int
 	jwt_require_jti                *bool
+	jwt_issuer                     *string
+	jwt_audience                   *string
 	jwt_admin_claim                *string
 	jwt_admin_claim_value          *string
 	jwt_moderator_claim            *string
@@ -7673,6 +7675,78 @@ func (m *SettingsMutation) ResetJwtRequireJti() {
 	m.jwt_require_jti = nil
 }
 
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (m *SettingsMutation) SetJwtIssuer(s string) {
+	m.jwt_issuer = &s
+}
+
+// JwtIssuer returns the value of the "jwt_issuer" field in the mutation.
+func (m *SettingsMutation) JwtIssuer() (r string, exists bool) {
+	v := m.jwt_issuer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtIssuer returns the old "jwt_issuer" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtIssuer(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtIssuer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtIssuer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtIssuer: %w", err)
+	}
+	return oldValue.JwtIssuer, nil
+}
+
+// ResetJwtIssuer resets all changes to the "jwt_issuer" field.
+func (m *SettingsMutation) ResetJwtIssuer() {
+	m.jwt_issuer = nil
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (m *SettingsMutation) SetJwtAudience(s string) {
+	m.jwt_audience = &s
+}
+
+// JwtAudience returns the value of the "jwt_audience" field in the mutation.
+func (m *SettingsMutation) JwtAudience() (r string, exists bool) {
+	v := m.jwt_audience
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtAudience returns the old "jwt_audience" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtAudience(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtAudience is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtAudience requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtAudience: %w", err)
+	}
+	return oldValue.JwtAudience, nil
+}
+
+// ResetJwtAudience resets all changes to the "jwt_audience" field.
+func (m *SettingsMutation) ResetJwtAudience() {
+	m.jwt_audience = nil
+}
+
 // SetJwtAdminClaim sets the "jwt_admin_claim" field.
 func (m *SettingsMutation) SetJwtAdminClaim(s string) {
 	m.jwt_admin_claim = &s
@@ -7956,7 +8030,7 @@ func (m *SettingsMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettingsMutation) Fields() []string {
-	fields := make([]string, 0, 42)
+	fields := make([]string, 0, 44)
 	if m.created_at != nil {
 		fields = append(fields, settings.FieldCreatedAt)
 	}
@@ -8065,6 +8139,12 @@ func (m *SettingsMutation) Fields() []string {
 	if m.jwt_require_jti != nil {
 		fields = append(fields, settings.FieldJwtRequireJti)
 	}
+	if m.jwt_issuer != nil {
+		fields = append(fields, settings.FieldJwtIssuer)
+	}
+	if m.jwt_audience != nil {
+		fields = append(fields, settings.FieldJwtAudience)
+	}
 	if m.jwt_admin_claim != nil {
 		fields = append(fields, settings.FieldJwtAdminClaim)
 	}
@@ -8163,6 +8243,10 @@ func (m *SettingsMutation) Field(name string) (ent.Value, bool) {
 		return m.JwtMaxTokenAgeSeconds()
 	case settings.FieldJwtRequireJti:
 		return m.JwtRequireJti()
+	case settings.FieldJwtIssuer:
+		return m.JwtIssuer()
+	case settings.FieldJwtAudience:
+		return m.JwtAudience()
 	case settings.FieldJwtAdminClaim:
 		return m.JwtAdminClaim()
 	case settings.FieldJwtAdminClaimValue:
@@ -8256,6 +8340,10 @@ func (m *SettingsMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldJwtMaxTokenAgeSeconds(ctx)
 	case settings.FieldJwtRequireJti:
 		return m.OldJwtRequireJti(ctx)
+	case settings.FieldJwtIssuer:
+		return m.OldJwtIssuer(ctx)
+	case settings.FieldJwtAudience:
+		return m.OldJwtAudience(ctx)
 	case settings.FieldJwtAdminClaim:
 		return m.OldJwtAdminClaim(ctx)
 	case settings.FieldJwtAdminClaimValue:
@@ -8528,6 +8616,20 @@ func (m *SettingsMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetJwtRequireJti(v)
+		return nil
+	case settings.FieldJwtIssuer:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtIssuer(v)
+		return nil
+	case settings.FieldJwtAudience:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtAudience(v)
 		return nil
 	case settings.FieldJwtAdminClaim:
 		v, ok := value.(string)
@@ -8817,6 +8919,12 @@ func (m *SettingsMutation) ResetField(name string) error {
 		return nil
 	case settings.FieldJwtRequireJti:
 		m.ResetJwtRequireJti()
+		return nil
+	case settings.FieldJwtIssuer:
+		m.ResetJwtIssuer()
+		return nil
+	case settings.FieldJwtAudience:
+		m.ResetJwtAudience()
 		return nil
 	case settings.FieldJwtAdminClaim:
 		m.ResetJwtAdminClaim()

@@ -90,6 +90,10 @@ type Settings struct {
 	JwtMaxTokenAgeSeconds int `json:"jwt_max_token_age_seconds,omitempty"`
 	// Token policy: refuse tokens without a jti (a jti, when present, is always single-use).
 	JwtRequireJti bool `json:"jwt_require_jti,omitempty"`
+	// When set, a token's iss must equal it.
+	JwtIssuer string `json:"jwt_issuer,omitempty"`
+	// When set, a token's aud must be or contain it.
+	JwtAudience string `json:"jwt_audience,omitempty"`
 	// JwtAdminClaim holds the value of the "jwt_admin_claim" field.
 	JwtAdminClaim string `json:"jwt_admin_claim,omitempty"`
 	// JwtAdminClaimValue holds the value of the "jwt_admin_claim_value" field.
@@ -116,7 +120,7 @@ func (*Settings) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case settings.FieldID, settings.FieldOauth2RefreshMinutes, settings.FieldJwtMaxTokenAgeSeconds, settings.FieldIdentifiersVersion:
 			values[i] = new(sql.NullInt64)
-		case settings.FieldNewUsersHomepage, settings.FieldOauth2Provider, settings.FieldOauth2ClientID, settings.FieldOauth2Domain, settings.FieldOauth2AuthorizationURL, settings.FieldOauth2TokenURL, settings.FieldOauth2UserInfoURL, settings.FieldOauth2Issuer, settings.FieldOauth2AccountSettingsURL, settings.FieldOauth2LogoutURL, settings.FieldOauth2LoginButtonText, settings.FieldOauth2AdminClaim, settings.FieldOauth2AdminClaimValue, settings.FieldOauth2ModeratorClaim, settings.FieldOauth2ModeratorClaimValue, settings.FieldJwtLoginButtonText, settings.FieldJwtAuthorizationURL, settings.FieldJwtSignUpURL, settings.FieldJwtLogoutURL, settings.FieldJwtAccountSettingsURL, settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue, settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue:
+		case settings.FieldNewUsersHomepage, settings.FieldOauth2Provider, settings.FieldOauth2ClientID, settings.FieldOauth2Domain, settings.FieldOauth2AuthorizationURL, settings.FieldOauth2TokenURL, settings.FieldOauth2UserInfoURL, settings.FieldOauth2Issuer, settings.FieldOauth2AccountSettingsURL, settings.FieldOauth2LogoutURL, settings.FieldOauth2LoginButtonText, settings.FieldOauth2AdminClaim, settings.FieldOauth2AdminClaimValue, settings.FieldOauth2ModeratorClaim, settings.FieldOauth2ModeratorClaimValue, settings.FieldJwtLoginButtonText, settings.FieldJwtAuthorizationURL, settings.FieldJwtSignUpURL, settings.FieldJwtLogoutURL, settings.FieldJwtAccountSettingsURL, settings.FieldJwtIssuer, settings.FieldJwtAudience, settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue, settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue:
 			values[i] = new(sql.NullString)
 		case settings.FieldCreatedAt, settings.FieldUpdatedAt, settings.FieldJwtSecretRotatedAt, settings.FieldJwtPreviousSecretExpiresAt:
 			values[i] = new(sql.NullTime)
@@ -363,6 +367,18 @@ func (_m *Settings) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.JwtRequireJti = value.Bool
 			}
+		case settings.FieldJwtIssuer:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_issuer", values[i])
+			} else if value.Valid {
+				_m.JwtIssuer = value.String
+			}
+		case settings.FieldJwtAudience:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_audience", values[i])
+			} else if value.Valid {
+				_m.JwtAudience = value.String
+			}
 		case settings.FieldJwtAdminClaim:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field jwt_admin_claim", values[i])
@@ -543,6 +559,12 @@ func (_m *Settings) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("jwt_require_jti=")
 	builder.WriteString(fmt.Sprintf("%v", _m.JwtRequireJti))
+	builder.WriteString(", ")
+	builder.WriteString("jwt_issuer=")
+	builder.WriteString(_m.JwtIssuer)
+	builder.WriteString(", ")
+	builder.WriteString("jwt_audience=")
+	builder.WriteString(_m.JwtAudience)
 	builder.WriteString(", ")
 	builder.WriteString("jwt_admin_claim=")
 	builder.WriteString(_m.JwtAdminClaim)

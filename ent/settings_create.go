@@ -486,6 +486,34 @@ func (_c *SettingsCreate) SetNillableJwtRequireJti(v *bool) *SettingsCreate {
 	return _c
 }
 
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (_c *SettingsCreate) SetJwtIssuer(v string) *SettingsCreate {
+	_c.mutation.SetJwtIssuer(v)
+	return _c
+}
+
+// SetNillableJwtIssuer sets the "jwt_issuer" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtIssuer(v *string) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtIssuer(*v)
+	}
+	return _c
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (_c *SettingsCreate) SetJwtAudience(v string) *SettingsCreate {
+	_c.mutation.SetJwtAudience(v)
+	return _c
+}
+
+// SetNillableJwtAudience sets the "jwt_audience" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtAudience(v *string) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtAudience(*v)
+	}
+	return _c
+}
+
 // SetJwtAdminClaim sets the "jwt_admin_claim" field.
 func (_c *SettingsCreate) SetJwtAdminClaim(v string) *SettingsCreate {
 	_c.mutation.SetJwtAdminClaim(v)
@@ -713,6 +741,14 @@ func (_c *SettingsCreate) defaults() {
 		v := settings.DefaultJwtRequireJti
 		_c.mutation.SetJwtRequireJti(v)
 	}
+	if _, ok := _c.mutation.JwtIssuer(); !ok {
+		v := settings.DefaultJwtIssuer
+		_c.mutation.SetJwtIssuer(v)
+	}
+	if _, ok := _c.mutation.JwtAudience(); !ok {
+		v := settings.DefaultJwtAudience
+		_c.mutation.SetJwtAudience(v)
+	}
 	if _, ok := _c.mutation.JwtAdminClaim(); !ok {
 		v := settings.DefaultJwtAdminClaim
 		_c.mutation.SetJwtAdminClaim(v)
@@ -934,6 +970,22 @@ func (_c *SettingsCreate) check() error {
 	if _, ok := _c.mutation.JwtRequireJti(); !ok {
 		return &ValidationError{Name: "jwt_require_jti", err: errors.New(`ent: missing required field "Settings.jwt_require_jti"`)}
 	}
+	if _, ok := _c.mutation.JwtIssuer(); !ok {
+		return &ValidationError{Name: "jwt_issuer", err: errors.New(`ent: missing required field "Settings.jwt_issuer"`)}
+	}
+	if v, ok := _c.mutation.JwtIssuer(); ok {
+		if err := settings.JwtIssuerValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_issuer", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_issuer": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.JwtAudience(); !ok {
+		return &ValidationError{Name: "jwt_audience", err: errors.New(`ent: missing required field "Settings.jwt_audience"`)}
+	}
+	if v, ok := _c.mutation.JwtAudience(); ok {
+		if err := settings.JwtAudienceValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_audience", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_audience": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.JwtAdminClaim(); !ok {
 		return &ValidationError{Name: "jwt_admin_claim", err: errors.New(`ent: missing required field "Settings.jwt_admin_claim"`)}
 	}
@@ -1144,6 +1196,14 @@ func (_c *SettingsCreate) createSpec() (*Settings, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
 		_node.JwtRequireJti = value
+	}
+	if value, ok := _c.mutation.JwtIssuer(); ok {
+		_spec.SetField(settings.FieldJwtIssuer, field.TypeString, value)
+		_node.JwtIssuer = value
+	}
+	if value, ok := _c.mutation.JwtAudience(); ok {
+		_spec.SetField(settings.FieldJwtAudience, field.TypeString, value)
+		_node.JwtAudience = value
 	}
 	if value, ok := _c.mutation.JwtAdminClaim(); ok {
 		_spec.SetField(settings.FieldJwtAdminClaim, field.TypeString, value)
@@ -1692,6 +1752,30 @@ func (u *SettingsUpsert) SetJwtRequireJti(v bool) *SettingsUpsert {
 // UpdateJwtRequireJti sets the "jwt_require_jti" field to the value that was provided on create.
 func (u *SettingsUpsert) UpdateJwtRequireJti() *SettingsUpsert {
 	u.SetExcluded(settings.FieldJwtRequireJti)
+	return u
+}
+
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (u *SettingsUpsert) SetJwtIssuer(v string) *SettingsUpsert {
+	u.Set(settings.FieldJwtIssuer, v)
+	return u
+}
+
+// UpdateJwtIssuer sets the "jwt_issuer" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtIssuer() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtIssuer)
+	return u
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (u *SettingsUpsert) SetJwtAudience(v string) *SettingsUpsert {
+	u.Set(settings.FieldJwtAudience, v)
+	return u
+}
+
+// UpdateJwtAudience sets the "jwt_audience" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtAudience() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtAudience)
 	return u
 }
 
@@ -2374,6 +2458,34 @@ func (u *SettingsUpsertOne) SetJwtRequireJti(v bool) *SettingsUpsertOne {
 func (u *SettingsUpsertOne) UpdateJwtRequireJti() *SettingsUpsertOne {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateJwtRequireJti()
+	})
+}
+
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (u *SettingsUpsertOne) SetJwtIssuer(v string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtIssuer(v)
+	})
+}
+
+// UpdateJwtIssuer sets the "jwt_issuer" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtIssuer() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtIssuer()
+	})
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (u *SettingsUpsertOne) SetJwtAudience(v string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtAudience(v)
+	})
+}
+
+// UpdateJwtAudience sets the "jwt_audience" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtAudience() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtAudience()
 	})
 }
 
@@ -3236,6 +3348,34 @@ func (u *SettingsUpsertBulk) SetJwtRequireJti(v bool) *SettingsUpsertBulk {
 func (u *SettingsUpsertBulk) UpdateJwtRequireJti() *SettingsUpsertBulk {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateJwtRequireJti()
+	})
+}
+
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (u *SettingsUpsertBulk) SetJwtIssuer(v string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtIssuer(v)
+	})
+}
+
+// UpdateJwtIssuer sets the "jwt_issuer" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtIssuer() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtIssuer()
+	})
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (u *SettingsUpsertBulk) SetJwtAudience(v string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtAudience(v)
+	})
+}
+
+// UpdateJwtAudience sets the "jwt_audience" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtAudience() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtAudience()
 	})
 }
 

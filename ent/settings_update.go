@@ -540,6 +540,34 @@ func (_u *SettingsUpdate) SetNillableJwtRequireJti(v *bool) *SettingsUpdate {
 	return _u
 }
 
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (_u *SettingsUpdate) SetJwtIssuer(v string) *SettingsUpdate {
+	_u.mutation.SetJwtIssuer(v)
+	return _u
+}
+
+// SetNillableJwtIssuer sets the "jwt_issuer" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtIssuer(v *string) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtIssuer(*v)
+	}
+	return _u
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (_u *SettingsUpdate) SetJwtAudience(v string) *SettingsUpdate {
+	_u.mutation.SetJwtAudience(v)
+	return _u
+}
+
+// SetNillableJwtAudience sets the "jwt_audience" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtAudience(v *string) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtAudience(*v)
+	}
+	return _u
+}
+
 // SetJwtAdminClaim sets the "jwt_admin_claim" field.
 func (_u *SettingsUpdate) SetJwtAdminClaim(v string) *SettingsUpdate {
 	_u.mutation.SetJwtAdminClaim(v)
@@ -782,6 +810,16 @@ func (_u *SettingsUpdate) check() error {
 			return &ValidationError{Name: "jwt_max_token_age_seconds", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_max_token_age_seconds": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.JwtIssuer(); ok {
+		if err := settings.JwtIssuerValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_issuer", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_issuer": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwtAudience(); ok {
+		if err := settings.JwtAudienceValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_audience", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_audience": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.JwtAdminClaim(); ok {
 		if err := settings.JwtAdminClaimValidator(v); err != nil {
 			return &ValidationError{Name: "jwt_admin_claim", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_admin_claim": %w`, err)}
@@ -969,6 +1007,12 @@ func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.JwtIssuer(); ok {
+		_spec.SetField(settings.FieldJwtIssuer, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.JwtAudience(); ok {
+		_spec.SetField(settings.FieldJwtAudience, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.JwtAdminClaim(); ok {
 		_spec.SetField(settings.FieldJwtAdminClaim, field.TypeString, value)
@@ -1526,6 +1570,34 @@ func (_u *SettingsUpdateOne) SetNillableJwtRequireJti(v *bool) *SettingsUpdateOn
 	return _u
 }
 
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (_u *SettingsUpdateOne) SetJwtIssuer(v string) *SettingsUpdateOne {
+	_u.mutation.SetJwtIssuer(v)
+	return _u
+}
+
+// SetNillableJwtIssuer sets the "jwt_issuer" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtIssuer(v *string) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtIssuer(*v)
+	}
+	return _u
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (_u *SettingsUpdateOne) SetJwtAudience(v string) *SettingsUpdateOne {
+	_u.mutation.SetJwtAudience(v)
+	return _u
+}
+
+// SetNillableJwtAudience sets the "jwt_audience" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtAudience(v *string) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtAudience(*v)
+	}
+	return _u
+}
+
 // SetJwtAdminClaim sets the "jwt_admin_claim" field.
 func (_u *SettingsUpdateOne) SetJwtAdminClaim(v string) *SettingsUpdateOne {
 	_u.mutation.SetJwtAdminClaim(v)
@@ -1781,6 +1853,16 @@ func (_u *SettingsUpdateOne) check() error {
 			return &ValidationError{Name: "jwt_max_token_age_seconds", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_max_token_age_seconds": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.JwtIssuer(); ok {
+		if err := settings.JwtIssuerValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_issuer", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_issuer": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwtAudience(); ok {
+		if err := settings.JwtAudienceValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_audience", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_audience": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.JwtAdminClaim(); ok {
 		if err := settings.JwtAdminClaimValidator(v); err != nil {
 			return &ValidationError{Name: "jwt_admin_claim", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_admin_claim": %w`, err)}
@@ -1985,6 +2067,12 @@ func (_u *SettingsUpdateOne) sqlSave(ctx context.Context) (_node *Settings, err 
 	}
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.JwtIssuer(); ok {
+		_spec.SetField(settings.FieldJwtIssuer, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.JwtAudience(); ok {
+		_spec.SetField(settings.FieldJwtAudience, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.JwtAdminClaim(); ok {
 		_spec.SetField(settings.FieldJwtAdminClaim, field.TypeString, value)

@@ -79,10 +79,12 @@ type ComplexityRoot struct {
 		AccountSettingsURL      func(childComplexity int) int
 		AdminClaim              func(childComplexity int) int
 		AdminClaimValue         func(childComplexity int) int
+		Audience                func(childComplexity int) int
 		AuthorizationURL        func(childComplexity int) int
 		Enabled                 func(childComplexity int) int
 		EndpointURL             func(childComplexity int) int
 		HasSecret               func(childComplexity int) int
+		Issuer                  func(childComplexity int) int
 		LoginButtonText         func(childComplexity int) int
 		LogoutURL               func(childComplexity int) int
 		MaxTokenAgeSeconds      func(childComplexity int) int
@@ -558,6 +560,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JwtSsoSettings.AdminClaimValue(childComplexity), true
+	case "JwtSsoSettings.audience":
+		if e.ComplexityRoot.JwtSsoSettings.Audience == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.Audience(childComplexity), true
 	case "JwtSsoSettings.authorizationUrl":
 		if e.ComplexityRoot.JwtSsoSettings.AuthorizationURL == nil {
 			break
@@ -582,6 +590,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JwtSsoSettings.HasSecret(childComplexity), true
+	case "JwtSsoSettings.issuer":
+		if e.ComplexityRoot.JwtSsoSettings.Issuer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.Issuer(childComplexity), true
 	case "JwtSsoSettings.loginButtonText":
 		if e.ComplexityRoot.JwtSsoSettings.LoginButtonText == nil {
 			break
@@ -2220,6 +2234,10 @@ func (ec *executionContext) childFields_JwtSsoSettings(ctx context.Context, fiel
 		return ec.fieldContext_JwtSsoSettings_maxTokenAgeSeconds(ctx, field)
 	case "requireJti":
 		return ec.fieldContext_JwtSsoSettings_requireJti(ctx, field)
+	case "issuer":
+		return ec.fieldContext_JwtSsoSettings_issuer(ctx, field)
+	case "audience":
+		return ec.fieldContext_JwtSsoSettings_audience(ctx, field)
 	case "adminClaim":
 		return ec.fieldContext_JwtSsoSettings_adminClaim(ctx, field)
 	case "adminClaimValue":
@@ -4022,6 +4040,20 @@ func (ec *executionContext) _JwtSsoSettings_requireJti(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_JwtSsoSettings_requireJti(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_issuer(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.Issuer)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_issuer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_audience(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.Audience)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_audience(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _JwtSsoSettings_adminClaim(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
@@ -12152,7 +12184,7 @@ func (ec *executionContext) unmarshalInputUpdateJwtSsoSettingsInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"enabled", "loginButtonText", "authorizationUrl", "signUpUrl", "logoutUrl", "accountSettingsUrl", "maxTokenAgeSeconds", "requireJti", "adminClaim", "adminClaimValue", "moderatorClaim", "moderatorClaimValue"}
+	fieldsInOrder := [...]string{"enabled", "loginButtonText", "authorizationUrl", "signUpUrl", "logoutUrl", "accountSettingsUrl", "maxTokenAgeSeconds", "requireJti", "issuer", "audience", "adminClaim", "adminClaimValue", "moderatorClaim", "moderatorClaimValue"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12215,6 +12247,20 @@ func (ec *executionContext) unmarshalInputUpdateJwtSsoSettingsInput(ctx context.
 				return it, err
 			}
 			it.RequireJti = data
+		case "issuer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("issuer"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Issuer = data
+		case "audience":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audience"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Audience = data
 		case "adminClaim":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adminClaim"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -14357,6 +14403,16 @@ func (ec *executionContext) _JwtSsoSettings(ctx context.Context, sel ast.Selecti
 			}
 		case "requireJti":
 			out.Values[i] = ec._JwtSsoSettings_requireJti(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "issuer":
+			out.Values[i] = ec._JwtSsoSettings_issuer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "audience":
+			out.Values[i] = ec._JwtSsoSettings_audience(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -235,3 +235,31 @@ func TestRegenerateJwtSsoSecretGrace(t *testing.T) {
 		}
 	})
 }
+
+// TestJwtSsoIssuerAudienceSettings: issuer and audience are kept trimmed, shown, cleared with
+// "", and refused over 2048 characters with their field and without a change.
+func TestJwtSsoIssuerAudienceSettings(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := testserver.New(t, db, testserver.Options{})
+		c := app.Callers()
+		const m = `mutation($in: UpdateJwtSsoSettingsInput!) { updateJwtSsoSettings(input: $in) { jwtSso { issuer audience } } }`
+		r := app.GQL(c.Admin, "", m, map[string]any{"in": map[string]any{"issuer": " https://customer.example ", "audience": "community"}})
+		if graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "issuer") != "https://customer.example" || graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "audience") != "community" {
+			t.Fatalf("%s", r.Raw)
+		}
+		for _, field := range []string{"issuer", "audience"} {
+			before := storetest.Snapshot(t, db)
+			r := app.GQL(c.Admin, "", m, map[string]any{"in": map[string]any{field: strings.Repeat("x", 2049)}})
+			if r.Code() != "BAD_USER_INPUT" || r.Field() != field {
+				t.Fatalf("%s: %s", field, r.Raw)
+			}
+			if after := storetest.Snapshot(t, db); after != before {
+				t.Fatalf("data changed:\n%s\n%s", before, after)
+			}
+		}
+		r = app.GQL(c.Admin, "", m, map[string]any{"in": map[string]any{"issuer": ""}})
+		if graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "issuer") != "" || graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "audience") != "community" {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
+}

@@ -273,7 +273,8 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 			SetJwtAdminClaim("groups").SetJwtAdminClaimValue("admins").
 			SetJwtModeratorClaim("is_mod").SetJwtModeratorClaimValue("yes").
 			SetEmbedOrigins([]string{"https://app.example.com", "http://localhost:3000"}).
-			SetJwtPreviousSecret([]byte("sealed-before")).SetJwtPreviousSecretExpiresAt(time.Date(2026, 12, 1, 10, 30, 15, 250000000, time.UTC)).ExecX(ctx)
+			SetJwtPreviousSecret([]byte("sealed-before")).SetJwtPreviousSecretExpiresAt(time.Date(2026, 12, 1, 10, 30, 15, 250000000, time.UTC)).
+			SetJwtIssuer("https://customer.example").SetJwtAudience("community").ExecX(ctx)
 		got, err := JWTLoginSettings(ctx, c)
 		if err != nil {
 			t.Fatal(err)
@@ -287,11 +288,12 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 			!slices.Equal(got.EmbedOrigins, want.EmbedOrigins) ||
 			string(got.JwtPreviousSecret) != string(want.JwtPreviousSecret) ||
 			got.JwtPreviousSecretExpiresAt == nil || want.JwtPreviousSecretExpiresAt == nil ||
-			!got.JwtPreviousSecretExpiresAt.Equal(*want.JwtPreviousSecretExpiresAt) {
+			!got.JwtPreviousSecretExpiresAt.Equal(*want.JwtPreviousSecretExpiresAt) ||
+			got.JwtIssuer != want.JwtIssuer || got.JwtAudience != want.JwtAudience {
 			t.Fatalf("read %+v\n ent %+v", got, want)
 		}
 		if !got.JwtEnabled || got.NewUsersHomepage != "/welcome" || len(got.EmbedOrigins) != 2 ||
-			string(got.JwtPreviousSecret) != "sealed-before" || !got.JwtPreviousSecretExpiresAt.Equal(time.Date(2026, 12, 1, 10, 30, 15, 250000000, time.UTC)) {
+			string(got.JwtPreviousSecret) != "sealed-before" || got.JwtIssuer != "https://customer.example" || got.JwtAudience != "community" || !got.JwtPreviousSecretExpiresAt.Equal(time.Date(2026, 12, 1, 10, 30, 15, 250000000, time.UTC)) {
 			t.Fatalf("values not read: %+v", got)
 		}
 	})

@@ -17,6 +17,7 @@ var jwtLoginColumns = []string{
 	settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue,
 	settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue, settings.FieldEmbedOrigins,
 	settings.FieldJwtPreviousSecret, settings.FieldJwtPreviousSecretExpiresAt,
+	settings.FieldJwtIssuer, settings.FieldJwtAudience,
 }
 
 // jwtLoginSettings reads those columns of the settings row, not the whole wide row.
@@ -42,7 +43,7 @@ func JWTLoginSettings(ctx context.Context, client *ent.Client) (*ent.Settings, e
 	if err := rows.Scan(&st.ID, &st.JwtEnabled, &st.JwtSecret, &st.JwtMaxTokenAgeSeconds, &st.JwtRequireJti,
 		&st.NewUsersHomepage, &st.SyncUsername, &st.JwtAdminClaim, &st.JwtAdminClaimValue,
 		&st.JwtModeratorClaim, &st.JwtModeratorClaimValue, &origins,
-		&st.JwtPreviousSecret, &previousExpiry); err != nil {
+		&st.JwtPreviousSecret, &previousExpiry, &st.JwtIssuer, &st.JwtAudience); err != nil {
 		return nil, fmt.Errorf("authdb: read settings: %w", err)
 	}
 	if previousExpiry.Valid {

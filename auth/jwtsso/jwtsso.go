@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -188,6 +189,24 @@ func (v *Verifier) Verify(tokenString string, st *ent.Settings) (*Token, *auth.S
 		tok.JTI = s
 	} else if st.JwtRequireJti {
 		return nil, claimError(auth.CodeMissingClaim, "jti", "The sign-in token must carry a jti.")
+	}
+	if st.JwtIssuer != "" {
+		iss, ok := claims["iss"]
+		if !ok {
+			return nil, claimError(auth.CodeMissingClaim, "iss", "The sign-in token must carry the configured iss.")
+		}
+		if s, _ := iss.(string); s != st.JwtIssuer {
+			return nil, claimError(auth.CodeInvalidClaim, "iss", "The sign-in token's iss is not the configured issuer.")
+		}
+	}
+	if st.JwtAudience != "" {
+		if _, ok := claims["aud"]; !ok {
+			return nil, claimError(auth.CodeMissingClaim, "aud", "The sign-in token must carry the configured aud.")
+		}
+		aud, err := claims.GetAudience()
+		if err != nil || !slices.Contains([]string(aud), st.JwtAudience) {
+			return nil, claimError(auth.CodeInvalidClaim, "aud", "The sign-in token's aud does not name this community.")
+		}
 	}
 	for _, c := range []string{"sub", "name", "email"} {
 		if provision.String(claims[c]) == "" {

@@ -320,6 +320,8 @@ var (
 		{Name: "jwt_account_settings_url", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "jwt_max_token_age_seconds", Type: field.TypeInt, Default: 300},
 		{Name: "jwt_require_jti", Type: field.TypeBool, Default: false},
+		{Name: "jwt_issuer", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "jwt_audience", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "jwt_admin_claim", Type: field.TypeString, Size: 200, Default: ""},
 		{Name: "jwt_admin_claim_value", Type: field.TypeString, Size: 500, Default: ""},
 		{Name: "jwt_moderator_claim", Type: field.TypeString, Size: 200, Default: ""},

@@ -62,6 +62,10 @@ func (Settings) Fields() []ent.Field {
 			Comment("Token policy: a token without exp must have an iat no older than this."),
 		field.Bool("jwt_require_jti").Default(false).
 			Comment("Token policy: refuse tokens without a jti (a jti, when present, is always single-use)."),
+		field.Text("jwt_issuer").Default("").Validate(maxLen(2048)).
+			Comment("When set, a token's iss must equal it."),
+		field.Text("jwt_audience").Default("").Validate(maxLen(2048)).
+			Comment("When set, a token's aud must be or contain it."),
 		field.String("jwt_admin_claim").Default("").MaxLen(200),
 		field.String("jwt_admin_claim_value").Default("").MaxLen(500),
 		field.String("jwt_moderator_claim").Default("").MaxLen(200),

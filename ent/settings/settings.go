@@ -88,6 +88,10 @@ const (
 	FieldJwtMaxTokenAgeSeconds = "jwt_max_token_age_seconds"
 	// FieldJwtRequireJti holds the string denoting the jwt_require_jti field in the database.
 	FieldJwtRequireJti = "jwt_require_jti"
+	// FieldJwtIssuer holds the string denoting the jwt_issuer field in the database.
+	FieldJwtIssuer = "jwt_issuer"
+	// FieldJwtAudience holds the string denoting the jwt_audience field in the database.
+	FieldJwtAudience = "jwt_audience"
 	// FieldJwtAdminClaim holds the string denoting the jwt_admin_claim field in the database.
 	FieldJwtAdminClaim = "jwt_admin_claim"
 	// FieldJwtAdminClaimValue holds the string denoting the jwt_admin_claim_value field in the database.
@@ -143,6 +147,8 @@ var Columns = []string{
 	FieldJwtAccountSettingsURL,
 	FieldJwtMaxTokenAgeSeconds,
 	FieldJwtRequireJti,
+	FieldJwtIssuer,
+	FieldJwtAudience,
 	FieldJwtAdminClaim,
 	FieldJwtAdminClaimValue,
 	FieldJwtModeratorClaim,
@@ -262,6 +268,14 @@ var (
 	JwtMaxTokenAgeSecondsValidator func(int) error
 	// DefaultJwtRequireJti holds the default value on creation for the "jwt_require_jti" field.
 	DefaultJwtRequireJti bool
+	// DefaultJwtIssuer holds the default value on creation for the "jwt_issuer" field.
+	DefaultJwtIssuer string
+	// JwtIssuerValidator is a validator for the "jwt_issuer" field. It is called by the builders before save.
+	JwtIssuerValidator func(string) error
+	// DefaultJwtAudience holds the default value on creation for the "jwt_audience" field.
+	DefaultJwtAudience string
+	// JwtAudienceValidator is a validator for the "jwt_audience" field. It is called by the builders before save.
+	JwtAudienceValidator func(string) error
 	// DefaultJwtAdminClaim holds the default value on creation for the "jwt_admin_claim" field.
 	DefaultJwtAdminClaim string
 	// JwtAdminClaimValidator is a validator for the "jwt_admin_claim" field. It is called by the builders before save.
@@ -475,6 +489,16 @@ func ByJwtMaxTokenAgeSeconds(opts ...sql.OrderTermOption) OrderOption {
 // ByJwtRequireJti orders the results by the jwt_require_jti field.
 func ByJwtRequireJti(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldJwtRequireJti, opts...).ToFunc()
+}
+
+// ByJwtIssuer orders the results by the jwt_issuer field.
+func ByJwtIssuer(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtIssuer, opts...).ToFunc()
+}
+
+// ByJwtAudience orders the results by the jwt_audience field.
+func ByJwtAudience(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtAudience, opts...).ToFunc()
 }
 
 // ByJwtAdminClaim orders the results by the jwt_admin_claim field.

@@ -219,6 +219,16 @@ func JwtRequireJti(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtRequireJti, v))
 }
 
+// JwtIssuer applies equality check predicate on the "jwt_issuer" field. It's identical to JwtIssuerEQ.
+func JwtIssuer(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtIssuer, v))
+}
+
+// JwtAudience applies equality check predicate on the "jwt_audience" field. It's identical to JwtAudienceEQ.
+func JwtAudience(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtAudience, v))
+}
+
 // JwtAdminClaim applies equality check predicate on the "jwt_admin_claim" field. It's identical to JwtAdminClaimEQ.
 func JwtAdminClaim(v string) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtAdminClaim, v))
@@ -1982,6 +1992,136 @@ func JwtRequireJtiEQ(v bool) predicate.Settings {
 // JwtRequireJtiNEQ applies the NEQ predicate on the "jwt_require_jti" field.
 func JwtRequireJtiNEQ(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldNEQ(FieldJwtRequireJti, v))
+}
+
+// JwtIssuerEQ applies the EQ predicate on the "jwt_issuer" field.
+func JwtIssuerEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtIssuer, v))
+}
+
+// JwtIssuerNEQ applies the NEQ predicate on the "jwt_issuer" field.
+func JwtIssuerNEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtIssuer, v))
+}
+
+// JwtIssuerIn applies the In predicate on the "jwt_issuer" field.
+func JwtIssuerIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtIssuer, vs...))
+}
+
+// JwtIssuerNotIn applies the NotIn predicate on the "jwt_issuer" field.
+func JwtIssuerNotIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtIssuer, vs...))
+}
+
+// JwtIssuerGT applies the GT predicate on the "jwt_issuer" field.
+func JwtIssuerGT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtIssuer, v))
+}
+
+// JwtIssuerGTE applies the GTE predicate on the "jwt_issuer" field.
+func JwtIssuerGTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtIssuer, v))
+}
+
+// JwtIssuerLT applies the LT predicate on the "jwt_issuer" field.
+func JwtIssuerLT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtIssuer, v))
+}
+
+// JwtIssuerLTE applies the LTE predicate on the "jwt_issuer" field.
+func JwtIssuerLTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtIssuer, v))
+}
+
+// JwtIssuerContains applies the Contains predicate on the "jwt_issuer" field.
+func JwtIssuerContains(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContains(FieldJwtIssuer, v))
+}
+
+// JwtIssuerHasPrefix applies the HasPrefix predicate on the "jwt_issuer" field.
+func JwtIssuerHasPrefix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasPrefix(FieldJwtIssuer, v))
+}
+
+// JwtIssuerHasSuffix applies the HasSuffix predicate on the "jwt_issuer" field.
+func JwtIssuerHasSuffix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasSuffix(FieldJwtIssuer, v))
+}
+
+// JwtIssuerEqualFold applies the EqualFold predicate on the "jwt_issuer" field.
+func JwtIssuerEqualFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEqualFold(FieldJwtIssuer, v))
+}
+
+// JwtIssuerContainsFold applies the ContainsFold predicate on the "jwt_issuer" field.
+func JwtIssuerContainsFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContainsFold(FieldJwtIssuer, v))
+}
+
+// JwtAudienceEQ applies the EQ predicate on the "jwt_audience" field.
+func JwtAudienceEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtAudience, v))
+}
+
+// JwtAudienceNEQ applies the NEQ predicate on the "jwt_audience" field.
+func JwtAudienceNEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtAudience, v))
+}
+
+// JwtAudienceIn applies the In predicate on the "jwt_audience" field.
+func JwtAudienceIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtAudience, vs...))
+}
+
+// JwtAudienceNotIn applies the NotIn predicate on the "jwt_audience" field.
+func JwtAudienceNotIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtAudience, vs...))
+}
+
+// JwtAudienceGT applies the GT predicate on the "jwt_audience" field.
+func JwtAudienceGT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtAudience, v))
+}
+
+// JwtAudienceGTE applies the GTE predicate on the "jwt_audience" field.
+func JwtAudienceGTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtAudience, v))
+}
+
+// JwtAudienceLT applies the LT predicate on the "jwt_audience" field.
+func JwtAudienceLT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtAudience, v))
+}
+
+// JwtAudienceLTE applies the LTE predicate on the "jwt_audience" field.
+func JwtAudienceLTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtAudience, v))
+}
+
+// JwtAudienceContains applies the Contains predicate on the "jwt_audience" field.
+func JwtAudienceContains(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContains(FieldJwtAudience, v))
+}
+
+// JwtAudienceHasPrefix applies the HasPrefix predicate on the "jwt_audience" field.
+func JwtAudienceHasPrefix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasPrefix(FieldJwtAudience, v))
+}
+
+// JwtAudienceHasSuffix applies the HasSuffix predicate on the "jwt_audience" field.
+func JwtAudienceHasSuffix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasSuffix(FieldJwtAudience, v))
+}
+
+// JwtAudienceEqualFold applies the EqualFold predicate on the "jwt_audience" field.
+func JwtAudienceEqualFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEqualFold(FieldJwtAudience, v))
+}
+
+// JwtAudienceContainsFold applies the ContainsFold predicate on the "jwt_audience" field.
+func JwtAudienceContainsFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContainsFold(FieldJwtAudience, v))
 }
 
 // JwtAdminClaimEQ applies the EQ predicate on the "jwt_admin_claim" field.

@@ -98,6 +98,10 @@ type JwtSsoSettings struct {
 	MaxTokenAgeSeconds int `json:"maxTokenAgeSeconds"`
 	// Token policy: refuse tokens without a jti (a jti is always single-use).
 	RequireJti bool `json:"requireJti"`
+	// When set, a token's iss must equal it (INVALID_CLAIM, claim iss, otherwise).
+	Issuer string `json:"issuer"`
+	// When set, a token's aud must be it or a list containing it (INVALID_CLAIM, claim aud, otherwise).
+	Audience string `json:"audience"`
 	// Role mapping, as for OAuth2: with adminClaim or moderatorClaim set, every JWT SSO login sets the member's role.
 	AdminClaim          string `json:"adminClaim"`
 	AdminClaimValue     string `json:"adminClaimValue"`
@@ -262,14 +266,18 @@ type UpdateAuthSettingsInput struct {
 }
 
 type UpdateJwtSsoSettingsInput struct {
-	Enabled             *bool   `json:"enabled,omitempty"`
-	LoginButtonText     *string `json:"loginButtonText,omitempty"`
-	AuthorizationURL    *string `json:"authorizationUrl,omitempty"`
-	SignUpURL           *string `json:"signUpUrl,omitempty"`
-	LogoutURL           *string `json:"logoutUrl,omitempty"`
-	AccountSettingsURL  *string `json:"accountSettingsUrl,omitempty"`
-	MaxTokenAgeSeconds  *int    `json:"maxTokenAgeSeconds,omitempty"`
-	RequireJti          *bool   `json:"requireJti,omitempty"`
+	Enabled            *bool   `json:"enabled,omitempty"`
+	LoginButtonText    *string `json:"loginButtonText,omitempty"`
+	AuthorizationURL   *string `json:"authorizationUrl,omitempty"`
+	SignUpURL          *string `json:"signUpUrl,omitempty"`
+	LogoutURL          *string `json:"logoutUrl,omitempty"`
+	AccountSettingsURL *string `json:"accountSettingsUrl,omitempty"`
+	MaxTokenAgeSeconds *int    `json:"maxTokenAgeSeconds,omitempty"`
+	RequireJti         *bool   `json:"requireJti,omitempty"`
+	// At most 2048 characters; empty: iss is not checked.
+	Issuer *string `json:"issuer,omitempty"`
+	// At most 2048 characters; empty: aud is not checked.
+	Audience            *string `json:"audience,omitempty"`
 	AdminClaim          *string `json:"adminClaim,omitempty"`
 	AdminClaimValue     *string `json:"adminClaimValue,omitempty"`
 	ModeratorClaim      *string `json:"moderatorClaim,omitempty"`
