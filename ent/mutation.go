@@ -6103,6 +6103,9 @@ type SettingsMutation struct {
 	jwt_max_token_age_seconds      *int
 	addjwt_max_token_age_seconds   *int
 	jwt_require_jti                *bool
+	jwt_public_keys                *[]string
+	appendjwt_public_keys          []string
+	jwt_jwks_url                   *string
 	jwt_issuer                     *string
 	jwt_audience                   *string
 	jwt_admin_claim                *string
@@ -7675,6 +7678,107 @@ func (m *SettingsMutation) ResetJwtRequireJti() {
 	m.jwt_require_jti = nil
 }
 
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (m *SettingsMutation) SetJwtPublicKeys(s []string) {
+	m.jwt_public_keys = &s
+	m.appendjwt_public_keys = nil
+}
+
+// JwtPublicKeys returns the value of the "jwt_public_keys" field in the mutation.
+func (m *SettingsMutation) JwtPublicKeys() (r []string, exists bool) {
+	v := m.jwt_public_keys
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtPublicKeys returns the old "jwt_public_keys" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtPublicKeys(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtPublicKeys is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtPublicKeys requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtPublicKeys: %w", err)
+	}
+	return oldValue.JwtPublicKeys, nil
+}
+
+// AppendJwtPublicKeys adds s to the "jwt_public_keys" field.
+func (m *SettingsMutation) AppendJwtPublicKeys(s []string) {
+	m.appendjwt_public_keys = append(m.appendjwt_public_keys, s...)
+}
+
+// AppendedJwtPublicKeys returns the list of values that were appended to the "jwt_public_keys" field in this mutation.
+func (m *SettingsMutation) AppendedJwtPublicKeys() ([]string, bool) {
+	if len(m.appendjwt_public_keys) == 0 {
+		return nil, false
+	}
+	return m.appendjwt_public_keys, true
+}
+
+// ClearJwtPublicKeys clears the value of the "jwt_public_keys" field.
+func (m *SettingsMutation) ClearJwtPublicKeys() {
+	m.jwt_public_keys = nil
+	m.appendjwt_public_keys = nil
+	m.clearedFields[settings.FieldJwtPublicKeys] = struct{}{}
+}
+
+// JwtPublicKeysCleared returns if the "jwt_public_keys" field was cleared in this mutation.
+func (m *SettingsMutation) JwtPublicKeysCleared() bool {
+	_, ok := m.clearedFields[settings.FieldJwtPublicKeys]
+	return ok
+}
+
+// ResetJwtPublicKeys resets all changes to the "jwt_public_keys" field.
+func (m *SettingsMutation) ResetJwtPublicKeys() {
+	m.jwt_public_keys = nil
+	m.appendjwt_public_keys = nil
+	delete(m.clearedFields, settings.FieldJwtPublicKeys)
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (m *SettingsMutation) SetJwtJwksURL(s string) {
+	m.jwt_jwks_url = &s
+}
+
+// JwtJwksURL returns the value of the "jwt_jwks_url" field in the mutation.
+func (m *SettingsMutation) JwtJwksURL() (r string, exists bool) {
+	v := m.jwt_jwks_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtJwksURL returns the old "jwt_jwks_url" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtJwksURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtJwksURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtJwksURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtJwksURL: %w", err)
+	}
+	return oldValue.JwtJwksURL, nil
+}
+
+// ResetJwtJwksURL resets all changes to the "jwt_jwks_url" field.
+func (m *SettingsMutation) ResetJwtJwksURL() {
+	m.jwt_jwks_url = nil
+}
+
 // SetJwtIssuer sets the "jwt_issuer" field.
 func (m *SettingsMutation) SetJwtIssuer(s string) {
 	m.jwt_issuer = &s
@@ -8030,7 +8134,7 @@ func (m *SettingsMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettingsMutation) Fields() []string {
-	fields := make([]string, 0, 44)
+	fields := make([]string, 0, 46)
 	if m.created_at != nil {
 		fields = append(fields, settings.FieldCreatedAt)
 	}
@@ -8139,6 +8243,12 @@ func (m *SettingsMutation) Fields() []string {
 	if m.jwt_require_jti != nil {
 		fields = append(fields, settings.FieldJwtRequireJti)
 	}
+	if m.jwt_public_keys != nil {
+		fields = append(fields, settings.FieldJwtPublicKeys)
+	}
+	if m.jwt_jwks_url != nil {
+		fields = append(fields, settings.FieldJwtJwksURL)
+	}
 	if m.jwt_issuer != nil {
 		fields = append(fields, settings.FieldJwtIssuer)
 	}
@@ -8243,6 +8353,10 @@ func (m *SettingsMutation) Field(name string) (ent.Value, bool) {
 		return m.JwtMaxTokenAgeSeconds()
 	case settings.FieldJwtRequireJti:
 		return m.JwtRequireJti()
+	case settings.FieldJwtPublicKeys:
+		return m.JwtPublicKeys()
+	case settings.FieldJwtJwksURL:
+		return m.JwtJwksURL()
 	case settings.FieldJwtIssuer:
 		return m.JwtIssuer()
 	case settings.FieldJwtAudience:
@@ -8340,6 +8454,10 @@ func (m *SettingsMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldJwtMaxTokenAgeSeconds(ctx)
 	case settings.FieldJwtRequireJti:
 		return m.OldJwtRequireJti(ctx)
+	case settings.FieldJwtPublicKeys:
+		return m.OldJwtPublicKeys(ctx)
+	case settings.FieldJwtJwksURL:
+		return m.OldJwtJwksURL(ctx)
 	case settings.FieldJwtIssuer:
 		return m.OldJwtIssuer(ctx)
 	case settings.FieldJwtAudience:
@@ -8617,6 +8735,20 @@ func (m *SettingsMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetJwtRequireJti(v)
 		return nil
+	case settings.FieldJwtPublicKeys:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtPublicKeys(v)
+		return nil
+	case settings.FieldJwtJwksURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtJwksURL(v)
+		return nil
 	case settings.FieldJwtIssuer:
 		v, ok := value.(string)
 		if !ok {
@@ -8763,6 +8895,9 @@ func (m *SettingsMutation) ClearedFields() []string {
 	if m.FieldCleared(settings.FieldJwtPreviousSecretExpiresAt) {
 		fields = append(fields, settings.FieldJwtPreviousSecretExpiresAt)
 	}
+	if m.FieldCleared(settings.FieldJwtPublicKeys) {
+		fields = append(fields, settings.FieldJwtPublicKeys)
+	}
 	if m.FieldCleared(settings.FieldKeyCheck) {
 		fields = append(fields, settings.FieldKeyCheck)
 	}
@@ -8800,6 +8935,9 @@ func (m *SettingsMutation) ClearField(name string) error {
 		return nil
 	case settings.FieldJwtPreviousSecretExpiresAt:
 		m.ClearJwtPreviousSecretExpiresAt()
+		return nil
+	case settings.FieldJwtPublicKeys:
+		m.ClearJwtPublicKeys()
 		return nil
 	case settings.FieldKeyCheck:
 		m.ClearKeyCheck()
@@ -8919,6 +9057,12 @@ func (m *SettingsMutation) ResetField(name string) error {
 		return nil
 	case settings.FieldJwtRequireJti:
 		m.ResetJwtRequireJti()
+		return nil
+	case settings.FieldJwtPublicKeys:
+		m.ResetJwtPublicKeys()
+		return nil
+	case settings.FieldJwtJwksURL:
+		m.ResetJwtJwksURL()
 		return nil
 	case settings.FieldJwtIssuer:
 		m.ResetJwtIssuer()

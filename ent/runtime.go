@@ -477,44 +477,50 @@ func init() {
 	settingsDescJwtRequireJti := settingsFields[33].Descriptor()
 	// settings.DefaultJwtRequireJti holds the default value on creation for the jwt_require_jti field.
 	settings.DefaultJwtRequireJti = settingsDescJwtRequireJti.Default.(bool)
+	// settingsDescJwtJwksURL is the schema descriptor for jwt_jwks_url field.
+	settingsDescJwtJwksURL := settingsFields[35].Descriptor()
+	// settings.DefaultJwtJwksURL holds the default value on creation for the jwt_jwks_url field.
+	settings.DefaultJwtJwksURL = settingsDescJwtJwksURL.Default.(string)
+	// settings.JwtJwksURLValidator is a validator for the "jwt_jwks_url" field. It is called by the builders before save.
+	settings.JwtJwksURLValidator = settingsDescJwtJwksURL.Validators[0].(func(string) error)
 	// settingsDescJwtIssuer is the schema descriptor for jwt_issuer field.
-	settingsDescJwtIssuer := settingsFields[34].Descriptor()
+	settingsDescJwtIssuer := settingsFields[36].Descriptor()
 	// settings.DefaultJwtIssuer holds the default value on creation for the jwt_issuer field.
 	settings.DefaultJwtIssuer = settingsDescJwtIssuer.Default.(string)
 	// settings.JwtIssuerValidator is a validator for the "jwt_issuer" field. It is called by the builders before save.
 	settings.JwtIssuerValidator = settingsDescJwtIssuer.Validators[0].(func(string) error)
 	// settingsDescJwtAudience is the schema descriptor for jwt_audience field.
-	settingsDescJwtAudience := settingsFields[35].Descriptor()
+	settingsDescJwtAudience := settingsFields[37].Descriptor()
 	// settings.DefaultJwtAudience holds the default value on creation for the jwt_audience field.
 	settings.DefaultJwtAudience = settingsDescJwtAudience.Default.(string)
 	// settings.JwtAudienceValidator is a validator for the "jwt_audience" field. It is called by the builders before save.
 	settings.JwtAudienceValidator = settingsDescJwtAudience.Validators[0].(func(string) error)
 	// settingsDescJwtAdminClaim is the schema descriptor for jwt_admin_claim field.
-	settingsDescJwtAdminClaim := settingsFields[36].Descriptor()
+	settingsDescJwtAdminClaim := settingsFields[38].Descriptor()
 	// settings.DefaultJwtAdminClaim holds the default value on creation for the jwt_admin_claim field.
 	settings.DefaultJwtAdminClaim = settingsDescJwtAdminClaim.Default.(string)
 	// settings.JwtAdminClaimValidator is a validator for the "jwt_admin_claim" field. It is called by the builders before save.
 	settings.JwtAdminClaimValidator = settingsDescJwtAdminClaim.Validators[0].(func(string) error)
 	// settingsDescJwtAdminClaimValue is the schema descriptor for jwt_admin_claim_value field.
-	settingsDescJwtAdminClaimValue := settingsFields[37].Descriptor()
+	settingsDescJwtAdminClaimValue := settingsFields[39].Descriptor()
 	// settings.DefaultJwtAdminClaimValue holds the default value on creation for the jwt_admin_claim_value field.
 	settings.DefaultJwtAdminClaimValue = settingsDescJwtAdminClaimValue.Default.(string)
 	// settings.JwtAdminClaimValueValidator is a validator for the "jwt_admin_claim_value" field. It is called by the builders before save.
 	settings.JwtAdminClaimValueValidator = settingsDescJwtAdminClaimValue.Validators[0].(func(string) error)
 	// settingsDescJwtModeratorClaim is the schema descriptor for jwt_moderator_claim field.
-	settingsDescJwtModeratorClaim := settingsFields[38].Descriptor()
+	settingsDescJwtModeratorClaim := settingsFields[40].Descriptor()
 	// settings.DefaultJwtModeratorClaim holds the default value on creation for the jwt_moderator_claim field.
 	settings.DefaultJwtModeratorClaim = settingsDescJwtModeratorClaim.Default.(string)
 	// settings.JwtModeratorClaimValidator is a validator for the "jwt_moderator_claim" field. It is called by the builders before save.
 	settings.JwtModeratorClaimValidator = settingsDescJwtModeratorClaim.Validators[0].(func(string) error)
 	// settingsDescJwtModeratorClaimValue is the schema descriptor for jwt_moderator_claim_value field.
-	settingsDescJwtModeratorClaimValue := settingsFields[39].Descriptor()
+	settingsDescJwtModeratorClaimValue := settingsFields[41].Descriptor()
 	// settings.DefaultJwtModeratorClaimValue holds the default value on creation for the jwt_moderator_claim_value field.
 	settings.DefaultJwtModeratorClaimValue = settingsDescJwtModeratorClaimValue.Default.(string)
 	// settings.JwtModeratorClaimValueValidator is a validator for the "jwt_moderator_claim_value" field. It is called by the builders before save.
 	settings.JwtModeratorClaimValueValidator = settingsDescJwtModeratorClaimValue.Validators[0].(func(string) error)
 	// settingsDescIdentifiersVersion is the schema descriptor for identifiers_version field.
-	settingsDescIdentifiersVersion := settingsFields[40].Descriptor()
+	settingsDescIdentifiersVersion := settingsFields[42].Descriptor()
 	// settings.DefaultIdentifiersVersion holds the default value on creation for the identifiers_version field.
 	settings.DefaultIdentifiersVersion = settingsDescIdentifiersVersion.Default.(int)
 	// settings.IdentifiersVersionValidator is a validator for the "identifiers_version" field. It is called by the builders before save.

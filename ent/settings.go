@@ -90,6 +90,10 @@ type Settings struct {
 	JwtMaxTokenAgeSeconds int `json:"jwt_max_token_age_seconds,omitempty"`
 	// Token policy: refuse tokens without a jti (a jti, when present, is always single-use).
 	JwtRequireJti bool `json:"jwt_require_jti,omitempty"`
+	// Public keys (PEM or JWK) that verify tokens beside or instead of jwt_secret; the key's type chooses the algorithm.
+	JwtPublicKeys []string `json:"jwt_public_keys,omitempty"`
+	// A JWKS URL whose keys verify tokens beside or instead of jwt_secret.
+	JwtJwksURL string `json:"jwt_jwks_url,omitempty"`
 	// When set, a token's iss must equal it.
 	JwtIssuer string `json:"jwt_issuer,omitempty"`
 	// When set, a token's aud must be or contain it.
@@ -114,13 +118,13 @@ func (*Settings) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case settings.FieldEmbedOrigins, settings.FieldOauth2ClientSecret, settings.FieldOauth2Scopes, settings.FieldJwtSecret, settings.FieldJwtPreviousSecret, settings.FieldKeyCheck:
+		case settings.FieldEmbedOrigins, settings.FieldOauth2ClientSecret, settings.FieldOauth2Scopes, settings.FieldJwtSecret, settings.FieldJwtPreviousSecret, settings.FieldJwtPublicKeys, settings.FieldKeyCheck:
 			values[i] = new([]byte)
 		case settings.FieldEmailPasswordEnabled, settings.FieldSyncUsername, settings.FieldOauth2Enabled, settings.FieldJwtEnabled, settings.FieldJwtRequireJti:
 			values[i] = new(sql.NullBool)
 		case settings.FieldID, settings.FieldOauth2RefreshMinutes, settings.FieldJwtMaxTokenAgeSeconds, settings.FieldIdentifiersVersion:
 			values[i] = new(sql.NullInt64)
-		case settings.FieldNewUsersHomepage, settings.FieldOauth2Provider, settings.FieldOauth2ClientID, settings.FieldOauth2Domain, settings.FieldOauth2AuthorizationURL, settings.FieldOauth2TokenURL, settings.FieldOauth2UserInfoURL, settings.FieldOauth2Issuer, settings.FieldOauth2AccountSettingsURL, settings.FieldOauth2LogoutURL, settings.FieldOauth2LoginButtonText, settings.FieldOauth2AdminClaim, settings.FieldOauth2AdminClaimValue, settings.FieldOauth2ModeratorClaim, settings.FieldOauth2ModeratorClaimValue, settings.FieldJwtLoginButtonText, settings.FieldJwtAuthorizationURL, settings.FieldJwtSignUpURL, settings.FieldJwtLogoutURL, settings.FieldJwtAccountSettingsURL, settings.FieldJwtIssuer, settings.FieldJwtAudience, settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue, settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue:
+		case settings.FieldNewUsersHomepage, settings.FieldOauth2Provider, settings.FieldOauth2ClientID, settings.FieldOauth2Domain, settings.FieldOauth2AuthorizationURL, settings.FieldOauth2TokenURL, settings.FieldOauth2UserInfoURL, settings.FieldOauth2Issuer, settings.FieldOauth2AccountSettingsURL, settings.FieldOauth2LogoutURL, settings.FieldOauth2LoginButtonText, settings.FieldOauth2AdminClaim, settings.FieldOauth2AdminClaimValue, settings.FieldOauth2ModeratorClaim, settings.FieldOauth2ModeratorClaimValue, settings.FieldJwtLoginButtonText, settings.FieldJwtAuthorizationURL, settings.FieldJwtSignUpURL, settings.FieldJwtLogoutURL, settings.FieldJwtAccountSettingsURL, settings.FieldJwtJwksURL, settings.FieldJwtIssuer, settings.FieldJwtAudience, settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue, settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue:
 			values[i] = new(sql.NullString)
 		case settings.FieldCreatedAt, settings.FieldUpdatedAt, settings.FieldJwtSecretRotatedAt, settings.FieldJwtPreviousSecretExpiresAt:
 			values[i] = new(sql.NullTime)
@@ -367,6 +371,20 @@ func (_m *Settings) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.JwtRequireJti = value.Bool
 			}
+		case settings.FieldJwtPublicKeys:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_public_keys", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.JwtPublicKeys); err != nil {
+					return fmt.Errorf("unmarshal field jwt_public_keys: %w", err)
+				}
+			}
+		case settings.FieldJwtJwksURL:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_jwks_url", values[i])
+			} else if value.Valid {
+				_m.JwtJwksURL = value.String
+			}
 		case settings.FieldJwtIssuer:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field jwt_issuer", values[i])
@@ -559,6 +577,12 @@ func (_m *Settings) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("jwt_require_jti=")
 	builder.WriteString(fmt.Sprintf("%v", _m.JwtRequireJti))
+	builder.WriteString(", ")
+	builder.WriteString("jwt_public_keys=")
+	builder.WriteString(fmt.Sprintf("%v", _m.JwtPublicKeys))
+	builder.WriteString(", ")
+	builder.WriteString("jwt_jwks_url=")
+	builder.WriteString(_m.JwtJwksURL)
 	builder.WriteString(", ")
 	builder.WriteString("jwt_issuer=")
 	builder.WriteString(_m.JwtIssuer)

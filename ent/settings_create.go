@@ -486,6 +486,26 @@ func (_c *SettingsCreate) SetNillableJwtRequireJti(v *bool) *SettingsCreate {
 	return _c
 }
 
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (_c *SettingsCreate) SetJwtPublicKeys(v []string) *SettingsCreate {
+	_c.mutation.SetJwtPublicKeys(v)
+	return _c
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (_c *SettingsCreate) SetJwtJwksURL(v string) *SettingsCreate {
+	_c.mutation.SetJwtJwksURL(v)
+	return _c
+}
+
+// SetNillableJwtJwksURL sets the "jwt_jwks_url" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtJwksURL(v *string) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtJwksURL(*v)
+	}
+	return _c
+}
+
 // SetJwtIssuer sets the "jwt_issuer" field.
 func (_c *SettingsCreate) SetJwtIssuer(v string) *SettingsCreate {
 	_c.mutation.SetJwtIssuer(v)
@@ -741,6 +761,10 @@ func (_c *SettingsCreate) defaults() {
 		v := settings.DefaultJwtRequireJti
 		_c.mutation.SetJwtRequireJti(v)
 	}
+	if _, ok := _c.mutation.JwtJwksURL(); !ok {
+		v := settings.DefaultJwtJwksURL
+		_c.mutation.SetJwtJwksURL(v)
+	}
 	if _, ok := _c.mutation.JwtIssuer(); !ok {
 		v := settings.DefaultJwtIssuer
 		_c.mutation.SetJwtIssuer(v)
@@ -970,6 +994,14 @@ func (_c *SettingsCreate) check() error {
 	if _, ok := _c.mutation.JwtRequireJti(); !ok {
 		return &ValidationError{Name: "jwt_require_jti", err: errors.New(`ent: missing required field "Settings.jwt_require_jti"`)}
 	}
+	if _, ok := _c.mutation.JwtJwksURL(); !ok {
+		return &ValidationError{Name: "jwt_jwks_url", err: errors.New(`ent: missing required field "Settings.jwt_jwks_url"`)}
+	}
+	if v, ok := _c.mutation.JwtJwksURL(); ok {
+		if err := settings.JwtJwksURLValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_jwks_url", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_jwks_url": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.JwtIssuer(); !ok {
 		return &ValidationError{Name: "jwt_issuer", err: errors.New(`ent: missing required field "Settings.jwt_issuer"`)}
 	}
@@ -1196,6 +1228,14 @@ func (_c *SettingsCreate) createSpec() (*Settings, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
 		_node.JwtRequireJti = value
+	}
+	if value, ok := _c.mutation.JwtPublicKeys(); ok {
+		_spec.SetField(settings.FieldJwtPublicKeys, field.TypeJSON, value)
+		_node.JwtPublicKeys = value
+	}
+	if value, ok := _c.mutation.JwtJwksURL(); ok {
+		_spec.SetField(settings.FieldJwtJwksURL, field.TypeString, value)
+		_node.JwtJwksURL = value
 	}
 	if value, ok := _c.mutation.JwtIssuer(); ok {
 		_spec.SetField(settings.FieldJwtIssuer, field.TypeString, value)
@@ -1752,6 +1792,36 @@ func (u *SettingsUpsert) SetJwtRequireJti(v bool) *SettingsUpsert {
 // UpdateJwtRequireJti sets the "jwt_require_jti" field to the value that was provided on create.
 func (u *SettingsUpsert) UpdateJwtRequireJti() *SettingsUpsert {
 	u.SetExcluded(settings.FieldJwtRequireJti)
+	return u
+}
+
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (u *SettingsUpsert) SetJwtPublicKeys(v []string) *SettingsUpsert {
+	u.Set(settings.FieldJwtPublicKeys, v)
+	return u
+}
+
+// UpdateJwtPublicKeys sets the "jwt_public_keys" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtPublicKeys() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtPublicKeys)
+	return u
+}
+
+// ClearJwtPublicKeys clears the value of the "jwt_public_keys" field.
+func (u *SettingsUpsert) ClearJwtPublicKeys() *SettingsUpsert {
+	u.SetNull(settings.FieldJwtPublicKeys)
+	return u
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (u *SettingsUpsert) SetJwtJwksURL(v string) *SettingsUpsert {
+	u.Set(settings.FieldJwtJwksURL, v)
+	return u
+}
+
+// UpdateJwtJwksURL sets the "jwt_jwks_url" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtJwksURL() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtJwksURL)
 	return u
 }
 
@@ -2458,6 +2528,41 @@ func (u *SettingsUpsertOne) SetJwtRequireJti(v bool) *SettingsUpsertOne {
 func (u *SettingsUpsertOne) UpdateJwtRequireJti() *SettingsUpsertOne {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateJwtRequireJti()
+	})
+}
+
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (u *SettingsUpsertOne) SetJwtPublicKeys(v []string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtPublicKeys(v)
+	})
+}
+
+// UpdateJwtPublicKeys sets the "jwt_public_keys" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtPublicKeys() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtPublicKeys()
+	})
+}
+
+// ClearJwtPublicKeys clears the value of the "jwt_public_keys" field.
+func (u *SettingsUpsertOne) ClearJwtPublicKeys() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtPublicKeys()
+	})
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (u *SettingsUpsertOne) SetJwtJwksURL(v string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtJwksURL(v)
+	})
+}
+
+// UpdateJwtJwksURL sets the "jwt_jwks_url" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtJwksURL() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtJwksURL()
 	})
 }
 
@@ -3348,6 +3453,41 @@ func (u *SettingsUpsertBulk) SetJwtRequireJti(v bool) *SettingsUpsertBulk {
 func (u *SettingsUpsertBulk) UpdateJwtRequireJti() *SettingsUpsertBulk {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateJwtRequireJti()
+	})
+}
+
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (u *SettingsUpsertBulk) SetJwtPublicKeys(v []string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtPublicKeys(v)
+	})
+}
+
+// UpdateJwtPublicKeys sets the "jwt_public_keys" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtPublicKeys() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtPublicKeys()
+	})
+}
+
+// ClearJwtPublicKeys clears the value of the "jwt_public_keys" field.
+func (u *SettingsUpsertBulk) ClearJwtPublicKeys() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtPublicKeys()
+	})
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (u *SettingsUpsertBulk) SetJwtJwksURL(v string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtJwksURL(v)
+	})
+}
+
+// UpdateJwtJwksURL sets the "jwt_jwks_url" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtJwksURL() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtJwksURL()
 	})
 }
 

@@ -540,6 +540,38 @@ func (_u *SettingsUpdate) SetNillableJwtRequireJti(v *bool) *SettingsUpdate {
 	return _u
 }
 
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (_u *SettingsUpdate) SetJwtPublicKeys(v []string) *SettingsUpdate {
+	_u.mutation.SetJwtPublicKeys(v)
+	return _u
+}
+
+// AppendJwtPublicKeys appends value to the "jwt_public_keys" field.
+func (_u *SettingsUpdate) AppendJwtPublicKeys(v []string) *SettingsUpdate {
+	_u.mutation.AppendJwtPublicKeys(v)
+	return _u
+}
+
+// ClearJwtPublicKeys clears the value of the "jwt_public_keys" field.
+func (_u *SettingsUpdate) ClearJwtPublicKeys() *SettingsUpdate {
+	_u.mutation.ClearJwtPublicKeys()
+	return _u
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (_u *SettingsUpdate) SetJwtJwksURL(v string) *SettingsUpdate {
+	_u.mutation.SetJwtJwksURL(v)
+	return _u
+}
+
+// SetNillableJwtJwksURL sets the "jwt_jwks_url" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtJwksURL(v *string) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtJwksURL(*v)
+	}
+	return _u
+}
+
 // SetJwtIssuer sets the "jwt_issuer" field.
 func (_u *SettingsUpdate) SetJwtIssuer(v string) *SettingsUpdate {
 	_u.mutation.SetJwtIssuer(v)
@@ -810,6 +842,11 @@ func (_u *SettingsUpdate) check() error {
 			return &ValidationError{Name: "jwt_max_token_age_seconds", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_max_token_age_seconds": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.JwtJwksURL(); ok {
+		if err := settings.JwtJwksURLValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_jwks_url", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_jwks_url": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.JwtIssuer(); ok {
 		if err := settings.JwtIssuerValidator(v); err != nil {
 			return &ValidationError{Name: "jwt_issuer", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_issuer": %w`, err)}
@@ -1007,6 +1044,20 @@ func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.JwtPublicKeys(); ok {
+		_spec.SetField(settings.FieldJwtPublicKeys, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedJwtPublicKeys(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, settings.FieldJwtPublicKeys, value)
+		})
+	}
+	if _u.mutation.JwtPublicKeysCleared() {
+		_spec.ClearField(settings.FieldJwtPublicKeys, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.JwtJwksURL(); ok {
+		_spec.SetField(settings.FieldJwtJwksURL, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.JwtIssuer(); ok {
 		_spec.SetField(settings.FieldJwtIssuer, field.TypeString, value)
@@ -1570,6 +1621,38 @@ func (_u *SettingsUpdateOne) SetNillableJwtRequireJti(v *bool) *SettingsUpdateOn
 	return _u
 }
 
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (_u *SettingsUpdateOne) SetJwtPublicKeys(v []string) *SettingsUpdateOne {
+	_u.mutation.SetJwtPublicKeys(v)
+	return _u
+}
+
+// AppendJwtPublicKeys appends value to the "jwt_public_keys" field.
+func (_u *SettingsUpdateOne) AppendJwtPublicKeys(v []string) *SettingsUpdateOne {
+	_u.mutation.AppendJwtPublicKeys(v)
+	return _u
+}
+
+// ClearJwtPublicKeys clears the value of the "jwt_public_keys" field.
+func (_u *SettingsUpdateOne) ClearJwtPublicKeys() *SettingsUpdateOne {
+	_u.mutation.ClearJwtPublicKeys()
+	return _u
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (_u *SettingsUpdateOne) SetJwtJwksURL(v string) *SettingsUpdateOne {
+	_u.mutation.SetJwtJwksURL(v)
+	return _u
+}
+
+// SetNillableJwtJwksURL sets the "jwt_jwks_url" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtJwksURL(v *string) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtJwksURL(*v)
+	}
+	return _u
+}
+
 // SetJwtIssuer sets the "jwt_issuer" field.
 func (_u *SettingsUpdateOne) SetJwtIssuer(v string) *SettingsUpdateOne {
 	_u.mutation.SetJwtIssuer(v)
@@ -1853,6 +1936,11 @@ func (_u *SettingsUpdateOne) check() error {
 			return &ValidationError{Name: "jwt_max_token_age_seconds", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_max_token_age_seconds": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.JwtJwksURL(); ok {
+		if err := settings.JwtJwksURLValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_jwks_url", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_jwks_url": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.JwtIssuer(); ok {
 		if err := settings.JwtIssuerValidator(v); err != nil {
 			return &ValidationError{Name: "jwt_issuer", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_issuer": %w`, err)}
@@ -2067,6 +2155,20 @@ func (_u *SettingsUpdateOne) sqlSave(ctx context.Context) (_node *Settings, err 
 	}
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.JwtPublicKeys(); ok {
+		_spec.SetField(settings.FieldJwtPublicKeys, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedJwtPublicKeys(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, settings.FieldJwtPublicKeys, value)
+		})
+	}
+	if _u.mutation.JwtPublicKeysCleared() {
+		_spec.ClearField(settings.FieldJwtPublicKeys, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.JwtJwksURL(); ok {
+		_spec.SetField(settings.FieldJwtJwksURL, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.JwtIssuer(); ok {
 		_spec.SetField(settings.FieldJwtIssuer, field.TypeString, value)

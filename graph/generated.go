@@ -85,12 +85,14 @@ type ComplexityRoot struct {
 		EndpointURL             func(childComplexity int) int
 		HasSecret               func(childComplexity int) int
 		Issuer                  func(childComplexity int) int
+		JwksURL                 func(childComplexity int) int
 		LoginButtonText         func(childComplexity int) int
 		LogoutURL               func(childComplexity int) int
 		MaxTokenAgeSeconds      func(childComplexity int) int
 		ModeratorClaim          func(childComplexity int) int
 		ModeratorClaimValue     func(childComplexity int) int
 		PreviousSecretExpiresAt func(childComplexity int) int
+		PublicKeys              func(childComplexity int) int
 		RequireJti              func(childComplexity int) int
 		SecretRotatedAt         func(childComplexity int) int
 		SignUpURL               func(childComplexity int) int
@@ -251,6 +253,7 @@ type ComplexityRoot struct {
 		Changes  func(childComplexity int) int
 		Claims   func(childComplexity int) int
 		Decision func(childComplexity int) int
+		Key      func(childComplexity int) int
 		Message  func(childComplexity int) int
 		Profile  func(childComplexity int) int
 		Reason   func(childComplexity int) int
@@ -596,6 +599,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JwtSsoSettings.Issuer(childComplexity), true
+	case "JwtSsoSettings.jwksUrl":
+		if e.ComplexityRoot.JwtSsoSettings.JwksURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.JwksURL(childComplexity), true
 	case "JwtSsoSettings.loginButtonText":
 		if e.ComplexityRoot.JwtSsoSettings.LoginButtonText == nil {
 			break
@@ -632,6 +641,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JwtSsoSettings.PreviousSecretExpiresAt(childComplexity), true
+	case "JwtSsoSettings.publicKeys":
+		if e.ComplexityRoot.JwtSsoSettings.PublicKeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.PublicKeys(childComplexity), true
 	case "JwtSsoSettings.requireJti":
 		if e.ComplexityRoot.JwtSsoSettings.RequireJti == nil {
 			break
@@ -1493,6 +1508,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SsoInspection.Decision(childComplexity), true
+	case "SsoInspection.key":
+		if e.ComplexityRoot.SsoInspection.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SsoInspection.Key(childComplexity), true
 	case "SsoInspection.message":
 		if e.ComplexityRoot.SsoInspection.Message == nil {
 			break
@@ -2234,6 +2255,10 @@ func (ec *executionContext) childFields_JwtSsoSettings(ctx context.Context, fiel
 		return ec.fieldContext_JwtSsoSettings_maxTokenAgeSeconds(ctx, field)
 	case "requireJti":
 		return ec.fieldContext_JwtSsoSettings_requireJti(ctx, field)
+	case "publicKeys":
+		return ec.fieldContext_JwtSsoSettings_publicKeys(ctx, field)
+	case "jwksUrl":
+		return ec.fieldContext_JwtSsoSettings_jwksUrl(ctx, field)
 	case "issuer":
 		return ec.fieldContext_JwtSsoSettings_issuer(ctx, field)
 	case "audience":
@@ -2480,6 +2505,8 @@ func (ec *executionContext) childFields_SsoInspection(ctx context.Context, field
 		return ec.fieldContext_SsoInspection_message(ctx, field)
 	case "claims":
 		return ec.fieldContext_SsoInspection_claims(ctx, field)
+	case "key":
+		return ec.fieldContext_SsoInspection_key(ctx, field)
 	case "profile":
 		return ec.fieldContext_SsoInspection_profile(ctx, field)
 	case "user":
@@ -4040,6 +4067,36 @@ func (ec *executionContext) _JwtSsoSettings_requireJti(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_JwtSsoSettings_requireJti(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_publicKeys(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JwtSsoSettings_publicKeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublicKeys, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_publicKeys(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_jwksUrl(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.JwksURL)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_jwksUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _JwtSsoSettings_issuer(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
@@ -7442,6 +7499,29 @@ func (ec *executionContext) _SsoInspection_claims(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_SsoInspection_claims(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SsoInspection", field, false, false, errors.New("field of type JSON does not have child fields"))
+}
+
+func (ec *executionContext) _SsoInspection_key(ctx context.Context, field graphql.CollectedField, obj *model.SsoInspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SsoInspection_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SsoInspection_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SsoInspection", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _SsoInspection_profile(ctx context.Context, field graphql.CollectedField, obj *model.SsoInspection) (ret graphql.Marshaler) {
@@ -12184,7 +12264,7 @@ func (ec *executionContext) unmarshalInputUpdateJwtSsoSettingsInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"enabled", "loginButtonText", "authorizationUrl", "signUpUrl", "logoutUrl", "accountSettingsUrl", "maxTokenAgeSeconds", "requireJti", "issuer", "audience", "adminClaim", "adminClaimValue", "moderatorClaim", "moderatorClaimValue"}
+	fieldsInOrder := [...]string{"enabled", "loginButtonText", "authorizationUrl", "signUpUrl", "logoutUrl", "accountSettingsUrl", "maxTokenAgeSeconds", "requireJti", "publicKeys", "jwksUrl", "issuer", "audience", "adminClaim", "adminClaimValue", "moderatorClaim", "moderatorClaimValue"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12247,6 +12327,20 @@ func (ec *executionContext) unmarshalInputUpdateJwtSsoSettingsInput(ctx context.
 				return it, err
 			}
 			it.RequireJti = data
+		case "publicKeys":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("publicKeys"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PublicKeys = data
+		case "jwksUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURL = data
 		case "issuer":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("issuer"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -14406,6 +14500,16 @@ func (ec *executionContext) _JwtSsoSettings(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "publicKeys":
+			out.Values[i] = ec._JwtSsoSettings_publicKeys(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "jwksUrl":
+			out.Values[i] = ec._JwtSsoSettings_jwksUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "issuer":
 			out.Values[i] = ec._JwtSsoSettings_issuer(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -15747,6 +15851,8 @@ func (ec *executionContext) _SsoInspection(ctx context.Context, sel ast.Selectio
 			out.Values[i] = ec._SsoInspection_message(ctx, field, obj)
 		case "claims":
 			out.Values[i] = ec._SsoInspection_claims(ctx, field, obj)
+		case "key":
+			out.Values[i] = ec._SsoInspection_key(ctx, field, obj)
 		case "profile":
 			out.Values[i] = ec._SsoInspection_profile(ctx, field, obj)
 		case "user":

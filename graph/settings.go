@@ -28,6 +28,10 @@ func (r *Resolver) authSettings(st *ent.Settings) *model.AuthSettings {
 	if embed == nil {
 		embed = []string{}
 	}
+	publicKeys := st.JwtPublicKeys
+	if publicKeys == nil {
+		publicKeys = []string{}
+	}
 	return &model.AuthSettings{
 		EmbedOrigins:         embed,
 		EmailPasswordEnabled: st.EmailPasswordEnabled,
@@ -67,6 +71,8 @@ func (r *Resolver) authSettings(st *ent.Settings) *model.AuthSettings {
 			AccountSettingsURL:      st.JwtAccountSettingsURL,
 			MaxTokenAgeSeconds:      st.JwtMaxTokenAgeSeconds,
 			RequireJti:              st.JwtRequireJti,
+			PublicKeys:              publicKeys,
+			JwksURL:                 st.JwtJwksURL,
 			Issuer:                  st.JwtIssuer,
 			Audience:                st.JwtAudience,
 			AdminClaim:              st.JwtAdminClaim,
@@ -378,8 +384,30 @@ func (r *Resolver) updateJwtSsoSettings(ctx context.Context, in model.UpdateJwtS
 		}
 	}
 	c.boolean("requireJti", in.RequireJti, st.JwtRequireJti, func(v bool) { c.upd.SetJwtRequireJti(v) })
-	if enabled && len(st.JwtSecret) == 0 {
-		return nil, BadInput("enabled", "generate a secret with regenerateJwtSsoSecret before enabling JWT SSO")
+	jwksURL := st.JwtJwksURL
+	if err := c.str("jwksUrl", in.JwksURL, st.JwtJwksURL, profile.SettingsURL, func(v string) { jwksURL = v; c.upd.SetJwtJwksURL(v) }); err != nil {
+		return nil, err
+	}
+	publicKeys := st.JwtPublicKeys
+	if in.PublicKeys != nil {
+		if len(in.PublicKeys) > jwtsso.MaxPublicKeys {
+			return nil, BadInput("publicKeys", "publicKeys: at most %d keys", jwtsso.MaxPublicKeys)
+		}
+		keys := make([]string, len(in.PublicKeys))
+		for i, k := range in.PublicKeys {
+			if _, _, err := jwtsso.ParsePublicKey(k); err != nil {
+				return nil, BadInput("publicKeys", "publicKeys[%d]: %s", i, strings.TrimPrefix(err.Error(), jwtsso.ErrPublicKey.Error()+": "))
+			}
+			keys[i] = strings.TrimSpace(k)
+		}
+		if !slices.Equal(keys, st.JwtPublicKeys) {
+			publicKeys = keys
+			c.upd.SetJwtPublicKeys(keys)
+			c.changed = append(c.changed, "publicKeys")
+		}
+	}
+	if enabled && len(st.JwtSecret) == 0 && len(publicKeys) == 0 && jwksURL == "" {
+		return nil, BadInput("enabled", "generate a secret with regenerateJwtSsoSecret, or give publicKeys or a jwksUrl, before enabling JWT SSO")
 	}
 	return r.saveSettings(ctx, client, c, "jwtSso")
 }

@@ -274,7 +274,9 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 			SetJwtModeratorClaim("is_mod").SetJwtModeratorClaimValue("yes").
 			SetEmbedOrigins([]string{"https://app.example.com", "http://localhost:3000"}).
 			SetJwtPreviousSecret([]byte("sealed-before")).SetJwtPreviousSecretExpiresAt(time.Date(2026, 12, 1, 10, 30, 15, 250000000, time.UTC)).
-			SetJwtIssuer("https://customer.example").SetJwtAudience("community").ExecX(ctx)
+			SetJwtIssuer("https://customer.example").SetJwtAudience("community").
+			SetJwtPublicKeys([]string{"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", `{"kty":"OKP"}`}).
+			SetJwtJwksURL("https://customer.example/jwks.json").ExecX(ctx)
 		got, err := JWTLoginSettings(ctx, c)
 		if err != nil {
 			t.Fatal(err)
@@ -289,11 +291,13 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 			string(got.JwtPreviousSecret) != string(want.JwtPreviousSecret) ||
 			got.JwtPreviousSecretExpiresAt == nil || want.JwtPreviousSecretExpiresAt == nil ||
 			!got.JwtPreviousSecretExpiresAt.Equal(*want.JwtPreviousSecretExpiresAt) ||
-			got.JwtIssuer != want.JwtIssuer || got.JwtAudience != want.JwtAudience {
+			got.JwtIssuer != want.JwtIssuer || got.JwtAudience != want.JwtAudience ||
+			!slices.Equal(got.JwtPublicKeys, want.JwtPublicKeys) || got.JwtJwksURL != want.JwtJwksURL {
 			t.Fatalf("read %+v\n ent %+v", got, want)
 		}
 		if !got.JwtEnabled || got.NewUsersHomepage != "/welcome" || len(got.EmbedOrigins) != 2 ||
-			string(got.JwtPreviousSecret) != "sealed-before" || got.JwtIssuer != "https://customer.example" || got.JwtAudience != "community" || !got.JwtPreviousSecretExpiresAt.Equal(time.Date(2026, 12, 1, 10, 30, 15, 250000000, time.UTC)) {
+			string(got.JwtPreviousSecret) != "sealed-before" || got.JwtIssuer != "https://customer.example" || got.JwtAudience != "community" ||
+			len(got.JwtPublicKeys) != 2 || got.JwtJwksURL != "https://customer.example/jwks.json" || !got.JwtPreviousSecretExpiresAt.Equal(time.Date(2026, 12, 1, 10, 30, 15, 250000000, time.UTC)) {
 			t.Fatalf("values not read: %+v", got)
 		}
 	})

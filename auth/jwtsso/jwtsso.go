@@ -18,19 +18,21 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/authdb"
+	"github.com/community/sso/auth/oauth2sso"
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/auth/web"
@@ -68,6 +70,14 @@ type Verifier struct {
 	Sealer *seal.Sealer
 	Leeway time.Duration
 	Now    func() time.Time
+	// Client fetches the key set of the setting jwks_url (nil: oauth2sso.NewHTTPClient's
+	// defaults): its timeout and size cap.
+	Client *oauth2sso.HTTPClient
+
+	memo    keyMemo
+	mu      sync.Mutex // guards jwksURL and jwks
+	jwksURL string
+	jwks    *oidc.RemoteKeySet
 }
 
 func (v *Verifier) now() time.Time {
@@ -104,15 +114,18 @@ func PreviousSecretExpiry(st *ent.Settings, now time.Time) *time.Time {
 	return st.JwtPreviousSecretExpiresAt
 }
 
-// Verify checks the token's signature (HS256 with the community's secret, nothing else), its
-// times under the token policy, and the claims JWT SSO requires (sub, name, email).
+// Verify is VerifyContext without a context of its own (a key set fetch is bounded by the
+// outbound client's timeout).
 func (v *Verifier) Verify(tokenString string, st *ent.Settings) (*Token, *auth.SSOError) {
-	if !st.JwtEnabled || len(st.JwtSecret) == 0 {
+	return v.VerifyContext(context.Background(), tokenString, st)
+}
+
+// VerifyContext checks the token's signature (verifySignature: the algorithm comes from the
+// key), its times under the token policy, its iss and aud when the settings bind them, and the
+// claims JWT SSO requires (sub, name, email).
+func (v *Verifier) VerifyContext(ctx context.Context, tokenString string, st *ent.Settings) (*Token, *auth.SSOError) {
+	if !st.JwtEnabled || (len(st.JwtSecret) == 0 && len(st.JwtPublicKeys) == 0 && st.JwtJwksURL == "") {
 		return nil, auth.NewSSOError(auth.CodeSSODisabled, "JWT sign-in is not enabled.")
-	}
-	secret, err := v.Sealer.Open(PurposeSecret, st.JwtSecret)
-	if err != nil {
-		return nil, &auth.SSOError{Code: auth.CodeSSODisabled, Message: "JWT sign-in is not set up correctly.", Err: err}
 	}
 	if tokenString == "" {
 		return nil, auth.NewSSOError(auth.CodeInvalidRequest, "The sign-in link has no token.")
@@ -121,34 +134,16 @@ func (v *Verifier) Verify(tokenString string, st *ent.Settings) (*Token, *auth.S
 		return nil, auth.NewSSOError(auth.CodeInvalidToken, "The sign-in token is too long.")
 	}
 	now := v.now()
-	parser := jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithLeeway(v.leeway()),
-		jwt.WithIssuedAt(),
-		jwt.WithJSONNumber(),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	)
-	parse := func(key []byte) (jwt.MapClaims, error) {
-		claims := jwt.MapClaims{}
-		_, err := parser.ParseWithClaims(tokenString, claims, func(t *jwt.Token) (any, error) {
-			if t.Method != jwt.SigningMethodHS256 {
-				return nil, fmt.Errorf("jwtsso: unexpected algorithm %v", t.Header["alg"])
-			}
-			return key, nil
-		})
-		return claims, err
+	claims, keyName, err := v.verifySignature(ctx, tokenString, st, now)
+	if e := auth.AsSSOError(err); e != nil {
+		return nil, e
 	}
-	keyName := KeySecret
-	claims, err := parse(secret)
-	if errors.Is(err, jwt.ErrTokenSignatureInvalid) && PreviousSecretExpiry(st, now) != nil {
-		// Inside a rotation's grace period the secret it replaced still signs in.
-		previous, perr := v.Sealer.Open(PurposeSecret, st.JwtPreviousSecret)
-		if perr != nil {
-			return nil, &auth.SSOError{Code: auth.CodeSSODisabled, Message: "JWT sign-in is not set up correctly.", Err: perr}
-		}
-		if c, perr := parse(previous); !errors.Is(perr, jwt.ErrTokenSignatureInvalid) {
-			claims, err, keyName = c, perr, KeyPreviousSecret
-		}
+	if err == nil {
+		err = jwt.NewValidator(
+			jwt.WithLeeway(v.leeway()),
+			jwt.WithIssuedAt(),
+			jwt.WithTimeFunc(func() time.Time { return now }),
+		).Validate(claims)
 	}
 	switch {
 	case err == nil:
@@ -349,7 +344,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, ap
 		h.fail(w, r, app, &auth.SSOError{Code: auth.CodeTryAgain, Message: "The community could not be reached.", Err: err})
 		return
 	}
-	tok, serr := h.Verifier.Verify(strings.TrimSpace(token), st)
+	tok, serr := h.Verifier.VerifyContext(r.Context(), strings.TrimSpace(token), st)
 	if serr != nil {
 		h.fail(w, r, app, serr)
 		return

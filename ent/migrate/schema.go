@@ -320,6 +320,8 @@ var (
 		{Name: "jwt_account_settings_url", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "jwt_max_token_age_seconds", Type: field.TypeInt, Default: 300},
 		{Name: "jwt_require_jti", Type: field.TypeBool, Default: false},
+		{Name: "jwt_public_keys", Type: field.TypeJSON, Nullable: true},
+		{Name: "jwt_jwks_url", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "jwt_issuer", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "jwt_audience", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "jwt_admin_claim", Type: field.TypeString, Size: 200, Default: ""},

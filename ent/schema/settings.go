@@ -62,6 +62,10 @@ func (Settings) Fields() []ent.Field {
 			Comment("Token policy: a token without exp must have an iat no older than this."),
 		field.Bool("jwt_require_jti").Default(false).
 			Comment("Token policy: refuse tokens without a jti (a jti, when present, is always single-use)."),
+		field.Strings("jwt_public_keys").Optional().
+			Comment("Public keys (PEM or JWK) that verify tokens beside or instead of jwt_secret; the key's type chooses the algorithm."),
+		field.Text("jwt_jwks_url").Default("").Validate(maxLen(2048)).
+			Comment("A JWKS URL whose keys verify tokens beside or instead of jwt_secret."),
 		field.Text("jwt_issuer").Default("").Validate(maxLen(2048)).
 			Comment("When set, a token's iss must equal it."),
 		field.Text("jwt_audience").Default("").Validate(maxLen(2048)).

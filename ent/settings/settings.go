@@ -88,6 +88,10 @@ const (
 	FieldJwtMaxTokenAgeSeconds = "jwt_max_token_age_seconds"
 	// FieldJwtRequireJti holds the string denoting the jwt_require_jti field in the database.
 	FieldJwtRequireJti = "jwt_require_jti"
+	// FieldJwtPublicKeys holds the string denoting the jwt_public_keys field in the database.
+	FieldJwtPublicKeys = "jwt_public_keys"
+	// FieldJwtJwksURL holds the string denoting the jwt_jwks_url field in the database.
+	FieldJwtJwksURL = "jwt_jwks_url"
 	// FieldJwtIssuer holds the string denoting the jwt_issuer field in the database.
 	FieldJwtIssuer = "jwt_issuer"
 	// FieldJwtAudience holds the string denoting the jwt_audience field in the database.
@@ -147,6 +151,8 @@ var Columns = []string{
 	FieldJwtAccountSettingsURL,
 	FieldJwtMaxTokenAgeSeconds,
 	FieldJwtRequireJti,
+	FieldJwtPublicKeys,
+	FieldJwtJwksURL,
 	FieldJwtIssuer,
 	FieldJwtAudience,
 	FieldJwtAdminClaim,
@@ -268,6 +274,10 @@ var (
 	JwtMaxTokenAgeSecondsValidator func(int) error
 	// DefaultJwtRequireJti holds the default value on creation for the "jwt_require_jti" field.
 	DefaultJwtRequireJti bool
+	// DefaultJwtJwksURL holds the default value on creation for the "jwt_jwks_url" field.
+	DefaultJwtJwksURL string
+	// JwtJwksURLValidator is a validator for the "jwt_jwks_url" field. It is called by the builders before save.
+	JwtJwksURLValidator func(string) error
 	// DefaultJwtIssuer holds the default value on creation for the "jwt_issuer" field.
 	DefaultJwtIssuer string
 	// JwtIssuerValidator is a validator for the "jwt_issuer" field. It is called by the builders before save.
@@ -489,6 +499,11 @@ func ByJwtMaxTokenAgeSeconds(opts ...sql.OrderTermOption) OrderOption {
 // ByJwtRequireJti orders the results by the jwt_require_jti field.
 func ByJwtRequireJti(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldJwtRequireJti, opts...).ToFunc()
+}
+
+// ByJwtJwksURL orders the results by the jwt_jwks_url field.
+func ByJwtJwksURL(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtJwksURL, opts...).ToFunc()
 }
 
 // ByJwtIssuer orders the results by the jwt_issuer field.

@@ -219,6 +219,11 @@ func JwtRequireJti(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtRequireJti, v))
 }
 
+// JwtJwksURL applies equality check predicate on the "jwt_jwks_url" field. It's identical to JwtJwksURLEQ.
+func JwtJwksURL(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtJwksURL, v))
+}
+
 // JwtIssuer applies equality check predicate on the "jwt_issuer" field. It's identical to JwtIssuerEQ.
 func JwtIssuer(v string) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtIssuer, v))
@@ -1992,6 +1997,81 @@ func JwtRequireJtiEQ(v bool) predicate.Settings {
 // JwtRequireJtiNEQ applies the NEQ predicate on the "jwt_require_jti" field.
 func JwtRequireJtiNEQ(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldNEQ(FieldJwtRequireJti, v))
+}
+
+// JwtPublicKeysIsNil applies the IsNil predicate on the "jwt_public_keys" field.
+func JwtPublicKeysIsNil() predicate.Settings {
+	return predicate.Settings(sql.FieldIsNull(FieldJwtPublicKeys))
+}
+
+// JwtPublicKeysNotNil applies the NotNil predicate on the "jwt_public_keys" field.
+func JwtPublicKeysNotNil() predicate.Settings {
+	return predicate.Settings(sql.FieldNotNull(FieldJwtPublicKeys))
+}
+
+// JwtJwksURLEQ applies the EQ predicate on the "jwt_jwks_url" field.
+func JwtJwksURLEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLNEQ applies the NEQ predicate on the "jwt_jwks_url" field.
+func JwtJwksURLNEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLIn applies the In predicate on the "jwt_jwks_url" field.
+func JwtJwksURLIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtJwksURL, vs...))
+}
+
+// JwtJwksURLNotIn applies the NotIn predicate on the "jwt_jwks_url" field.
+func JwtJwksURLNotIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtJwksURL, vs...))
+}
+
+// JwtJwksURLGT applies the GT predicate on the "jwt_jwks_url" field.
+func JwtJwksURLGT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLGTE applies the GTE predicate on the "jwt_jwks_url" field.
+func JwtJwksURLGTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLLT applies the LT predicate on the "jwt_jwks_url" field.
+func JwtJwksURLLT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLLTE applies the LTE predicate on the "jwt_jwks_url" field.
+func JwtJwksURLLTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLContains applies the Contains predicate on the "jwt_jwks_url" field.
+func JwtJwksURLContains(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContains(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLHasPrefix applies the HasPrefix predicate on the "jwt_jwks_url" field.
+func JwtJwksURLHasPrefix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasPrefix(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLHasSuffix applies the HasSuffix predicate on the "jwt_jwks_url" field.
+func JwtJwksURLHasSuffix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasSuffix(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLEqualFold applies the EqualFold predicate on the "jwt_jwks_url" field.
+func JwtJwksURLEqualFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEqualFold(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLContainsFold applies the ContainsFold predicate on the "jwt_jwks_url" field.
+func JwtJwksURLContainsFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContainsFold(FieldJwtJwksURL, v))
 }
 
 // JwtIssuerEQ applies the EQ predicate on the "jwt_issuer" field.

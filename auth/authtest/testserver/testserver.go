@@ -73,7 +73,7 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 	provisioner := &provision.Provisioner{DB: db, Sessions: sessions, Log: log}
 	discovery := &oauth2sso.Discovery{Client: oauth2sso.NewHTTPClient(opts.IdPClient, cfg.IdPTimeout), Now: opts.Now}
 	sessions.Revalidator = &oauth2sso.Revalidator{DB: db, Sealer: sealer, Discovery: discovery, Provisioner: provisioner, Log: log}
-	verifier := &jwtsso.Verifier{Sealer: sealer}
+	verifier := &jwtsso.Verifier{Sealer: sealer, Client: discovery.Client, Now: opts.Now}
 	sso := &oauth2sso.Handler{DB: db, Sealer: sealer, Sessions: sessions, Provisioner: provisioner, Discovery: discovery,
 		PublicURL: cfg.PublicURL.String(), Log: log, Metrics: metrics}
 	mailer, err := cfg.SMTP.Sender(nil)
