@@ -241,7 +241,7 @@ func TestJWTSSOKeySet(t *testing.T) {
 	k := newTestKeys(t)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		clock := &authtest.Clock{Start: time.Now()}
-		app := testserver.New(t, db, testserver.Options{Now: clock.Now})
+		app := testserver.New(t, db, testserver.Options{JWTNow: clock.Now})
 		c := app.Callers()
 		keys := newJWKSServer(t)
 		keys.publish(t, map[string]crypto.PublicKey{"rsa-1": &k.rsa.PublicKey, "ec-1": &k.ec.PublicKey})
