@@ -1,11 +1,14 @@
-// Package jwtsso is JWT SSO: the community's own site signs a short-lived HS256 token with the
-// community's secret and sends the member to GET /api/auth/sso?jwt=TOKEN&redirect_uri=/path; the
+// Package jwtsso is JWT SSO: the community's own site signs a short-lived token (HS256 with the
+// community's secret, or RS256, PS256, ES256 or EdDSA with a private key whose public key the
+// settings hold, pasted or in a JWKS) and sends the member to GET /api/auth/sso?jwt=TOKEN&redirect_uri=/path; the
 // member is provisioned and signed in. An app posts the token to POST /api/auth/sso/token instead
 // and gets a bearer session token, and the community's own server posts it to
 // POST /api/auth/sso/sync to create or update the member without a login (Handler.Sync).
 //
-// The algorithm is fixed by the server (HS256); the token's header never chooses it, and kid, jku
-// and x5u are ignored. Token policy: a token carries exp, or an iat no older than the configured
+// The algorithm comes from the key (keys.go, verifySignature): the token's alg only picks which
+// keys to try, each key verifies its own type's algorithms, and none never; kid only names a
+// key among the settings' ones, and jku and x5u are ignored. After a rotation with a grace
+// period the previous secret verifies too, until it ends. Token policy: a token carries exp, or an iat no older than the configured
 // age; a jti, when present, is single-use.
 //
 // The token's sub is the member's externalId (provision.MapJWT); the jwt_*_claim settings map
