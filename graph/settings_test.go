@@ -317,6 +317,7 @@ func TestJwtSsoKeySettings(t *testing.T) {
 			{"RSA under 2048 bits", "publicKeys", map[string]any{"publicKeys": []string{spki(&smallRSA.PublicKey)}}},
 			{"EC P-384", "publicKeys", map[string]any{"publicKeys": []string{spki(&p384.PublicKey)}}},
 			{"JWK private key", "publicKeys", map[string]any{"publicKeys": []string{jwkOf(ecKey)}}},
+			{"JWK whose alg its key type does not verify", "publicKeys", map[string]any{"publicKeys": []string{strings.Replace(jwkOf(&rsaKey.PublicKey), `"kid"`, `"alg":"ES256","kid"`, 1)}}},
 			{"JWK symmetric key", "publicKeys", map[string]any{"publicKeys": []string{`{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}`}}},
 			{"a good key then a bad one", "publicKeys", map[string]any{"publicKeys": []string{good[0], "nope"}}},
 			{"eleven keys", "publicKeys", map[string]any{"publicKeys": []string{good[0], good[0], good[0], good[0], good[0], good[0], good[0], good[0], good[0], good[0], good[0]}}},

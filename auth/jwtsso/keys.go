@@ -65,7 +65,7 @@ func parsePublicKey(s string) (*publicKey, error) {
 	if len(s) > MaxPublicKeyLength {
 		return nil, fmt.Errorf("%w: longer than %d characters", ErrPublicKey, MaxPublicKeyLength)
 	}
-	var kid string
+	var kid, alg string
 	var key any
 	if strings.HasPrefix(s, "{") {
 		var jwk jose.JSONWebKey
@@ -75,7 +75,7 @@ func parsePublicKey(s string) (*publicKey, error) {
 		if !jwk.Valid() || !jwk.IsPublic() {
 			return nil, fmt.Errorf("%w: the JWK is not a public key", ErrPublicKey)
 		}
-		kid, key = jwk.KeyID, jwk.Key
+		kid, key, alg = jwk.KeyID, jwk.Key, jwk.Algorithm
 	} else {
 		block, rest := pem.Decode([]byte(s))
 		if block == nil || strings.TrimSpace(string(rest)) != "" {
@@ -94,6 +94,20 @@ func parsePublicKey(s string) (*publicKey, error) {
 			return nil, fmt.Errorf("%w: %v", ErrPublicKey, err)
 		}
 	}
+	k, err := typedKey(kid, key)
+	if err != nil || alg == "" {
+		return k, err
+	}
+	// A JWK that names its algorithm verifies that one alone.
+	if !slices.Contains(k.methods, alg) {
+		return nil, fmt.Errorf("%w: the JWK's alg %q is not one its key type verifies (%s)", ErrPublicKey, alg, strings.Join(k.methods, ", "))
+	}
+	k.methods = []string{alg}
+	return k, nil
+}
+
+// typedKey is key with the algorithms its type verifies.
+func typedKey(kid string, key any) (*publicKey, error) {
 	switch k := key.(type) {
 	case *rsa.PublicKey:
 		if k.N.BitLen() < MinRSABits {

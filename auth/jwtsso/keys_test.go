@@ -99,7 +99,9 @@ func TestJWTSSOPublicKeys(t *testing.T) {
 	rsaPKCS1 := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&k.rsa2.PublicKey)}))
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		app, c, secret := jwtApp(t, db)
-		setKeys(t, app, c.Admin, []string{rsaPEM, jwk(t, &k.ec.PublicKey, "ec-1"), spkiPEM(t, k.ed.Public()), rsaPKCS1}, "")
+		// The last key is the first RSA key again as a JWK limited to PS256 by its alg.
+		psOnly := strings.Replace(jwk(t, &k.rsa.PublicKey, "ps-only"), `"kid"`, `"alg":"PS256","kid"`, 1)
+		setKeys(t, app, c.Admin, []string{rsaPEM, jwk(t, &k.ec.PublicKey, "ec-1"), spkiPEM(t, k.ed.Public()), rsaPKCS1, psOnly}, "")
 		sign := func(m jwt.SigningMethod, key any, header map[string]any) string {
 			return authtest.Sign(t, m, key, authtest.Claims(nil), header)
 		}
@@ -113,6 +115,7 @@ func TestJWTSSOPublicKeys(t *testing.T) {
 			{"ES256, JWK without kid in the token", sign(jwt.SigningMethodES256, k.ec, nil), "ec-1"},
 			{"EdDSA, SPKI PEM", sign(jwt.SigningMethodEdDSA, k.ed, nil), "public key 3"},
 			{"RS256 with a kid no key has", sign(jwt.SigningMethodRS256, k.rsa, map[string]any{"kid": "rsa-unnamed"}), "public key 1"},
+			{"PS256 naming a JWK with alg PS256", sign(jwt.SigningMethodPS256, k.rsa, map[string]any{"kid": "ps-only"}), "ps-only"},
 			{"HS256, the secret beside the keys", sign(jwt.SigningMethodHS256, secret, nil), "secret"},
 		}
 		for _, tt := range ok {
@@ -135,6 +138,7 @@ func TestJWTSSOPublicKeys(t *testing.T) {
 			{"RS384 with the RSA key", sign(jwt.SigningMethodRS384, k.rsa, nil)},
 			{"PS512 with the RSA key", sign(jwt.SigningMethodPS512, k.rsa, nil)},
 			{"kid naming the EC key on an RS256 token", sign(jwt.SigningMethodRS256, k.rsa, map[string]any{"kid": "ec-1"})},
+			{"RS256 naming a JWK with alg PS256", sign(jwt.SigningMethodRS256, k.rsa, map[string]any{"kid": "ps-only"})},
 			{"ES384 on P-384", sign(jwt.SigningMethodES384, ecP384, nil)},
 			{"ES256 with another key", sign(jwt.SigningMethodES256, otherEC, map[string]any{"kid": "ec-1"})},
 			{"alg none", authtest.Unsigned(t, map[string]any{"alg": "none", "typ": "JWT"}, authtest.Claims(nil))},
