@@ -14,11 +14,16 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -455,12 +460,17 @@ func enableJWTSSO(b testing.TB, app *testApp) []byte {
 // loginURL signs, as the customer's server does, a token for a member with the benchmark's
 // spaces and field values, and returns the sign-in URL on base.
 func (l *jwtLogin) loginURL(b *testing.B, base, sub, email, name, value string) string {
+	return l.signedLoginURL(b, base, jwt.SigningMethodHS256, l.secret, sub, email, name, value)
+}
+
+// signedLoginURL is loginURL with the token signed by key with method.
+func (l *jwtLogin) signedLoginURL(b *testing.B, base string, method jwt.SigningMethod, key any, sub, email, name, value string) string {
 	now := time.Now()
 	c := jwt.MapClaims{"sub": sub, "email": email, "name": name, "spaceIds": benchSpaces, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	for _, k := range benchFieldKeys {
 		c[k] = value
 	}
-	tok := authtest.Sign(b, jwt.SigningMethodHS256, l.secret, c, nil)
+	tok := authtest.Sign(b, method, key, c, nil)
 	return base + "/api/auth/sso?" + url.Values{"jwt": {tok}, "redirect_uri": {"/spaces"}}.Encode()
 }
 
@@ -653,6 +663,61 @@ func benchJWTLoginPaired(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB
 	b.ReportMetric(float64(floorTime.Nanoseconds())/float64(i), "floor-ns/login")
 	b.ReportMetric(float64(serverTime.Nanoseconds())/float64(i), "server-ns/login")
 	b.ReportMetric(float64(serverTime)/float64(floorTime), "x-floor")
+}
+
+// BenchmarkJWTLoginKeysPaired signs the returning member in with an HS256 token (the secret),
+// an RS256 token (an RSA 2048 public key of publicKeys) and an ES256 token (an EC P-256 public
+// key) by turns, each iteration starting with the next of the three, and reports the RS256 and
+// ES256 logins as ratios to the HS256 login of the same run: the key lookup should add only the
+// signature check's own cost (RSA and ECDSA verification against HMAC).
+func BenchmarkJWTLoginKeysPaired(b *testing.B) {
+	l := newJWTLogin(b, benchDB)
+	ctx := context.Background()
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var keys []string
+	for _, pub := range []any{&rsaKey.PublicKey, &ecKey.PublicKey} {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys = append(keys, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
+	}
+	l.db.Client.Settings.Update().SetJwtPublicKeys(keys).ExecX(ctx)
+	signed := func(method jwt.SigningMethod, key any) string {
+		return l.signedLoginURL(b, l.app.URL, method, key, "ext-7", "user7@example.com", "User 7", "v-user7")
+	}
+	names := []string{"hs256", "rs256", "es256"}
+	urls := []string{signed(jwt.SigningMethodHS256, l.secret), signed(jwt.SigningMethodRS256, rsaKey), signed(jwt.SigningMethodES256, ecKey)}
+	for _, u := range urls {
+		l.get(b, u, true)
+	}
+	unchanged(b, l)
+	var times [3]time.Duration
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		for j := range 3 {
+			k := (i + j) % 3
+			t0 := time.Now()
+			l.get(b, urls[k], false)
+			times[k] += time.Since(t0)
+		}
+		i++
+	}
+	b.StopTimer()
+	unchanged(b, l)
+	for k, name := range names {
+		b.ReportMetric(float64(times[k].Nanoseconds())/float64(i), name+"-ns/login")
+	}
+	b.ReportMetric(float64(times[1])/float64(times[0]), "rs256-x-hs256")
+	b.ReportMetric(float64(times[2])/float64(times[0]), "es256-x-hs256")
 }
 
 // BenchmarkJWTLoginPaired and BenchmarkJWTLoginNewPaired are the returning and new member's

@@ -51,6 +51,7 @@ var docPages = []string{
 	readmePath,
 	"docs/CONFIGURATION.md",
 	"docs/PROVIDERS.md",
+	"docs/JWT_KEYS.md",
 	"docs/API.md",
 	"docs/OPERATIONS.md",
 	"docs/SECURITY.md",

@@ -407,7 +407,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 		DB: db, Sealer: sealer, Sessions: sessions, Provisioner: provisioner, Discovery: discovery,
 		PublicURL: cfg.PublicURL.String(), Log: log, Metrics: metrics,
 	}
-	jwtVerifier := &jwtsso.Verifier{Sealer: sealer}
+	jwtVerifier := &jwtsso.Verifier{Sealer: sealer, Client: discovery.Client}
 	mailer, err := cfg.SMTP.Sender(d.SMTPTLS)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,9 @@ const (
 	// EventMemberSyncFailed is a sync that was refused; its detail names the source and the
 	// reason (an SSO error code).
 	EventMemberSyncFailed = "MEMBER_SYNC_FAILED"
+	// EventJWTPreviousSecretUsed is a JWT SSO login or sync whose token only the secret a
+	// rotation replaced verified, inside the rotation's grace period: its user is the member.
+	EventJWTPreviousSecretUsed = "JWT_PREVIOUS_SECRET_USED"
 )
 
 // Event is one security log entry to record (the row authdb.InsertEvents writes).

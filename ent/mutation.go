@@ -6060,57 +6060,65 @@ func (m *SessionMutation) ResetEdge(name string) error {
 // SettingsMutation represents an operation that mutates the Settings nodes in the graph.
 type SettingsMutation struct {
 	config
-	op                           Op
-	typ                          string
-	id                           *int
-	created_at                   *time.Time
-	updated_at                   *time.Time
-	email_password_enabled       *bool
-	new_users_homepage           *string
-	sync_username                *bool
-	embed_origins                *[]string
-	appendembed_origins          []string
-	oauth2_enabled               *bool
-	oauth2_provider              *settings.Oauth2Provider
-	oauth2_client_id             *string
-	oauth2_client_secret         *[]byte
-	oauth2_domain                *string
-	oauth2_authorization_url     *string
-	oauth2_token_url             *string
-	oauth2_user_info_url         *string
-	oauth2_issuer                *string
-	oauth2_scopes                *[]string
-	appendoauth2_scopes          []string
-	oauth2_account_settings_url  *string
-	oauth2_logout_url            *string
-	oauth2_login_button_text     *string
-	oauth2_admin_claim           *string
-	oauth2_admin_claim_value     *string
-	oauth2_moderator_claim       *string
-	oauth2_moderator_claim_value *string
-	oauth2_refresh_minutes       *int
-	addoauth2_refresh_minutes    *int
-	jwt_enabled                  *bool
-	jwt_secret                   *[]byte
-	jwt_login_button_text        *string
-	jwt_authorization_url        *string
-	jwt_sign_up_url              *string
-	jwt_logout_url               *string
-	jwt_account_settings_url     *string
-	jwt_max_token_age_seconds    *int
-	addjwt_max_token_age_seconds *int
-	jwt_require_jti              *bool
-	jwt_admin_claim              *string
-	jwt_admin_claim_value        *string
-	jwt_moderator_claim          *string
-	jwt_moderator_claim_value    *string
-	identifiers_version          *int
-	addidentifiers_version       *int
-	key_check                    *[]byte
-	clearedFields                map[string]struct{}
-	done                         bool
-	oldValue                     func(context.Context) (*Settings, error)
-	predicates                   []predicate.Settings
+	op                             Op
+	typ                            string
+	id                             *int
+	created_at                     *time.Time
+	updated_at                     *time.Time
+	email_password_enabled         *bool
+	new_users_homepage             *string
+	sync_username                  *bool
+	embed_origins                  *[]string
+	appendembed_origins            []string
+	oauth2_enabled                 *bool
+	oauth2_provider                *settings.Oauth2Provider
+	oauth2_client_id               *string
+	oauth2_client_secret           *[]byte
+	oauth2_domain                  *string
+	oauth2_authorization_url       *string
+	oauth2_token_url               *string
+	oauth2_user_info_url           *string
+	oauth2_issuer                  *string
+	oauth2_scopes                  *[]string
+	appendoauth2_scopes            []string
+	oauth2_account_settings_url    *string
+	oauth2_logout_url              *string
+	oauth2_login_button_text       *string
+	oauth2_admin_claim             *string
+	oauth2_admin_claim_value       *string
+	oauth2_moderator_claim         *string
+	oauth2_moderator_claim_value   *string
+	oauth2_refresh_minutes         *int
+	addoauth2_refresh_minutes      *int
+	jwt_enabled                    *bool
+	jwt_secret                     *[]byte
+	jwt_secret_rotated_at          *time.Time
+	jwt_previous_secret            *[]byte
+	jwt_previous_secret_expires_at *time.Time
+	jwt_login_button_text          *string
+	jwt_authorization_url          *string
+	jwt_sign_up_url                *string
+	jwt_logout_url                 *string
+	jwt_account_settings_url       *string
+	jwt_max_token_age_seconds      *int
+	addjwt_max_token_age_seconds   *int
+	jwt_require_jti                *bool
+	jwt_public_keys                *[]string
+	appendjwt_public_keys          []string
+	jwt_jwks_url                   *string
+	jwt_issuer                     *string
+	jwt_audience                   *string
+	jwt_admin_claim                *string
+	jwt_admin_claim_value          *string
+	jwt_moderator_claim            *string
+	jwt_moderator_claim_value      *string
+	identifiers_version            *int
+	addidentifiers_version         *int
+	key_check                      *[]byte
+	clearedFields                  map[string]struct{}
+	done                           bool
+	oldValue                       func(context.Context) (*Settings, error)
+	predicates                     []predicate.Settings
 }
 
 var _ ent.Mutation = (*SettingsMutation)(nil)
@@ -7251,6 +7259,153 @@ func (m *SettingsMutation) ResetJwtSecret() {
 	delete(m.clearedFields, settings.FieldJwtSecret)
 }
 
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (m *SettingsMutation) SetJwtSecretRotatedAt(t time.Time) {
+	m.jwt_secret_rotated_at = &t
+}
+
+// JwtSecretRotatedAt returns the value of the "jwt_secret_rotated_at" field in the mutation.
+func (m *SettingsMutation) JwtSecretRotatedAt() (r time.Time, exists bool) {
+	v := m.jwt_secret_rotated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtSecretRotatedAt returns the old "jwt_secret_rotated_at" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtSecretRotatedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtSecretRotatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtSecretRotatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtSecretRotatedAt: %w", err)
+	}
+	return oldValue.JwtSecretRotatedAt, nil
+}
+
+// ClearJwtSecretRotatedAt clears the value of the "jwt_secret_rotated_at" field.
+func (m *SettingsMutation) ClearJwtSecretRotatedAt() {
+	m.jwt_secret_rotated_at = nil
+	m.clearedFields[settings.FieldJwtSecretRotatedAt] = struct{}{}
+}
+
+// JwtSecretRotatedAtCleared returns if the "jwt_secret_rotated_at" field was cleared in this mutation.
+func (m *SettingsMutation) JwtSecretRotatedAtCleared() bool {
+	_, ok := m.clearedFields[settings.FieldJwtSecretRotatedAt]
+	return ok
+}
+
+// ResetJwtSecretRotatedAt resets all changes to the "jwt_secret_rotated_at" field.
+func (m *SettingsMutation) ResetJwtSecretRotatedAt() {
+	m.jwt_secret_rotated_at = nil
+	delete(m.clearedFields, settings.FieldJwtSecretRotatedAt)
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (m *SettingsMutation) SetJwtPreviousSecret(b []byte) {
+	m.jwt_previous_secret = &b
+}
+
+// JwtPreviousSecret returns the value of the "jwt_previous_secret" field in the mutation.
+func (m *SettingsMutation) JwtPreviousSecret() (r []byte, exists bool) {
+	v := m.jwt_previous_secret
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtPreviousSecret returns the old "jwt_previous_secret" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtPreviousSecret(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtPreviousSecret is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtPreviousSecret requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtPreviousSecret: %w", err)
+	}
+	return oldValue.JwtPreviousSecret, nil
+}
+
+// ClearJwtPreviousSecret clears the value of the "jwt_previous_secret" field.
+func (m *SettingsMutation) ClearJwtPreviousSecret() {
+	m.jwt_previous_secret = nil
+	m.clearedFields[settings.FieldJwtPreviousSecret] = struct{}{}
+}
+
+// JwtPreviousSecretCleared returns if the "jwt_previous_secret" field was cleared in this mutation.
+func (m *SettingsMutation) JwtPreviousSecretCleared() bool {
+	_, ok := m.clearedFields[settings.FieldJwtPreviousSecret]
+	return ok
+}
+
+// ResetJwtPreviousSecret resets all changes to the "jwt_previous_secret" field.
+func (m *SettingsMutation) ResetJwtPreviousSecret() {
+	m.jwt_previous_secret = nil
+	delete(m.clearedFields, settings.FieldJwtPreviousSecret)
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (m *SettingsMutation) SetJwtPreviousSecretExpiresAt(t time.Time) {
+	m.jwt_previous_secret_expires_at = &t
+}
+
+// JwtPreviousSecretExpiresAt returns the value of the "jwt_previous_secret_expires_at" field in the mutation.
+func (m *SettingsMutation) JwtPreviousSecretExpiresAt() (r time.Time, exists bool) {
+	v := m.jwt_previous_secret_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtPreviousSecretExpiresAt returns the old "jwt_previous_secret_expires_at" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtPreviousSecretExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtPreviousSecretExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtPreviousSecretExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtPreviousSecretExpiresAt: %w", err)
+	}
+	return oldValue.JwtPreviousSecretExpiresAt, nil
+}
+
+// ClearJwtPreviousSecretExpiresAt clears the value of the "jwt_previous_secret_expires_at" field.
+func (m *SettingsMutation) ClearJwtPreviousSecretExpiresAt() {
+	m.jwt_previous_secret_expires_at = nil
+	m.clearedFields[settings.FieldJwtPreviousSecretExpiresAt] = struct{}{}
+}
+
+// JwtPreviousSecretExpiresAtCleared returns if the "jwt_previous_secret_expires_at" field was cleared in this mutation.
+func (m *SettingsMutation) JwtPreviousSecretExpiresAtCleared() bool {
+	_, ok := m.clearedFields[settings.FieldJwtPreviousSecretExpiresAt]
+	return ok
+}
+
+// ResetJwtPreviousSecretExpiresAt resets all changes to the "jwt_previous_secret_expires_at" field.
+func (m *SettingsMutation) ResetJwtPreviousSecretExpiresAt() {
+	m.jwt_previous_secret_expires_at = nil
+	delete(m.clearedFields, settings.FieldJwtPreviousSecretExpiresAt)
+}
+
 // SetJwtLoginButtonText sets the "jwt_login_button_text" field.
 func (m *SettingsMutation) SetJwtLoginButtonText(s string) {
 	m.jwt_login_button_text = &s
@@ -7521,6 +7676,179 @@ func (m *SettingsMutation) OldJwtRequireJti(ctx context.Context) (v bool, err er
 // ResetJwtRequireJti resets all changes to the "jwt_require_jti" field.
 func (m *SettingsMutation) ResetJwtRequireJti() {
 	m.jwt_require_jti = nil
+}
+
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (m *SettingsMutation) SetJwtPublicKeys(s []string) {
+	m.jwt_public_keys = &s
+	m.appendjwt_public_keys = nil
+}
+
+// JwtPublicKeys returns the value of the "jwt_public_keys" field in the mutation.
+func (m *SettingsMutation) JwtPublicKeys() (r []string, exists bool) {
+	v := m.jwt_public_keys
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtPublicKeys returns the old "jwt_public_keys" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtPublicKeys(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtPublicKeys is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtPublicKeys requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtPublicKeys: %w", err)
+	}
+	return oldValue.JwtPublicKeys, nil
+}
+
+// AppendJwtPublicKeys adds s to the "jwt_public_keys" field.
+func (m *SettingsMutation) AppendJwtPublicKeys(s []string) {
+	m.appendjwt_public_keys = append(m.appendjwt_public_keys, s...)
+}
+
+// AppendedJwtPublicKeys returns the list of values that were appended to the "jwt_public_keys" field in this mutation.
+func (m *SettingsMutation) AppendedJwtPublicKeys() ([]string, bool) {
+	if len(m.appendjwt_public_keys) == 0 {
+		return nil, false
+	}
+	return m.appendjwt_public_keys, true
+}
+
+// ClearJwtPublicKeys clears the value of the "jwt_public_keys" field.
+func (m *SettingsMutation) ClearJwtPublicKeys() {
+	m.jwt_public_keys = nil
+	m.appendjwt_public_keys = nil
+	m.clearedFields[settings.FieldJwtPublicKeys] = struct{}{}
+}
+
+// JwtPublicKeysCleared returns if the "jwt_public_keys" field was cleared in this mutation.
+func (m *SettingsMutation) JwtPublicKeysCleared() bool {
+	_, ok := m.clearedFields[settings.FieldJwtPublicKeys]
+	return ok
+}
+
+// ResetJwtPublicKeys resets all changes to the "jwt_public_keys" field.
+func (m *SettingsMutation) ResetJwtPublicKeys() {
+	m.jwt_public_keys = nil
+	m.appendjwt_public_keys = nil
+	delete(m.clearedFields, settings.FieldJwtPublicKeys)
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (m *SettingsMutation) SetJwtJwksURL(s string) {
+	m.jwt_jwks_url = &s
+}
+
+// JwtJwksURL returns the value of the "jwt_jwks_url" field in the mutation.
+func (m *SettingsMutation) JwtJwksURL() (r string, exists bool) {
+	v := m.jwt_jwks_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtJwksURL returns the old "jwt_jwks_url" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtJwksURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtJwksURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtJwksURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtJwksURL: %w", err)
+	}
+	return oldValue.JwtJwksURL, nil
+}
+
+// ResetJwtJwksURL resets all changes to the "jwt_jwks_url" field.
+func (m *SettingsMutation) ResetJwtJwksURL() {
+	m.jwt_jwks_url = nil
+}
+
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (m *SettingsMutation) SetJwtIssuer(s string) {
+	m.jwt_issuer = &s
+}
+
+// JwtIssuer returns the value of the "jwt_issuer" field in the mutation.
+func (m *SettingsMutation) JwtIssuer() (r string, exists bool) {
+	v := m.jwt_issuer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtIssuer returns the old "jwt_issuer" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtIssuer(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtIssuer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtIssuer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtIssuer: %w", err)
+	}
+	return oldValue.JwtIssuer, nil
+}
+
+// ResetJwtIssuer resets all changes to the "jwt_issuer" field.
+func (m *SettingsMutation) ResetJwtIssuer() {
+	m.jwt_issuer = nil
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (m *SettingsMutation) SetJwtAudience(s string) {
+	m.jwt_audience = &s
+}
+
+// JwtAudience returns the value of the "jwt_audience" field in the mutation.
+func (m *SettingsMutation) JwtAudience() (r string, exists bool) {
+	v := m.jwt_audience
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwtAudience returns the old "jwt_audience" field's value of the Settings entity.
+// If the Settings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettingsMutation) OldJwtAudience(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwtAudience is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwtAudience requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwtAudience: %w", err)
+	}
+	return oldValue.JwtAudience, nil
+}
+
+// ResetJwtAudience resets all changes to the "jwt_audience" field.
+func (m *SettingsMutation) ResetJwtAudience() {
+	m.jwt_audience = nil
 }
 
 // SetJwtAdminClaim sets the "jwt_admin_claim" field.
@@ -7806,7 +8134,7 @@ func (m *SettingsMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettingsMutation) Fields() []string {
-	fields := make([]string, 0, 39)
+	fields := make([]string, 0, 46)
 	if m.created_at != nil {
 		fields = append(fields, settings.FieldCreatedAt)
 	}
@@ -7885,6 +8213,15 @@ func (m *SettingsMutation) Fields() []string {
 	if m.jwt_secret != nil {
 		fields = append(fields, settings.FieldJwtSecret)
 	}
+	if m.jwt_secret_rotated_at != nil {
+		fields = append(fields, settings.FieldJwtSecretRotatedAt)
+	}
+	if m.jwt_previous_secret != nil {
+		fields = append(fields, settings.FieldJwtPreviousSecret)
+	}
+	if m.jwt_previous_secret_expires_at != nil {
+		fields = append(fields, settings.FieldJwtPreviousSecretExpiresAt)
+	}
 	if m.jwt_login_button_text != nil {
 		fields = append(fields, settings.FieldJwtLoginButtonText)
 	}
@@ -7905,6 +8242,18 @@ func (m *SettingsMutation) Fields() []string {
 	}
 	if m.jwt_require_jti != nil {
 		fields = append(fields, settings.FieldJwtRequireJti)
+	}
+	if m.jwt_public_keys != nil {
+		fields = append(fields, settings.FieldJwtPublicKeys)
+	}
+	if m.jwt_jwks_url != nil {
+		fields = append(fields, settings.FieldJwtJwksURL)
+	}
+	if m.jwt_issuer != nil {
+		fields = append(fields, settings.FieldJwtIssuer)
+	}
+	if m.jwt_audience != nil {
+		fields = append(fields, settings.FieldJwtAudience)
 	}
 	if m.jwt_admin_claim != nil {
 		fields = append(fields, settings.FieldJwtAdminClaim)
@@ -7984,6 +8333,12 @@ func (m *SettingsMutation) Field(name string) (ent.Value, bool) {
 		return m.JwtEnabled()
 	case settings.FieldJwtSecret:
 		return m.JwtSecret()
+	case settings.FieldJwtSecretRotatedAt:
+		return m.JwtSecretRotatedAt()
+	case settings.FieldJwtPreviousSecret:
+		return m.JwtPreviousSecret()
+	case settings.FieldJwtPreviousSecretExpiresAt:
+		return m.JwtPreviousSecretExpiresAt()
 	case settings.FieldJwtLoginButtonText:
 		return m.JwtLoginButtonText()
 	case settings.FieldJwtAuthorizationURL:
@@ -7998,6 +8353,14 @@ func (m *SettingsMutation) Field(name string) (ent.Value, bool) {
 		return m.JwtMaxTokenAgeSeconds()
 	case settings.FieldJwtRequireJti:
 		return m.JwtRequireJti()
+	case settings.FieldJwtPublicKeys:
+		return m.JwtPublicKeys()
+	case settings.FieldJwtJwksURL:
+		return m.JwtJwksURL()
+	case settings.FieldJwtIssuer:
+		return m.JwtIssuer()
+	case settings.FieldJwtAudience:
+		return m.JwtAudience()
 	case settings.FieldJwtAdminClaim:
 		return m.JwtAdminClaim()
 	case settings.FieldJwtAdminClaimValue:
@@ -8071,6 +8434,12 @@ func (m *SettingsMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldJwtEnabled(ctx)
 	case settings.FieldJwtSecret:
 		return m.OldJwtSecret(ctx)
+	case settings.FieldJwtSecretRotatedAt:
+		return m.OldJwtSecretRotatedAt(ctx)
+	case settings.FieldJwtPreviousSecret:
+		return m.OldJwtPreviousSecret(ctx)
+	case settings.FieldJwtPreviousSecretExpiresAt:
+		return m.OldJwtPreviousSecretExpiresAt(ctx)
 	case settings.FieldJwtLoginButtonText:
 		return m.OldJwtLoginButtonText(ctx)
 	case settings.FieldJwtAuthorizationURL:
@@ -8085,6 +8454,14 @@ func (m *SettingsMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldJwtMaxTokenAgeSeconds(ctx)
 	case settings.FieldJwtRequireJti:
 		return m.OldJwtRequireJti(ctx)
+	case settings.FieldJwtPublicKeys:
+		return m.OldJwtPublicKeys(ctx)
+	case settings.FieldJwtJwksURL:
+		return m.OldJwtJwksURL(ctx)
+	case settings.FieldJwtIssuer:
+		return m.OldJwtIssuer(ctx)
+	case settings.FieldJwtAudience:
+		return m.OldJwtAudience(ctx)
 	case settings.FieldJwtAdminClaim:
 		return m.OldJwtAdminClaim(ctx)
 	case settings.FieldJwtAdminClaimValue:
@@ -8288,6 +8665,27 @@ func (m *SettingsMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetJwtSecret(v)
 		return nil
+	case settings.FieldJwtSecretRotatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtSecretRotatedAt(v)
+		return nil
+	case settings.FieldJwtPreviousSecret:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtPreviousSecret(v)
+		return nil
+	case settings.FieldJwtPreviousSecretExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtPreviousSecretExpiresAt(v)
+		return nil
 	case settings.FieldJwtLoginButtonText:
 		v, ok := value.(string)
 		if !ok {
@@ -8336,6 +8734,34 @@ func (m *SettingsMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetJwtRequireJti(v)
+		return nil
+	case settings.FieldJwtPublicKeys:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtPublicKeys(v)
+		return nil
+	case settings.FieldJwtJwksURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtJwksURL(v)
+		return nil
+	case settings.FieldJwtIssuer:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtIssuer(v)
+		return nil
+	case settings.FieldJwtAudience:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwtAudience(v)
 		return nil
 	case settings.FieldJwtAdminClaim:
 		v, ok := value.(string)
@@ -8460,6 +8886,18 @@ func (m *SettingsMutation) ClearedFields() []string {
 	if m.FieldCleared(settings.FieldJwtSecret) {
 		fields = append(fields, settings.FieldJwtSecret)
 	}
+	if m.FieldCleared(settings.FieldJwtSecretRotatedAt) {
+		fields = append(fields, settings.FieldJwtSecretRotatedAt)
+	}
+	if m.FieldCleared(settings.FieldJwtPreviousSecret) {
+		fields = append(fields, settings.FieldJwtPreviousSecret)
+	}
+	if m.FieldCleared(settings.FieldJwtPreviousSecretExpiresAt) {
+		fields = append(fields, settings.FieldJwtPreviousSecretExpiresAt)
+	}
+	if m.FieldCleared(settings.FieldJwtPublicKeys) {
+		fields = append(fields, settings.FieldJwtPublicKeys)
+	}
 	if m.FieldCleared(settings.FieldKeyCheck) {
 		fields = append(fields, settings.FieldKeyCheck)
 	}
@@ -8488,6 +8926,18 @@ func (m *SettingsMutation) ClearField(name string) error {
 		return nil
 	case settings.FieldJwtSecret:
 		m.ClearJwtSecret()
+		return nil
+	case settings.FieldJwtSecretRotatedAt:
+		m.ClearJwtSecretRotatedAt()
+		return nil
+	case settings.FieldJwtPreviousSecret:
+		m.ClearJwtPreviousSecret()
+		return nil
+	case settings.FieldJwtPreviousSecretExpiresAt:
+		m.ClearJwtPreviousSecretExpiresAt()
+		return nil
+	case settings.FieldJwtPublicKeys:
+		m.ClearJwtPublicKeys()
 		return nil
 	case settings.FieldKeyCheck:
 		m.ClearKeyCheck()
@@ -8578,6 +9028,15 @@ func (m *SettingsMutation) ResetField(name string) error {
 	case settings.FieldJwtSecret:
 		m.ResetJwtSecret()
 		return nil
+	case settings.FieldJwtSecretRotatedAt:
+		m.ResetJwtSecretRotatedAt()
+		return nil
+	case settings.FieldJwtPreviousSecret:
+		m.ResetJwtPreviousSecret()
+		return nil
+	case settings.FieldJwtPreviousSecretExpiresAt:
+		m.ResetJwtPreviousSecretExpiresAt()
+		return nil
 	case settings.FieldJwtLoginButtonText:
 		m.ResetJwtLoginButtonText()
 		return nil
@@ -8598,6 +9057,18 @@ func (m *SettingsMutation) ResetField(name string) error {
 		return nil
 	case settings.FieldJwtRequireJti:
 		m.ResetJwtRequireJti()
+		return nil
+	case settings.FieldJwtPublicKeys:
+		m.ResetJwtPublicKeys()
+		return nil
+	case settings.FieldJwtJwksURL:
+		m.ResetJwtJwksURL()
+		return nil
+	case settings.FieldJwtIssuer:
+		m.ResetJwtIssuer()
+		return nil
+	case settings.FieldJwtAudience:
+		m.ResetJwtAudience()
 		return nil
 	case settings.FieldJwtAdminClaim:
 		m.ResetJwtAdminClaim()

@@ -438,71 +438,89 @@ func init() {
 	// settings.DefaultJwtEnabled holds the default value on creation for the jwt_enabled field.
 	settings.DefaultJwtEnabled = settingsDescJwtEnabled.Default.(bool)
 	// settingsDescJwtLoginButtonText is the schema descriptor for jwt_login_button_text field.
-	settingsDescJwtLoginButtonText := settingsFields[24].Descriptor()
+	settingsDescJwtLoginButtonText := settingsFields[27].Descriptor()
 	// settings.DefaultJwtLoginButtonText holds the default value on creation for the jwt_login_button_text field.
 	settings.DefaultJwtLoginButtonText = settingsDescJwtLoginButtonText.Default.(string)
 	// settings.JwtLoginButtonTextValidator is a validator for the "jwt_login_button_text" field. It is called by the builders before save.
 	settings.JwtLoginButtonTextValidator = settingsDescJwtLoginButtonText.Validators[0].(func(string) error)
 	// settingsDescJwtAuthorizationURL is the schema descriptor for jwt_authorization_url field.
-	settingsDescJwtAuthorizationURL := settingsFields[25].Descriptor()
+	settingsDescJwtAuthorizationURL := settingsFields[28].Descriptor()
 	// settings.DefaultJwtAuthorizationURL holds the default value on creation for the jwt_authorization_url field.
 	settings.DefaultJwtAuthorizationURL = settingsDescJwtAuthorizationURL.Default.(string)
 	// settings.JwtAuthorizationURLValidator is a validator for the "jwt_authorization_url" field. It is called by the builders before save.
 	settings.JwtAuthorizationURLValidator = settingsDescJwtAuthorizationURL.Validators[0].(func(string) error)
 	// settingsDescJwtSignUpURL is the schema descriptor for jwt_sign_up_url field.
-	settingsDescJwtSignUpURL := settingsFields[26].Descriptor()
+	settingsDescJwtSignUpURL := settingsFields[29].Descriptor()
 	// settings.DefaultJwtSignUpURL holds the default value on creation for the jwt_sign_up_url field.
 	settings.DefaultJwtSignUpURL = settingsDescJwtSignUpURL.Default.(string)
 	// settings.JwtSignUpURLValidator is a validator for the "jwt_sign_up_url" field. It is called by the builders before save.
 	settings.JwtSignUpURLValidator = settingsDescJwtSignUpURL.Validators[0].(func(string) error)
 	// settingsDescJwtLogoutURL is the schema descriptor for jwt_logout_url field.
-	settingsDescJwtLogoutURL := settingsFields[27].Descriptor()
+	settingsDescJwtLogoutURL := settingsFields[30].Descriptor()
 	// settings.DefaultJwtLogoutURL holds the default value on creation for the jwt_logout_url field.
 	settings.DefaultJwtLogoutURL = settingsDescJwtLogoutURL.Default.(string)
 	// settings.JwtLogoutURLValidator is a validator for the "jwt_logout_url" field. It is called by the builders before save.
 	settings.JwtLogoutURLValidator = settingsDescJwtLogoutURL.Validators[0].(func(string) error)
 	// settingsDescJwtAccountSettingsURL is the schema descriptor for jwt_account_settings_url field.
-	settingsDescJwtAccountSettingsURL := settingsFields[28].Descriptor()
+	settingsDescJwtAccountSettingsURL := settingsFields[31].Descriptor()
 	// settings.DefaultJwtAccountSettingsURL holds the default value on creation for the jwt_account_settings_url field.
 	settings.DefaultJwtAccountSettingsURL = settingsDescJwtAccountSettingsURL.Default.(string)
 	// settings.JwtAccountSettingsURLValidator is a validator for the "jwt_account_settings_url" field. It is called by the builders before save.
 	settings.JwtAccountSettingsURLValidator = settingsDescJwtAccountSettingsURL.Validators[0].(func(string) error)
 	// settingsDescJwtMaxTokenAgeSeconds is the schema descriptor for jwt_max_token_age_seconds field.
-	settingsDescJwtMaxTokenAgeSeconds := settingsFields[29].Descriptor()
+	settingsDescJwtMaxTokenAgeSeconds := settingsFields[32].Descriptor()
 	// settings.DefaultJwtMaxTokenAgeSeconds holds the default value on creation for the jwt_max_token_age_seconds field.
 	settings.DefaultJwtMaxTokenAgeSeconds = settingsDescJwtMaxTokenAgeSeconds.Default.(int)
 	// settings.JwtMaxTokenAgeSecondsValidator is a validator for the "jwt_max_token_age_seconds" field. It is called by the builders before save.
 	settings.JwtMaxTokenAgeSecondsValidator = settingsDescJwtMaxTokenAgeSeconds.Validators[0].(func(int) error)
 	// settingsDescJwtRequireJti is the schema descriptor for jwt_require_jti field.
-	settingsDescJwtRequireJti := settingsFields[30].Descriptor()
+	settingsDescJwtRequireJti := settingsFields[33].Descriptor()
 	// settings.DefaultJwtRequireJti holds the default value on creation for the jwt_require_jti field.
 	settings.DefaultJwtRequireJti = settingsDescJwtRequireJti.Default.(bool)
+	// settingsDescJwtJwksURL is the schema descriptor for jwt_jwks_url field.
+	settingsDescJwtJwksURL := settingsFields[35].Descriptor()
+	// settings.DefaultJwtJwksURL holds the default value on creation for the jwt_jwks_url field.
+	settings.DefaultJwtJwksURL = settingsDescJwtJwksURL.Default.(string)
+	// settings.JwtJwksURLValidator is a validator for the "jwt_jwks_url" field. It is called by the builders before save.
+	settings.JwtJwksURLValidator = settingsDescJwtJwksURL.Validators[0].(func(string) error)
+	// settingsDescJwtIssuer is the schema descriptor for jwt_issuer field.
+	settingsDescJwtIssuer := settingsFields[36].Descriptor()
+	// settings.DefaultJwtIssuer holds the default value on creation for the jwt_issuer field.
+	settings.DefaultJwtIssuer = settingsDescJwtIssuer.Default.(string)
+	// settings.JwtIssuerValidator is a validator for the "jwt_issuer" field. It is called by the builders before save.
+	settings.JwtIssuerValidator = settingsDescJwtIssuer.Validators[0].(func(string) error)
+	// settingsDescJwtAudience is the schema descriptor for jwt_audience field.
+	settingsDescJwtAudience := settingsFields[37].Descriptor()
+	// settings.DefaultJwtAudience holds the default value on creation for the jwt_audience field.
+	settings.DefaultJwtAudience = settingsDescJwtAudience.Default.(string)
+	// settings.JwtAudienceValidator is a validator for the "jwt_audience" field. It is called by the builders before save.
+	settings.JwtAudienceValidator = settingsDescJwtAudience.Validators[0].(func(string) error)
 	// settingsDescJwtAdminClaim is the schema descriptor for jwt_admin_claim field.
-	settingsDescJwtAdminClaim := settingsFields[31].Descriptor()
+	settingsDescJwtAdminClaim := settingsFields[38].Descriptor()
 	// settings.DefaultJwtAdminClaim holds the default value on creation for the jwt_admin_claim field.
 	settings.DefaultJwtAdminClaim = settingsDescJwtAdminClaim.Default.(string)
 	// settings.JwtAdminClaimValidator is a validator for the "jwt_admin_claim" field. It is called by the builders before save.
 	settings.JwtAdminClaimValidator = settingsDescJwtAdminClaim.Validators[0].(func(string) error)
 	// settingsDescJwtAdminClaimValue is the schema descriptor for jwt_admin_claim_value field.
-	settingsDescJwtAdminClaimValue := settingsFields[32].Descriptor()
+	settingsDescJwtAdminClaimValue := settingsFields[39].Descriptor()
 	// settings.DefaultJwtAdminClaimValue holds the default value on creation for the jwt_admin_claim_value field.
 	settings.DefaultJwtAdminClaimValue = settingsDescJwtAdminClaimValue.Default.(string)
 	// settings.JwtAdminClaimValueValidator is a validator for the "jwt_admin_claim_value" field. It is called by the builders before save.
 	settings.JwtAdminClaimValueValidator = settingsDescJwtAdminClaimValue.Validators[0].(func(string) error)
 	// settingsDescJwtModeratorClaim is the schema descriptor for jwt_moderator_claim field.
-	settingsDescJwtModeratorClaim := settingsFields[33].Descriptor()
+	settingsDescJwtModeratorClaim := settingsFields[40].Descriptor()
 	// settings.DefaultJwtModeratorClaim holds the default value on creation for the jwt_moderator_claim field.
 	settings.DefaultJwtModeratorClaim = settingsDescJwtModeratorClaim.Default.(string)
 	// settings.JwtModeratorClaimValidator is a validator for the "jwt_moderator_claim" field. It is called by the builders before save.
 	settings.JwtModeratorClaimValidator = settingsDescJwtModeratorClaim.Validators[0].(func(string) error)
 	// settingsDescJwtModeratorClaimValue is the schema descriptor for jwt_moderator_claim_value field.
-	settingsDescJwtModeratorClaimValue := settingsFields[34].Descriptor()
+	settingsDescJwtModeratorClaimValue := settingsFields[41].Descriptor()
 	// settings.DefaultJwtModeratorClaimValue holds the default value on creation for the jwt_moderator_claim_value field.
 	settings.DefaultJwtModeratorClaimValue = settingsDescJwtModeratorClaimValue.Default.(string)
 	// settings.JwtModeratorClaimValueValidator is a validator for the "jwt_moderator_claim_value" field. It is called by the builders before save.
 	settings.JwtModeratorClaimValueValidator = settingsDescJwtModeratorClaimValue.Validators[0].(func(string) error)
 	// settingsDescIdentifiersVersion is the schema descriptor for identifiers_version field.
-	settingsDescIdentifiersVersion := settingsFields[35].Descriptor()
+	settingsDescIdentifiersVersion := settingsFields[42].Descriptor()
 	// settings.DefaultIdentifiersVersion holds the default value on creation for the identifiers_version field.
 	settings.DefaultIdentifiersVersion = settingsDescIdentifiersVersion.Default.(int)
 	// settings.IdentifiersVersionValidator is a validator for the "identifiers_version" field. It is called by the builders before save.

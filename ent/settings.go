@@ -70,6 +70,12 @@ type Settings struct {
 	JwtEnabled bool `json:"jwt_enabled,omitempty"`
 	// Sealed.
 	JwtSecret []byte `json:"-"`
+	// When regenerateJwtSsoSecret last made jwt_secret.
+	JwtSecretRotatedAt *time.Time `json:"jwt_secret_rotated_at,omitempty"`
+	// Sealed like jwt_secret: the secret before the last rotation, valid until jwt_previous_secret_expires_at.
+	JwtPreviousSecret []byte `json:"-"`
+	// The end of the rotation's grace period; null when the previous secret is no longer valid.
+	JwtPreviousSecretExpiresAt *time.Time `json:"jwt_previous_secret_expires_at,omitempty"`
 	// JwtLoginButtonText holds the value of the "jwt_login_button_text" field.
 	JwtLoginButtonText string `json:"jwt_login_button_text,omitempty"`
 	// JwtAuthorizationURL holds the value of the "jwt_authorization_url" field.
@@ -84,6 +90,14 @@ type Settings struct {
 	JwtMaxTokenAgeSeconds int `json:"jwt_max_token_age_seconds,omitempty"`
 	// Token policy: refuse tokens without a jti (a jti, when present, is always single-use).
 	JwtRequireJti bool `json:"jwt_require_jti,omitempty"`
+	// Public keys (PEM or JWK) that verify tokens beside or instead of jwt_secret; the key's type chooses the algorithm.
+	JwtPublicKeys []string `json:"jwt_public_keys,omitempty"`
+	// A JWKS URL whose keys verify tokens beside or instead of jwt_secret.
+	JwtJwksURL string `json:"jwt_jwks_url,omitempty"`
+	// When set, a token's iss must equal it.
+	JwtIssuer string `json:"jwt_issuer,omitempty"`
+	// When set, a token's aud must be or contain it.
+	JwtAudience string `json:"jwt_audience,omitempty"`
 	// JwtAdminClaim holds the value of the "jwt_admin_claim" field.
 	JwtAdminClaim string `json:"jwt_admin_claim,omitempty"`
 	// JwtAdminClaimValue holds the value of the "jwt_admin_claim_value" field.
@@ -104,15 +118,15 @@ func (*Settings) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case settings.FieldEmbedOrigins, settings.FieldOauth2ClientSecret, settings.FieldOauth2Scopes, settings.FieldJwtSecret, settings.FieldKeyCheck:
+		case settings.FieldEmbedOrigins, settings.FieldOauth2ClientSecret, settings.FieldOauth2Scopes, settings.FieldJwtSecret, settings.FieldJwtPreviousSecret, settings.FieldJwtPublicKeys, settings.FieldKeyCheck:
 			values[i] = new([]byte)
 		case settings.FieldEmailPasswordEnabled, settings.FieldSyncUsername, settings.FieldOauth2Enabled, settings.FieldJwtEnabled, settings.FieldJwtRequireJti:
 			values[i] = new(sql.NullBool)
 		case settings.FieldID, settings.FieldOauth2RefreshMinutes, settings.FieldJwtMaxTokenAgeSeconds, settings.FieldIdentifiersVersion:
 			values[i] = new(sql.NullInt64)
-		case settings.FieldNewUsersHomepage, settings.FieldOauth2Provider, settings.FieldOauth2ClientID, settings.FieldOauth2Domain, settings.FieldOauth2AuthorizationURL, settings.FieldOauth2TokenURL, settings.FieldOauth2UserInfoURL, settings.FieldOauth2Issuer, settings.FieldOauth2AccountSettingsURL, settings.FieldOauth2LogoutURL, settings.FieldOauth2LoginButtonText, settings.FieldOauth2AdminClaim, settings.FieldOauth2AdminClaimValue, settings.FieldOauth2ModeratorClaim, settings.FieldOauth2ModeratorClaimValue, settings.FieldJwtLoginButtonText, settings.FieldJwtAuthorizationURL, settings.FieldJwtSignUpURL, settings.FieldJwtLogoutURL, settings.FieldJwtAccountSettingsURL, settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue, settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue:
+		case settings.FieldNewUsersHomepage, settings.FieldOauth2Provider, settings.FieldOauth2ClientID, settings.FieldOauth2Domain, settings.FieldOauth2AuthorizationURL, settings.FieldOauth2TokenURL, settings.FieldOauth2UserInfoURL, settings.FieldOauth2Issuer, settings.FieldOauth2AccountSettingsURL, settings.FieldOauth2LogoutURL, settings.FieldOauth2LoginButtonText, settings.FieldOauth2AdminClaim, settings.FieldOauth2AdminClaimValue, settings.FieldOauth2ModeratorClaim, settings.FieldOauth2ModeratorClaimValue, settings.FieldJwtLoginButtonText, settings.FieldJwtAuthorizationURL, settings.FieldJwtSignUpURL, settings.FieldJwtLogoutURL, settings.FieldJwtAccountSettingsURL, settings.FieldJwtJwksURL, settings.FieldJwtIssuer, settings.FieldJwtAudience, settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue, settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue:
 			values[i] = new(sql.NullString)
-		case settings.FieldCreatedAt, settings.FieldUpdatedAt:
+		case settings.FieldCreatedAt, settings.FieldUpdatedAt, settings.FieldJwtSecretRotatedAt, settings.FieldJwtPreviousSecretExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -295,6 +309,26 @@ func (_m *Settings) assignValues(columns []string, values []any) error {
 			} else if value != nil {
 				_m.JwtSecret = *value
 			}
+		case settings.FieldJwtSecretRotatedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_secret_rotated_at", values[i])
+			} else if value.Valid {
+				_m.JwtSecretRotatedAt = new(time.Time)
+				*_m.JwtSecretRotatedAt = value.Time
+			}
+		case settings.FieldJwtPreviousSecret:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_previous_secret", values[i])
+			} else if value != nil {
+				_m.JwtPreviousSecret = *value
+			}
+		case settings.FieldJwtPreviousSecretExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_previous_secret_expires_at", values[i])
+			} else if value.Valid {
+				_m.JwtPreviousSecretExpiresAt = new(time.Time)
+				*_m.JwtPreviousSecretExpiresAt = value.Time
+			}
 		case settings.FieldJwtLoginButtonText:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field jwt_login_button_text", values[i])
@@ -336,6 +370,32 @@ func (_m *Settings) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field jwt_require_jti", values[i])
 			} else if value.Valid {
 				_m.JwtRequireJti = value.Bool
+			}
+		case settings.FieldJwtPublicKeys:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_public_keys", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.JwtPublicKeys); err != nil {
+					return fmt.Errorf("unmarshal field jwt_public_keys: %w", err)
+				}
+			}
+		case settings.FieldJwtJwksURL:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_jwks_url", values[i])
+			} else if value.Valid {
+				_m.JwtJwksURL = value.String
+			}
+		case settings.FieldJwtIssuer:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_issuer", values[i])
+			} else if value.Valid {
+				_m.JwtIssuer = value.String
+			}
+		case settings.FieldJwtAudience:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field jwt_audience", values[i])
+			} else if value.Valid {
+				_m.JwtAudience = value.String
 			}
 		case settings.FieldJwtAdminClaim:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -485,6 +545,18 @@ func (_m *Settings) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("jwt_secret=<sensitive>")
 	builder.WriteString(", ")
+	if v := _m.JwtSecretRotatedAt; v != nil {
+		builder.WriteString("jwt_secret_rotated_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("jwt_previous_secret=<sensitive>")
+	builder.WriteString(", ")
+	if v := _m.JwtPreviousSecretExpiresAt; v != nil {
+		builder.WriteString("jwt_previous_secret_expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
 	builder.WriteString("jwt_login_button_text=")
 	builder.WriteString(_m.JwtLoginButtonText)
 	builder.WriteString(", ")
@@ -505,6 +577,18 @@ func (_m *Settings) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("jwt_require_jti=")
 	builder.WriteString(fmt.Sprintf("%v", _m.JwtRequireJti))
+	builder.WriteString(", ")
+	builder.WriteString("jwt_public_keys=")
+	builder.WriteString(fmt.Sprintf("%v", _m.JwtPublicKeys))
+	builder.WriteString(", ")
+	builder.WriteString("jwt_jwks_url=")
+	builder.WriteString(_m.JwtJwksURL)
+	builder.WriteString(", ")
+	builder.WriteString("jwt_issuer=")
+	builder.WriteString(_m.JwtIssuer)
+	builder.WriteString(", ")
+	builder.WriteString("jwt_audience=")
+	builder.WriteString(_m.JwtAudience)
 	builder.WriteString(", ")
 	builder.WriteString("jwt_admin_claim=")
 	builder.WriteString(_m.JwtAdminClaim)

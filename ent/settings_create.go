@@ -354,6 +354,40 @@ func (_c *SettingsCreate) SetJwtSecret(v []byte) *SettingsCreate {
 	return _c
 }
 
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (_c *SettingsCreate) SetJwtSecretRotatedAt(v time.Time) *SettingsCreate {
+	_c.mutation.SetJwtSecretRotatedAt(v)
+	return _c
+}
+
+// SetNillableJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtSecretRotatedAt(v *time.Time) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtSecretRotatedAt(*v)
+	}
+	return _c
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (_c *SettingsCreate) SetJwtPreviousSecret(v []byte) *SettingsCreate {
+	_c.mutation.SetJwtPreviousSecret(v)
+	return _c
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (_c *SettingsCreate) SetJwtPreviousSecretExpiresAt(v time.Time) *SettingsCreate {
+	_c.mutation.SetJwtPreviousSecretExpiresAt(v)
+	return _c
+}
+
+// SetNillableJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtPreviousSecretExpiresAt(v *time.Time) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtPreviousSecretExpiresAt(*v)
+	}
+	return _c
+}
+
 // SetJwtLoginButtonText sets the "jwt_login_button_text" field.
 func (_c *SettingsCreate) SetJwtLoginButtonText(v string) *SettingsCreate {
 	_c.mutation.SetJwtLoginButtonText(v)
@@ -448,6 +482,54 @@ func (_c *SettingsCreate) SetJwtRequireJti(v bool) *SettingsCreate {
 func (_c *SettingsCreate) SetNillableJwtRequireJti(v *bool) *SettingsCreate {
 	if v != nil {
 		_c.SetJwtRequireJti(*v)
+	}
+	return _c
+}
+
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (_c *SettingsCreate) SetJwtPublicKeys(v []string) *SettingsCreate {
+	_c.mutation.SetJwtPublicKeys(v)
+	return _c
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (_c *SettingsCreate) SetJwtJwksURL(v string) *SettingsCreate {
+	_c.mutation.SetJwtJwksURL(v)
+	return _c
+}
+
+// SetNillableJwtJwksURL sets the "jwt_jwks_url" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtJwksURL(v *string) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtJwksURL(*v)
+	}
+	return _c
+}
+
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (_c *SettingsCreate) SetJwtIssuer(v string) *SettingsCreate {
+	_c.mutation.SetJwtIssuer(v)
+	return _c
+}
+
+// SetNillableJwtIssuer sets the "jwt_issuer" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtIssuer(v *string) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtIssuer(*v)
+	}
+	return _c
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (_c *SettingsCreate) SetJwtAudience(v string) *SettingsCreate {
+	_c.mutation.SetJwtAudience(v)
+	return _c
+}
+
+// SetNillableJwtAudience sets the "jwt_audience" field if the given value is not nil.
+func (_c *SettingsCreate) SetNillableJwtAudience(v *string) *SettingsCreate {
+	if v != nil {
+		_c.SetJwtAudience(*v)
 	}
 	return _c
 }
@@ -679,6 +761,18 @@ func (_c *SettingsCreate) defaults() {
 		v := settings.DefaultJwtRequireJti
 		_c.mutation.SetJwtRequireJti(v)
 	}
+	if _, ok := _c.mutation.JwtJwksURL(); !ok {
+		v := settings.DefaultJwtJwksURL
+		_c.mutation.SetJwtJwksURL(v)
+	}
+	if _, ok := _c.mutation.JwtIssuer(); !ok {
+		v := settings.DefaultJwtIssuer
+		_c.mutation.SetJwtIssuer(v)
+	}
+	if _, ok := _c.mutation.JwtAudience(); !ok {
+		v := settings.DefaultJwtAudience
+		_c.mutation.SetJwtAudience(v)
+	}
 	if _, ok := _c.mutation.JwtAdminClaim(); !ok {
 		v := settings.DefaultJwtAdminClaim
 		_c.mutation.SetJwtAdminClaim(v)
@@ -900,6 +994,30 @@ func (_c *SettingsCreate) check() error {
 	if _, ok := _c.mutation.JwtRequireJti(); !ok {
 		return &ValidationError{Name: "jwt_require_jti", err: errors.New(`ent: missing required field "Settings.jwt_require_jti"`)}
 	}
+	if _, ok := _c.mutation.JwtJwksURL(); !ok {
+		return &ValidationError{Name: "jwt_jwks_url", err: errors.New(`ent: missing required field "Settings.jwt_jwks_url"`)}
+	}
+	if v, ok := _c.mutation.JwtJwksURL(); ok {
+		if err := settings.JwtJwksURLValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_jwks_url", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_jwks_url": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.JwtIssuer(); !ok {
+		return &ValidationError{Name: "jwt_issuer", err: errors.New(`ent: missing required field "Settings.jwt_issuer"`)}
+	}
+	if v, ok := _c.mutation.JwtIssuer(); ok {
+		if err := settings.JwtIssuerValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_issuer", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_issuer": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.JwtAudience(); !ok {
+		return &ValidationError{Name: "jwt_audience", err: errors.New(`ent: missing required field "Settings.jwt_audience"`)}
+	}
+	if v, ok := _c.mutation.JwtAudience(); ok {
+		if err := settings.JwtAudienceValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_audience", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_audience": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.JwtAdminClaim(); !ok {
 		return &ValidationError{Name: "jwt_admin_claim", err: errors.New(`ent: missing required field "Settings.jwt_admin_claim"`)}
 	}
@@ -1071,6 +1189,18 @@ func (_c *SettingsCreate) createSpec() (*Settings, *sqlgraph.CreateSpec) {
 		_spec.SetField(settings.FieldJwtSecret, field.TypeBytes, value)
 		_node.JwtSecret = value
 	}
+	if value, ok := _c.mutation.JwtSecretRotatedAt(); ok {
+		_spec.SetField(settings.FieldJwtSecretRotatedAt, field.TypeTime, value)
+		_node.JwtSecretRotatedAt = &value
+	}
+	if value, ok := _c.mutation.JwtPreviousSecret(); ok {
+		_spec.SetField(settings.FieldJwtPreviousSecret, field.TypeBytes, value)
+		_node.JwtPreviousSecret = value
+	}
+	if value, ok := _c.mutation.JwtPreviousSecretExpiresAt(); ok {
+		_spec.SetField(settings.FieldJwtPreviousSecretExpiresAt, field.TypeTime, value)
+		_node.JwtPreviousSecretExpiresAt = &value
+	}
 	if value, ok := _c.mutation.JwtLoginButtonText(); ok {
 		_spec.SetField(settings.FieldJwtLoginButtonText, field.TypeString, value)
 		_node.JwtLoginButtonText = value
@@ -1098,6 +1228,22 @@ func (_c *SettingsCreate) createSpec() (*Settings, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
 		_node.JwtRequireJti = value
+	}
+	if value, ok := _c.mutation.JwtPublicKeys(); ok {
+		_spec.SetField(settings.FieldJwtPublicKeys, field.TypeJSON, value)
+		_node.JwtPublicKeys = value
+	}
+	if value, ok := _c.mutation.JwtJwksURL(); ok {
+		_spec.SetField(settings.FieldJwtJwksURL, field.TypeString, value)
+		_node.JwtJwksURL = value
+	}
+	if value, ok := _c.mutation.JwtIssuer(); ok {
+		_spec.SetField(settings.FieldJwtIssuer, field.TypeString, value)
+		_node.JwtIssuer = value
+	}
+	if value, ok := _c.mutation.JwtAudience(); ok {
+		_spec.SetField(settings.FieldJwtAudience, field.TypeString, value)
+		_node.JwtAudience = value
 	}
 	if value, ok := _c.mutation.JwtAdminClaim(); ok {
 		_spec.SetField(settings.FieldJwtAdminClaim, field.TypeString, value)
@@ -1505,6 +1651,60 @@ func (u *SettingsUpsert) ClearJwtSecret() *SettingsUpsert {
 	return u
 }
 
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (u *SettingsUpsert) SetJwtSecretRotatedAt(v time.Time) *SettingsUpsert {
+	u.Set(settings.FieldJwtSecretRotatedAt, v)
+	return u
+}
+
+// UpdateJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtSecretRotatedAt() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtSecretRotatedAt)
+	return u
+}
+
+// ClearJwtSecretRotatedAt clears the value of the "jwt_secret_rotated_at" field.
+func (u *SettingsUpsert) ClearJwtSecretRotatedAt() *SettingsUpsert {
+	u.SetNull(settings.FieldJwtSecretRotatedAt)
+	return u
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (u *SettingsUpsert) SetJwtPreviousSecret(v []byte) *SettingsUpsert {
+	u.Set(settings.FieldJwtPreviousSecret, v)
+	return u
+}
+
+// UpdateJwtPreviousSecret sets the "jwt_previous_secret" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtPreviousSecret() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtPreviousSecret)
+	return u
+}
+
+// ClearJwtPreviousSecret clears the value of the "jwt_previous_secret" field.
+func (u *SettingsUpsert) ClearJwtPreviousSecret() *SettingsUpsert {
+	u.SetNull(settings.FieldJwtPreviousSecret)
+	return u
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (u *SettingsUpsert) SetJwtPreviousSecretExpiresAt(v time.Time) *SettingsUpsert {
+	u.Set(settings.FieldJwtPreviousSecretExpiresAt, v)
+	return u
+}
+
+// UpdateJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtPreviousSecretExpiresAt() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtPreviousSecretExpiresAt)
+	return u
+}
+
+// ClearJwtPreviousSecretExpiresAt clears the value of the "jwt_previous_secret_expires_at" field.
+func (u *SettingsUpsert) ClearJwtPreviousSecretExpiresAt() *SettingsUpsert {
+	u.SetNull(settings.FieldJwtPreviousSecretExpiresAt)
+	return u
+}
+
 // SetJwtLoginButtonText sets the "jwt_login_button_text" field.
 func (u *SettingsUpsert) SetJwtLoginButtonText(v string) *SettingsUpsert {
 	u.Set(settings.FieldJwtLoginButtonText, v)
@@ -1592,6 +1792,60 @@ func (u *SettingsUpsert) SetJwtRequireJti(v bool) *SettingsUpsert {
 // UpdateJwtRequireJti sets the "jwt_require_jti" field to the value that was provided on create.
 func (u *SettingsUpsert) UpdateJwtRequireJti() *SettingsUpsert {
 	u.SetExcluded(settings.FieldJwtRequireJti)
+	return u
+}
+
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (u *SettingsUpsert) SetJwtPublicKeys(v []string) *SettingsUpsert {
+	u.Set(settings.FieldJwtPublicKeys, v)
+	return u
+}
+
+// UpdateJwtPublicKeys sets the "jwt_public_keys" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtPublicKeys() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtPublicKeys)
+	return u
+}
+
+// ClearJwtPublicKeys clears the value of the "jwt_public_keys" field.
+func (u *SettingsUpsert) ClearJwtPublicKeys() *SettingsUpsert {
+	u.SetNull(settings.FieldJwtPublicKeys)
+	return u
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (u *SettingsUpsert) SetJwtJwksURL(v string) *SettingsUpsert {
+	u.Set(settings.FieldJwtJwksURL, v)
+	return u
+}
+
+// UpdateJwtJwksURL sets the "jwt_jwks_url" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtJwksURL() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtJwksURL)
+	return u
+}
+
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (u *SettingsUpsert) SetJwtIssuer(v string) *SettingsUpsert {
+	u.Set(settings.FieldJwtIssuer, v)
+	return u
+}
+
+// UpdateJwtIssuer sets the "jwt_issuer" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtIssuer() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtIssuer)
+	return u
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (u *SettingsUpsert) SetJwtAudience(v string) *SettingsUpsert {
+	u.Set(settings.FieldJwtAudience, v)
+	return u
+}
+
+// UpdateJwtAudience sets the "jwt_audience" field to the value that was provided on create.
+func (u *SettingsUpsert) UpdateJwtAudience() *SettingsUpsert {
+	u.SetExcluded(settings.FieldJwtAudience)
 	return u
 }
 
@@ -2109,6 +2363,69 @@ func (u *SettingsUpsertOne) ClearJwtSecret() *SettingsUpsertOne {
 	})
 }
 
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (u *SettingsUpsertOne) SetJwtSecretRotatedAt(v time.Time) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtSecretRotatedAt(v)
+	})
+}
+
+// UpdateJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtSecretRotatedAt() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtSecretRotatedAt()
+	})
+}
+
+// ClearJwtSecretRotatedAt clears the value of the "jwt_secret_rotated_at" field.
+func (u *SettingsUpsertOne) ClearJwtSecretRotatedAt() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtSecretRotatedAt()
+	})
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (u *SettingsUpsertOne) SetJwtPreviousSecret(v []byte) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtPreviousSecret(v)
+	})
+}
+
+// UpdateJwtPreviousSecret sets the "jwt_previous_secret" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtPreviousSecret() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtPreviousSecret()
+	})
+}
+
+// ClearJwtPreviousSecret clears the value of the "jwt_previous_secret" field.
+func (u *SettingsUpsertOne) ClearJwtPreviousSecret() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtPreviousSecret()
+	})
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (u *SettingsUpsertOne) SetJwtPreviousSecretExpiresAt(v time.Time) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtPreviousSecretExpiresAt(v)
+	})
+}
+
+// UpdateJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtPreviousSecretExpiresAt() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtPreviousSecretExpiresAt()
+	})
+}
+
+// ClearJwtPreviousSecretExpiresAt clears the value of the "jwt_previous_secret_expires_at" field.
+func (u *SettingsUpsertOne) ClearJwtPreviousSecretExpiresAt() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtPreviousSecretExpiresAt()
+	})
+}
+
 // SetJwtLoginButtonText sets the "jwt_login_button_text" field.
 func (u *SettingsUpsertOne) SetJwtLoginButtonText(v string) *SettingsUpsertOne {
 	return u.Update(func(s *SettingsUpsert) {
@@ -2211,6 +2528,69 @@ func (u *SettingsUpsertOne) SetJwtRequireJti(v bool) *SettingsUpsertOne {
 func (u *SettingsUpsertOne) UpdateJwtRequireJti() *SettingsUpsertOne {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateJwtRequireJti()
+	})
+}
+
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (u *SettingsUpsertOne) SetJwtPublicKeys(v []string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtPublicKeys(v)
+	})
+}
+
+// UpdateJwtPublicKeys sets the "jwt_public_keys" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtPublicKeys() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtPublicKeys()
+	})
+}
+
+// ClearJwtPublicKeys clears the value of the "jwt_public_keys" field.
+func (u *SettingsUpsertOne) ClearJwtPublicKeys() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtPublicKeys()
+	})
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (u *SettingsUpsertOne) SetJwtJwksURL(v string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtJwksURL(v)
+	})
+}
+
+// UpdateJwtJwksURL sets the "jwt_jwks_url" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtJwksURL() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtJwksURL()
+	})
+}
+
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (u *SettingsUpsertOne) SetJwtIssuer(v string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtIssuer(v)
+	})
+}
+
+// UpdateJwtIssuer sets the "jwt_issuer" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtIssuer() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtIssuer()
+	})
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (u *SettingsUpsertOne) SetJwtAudience(v string) *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtAudience(v)
+	})
+}
+
+// UpdateJwtAudience sets the "jwt_audience" field to the value that was provided on create.
+func (u *SettingsUpsertOne) UpdateJwtAudience() *SettingsUpsertOne {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtAudience()
 	})
 }
 
@@ -2908,6 +3288,69 @@ func (u *SettingsUpsertBulk) ClearJwtSecret() *SettingsUpsertBulk {
 	})
 }
 
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (u *SettingsUpsertBulk) SetJwtSecretRotatedAt(v time.Time) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtSecretRotatedAt(v)
+	})
+}
+
+// UpdateJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtSecretRotatedAt() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtSecretRotatedAt()
+	})
+}
+
+// ClearJwtSecretRotatedAt clears the value of the "jwt_secret_rotated_at" field.
+func (u *SettingsUpsertBulk) ClearJwtSecretRotatedAt() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtSecretRotatedAt()
+	})
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (u *SettingsUpsertBulk) SetJwtPreviousSecret(v []byte) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtPreviousSecret(v)
+	})
+}
+
+// UpdateJwtPreviousSecret sets the "jwt_previous_secret" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtPreviousSecret() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtPreviousSecret()
+	})
+}
+
+// ClearJwtPreviousSecret clears the value of the "jwt_previous_secret" field.
+func (u *SettingsUpsertBulk) ClearJwtPreviousSecret() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtPreviousSecret()
+	})
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (u *SettingsUpsertBulk) SetJwtPreviousSecretExpiresAt(v time.Time) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtPreviousSecretExpiresAt(v)
+	})
+}
+
+// UpdateJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtPreviousSecretExpiresAt() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtPreviousSecretExpiresAt()
+	})
+}
+
+// ClearJwtPreviousSecretExpiresAt clears the value of the "jwt_previous_secret_expires_at" field.
+func (u *SettingsUpsertBulk) ClearJwtPreviousSecretExpiresAt() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtPreviousSecretExpiresAt()
+	})
+}
+
 // SetJwtLoginButtonText sets the "jwt_login_button_text" field.
 func (u *SettingsUpsertBulk) SetJwtLoginButtonText(v string) *SettingsUpsertBulk {
 	return u.Update(func(s *SettingsUpsert) {
@@ -3010,6 +3453,69 @@ func (u *SettingsUpsertBulk) SetJwtRequireJti(v bool) *SettingsUpsertBulk {
 func (u *SettingsUpsertBulk) UpdateJwtRequireJti() *SettingsUpsertBulk {
 	return u.Update(func(s *SettingsUpsert) {
 		s.UpdateJwtRequireJti()
+	})
+}
+
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (u *SettingsUpsertBulk) SetJwtPublicKeys(v []string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtPublicKeys(v)
+	})
+}
+
+// UpdateJwtPublicKeys sets the "jwt_public_keys" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtPublicKeys() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtPublicKeys()
+	})
+}
+
+// ClearJwtPublicKeys clears the value of the "jwt_public_keys" field.
+func (u *SettingsUpsertBulk) ClearJwtPublicKeys() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.ClearJwtPublicKeys()
+	})
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (u *SettingsUpsertBulk) SetJwtJwksURL(v string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtJwksURL(v)
+	})
+}
+
+// UpdateJwtJwksURL sets the "jwt_jwks_url" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtJwksURL() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtJwksURL()
+	})
+}
+
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (u *SettingsUpsertBulk) SetJwtIssuer(v string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtIssuer(v)
+	})
+}
+
+// UpdateJwtIssuer sets the "jwt_issuer" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtIssuer() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtIssuer()
+	})
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (u *SettingsUpsertBulk) SetJwtAudience(v string) *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.SetJwtAudience(v)
+	})
+}
+
+// UpdateJwtAudience sets the "jwt_audience" field to the value that was provided on create.
+func (u *SettingsUpsertBulk) UpdateJwtAudience() *SettingsUpsertBulk {
+	return u.Update(func(s *SettingsUpsert) {
+		s.UpdateJwtAudience()
 	})
 }
 

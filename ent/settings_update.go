@@ -383,6 +383,58 @@ func (_u *SettingsUpdate) ClearJwtSecret() *SettingsUpdate {
 	return _u
 }
 
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (_u *SettingsUpdate) SetJwtSecretRotatedAt(v time.Time) *SettingsUpdate {
+	_u.mutation.SetJwtSecretRotatedAt(v)
+	return _u
+}
+
+// SetNillableJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtSecretRotatedAt(v *time.Time) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtSecretRotatedAt(*v)
+	}
+	return _u
+}
+
+// ClearJwtSecretRotatedAt clears the value of the "jwt_secret_rotated_at" field.
+func (_u *SettingsUpdate) ClearJwtSecretRotatedAt() *SettingsUpdate {
+	_u.mutation.ClearJwtSecretRotatedAt()
+	return _u
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (_u *SettingsUpdate) SetJwtPreviousSecret(v []byte) *SettingsUpdate {
+	_u.mutation.SetJwtPreviousSecret(v)
+	return _u
+}
+
+// ClearJwtPreviousSecret clears the value of the "jwt_previous_secret" field.
+func (_u *SettingsUpdate) ClearJwtPreviousSecret() *SettingsUpdate {
+	_u.mutation.ClearJwtPreviousSecret()
+	return _u
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (_u *SettingsUpdate) SetJwtPreviousSecretExpiresAt(v time.Time) *SettingsUpdate {
+	_u.mutation.SetJwtPreviousSecretExpiresAt(v)
+	return _u
+}
+
+// SetNillableJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtPreviousSecretExpiresAt(v *time.Time) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtPreviousSecretExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearJwtPreviousSecretExpiresAt clears the value of the "jwt_previous_secret_expires_at" field.
+func (_u *SettingsUpdate) ClearJwtPreviousSecretExpiresAt() *SettingsUpdate {
+	_u.mutation.ClearJwtPreviousSecretExpiresAt()
+	return _u
+}
+
 // SetJwtLoginButtonText sets the "jwt_login_button_text" field.
 func (_u *SettingsUpdate) SetJwtLoginButtonText(v string) *SettingsUpdate {
 	_u.mutation.SetJwtLoginButtonText(v)
@@ -484,6 +536,66 @@ func (_u *SettingsUpdate) SetJwtRequireJti(v bool) *SettingsUpdate {
 func (_u *SettingsUpdate) SetNillableJwtRequireJti(v *bool) *SettingsUpdate {
 	if v != nil {
 		_u.SetJwtRequireJti(*v)
+	}
+	return _u
+}
+
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (_u *SettingsUpdate) SetJwtPublicKeys(v []string) *SettingsUpdate {
+	_u.mutation.SetJwtPublicKeys(v)
+	return _u
+}
+
+// AppendJwtPublicKeys appends value to the "jwt_public_keys" field.
+func (_u *SettingsUpdate) AppendJwtPublicKeys(v []string) *SettingsUpdate {
+	_u.mutation.AppendJwtPublicKeys(v)
+	return _u
+}
+
+// ClearJwtPublicKeys clears the value of the "jwt_public_keys" field.
+func (_u *SettingsUpdate) ClearJwtPublicKeys() *SettingsUpdate {
+	_u.mutation.ClearJwtPublicKeys()
+	return _u
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (_u *SettingsUpdate) SetJwtJwksURL(v string) *SettingsUpdate {
+	_u.mutation.SetJwtJwksURL(v)
+	return _u
+}
+
+// SetNillableJwtJwksURL sets the "jwt_jwks_url" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtJwksURL(v *string) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtJwksURL(*v)
+	}
+	return _u
+}
+
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (_u *SettingsUpdate) SetJwtIssuer(v string) *SettingsUpdate {
+	_u.mutation.SetJwtIssuer(v)
+	return _u
+}
+
+// SetNillableJwtIssuer sets the "jwt_issuer" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtIssuer(v *string) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtIssuer(*v)
+	}
+	return _u
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (_u *SettingsUpdate) SetJwtAudience(v string) *SettingsUpdate {
+	_u.mutation.SetJwtAudience(v)
+	return _u
+}
+
+// SetNillableJwtAudience sets the "jwt_audience" field if the given value is not nil.
+func (_u *SettingsUpdate) SetNillableJwtAudience(v *string) *SettingsUpdate {
+	if v != nil {
+		_u.SetJwtAudience(*v)
 	}
 	return _u
 }
@@ -730,6 +842,21 @@ func (_u *SettingsUpdate) check() error {
 			return &ValidationError{Name: "jwt_max_token_age_seconds", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_max_token_age_seconds": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.JwtJwksURL(); ok {
+		if err := settings.JwtJwksURLValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_jwks_url", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_jwks_url": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwtIssuer(); ok {
+		if err := settings.JwtIssuerValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_issuer", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_issuer": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwtAudience(); ok {
+		if err := settings.JwtAudienceValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_audience", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_audience": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.JwtAdminClaim(); ok {
 		if err := settings.JwtAdminClaimValidator(v); err != nil {
 			return &ValidationError{Name: "jwt_admin_claim", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_admin_claim": %w`, err)}
@@ -876,6 +1003,24 @@ func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.JwtSecretCleared() {
 		_spec.ClearField(settings.FieldJwtSecret, field.TypeBytes)
 	}
+	if value, ok := _u.mutation.JwtSecretRotatedAt(); ok {
+		_spec.SetField(settings.FieldJwtSecretRotatedAt, field.TypeTime, value)
+	}
+	if _u.mutation.JwtSecretRotatedAtCleared() {
+		_spec.ClearField(settings.FieldJwtSecretRotatedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.JwtPreviousSecret(); ok {
+		_spec.SetField(settings.FieldJwtPreviousSecret, field.TypeBytes, value)
+	}
+	if _u.mutation.JwtPreviousSecretCleared() {
+		_spec.ClearField(settings.FieldJwtPreviousSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.JwtPreviousSecretExpiresAt(); ok {
+		_spec.SetField(settings.FieldJwtPreviousSecretExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.JwtPreviousSecretExpiresAtCleared() {
+		_spec.ClearField(settings.FieldJwtPreviousSecretExpiresAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.JwtLoginButtonText(); ok {
 		_spec.SetField(settings.FieldJwtLoginButtonText, field.TypeString, value)
 	}
@@ -899,6 +1044,26 @@ func (_u *SettingsUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.JwtPublicKeys(); ok {
+		_spec.SetField(settings.FieldJwtPublicKeys, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedJwtPublicKeys(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, settings.FieldJwtPublicKeys, value)
+		})
+	}
+	if _u.mutation.JwtPublicKeysCleared() {
+		_spec.ClearField(settings.FieldJwtPublicKeys, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.JwtJwksURL(); ok {
+		_spec.SetField(settings.FieldJwtJwksURL, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.JwtIssuer(); ok {
+		_spec.SetField(settings.FieldJwtIssuer, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.JwtAudience(); ok {
+		_spec.SetField(settings.FieldJwtAudience, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.JwtAdminClaim(); ok {
 		_spec.SetField(settings.FieldJwtAdminClaim, field.TypeString, value)
@@ -1299,6 +1464,58 @@ func (_u *SettingsUpdateOne) ClearJwtSecret() *SettingsUpdateOne {
 	return _u
 }
 
+// SetJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field.
+func (_u *SettingsUpdateOne) SetJwtSecretRotatedAt(v time.Time) *SettingsUpdateOne {
+	_u.mutation.SetJwtSecretRotatedAt(v)
+	return _u
+}
+
+// SetNillableJwtSecretRotatedAt sets the "jwt_secret_rotated_at" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtSecretRotatedAt(v *time.Time) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtSecretRotatedAt(*v)
+	}
+	return _u
+}
+
+// ClearJwtSecretRotatedAt clears the value of the "jwt_secret_rotated_at" field.
+func (_u *SettingsUpdateOne) ClearJwtSecretRotatedAt() *SettingsUpdateOne {
+	_u.mutation.ClearJwtSecretRotatedAt()
+	return _u
+}
+
+// SetJwtPreviousSecret sets the "jwt_previous_secret" field.
+func (_u *SettingsUpdateOne) SetJwtPreviousSecret(v []byte) *SettingsUpdateOne {
+	_u.mutation.SetJwtPreviousSecret(v)
+	return _u
+}
+
+// ClearJwtPreviousSecret clears the value of the "jwt_previous_secret" field.
+func (_u *SettingsUpdateOne) ClearJwtPreviousSecret() *SettingsUpdateOne {
+	_u.mutation.ClearJwtPreviousSecret()
+	return _u
+}
+
+// SetJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field.
+func (_u *SettingsUpdateOne) SetJwtPreviousSecretExpiresAt(v time.Time) *SettingsUpdateOne {
+	_u.mutation.SetJwtPreviousSecretExpiresAt(v)
+	return _u
+}
+
+// SetNillableJwtPreviousSecretExpiresAt sets the "jwt_previous_secret_expires_at" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtPreviousSecretExpiresAt(v *time.Time) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtPreviousSecretExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearJwtPreviousSecretExpiresAt clears the value of the "jwt_previous_secret_expires_at" field.
+func (_u *SettingsUpdateOne) ClearJwtPreviousSecretExpiresAt() *SettingsUpdateOne {
+	_u.mutation.ClearJwtPreviousSecretExpiresAt()
+	return _u
+}
+
 // SetJwtLoginButtonText sets the "jwt_login_button_text" field.
 func (_u *SettingsUpdateOne) SetJwtLoginButtonText(v string) *SettingsUpdateOne {
 	_u.mutation.SetJwtLoginButtonText(v)
@@ -1400,6 +1617,66 @@ func (_u *SettingsUpdateOne) SetJwtRequireJti(v bool) *SettingsUpdateOne {
 func (_u *SettingsUpdateOne) SetNillableJwtRequireJti(v *bool) *SettingsUpdateOne {
 	if v != nil {
 		_u.SetJwtRequireJti(*v)
+	}
+	return _u
+}
+
+// SetJwtPublicKeys sets the "jwt_public_keys" field.
+func (_u *SettingsUpdateOne) SetJwtPublicKeys(v []string) *SettingsUpdateOne {
+	_u.mutation.SetJwtPublicKeys(v)
+	return _u
+}
+
+// AppendJwtPublicKeys appends value to the "jwt_public_keys" field.
+func (_u *SettingsUpdateOne) AppendJwtPublicKeys(v []string) *SettingsUpdateOne {
+	_u.mutation.AppendJwtPublicKeys(v)
+	return _u
+}
+
+// ClearJwtPublicKeys clears the value of the "jwt_public_keys" field.
+func (_u *SettingsUpdateOne) ClearJwtPublicKeys() *SettingsUpdateOne {
+	_u.mutation.ClearJwtPublicKeys()
+	return _u
+}
+
+// SetJwtJwksURL sets the "jwt_jwks_url" field.
+func (_u *SettingsUpdateOne) SetJwtJwksURL(v string) *SettingsUpdateOne {
+	_u.mutation.SetJwtJwksURL(v)
+	return _u
+}
+
+// SetNillableJwtJwksURL sets the "jwt_jwks_url" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtJwksURL(v *string) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtJwksURL(*v)
+	}
+	return _u
+}
+
+// SetJwtIssuer sets the "jwt_issuer" field.
+func (_u *SettingsUpdateOne) SetJwtIssuer(v string) *SettingsUpdateOne {
+	_u.mutation.SetJwtIssuer(v)
+	return _u
+}
+
+// SetNillableJwtIssuer sets the "jwt_issuer" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtIssuer(v *string) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtIssuer(*v)
+	}
+	return _u
+}
+
+// SetJwtAudience sets the "jwt_audience" field.
+func (_u *SettingsUpdateOne) SetJwtAudience(v string) *SettingsUpdateOne {
+	_u.mutation.SetJwtAudience(v)
+	return _u
+}
+
+// SetNillableJwtAudience sets the "jwt_audience" field if the given value is not nil.
+func (_u *SettingsUpdateOne) SetNillableJwtAudience(v *string) *SettingsUpdateOne {
+	if v != nil {
+		_u.SetJwtAudience(*v)
 	}
 	return _u
 }
@@ -1659,6 +1936,21 @@ func (_u *SettingsUpdateOne) check() error {
 			return &ValidationError{Name: "jwt_max_token_age_seconds", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_max_token_age_seconds": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.JwtJwksURL(); ok {
+		if err := settings.JwtJwksURLValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_jwks_url", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_jwks_url": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwtIssuer(); ok {
+		if err := settings.JwtIssuerValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_issuer", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_issuer": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwtAudience(); ok {
+		if err := settings.JwtAudienceValidator(v); err != nil {
+			return &ValidationError{Name: "jwt_audience", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_audience": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.JwtAdminClaim(); ok {
 		if err := settings.JwtAdminClaimValidator(v); err != nil {
 			return &ValidationError{Name: "jwt_admin_claim", err: fmt.Errorf(`ent: validator failed for field "Settings.jwt_admin_claim": %w`, err)}
@@ -1822,6 +2114,24 @@ func (_u *SettingsUpdateOne) sqlSave(ctx context.Context) (_node *Settings, err 
 	if _u.mutation.JwtSecretCleared() {
 		_spec.ClearField(settings.FieldJwtSecret, field.TypeBytes)
 	}
+	if value, ok := _u.mutation.JwtSecretRotatedAt(); ok {
+		_spec.SetField(settings.FieldJwtSecretRotatedAt, field.TypeTime, value)
+	}
+	if _u.mutation.JwtSecretRotatedAtCleared() {
+		_spec.ClearField(settings.FieldJwtSecretRotatedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.JwtPreviousSecret(); ok {
+		_spec.SetField(settings.FieldJwtPreviousSecret, field.TypeBytes, value)
+	}
+	if _u.mutation.JwtPreviousSecretCleared() {
+		_spec.ClearField(settings.FieldJwtPreviousSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.JwtPreviousSecretExpiresAt(); ok {
+		_spec.SetField(settings.FieldJwtPreviousSecretExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.JwtPreviousSecretExpiresAtCleared() {
+		_spec.ClearField(settings.FieldJwtPreviousSecretExpiresAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.JwtLoginButtonText(); ok {
 		_spec.SetField(settings.FieldJwtLoginButtonText, field.TypeString, value)
 	}
@@ -1845,6 +2155,26 @@ func (_u *SettingsUpdateOne) sqlSave(ctx context.Context) (_node *Settings, err 
 	}
 	if value, ok := _u.mutation.JwtRequireJti(); ok {
 		_spec.SetField(settings.FieldJwtRequireJti, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.JwtPublicKeys(); ok {
+		_spec.SetField(settings.FieldJwtPublicKeys, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedJwtPublicKeys(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, settings.FieldJwtPublicKeys, value)
+		})
+	}
+	if _u.mutation.JwtPublicKeysCleared() {
+		_spec.ClearField(settings.FieldJwtPublicKeys, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.JwtJwksURL(); ok {
+		_spec.SetField(settings.FieldJwtJwksURL, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.JwtIssuer(); ok {
+		_spec.SetField(settings.FieldJwtIssuer, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.JwtAudience(); ok {
+		_spec.SetField(settings.FieldJwtAudience, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.JwtAdminClaim(); ok {
 		_spec.SetField(settings.FieldJwtAdminClaim, field.TypeString, value)

@@ -81,8 +81,8 @@ func (r *mutationResolver) UpdateJwtSsoSettings(ctx context.Context, input model
 }
 
 // RegenerateJwtSsoSecret is the resolver for the regenerateJwtSsoSecret field.
-func (r *mutationResolver) RegenerateJwtSsoSecret(ctx context.Context) (string, error) {
-	return r.regenerateJwtSsoSecret(ctx)
+func (r *mutationResolver) RegenerateJwtSsoSecret(ctx context.Context, graceSeconds *int) (string, error) {
+	return r.regenerateJwtSsoSecret(ctx, graceSeconds)
 }
 
 // User is the resolver for the user field.

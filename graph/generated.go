@@ -76,20 +76,26 @@ type ComplexityRoot struct {
 	}
 
 	JwtSsoSettings struct {
-		AccountSettingsURL  func(childComplexity int) int
-		AdminClaim          func(childComplexity int) int
-		AdminClaimValue     func(childComplexity int) int
-		AuthorizationURL    func(childComplexity int) int
-		Enabled             func(childComplexity int) int
-		EndpointURL         func(childComplexity int) int
-		HasSecret           func(childComplexity int) int
-		LoginButtonText     func(childComplexity int) int
-		LogoutURL           func(childComplexity int) int
-		MaxTokenAgeSeconds  func(childComplexity int) int
-		ModeratorClaim      func(childComplexity int) int
-		ModeratorClaimValue func(childComplexity int) int
-		RequireJti          func(childComplexity int) int
-		SignUpURL           func(childComplexity int) int
+		AccountSettingsURL      func(childComplexity int) int
+		AdminClaim              func(childComplexity int) int
+		AdminClaimValue         func(childComplexity int) int
+		Audience                func(childComplexity int) int
+		AuthorizationURL        func(childComplexity int) int
+		Enabled                 func(childComplexity int) int
+		EndpointURL             func(childComplexity int) int
+		HasSecret               func(childComplexity int) int
+		Issuer                  func(childComplexity int) int
+		JwksURL                 func(childComplexity int) int
+		LoginButtonText         func(childComplexity int) int
+		LogoutURL               func(childComplexity int) int
+		MaxTokenAgeSeconds      func(childComplexity int) int
+		ModeratorClaim          func(childComplexity int) int
+		ModeratorClaimValue     func(childComplexity int) int
+		PreviousSecretExpiresAt func(childComplexity int) int
+		PublicKeys              func(childComplexity int) int
+		RequireJti              func(childComplexity int) int
+		SecretRotatedAt         func(childComplexity int) int
+		SignUpURL               func(childComplexity int) int
 	}
 
 	LoginMethodOption struct {
@@ -122,7 +128,7 @@ type ComplexityRoot struct {
 		DeleteSpace            func(childComplexity int, id int) int
 		DeleteWebhook          func(childComplexity int, id int) int
 		RedeliverWebhook       func(childComplexity int, deliveryID int) int
-		RegenerateJwtSsoSecret func(childComplexity int) int
+		RegenerateJwtSsoSecret func(childComplexity int, graceSeconds *int) int
 		RemoveSpaceMember      func(childComplexity int, spaceID int, userID int) int
 		RevokeAPIToken         func(childComplexity int, id int) int
 		RevokeUserSessions     func(childComplexity int, userID int) int
@@ -247,6 +253,7 @@ type ComplexityRoot struct {
 		Changes  func(childComplexity int) int
 		Claims   func(childComplexity int) int
 		Decision func(childComplexity int) int
+		Key      func(childComplexity int) int
 		Message  func(childComplexity int) int
 		Profile  func(childComplexity int) int
 		Reason   func(childComplexity int) int
@@ -397,7 +404,7 @@ type MutationResolver interface {
 	UpdateAuthSettings(ctx context.Context, input model.UpdateAuthSettingsInput) (*model.AuthSettings, error)
 	UpdateOAuth2Settings(ctx context.Context, input model.UpdateOAuth2SettingsInput) (*model.AuthSettings, error)
 	UpdateJwtSsoSettings(ctx context.Context, input model.UpdateJwtSsoSettingsInput) (*model.AuthSettings, error)
-	RegenerateJwtSsoSecret(ctx context.Context) (string, error)
+	RegenerateJwtSsoSecret(ctx context.Context, graceSeconds *int) (string, error)
 	SyncMembers(ctx context.Context, input model.SyncMembersInput) (*model.SyncMembersResult, error)
 	CreateWebhook(ctx context.Context, input model.CreateWebhookInput) (*model.CreatedWebhook, error)
 	UpdateWebhook(ctx context.Context, id int, input model.UpdateWebhookInput) (*ent.Webhook, error)
@@ -556,6 +563,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JwtSsoSettings.AdminClaimValue(childComplexity), true
+	case "JwtSsoSettings.audience":
+		if e.ComplexityRoot.JwtSsoSettings.Audience == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.Audience(childComplexity), true
 	case "JwtSsoSettings.authorizationUrl":
 		if e.ComplexityRoot.JwtSsoSettings.AuthorizationURL == nil {
 			break
@@ -580,6 +593,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JwtSsoSettings.HasSecret(childComplexity), true
+	case "JwtSsoSettings.issuer":
+		if e.ComplexityRoot.JwtSsoSettings.Issuer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.Issuer(childComplexity), true
+	case "JwtSsoSettings.jwksUrl":
+		if e.ComplexityRoot.JwtSsoSettings.JwksURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.JwksURL(childComplexity), true
 	case "JwtSsoSettings.loginButtonText":
 		if e.ComplexityRoot.JwtSsoSettings.LoginButtonText == nil {
 			break
@@ -610,12 +635,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JwtSsoSettings.ModeratorClaimValue(childComplexity), true
+	case "JwtSsoSettings.previousSecretExpiresAt":
+		if e.ComplexityRoot.JwtSsoSettings.PreviousSecretExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.PreviousSecretExpiresAt(childComplexity), true
+	case "JwtSsoSettings.publicKeys":
+		if e.ComplexityRoot.JwtSsoSettings.PublicKeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.PublicKeys(childComplexity), true
 	case "JwtSsoSettings.requireJti":
 		if e.ComplexityRoot.JwtSsoSettings.RequireJti == nil {
 			break
 		}
 
 		return e.ComplexityRoot.JwtSsoSettings.RequireJti(childComplexity), true
+	case "JwtSsoSettings.secretRotatedAt":
+		if e.ComplexityRoot.JwtSsoSettings.SecretRotatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JwtSsoSettings.SecretRotatedAt(childComplexity), true
 	case "JwtSsoSettings.signUpUrl":
 		if e.ComplexityRoot.JwtSsoSettings.SignUpURL == nil {
 			break
@@ -818,7 +861,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Mutation.RegenerateJwtSsoSecret(childComplexity), true
+		args, err := ec.field_Mutation_regenerateJwtSsoSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegenerateJwtSsoSecret(childComplexity, args["graceSeconds"].(*int)), true
 	case "Mutation.removeSpaceMember":
 		if e.ComplexityRoot.Mutation.RemoveSpaceMember == nil {
 			break
@@ -1460,6 +1508,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SsoInspection.Decision(childComplexity), true
+	case "SsoInspection.key":
+		if e.ComplexityRoot.SsoInspection.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SsoInspection.Key(childComplexity), true
 	case "SsoInspection.message":
 		if e.ComplexityRoot.SsoInspection.Message == nil {
 			break
@@ -2183,6 +2237,10 @@ func (ec *executionContext) childFields_JwtSsoSettings(ctx context.Context, fiel
 		return ec.fieldContext_JwtSsoSettings_enabled(ctx, field)
 	case "hasSecret":
 		return ec.fieldContext_JwtSsoSettings_hasSecret(ctx, field)
+	case "secretRotatedAt":
+		return ec.fieldContext_JwtSsoSettings_secretRotatedAt(ctx, field)
+	case "previousSecretExpiresAt":
+		return ec.fieldContext_JwtSsoSettings_previousSecretExpiresAt(ctx, field)
 	case "loginButtonText":
 		return ec.fieldContext_JwtSsoSettings_loginButtonText(ctx, field)
 	case "authorizationUrl":
@@ -2197,6 +2255,14 @@ func (ec *executionContext) childFields_JwtSsoSettings(ctx context.Context, fiel
 		return ec.fieldContext_JwtSsoSettings_maxTokenAgeSeconds(ctx, field)
 	case "requireJti":
 		return ec.fieldContext_JwtSsoSettings_requireJti(ctx, field)
+	case "publicKeys":
+		return ec.fieldContext_JwtSsoSettings_publicKeys(ctx, field)
+	case "jwksUrl":
+		return ec.fieldContext_JwtSsoSettings_jwksUrl(ctx, field)
+	case "issuer":
+		return ec.fieldContext_JwtSsoSettings_issuer(ctx, field)
+	case "audience":
+		return ec.fieldContext_JwtSsoSettings_audience(ctx, field)
 	case "adminClaim":
 		return ec.fieldContext_JwtSsoSettings_adminClaim(ctx, field)
 	case "adminClaimValue":
@@ -2439,6 +2505,8 @@ func (ec *executionContext) childFields_SsoInspection(ctx context.Context, field
 		return ec.fieldContext_SsoInspection_message(ctx, field)
 	case "claims":
 		return ec.fieldContext_SsoInspection_claims(ctx, field)
+	case "key":
+		return ec.fieldContext_SsoInspection_key(ctx, field)
 	case "profile":
 		return ec.fieldContext_SsoInspection_profile(ctx, field)
 	case "user":
@@ -2992,6 +3060,20 @@ func (ec *executionContext) field_Mutation_redeliverWebhook_args(ctx context.Con
 		return nil, err
 	}
 	args["deliveryId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_regenerateJwtSsoSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "graceSeconds",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["graceSeconds"] = arg0
 	return args, nil
 }
 
@@ -3892,6 +3974,52 @@ func (ec *executionContext) fieldContext_JwtSsoSettings_hasSecret(_ context.Cont
 	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
+func (ec *executionContext) _JwtSsoSettings_secretRotatedAt(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JwtSsoSettings_secretRotatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SecretRotatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_secretRotatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_previousSecretExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JwtSsoSettings_previousSecretExpiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousSecretExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_previousSecretExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _JwtSsoSettings_loginButtonText(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
 	return ec.marshalNString2string(ctx, field.Selections, obj.LoginButtonText)
 }
@@ -3939,6 +4067,50 @@ func (ec *executionContext) _JwtSsoSettings_requireJti(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_JwtSsoSettings_requireJti(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_publicKeys(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JwtSsoSettings_publicKeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublicKeys, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_publicKeys(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_jwksUrl(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.JwksURL)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_jwksUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_issuer(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.Issuer)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_issuer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _JwtSsoSettings_audience(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
+	return ec.marshalNString2string(ctx, field.Selections, obj.Audience)
+}
+func (ec *executionContext) fieldContext_JwtSsoSettings_audience(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JwtSsoSettings", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _JwtSsoSettings_adminClaim(ctx context.Context, field graphql.CollectedField, obj *model.JwtSsoSettings) (ret graphql.Marshaler) {
@@ -5214,7 +5386,8 @@ func (ec *executionContext) _Mutation_regenerateJwtSsoSecret(ctx context.Context
 			return ec.fieldContext_Mutation_regenerateJwtSsoSecret(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Mutation().RegenerateJwtSsoSecret(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegenerateJwtSsoSecret(ctx, fc.Args["graceSeconds"].(*int))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -5242,8 +5415,28 @@ func (ec *executionContext) _Mutation_regenerateJwtSsoSecret(ctx context.Context
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_regenerateJwtSsoSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type String does not have child fields"))
+func (ec *executionContext) fieldContext_Mutation_regenerateJwtSsoSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_regenerateJwtSsoSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_syncMembers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -7306,6 +7499,29 @@ func (ec *executionContext) _SsoInspection_claims(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_SsoInspection_claims(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SsoInspection", field, false, false, errors.New("field of type JSON does not have child fields"))
+}
+
+func (ec *executionContext) _SsoInspection_key(ctx context.Context, field graphql.CollectedField, obj *model.SsoInspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SsoInspection_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SsoInspection_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SsoInspection", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _SsoInspection_profile(ctx context.Context, field graphql.CollectedField, obj *model.SsoInspection) (ret graphql.Marshaler) {
@@ -12048,7 +12264,7 @@ func (ec *executionContext) unmarshalInputUpdateJwtSsoSettingsInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"enabled", "loginButtonText", "authorizationUrl", "signUpUrl", "logoutUrl", "accountSettingsUrl", "maxTokenAgeSeconds", "requireJti", "adminClaim", "adminClaimValue", "moderatorClaim", "moderatorClaimValue"}
+	fieldsInOrder := [...]string{"enabled", "loginButtonText", "authorizationUrl", "signUpUrl", "logoutUrl", "accountSettingsUrl", "maxTokenAgeSeconds", "requireJti", "publicKeys", "jwksUrl", "issuer", "audience", "adminClaim", "adminClaimValue", "moderatorClaim", "moderatorClaimValue"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12111,6 +12327,34 @@ func (ec *executionContext) unmarshalInputUpdateJwtSsoSettingsInput(ctx context.
 				return it, err
 			}
 			it.RequireJti = data
+		case "publicKeys":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("publicKeys"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PublicKeys = data
+		case "jwksUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURL = data
+		case "issuer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("issuer"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Issuer = data
+		case "audience":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audience"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Audience = data
 		case "adminClaim":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adminClaim"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -14217,6 +14461,10 @@ func (ec *executionContext) _JwtSsoSettings(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "secretRotatedAt":
+			out.Values[i] = ec._JwtSsoSettings_secretRotatedAt(ctx, field, obj)
+		case "previousSecretExpiresAt":
+			out.Values[i] = ec._JwtSsoSettings_previousSecretExpiresAt(ctx, field, obj)
 		case "loginButtonText":
 			out.Values[i] = ec._JwtSsoSettings_loginButtonText(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -14249,6 +14497,26 @@ func (ec *executionContext) _JwtSsoSettings(ctx context.Context, sel ast.Selecti
 			}
 		case "requireJti":
 			out.Values[i] = ec._JwtSsoSettings_requireJti(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "publicKeys":
+			out.Values[i] = ec._JwtSsoSettings_publicKeys(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "jwksUrl":
+			out.Values[i] = ec._JwtSsoSettings_jwksUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "issuer":
+			out.Values[i] = ec._JwtSsoSettings_issuer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "audience":
+			out.Values[i] = ec._JwtSsoSettings_audience(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15583,6 +15851,8 @@ func (ec *executionContext) _SsoInspection(ctx context.Context, sel ast.Selectio
 			out.Values[i] = ec._SsoInspection_message(ctx, field, obj)
 		case "claims":
 			out.Values[i] = ec._SsoInspection_claims(ctx, field, obj)
+		case "key":
+			out.Values[i] = ec._SsoInspection_key(ctx, field, obj)
 		case "profile":
 			out.Values[i] = ec._SsoInspection_profile(ctx, field, obj)
 		case "user":

@@ -19,7 +19,7 @@ func (r *Resolver) inspectJwtSsoToken(ctx context.Context, token string) (*model
 		return nil, err
 	}
 	st.JwtEnabled = true // inspect the configuration, enabled or not
-	tok, serr := r.JWT.Verify(token, st)
+	tok, serr := r.JWT.VerifyContext(ctx, token, st)
 	if serr != nil {
 		return reject(serr), nil
 	}
@@ -32,7 +32,7 @@ func (r *Resolver) inspectJwtSsoToken(ctx context.Context, token string) (*model
 			return reject(auth.NewSSOError(auth.CodeTokenReplayed, "This token was already used.")), nil
 		}
 	}
-	out := &model.SsoInspection{Claims: map[string]any(tok.Claims), Changes: []string{}, Skipped: []string{}}
+	out := &model.SsoInspection{Claims: map[string]any(tok.Claims), Key: &tok.Key, Changes: []string{}, Skipped: []string{}}
 	pr, err := provision.MapJWT(tok.Claims)
 	if err != nil {
 		e := auth.AsSSOError(err)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/jwtsso"
@@ -26,6 +27,10 @@ func (r *Resolver) authSettings(st *ent.Settings) *model.AuthSettings {
 	embed := st.EmbedOrigins
 	if embed == nil {
 		embed = []string{}
+	}
+	publicKeys := st.JwtPublicKeys
+	if publicKeys == nil {
+		publicKeys = []string{}
 	}
 	return &model.AuthSettings{
 		EmbedOrigins:         embed,
@@ -55,20 +60,26 @@ func (r *Resolver) authSettings(st *ent.Settings) *model.AuthSettings {
 			BackchannelLogoutURL: r.PublicURL + oauth2sso.BackchannelLogoutPath,
 		},
 		JwtSso: &model.JwtSsoSettings{
-			Enabled:             st.JwtEnabled,
-			HasSecret:           len(st.JwtSecret) > 0,
-			LoginButtonText:     st.JwtLoginButtonText,
-			AuthorizationURL:    st.JwtAuthorizationURL,
-			SignUpURL:           st.JwtSignUpURL,
-			LogoutURL:           st.JwtLogoutURL,
-			AccountSettingsURL:  st.JwtAccountSettingsURL,
-			MaxTokenAgeSeconds:  st.JwtMaxTokenAgeSeconds,
-			RequireJti:          st.JwtRequireJti,
-			AdminClaim:          st.JwtAdminClaim,
-			AdminClaimValue:     st.JwtAdminClaimValue,
-			ModeratorClaim:      st.JwtModeratorClaim,
-			ModeratorClaimValue: st.JwtModeratorClaimValue,
-			EndpointURL:         r.PublicURL + "/api/auth/sso",
+			Enabled:                 st.JwtEnabled,
+			HasSecret:               len(st.JwtSecret) > 0,
+			SecretRotatedAt:         st.JwtSecretRotatedAt,
+			PreviousSecretExpiresAt: jwtsso.PreviousSecretExpiry(st, r.now()),
+			LoginButtonText:         st.JwtLoginButtonText,
+			AuthorizationURL:        st.JwtAuthorizationURL,
+			SignUpURL:               st.JwtSignUpURL,
+			LogoutURL:               st.JwtLogoutURL,
+			AccountSettingsURL:      st.JwtAccountSettingsURL,
+			MaxTokenAgeSeconds:      st.JwtMaxTokenAgeSeconds,
+			RequireJti:              st.JwtRequireJti,
+			PublicKeys:              publicKeys,
+			JwksURL:                 st.JwtJwksURL,
+			Issuer:                  st.JwtIssuer,
+			Audience:                st.JwtAudience,
+			AdminClaim:              st.JwtAdminClaim,
+			AdminClaimValue:         st.JwtAdminClaimValue,
+			ModeratorClaim:          st.JwtModeratorClaim,
+			ModeratorClaimValue:     st.JwtModeratorClaimValue,
+			EndpointURL:             r.PublicURL + "/api/auth/sso",
 		},
 	}
 }
@@ -351,6 +362,8 @@ func (r *Resolver) updateJwtSsoSettings(ctx context.Context, in model.UpdateJwtS
 		c.str("signUpUrl", in.SignUpURL, st.JwtSignUpURL, profile.SettingsURL, func(v string) { c.upd.SetJwtSignUpURL(v) }),
 		c.str("logoutUrl", in.LogoutURL, st.JwtLogoutURL, profile.SettingsURL, func(v string) { c.upd.SetJwtLogoutURL(v) }),
 		c.str("accountSettingsUrl", in.AccountSettingsURL, st.JwtAccountSettingsURL, profile.SettingsURL, func(v string) { c.upd.SetJwtAccountSettingsURL(v) }),
+		c.str("issuer", in.Issuer, st.JwtIssuer, maxLen(2048), func(v string) { c.upd.SetJwtIssuer(v) }),
+		c.str("audience", in.Audience, st.JwtAudience, maxLen(2048), func(v string) { c.upd.SetJwtAudience(v) }),
 		c.str("adminClaim", in.AdminClaim, st.JwtAdminClaim, maxLen(200), func(v string) { c.upd.SetJwtAdminClaim(v) }),
 		c.str("adminClaimValue", in.AdminClaimValue, st.JwtAdminClaimValue, maxLen(500), func(v string) { c.upd.SetJwtAdminClaimValue(v) }),
 		c.str("moderatorClaim", in.ModeratorClaim, st.JwtModeratorClaim, maxLen(200), func(v string) { c.upd.SetJwtModeratorClaim(v) }),
@@ -371,14 +384,44 @@ func (r *Resolver) updateJwtSsoSettings(ctx context.Context, in model.UpdateJwtS
 		}
 	}
 	c.boolean("requireJti", in.RequireJti, st.JwtRequireJti, func(v bool) { c.upd.SetJwtRequireJti(v) })
-	if enabled && len(st.JwtSecret) == 0 {
-		return nil, BadInput("enabled", "generate a secret with regenerateJwtSsoSecret before enabling JWT SSO")
+	jwksURL := st.JwtJwksURL
+	if err := c.str("jwksUrl", in.JwksURL, st.JwtJwksURL, profile.SettingsURL, func(v string) { jwksURL = v; c.upd.SetJwtJwksURL(v) }); err != nil {
+		return nil, err
+	}
+	publicKeys := st.JwtPublicKeys
+	if in.PublicKeys != nil {
+		if len(in.PublicKeys) > jwtsso.MaxPublicKeys {
+			return nil, BadInput("publicKeys", "publicKeys: at most %d keys", jwtsso.MaxPublicKeys)
+		}
+		keys := make([]string, len(in.PublicKeys))
+		for i, k := range in.PublicKeys {
+			if _, _, err := jwtsso.ParsePublicKey(k); err != nil {
+				return nil, BadInput("publicKeys", "publicKeys[%d]: %s", i, strings.TrimPrefix(err.Error(), jwtsso.ErrPublicKey.Error()+": "))
+			}
+			keys[i] = strings.TrimSpace(k)
+		}
+		if !slices.Equal(keys, st.JwtPublicKeys) {
+			publicKeys = keys
+			c.upd.SetJwtPublicKeys(keys)
+			c.changed = append(c.changed, "publicKeys")
+		}
+	}
+	if enabled && len(st.JwtSecret) == 0 && len(publicKeys) == 0 && jwksURL == "" {
+		return nil, BadInput("enabled", "generate a secret with regenerateJwtSsoSecret, or give publicKeys or a jwksUrl, before enabling JWT SSO")
 	}
 	return r.saveSettings(ctx, client, c, "jwtSso")
 }
 
-// regenerateJwtSsoSecret makes a new 256-bit secret, stores it sealed and returns it once.
-func (r *Resolver) regenerateJwtSsoSecret(ctx context.Context) (string, error) {
+// regenerateJwtSsoSecret makes a new 256-bit secret, stores it sealed and returns it once. With
+// graceSeconds above 0 the secret it replaces stays valid that long (jwtsso.MaxGrace at most).
+func (r *Resolver) regenerateJwtSsoSecret(ctx context.Context, graceSeconds *int) (string, error) {
+	grace := 0
+	if graceSeconds != nil {
+		grace = *graceSeconds
+	}
+	if grace < 0 || time.Duration(grace)*time.Second > jwtsso.MaxGrace {
+		return "", BadInput("graceSeconds", "graceSeconds must be 0 to %d (7 days)", int(jwtsso.MaxGrace/time.Second))
+	}
 	client := ent.FromContext(ctx)
 	st, err := auth.LoadSettings(ctx, client)
 	if err != nil {
@@ -389,7 +432,20 @@ func (r *Resolver) regenerateJwtSsoSecret(ctx context.Context) (string, error) {
 		return "", err
 	}
 	secret := hex.EncodeToString(b)
-	c := &settingsChange{upd: st.Update().SetJwtSecret(r.Sealer.Seal(jwtsso.PurposeSecret, []byte(secret))), changed: []string{"secret"}}
+	now := r.now()
+	upd := st.Update().SetJwtSecret(r.Sealer.Seal(jwtsso.PurposeSecret, []byte(secret))).SetJwtSecretRotatedAt(now)
+	changed := []string{"secret"}
+	if grace > 0 && len(st.JwtSecret) > 0 {
+		// The previous secret stays sealed as it was: the same purpose, the same key.
+		upd.SetJwtPreviousSecret(st.JwtSecret).SetJwtPreviousSecretExpiresAt(now.Add(time.Duration(grace) * time.Second))
+		changed = append(changed, "previousSecretExpiresAt")
+	} else {
+		if len(st.JwtPreviousSecret) > 0 || st.JwtPreviousSecretExpiresAt != nil {
+			changed = append(changed, "previousSecretExpiresAt")
+		}
+		upd.ClearJwtPreviousSecret().ClearJwtPreviousSecretExpiresAt()
+	}
+	c := &settingsChange{upd: upd, changed: changed}
 	if _, err := r.saveSettings(ctx, client, c, "jwtSso"); err != nil {
 		return "", err
 	}

@@ -2,10 +2,21 @@ package graph_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/ent/securityevent"
@@ -169,6 +180,174 @@ func TestEmbedOriginsSetting(t *testing.T) {
 		}
 		if r := plain.GQL(nil, c.Token, q, map[string]any{"o": []string{}}); len(r.Errors) != 0 {
 			t.Fatalf("turning embedding off on an http PUBLIC_URL: %s", r.Raw)
+		}
+	})
+}
+
+// TestRegenerateJwtSsoSecretGrace: regenerateJwtSsoSecret(graceSeconds) shows the rotation in
+// jwtSso { secretRotatedAt previousSecretExpiresAt }, refuses a period outside 0 to 7 days with
+// field graceSeconds and without a change, and without a period ends the previous secret's.
+func TestRegenerateJwtSsoSecretGrace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		now := time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
+		app := testserver.New(t, db, testserver.Options{Now: func() time.Time { return now }})
+		c := app.Callers()
+		const q = `{ authSettings { jwtSso { hasSecret secretRotatedAt previousSecretExpiresAt } } }`
+		show := func() (any, any) {
+			r := app.GQL(c.Admin, "", q, nil)
+			return graphtest.Dig(r.Data, "authSettings", "jwtSso", "secretRotatedAt"), graphtest.Dig(r.Data, "authSettings", "jwtSso", "previousSecretExpiresAt")
+		}
+		if rotated, prev := show(); rotated != nil || prev != nil {
+			t.Fatalf("before any secret: %v %v", rotated, prev)
+		}
+		rotate := `mutation($g: Int) { regenerateJwtSsoSecret(graceSeconds: $g) }`
+		if r := app.GQL(c.Admin, "", rotate, map[string]any{"g": 3600}); r.Code() != "" {
+			t.Fatalf("%s", r.Raw)
+		}
+		// The first secret replaces none: there is no previous secret to keep.
+		if rotated, prev := show(); rotated != "2031-03-04T05:06:07Z" || prev != nil {
+			t.Fatalf("first secret: %v %v", rotated, prev)
+		}
+		for _, g := range []int{-1, 604801, 1 << 30} {
+			t.Run(fmt.Sprint(g), func(t *testing.T) {
+				before := storetest.Snapshot(t, db)
+				r := app.GQL(c.Admin, "", rotate, map[string]any{"g": g})
+				if r.Code() != "BAD_USER_INPUT" || r.Field() != "graceSeconds" {
+					t.Fatalf("%s", r.Raw)
+				}
+				if after := storetest.Snapshot(t, db); after != before {
+					t.Fatalf("data changed:\n%s\n%s", before, after)
+				}
+			})
+		}
+		now = now.Add(time.Minute)
+		if r := app.GQL(c.Admin, "", rotate, map[string]any{"g": 604800}); r.Code() != "" {
+			t.Fatalf("%s", r.Raw)
+		}
+		if rotated, prev := show(); rotated != "2031-03-04T05:07:07Z" || prev != "2031-03-11T05:07:07Z" {
+			t.Fatalf("7 days: %v %v", rotated, prev)
+		}
+		// Once the period is over it shows as none.
+		now = now.Add(7 * 24 * time.Hour)
+		if _, prev := show(); prev != nil {
+			t.Fatalf("after the period: %v", prev)
+		}
+		now = now.Add(-time.Hour)
+		if r := app.GQL(c.Admin, "", `mutation { regenerateJwtSsoSecret }`, nil); r.Code() != "" {
+			t.Fatalf("%s", r.Raw)
+		}
+		if _, prev := show(); prev != nil {
+			t.Fatalf("a rotation without a period keeps the previous secret until %v", prev)
+		}
+		if st := app.Settings(); len(st.JwtPreviousSecret) != 0 || st.JwtPreviousSecretExpiresAt != nil {
+			t.Fatalf("previous secret kept: %+v", st.JwtPreviousSecretExpiresAt)
+		}
+	})
+}
+
+// TestJwtSsoIssuerAudienceSettings: issuer and audience are kept trimmed, shown, cleared with
+// "", and refused over 2048 characters with their field and without a change.
+func TestJwtSsoIssuerAudienceSettings(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := testserver.New(t, db, testserver.Options{})
+		c := app.Callers()
+		const m = `mutation($in: UpdateJwtSsoSettingsInput!) { updateJwtSsoSettings(input: $in) { jwtSso { issuer audience } } }`
+		r := app.GQL(c.Admin, "", m, map[string]any{"in": map[string]any{"issuer": " https://customer.example ", "audience": "community"}})
+		if graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "issuer") != "https://customer.example" || graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "audience") != "community" {
+			t.Fatalf("%s", r.Raw)
+		}
+		for _, field := range []string{"issuer", "audience"} {
+			before := storetest.Snapshot(t, db)
+			r := app.GQL(c.Admin, "", m, map[string]any{"in": map[string]any{field: strings.Repeat("x", 2049)}})
+			if r.Code() != "BAD_USER_INPUT" || r.Field() != field {
+				t.Fatalf("%s: %s", field, r.Raw)
+			}
+			if after := storetest.Snapshot(t, db); after != before {
+				t.Fatalf("data changed:\n%s\n%s", before, after)
+			}
+		}
+		r = app.GQL(c.Admin, "", m, map[string]any{"in": map[string]any{"issuer": ""}})
+		if graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "issuer") != "" || graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "audience") != "community" {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
+}
+
+// TestJwtSsoKeySettings: publicKeys takes PEM (PUBLIC KEY, RSA PUBLIC KEY) and JWK public
+// keys of the types JWT SSO verifies, and refuses anything else with field publicKeys; jwksUrl
+// takes https (http only for loopback) with field jwksUrl; each refusal changes nothing. Keys or
+// a key set alone let JWT SSO be enabled.
+func TestJwtSsoKeySettings(t *testing.T) {
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	smallRSA, _ := rsa.GenerateKey(rand.Reader, 1024)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	pemOf := func(typ string, der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+	}
+	spki := func(pub any) string {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pemOf("PUBLIC KEY", der)
+	}
+	jwkOf := func(k any) string {
+		b, err := json.Marshal(jose.JSONWebKey{Key: k, KeyID: "k1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	privDER, _ := x509.MarshalPKCS8PrivateKey(rsaKey)
+	good := []string{spki(&rsaKey.PublicKey), pemOf("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey)), jwkOf(&ecKey.PublicKey), spki(edPub)}
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := testserver.New(t, db, testserver.Options{})
+		c := app.Callers()
+		const m = `mutation($in: UpdateJwtSsoSettingsInput!) { updateJwtSsoSettings(input: $in) { jwtSso { enabled hasSecret publicKeys jwksUrl } } }`
+		bad := []struct {
+			name, field string
+			in          map[string]any
+		}{
+			{"private key PEM", "publicKeys", map[string]any{"publicKeys": []string{pemOf("PRIVATE KEY", privDER)}}},
+			{"certificate PEM", "publicKeys", map[string]any{"publicKeys": []string{pemOf("CERTIFICATE", []byte("not a certificate"))}}},
+			{"garbage", "publicKeys", map[string]any{"publicKeys": []string{"ssh-rsa AAAA"}}},
+			{"two PEM blocks in one", "publicKeys", map[string]any{"publicKeys": []string{good[0] + good[3]}}},
+			{"RSA under 2048 bits", "publicKeys", map[string]any{"publicKeys": []string{spki(&smallRSA.PublicKey)}}},
+			{"EC P-384", "publicKeys", map[string]any{"publicKeys": []string{spki(&p384.PublicKey)}}},
+			{"JWK private key", "publicKeys", map[string]any{"publicKeys": []string{jwkOf(ecKey)}}},
+			{"JWK whose alg its key type does not verify", "publicKeys", map[string]any{"publicKeys": []string{strings.Replace(jwkOf(&rsaKey.PublicKey), `"kid"`, `"alg":"ES256","kid"`, 1)}}},
+			{"JWK symmetric key", "publicKeys", map[string]any{"publicKeys": []string{`{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}`}}},
+			{"a good key then a bad one", "publicKeys", map[string]any{"publicKeys": []string{good[0], "nope"}}},
+			{"eleven keys", "publicKeys", map[string]any{"publicKeys": []string{good[0], good[0], good[0], good[0], good[0], good[0], good[0], good[0], good[0], good[0], good[0]}}},
+			{"http key set", "jwksUrl", map[string]any{"jwksUrl": "http://customer.example/jwks.json"}},
+			{"key set not a URL", "jwksUrl", map[string]any{"jwksUrl": "customer.example/jwks.json"}},
+			{"enable without any key", "enabled", map[string]any{"enabled": true}},
+		}
+		for _, tt := range bad {
+			t.Run(tt.name, func(t *testing.T) {
+				before := storetest.Snapshot(t, db)
+				r := app.GQL(c.Admin, "", m, map[string]any{"in": tt.in})
+				if r.Code() != "BAD_USER_INPUT" || r.Field() != tt.field {
+					t.Fatalf("%s", r.Raw)
+				}
+				if after := storetest.Snapshot(t, db); after != before {
+					t.Fatalf("data changed:\n%s\n%s", before, after)
+				}
+			})
+		}
+		r := app.GQL(c.Admin, "", m, map[string]any{"in": map[string]any{"enabled": true, "publicKeys": good}})
+		if r.Code() != "" || len(graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "publicKeys").([]any)) != 4 || graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "enabled") != true {
+			t.Fatalf("%s", r.Raw)
+		}
+		r = app.GQL(c.Admin, "", m, map[string]any{"in": map[string]any{"publicKeys": []string{}, "jwksUrl": "http://127.0.0.1:9/jwks.json"}})
+		if r.Code() != "" || graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "jwksUrl") != "http://127.0.0.1:9/jwks.json" {
+			t.Fatalf("%s", r.Raw)
+		}
+		// With neither a secret nor keys left, JWT SSO cannot stay enabled.
+		if r := app.GQL(c.Admin, "", m, map[string]any{"in": map[string]any{"jwksUrl": ""}}); r.Code() != "BAD_USER_INPUT" || r.Field() != "enabled" {
+			t.Fatalf("%s", r.Raw)
 		}
 	})
 }

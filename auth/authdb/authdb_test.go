@@ -272,7 +272,11 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 			SetJwtRequireJti(true).SetNewUsersHomepage("/welcome").SetSyncUsername(true).
 			SetJwtAdminClaim("groups").SetJwtAdminClaimValue("admins").
 			SetJwtModeratorClaim("is_mod").SetJwtModeratorClaimValue("yes").
-			SetEmbedOrigins([]string{"https://app.example.com", "http://localhost:3000"}).ExecX(ctx)
+			SetEmbedOrigins([]string{"https://app.example.com", "http://localhost:3000"}).
+			SetJwtPreviousSecret([]byte("sealed-before")).SetJwtPreviousSecretExpiresAt(time.Date(2026, 12, 1, 10, 30, 15, 250000000, time.UTC)).
+			SetJwtIssuer("https://customer.example").SetJwtAudience("community").
+			SetJwtPublicKeys([]string{"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", `{"kty":"OKP"}`}).
+			SetJwtJwksURL("https://customer.example/jwks.json").ExecX(ctx)
 		got, err := JWTLoginSettings(ctx, c)
 		if err != nil {
 			t.Fatal(err)
@@ -283,10 +287,17 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 			got.NewUsersHomepage != want.NewUsersHomepage || got.SyncUsername != want.SyncUsername ||
 			got.JwtAdminClaim != want.JwtAdminClaim || got.JwtAdminClaimValue != want.JwtAdminClaimValue ||
 			got.JwtModeratorClaim != want.JwtModeratorClaim || got.JwtModeratorClaimValue != want.JwtModeratorClaimValue ||
-			!slices.Equal(got.EmbedOrigins, want.EmbedOrigins) {
+			!slices.Equal(got.EmbedOrigins, want.EmbedOrigins) ||
+			string(got.JwtPreviousSecret) != string(want.JwtPreviousSecret) ||
+			got.JwtPreviousSecretExpiresAt == nil || want.JwtPreviousSecretExpiresAt == nil ||
+			!got.JwtPreviousSecretExpiresAt.Equal(*want.JwtPreviousSecretExpiresAt) ||
+			got.JwtIssuer != want.JwtIssuer || got.JwtAudience != want.JwtAudience ||
+			!slices.Equal(got.JwtPublicKeys, want.JwtPublicKeys) || got.JwtJwksURL != want.JwtJwksURL {
 			t.Fatalf("read %+v\n ent %+v", got, want)
 		}
-		if !got.JwtEnabled || got.NewUsersHomepage != "/welcome" || len(got.EmbedOrigins) != 2 {
+		if !got.JwtEnabled || got.NewUsersHomepage != "/welcome" || len(got.EmbedOrigins) != 2 ||
+			string(got.JwtPreviousSecret) != "sealed-before" || got.JwtIssuer != "https://customer.example" || got.JwtAudience != "community" ||
+			len(got.JwtPublicKeys) != 2 || got.JwtJwksURL != "https://customer.example/jwks.json" || !got.JwtPreviousSecretExpiresAt.Equal(time.Date(2026, 12, 1, 10, 30, 15, 250000000, time.UTC)) {
 			t.Fatalf("values not read: %+v", got)
 		}
 	})

@@ -16,6 +16,8 @@ var jwtLoginColumns = []string{
 	settings.FieldJwtRequireJti, settings.FieldNewUsersHomepage, settings.FieldSyncUsername,
 	settings.FieldJwtAdminClaim, settings.FieldJwtAdminClaimValue,
 	settings.FieldJwtModeratorClaim, settings.FieldJwtModeratorClaimValue, settings.FieldEmbedOrigins,
+	settings.FieldJwtPreviousSecret, settings.FieldJwtPreviousSecretExpiresAt,
+	settings.FieldJwtIssuer, settings.FieldJwtAudience, settings.FieldJwtPublicKeys, settings.FieldJwtJwksURL,
 }
 
 // jwtLoginSettings reads those columns of the settings row, not the whole wide row.
@@ -37,13 +39,23 @@ func JWTLoginSettings(ctx context.Context, client *ent.Client) (*ent.Settings, e
 	}
 	st := &ent.Settings{}
 	var origins sql.NullString
+	var previousExpiry sql.NullTime
+	var publicKeys sql.NullString
 	if err := rows.Scan(&st.ID, &st.JwtEnabled, &st.JwtSecret, &st.JwtMaxTokenAgeSeconds, &st.JwtRequireJti,
 		&st.NewUsersHomepage, &st.SyncUsername, &st.JwtAdminClaim, &st.JwtAdminClaimValue,
-		&st.JwtModeratorClaim, &st.JwtModeratorClaimValue, &origins); err != nil {
+		&st.JwtModeratorClaim, &st.JwtModeratorClaimValue, &origins,
+		&st.JwtPreviousSecret, &previousExpiry, &st.JwtIssuer, &st.JwtAudience,
+		&publicKeys, &st.JwtJwksURL); err != nil {
 		return nil, fmt.Errorf("authdb: read settings: %w", err)
+	}
+	if previousExpiry.Valid {
+		st.JwtPreviousSecretExpiresAt = &previousExpiry.Time
 	}
 	if st.EmbedOrigins, err = jsonStrings(origins); err != nil {
 		return nil, fmt.Errorf("authdb: read settings: embed origins: %w", err)
+	}
+	if st.JwtPublicKeys, err = jsonStrings(publicKeys); err != nil {
+		return nil, fmt.Errorf("authdb: read settings: public keys: %w", err)
 	}
 	return st, rows.Close()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/community/sso/auth/jwtsso"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/auth/web/webtest"
+	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
@@ -628,4 +629,131 @@ func TestJWTSSOReadsSettingsOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestJWTSSOSecretRotation: after regenerateJwtSsoSecret(graceSeconds), tokens signed with the
+// previous secret sign in and sync until the period ends, each recorded as a
+// JWT_PREVIOUS_SECRET_USED event naming the member; tokens signed with the new secret record
+// none; after the period the previous secret is INVALID_TOKEN and nothing changes.
+func TestJWTSSOSecretRotation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app, c, oldKey := jwtApp(t, db)
+		ctx := context.Background()
+		r := app.GQL(c.Admin, "", `mutation { regenerateJwtSsoSecret(graceSeconds: 3600) }`, nil)
+		newKey, _ := r.Data["regenerateJwtSsoSecret"].(string)
+		if newKey == "" || newKey == string(oldKey) {
+			t.Fatalf("%s", r.Raw)
+		}
+		events := func() []int {
+			var ids []int
+			for _, e := range db.Client.SecurityEvent.Query().Where(securityevent.Type("JWT_PREVIOUS_SECRET_USED")).AllX(ctx) {
+				if e.UserID == nil || e.Method != "JWT" {
+					t.Fatalf("event %+v", e)
+				}
+				ids = append(ids, *e.UserID)
+			}
+			return ids
+		}
+		member := func(sub string) int {
+			return db.Client.User.Query().Where(user.ExternalID(sub)).OnlyIDX(ctx)
+		}
+
+		old := authtest.Sign(t, jwt.SigningMethodHS256, oldKey, authtest.Claims(map[string]any{"sub": "rot-1", "email": "rot1@example.com"}), nil)
+		if r := app.SSOGet(webtest.Browser(t), old, "/", ""); r.Status != http.StatusSeeOther {
+			t.Fatalf("previous secret in the period: %d %s", r.Status, r.Body)
+		}
+		if got := events(); len(got) != 1 || got[0] != member("rot-1") {
+			t.Fatalf("events %v", got)
+		}
+		fresh := authtest.Sign(t, jwt.SigningMethodHS256, []byte(newKey), authtest.Claims(map[string]any{"sub": "rot-2", "email": "rot2@example.com"}), nil)
+		if r := app.SSOGet(webtest.Browser(t), fresh, "/", ""); r.Status != http.StatusSeeOther {
+			t.Fatalf("new secret: %d %s", r.Status, r.Body)
+		}
+		syncTok := authtest.Sign(t, jwt.SigningMethodHS256, oldKey, authtest.Claims(map[string]any{"sub": "rot-3", "email": "rot3@example.com"}), nil)
+		if r := syncPost(app, syncTok, "header"); r.Status != http.StatusOK {
+			t.Fatalf("sync with the previous secret: %d %s", r.Status, r.Body)
+		}
+		if got := events(); len(got) != 2 || got[1] != member("rot-3") {
+			t.Fatalf("events %v", got)
+		}
+		if strings.Contains(app.Logs.String(), string(oldKey)) || strings.Contains(app.Logs.String(), newKey) {
+			t.Fatal("a secret reached the log")
+		}
+
+		// The period over, the previous secret is refused and nothing changes.
+		app.Settings().Update().SetJwtPreviousSecretExpiresAt(time.Now().Add(-time.Second)).ExecX(ctx)
+		before := storetest.Snapshot(t, db)
+		late := authtest.Sign(t, jwt.SigningMethodHS256, oldKey, authtest.Claims(map[string]any{"sub": "rot-4", "email": "rot4@example.com"}), nil)
+		if r := app.SSOGet(webtest.Browser(t), late, "/", "application/json"); r.Status != 401 || !strings.Contains(r.Body, `"code":"INVALID_TOKEN"`) {
+			t.Fatalf("after the period: %d %s", r.Status, r.Body)
+		}
+		if after := storetest.Snapshot(t, db); after != before {
+			t.Fatalf("data changed:\n%s\n%s", before, after)
+		}
+		if got := events(); len(got) != 2 {
+			t.Fatalf("events %v", got)
+		}
+	})
+}
+
+// TestJWTSSOIssuerAudience: with issuer and audience set, a token signs in only when its iss
+// equals the issuer and its aud is or contains the audience; otherwise MISSING_CLAIM or
+// INVALID_CLAIM naming the claim, and nothing changes. Cleared, neither is checked.
+func TestJWTSSOIssuerAudience(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app, c, key := jwtApp(t, db)
+		const set = `mutation($i: String, $a: String) { updateJwtSsoSettings(input: {issuer: $i, audience: $a}) { jwtSso { issuer audience } } }`
+		if r := app.GQL(c.Admin, "", set, map[string]any{"i": "https://customer.example", "a": "community"}); graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "audience") != "community" {
+			t.Fatalf("%s", r.Raw)
+		}
+		sign := func(over map[string]any) string {
+			return authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(over), nil)
+		}
+		tests := []struct {
+			name        string
+			over        map[string]any
+			status      int
+			code, claim string
+		}{
+			{"both match", map[string]any{"iss": "https://customer.example", "aud": "community"}, 303, "", ""},
+			{"aud list", map[string]any{"iss": "https://customer.example", "aud": []any{"other", "community"}}, 303, "", ""},
+			{"no iss", map[string]any{"aud": "community"}, 400, "MISSING_CLAIM", "iss"},
+			{"other iss", map[string]any{"iss": "https://evil.example", "aud": "community"}, 400, "INVALID_CLAIM", "iss"},
+			{"iss differs in case", map[string]any{"iss": "https://Customer.example", "aud": "community"}, 400, "INVALID_CLAIM", "iss"},
+			{"iss not a string", map[string]any{"iss": 7, "aud": "community"}, 400, "INVALID_CLAIM", "iss"},
+			{"no aud", map[string]any{"iss": "https://customer.example"}, 400, "MISSING_CLAIM", "aud"},
+			{"other aud", map[string]any{"iss": "https://customer.example", "aud": "another-community"}, 400, "INVALID_CLAIM", "aud"},
+			{"aud list without it", map[string]any{"iss": "https://customer.example", "aud": []any{"a", "b"}}, 400, "INVALID_CLAIM", "aud"},
+			{"aud not a string", map[string]any{"iss": "https://customer.example", "aud": 5}, 400, "INVALID_CLAIM", "aud"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before := storetest.Snapshot(t, db)
+				r := app.SSOGet(webtest.Browser(t), sign(tt.over), "/", "application/json")
+				if r.Status != tt.status {
+					t.Fatalf("got %d %s", r.Status, r.Body)
+				}
+				if tt.code == "" {
+					return
+				}
+				if !strings.Contains(r.Body, `"code":"`+tt.code+`"`) {
+					t.Fatalf("got %d %s", r.Status, r.Body)
+				}
+				// The claim is named in the security log, not to the member.
+				ev := db.Client.SecurityEvent.Query().Where(securityevent.Type("LOGIN_FAILED")).Order(ent.Desc(securityevent.FieldID)).FirstX(context.Background())
+				if ev.Detail["claim"] != tt.claim {
+					t.Fatalf("event detail %v, want claim %s", ev.Detail, tt.claim)
+				}
+				if after := storetest.Snapshot(t, db); after != before {
+					t.Fatalf("data changed:\n%s\n%s", before, after)
+				}
+			})
+		}
+		t.Run("cleared", func(t *testing.T) {
+			app.GQL(c.Admin, "", set, map[string]any{"i": "", "a": ""})
+			if r := app.SSOGet(webtest.Browser(t), sign(map[string]any{"iss": "anyone", "aud": 5}), "/", ""); r.Status != http.StatusSeeOther {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+		})
+	})
 }

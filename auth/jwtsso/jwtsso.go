@@ -1,11 +1,14 @@
-// Package jwtsso is JWT SSO: the community's own site signs a short-lived HS256 token with the
-// community's secret and sends the member to GET /api/auth/sso?jwt=TOKEN&redirect_uri=/path; the
+// Package jwtsso is JWT SSO: the community's own site signs a short-lived token (HS256 with the
+// community's secret, or RS256, PS256, ES256 or EdDSA with a private key whose public key the
+// settings hold, pasted or in a JWKS) and sends the member to GET /api/auth/sso?jwt=TOKEN&redirect_uri=/path; the
 // member is provisioned and signed in. An app posts the token to POST /api/auth/sso/token instead
 // and gets a bearer session token, and the community's own server posts it to
 // POST /api/auth/sso/sync to create or update the member without a login (Handler.Sync).
 //
-// The algorithm is fixed by the server (HS256); the token's header never chooses it, and kid, jku
-// and x5u are ignored. Token policy: a token carries exp, or an iat no older than the configured
+// The algorithm comes from the key (keys.go, verifySignature): the token's alg only picks which
+// keys to try, each key verifies its own type's algorithms, and none never; kid only names a
+// key among the settings' ones, and jku and x5u are ignored. After a rotation with a grace
+// period the previous secret verifies too, until it ends. Token policy: a token carries exp, or an iat no older than the configured
 // age; a jti, when present, is single-use.
 //
 // The token's sub is the member's externalId (provision.MapJWT); the jwt_*_claim settings map
@@ -18,18 +21,21 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/authdb"
+	"github.com/community/sso/auth/oauth2sso"
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/auth/web"
@@ -40,6 +46,16 @@ import (
 
 // PurposeSecret is the seal purpose of the stored secret.
 const PurposeSecret = "setting:jwt-sso-secret"
+
+// MaxGrace bounds regenerateJwtSsoSecret's grace period: how long the secret a rotation
+// replaced may still sign in.
+const MaxGrace = 7 * 24 * time.Hour
+
+// Names of the keys a Token reports as Token.Key.
+const (
+	KeySecret         = "secret"
+	KeyPreviousSecret = "previous secret"
+)
 
 // DefaultLeeway is the clock skew allowed on exp, nbf and iat.
 const DefaultLeeway = time.Minute
@@ -57,6 +73,14 @@ type Verifier struct {
 	Sealer *seal.Sealer
 	Leeway time.Duration
 	Now    func() time.Time
+	// Client fetches the key set of the setting jwks_url (nil: oauth2sso.NewHTTPClient's
+	// defaults): its timeout and size cap.
+	Client *oauth2sso.HTTPClient
+
+	memo    keyMemo
+	mu      sync.Mutex // guards jwksURL and jwks
+	jwksURL string
+	jwks    *oidc.RemoteKeySet
 }
 
 func (v *Verifier) now() time.Time {
@@ -79,17 +103,32 @@ type Token struct {
 	// JTI is the token id, "" when the token has none; ReplayUntil is how long its marker is kept.
 	JTI         string
 	ReplayUntil time.Time
+	// Key names the key that verified the token: KeySecret, KeyPreviousSecret (the secret a
+	// rotation replaced, inside its grace period).
+	Key string
 }
 
-// Verify checks the token's signature (HS256 with the community's secret, nothing else), its
-// times under the token policy, and the claims JWT SSO requires (sub, name, email).
-func (v *Verifier) Verify(tokenString string, st *ent.Settings) (*Token, *auth.SSOError) {
-	if !st.JwtEnabled || len(st.JwtSecret) == 0 {
-		return nil, auth.NewSSOError(auth.CodeSSODisabled, "JWT sign-in is not enabled.")
+// PreviousSecretExpiry is when the secret the last rotation replaced stops signing in, or nil
+// when it no longer does at now (none kept, or its grace period over).
+func PreviousSecretExpiry(st *ent.Settings, now time.Time) *time.Time {
+	if len(st.JwtPreviousSecret) == 0 || st.JwtPreviousSecretExpiresAt == nil || !now.Before(*st.JwtPreviousSecretExpiresAt) {
+		return nil
 	}
-	secret, err := v.Sealer.Open(PurposeSecret, st.JwtSecret)
-	if err != nil {
-		return nil, &auth.SSOError{Code: auth.CodeSSODisabled, Message: "JWT sign-in is not set up correctly.", Err: err}
+	return st.JwtPreviousSecretExpiresAt
+}
+
+// Verify is VerifyContext without a context of its own (a key set fetch is bounded by the
+// outbound client's timeout).
+func (v *Verifier) Verify(tokenString string, st *ent.Settings) (*Token, *auth.SSOError) {
+	return v.VerifyContext(context.Background(), tokenString, st)
+}
+
+// VerifyContext checks the token's signature (verifySignature: the algorithm comes from the
+// key), its times under the token policy, its iss and aud when the settings bind them, and the
+// claims JWT SSO requires (sub, name, email).
+func (v *Verifier) VerifyContext(ctx context.Context, tokenString string, st *ent.Settings) (*Token, *auth.SSOError) {
+	if !st.JwtEnabled || (len(st.JwtSecret) == 0 && len(st.JwtPublicKeys) == 0 && st.JwtJwksURL == "") {
+		return nil, auth.NewSSOError(auth.CodeSSODisabled, "JWT sign-in is not enabled.")
 	}
 	if tokenString == "" {
 		return nil, auth.NewSSOError(auth.CodeInvalidRequest, "The sign-in link has no token.")
@@ -98,20 +137,17 @@ func (v *Verifier) Verify(tokenString string, st *ent.Settings) (*Token, *auth.S
 		return nil, auth.NewSSOError(auth.CodeInvalidToken, "The sign-in token is too long.")
 	}
 	now := v.now()
-	parser := jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithLeeway(v.leeway()),
-		jwt.WithIssuedAt(),
-		jwt.WithJSONNumber(),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	)
-	claims := jwt.MapClaims{}
-	_, err = parser.ParseWithClaims(tokenString, claims, func(t *jwt.Token) (any, error) {
-		if t.Method != jwt.SigningMethodHS256 {
-			return nil, fmt.Errorf("jwtsso: unexpected algorithm %v", t.Header["alg"])
-		}
-		return secret, nil
-	})
+	claims, keyName, err := v.verifySignature(ctx, tokenString, st, now)
+	if e := auth.AsSSOError(err); e != nil {
+		return nil, e
+	}
+	if err == nil {
+		err = jwt.NewValidator(
+			jwt.WithLeeway(v.leeway()),
+			jwt.WithIssuedAt(),
+			jwt.WithTimeFunc(func() time.Time { return now }),
+		).Validate(claims)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, jwt.ErrTokenExpired):
@@ -142,7 +178,7 @@ func (v *Verifier) Verify(tokenString string, st *ent.Settings) (*Token, *auth.S
 	default:
 		return nil, claimError(auth.CodeMissingClaim, "exp", "The sign-in token must carry exp or iat.")
 	}
-	tok := &Token{Claims: provision.Payload(claims), ReplayUntil: until}
+	tok := &Token{Claims: provision.Payload(claims), ReplayUntil: until, Key: keyName}
 	if jti, ok := claims["jti"]; ok {
 		s, isString := jti.(string)
 		if !isString || s == "" || len(s) > 256 {
@@ -151,6 +187,24 @@ func (v *Verifier) Verify(tokenString string, st *ent.Settings) (*Token, *auth.S
 		tok.JTI = s
 	} else if st.JwtRequireJti {
 		return nil, claimError(auth.CodeMissingClaim, "jti", "The sign-in token must carry a jti.")
+	}
+	if st.JwtIssuer != "" {
+		iss, ok := claims["iss"]
+		if !ok {
+			return nil, claimError(auth.CodeMissingClaim, "iss", "The sign-in token must carry the configured iss.")
+		}
+		if s, _ := iss.(string); s != st.JwtIssuer {
+			return nil, claimError(auth.CodeInvalidClaim, "iss", "The sign-in token's iss is not the configured issuer.")
+		}
+	}
+	if st.JwtAudience != "" {
+		if _, ok := claims["aud"]; !ok {
+			return nil, claimError(auth.CodeMissingClaim, "aud", "The sign-in token must carry the configured aud.")
+		}
+		aud, err := claims.GetAudience()
+		if err != nil || !slices.Contains([]string(aud), st.JwtAudience) {
+			return nil, claimError(auth.CodeInvalidClaim, "aud", "The sign-in token's aud does not name this community.")
+		}
 	}
 	for _, c := range []string{"sub", "name", "email"} {
 		if provision.String(claims[c]) == "" {
@@ -293,7 +347,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, ap
 		h.fail(w, r, app, &auth.SSOError{Code: auth.CodeTryAgain, Message: "The community could not be reached.", Err: err})
 		return
 	}
-	tok, serr := h.Verifier.Verify(strings.TrimSpace(token), st)
+	tok, serr := h.Verifier.VerifyContext(r.Context(), strings.TrimSpace(token), st)
 	if serr != nil {
 		h.fail(w, r, app, serr)
 		return
@@ -322,6 +376,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, ap
 		h.fail(w, r, app, err)
 		return
 	}
+	h.recordKey(r, tok, res.User.ID)
 	l := auth.Login{
 		Method: session.MethodJWT, Started: res.Session, Created: res.Created, Settings: st, UserID: res.User.ID,
 	}
@@ -331,6 +386,16 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, ap
 	}
 	l.Return = r.URL.Query().Get("redirect_uri")
 	auth.FinishLogin(w, r, h.Provisioner.Sessions, h.Metrics, l)
+}
+
+// recordKey records a security event when the token was verified by the previous secret, so
+// that the admin sees who still signs with it before its grace period ends.
+func (h *Handler) recordKey(r *http.Request, tok *Token, userID int) {
+	if tok.Key != KeyPreviousSecret {
+		return
+	}
+	e := auth.Event{Type: auth.EventJWTPreviousSecretUsed, UserID: userID, Method: string(session.MethodJWT)}.FromRequest(r)
+	auth.RecordOrLog(r.Context(), h.DB.Client, h.Log, e)
 }
 
 // settings returns the settings row for r's login: as the route's auth.EmbeddingWith read it

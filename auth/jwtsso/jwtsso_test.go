@@ -485,3 +485,60 @@ func TestConcurrentLoginsWithOneJTI(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyPreviousSecret: after a rotation with a grace period, a token signed with the
+// previous secret verifies (Key says so) until the period's end, and not from that instant on;
+// the current secret always verifies, as the previous one never does without a period.
+func TestVerifyPreviousSecret(t *testing.T) {
+	const previous = "the-secret-before-the-rotation-0123456789"
+	sealer := testSealer(t)
+	expires := testNow.Add(time.Hour)
+	st := testSettings(sealer)
+	st.JwtPreviousSecret = sealer.Seal(PurposeSecret, []byte(previous))
+	st.JwtPreviousSecretExpiresAt = &expires
+	oldTok := func(at time.Time) string {
+		return authtest.Sign(t, jwt.SigningMethodHS256, []byte(previous), authtest.ClaimsAt(at, nil), nil)
+	}
+	tests := []struct {
+		name    string
+		at      time.Time
+		token   func(at time.Time) string
+		st      func() *ent.Settings
+		wantKey string
+		code    string
+	}{
+		{"current secret", testNow, func(at time.Time) string {
+			return authtest.Sign(t, jwt.SigningMethodHS256, []byte(testSecret), authtest.ClaimsAt(at, nil), nil)
+		}, func() *ent.Settings { return st }, KeySecret, ""},
+		{"previous secret inside the period", testNow, oldTok, func() *ent.Settings { return st }, KeyPreviousSecret, ""},
+		{"previous secret just before the end", expires.Add(-time.Millisecond), oldTok, func() *ent.Settings { return st }, KeyPreviousSecret, ""},
+		{"previous secret at the end", expires, oldTok, func() *ent.Settings { return st }, "", auth.CodeInvalidToken},
+		{"previous secret just after the end", expires.Add(time.Millisecond), oldTok, func() *ent.Settings { return st }, "", auth.CodeInvalidToken},
+		{"previous secret without a period", testNow, oldTok, func() *ent.Settings {
+			c := *st
+			c.JwtPreviousSecretExpiresAt = nil
+			return &c
+		}, "", auth.CodeInvalidToken},
+		{"another secret inside the period", testNow, func(at time.Time) string {
+			return authtest.Sign(t, jwt.SigningMethodHS256, []byte("neither"), authtest.ClaimsAt(at, nil), nil)
+		}, func() *ent.Settings { return st }, "", auth.CodeInvalidToken},
+		{"expired token signed with the previous secret", testNow, func(at time.Time) string {
+			return authtest.Sign(t, jwt.SigningMethodHS256, []byte(previous), authtest.ClaimsAt(at, map[string]any{"exp": at.Add(-time.Hour).Unix(), "iat": at.Add(-2 * time.Hour).Unix()}), nil)
+		}, func() *ent.Settings { return st }, "", auth.CodeTokenExpired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &Verifier{Sealer: sealer, Now: func() time.Time { return tt.at }}
+			tok, serr := v.Verify(tt.token(tt.at), tt.st())
+			if tt.code != "" {
+				if serr == nil || serr.Code != tt.code {
+					t.Fatalf("got %+v, %v; want %s", tok, serr, tt.code)
+				}
+				return
+			}
+			if serr != nil || tok.Key != tt.wantKey {
+				t.Fatalf("got %+v, %v; want key %q", tok, serr, tt.wantKey)
+			}
+		})
+	}
+}

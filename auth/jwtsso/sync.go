@@ -52,7 +52,7 @@ func (h *Handler) Sync(w http.ResponseWriter, r *http.Request) {
 		h.failSync(w, r, &auth.SSOError{Code: auth.CodeTryAgain, Message: "The community could not be reached.", Err: err})
 		return
 	}
-	tok, serr := h.Verifier.Verify(strings.TrimSpace(token), st)
+	tok, serr := h.Verifier.VerifyContext(r.Context(), strings.TrimSpace(token), st)
 	if serr != nil {
 		h.failSync(w, r, serr)
 		return
@@ -80,6 +80,7 @@ func (h *Handler) Sync(w http.ResponseWriter, r *http.Request) {
 		h.failSync(w, r, err)
 		return
 	}
+	h.recordKey(r, tok, res.User.ID)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(Answer(res))

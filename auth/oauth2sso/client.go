@@ -239,6 +239,25 @@ func (t *keySetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.answer(req), nil
 }
 
+// KeySetClient is c for fetching the key set at url: its fetches bounded to one per
+// KeySetRefreshInterval (keySetTransport), every other rule of c kept. now is the clock (nil:
+// time.Now).
+func (c *HTTPClient) KeySetClient(url string, now func() time.Time) *http.Client {
+	if now == nil {
+		now = time.Now
+	}
+	return &http.Client{
+		Transport: &keySetTransport{url: url, next: c.c.Transport, now: now},
+		Timeout:   c.c.Timeout, CheckRedirect: c.c.CheckRedirect,
+	}
+}
+
+// NewRemoteKeySet is go-oidc's key set of url (cached; fetched again for a key it does not
+// hold) fetched with KeySetClient.
+func (c *HTTPClient) NewRemoteKeySet(url string, now func() time.Time) *oidc.RemoteKeySet {
+	return oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), c.KeySetClient(url, now)), url)
+}
+
 // answer is the last key set fetched, as an answer to req.
 func (t *keySetTransport) answer(req *http.Request) *http.Response {
 	return &http.Response{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -213,12 +212,7 @@ func (d *Discovery) discover(ctx context.Context, issuer string) (discovered, er
 		IssuerURL: issuer, AuthURL: ep.AuthURL, TokenURL: ep.TokenURL, DeviceAuthURL: ep.DeviceAuthURL,
 		UserInfoURL: found.UserInfoEndpoint(), JWKSURL: extra.JWKSURL, Algorithms: extra.Algorithms,
 	}
-	c := d.Client.Client()
-	keys := &http.Client{
-		Transport: &keySetTransport{url: extra.JWKSURL, next: c.Transport, now: d.now},
-		Timeout:   c.Timeout, CheckRedirect: c.CheckRedirect,
-	}
-	p := cfg.NewProvider(oidc.ClientContext(context.Background(), keys))
+	p := cfg.NewProvider(oidc.ClientContext(context.Background(), d.Client.KeySetClient(extra.JWKSURL, d.now)))
 	e = discovered{provider: p, endSession: extra.EndSession, scopes: extra.Scopes, at: now}
 	d.mu.Lock()
 	if d.entries == nil {

@@ -47,6 +47,12 @@ func (Settings) Fields() []ent.Field {
 		field.Bool("jwt_enabled").Default(false),
 		field.Bytes("jwt_secret").Optional().Sensitive().
 			Comment("Sealed."),
+		field.Time("jwt_secret_rotated_at").SchemaType(datetime).Optional().Nillable().
+			Comment("When regenerateJwtSsoSecret last made jwt_secret."),
+		field.Bytes("jwt_previous_secret").Optional().Sensitive().
+			Comment("Sealed like jwt_secret: the secret before the last rotation, valid until jwt_previous_secret_expires_at."),
+		field.Time("jwt_previous_secret_expires_at").SchemaType(datetime).Optional().Nillable().
+			Comment("The end of the rotation's grace period; null when the previous secret is no longer valid."),
 		field.String("jwt_login_button_text").Default("").MaxLen(200),
 		field.Text("jwt_authorization_url").Default("").Validate(maxLen(2048)),
 		field.Text("jwt_sign_up_url").Default("").Validate(maxLen(2048)),
@@ -56,6 +62,14 @@ func (Settings) Fields() []ent.Field {
 			Comment("Token policy: a token without exp must have an iat no older than this."),
 		field.Bool("jwt_require_jti").Default(false).
 			Comment("Token policy: refuse tokens without a jti (a jti, when present, is always single-use)."),
+		field.Strings("jwt_public_keys").Optional().
+			Comment("Public keys (PEM or JWK) that verify tokens beside or instead of jwt_secret; the key's type chooses the algorithm."),
+		field.Text("jwt_jwks_url").Default("").Validate(maxLen(2048)).
+			Comment("A JWKS URL whose keys verify tokens beside or instead of jwt_secret."),
+		field.Text("jwt_issuer").Default("").Validate(maxLen(2048)).
+			Comment("When set, a token's iss must equal it."),
+		field.Text("jwt_audience").Default("").Validate(maxLen(2048)).
+			Comment("When set, a token's aud must be or contain it."),
 		field.String("jwt_admin_claim").Default("").MaxLen(200),
 		field.String("jwt_admin_claim_value").Default("").MaxLen(500),
 		field.String("jwt_moderator_claim").Default("").MaxLen(200),

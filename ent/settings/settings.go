@@ -68,6 +68,12 @@ const (
 	FieldJwtEnabled = "jwt_enabled"
 	// FieldJwtSecret holds the string denoting the jwt_secret field in the database.
 	FieldJwtSecret = "jwt_secret"
+	// FieldJwtSecretRotatedAt holds the string denoting the jwt_secret_rotated_at field in the database.
+	FieldJwtSecretRotatedAt = "jwt_secret_rotated_at"
+	// FieldJwtPreviousSecret holds the string denoting the jwt_previous_secret field in the database.
+	FieldJwtPreviousSecret = "jwt_previous_secret"
+	// FieldJwtPreviousSecretExpiresAt holds the string denoting the jwt_previous_secret_expires_at field in the database.
+	FieldJwtPreviousSecretExpiresAt = "jwt_previous_secret_expires_at"
 	// FieldJwtLoginButtonText holds the string denoting the jwt_login_button_text field in the database.
 	FieldJwtLoginButtonText = "jwt_login_button_text"
 	// FieldJwtAuthorizationURL holds the string denoting the jwt_authorization_url field in the database.
@@ -82,6 +88,14 @@ const (
 	FieldJwtMaxTokenAgeSeconds = "jwt_max_token_age_seconds"
 	// FieldJwtRequireJti holds the string denoting the jwt_require_jti field in the database.
 	FieldJwtRequireJti = "jwt_require_jti"
+	// FieldJwtPublicKeys holds the string denoting the jwt_public_keys field in the database.
+	FieldJwtPublicKeys = "jwt_public_keys"
+	// FieldJwtJwksURL holds the string denoting the jwt_jwks_url field in the database.
+	FieldJwtJwksURL = "jwt_jwks_url"
+	// FieldJwtIssuer holds the string denoting the jwt_issuer field in the database.
+	FieldJwtIssuer = "jwt_issuer"
+	// FieldJwtAudience holds the string denoting the jwt_audience field in the database.
+	FieldJwtAudience = "jwt_audience"
 	// FieldJwtAdminClaim holds the string denoting the jwt_admin_claim field in the database.
 	FieldJwtAdminClaim = "jwt_admin_claim"
 	// FieldJwtAdminClaimValue holds the string denoting the jwt_admin_claim_value field in the database.
@@ -127,6 +141,9 @@ var Columns = []string{
 	FieldOauth2RefreshMinutes,
 	FieldJwtEnabled,
 	FieldJwtSecret,
+	FieldJwtSecretRotatedAt,
+	FieldJwtPreviousSecret,
+	FieldJwtPreviousSecretExpiresAt,
 	FieldJwtLoginButtonText,
 	FieldJwtAuthorizationURL,
 	FieldJwtSignUpURL,
@@ -134,6 +151,10 @@ var Columns = []string{
 	FieldJwtAccountSettingsURL,
 	FieldJwtMaxTokenAgeSeconds,
 	FieldJwtRequireJti,
+	FieldJwtPublicKeys,
+	FieldJwtJwksURL,
+	FieldJwtIssuer,
+	FieldJwtAudience,
 	FieldJwtAdminClaim,
 	FieldJwtAdminClaimValue,
 	FieldJwtModeratorClaim,
@@ -253,6 +274,18 @@ var (
 	JwtMaxTokenAgeSecondsValidator func(int) error
 	// DefaultJwtRequireJti holds the default value on creation for the "jwt_require_jti" field.
 	DefaultJwtRequireJti bool
+	// DefaultJwtJwksURL holds the default value on creation for the "jwt_jwks_url" field.
+	DefaultJwtJwksURL string
+	// JwtJwksURLValidator is a validator for the "jwt_jwks_url" field. It is called by the builders before save.
+	JwtJwksURLValidator func(string) error
+	// DefaultJwtIssuer holds the default value on creation for the "jwt_issuer" field.
+	DefaultJwtIssuer string
+	// JwtIssuerValidator is a validator for the "jwt_issuer" field. It is called by the builders before save.
+	JwtIssuerValidator func(string) error
+	// DefaultJwtAudience holds the default value on creation for the "jwt_audience" field.
+	DefaultJwtAudience string
+	// JwtAudienceValidator is a validator for the "jwt_audience" field. It is called by the builders before save.
+	JwtAudienceValidator func(string) error
 	// DefaultJwtAdminClaim holds the default value on creation for the "jwt_admin_claim" field.
 	DefaultJwtAdminClaim string
 	// JwtAdminClaimValidator is a validator for the "jwt_admin_claim" field. It is called by the builders before save.
@@ -423,6 +456,16 @@ func ByJwtEnabled(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldJwtEnabled, opts...).ToFunc()
 }
 
+// ByJwtSecretRotatedAt orders the results by the jwt_secret_rotated_at field.
+func ByJwtSecretRotatedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtSecretRotatedAt, opts...).ToFunc()
+}
+
+// ByJwtPreviousSecretExpiresAt orders the results by the jwt_previous_secret_expires_at field.
+func ByJwtPreviousSecretExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtPreviousSecretExpiresAt, opts...).ToFunc()
+}
+
 // ByJwtLoginButtonText orders the results by the jwt_login_button_text field.
 func ByJwtLoginButtonText(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldJwtLoginButtonText, opts...).ToFunc()
@@ -456,6 +499,21 @@ func ByJwtMaxTokenAgeSeconds(opts ...sql.OrderTermOption) OrderOption {
 // ByJwtRequireJti orders the results by the jwt_require_jti field.
 func ByJwtRequireJti(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldJwtRequireJti, opts...).ToFunc()
+}
+
+// ByJwtJwksURL orders the results by the jwt_jwks_url field.
+func ByJwtJwksURL(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtJwksURL, opts...).ToFunc()
+}
+
+// ByJwtIssuer orders the results by the jwt_issuer field.
+func ByJwtIssuer(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtIssuer, opts...).ToFunc()
+}
+
+// ByJwtAudience orders the results by the jwt_audience field.
+func ByJwtAudience(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwtAudience, opts...).ToFunc()
 }
 
 // ByJwtAdminClaim orders the results by the jwt_admin_claim field.

@@ -169,6 +169,21 @@ func JwtSecret(v []byte) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtSecret, v))
 }
 
+// JwtSecretRotatedAt applies equality check predicate on the "jwt_secret_rotated_at" field. It's identical to JwtSecretRotatedAtEQ.
+func JwtSecretRotatedAt(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtPreviousSecret applies equality check predicate on the "jwt_previous_secret" field. It's identical to JwtPreviousSecretEQ.
+func JwtPreviousSecret(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretExpiresAt applies equality check predicate on the "jwt_previous_secret_expires_at" field. It's identical to JwtPreviousSecretExpiresAtEQ.
+func JwtPreviousSecretExpiresAt(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtPreviousSecretExpiresAt, v))
+}
+
 // JwtLoginButtonText applies equality check predicate on the "jwt_login_button_text" field. It's identical to JwtLoginButtonTextEQ.
 func JwtLoginButtonText(v string) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtLoginButtonText, v))
@@ -202,6 +217,21 @@ func JwtMaxTokenAgeSeconds(v int) predicate.Settings {
 // JwtRequireJti applies equality check predicate on the "jwt_require_jti" field. It's identical to JwtRequireJtiEQ.
 func JwtRequireJti(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtRequireJti, v))
+}
+
+// JwtJwksURL applies equality check predicate on the "jwt_jwks_url" field. It's identical to JwtJwksURLEQ.
+func JwtJwksURL(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtJwksURL, v))
+}
+
+// JwtIssuer applies equality check predicate on the "jwt_issuer" field. It's identical to JwtIssuerEQ.
+func JwtIssuer(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtIssuer, v))
+}
+
+// JwtAudience applies equality check predicate on the "jwt_audience" field. It's identical to JwtAudienceEQ.
+func JwtAudience(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtAudience, v))
 }
 
 // JwtAdminClaim applies equality check predicate on the "jwt_admin_claim" field. It's identical to JwtAdminClaimEQ.
@@ -1444,6 +1474,156 @@ func JwtSecretNotNil() predicate.Settings {
 	return predicate.Settings(sql.FieldNotNull(FieldJwtSecret))
 }
 
+// JwtSecretRotatedAtEQ applies the EQ predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtEQ(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtSecretRotatedAtNEQ applies the NEQ predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtNEQ(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtSecretRotatedAtIn applies the In predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtIn(vs ...time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtSecretRotatedAt, vs...))
+}
+
+// JwtSecretRotatedAtNotIn applies the NotIn predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtNotIn(vs ...time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtSecretRotatedAt, vs...))
+}
+
+// JwtSecretRotatedAtGT applies the GT predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtGT(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtSecretRotatedAtGTE applies the GTE predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtGTE(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtSecretRotatedAtLT applies the LT predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtLT(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtSecretRotatedAtLTE applies the LTE predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtLTE(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtSecretRotatedAt, v))
+}
+
+// JwtSecretRotatedAtIsNil applies the IsNil predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtIsNil() predicate.Settings {
+	return predicate.Settings(sql.FieldIsNull(FieldJwtSecretRotatedAt))
+}
+
+// JwtSecretRotatedAtNotNil applies the NotNil predicate on the "jwt_secret_rotated_at" field.
+func JwtSecretRotatedAtNotNil() predicate.Settings {
+	return predicate.Settings(sql.FieldNotNull(FieldJwtSecretRotatedAt))
+}
+
+// JwtPreviousSecretEQ applies the EQ predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretEQ(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretNEQ applies the NEQ predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretNEQ(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretIn applies the In predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretIn(vs ...[]byte) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtPreviousSecret, vs...))
+}
+
+// JwtPreviousSecretNotIn applies the NotIn predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretNotIn(vs ...[]byte) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtPreviousSecret, vs...))
+}
+
+// JwtPreviousSecretGT applies the GT predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretGT(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretGTE applies the GTE predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretGTE(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretLT applies the LT predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretLT(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretLTE applies the LTE predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretLTE(v []byte) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtPreviousSecret, v))
+}
+
+// JwtPreviousSecretIsNil applies the IsNil predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretIsNil() predicate.Settings {
+	return predicate.Settings(sql.FieldIsNull(FieldJwtPreviousSecret))
+}
+
+// JwtPreviousSecretNotNil applies the NotNil predicate on the "jwt_previous_secret" field.
+func JwtPreviousSecretNotNil() predicate.Settings {
+	return predicate.Settings(sql.FieldNotNull(FieldJwtPreviousSecret))
+}
+
+// JwtPreviousSecretExpiresAtEQ applies the EQ predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtEQ(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtPreviousSecretExpiresAt, v))
+}
+
+// JwtPreviousSecretExpiresAtNEQ applies the NEQ predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtNEQ(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtPreviousSecretExpiresAt, v))
+}
+
+// JwtPreviousSecretExpiresAtIn applies the In predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtIn(vs ...time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtPreviousSecretExpiresAt, vs...))
+}
+
+// JwtPreviousSecretExpiresAtNotIn applies the NotIn predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtNotIn(vs ...time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtPreviousSecretExpiresAt, vs...))
+}
+
+// JwtPreviousSecretExpiresAtGT applies the GT predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtGT(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtPreviousSecretExpiresAt, v))
+}
+
+// JwtPreviousSecretExpiresAtGTE applies the GTE predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtGTE(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtPreviousSecretExpiresAt, v))
+}
+
+// JwtPreviousSecretExpiresAtLT applies the LT predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtLT(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtPreviousSecretExpiresAt, v))
+}
+
+// JwtPreviousSecretExpiresAtLTE applies the LTE predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtLTE(v time.Time) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtPreviousSecretExpiresAt, v))
+}
+
+// JwtPreviousSecretExpiresAtIsNil applies the IsNil predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtIsNil() predicate.Settings {
+	return predicate.Settings(sql.FieldIsNull(FieldJwtPreviousSecretExpiresAt))
+}
+
+// JwtPreviousSecretExpiresAtNotNil applies the NotNil predicate on the "jwt_previous_secret_expires_at" field.
+func JwtPreviousSecretExpiresAtNotNil() predicate.Settings {
+	return predicate.Settings(sql.FieldNotNull(FieldJwtPreviousSecretExpiresAt))
+}
+
 // JwtLoginButtonTextEQ applies the EQ predicate on the "jwt_login_button_text" field.
 func JwtLoginButtonTextEQ(v string) predicate.Settings {
 	return predicate.Settings(sql.FieldEQ(FieldJwtLoginButtonText, v))
@@ -1817,6 +1997,211 @@ func JwtRequireJtiEQ(v bool) predicate.Settings {
 // JwtRequireJtiNEQ applies the NEQ predicate on the "jwt_require_jti" field.
 func JwtRequireJtiNEQ(v bool) predicate.Settings {
 	return predicate.Settings(sql.FieldNEQ(FieldJwtRequireJti, v))
+}
+
+// JwtPublicKeysIsNil applies the IsNil predicate on the "jwt_public_keys" field.
+func JwtPublicKeysIsNil() predicate.Settings {
+	return predicate.Settings(sql.FieldIsNull(FieldJwtPublicKeys))
+}
+
+// JwtPublicKeysNotNil applies the NotNil predicate on the "jwt_public_keys" field.
+func JwtPublicKeysNotNil() predicate.Settings {
+	return predicate.Settings(sql.FieldNotNull(FieldJwtPublicKeys))
+}
+
+// JwtJwksURLEQ applies the EQ predicate on the "jwt_jwks_url" field.
+func JwtJwksURLEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLNEQ applies the NEQ predicate on the "jwt_jwks_url" field.
+func JwtJwksURLNEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLIn applies the In predicate on the "jwt_jwks_url" field.
+func JwtJwksURLIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtJwksURL, vs...))
+}
+
+// JwtJwksURLNotIn applies the NotIn predicate on the "jwt_jwks_url" field.
+func JwtJwksURLNotIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtJwksURL, vs...))
+}
+
+// JwtJwksURLGT applies the GT predicate on the "jwt_jwks_url" field.
+func JwtJwksURLGT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLGTE applies the GTE predicate on the "jwt_jwks_url" field.
+func JwtJwksURLGTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLLT applies the LT predicate on the "jwt_jwks_url" field.
+func JwtJwksURLLT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLLTE applies the LTE predicate on the "jwt_jwks_url" field.
+func JwtJwksURLLTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLContains applies the Contains predicate on the "jwt_jwks_url" field.
+func JwtJwksURLContains(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContains(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLHasPrefix applies the HasPrefix predicate on the "jwt_jwks_url" field.
+func JwtJwksURLHasPrefix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasPrefix(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLHasSuffix applies the HasSuffix predicate on the "jwt_jwks_url" field.
+func JwtJwksURLHasSuffix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasSuffix(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLEqualFold applies the EqualFold predicate on the "jwt_jwks_url" field.
+func JwtJwksURLEqualFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEqualFold(FieldJwtJwksURL, v))
+}
+
+// JwtJwksURLContainsFold applies the ContainsFold predicate on the "jwt_jwks_url" field.
+func JwtJwksURLContainsFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContainsFold(FieldJwtJwksURL, v))
+}
+
+// JwtIssuerEQ applies the EQ predicate on the "jwt_issuer" field.
+func JwtIssuerEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtIssuer, v))
+}
+
+// JwtIssuerNEQ applies the NEQ predicate on the "jwt_issuer" field.
+func JwtIssuerNEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtIssuer, v))
+}
+
+// JwtIssuerIn applies the In predicate on the "jwt_issuer" field.
+func JwtIssuerIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtIssuer, vs...))
+}
+
+// JwtIssuerNotIn applies the NotIn predicate on the "jwt_issuer" field.
+func JwtIssuerNotIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtIssuer, vs...))
+}
+
+// JwtIssuerGT applies the GT predicate on the "jwt_issuer" field.
+func JwtIssuerGT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtIssuer, v))
+}
+
+// JwtIssuerGTE applies the GTE predicate on the "jwt_issuer" field.
+func JwtIssuerGTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtIssuer, v))
+}
+
+// JwtIssuerLT applies the LT predicate on the "jwt_issuer" field.
+func JwtIssuerLT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtIssuer, v))
+}
+
+// JwtIssuerLTE applies the LTE predicate on the "jwt_issuer" field.
+func JwtIssuerLTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtIssuer, v))
+}
+
+// JwtIssuerContains applies the Contains predicate on the "jwt_issuer" field.
+func JwtIssuerContains(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContains(FieldJwtIssuer, v))
+}
+
+// JwtIssuerHasPrefix applies the HasPrefix predicate on the "jwt_issuer" field.
+func JwtIssuerHasPrefix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasPrefix(FieldJwtIssuer, v))
+}
+
+// JwtIssuerHasSuffix applies the HasSuffix predicate on the "jwt_issuer" field.
+func JwtIssuerHasSuffix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasSuffix(FieldJwtIssuer, v))
+}
+
+// JwtIssuerEqualFold applies the EqualFold predicate on the "jwt_issuer" field.
+func JwtIssuerEqualFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEqualFold(FieldJwtIssuer, v))
+}
+
+// JwtIssuerContainsFold applies the ContainsFold predicate on the "jwt_issuer" field.
+func JwtIssuerContainsFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContainsFold(FieldJwtIssuer, v))
+}
+
+// JwtAudienceEQ applies the EQ predicate on the "jwt_audience" field.
+func JwtAudienceEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEQ(FieldJwtAudience, v))
+}
+
+// JwtAudienceNEQ applies the NEQ predicate on the "jwt_audience" field.
+func JwtAudienceNEQ(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldNEQ(FieldJwtAudience, v))
+}
+
+// JwtAudienceIn applies the In predicate on the "jwt_audience" field.
+func JwtAudienceIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldIn(FieldJwtAudience, vs...))
+}
+
+// JwtAudienceNotIn applies the NotIn predicate on the "jwt_audience" field.
+func JwtAudienceNotIn(vs ...string) predicate.Settings {
+	return predicate.Settings(sql.FieldNotIn(FieldJwtAudience, vs...))
+}
+
+// JwtAudienceGT applies the GT predicate on the "jwt_audience" field.
+func JwtAudienceGT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGT(FieldJwtAudience, v))
+}
+
+// JwtAudienceGTE applies the GTE predicate on the "jwt_audience" field.
+func JwtAudienceGTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldGTE(FieldJwtAudience, v))
+}
+
+// JwtAudienceLT applies the LT predicate on the "jwt_audience" field.
+func JwtAudienceLT(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLT(FieldJwtAudience, v))
+}
+
+// JwtAudienceLTE applies the LTE predicate on the "jwt_audience" field.
+func JwtAudienceLTE(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldLTE(FieldJwtAudience, v))
+}
+
+// JwtAudienceContains applies the Contains predicate on the "jwt_audience" field.
+func JwtAudienceContains(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContains(FieldJwtAudience, v))
+}
+
+// JwtAudienceHasPrefix applies the HasPrefix predicate on the "jwt_audience" field.
+func JwtAudienceHasPrefix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasPrefix(FieldJwtAudience, v))
+}
+
+// JwtAudienceHasSuffix applies the HasSuffix predicate on the "jwt_audience" field.
+func JwtAudienceHasSuffix(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldHasSuffix(FieldJwtAudience, v))
+}
+
+// JwtAudienceEqualFold applies the EqualFold predicate on the "jwt_audience" field.
+func JwtAudienceEqualFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldEqualFold(FieldJwtAudience, v))
+}
+
+// JwtAudienceContainsFold applies the ContainsFold predicate on the "jwt_audience" field.
+func JwtAudienceContainsFold(v string) predicate.Settings {
+	return predicate.Settings(sql.FieldContainsFold(FieldJwtAudience, v))
 }
 
 // JwtAdminClaimEQ applies the EQ predicate on the "jwt_admin_claim" field.

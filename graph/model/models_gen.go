@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/community/sso/ent"
@@ -83,16 +84,28 @@ type CreatedWebhook struct {
 type JwtSsoSettings struct {
 	Enabled bool `json:"enabled"`
 	// Whether a secret is set. The secret is shown once, by regenerateJwtSsoSecret.
-	HasSecret          bool   `json:"hasSecret"`
-	LoginButtonText    string `json:"loginButtonText"`
-	AuthorizationURL   string `json:"authorizationUrl"`
-	SignUpURL          string `json:"signUpUrl"`
-	LogoutURL          string `json:"logoutUrl"`
-	AccountSettingsURL string `json:"accountSettingsUrl"`
+	HasSecret bool `json:"hasSecret"`
+	// When regenerateJwtSsoSecret last made the secret; null before the first time.
+	SecretRotatedAt *time.Time `json:"secretRotatedAt,omitempty"`
+	// Until when tokens signed with the secret before the last rotation still sign in (regenerateJwtSsoSecret's graceSeconds); null when they no longer do.
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
+	LoginButtonText         string     `json:"loginButtonText"`
+	AuthorizationURL        string     `json:"authorizationUrl"`
+	SignUpURL               string     `json:"signUpUrl"`
+	LogoutURL               string     `json:"logoutUrl"`
+	AccountSettingsURL      string     `json:"accountSettingsUrl"`
 	// Token policy: a token without exp must carry an iat no older than this.
 	MaxTokenAgeSeconds int `json:"maxTokenAgeSeconds"`
 	// Token policy: refuse tokens without a jti (a jti is always single-use).
 	RequireJti bool `json:"requireJti"`
+	// Public keys (PEM or JWK) that verify tokens beside or instead of the secret: RSA keys RS256 and PS256, EC P-256 keys ES256, Ed25519 keys EdDSA.
+	PublicKeys []string `json:"publicKeys"`
+	// A JWKS URL whose keys verify tokens beside or instead of the secret; empty for none.
+	JwksURL string `json:"jwksUrl"`
+	// When set, a token's iss must equal it (INVALID_CLAIM, claim iss, otherwise).
+	Issuer string `json:"issuer"`
+	// When set, a token's aud must be it or a list containing it (INVALID_CLAIM, claim aud, otherwise).
+	Audience string `json:"audience"`
 	// Role mapping, as for OAuth2: with adminClaim or moderatorClaim set, every JWT SSO login sets the member's role.
 	AdminClaim          string `json:"adminClaim"`
 	AdminClaimValue     string `json:"adminClaimValue"`
@@ -166,8 +179,10 @@ type SsoInspection struct {
 	Reason  *string `json:"reason,omitempty"`
 	Message *string `json:"message,omitempty"`
 	// The verified claims.
-	Claims  map[string]any `json:"claims,omitempty"`
-	Profile *SsoProfile    `json:"profile,omitempty"`
+	Claims map[string]any `json:"claims,omitempty"`
+	// JWT SSO: the key that verified the token: its kid (or its place, public key N, among the publicKeys; key set for a key set's key without a kid), secret, or previous secret.
+	Key     *string     `json:"key,omitempty"`
+	Profile *SsoProfile `json:"profile,omitempty"`
 	// The member the login would sign in (UPDATE, LINK), or the one in the way (CONFLICT).
 	User *ent.User `json:"user,omitempty"`
 	// What the login would change.
@@ -257,14 +272,22 @@ type UpdateAuthSettingsInput struct {
 }
 
 type UpdateJwtSsoSettingsInput struct {
-	Enabled             *bool   `json:"enabled,omitempty"`
-	LoginButtonText     *string `json:"loginButtonText,omitempty"`
-	AuthorizationURL    *string `json:"authorizationUrl,omitempty"`
-	SignUpURL           *string `json:"signUpUrl,omitempty"`
-	LogoutURL           *string `json:"logoutUrl,omitempty"`
-	AccountSettingsURL  *string `json:"accountSettingsUrl,omitempty"`
-	MaxTokenAgeSeconds  *int    `json:"maxTokenAgeSeconds,omitempty"`
-	RequireJti          *bool   `json:"requireJti,omitempty"`
+	Enabled            *bool   `json:"enabled,omitempty"`
+	LoginButtonText    *string `json:"loginButtonText,omitempty"`
+	AuthorizationURL   *string `json:"authorizationUrl,omitempty"`
+	SignUpURL          *string `json:"signUpUrl,omitempty"`
+	LogoutURL          *string `json:"logoutUrl,omitempty"`
+	AccountSettingsURL *string `json:"accountSettingsUrl,omitempty"`
+	MaxTokenAgeSeconds *int    `json:"maxTokenAgeSeconds,omitempty"`
+	RequireJti         *bool   `json:"requireJti,omitempty"`
+	// At most 10 public keys, each a PEM block (PUBLIC KEY or RSA PUBLIC KEY) or a JWK JSON object of an RSA (2048 bits or more), EC P-256 or Ed25519 public key; [] for none.
+	PublicKeys []string `json:"publicKeys,omitempty"`
+	// An https URL (http only for localhost) of a JSON Web Key Set; empty for none.
+	JwksURL *string `json:"jwksUrl,omitempty"`
+	// At most 2048 characters; empty: iss is not checked.
+	Issuer *string `json:"issuer,omitempty"`
+	// At most 2048 characters; empty: aud is not checked.
+	Audience            *string `json:"audience,omitempty"`
 	AdminClaim          *string `json:"adminClaim,omitempty"`
 	AdminClaimValue     *string `json:"adminClaimValue,omitempty"`
 	ModeratorClaim      *string `json:"moderatorClaim,omitempty"`

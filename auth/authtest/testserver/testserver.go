@@ -45,6 +45,9 @@ type Options struct {
 	// Now, when set, is the clock of the mailed links (their creation, expiry and rate limits)
 	// and of the provider's discovery (how long a discovery document and a key set are kept).
 	Now func() time.Time
+	// JWTNow, when set, is the clock of JWT SSO's verifier: the token times it checks, a
+	// rotation's grace period, and how long the jwksUrl key set is kept.
+	JWTNow func() time.Time
 	// Sends, when set, counts the mails the routes send in the background (password reset
 	// links): a test waits for it to know that every mail a request asked for went out.
 	Sends *sync.WaitGroup
@@ -73,7 +76,7 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 	provisioner := &provision.Provisioner{DB: db, Sessions: sessions, Log: log}
 	discovery := &oauth2sso.Discovery{Client: oauth2sso.NewHTTPClient(opts.IdPClient, cfg.IdPTimeout), Now: opts.Now}
 	sessions.Revalidator = &oauth2sso.Revalidator{DB: db, Sealer: sealer, Discovery: discovery, Provisioner: provisioner, Log: log}
-	verifier := &jwtsso.Verifier{Sealer: sealer}
+	verifier := &jwtsso.Verifier{Sealer: sealer, Client: discovery.Client, Now: opts.JWTNow}
 	sso := &oauth2sso.Handler{DB: db, Sealer: sealer, Sessions: sessions, Provisioner: provisioner, Discovery: discovery,
 		PublicURL: cfg.PublicURL.String(), Log: log, Metrics: metrics}
 	mailer, err := cfg.SMTP.Sender(nil)
