@@ -27,8 +27,8 @@ import (
 //     one is its variables. A block answers no error unless its first line says
 //     "# error: CODE (extensions: key "value")";
 //   - other ```json blocks are answers the walkthrough shows: docs/walkthrough.sh checks each line;
-//   - the ```js blocks are docs/examples/sign.js and docs/examples/app.js, which the walkthrough
-//     runs;
+//   - the ```js blocks are docs/examples/sign.js, docs/examples/sign-keys.js and
+//     docs/examples/app.js, which the walkthrough runs;
 //   - the ```html block is the host page of docs/EMBEDDING.md, which TestBrowserEmbedding serves.
 //
 // Plain ``` blocks are sample output for the eye only. Any other block language fails the test, so
@@ -42,6 +42,7 @@ const (
 	imageCheckPath  = ".ci/image-check"
 	signExamplePath = "docs/examples/sign.js"
 	appExamplePath  = "docs/examples/app.js"
+	keysExamplePath = "docs/examples/sign-keys.js"
 	embeddingPath   = "docs/EMBEDDING.md"
 )
 
@@ -285,7 +286,7 @@ func TestReadmeSnippets(t *testing.T) {
 		scriptLines[l] = true
 	}
 	examples := map[string]int{} // the example files' text → how many js blocks show it
-	for _, path := range []string{signExamplePath, appExamplePath} {
+	for _, path := range []string{signExamplePath, keysExamplePath, appExamplePath} {
 		examples[readFile(t, path)] = 0
 	}
 	js, html, answers := 0, 0, 0
@@ -295,7 +296,7 @@ func TestReadmeSnippets(t *testing.T) {
 		case "js":
 			js++
 			if _, ok := examples[b.text]; !ok {
-				t.Errorf("%s: the js block is neither %s nor %s, which the walkthrough runs", b.at(), signExamplePath, appExamplePath)
+				t.Errorf("%s: the js block is none of %s, %s and %s, which the walkthrough runs", b.at(), signExamplePath, keysExamplePath, appExamplePath)
 				continue
 			}
 			examples[b.text]++
@@ -323,7 +324,7 @@ func TestReadmeSnippets(t *testing.T) {
 			t.Errorf("%d js blocks show the example that starts %q, want 1", n, strings.SplitN(text, "\n", 2)[0])
 		}
 	}
-	if js != 2 || html != 1 || answers < 10 {
+	if js != 3 || html != 1 || answers < 10 {
 		t.Fatalf("found %d js blocks, %d html blocks and %d JSON answers in %s", js, html, answers, strings.Join(docPages, ", "))
 	}
 }

@@ -237,6 +237,33 @@ go run . version >"$OUT"
 expect_lines <<<'sso (devel)'
 grep -qx 'go1\.[0-9.]*' "$OUT" || fail "version prints no Go version: $(cat "$OUT")"
 
+step "docs/JWT_KEYS.md: tokens signed with key pairs (openssl, Node.js)"
+cd "$WORK"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rs256.key.pem 2>/dev/null
+openssl pkey -in rs256.key.pem -pubout -out rs256.pub.pem
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out es256.key.pem 2>/dev/null
+openssl pkey -in es256.key.pem -pubout -out es256.pub.pem
+openssl genpkey -algorithm ED25519 -out eddsa.key.pem
+openssl pkey -in eddsa.key.pem -pubout -out eddsa.pub.pem
+pem_json() { sed -z 's/\n/\\n/g' "$1"; } # a PEM file as a JSON string's contents
+gql 'mutation($k: [String!]) { updateJwtSsoSettings(input: {publicKeys: $k}) { jwtSso { enabled hasSecret } } }' \
+  "{\"k\":[\"$(pem_json rs256.pub.pem)\",\"$(pem_json es256.pub.pem)\",\"$(pem_json eddsa.pub.pem)\"]}" >"$OUT"
+expect_lines <<'JSON'
+{"data":{"updateJwtSsoSettings":{"jwtSso":{"enabled":true,"hasSecret":true}}}}
+JSON
+if [ -z "$KIM" ]; then
+  skip_or_fail "the Node.js key example needs node and jsonwebtoken (step 4)"
+else
+  cp "$ROOT/docs/examples/sign-keys.js" .
+  JWT_SECRET=$JWT_SECRET COMMUNITY_URL=http://localhost:8080 node sign-keys.js >links.txt
+  [ "$(wc -l <links.txt)" = 3 ] || fail "sign-keys.js printed: $(cat links.txt)"
+  : >"$OUT"
+  while read -r link; do
+    curl -s -o /dev/null -w '%{http_code} %{redirect_url}\n' "$link" >>"$OUT"
+  done <links.txt
+  [ "$(grep -cx '303 http://localhost:8080/' "$OUT")" = 3 ] || fail "the key-signed links: $(cat "$OUT")"
+fi
+
 step "docs/API.md: session tokens for apps"
 cd "$WORK"
 JWT=$(sign_jwt cust-1001 pat@example.com 'Pat Doe')
