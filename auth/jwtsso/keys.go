@@ -9,6 +9,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -174,14 +175,27 @@ func (k *publicKey) verifies(alg, kid string, named bool) bool {
 	return slices.Contains(k.methods, alg)
 }
 
-// header is the token's header, unverified: only to choose the keys to try.
+// header is the token's header, unverified: only to choose the keys to try. Only the header
+// segment is decoded (the parser that verifies the key decodes the rest); a token that is not
+// three segments or whose header is not base64url JSON is malformed, as golang-jwt has it.
 func header(tokenString string) (alg, kid string, err error) {
-	t, _, err := jwt.NewParser().ParseUnverified(tokenString, jwt.MapClaims{})
-	if err != nil {
-		return "", "", err
+	seg, rest, ok := strings.Cut(tokenString, ".")
+	if !ok || strings.Count(rest, ".") != 1 {
+		return "", "", fmt.Errorf("jwtsso: the token is not three segments: %w", jwt.ErrTokenMalformed)
 	}
-	alg, _ = t.Header["alg"].(string)
-	kid, _ = t.Header["kid"].(string)
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return "", "", fmt.Errorf("jwtsso: token header: %v: %w", err, jwt.ErrTokenMalformed)
+	}
+	var h struct {
+		Alg any `json:"alg"`
+		Kid any `json:"kid"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return "", "", fmt.Errorf("jwtsso: token header: %v: %w", err, jwt.ErrTokenMalformed)
+	}
+	alg, _ = h.Alg.(string)
+	kid, _ = h.Kid.(string)
 	return alg, kid, nil
 }
 
