@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	zop "github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/authtest"
@@ -240,14 +241,7 @@ func TestBackchannelLogoutRefusals(t *testing.T) {
 		app, _, _ := backchannelApp(t, db, op)
 		alice := opSignIn(t, app, op, "alice")
 		sid := op.SessionIDs("op-alice")[0]
-		key, err := op.Storage.SigningKey(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
+		key, otherKey := forgeryKeys(t, op)
 		form := "application/x-www-form-urlencoded"
 		valid := func(over map[string]any) map[string]any {
 			c := op.LogoutClaims(map[string]any{"sid": sid, "sub": "op-alice"})
@@ -435,14 +429,7 @@ func TestBackchannelForgedTokensDoNotFetchKeys(t *testing.T) {
 	if before == 0 {
 		t.Fatal("the sign-in did not fetch the provider's key set")
 	}
-	key, err := op.Storage.SigningKey(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, otherKey := forgeryKeys(t, op)
 	for i := range 20 {
 		kid := fmt.Sprintf("rogue-%d", i)
 		if i%2 == 1 {
@@ -460,4 +447,19 @@ func TestBackchannelForgedTokensDoNotFetchKeys(t *testing.T) {
 	if r := app.BackchannelLogout(op.SignLogout(t, op.LogoutClaims(map[string]any{"sub": "op-alice"}))); r.Status != http.StatusOK {
 		t.Fatalf("the provider's token after the forged ones: %d %s", r.Status, r.Body)
 	}
+}
+
+// forgeryKeys are the provider's signing key (its kid names the key the provider publishes)
+// and another RSA key, which signs forged tokens.
+func forgeryKeys(t *testing.T, provider *authtest.OP) (zop.SigningKey, *rsa.PrivateKey) {
+	t.Helper()
+	key, err := provider.Storage.SigningKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, other
 }
