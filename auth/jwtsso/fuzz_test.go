@@ -1,13 +1,23 @@
 package jwtsso
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/community/sso/auth"
@@ -107,4 +117,41 @@ func FuzzVerify(f *testing.F) {
 var knownCodes = map[string]struct{}{
 	auth.CodeSSODisabled: {}, auth.CodeInvalidToken: {}, auth.CodeTokenExpired: {}, auth.CodeMissingClaim: {},
 	auth.CodeInvalidClaim: {}, auth.CodeInvalidRequest: {},
+}
+
+// FuzzParsePublicKey: whatever an admin pastes as a public key, ParsePublicKey answers without
+// panicking, and a key it takes verifies only asymmetric algorithms of one key type.
+func FuzzParsePublicKey(f *testing.F) {
+	r, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	for _, pub := range []crypto.PublicKey{&r.PublicKey, &ec.PublicKey, edPub} {
+		der, _ := x509.MarshalPKIXPublicKey(pub)
+		f.Add(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
+		j, _ := json.Marshal(jose.JSONWebKey{Key: pub, KeyID: "k1", Use: "sig"})
+		f.Add(string(j))
+	}
+	f.Add(string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&r.PublicKey)})))
+	f.Add(`{"kty":"oct","k":"c2VjcmV0"}`)
+	f.Add(`{"kty":"EC","crv":"P-521","x":"AA","y":"AA"}`)
+	f.Add("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		_, methods, err := ParsePublicKey(s)
+		if err != nil {
+			if len(methods) != 0 {
+				t.Fatal("methods beside an error")
+			}
+			return
+		}
+		groups := [][]string{{"RS256", "PS256"}, {"ES256"}, {"EdDSA"}}
+		if !slices.ContainsFunc(groups, func(g []string) bool {
+			return len(methods) > 0 && !slices.ContainsFunc(methods, func(m string) bool { return !slices.Contains(g, m) })
+		}) {
+			t.Fatalf("a key that verifies %q", methods)
+		}
+	})
 }
