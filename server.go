@@ -249,7 +249,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		return fmt.Errorf("start: listen on %s: %w", cfg.Addr, err)
 	}
 	var background sync.WaitGroup
-	handler, err := routesWith(cfg, db, log, deps{Background: &background})
+	reg := prometheus.NewRegistry()
+	handler, err := routesWith(cfg, db, log, deps{Background: &background, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
@@ -275,7 +276,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	delivered := make(chan struct{})
 	go func() {
 		defer close(delivered)
-		(&webhook.Worker{DB: db, Sealer: sealer, Client: webhook.NewClient(cfg.WebhookTimeout, cfg.WebhookAllowPrivate), Log: log}).Run(deliveries)
+		(&webhook.Worker{
+			DB: db, Sealer: sealer, Client: webhook.NewClient(cfg.WebhookTimeout, cfg.WebhookAllowPrivate), Log: log,
+			Metrics: webhook.NewMetrics(reg),
+		}).Run(deliveries)
 	}()
 
 	fmt.Fprintf(stdout, "serving on %s (listening on %s)\n", cfg.PublicURL, ln.Addr())
@@ -361,12 +365,18 @@ type deps struct {
 	// Background, when set, counts the work the routes leave running after their answer (the
 	// password reset mails), for run to wait for at shutdown.
 	Background *sync.WaitGroup
+	// Registry, when set, is where the routes register their metrics and /metrics reads from
+	// (run shares it with the webhook worker); a new one otherwise.
+	Registry *prometheus.Registry
 }
 
 // routesWith mounts every route of the server behind the common middleware, with the
 // dependencies d gives (zero fields: the real ones).
 func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (http.Handler, error) {
-	reg := prometheus.NewRegistry()
+	reg := d.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	db.RegisterMetrics(reg)
 	web.RegisterBuildInfo(reg, web.ReadBuildInfo())

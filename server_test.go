@@ -353,6 +353,13 @@ func TestRunDeliversWebhooks(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// The worker counts its attempts on the server's /metrics (the one in flight is counted once
+	// it is recorded).
+	metricsReq, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+	if m := webtest.Do(t, http.DefaultClient, metricsReq).Body; !strings.Contains(m, `community_webhook_delivery_attempts_total{result="failed"} 0`) ||
+		!strings.Contains(m, `community_webhook_delivery_attempts_total{result="retry"} 0`) {
+		t.Fatalf("the delivery attempts are not on /metrics:\n%s", m)
+	}
 	stopped(t, stop, errc, out)
 	if got := rc.Delivered(); len(got) != 1 || rc.Invalid() != 0 {
 		t.Fatalf("delivered %d (%d invalid)\n%s", len(got), rc.Invalid(), out)

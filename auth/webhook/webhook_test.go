@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/community/sso/auth"
@@ -231,8 +233,14 @@ func TestRetries(t *testing.T) {
 		addWebhook(t, db, s, rc)
 		record(t, db, "retry@example.com")
 		w := newWorker(db, s, 300*time.Millisecond)
+		w.Metrics = webhook.NewMetrics(prometheus.NewRegistry())
 		got := runUntil(t, w, 15*time.Second, allIn(webhookdelivery.StatusDELIVERED))
 		d := got[0]
+		for result, want := range map[string]float64{webhook.ResultRetry: 3, webhook.ResultDelivered: 1, webhook.ResultFailed: 0} {
+			if n := testutil.ToFloat64(w.Metrics.Attempts(result)); n != want {
+				t.Errorf("%s attempts counted %v, want %v", result, n, want)
+			}
+		}
 		if d.Attempts != 4 || d.LastResponseCode == nil || *d.LastResponseCode != 200 || d.LastAttemptAt == nil || d.LastError != "" {
 			t.Fatalf("delivered after retries: attempts %d, code %v, error %q", d.Attempts, d.LastResponseCode, d.LastError)
 		}

@@ -44,6 +44,8 @@ type Worker struct {
 	// Client sends the deliveries (NewClient: timeout, no redirects, no private addresses).
 	Client *http.Client
 	Log    *slog.Logger
+	// Metrics, when set, counts the attempts by outcome.
+	Metrics *Metrics
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 
@@ -144,6 +146,14 @@ func (w *Worker) deliver(ctx context.Context, d authdb.ClaimedDelivery) {
 		} else {
 			o.Next = w.now().Add(w.backoff(d.Attempts))
 		}
+	}
+	switch o.Status {
+	case webhookdelivery.StatusDELIVERED:
+		w.Metrics.attempt(ResultDelivered)
+	case webhookdelivery.StatusFAILED:
+		w.Metrics.attempt(ResultFailed)
+	default:
+		w.Metrics.attempt(ResultRetry)
 	}
 	held, ferr := authdb.FinishDelivery(ctx, w.DB.Client, d, o)
 	switch {
