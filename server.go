@@ -440,10 +440,9 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	app := func(h http.Handler) http.Handler {
 		return embed(web.RequireDatabase(db, sessions.Middleware(db, log)(h)))
 	}
-	// A JWT SSO login reads the settings row once: its columns and the embed origins.
-	jwtApp := func(h http.Handler) http.Handler {
-		return auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)(app(h))
-	}
+	// A JWT SSO route reads the settings row once: its columns and the embed origins.
+	jwtSettings := auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)
+	jwtApp := func(h http.Handler) http.Handler { return jwtSettings(app(h)) }
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readyz(db))
@@ -456,7 +455,7 @@ func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (htt
 	mux.Handle("POST /api/auth/sso/token", jwtApp(http.HandlerFunc(jwtHandler.Token)))
 	// The customer's server syncs members with a signed token: no session and no cookie, so
 	// neither the viewer (its bearer is a JWT, not a session) nor the cross-site check applies.
-	mux.Handle("POST /api/auth/sso/sync", auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)(web.RequireDatabase(db, http.HandlerFunc(jwtHandler.Sync))))
+	mux.Handle("POST /api/auth/sso/sync", jwtSettings(web.RequireDatabase(db, http.HandlerFunc(jwtHandler.Sync))))
 	(&auth.Handler{
 		DB:            db,
 		Sessions:      sessions,

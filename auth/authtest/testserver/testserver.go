@@ -104,12 +104,11 @@ func Routes(cfg *config.Config, db *store.DB, log *slog.Logger, opts Options) (h
 	mux.Handle("GET /playground", withViewer(auth.RequireLoginParam(graph.Playground("/graphql"))))
 	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
 	jwtHandler := &jwtsso.Handler{DB: db, Verifier: verifier, Provisioner: provisioner, Log: log, Metrics: metrics}
-	jwtRoute := func(h http.Handler) http.Handler {
-		return auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)(withViewer(h))
-	}
+	jwtSettings := auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)
+	jwtRoute := func(h http.Handler) http.Handler { return jwtSettings(withViewer(h)) }
 	mux.Handle("GET /api/auth/sso", jwtRoute(jwtHandler))
 	mux.Handle("POST /api/auth/sso/token", jwtRoute(http.HandlerFunc(jwtHandler.Token)))
-	mux.Handle("POST /api/auth/sso/sync", auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)(web.RequireDatabase(db, http.HandlerFunc(jwtHandler.Sync))))
+	mux.Handle("POST /api/auth/sso/sync", jwtSettings(web.RequireDatabase(db, http.HandlerFunc(jwtHandler.Sync))))
 	sso.Register(mux, withViewer)
 	forms := http.NewCrossOriginProtection()
 	(&auth.Handler{DB: db, Sessions: sessions, Log: log, Metrics: metrics, Passwords: passwords,
