@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"slices"
+
 	"github.com/community/sso/auth/authdb"
 )
 
@@ -32,7 +34,7 @@ func webhookMessage(e Event) (authdb.WebhookMessage, bool) {
 		m.Type = WebhookMemberCreated
 	case EventUserUpdated, EventUserLinked:
 		fields := stringList(e.Detail["fields"])
-		if e.Type == EventUserLinked && !contains(fields, "externalId") {
+		if e.Type == EventUserLinked && !slices.Contains(fields, "externalId") {
 			fields = append(fields, "externalId")
 		}
 		if len(fields) == 0 {
@@ -96,13 +98,4 @@ func stringList(v any) []string {
 		return out
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -108,9 +108,7 @@ func (r *Resolver) updateWebhook(ctx context.Context, id int, in model.UpdateWeb
 
 func deleteWebhook(ctx context.Context, id int) (bool, error) {
 	client := ent.FromContext(ctx)
-	if _, err := client.WebhookDelivery.Delete().Where(webhookdelivery.WebhookID(id)).Exec(ctx); err != nil {
-		return false, err
-	}
+	// Its deliveries go with it: the foreign key cascades (ent/schema/webhook.go).
 	n, err := client.Webhook.Delete().Where(entwebhook.ID(id)).Exec(ctx)
 	if err != nil || n == 0 {
 		return false, err

@@ -88,13 +88,13 @@ func subscribers(ctx context.Context, client *ent.Client, msgs []WebhookMessage)
 		id     int
 		events []string
 	}
-	rows, err := scanRows(ctx, client, enabledWebhooks, []any{true}, func(r *sql.Rows) (hook, error) {
-		var h hook
-		var raw []byte
-		if err := r.Scan(&h.id, &raw); err != nil {
+	rows, err := scanRows(ctx, client, enabledWebhooks, []any{true}, func(r *sql.Rows) (h hook, err error) {
+		var events sql.NullString
+		if err := r.Scan(&h.id, &events); err != nil {
 			return h, err
 		}
-		return h, json.Unmarshal(raw, &h.events)
+		h.events, err = jsonStrings(events)
+		return h, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authdb: read webhooks: %w", err)

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"net/http"
 	"testing"
 	"time"
@@ -24,8 +25,8 @@ func TestLeaseCoversTheBatch(t *testing.T) {
 		if tt.timeout > 0 {
 			w.Client = &http.Client{Timeout: tt.timeout}
 		}
-		timeout := or(tt.timeout, DefaultTimeout)
-		rounds := time.Duration((or(tt.batch, DefaultBatch) + or(tt.conc, DefaultConcurrency) - 1) / or(tt.conc, DefaultConcurrency))
+		timeout := cmp.Or(tt.timeout, DefaultTimeout)
+		rounds := time.Duration((cmp.Or(tt.batch, DefaultBatch) + cmp.Or(tt.conc, DefaultConcurrency) - 1) / cmp.Or(tt.conc, DefaultConcurrency))
 		if got := w.lease(); got != tt.want || got <= rounds*timeout {
 			t.Errorf("timeout %v, batch %d, %d at a time: lease %v, want %v (more than %v)", tt.timeout, tt.batch, tt.conc, got, tt.want, rounds*timeout)
 		}

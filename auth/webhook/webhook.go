@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,18 +66,10 @@ func CheckEvents(events []string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range events {
-		known := false
-		for _, k := range auth.WebhookEvents {
-			known = known || k == e
-		}
-		if !known {
+		if !slices.Contains(auth.WebhookEvents, e) {
 			return nil, fmt.Errorf("%w (not %q)", ErrEvents, e)
 		}
-		dup := false
-		for _, o := range out {
-			dup = dup || o == e
-		}
-		if !dup {
+		if !slices.Contains(out, e) {
 			out = append(out, e)
 		}
 	}

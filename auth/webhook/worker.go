@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,14 +66,6 @@ func (w *Worker) now() time.Time {
 	return time.Now()
 }
 
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
-
 func (w *Worker) lease() time.Duration {
 	if w.Lease > 0 {
 		return w.Lease
@@ -83,7 +76,7 @@ func (w *Worker) lease() time.Duration {
 	}
 	// The last of a batch is sent after the rounds before it, each up to a timeout long; one
 	// round more and 30 s keep the claim until its outcome is recorded.
-	batch, conc := or(w.Batch, DefaultBatch), or(w.Concurrency, DefaultConcurrency)
+	batch, conc := cmp.Or(w.Batch, DefaultBatch), cmp.Or(w.Concurrency, DefaultConcurrency)
 	rounds := (batch + conc - 1) / conc
 	return time.Duration(rounds+1)*timeout + 30*time.Second
 }
@@ -91,13 +84,13 @@ func (w *Worker) lease() time.Duration {
 // Run delivers until ctx ends. It then claims nothing more and returns once the deliveries in
 // flight are done (each is bounded by the client's timeout); the caller decides how long to wait.
 func (w *Worker) Run(ctx context.Context) {
-	poll := or(w.Poll, DefaultPoll)
+	poll := cmp.Or(w.Poll, DefaultPoll)
 	for {
 		n, err := w.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			w.Log.WarnContext(ctx, "webhook: claim deliveries", "err", err)
 		}
-		if n >= or(w.Batch, DefaultBatch) && err == nil {
+		if n >= cmp.Or(w.Batch, DefaultBatch) && err == nil {
 			continue // more may be due
 		}
 		select {
@@ -115,11 +108,11 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	if ctx.Err() != nil || !w.DB.Ready() {
 		return 0, nil // stopping, or the database is away (store.DB.Watch): nothing to log each poll
 	}
-	claimed, err := authdb.ClaimDeliveries(ctx, w.DB.Client, w.DB.Driver == store.MySQL, w.now(), w.lease(), or(w.Batch, DefaultBatch))
+	claimed, err := authdb.ClaimDeliveries(ctx, w.DB.Client, w.DB.Driver == store.MySQL, w.now(), w.lease(), cmp.Or(w.Batch, DefaultBatch))
 	if err != nil {
 		return 0, err
 	}
-	sem := make(chan struct{}, or(w.Concurrency, DefaultConcurrency))
+	sem := make(chan struct{}, cmp.Or(w.Concurrency, DefaultConcurrency))
 	var wg sync.WaitGroup
 	for _, d := range claimed {
 		sem <- struct{}{}
@@ -141,7 +134,7 @@ func (w *Worker) deliver(ctx context.Context, d authdb.ClaimedDelivery) {
 	if err != nil {
 		o.Error = err.Error()
 		o.Status = webhookdelivery.StatusPENDING
-		if d.Attempts+1 >= or(w.MaxAttempts, DefaultMaxAttempts) {
+		if d.Attempts+1 >= cmp.Or(w.MaxAttempts, DefaultMaxAttempts) {
 			o.Status = webhookdelivery.StatusFAILED
 		} else {
 			o.Next = w.now().Add(w.backoff(d.Attempts))
@@ -170,7 +163,7 @@ func (w *Worker) deliver(ctx context.Context, d authdb.ClaimedDelivery) {
 // backoff is the delay after the attempts+1-th failure: Backoff·2^attempts up to MaxBackoff,
 // with jitter (between half of it and all of it).
 func (w *Worker) backoff(attempts int) time.Duration {
-	d, limit := or(w.Backoff, DefaultBackoff), or(w.MaxBackoff, DefaultMaxBackoff)
+	d, limit := cmp.Or(w.Backoff, DefaultBackoff), cmp.Or(w.MaxBackoff, DefaultMaxBackoff)
 	for i := 0; i < attempts && d < limit; i++ {
 		d *= 2
 	}
