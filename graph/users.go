@@ -395,26 +395,25 @@ func updateUser(ctx context.Context, id int, in model.UpdateUserInput) (*ent.Use
 	}
 	e := subjectEvent(ctx, auth.EventUserUpdated, id)
 	e.Detail["fields"] = changed
-	if err := auth.Record(ctx, client, e); err != nil {
-		return nil, err
-	}
+	events := []auth.Event{e}
 	if f.role != nil && *f.role != u.Role {
 		e := subjectEvent(ctx, auth.EventRoleChanged, id)
 		e.Detail["from"], e.Detail["to"] = string(u.Role), string(*f.role)
-		if err := auth.Record(ctx, client, e); err != nil {
-			return nil, err
-		}
+		events = append(events, e)
 	}
-	if f.status != nil && *f.status != u.Status {
+	statusChanged := f.status != nil && *f.status != u.Status
+	if statusChanged {
 		e := subjectEvent(ctx, auth.EventStatusChanged, id)
 		e.Detail["from"], e.Detail["to"] = string(u.Status), string(*f.status)
-		if err := auth.Record(ctx, client, e); err != nil {
+		events = append(events, e)
+	}
+	// One write of the events (and of the webhook outbox rows they make).
+	if err := auth.RecordAll(ctx, client, events...); err != nil {
+		return nil, err
+	}
+	if statusChanged && *f.status == user.StatusSUSPENDED {
+		if _, err := auth.RevokeUser(ctx, client, id); err != nil {
 			return nil, err
-		}
-		if *f.status == user.StatusSUSPENDED {
-			if _, err := auth.RevokeUser(ctx, client, id); err != nil {
-				return nil, err
-			}
 		}
 	}
 	return updated, nil
