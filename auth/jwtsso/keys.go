@@ -219,23 +219,33 @@ func (v *Verifier) verifySignature(ctx context.Context, tokenString string, st *
 		_, err := parser.ParseWithClaims(tokenString, claims, func(*jwt.Token) (any, error) { return key, nil })
 		return claims, err
 	}
-	invalid := fmt.Errorf("jwtsso: no key verifies a token of algorithm %q: %w", alg, jwt.ErrTokenSignatureInvalid)
+	// open unseals a stored secret; one that does not open with this SECRET_KEY disables JWT SSO.
+	open := func(sealed []byte) ([]byte, error) {
+		secret, err := v.Sealer.Open(PurposeSecret, sealed)
+		if err != nil {
+			return nil, &auth.SSOError{Code: auth.CodeSSODisabled, Message: "JWT sign-in is not set up correctly.", Err: err}
+		}
+		return secret, nil
+	}
+	invalid := func() error {
+		return fmt.Errorf("jwtsso: no key verifies a token of algorithm %q: %w", alg, jwt.ErrTokenSignatureInvalid)
+	}
 	switch {
 	case alg == jwt.SigningMethodHS256.Alg():
 		if len(st.JwtSecret) == 0 {
-			return nil, "", invalid
+			return nil, "", invalid()
 		}
-		secret, err := v.Sealer.Open(PurposeSecret, st.JwtSecret)
+		secret, err := open(st.JwtSecret)
 		if err != nil {
-			return nil, "", &auth.SSOError{Code: auth.CodeSSODisabled, Message: "JWT sign-in is not set up correctly.", Err: err}
+			return nil, "", err
 		}
 		hs := []string{jwt.SigningMethodHS256.Alg()}
 		claims, err := parse(hs, secret)
 		if errors.Is(err, jwt.ErrTokenSignatureInvalid) && PreviousSecretExpiry(st, now) != nil {
 			// Inside a rotation's grace period the secret it replaced still signs in.
-			previous, perr := v.Sealer.Open(PurposeSecret, st.JwtPreviousSecret)
+			previous, perr := open(st.JwtPreviousSecret)
 			if perr != nil {
-				return nil, "", &auth.SSOError{Code: auth.CodeSSODisabled, Message: "JWT sign-in is not set up correctly.", Err: perr}
+				return nil, "", perr
 			}
 			if c, perr := parse(hs, previous); !errors.Is(perr, jwt.ErrTokenSignatureInvalid) {
 				return c, KeyPreviousSecret, perr
@@ -263,7 +273,7 @@ func (v *Verifier) verifySignature(ctx context.Context, tokenString string, st *
 			return v.verifyWithKeySet(ctx, tokenString, st.JwtJwksURL, kid)
 		}
 	}
-	return nil, "", invalid
+	return nil, "", invalid()
 }
 
 // verifyWithKeySet verifies the token with the key set at url (go-oidc's remote key set: the
@@ -272,7 +282,7 @@ func (v *Verifier) verifySignature(ctx context.Context, tokenString string, st *
 func (v *Verifier) verifyWithKeySet(ctx context.Context, tokenString, url, kid string) (jwt.MapClaims, string, error) {
 	payload, err := v.keySet(url).VerifySignature(ctx, tokenString)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "fetching keys") || errors.Is(err, context.DeadlineExceeded) {
+		if oauth2sso.IsKeyFetchError(err) || errors.Is(err, context.DeadlineExceeded) {
 			return nil, "", &auth.SSOError{Code: auth.CodeIDPUnavailable, Message: "The keys that verify sign-in tokens could not be fetched.", Err: fmt.Errorf("jwtsso: key set: %w", err)}
 		}
 		return nil, "", fmt.Errorf("jwtsso: key set: %v: %w", err, jwt.ErrTokenSignatureInvalid)

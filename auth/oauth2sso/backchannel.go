@@ -10,13 +10,13 @@ import (
 	"mime"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/authdb"
+	"github.com/community/sso/auth/web"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/session"
 	"github.com/community/sso/ent/store"
@@ -146,7 +146,7 @@ func readLogoutToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	if mt != "application/x-www-form-urlencoded" {
 		return "", refuse("The request must be a form (application/x-www-form-urlencoded) with a logout_token.")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxLogoutBody)
+	web.MaxBytes(w, r, MaxLogoutBody)
 	if err := r.ParseForm(); err != nil {
 		return "", &logoutRefusal{Description: "The request body is not a valid form.", Err: err}
 	}
@@ -172,7 +172,7 @@ func verifyLogoutToken(ctx context.Context, p *Provider, raw string, now time.Ti
 	v := p.oidc.Verifier(&oidc.Config{SkipClientIDCheck: true, SkipIssuerCheck: true, SkipExpiryCheck: true})
 	t, err := v.Verify(ctx, raw)
 	if err != nil {
-		if strings.Contains(err.Error(), "fetching keys") {
+		if IsKeyFetchError(err) {
 			return nil, providerError("key set", err)
 		}
 		return nil, &logoutRefusal{Description: "The logout token is not a JWT signed by one of the provider's keys.", Err: err}

@@ -196,6 +196,12 @@ func safeCode(s string) string {
 	}, s)
 }
 
+// IsKeyFetchError reports whether err, from go-oidc's remote key set, says the key set could not
+// be fetched (go-oidc has no error type for it; its message says "fetching keys").
+func IsKeyFetchError(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "fetching keys")
+}
+
 // KeySetRefreshInterval is the least time between two fetches of a provider's key set.
 const KeySetRefreshInterval = 30 * time.Second
 

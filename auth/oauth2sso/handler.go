@@ -57,12 +57,13 @@ func (h *Handler) now() time.Time {
 }
 
 // Register mounts the routes; wrap adds the database guard and the viewer. The back-channel
-// logout is called by the provider's server, not a browser: no form's cross-site check guards
-// it, its signed logout token is its credential.
+// logout is called by the provider's server, not a browser: it has the database guard only (no
+// viewer, no embed origins to read, no form's cross-site check), its signed logout token is its
+// credential.
 func (h *Handler) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
 	mux.Handle("GET /auth/oauth2/login", wrap(http.HandlerFunc(h.login)))
 	mux.Handle("GET "+CallbackPath, wrap(http.HandlerFunc(h.callback)))
-	mux.Handle("POST "+BackchannelLogoutPath, wrap(http.HandlerFunc(h.backchannelLogout)))
+	mux.Handle("POST "+BackchannelLogoutPath, web.RequireDatabase(h.DB, http.HandlerFunc(h.backchannelLogout)))
 }
 
 func (h *Handler) callbackURL() string {
@@ -288,7 +289,7 @@ func verifyIDToken(ctx context.Context, p *Provider, raw string, nonce *string, 
 		if errors.As(err, &expired) {
 			return nil, &auth.SSOError{Code: auth.CodeTokenExpired, Message: "The sign-in provider's token has expired; check the server clocks.", Err: err}
 		}
-		if strings.Contains(err.Error(), "fetching keys") {
+		if IsKeyFetchError(err) {
 			return nil, providerError("key set", err)
 		}
 		return nil, &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in provider's token could not be verified.", Err: fmt.Errorf("oauth2sso: verify id_token: %w", err)}
