@@ -750,10 +750,6 @@ func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload, 
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
-	old := make(map[string]string, len(rows)) // fields.<key> → the member's value
-	for _, def := range rows {
-		old["fields."+def.Key] = def.Value
-	}
 	var skipped []string
 	var vals []authdb.FieldValue
 	stored := make(map[int]authdb.Stored, len(rows))
@@ -775,6 +771,13 @@ func syncFields(ctx context.Context, client *ent.Client, userID int, p Payload, 
 	changed, err := authdb.WriteFieldValues(ctx, client, userID, vals, stored)
 	if err != nil {
 		return nil, err
+	}
+	if len(changed) == 0 {
+		return skipped, nil
+	}
+	old := make(map[string]string, len(rows)) // fields.<key> → the member's value
+	for _, def := range rows {
+		old["fields."+def.Key] = def.Value
 	}
 	now := make(map[string]string, len(vals)) // the last value of each field wins
 	for _, v := range vals {
