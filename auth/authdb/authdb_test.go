@@ -336,8 +336,10 @@ func TestSettingsRow(t *testing.T) {
 	})
 }
 
-// TestMemberSpacesAsEnt: the spaces read for a login are those ent's query finds, each with the
-// member's membership.
+// TestMemberSpacesAsEnt: the spaces read for a login are those ent's query finds (every space
+// the member is in, and the spaces the refs name), each with the member's membership; a fresh
+// member's are the named spaces alone; and a ref that reads as a number names the space with
+// that id before the space with that slug.
 func TestMemberSpacesAsEnt(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -345,26 +347,34 @@ func TestMemberSpacesAsEnt(t *testing.T) {
 		u := c.User.Create().SetEmail("m@example.com").SetUsername("m").SaveX(ctx)
 		other := c.User.Create().SetEmail("o@example.com").SetUsername("o").SaveX(ctx)
 		ids := map[string]int{}
-		for _, slug := range []string{"general", "news", "vip", "42"} {
+		for _, slug := range []string{"general", "news", "vip", "42", "x"} {
 			ids[slug] = c.Space.Create().SetName(slug).SetSlug(slug).SaveX(ctx).ID
 		}
+		// A space whose slug is another space's id.
+		byID := strconv.Itoa(ids["general"])
+		ids[byID] = c.Space.Create().SetName("numeric").SetSlug(byID).SaveX(ctx).ID
 		c.SpaceMembership.Create().SetUserID(u.ID).SetSpaceID(ids["news"]).SetRole(spacemembership.RoleADMIN).ExecX(ctx)
 		c.SpaceMembership.Create().SetUserID(u.ID).SetSpaceID(ids["vip"]).ExecX(ctx)
+		c.SpaceMembership.Create().SetUserID(u.ID).SetSpaceID(ids[byID]).ExecX(ctx)
 		c.SpaceMembership.Create().SetUserID(other.ID).SetSpaceID(ids["general"]).ExecX(ctx)
 		for _, tc := range []struct {
 			name  string
 			refs  []string
-			every bool
+			fresh bool
+			// named: what SpaceByRef finds for each ref ("" for nothing).
+			named []string
 		}{
-			{"slugs", []string{"general", "news", "nope"}, false},
-			{"ids", []string{strconv.Itoa(ids["vip"]), strconv.Itoa(ids["general"])}, false},
-			{"a slug that reads as a number", []string{"42"}, false},
-			{"every membership", nil, true},
-			{"slugs and every membership", []string{"general"}, true},
-			{"nothing", nil, false},
+			{"slugs", []string{"general", "news", "nope"}, false, []string{"general", "news", ""}},
+			{"ids", []string{strconv.Itoa(ids["vip"]), strconv.Itoa(ids["x"])}, false, []string{"vip", "x"}},
+			{"a slug that reads as a number", []string{"42"}, false, []string{"42"}},
+			{"an id that is another space's slug", []string{byID}, false, []string{"general"}},
+			{"the member's spaces only", []string{"vip", strconv.Itoa(ids["news"])}, false, []string{"vip", "news"}},
+			{"nothing named", nil, false, nil},
+			{"fresh", []string{"general", strconv.Itoa(ids["vip"]), "nope"}, true, []string{"general", "vip", ""}},
+			{"fresh, nothing named", nil, true, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got, err := MemberSpaces(ctx, c, u.ID, tc.refs, tc.every)
+				got, err := MemberSpaces(ctx, c, u.ID, tc.refs, tc.fresh)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -375,7 +385,7 @@ func TestMemberSpacesAsEnt(t *testing.T) {
 						preds = append(preds, space.ID(id))
 					}
 				}
-				if tc.every {
+				if !tc.fresh {
 					preds = append(preds, space.HasMembersWith(spacemembership.UserID(u.ID)))
 				}
 				var want []SpaceRow
@@ -384,7 +394,7 @@ func TestMemberSpacesAsEnt(t *testing.T) {
 						WithMembers(func(q *ent.SpaceMembershipQuery) { q.Where(spacemembership.UserID(u.ID)) }).
 						Order(ent.Asc(space.FieldID)).AllX(ctx) {
 						row := SpaceRow{ID: s.ID, Slug: s.Slug}
-						if len(s.Edges.Members) == 1 {
+						if len(s.Edges.Members) == 1 && !tc.fresh {
 							row.MembershipID, row.Role = s.Edges.Members[0].ID, s.Edges.Members[0].Role
 						}
 						want = append(want, row)
@@ -393,6 +403,15 @@ func TestMemberSpacesAsEnt(t *testing.T) {
 				slices.SortFunc(got, func(a, b SpaceRow) int { return a.ID - b.ID })
 				if !slices.Equal(got, want) {
 					t.Fatalf("read %+v\n ent %+v", got, want)
+				}
+				for i, r := range tc.refs {
+					s := SpaceByRef(got, r)
+					switch {
+					case tc.named[i] == "" && s != nil:
+						t.Errorf("%q names %+v, want nothing", r, *s)
+					case tc.named[i] != "" && (s == nil || s.ID != ids[tc.named[i]]):
+						t.Errorf("%q names %+v, want %s (%d)", r, s, tc.named[i], ids[tc.named[i]])
+					}
 				}
 			})
 		}

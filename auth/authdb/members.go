@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/profilefield"
@@ -84,55 +84,82 @@ type SpaceRow struct {
 	Role         spacemembership.Role
 }
 
-// spacesQuery reads spaces with the member's membership of each (its first argument is the
-// member's id); MemberSpaces adds which spaces.
-var spacesQuery = "SELECT s." + quote(space.FieldID) + ", s." + quote(space.FieldSlug) + ", m." + quote(spacemembership.FieldID) + ", m." + quote(spacemembership.FieldRole) +
-	" FROM " + quote(space.Table) + " AS s LEFT JOIN " + quote(spacemembership.Table) + " AS m ON m." + quote(spacemembership.FieldSpaceID) + " = s." + quote(space.FieldID) +
-	" AND m." + quote(spacemembership.FieldUserID) + " = ? WHERE "
+// membershipsQuery reads every space the member (its argument) is in, with its membership.
+var membershipsQuery = "SELECT s." + quote(space.FieldID) + ", s." + quote(space.FieldSlug) + ", m." + quote(spacemembership.FieldID) + ", m." + quote(spacemembership.FieldRole) +
+	" FROM " + quote(spacemembership.Table) + " AS m JOIN " + quote(space.Table) + " AS s ON s." + quote(space.FieldID) + " = m." + quote(spacemembership.FieldSpaceID) +
+	" WHERE m." + quote(spacemembership.FieldUserID) + " = ?"
 
-// MemberSpaces reads, with one query, the spaces refs name (slugs, or ids written as decimal
-// numbers) and, when every is set, every space the member is in, each with the member's
-// membership of it. Refs that name no space are left out.
-func MemberSpaces(ctx context.Context, client *ent.Client, userID int, refs []string, every bool) ([]SpaceRow, error) {
-	args := []any{userID}
-	var slugs, ids []any
-	for _, ref := range refs {
-		slugs = append(slugs, ref)
-		if id, err := strconv.Atoi(ref); err == nil {
-			ids = append(ids, id)
+// spacesQuery reads spaces by slug or id, without memberships; MemberSpaces adds which.
+var spacesQuery = "SELECT " + quote(space.FieldID) + ", " + quote(space.FieldSlug) + " FROM " + quote(space.Table) + " WHERE "
+
+// MemberSpaces reads every space the member is in, with its membership of each, and the spaces
+// refs name (slugs, or ids written as decimal numbers) that it is not in. Refs that name no space
+// are left out. A member that cannot be in any space yet (fresh: created in this transaction)
+// is not looked up.
+//
+// A returning member's payload names the spaces it is in: one query, the member's own
+// memberships (an index range on the member), answers it. Only refs it does not resolve are
+// looked up, with a second query: a slug no membership has, and a number no membership has as
+// its id (a number names the space with that id first, and the one with that slug only when no
+// space has that id: SpaceByRef).
+func MemberSpaces(ctx context.Context, client *ent.Client, userID int, refs []string, fresh bool) ([]SpaceRow, error) {
+	var rows []SpaceRow
+	if !fresh {
+		var err error
+		rows, err = scanRows(ctx, client, membershipsQuery, []any{userID}, func(r *sql.Rows) (SpaceRow, error) {
+			var s SpaceRow
+			err := r.Scan(&s.ID, &s.Slug, &s.MembershipID, &s.Role)
+			return s, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("authdb: read memberships: %w", err)
 		}
 	}
-	var which []string
-	if len(slugs) > 0 {
-		which = append(which, "s."+quote(space.FieldSlug)+" IN ("+placeholders(len(slugs))+")")
-		args = append(args, slugs...)
+	var slugs, ids []any
+	for _, ref := range refs {
+		if id, err := strconv.Atoi(ref); err == nil {
+			if !slices.ContainsFunc(rows, func(s SpaceRow) bool { return s.ID == id }) {
+				slugs, ids = append(slugs, ref), append(ids, id)
+			}
+		} else if !slices.ContainsFunc(rows, func(s SpaceRow) bool { return s.Slug == ref }) {
+			slugs = append(slugs, ref)
+		}
 	}
+	if len(slugs) == 0 {
+		return rows, nil
+	}
+	which := quote(space.FieldSlug) + " IN (" + placeholders(len(slugs)) + ")"
 	if len(ids) > 0 {
-		which = append(which, "s."+quote(space.FieldID)+" IN ("+placeholders(len(ids))+")")
-		args = append(args, ids...)
+		which += " OR " + quote(space.FieldID) + " IN (" + placeholders(len(ids)) + ")"
 	}
-	if every {
-		which = append(which, "s."+quote(space.FieldID)+" IN (SELECT "+quote(spacemembership.FieldSpaceID)+" FROM "+
-			quote(spacemembership.Table)+" WHERE "+quote(spacemembership.FieldUserID)+" = ?)")
-		args = append(args, userID)
-	}
-	if len(which) == 0 {
-		return nil, nil
-	}
-	rows, err := scanRows(ctx, client, spacesQuery+strings.Join(which, " OR "), args, func(r *sql.Rows) (SpaceRow, error) {
-		var (
-			s    SpaceRow
-			m    sql.NullInt64
-			role sql.NullString
-		)
-		err := r.Scan(&s.ID, &s.Slug, &m, &role)
-		s.MembershipID, s.Role = int(m.Int64), spacemembership.Role(role.String)
+	more, err := scanRows(ctx, client, spacesQuery+which, append(slugs, ids...), func(r *sql.Rows) (SpaceRow, error) {
+		var s SpaceRow
+		err := r.Scan(&s.ID, &s.Slug)
 		return s, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authdb: read spaces: %w", err)
 	}
+	for _, s := range more {
+		if !slices.ContainsFunc(rows, func(m SpaceRow) bool { return m.ID == s.ID }) {
+			rows = append(rows, s)
+		}
+	}
 	return rows, nil
+}
+
+// SpaceByRef finds in rows (MemberSpaces) the space ref names: the space whose id ref is,
+// written as a decimal number, or else the space whose slug ref is.
+func SpaceByRef(rows []SpaceRow, ref string) *SpaceRow {
+	if id, err := strconv.Atoi(ref); err == nil {
+		if i := slices.IndexFunc(rows, func(s SpaceRow) bool { return s.ID == id }); i >= 0 {
+			return &rows[i]
+		}
+	}
+	if i := slices.IndexFunc(rows, func(s SpaceRow) bool { return s.Slug == ref }); i >= 0 {
+		return &rows[i]
+	}
+	return nil
 }
 
 // FieldRow is a profile field with the member's value of it, if any.

@@ -469,7 +469,7 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 			res.events = append(res.events, e)
 		}
 	}
-	spaceChanges, skipped, err := syncSpaces(ctx, client, u.ID, pr, res)
+	spaceChanges, skipped, err := syncSpaces(ctx, client, u.ID, res.Created, pr, res)
 	if err != nil {
 		return nil, err
 	}
@@ -661,10 +661,11 @@ func syncedUsername(ctx context.Context, client *ent.Client, u *ent.User, claim 
 // syncSpaces applies the payload's spaces, and records each membership it changes in res.
 // Unknown spaces are skipped, never a failed login.
 //
-// One query reads the spaces the payload names (and, for REPLACE, every space the member is
-// in), each with the member's membership; a login that changes nothing writes nothing, and
-// new memberships are inserted together.
-func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile, res *Result) ([]string, []string, error) {
+// The member's memberships and the spaces the payload names are read by authdb.MemberSpaces
+// (one query when the payload names only spaces the member is in; a fresh member, created in
+// this transaction, has none to read); a login that changes nothing writes nothing, and new
+// memberships are inserted together.
+func syncSpaces(ctx context.Context, client *ent.Client, userID int, fresh bool, pr *Profile, res *Result) ([]string, []string, error) {
 	if len(pr.Spaces) == 0 && pr.SpacesOperation != OpReplace {
 		return nil, nil, nil
 	}
@@ -672,25 +673,21 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile
 	for i, c := range pr.Spaces {
 		refs[i] = c.Space
 	}
-	rows, err := authdb.MemberSpaces(ctx, client, userID, refs, pr.SpacesOperation == OpReplace)
+	rows, err := authdb.MemberSpaces(ctx, client, userID, refs, fresh)
 	if err != nil {
 		return nil, nil, err
 	}
-	byRef := map[string]*authdb.SpaceRow{}
-	byID := map[int]*authdb.SpaceRow{}
+	byID := make(map[int]*authdb.SpaceRow, len(rows))
 	for i := range rows {
-		s := &rows[i]
-		byRef[s.Slug] = s
-		byRef[strconv.Itoa(s.ID)] = s
-		byID[s.ID] = s
+		byID[rows[i].ID] = &rows[i]
 	}
 	want := map[int]spacemembership.Role{}
 	leave := map[int]bool{}
 	var order []int // the wanted spaces, in the payload's order
 	var skipped, changes []string
 	for _, c := range pr.Spaces {
-		s, ok := byRef[c.Space]
-		if !ok {
+		s := authdb.SpaceByRef(rows, c.Space)
+		if s == nil {
 			skipped = append(skipped, "space:"+c.Space)
 			continue
 		}
