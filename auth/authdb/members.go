@@ -117,7 +117,7 @@ func MemberSpaces(ctx context.Context, client *ent.Client, userID int, refs []st
 	}
 	var slugs, ids []any
 	for _, ref := range refs {
-		if id, err := strconv.Atoi(ref); err == nil {
+		if id, ok := spaceID(ref); ok {
 			if !slices.ContainsFunc(rows, func(s SpaceRow) bool { return s.ID == id }) {
 				slugs, ids = append(slugs, ref), append(ids, id)
 			}
@@ -151,7 +151,7 @@ func MemberSpaces(ctx context.Context, client *ent.Client, userID int, refs []st
 // SpaceByRef finds in rows (MemberSpaces) the space ref names: the space whose id ref is,
 // written as a decimal number, or else the space whose slug ref is.
 func SpaceByRef(rows []SpaceRow, ref string) *SpaceRow {
-	if id, err := strconv.Atoi(ref); err == nil {
+	if id, ok := spaceID(ref); ok {
 		if i := slices.IndexFunc(rows, func(s SpaceRow) bool { return s.ID == id }); i >= 0 {
 			return &rows[i]
 		}
@@ -160,6 +160,16 @@ func SpaceByRef(rows []SpaceRow, ref string) *SpaceRow {
 		return &rows[i]
 	}
 	return nil
+}
+
+// spaceID reads ref as a space id, a decimal number (strconv.Atoi), without building the error
+// that a slug, most refs, would cost.
+func spaceID(ref string) (int, bool) {
+	if ref == "" || (ref[0] < '0' || ref[0] > '9') && ref[0] != '+' && ref[0] != '-' {
+		return 0, false
+	}
+	id, err := strconv.Atoi(ref)
+	return id, err == nil
 }
 
 // FieldRow is a profile field with the member's value of it, if any.
