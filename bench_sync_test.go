@@ -51,7 +51,7 @@ type syncFloor struct {
 }
 
 func newSyncFloor(b *testing.B, l *jwtLogin) *syncFloor {
-	st, err := jwtsso.LoadLoginSettings(context.Background(), l.db.Client)
+	st, _, err := jwtsso.LoadLoginSettings(context.Background(), l.db.Client)
 	if err != nil {
 		b.Fatal(err)
 	}

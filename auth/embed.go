@@ -73,8 +73,10 @@ func loopbackHost(host string) bool {
 type embedKey struct{}
 
 // SettingsLoader reads the columns of the settings row a route's handler uses, embed_origins
-// among them (for [EmbeddingWith]).
-type SettingsLoader func(ctx context.Context, client *ent.Client) (*ent.Settings, error)
+// among them (for [EmbeddingWith]), and whether any webhook is enabled (true when it does not
+// know): when none is, the request's events are written without looking for subscribers
+// ([RecordAll]).
+type SettingsLoader func(ctx context.Context, client *ent.Client) (st *ent.Settings, webhooks bool, err error)
 
 // embedding is one request's embed origins, read from the settings row at most once: before an
 // Embedding route runs, or when an answer no route took is written.
@@ -89,6 +91,8 @@ type embedding struct {
 	load SettingsLoader
 	st   *ent.Settings
 	err  error
+	// noWebhooks: load read the row and found no webhook enabled.
+	noWebhooks bool
 	// route is set by an Embedding route: its answers carry the frame policy whatever their
 	// status; other answers carry it only when no route took the request (404, 405).
 	route bool
@@ -102,8 +106,9 @@ func (e *embedding) get() []string {
 		var st *ent.Settings
 		var err error
 		if e.load != nil {
-			st, err = e.load(e.ctx, e.db.Client)
-			e.st, e.err = st, err
+			var webhooks bool
+			st, webhooks, err = e.load(e.ctx, e.db.Client)
+			e.st, e.err, e.noWebhooks = st, err, err == nil && !webhooks
 		} else {
 			st, err = LoadSettings(e.ctx, e.db.Client, settings.FieldEmbedOrigins)
 		}
@@ -150,6 +155,13 @@ func RouteSettings(r *http.Request) (st *ent.Settings, ok bool, err error) {
 		return nil, false, nil
 	}
 	return e.st, true, e.err
+}
+
+// noWebhooks reports whether ctx is a request whose settings read ([EmbeddingWith]) found no
+// webhook enabled.
+func noWebhooks(ctx context.Context) bool {
+	e, ok := ctx.Value(embedKey{}).(*embedding)
+	return ok && e.load != nil && e.noWebhooks
 }
 
 // FramePolicy goes around the server's whole mux: answers no route took (404, 405) carry the

@@ -67,13 +67,16 @@ func Record(ctx context.Context, client *ent.Client, e Event) error {
 
 // RecordAll writes events, in order, with one statement (authdb.InsertEvents), written now,
 // and the webhook events they map to (webhookMessage) into the outbox for the webhooks that
-// want them, in the same transaction (authdb.RecordEvents).
+// want them, in the same transaction (authdb.RecordEvents). A request whose settings read
+// found no webhook enabled (a login: [EmbeddingWith]) does not look for them again: a webhook
+// enabled while such a request runs gets the events of the requests that start after it.
 func RecordAll(ctx context.Context, client *ent.Client, events ...Event) error {
 	rows := make([]authdb.Event, len(events))
 	var msgs []authdb.WebhookMessage
+	hooks := !noWebhooks(ctx)
 	for i, e := range events {
 		rows[i] = authdb.Event(e)
-		if m, ok := webhookMessage(e); ok {
+		if m, ok := webhookMessage(e); ok && hooks {
 			msgs = append(msgs, m)
 		}
 	}

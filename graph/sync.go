@@ -48,7 +48,7 @@ func (r *Resolver) syncMembers(ctx context.Context, input model.SyncMembersInput
 	if len(input.Payloads) > MaxSyncPayloads {
 		return nil, BadInput("payloads", "at most %d payloads per call", MaxSyncPayloads)
 	}
-	st, err := jwtsso.LoadLoginSettings(ctx, r.Client)
+	st, _, err := jwtsso.LoadLoginSettings(ctx, r.Client)
 	if err != nil {
 		return nil, err
 	}

@@ -260,12 +260,13 @@ func TestInsertEventsAsEnt(t *testing.T) {
 }
 
 // TestJWTLoginSettingsAsEnt: the settings read for a JWT SSO login are ent's settings row, in
-// the columns it reads; a database without the row reads nil.
+// the columns it reads, with whether any webhook is enabled; a database without the row reads
+// nil.
 func TestJWTLoginSettingsAsEnt(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		c := db.Client
-		if st, err := JWTLoginSettings(ctx, c); err != nil || st != nil {
+		if st, _, err := JWTLoginSettings(ctx, c); err != nil || st != nil {
 			t.Fatalf("no settings row: %+v, %v", st, err)
 		}
 		c.Settings.Create().SetJwtEnabled(true).SetJwtSecret([]byte("sealed")).SetJwtMaxTokenAgeSeconds(120).
@@ -277,9 +278,21 @@ func TestJWTLoginSettingsAsEnt(t *testing.T) {
 			SetJwtIssuer("https://customer.example").SetJwtAudience("community").
 			SetJwtPublicKeys([]string{"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", `{"kty":"OKP"}`}).
 			SetJwtJwksURL("https://customer.example/jwks.json").ExecX(ctx)
-		got, err := JWTLoginSettings(ctx, c)
-		if err != nil {
-			t.Fatal(err)
+		got, webhooks, err := JWTLoginSettings(ctx, c)
+		if err != nil || webhooks {
+			t.Fatalf("no webhook: webhooks %v, %v", webhooks, err)
+		}
+		for _, tc := range []struct {
+			enabled []bool
+			want    bool
+		}{{[]bool{false}, false}, {[]bool{false, true}, true}} {
+			c.Webhook.Delete().ExecX(ctx)
+			for _, on := range tc.enabled {
+				c.Webhook.Create().SetURL("https://hooks.example.com/in").SetSecret([]byte("sealed")).SetEvents([]string{"member.created"}).SetEnabled(on).ExecX(ctx)
+			}
+			if _, webhooks, err := JWTLoginSettings(ctx, c); err != nil || webhooks != tc.want {
+				t.Fatalf("webhooks enabled %v: read %v, want %v (%v)", tc.enabled, webhooks, tc.want, err)
+			}
 		}
 		want := c.Settings.Query().Order(ent.Asc(settings.FieldID)).Select(jwtLoginColumns...).FirstX(ctx)
 		if got.ID != want.ID || got.JwtEnabled != want.JwtEnabled || string(got.JwtSecret) != string(want.JwtSecret) ||

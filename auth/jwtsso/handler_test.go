@@ -576,7 +576,8 @@ func TestJWTSSOIdentityClaims(t *testing.T) {
 
 // TestJWTSSOReadsSettingsOnce: a JWT SSO login, for a browser and for an app, reads the settings
 // row with one statement, which carries the embed origins its answer follows as well as the
-// login's own settings: the cookie is the framed one and the policy names the origin.
+// login's own settings (the cookie is the framed one and the policy names the origin) and
+// whether any webhook is enabled: with none, the login does not read the webhooks again.
 func TestJWTSSOReadsSettingsOnce(t *testing.T) {
 	for _, backend := range storetest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
@@ -618,6 +619,11 @@ func TestJWTSSOReadsSettingsOnce(t *testing.T) {
 					}
 					if n := settingsReads(stmts); n != 1 {
 						t.Fatalf("the login read the settings row %d times, want 1:\n%s", n, strings.Join(stmts, "\n"))
+					}
+					for _, q := range stmts {
+						if strings.Contains(strings.NewReplacer("`", "", `"`, "").Replace(q), "FROM webhooks") && settingsReads([]string{q}) == 0 {
+							t.Fatalf("with no webhook, the login read the webhooks: %s", q)
+						}
 					}
 					if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self' "+origin) {
 						t.Fatalf("policy %q does not name the embed origin", csp)

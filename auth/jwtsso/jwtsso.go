@@ -246,15 +246,17 @@ func consume(ctx context.Context, client *ent.Client, tok *Token, now time.Time)
 	return err
 }
 
-// LoadLoginSettings returns the settings a JWT SSO login uses (authdb.JWTLoginSettings); the
-// other fields of the result are zero. A database without its settings row yet gets one
-// (auth.LoadSettings).
-func LoadLoginSettings(ctx context.Context, client *ent.Client) (*ent.Settings, error) {
-	st, err := authdb.JWTLoginSettings(ctx, client)
+// LoadLoginSettings returns the settings a JWT SSO login uses, and whether any webhook is
+// enabled (authdb.JWTLoginSettings); the other fields of the result are zero. A database
+// without its settings row yet gets one (auth.LoadSettings), and webhooks is then true: not
+// known.
+func LoadLoginSettings(ctx context.Context, client *ent.Client) (st *ent.Settings, webhooks bool, err error) {
+	st, webhooks, err = authdb.JWTLoginSettings(ctx, client)
 	if err != nil || st != nil {
-		return st, err
+		return st, webhooks, err
 	}
-	return auth.LoadSettings(ctx, client)
+	st, err = auth.LoadSettings(ctx, client)
+	return st, true, err
 }
 
 // Roles is the role mapping of JWT SSO logins (the jwt_*_claim settings); it maps nothing when
@@ -404,7 +406,8 @@ func (h *Handler) settings(r *http.Request) (*ent.Settings, error) {
 	if st, ok, err := auth.RouteSettings(r); ok {
 		return st, err
 	}
-	return LoadLoginSettings(r.Context(), h.DB.Client)
+	st, _, err := LoadLoginSettings(r.Context(), h.DB.Client)
+	return st, err
 }
 
 // fail answers a failed login (as JSON for an app) and records it.

@@ -34,9 +34,9 @@ func TestLoginSettings(t *testing.T) {
 			SetJwtModeratorClaimValue("yes").
 			ExecX(ctx)
 
-		got, err := LoadLoginSettings(ctx, db.Client)
-		if err != nil {
-			t.Fatal(err)
+		got, webhooks, err := LoadLoginSettings(ctx, db.Client)
+		if err != nil || webhooks {
+			t.Fatalf("read: webhooks %v, %v", webhooks, err)
 		}
 		if !got.JwtEnabled || got.JwtMaxTokenAgeSeconds != 120 || !got.JwtRequireJti || got.NewUsersHomepage != "/welcome" || !got.SyncUsername {
 			t.Fatalf("settings read for a login: %+v", got)
