@@ -7,7 +7,6 @@ import (
 	"github.com/community/sso/auth/jwtsso"
 	"github.com/community/sso/auth/provision"
 	"github.com/community/sso/ent"
-	"github.com/community/sso/ent/session"
 	"github.com/community/sso/graph/model"
 )
 
@@ -33,7 +32,7 @@ func (r *Resolver) inspectJwtSsoToken(ctx context.Context, token string) (*model
 		}
 	}
 	out := &model.SsoInspection{Claims: map[string]any(tok.Claims), Key: &tok.Key, Changes: []string{}, Skipped: []string{}}
-	pr, err := provision.MapJWT(tok.Claims)
+	req, err := jwtsso.Request(tok.Claims, st, false)
 	if err != nil {
 		e := auth.AsSSOError(err)
 		if e == nil {
@@ -43,12 +42,12 @@ func (r *Resolver) inspectJwtSsoToken(ctx context.Context, token string) (*model
 		rej.Claims = out.Claims
 		return rej, nil
 	}
-	return r.dryRun(ctx, out, pr, provision.Request{Method: session.MethodJWT, Profile: pr, Roles: jwtsso.Roles(st), SyncUsername: st.SyncUsername})
+	return r.dryRun(ctx, out, req)
 }
 
 // dryRun fills an inspection with what provisioning would decide.
-func (r *Resolver) dryRun(ctx context.Context, out *model.SsoInspection, pr *provision.Profile, req provision.Request) (*model.SsoInspection, error) {
-	out.Profile = ssoProfile(pr)
+func (r *Resolver) dryRun(ctx context.Context, out *model.SsoInspection, req provision.Request) (*model.SsoInspection, error) {
+	out.Profile = ssoProfile(req.Profile)
 	res, err := r.Provisioner.DryRun(ctx, req)
 	if err != nil {
 		return nil, err

@@ -125,15 +125,9 @@ func (r *Resolver) syncClaims(ctx context.Context, st *ent.Settings, p provision
 	if b, err := json.Marshal(p); err != nil || len(b) > MaxSyncPayloadBytes {
 		return nil, auth.NewSSOError(auth.CodeInvalidRequest, "The payload is larger than %d bytes as JSON.", MaxSyncPayloadBytes)
 	}
-	pr, err := provision.MapJWT(p)
+	req, err := jwtsso.Request(p, st, true)
 	if err != nil {
 		return nil, err
 	}
-	suspended, err := provision.Suspension(p)
-	if err != nil {
-		return nil, err
-	}
-	return r.Provisioner.Sync(ctx, provision.Request{
-		Method: session.MethodJWT, Profile: pr, Roles: jwtsso.Roles(st), SyncUsername: st.SyncUsername, Suspended: suspended,
-	}, opts)
+	return r.Provisioner.Sync(ctx, req, opts)
 }

@@ -259,6 +259,24 @@ func LoadLoginSettings(ctx context.Context, client *ent.Client) (st *ent.Setting
 	return st, true, err
 }
 
+// Request is what provisioning needs of a JWT SSO payload (a verified token's claims, or a
+// payload of syncMembers) under the settings st: its profile (provision.MapJWT), the role
+// mapping and the username setting. For a sync (POST /api/auth/sso/sync, syncMembers) it also
+// reads the suspended claim (provision.Suspension). A payload it cannot map is its SSO error.
+func Request(claims provision.Payload, st *ent.Settings, sync bool) (provision.Request, error) {
+	pr, err := provision.MapJWT(claims)
+	if err != nil {
+		return provision.Request{}, err
+	}
+	req := provision.Request{Method: session.MethodJWT, Profile: pr, Roles: Roles(st), SyncUsername: st.SyncUsername}
+	if sync {
+		if req.Suspended, err = provision.Suspension(claims); err != nil {
+			return provision.Request{}, err
+		}
+	}
+	return req, nil
+}
+
 // Roles is the role mapping of JWT SSO logins (the jwt_*_claim settings); it maps nothing when
 // no claim is set.
 func Roles(st *ent.Settings) *provision.RoleMapping {
@@ -354,7 +372,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, ap
 		h.fail(w, r, app, serr)
 		return
 	}
-	pr, err := provision.MapJWT(tok.Claims)
+	req, err := Request(tok.Claims, st, false)
 	if err != nil {
 		h.fail(w, r, app, err)
 		return
@@ -366,14 +384,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, ap
 		opts = auth.SessionOptions{Replaces: h.Provisioner.Sessions.Token(r)}
 	}
 	now := h.Verifier.now()
-	res, err := h.Provisioner.Login(auth.RequestContext(r), provision.Request{
-		Method:       session.MethodJWT,
-		Profile:      pr,
-		Roles:        Roles(st),
-		SyncUsername: st.SyncUsername,
-		Session:      opts,
-		Before:       func(ctx context.Context, client *ent.Client) error { return consume(ctx, client, tok, now) },
-	})
+	req.Session = opts
+	req.Before = func(ctx context.Context, client *ent.Client) error { return consume(ctx, client, tok, now) }
+	res, err := h.Provisioner.Login(auth.RequestContext(r), req)
 	if err != nil {
 		h.fail(w, r, app, err)
 		return

@@ -57,25 +57,14 @@ func (h *Handler) Sync(w http.ResponseWriter, r *http.Request) {
 		h.failSync(w, r, serr)
 		return
 	}
-	pr, err := provision.MapJWT(tok.Claims)
-	if err != nil {
-		h.failSync(w, r, err)
-		return
-	}
-	suspended, err := provision.Suspension(tok.Claims)
+	req, err := Request(tok.Claims, st, true)
 	if err != nil {
 		h.failSync(w, r, err)
 		return
 	}
 	now := h.Verifier.now()
-	res, err := h.Provisioner.Sync(auth.RequestContext(r), provision.Request{
-		Method:       session.MethodJWT,
-		Profile:      pr,
-		Roles:        Roles(st),
-		SyncUsername: st.SyncUsername,
-		Suspended:    suspended,
-		Before:       func(ctx context.Context, client *ent.Client) error { return consume(ctx, client, tok, now) },
-	}, provision.SyncOptions{Source: provision.SourceSyncEndpoint})
+	req.Before = func(ctx context.Context, client *ent.Client) error { return consume(ctx, client, tok, now) }
+	res, err := h.Provisioner.Sync(auth.RequestContext(r), req, provision.SyncOptions{Source: provision.SourceSyncEndpoint})
 	if err != nil {
 		h.failSync(w, r, err)
 		return
