@@ -82,6 +82,13 @@ var GaleraOptions = []string{
 	"--max_connections=500",
 }
 
+// GaleraProviderOptions are the wsrep_provider_options of every node besides its addresses: a
+// gcache that keeps a few minutes of this load (a node that rejoins catches up by IST), and the
+// failure detector of a LAN (the defaults wait 5 s before they suspect a silent node, and the
+// cluster's commits wait meanwhile): a killed node is evicted after about two seconds.
+const GaleraProviderOptions = "gcache.size=64M;evs.keepalive_period=PT0.5S;evs.suspect_timeout=PT2S;" +
+	"evs.inactive_timeout=PT4S;evs.inactive_check_period=PT0.5S"
+
 // Galera starts a three-node cluster for the test and creates a database on it. It skips the
 // test with the reason when galera-4 is missing, and fails it instead under CI=true.
 func Galera(t testing.TB) *GaleraCluster {
@@ -128,12 +135,7 @@ func Galera(t testing.TB) *GaleraCluster {
 	}
 	c.WaitClusterSynced()
 	t.Logf("storetest: galera cluster of 3 nodes started in %s", time.Since(start).Round(time.Millisecond))
-	c.Database = "t_" + randomHex(8)
-	db := c.openAdmin(0, "")
-	defer db.Close()
-	if _, err := db.Exec("CREATE DATABASE `" + c.Database + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
-		t.Fatalf("storetest: galera create database: %v", err)
-	}
+	c.Database = c.NewDatabase()
 	return c
 }
 
@@ -165,17 +167,28 @@ func (c *GaleraCluster) clusterAddress() string {
 
 func (c *GaleraCluster) startNode(n *galeraNode, bootstrap bool) {
 	c.t.Helper()
+	if err := c.launch(n, bootstrap); err != nil {
+		c.t.Fatalf("storetest: %v", err)
+	}
+}
+
+// launch starts node n's mariadbd (after recovering its position when it ran before).
+func (c *GaleraCluster) launch(n *galeraNode, bootstrap bool) error {
 	// The rsync daemon that receives a state transfer drops root for nobody: the joiner's
 	// data folder must be nobody's then (mariadbd, run as root, still reads and writes it all).
 	if os.Getuid() == 0 {
 		if out, err := exec.Command("chown", "-R", "nobody:", n.dir).CombinedOutput(); err != nil {
-			c.t.Fatalf("storetest: chown data folder: %v\n%s", err, out)
+			return fmt.Errorf("chown data folder: %w\n%s", err, out)
 		}
 	}
 	args := c.nodeArgs(n)
+	pos, err := c.recover(n)
+	if err != nil {
+		return err
+	}
 	if bootstrap {
 		args = append(args, "--wsrep-new-cluster")
-	} else if pos := c.recover(n); pos != "" {
+	} else if pos != "" {
 		// A node killed mid-flight rejoins by IST from where its InnoDB log ends, as
 		// galera_recovery does for the packaged service; without it the node needs a full SST.
 		args = append(args, "--wsrep_start_position="+pos)
@@ -183,37 +196,37 @@ func (c *GaleraCluster) startNode(n *galeraNode, bootstrap bool) {
 	cmd := exec.Command(galeraServer, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		c.t.Fatalf("storetest: start galera node %d: %v", n.index+1, err)
+		return fmt.Errorf("start galera node %d: %w", n.index+1, err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	c.mu.Lock()
 	n.cmd, n.done = cmd, done
 	c.mu.Unlock()
+	return nil
 }
 
 // recover runs mariadbd --wsrep-recover on a stopped node's data and returns the position it
 // recovered ("uuid:seqno"), or "" when there is none (a fresh data folder).
-func (c *GaleraCluster) recover(n *galeraNode) string {
-	c.t.Helper()
+func (c *GaleraCluster) recover(n *galeraNode) (string, error) {
 	if _, err := os.Stat(filepath.Join(n.dir, "grastate.dat")); err != nil {
-		return ""
+		return "", nil
 	}
 	logFile := n.dir + ".recover.log"
 	_ = os.Remove(logFile)
 	args := append(c.nodeArgs(n), "--wsrep-recover", "--log-error="+logFile)
 	if out, err := exec.Command(galeraServer, args...).CombinedOutput(); err != nil {
-		c.t.Fatalf("storetest: recover galera node %d: %v\n%s", n.index+1, err, out)
+		return "", fmt.Errorf("recover galera node %d: %w\n%s", n.index+1, err, out)
 	}
 	b, _ := os.ReadFile(logFile)
 	const marker = "WSREP: Recovered position: "
 	if i := strings.LastIndex(string(b), marker); i >= 0 {
 		pos := strings.TrimSpace(strings.SplitN(string(b)[i+len(marker):], "\n", 2)[0])
 		if !strings.HasSuffix(pos, ":-1") {
-			return pos
+			return pos, nil
 		}
 	}
-	return ""
+	return "", nil
 }
 
 func (c *GaleraCluster) nodeArgs(n *galeraNode) []string {
@@ -227,7 +240,7 @@ func (c *GaleraCluster) nodeArgs(n *galeraNode) []string {
 		"--wsrep_node_address=127.0.0.1",
 		fmt.Sprintf("--wsrep_node_name=node%d", n.index+1),
 		fmt.Sprintf("--wsrep_sst_receive_address=127.0.0.1:%d", n.sst),
-		fmt.Sprintf("--wsrep_provider_options=gmcast.listen_addr=tcp://127.0.0.1:%d;ist.recv_addr=127.0.0.1:%d;gcache.size=64M", n.gcomm, n.ist),
+		fmt.Sprintf("--wsrep_provider_options=gmcast.listen_addr=tcp://127.0.0.1:%d;ist.recv_addr=127.0.0.1:%d;%s", n.gcomm, n.ist, GaleraProviderOptions),
 	}
 	return append(args, GaleraOptions...)
 }
@@ -235,9 +248,21 @@ func (c *GaleraCluster) nodeArgs(n *galeraNode) []string {
 // DSN is the go-sql-driver DSN of the test's database on node i (from 0).
 func (c *GaleraCluster) DSN(i int) string { return c.dsn(i, c.Database) }
 
-// URL is DATABASE_URL for the server on node i: mysql://root@127.0.0.1:port/database.
-func (c *GaleraCluster) URL(i int) string {
-	return fmt.Sprintf("mysql://root@127.0.0.1:%d/%s", c.nodes[i].port, c.Database)
+// URL is the server's DATABASE_URL for database on node i: mysql://root@tcp(127.0.0.1:port)/database.
+func (c *GaleraCluster) URL(i int, database string) string {
+	return fmt.Sprintf("mysql://root@tcp(127.0.0.1:%d)/%s", c.nodes[i].port, database)
+}
+
+// NewDatabase creates another empty database on the cluster and returns its name.
+func (c *GaleraCluster) NewDatabase() string {
+	c.t.Helper()
+	name := "t_" + randomHex(8)
+	db := c.openAdmin(0, "")
+	defer db.Close()
+	if _, err := db.Exec("CREATE DATABASE `" + name + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+		c.t.Fatalf("storetest: galera create database: %v", err)
+	}
+	return name
 }
 
 func (c *GaleraCluster) dsn(i int, database string) string {
@@ -247,7 +272,8 @@ func (c *GaleraCluster) dsn(i int, database string) string {
 	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", c.nodes[i].port)
 	cfg.DBName = database
 	cfg.ParseTime = true
-	cfg.Params = map[string]string{"charset": "utf8mb4"}
+	// Reads wait for what the cluster committed before them: a check reads what every node wrote.
+	cfg.Params = map[string]string{"charset": "utf8mb4", "wsrep_sync_wait": "1"}
 	return cfg.FormatDSN()
 }
 
@@ -317,6 +343,16 @@ func (c *GaleraCluster) WaitSynced(i, size int) {
 	c.t.Fatalf("storetest: galera node %d not synced in a cluster of %d after %s (%v):\n%s", i+1, size, galeraTimeout, last, c.tail(n))
 }
 
+// Synced reports whether node i answers, Synced and ready in a cluster of size nodes.
+func (c *GaleraCluster) Synced(i, size int) bool {
+	db, err := sql.Open("mysql", c.dsn(i, ""))
+	if err != nil {
+		return false
+	}
+	defer db.Close()
+	return c.synced(db, size) == nil
+}
+
 // WaitClusterSynced waits until every running node is Synced in a cluster of all running nodes.
 func (c *GaleraCluster) WaitClusterSynced() {
 	c.t.Helper()
@@ -363,11 +399,18 @@ func (c *GaleraCluster) Kill(i int) {
 // large). Wait for it with WaitClusterSynced.
 func (c *GaleraCluster) Start(i int) {
 	c.t.Helper()
+	if err := c.StartErr(i); err != nil {
+		c.t.Fatalf("storetest: %v", err)
+	}
+}
+
+// StartErr is Start for another goroutine than the test's: it returns what went wrong.
+func (c *GaleraCluster) StartErr(i int) error {
 	n := c.nodes[i]
 	if c.running(n) {
-		c.t.Fatalf("storetest: galera node %d is running", i+1)
+		return fmt.Errorf("galera node %d is running", i+1)
 	}
-	c.startNode(n, false)
+	return c.launch(n, false)
 }
 
 // Size is the number of nodes.
