@@ -192,6 +192,7 @@ func TestGalera(t *testing.T) {
 			t.Fatalf("restart node %d: %v", killed+1, restartErr)
 		}
 		c.WaitClusterSynced()
+		waitReady(t, urls)
 		r := loadResult{Backend: "Galera, node 2 killed and rejoining", Config: cfg, Elapsed: elapsed}
 		r.tally(attempts)
 		t.Logf("node %d down from %s, synced again at %s\n%s", killed+1, downAt.Round(time.Millisecond), syncedAt.Round(time.Millisecond), galeraTable([]loadResult{r}))
@@ -287,7 +288,7 @@ func TestGalera(t *testing.T) {
 		wg.Wait()
 		for k, s := range statuses {
 			if s != http.StatusSeeOther {
-				t.Errorf("login %d (replica %d): %d, want 303", k, k%len(urls)+1, s)
+				t.Errorf("login %d (replica %d): %d, want 303", k, k%len(urls), s)
 			}
 		}
 		for i := range c.Size() {
@@ -297,6 +298,27 @@ func TestGalera(t *testing.T) {
 			}
 		}
 	})
+}
+
+// waitReady waits until every replica's /readyz answers 200: its database check passed again.
+func waitReady(t *testing.T, urls []string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, u := range urls {
+		for {
+			resp, err := http.Get(u + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s/readyz: not ready 30s after its node synced (%v)", u, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 }
 
 // checkConverged checks that every table of the test's database has as many rows on each node.
