@@ -156,6 +156,29 @@ func TestGalera(t *testing.T) {
 		}
 	})
 
+	t.Run("settings written through every node at once", func(t *testing.T) {
+		// Each update of the one settings row through another node than a concurrent one's
+		// loses certification at commit (1213) or waits for it: the mutation runs again, and
+		// no admin sees an error.
+		var wg sync.WaitGroup
+		results := make([]string, 30)
+		for k := range results {
+			wg.Go(func() {
+				r := apps[k%len(apps)].client().GQL(admin, "", `mutation($u: String!) { updateJwtSsoSettings(input: {logoutUrl: $u}) { jwtSso { enabled } } }`,
+					map[string]any{"u": fmt.Sprintf("https://customer.example/logout/%d", k)})
+				if r.Code() != "" {
+					results[k] = r.Raw
+				}
+			})
+		}
+		wg.Wait()
+		for k, r := range results {
+			if r != "" {
+				t.Errorf("update %d through replica %d: %s", k, k%len(apps), r)
+			}
+		}
+	})
+
 	t.Run("load with a node killed and rejoining", func(t *testing.T) {
 		const killed = 1
 		start := time.Now()
