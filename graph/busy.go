@@ -50,10 +50,8 @@ func retryBusy(next http.Handler) http.Handler {
 				return
 			}
 			if !store.Wait(ctx, store.Backoff(attempt, busyBase)) {
-				bw.last = true
-				bw.dropped = false
-				// The request ended while waiting: nobody reads the answer, but write one.
-				http.Error(w, `{"errors":[{"message":"the request was cancelled or timed out","extensions":{"code":"`+CodeServiceUnavailable+`"}}]}`, http.StatusServiceUnavailable)
+				// The request ended while waiting (its deadline, or the client went away).
+				WriteError(w, http.StatusServiceUnavailable, CodeServiceUnavailable, "the request was cancelled or timed out")
 				return
 			}
 		}
