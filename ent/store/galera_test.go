@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,6 +45,10 @@ func TestGaleraCluster(t *testing.T) {
 	c.WaitClusterSynced()
 	t.Logf("node 2 rejoined in %s", time.Since(start).Round(time.Millisecond))
 	count("node 2 after rejoin", n2, 2)
+	// It caught up by IST, from the position recovered from its InnoDB log, not by a full copy.
+	if log := c.Log(1); !strings.Contains(log, "IST received") {
+		t.Errorf("node 2 did not rejoin by IST:\n%s", log[max(0, len(log)-3000):])
+	}
 }
 
 // TestGaleraMigrateOnce starts three migrators at once, one per node, on a fresh database: the

@@ -413,6 +413,12 @@ func (c *GaleraCluster) StartErr(i int) error {
 	return c.launch(n, false)
 }
 
+// Log is node i's error log, since its first start.
+func (c *GaleraCluster) Log(i int) string {
+	b, _ := os.ReadFile(c.nodes[i].logFile)
+	return string(b)
+}
+
 // Size is the number of nodes.
 func (c *GaleraCluster) Size() int { return len(c.nodes) }
 
