@@ -50,7 +50,8 @@ type DB struct {
 
 	ready      atomic.Bool
 	migrations migrate.Dir // the migration files; nil: those of package migrations
-	galera     bool        // a MariaDB Galera node (wsrep_on=ON)
+	galera     bool        // a Galera node (wsrep_on=ON)
+	mariadb    bool        // the MySQL server is MariaDB
 
 }
 
@@ -110,9 +111,9 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 		db.Close()
 		return nil, fmt.Errorf("store: connect to %s: %w", driverName, redact(err))
 	}
-	galera := false
+	galera, mariadb := false, false
 	if driverName == MySQL {
-		if galera, err = isGalera(pctx, db); err != nil {
+		if galera, mariadb, err = isGalera(pctx, db); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("store: connect to %s: %w", driverName, redact(err))
 		}
@@ -137,7 +138,7 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 	if opts.WrapDriver != nil {
 		drv = opts.WrapDriver(drv)
 	}
-	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Read: read, Driver: driverName, galera: galera}
+	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Read: read, Driver: driverName, galera: galera, mariadb: mariadb}
 	d.Client.User.Use(keepAnAdmin)
 	d.ready.Store(true)
 	return d, nil
@@ -152,17 +153,33 @@ func (d *DB) Galera() bool { return d.galera }
 // cluster committed before them.
 const GaleraSyncWait = "1"
 
-// isGalera reports whether the MySQL server behind db runs with wsrep_on=ON.
-func isGalera(ctx context.Context, db *sql.DB) (bool, error) {
+// isGalera reports whether the MySQL server behind db runs with wsrep_on=ON, and whether it is
+// MariaDB.
+func isGalera(ctx context.Context, db *sql.DB) (galera, mariadb bool, err error) {
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return false, false, err
+	}
+	mariadb = strings.Contains(strings.ToLower(version), "mariadb")
 	var name, value string
-	err := db.QueryRowContext(ctx, "SHOW VARIABLES LIKE 'wsrep_on'").Scan(&name, &value)
+	err = db.QueryRowContext(ctx, "SHOW VARIABLES LIKE 'wsrep_on'").Scan(&name, &value)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+		return false, mariadb, nil
 	}
 	if err != nil {
-		return false, err
+		return false, mariadb, err
 	}
-	return strings.EqualFold(value, "ON"), nil
+	return strings.EqualFold(value, "ON"), mariadb, nil
+}
+
+// checkQuery is the round trip of Check. On a MariaDB Galera node it asks whether the node
+// answers, not whether it caught up with the cluster: a read that waits for causality
+// (wsrep_sync_wait) waits meanwhile for a node the cluster is evicting.
+func (d *DB) checkQuery() string {
+	if d.galera && d.mariadb {
+		return "SET STATEMENT wsrep_sync_wait = 0 FOR SELECT 1"
+	}
+	return "SELECT 1"
 }
 
 // reopenWithSyncWait closes db and opens the pool again with wsrep_sync_wait set on each
@@ -278,13 +295,7 @@ func (d *DB) Check(ctx context.Context) error {
 		// A ping can succeed on an idle pooled connection while the server is gone;
 		// a real round trip tells.
 		var one int
-		q := "SELECT 1"
-		if d.galera {
-			// Whether the node answers, not whether it caught up with the cluster: a read
-			// that waits for causality waits meanwhile for a node the cluster is evicting.
-			q = "SET STATEMENT wsrep_sync_wait = 0 FOR SELECT 1"
-		}
-		err = d.Read.QueryRowContext(ctx, q).Scan(&one)
+		err = d.Read.QueryRowContext(ctx, d.checkQuery()).Scan(&one)
 	}
 	d.ready.Store(err == nil)
 	if err != nil {
