@@ -129,6 +129,23 @@ func TestGaleraMigrateOnce(t *testing.T) {
 			t.Errorf("node %d: at %q (pending %v, dirty %q), want %s", i+1, st.Current, st.Pending, st.Dirty, files[len(files)-1].Version())
 		}
 	}
+
+	// A holder that died leaves its lease: the next migration waits until it expires, then
+	// takes the lock.
+	if _, err := dbs[0].SQL.ExecContext(ctx, "UPDATE `"+store.LeaseTable+"` SET holder = 'dead', expires = UTC_TIMESTAMP(6) + INTERVAL 2 SECOND"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := dbs[2].MigrateUp(ctx); err != nil {
+		t.Fatalf("migrate after a dead holder: %v", err)
+	}
+	if waited := time.Since(start); waited < 1500*time.Millisecond {
+		t.Errorf("migrate took the lock of a live lease after %s", waited)
+	}
+	var holder string
+	if err := dbs[1].SQL.QueryRowContext(ctx, "SELECT holder FROM `"+store.LeaseTable+"`").Scan(&holder); err != nil || holder != "" {
+		t.Errorf("lock holder after the migration: %q (%v), want none", holder, err)
+	}
 }
 
 // TestGaleraConflictRetried updates one row from two nodes at once: the write set that loses
