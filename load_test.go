@@ -250,31 +250,7 @@ func runLoad(t *testing.T, bin string, env map[string]string, cfg loadConfig) lo
 	res.LoadBefore = loadAverage()
 	srv.resetPeakRSS()
 
-	// Member i logs in as sub load-i. The first 2×Members logins go to each member twice in a
-	// row, so that two clients usually make the same member's first login at the same time (a
-	// double click on the sign-in link); later logins cycle through the members.
-	firstPhase := 2 * cfg.Members
-	member := func(seq int) int {
-		if seq < firstPhase {
-			return seq / 2
-		}
-		return seq % cfg.Members
-	}
-	type sample struct {
-		first bool
-		d     time.Duration
-		end   time.Duration // since the start of the run
-	}
-	var (
-		seq     atomic.Int64
-		mu      sync.Mutex
-		all     []sample
-		errs    int
-		samples []string
-	)
 	start := time.Now()
-	stopAt := start.Add(cfg.Duration)
-	hardStop := stopAt.Add(2 * time.Minute) // every member must log in at least once, even on a slow machine
 	done := make(chan struct{})
 	peak := make(chan int, 1)
 	go func() {
@@ -293,77 +269,12 @@ func runLoad(t *testing.T, bin string, env map[string]string, cfg loadConfig) lo
 			}
 		}
 	}()
-	var wg sync.WaitGroup
-	for range cfg.Clients {
-		wg.Go(func() {
-			c := &http.Client{
-				Transport:     &http.Transport{MaxIdleConnsPerHost: 1},
-				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-				Timeout:       time.Minute,
-			}
-			defer c.CloseIdleConnections()
-			var mine []sample
-			var bad []string
-			for {
-				s := int(seq.Add(1) - 1)
-				now := time.Now()
-				if (now.After(stopAt) && s >= firstPhase) || now.After(hardStop) {
-					break
-				}
-				i := member(s)
-				tok, err := loadToken(secret, i)
-				if err != nil {
-					bad = append(bad, err.Error())
-					continue
-				}
-				q := url.Values{"jwt": {tok}, "redirect_uri": {"/"}}
-				t0 := time.Now()
-				resp, err := c.Get(srv.URL + "/api/auth/sso?" + q.Encode())
-				if err != nil {
-					bad = append(bad, err.Error())
-					continue
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				t1 := time.Now()
-				if resp.StatusCode != http.StatusSeeOther || !hasSessionCookie(resp) {
-					bad = append(bad, fmt.Sprintf("member %d: %d %.200s", i, resp.StatusCode, body))
-					continue
-				}
-				mine = append(mine, sample{first: s < firstPhase, d: t1.Sub(t0), end: t1.Sub(start)})
-			}
-			mu.Lock()
-			all = append(all, mine...)
-			errs += len(bad)
-			for _, b := range bad {
-				if len(samples) < 5 {
-					samples = append(samples, b)
-				}
-			}
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	attempts := driveLogins(secret, []string{srv.URL}, cfg, start)
 	res.Elapsed = time.Since(start)
 	res.LoadAfter = loadAverage()
 	close(done)
 	res.PeakRSS = max(<-peak, srv.procStatusKB("VmHWM"))
-	res.Logins, res.Errors, res.FirstErrors = len(all), errs, samples
-
-	var lat, first, repeat []time.Duration
-	res.PerSecond = make([]int, int(res.Elapsed/time.Second)+1)
-	for _, x := range all {
-		lat = append(lat, x.d)
-		if x.first {
-			first = append(first, x.d)
-		} else {
-			repeat = append(repeat, x.d)
-		}
-		res.PerSecond[int(x.end/time.Second)]++
-	}
-	overall := latencyOf(lat)
-	res.P50, res.P99, res.Max = overall.P50, overall.P99, overall.Max
-	res.First, res.Repeat = latencyOf(first), latencyOf(repeat)
+	res.tally(attempts)
 	for _, line := range strings.Split(srv.Out.String()[logStart:], "\n") {
 		if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
 			res.ServerWarnings++
@@ -376,6 +287,127 @@ func runLoad(t *testing.T, bin string, env map[string]string, cfg loadConfig) lo
 	}
 	res.Users, res.ExternalIDs = countMembers(t, env, cfg.Members)
 	return res
+}
+
+// tally counts the attempts of a run of r.Elapsed: the successful logins, their latencies and
+// how many finished in each second, and the failed ones (the first five described).
+func (r *loadResult) tally(attempts []loginAttempt) {
+	var lat, first, repeat []time.Duration
+	r.PerSecond = make([]int, int(r.Elapsed/time.Second)+1)
+	for _, x := range attempts {
+		if !x.ok() {
+			if r.Errors++; len(r.FirstErrors) < 5 {
+				r.FirstErrors = append(r.FirstErrors, x.String())
+			}
+			continue
+		}
+		r.Logins++
+		d := x.End - x.Start
+		lat = append(lat, d)
+		if x.First {
+			first = append(first, d)
+		} else {
+			repeat = append(repeat, d)
+		}
+		r.PerSecond[min(int(x.End/time.Second), len(r.PerSecond)-1)]++
+	}
+	overall := latencyOf(lat)
+	r.P50, r.P99, r.Max = overall.P50, overall.P99, overall.Max
+	r.First, r.Repeat = latencyOf(first), latencyOf(repeat)
+}
+
+// loginAttempt is one JWT SSO login of the load (driveLogins).
+type loginAttempt struct {
+	Member  int  // sub load-Member
+	Replica int  // index of the base URL it went to
+	First   bool // among the first 2×Members logins (every member's first, twice at once)
+	Status  int  // 0: no answer (Err)
+	Body    string
+	Err     error
+	Session string // the session cookie's value, when the answer set one
+	// Start and End are when the request went and its answer was read, since the run's start.
+	Start, End time.Duration
+}
+
+// ok reports a successful login: 303 with a session cookie.
+func (a loginAttempt) ok() bool { return a.Status == http.StatusSeeOther && a.Session != "" }
+
+func (a loginAttempt) String() string {
+	if a.Err != nil {
+		return fmt.Sprintf("member %d (replica %d): %v", a.Member, a.Replica, a.Err)
+	}
+	return fmt.Sprintf("member %d (replica %d): %d %.200s", a.Member, a.Replica, a.Status, a.Body)
+}
+
+// driveLogins runs cfg.Clients clients that log members in by JWT SSO (tokens signed with
+// secret) for cfg.Duration from start, login s going to bases[s % len(bases)], and returns every
+// attempt. Member i logs in as sub load-i. The first 2×Members logins go to each member twice in
+// a row, so that two clients usually make the same member's first login at the same time (a
+// double click on the sign-in link; with several bases, on two replicas); later logins cycle
+// through the members. Every member logs in at least once, even on a slow machine.
+func driveLogins(secret []byte, bases []string, cfg loadConfig, start time.Time) []loginAttempt {
+	firstPhase := 2 * cfg.Members
+	member := func(seq int) int {
+		if seq < firstPhase {
+			return seq / 2
+		}
+		return seq % cfg.Members
+	}
+	var (
+		seq atomic.Int64
+		mu  sync.Mutex
+		all []loginAttempt
+	)
+	stopAt := start.Add(cfg.Duration)
+	hardStop := stopAt.Add(2 * time.Minute)
+	var wg sync.WaitGroup
+	for range cfg.Clients {
+		wg.Go(func() {
+			c := &http.Client{
+				Transport:     &http.Transport{MaxIdleConnsPerHost: 1},
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+				Timeout:       time.Minute,
+			}
+			defer c.CloseIdleConnections()
+			var mine []loginAttempt
+			for {
+				s := int(seq.Add(1) - 1)
+				now := time.Now()
+				if (now.After(stopAt) && s >= firstPhase) || now.After(hardStop) {
+					break
+				}
+				a := loginAttempt{Member: member(s), Replica: s % len(bases), First: s < firstPhase}
+				tok, err := loadToken(secret, a.Member)
+				if err != nil {
+					a.Err = err
+					mine = append(mine, a)
+					continue
+				}
+				q := url.Values{"jwt": {tok}, "redirect_uri": {"/"}}
+				a.Start = time.Since(start)
+				resp, err := c.Get(bases[a.Replica] + "/api/auth/sso?" + q.Encode())
+				if err != nil {
+					a.Err, a.End = err, time.Since(start)
+					mine = append(mine, a)
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				a.End = time.Since(start)
+				a.Status = resp.StatusCode
+				if a.Status != http.StatusSeeOther {
+					a.Body = string(body)
+				}
+				a.Session = sessionCookie(resp)
+				mine = append(mine, a)
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return all
 }
 
 // resetPeakRSS sets the process's VmHWM to its VmRSS now (proc(5), clear_refs), so that VmHWM
@@ -402,13 +434,14 @@ func loadToken(secret []byte, i int) (string, error) {
 	}).SignedString(secret)
 }
 
-func hasSessionCookie(resp *http.Response) bool {
+// sessionCookie is the value of the session cookie resp sets, "" when none.
+func sessionCookie(resp *http.Response) string {
 	for _, c := range resp.Cookies() {
 		if c.Name == "community_session" && c.Value != "" {
-			return true
+			return c.Value
 		}
 	}
-	return false
+	return ""
 }
 
 // countMembers opens the stopped server's database and returns the number of users and of

@@ -9,6 +9,7 @@ import (
 	"github.com/community/sso/auth/authdb"
 	"github.com/community/sso/auth/web"
 	"github.com/community/sso/ent"
+	"github.com/community/sso/ent/store"
 )
 
 // Security event types.
@@ -83,9 +84,11 @@ func RecordAll(ctx context.Context, client *ent.Client, events ...Event) error {
 	return authdb.RecordEvents(ctx, client, time.Now(), rows, msgs)
 }
 
-// RecordOrLog records e and logs (never fails the request) when the database refuses it.
+// RecordOrLog records e and logs (never fails the request) when the database refuses it. client
+// is not a transaction's: a lost lock conflict (store.IsDeadlock) is tried again.
 func RecordOrLog(ctx context.Context, client *ent.Client, log *slog.Logger, e Event) {
-	if err := Record(ctx, client, e); err != nil {
+	err := store.Retry(ctx, statementAttempts, statementBackoff, store.IsDeadlock, func() error { return Record(ctx, client, e) })
+	if err != nil {
 		log.WarnContext(ctx, "auth: record security event", "type", e.Type, "err", err)
 	}
 }

@@ -279,18 +279,15 @@ func (h *Handler) directLogin(w http.ResponseWriter, r *http.Request) {
 // tried again.
 func (h *Handler) startDirect(r *http.Request, userID int) (Started, error) {
 	ctx := RequestContext(r)
-	var err error
-	for attempt := range directAttempts {
-		if attempt > 0 && !store.Wait(ctx, store.Backoff(attempt, 10*time.Millisecond)) {
-			break
-		}
-		var started Started
+	var started Started
+	err := store.Retry(ctx, directAttempts, 10*time.Millisecond, nil, func() (err error) {
 		started, err = h.startDirectOnce(ctx, r, userID)
-		if err == nil || !store.IsRetryable(err) {
-			return started, err
-		}
+		return err
+	})
+	if err != nil {
+		return Started{}, err
 	}
-	return Started{}, err
+	return started, nil
 }
 
 // directAttempts bounds the transactions of one direct login (startDirect).

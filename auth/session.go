@@ -15,6 +15,7 @@ import (
 	"github.com/community/sso/auth/web"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/session"
+	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/user"
 )
 
@@ -125,16 +126,29 @@ type Started struct {
 	ExpiresAt time.Time
 }
 
+// statementAttempts and statementBackoff bound the retries of a statement that commits alone and
+// lost a lock conflict (store.IsDeadlock).
+const (
+	statementAttempts = 4
+	statementBackoff  = 10 * time.Millisecond
+)
+
 // Start creates a session for the member userID after a successful login and returns it with
 // its token; the caller sets the cookie (FinishLogin) once the transaction holding the session
 // commits. The session the browser already had (opts.Replaces) ends: every login gets a new
 // token. The session keeps the address and agent of ctx (RequestContext).
 func (s *Sessions) Start(ctx context.Context, client *ent.Client, userID int, method session.Method, opts SessionOptions) (Started, error) {
+	// Outside a transaction each statement commits alone: one that loses a lock conflict is
+	// tried again (inside one, the caller runs the whole transaction again).
+	retry := func(fn func() error) error { return fn() }
 	if client == nil {
 		client = s.Client
+		retry = func(fn func() error) error {
+			return store.Retry(ctx, statementAttempts, statementBackoff, store.IsDeadlock, fn)
+		}
 	}
 	if opts.Replaces != "" {
-		if err := authdb.EndSession(ctx, client, HashToken(opts.Replaces)); err != nil {
+		if err := retry(func() error { return authdb.EndSession(ctx, client, HashToken(opts.Replaces)) }); err != nil {
 			return Started{}, err
 		}
 	}
@@ -148,16 +162,20 @@ func (s *Sessions) Start(ctx context.Context, client *ent.Client, userID int, me
 		now = s.Time()
 	}
 	info, expires := RequestInfoFrom(ctx), now.Add(s.Lifetime)
-	id, err := authdb.InsertSession(ctx, client, authdb.Session{
-		TokenHash: hash, UserID: userID, Method: method, At: now, ExpiresAt: expires,
-		IP: info.IP, Agent: info.UserAgent, IDToken: opts.IDToken, RefreshToken: opts.RefreshToken,
-		RevalidateAt: opts.RevalidateAt, SID: opts.SID,
+	var id int
+	err := retry(func() (err error) {
+		id, err = authdb.InsertSession(ctx, client, authdb.Session{
+			TokenHash: hash, UserID: userID, Method: method, At: now, ExpiresAt: expires,
+			IP: info.IP, Agent: info.UserAgent, IDToken: opts.IDToken, RefreshToken: opts.RefreshToken,
+			RevalidateAt: opts.RevalidateAt, SID: opts.SID,
+		})
+		return err
 	})
 	if err != nil {
 		return Started{}, fmt.Errorf("auth: create session: %w", err)
 	}
 	if !opts.LoginRecorded {
-		if err := authdb.RecordLogin(ctx, client, userID, now); err != nil {
+		if err := retry(func() error { return authdb.RecordLogin(ctx, client, userID, now) }); err != nil {
 			return Started{}, err
 		}
 	}
@@ -297,7 +315,9 @@ func (s *Sessions) lookupSession(ctx context.Context, tok string) (*Viewer, erro
 	}
 	if now.Sub(sess.LastSeenAt) >= seenEvery {
 		// Sliding expiry, written at most once a minute.
-		if err := authdb.TouchSession(ctx, s.Client, sess, now, now.Add(s.Lifetime)); err != nil && !ent.IsNotFound(err) {
+		// A touch that lost a lock conflict lost it to another write of the row (another
+		// request's touch, on Galera perhaps on another node): the session stays valid.
+		if err := authdb.TouchSession(ctx, s.Client, sess, now, now.Add(s.Lifetime)); err != nil && !ent.IsNotFound(err) && !store.IsDeadlock(err) {
 			return nil, fmt.Errorf("auth: touch session: %w", err)
 		}
 	}
@@ -320,7 +340,7 @@ func (s *Sessions) lookupAPIToken(ctx context.Context, tok string) (*Viewer, err
 		return nil, ErrNoSession
 	}
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= seenEvery {
-		if err := authdb.TouchAPIToken(ctx, s.Client, t, now); err != nil && !ent.IsNotFound(err) {
+		if err := authdb.TouchAPIToken(ctx, s.Client, t, now); err != nil && !ent.IsNotFound(err) && !store.IsDeadlock(err) {
 			return nil, fmt.Errorf("auth: touch api token: %w", err)
 		}
 	}

@@ -114,6 +114,12 @@ func ErrorPresenter(log *slog.Logger, db *store.DB) graphql.ErrorPresenterFunc {
 			// The client went away (nobody reads this), or a deadline of the caller's passed.
 			gqlErr.Message = "the request was cancelled or timed out"
 			gqlErr.Extensions["code"] = CodeServiceUnavailable
+		case store.IsDeadlock(err):
+			// A lost lock conflict: retryBusy runs the operation again, and answers this only
+			// when every run lost.
+			markBusy(ctx)
+			gqlErr.Message = "the change met a concurrent one; try again"
+			gqlErr.Extensions["code"] = CodeServiceUnavailable
 		case store.IsUnavailable(err):
 			db.MarkFailure(err)
 			log.ErrorContext(ctx, "graphql: database unavailable", "err", err, "request_id", web.RequestID(ctx))

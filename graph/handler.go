@@ -77,7 +77,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	}
 	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(Recover(cfg.Log))
-	return guard(srv, timeout, t)
+	return guard(retryBusy(srv), timeout, t)
 }
 
 // extensions are the handler's extensions, in the order they run. None may be a field
@@ -95,7 +95,7 @@ func extensions(r *Resolver, cfg HandlerConfig, t tiers) []graphql.HandlerExtens
 		&FilterGuard{},
 		stopWhenDone{},
 		mailAfterCommit{r: r, log: cfg.Log}, // before the Transactioner: runs around it
-		entgql.Transactioner{TxOpener: r.Client, SkipTxFunc: onlySyncMembers},
+		transactioner{entgql.Transactioner{TxOpener: r.Client, SkipTxFunc: onlySyncMembers}},
 	)
 }
 

@@ -250,17 +250,15 @@ var errLogoutReplayed = &logoutRefusal{Description: "The logout token was alread
 // without a member when none matched, all in one transaction; a lost race is tried again. It
 // returns how many sessions ended.
 func (h *Handler) endOIDCSessions(ctx context.Context, lt *logoutToken) (int, error) {
-	var err error
-	for i := range backchannelAttempts {
-		if i > 0 && !store.Wait(ctx, store.Backoff(i, 10*time.Millisecond)) {
-			break
-		}
-		var n int
-		if n, err = h.endOIDCSessionsOnce(ctx, lt); err == nil || !store.IsRetryable(err) {
-			return n, err
-		}
+	var n int
+	err := store.Retry(ctx, backchannelAttempts, 10*time.Millisecond, nil, func() (err error) {
+		n, err = h.endOIDCSessionsOnce(ctx, lt)
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
-	return 0, err
+	return n, nil
 }
 
 func (h *Handler) endOIDCSessionsOnce(ctx context.Context, lt *logoutToken) (int, error) {

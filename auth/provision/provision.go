@@ -251,19 +251,19 @@ func (p *Provisioner) retry(ctx context.Context, work func() (*Result, error)) (
 	if attempts <= 0 {
 		attempts = 8
 	}
-	var lastErr error
-	for i := 0; i < attempts; i++ {
-		if i > 0 && !store.Wait(ctx, store.Backoff(i, retryBase)) {
-			break
+	var res *Result
+	tries := 0
+	err := store.Retry(ctx, attempts, retryBase, retryable, func() (err error) {
+		if tries++; tries > 1 {
+			p.Log.DebugContext(ctx, "provision: lost a race with a concurrent change, retrying", "attempt", tries)
 		}
-		res, err := work()
-		if err == nil || !retryable(err) {
-			return res, err
-		}
-		lastErr = err
-		p.Log.DebugContext(ctx, "provision: lost a race with a concurrent change, retrying", "attempt", i+1, "err", err)
+		res, err = work()
+		return err
+	})
+	if err != nil && retryable(err) {
+		return nil, &lostRaces{last: err} // every attempt lost
 	}
-	return nil, &lostRaces{last: lastErr} // the loop ran at least once, and every attempt lost
+	return res, err
 }
 
 func (p *Provisioner) apply(ctx context.Context, req Request, userID int, base auth.Event) (*Result, error) {

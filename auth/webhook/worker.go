@@ -108,7 +108,14 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	if ctx.Err() != nil || !w.DB.Ready() {
 		return 0, nil // stopping, or the database is away (store.DB.Watch): nothing to log each poll
 	}
-	claimed, err := authdb.ClaimDeliveries(ctx, w.DB.Client, w.DB.Driver == store.MySQL, w.now(), w.lease(), cmp.Or(w.Batch, DefaultBatch))
+	// A claim that lost a lock conflict claimed nothing (its transaction rolled back before any
+	// send): on Galera two nodes' SKIP LOCKED reads may pick one row, and the commit that loses
+	// certification fails with 1213. Claim again: the row is the winner's now.
+	var claimed []authdb.ClaimedDelivery
+	err := store.Retry(ctx, 3, 20*time.Millisecond, store.IsDeadlock, func() (err error) {
+		claimed, err = authdb.ClaimDeliveries(ctx, w.DB.Client, w.DB.Driver == store.MySQL, w.now(), w.lease(), cmp.Or(w.Batch, DefaultBatch))
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -148,7 +155,11 @@ func (w *Worker) deliver(ctx context.Context, d authdb.ClaimedDelivery) {
 	default:
 		w.Metrics.attempt(ResultRetry)
 	}
-	held, ferr := authdb.FinishDelivery(ctx, w.DB.Client, d, o)
+	var held bool
+	ferr := store.Retry(ctx, 3, 20*time.Millisecond, store.IsDeadlock, func() (err error) {
+		held, err = authdb.FinishDelivery(ctx, w.DB.Client, d, o)
+		return err
+	})
 	switch {
 	case ferr != nil:
 		w.Log.WarnContext(ctx, "webhook: record delivery", "delivery_id", d.ID, "err", ferr)

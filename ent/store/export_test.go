@@ -4,3 +4,6 @@ import "ariga.io/atlas/sql/migrate"
 
 // SetMigrations makes d migrate with the files of dir instead of the built-in ones.
 func SetMigrations(d *DB, dir migrate.Dir) { d.migrations = dir }
+
+// LeaseTable is the table of the Galera migration lock.
+const LeaseTable = leaseTable

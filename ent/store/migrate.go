@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	crand "crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -155,6 +157,14 @@ func (d *DB) withMigrator(ctx context.Context, lock bool, fn func(*migrator) err
 			return errors.New("another instance held the migration lock for 2 minutes")
 		}
 		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", migrateLock) }()
+		if d.galera {
+			// GET_LOCK holds on one node only: replicas on other nodes meet at the lock row.
+			release, err := d.takeLeaseLock(ctx)
+			if err != nil {
+				return err
+			}
+			defer release()
+		}
 	}
 	m := &migrator{driver: d.Driver, conn: conn, dir: dir, revs: &revisions{conn: conn, driver: d.Driver}}
 	if d.Driver == MySQL {
@@ -171,6 +181,91 @@ func (d *DB) withMigrator(ctx context.Context, lock bool, fn func(*migrator) err
 // migrateLock names the MySQL advisory lock that keeps replicas starting together from migrating
 // the same schema at once.
 const migrateLock = "community_sso_migrate"
+
+// leaseTable holds the migration lock of a Galera cluster: one row, taken by an autocommitted
+// conditional UPDATE. Galera certifies write sets cluster-wide, so of two nodes that take it at
+// once one wins and the other's commit fails (1213) or changes no row; a lease that is not
+// renewed (its holder died) expires.
+const leaseTable = "sso_migration_lock"
+
+// Lease timing of the Galera migration lock: how long a lease lasts unrenewed, how often its
+// holder renews it, and how long a migrator waits for it.
+var (
+	leaseTTL     = 60 * time.Second
+	leaseRenew   = 15 * time.Second
+	leaseWaitFor = 2 * time.Minute
+)
+
+// takeLeaseLock takes the Galera migration lock row, waiting for its holder (at most
+// leaseWaitFor), and returns its release; a goroutine renews the lease until then.
+func (d *DB) takeLeaseLock(ctx context.Context) (release func(), err error) {
+	create := "CREATE TABLE IF NOT EXISTS `" + leaseTable + "` (`id` int NOT NULL, `holder` varchar(64) NOT NULL, " +
+		"`expires` datetime(6) NOT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB"
+	if _, err := d.SQL.ExecContext(ctx, create); err != nil {
+		return nil, fmt.Errorf("create %s: %w", leaseTable, redact(err))
+	}
+	holder := randomToken()
+	take := func() (bool, error) {
+		if _, err := d.SQL.ExecContext(ctx, "INSERT IGNORE INTO `"+leaseTable+"` (`id`, `holder`, `expires`) VALUES (1, '', UTC_TIMESTAMP(6))"); err != nil {
+			return false, err
+		}
+		res, err := d.SQL.ExecContext(ctx, "UPDATE `"+leaseTable+"` SET `holder` = ?, `expires` = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND "+
+			"WHERE `id` = 1 AND (`holder` = '' OR `expires` < UTC_TIMESTAMP(6))", holder, leaseTTL.Microseconds())
+		if err != nil {
+			return false, err
+		}
+		n, err := res.RowsAffected()
+		return n == 1, err
+	}
+	deadline := time.Now().Add(leaseWaitFor)
+	for attempt := 1; ; attempt++ {
+		got, err := take()
+		switch {
+		case err != nil && !IsDeadlock(err):
+			return nil, fmt.Errorf("take %s: %w", leaseTable, redact(err))
+		case got:
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				t := time.NewTicker(leaseRenew)
+				defer t.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-t.C:
+						_, _ = d.SQL.ExecContext(context.WithoutCancel(ctx), "UPDATE `"+leaseTable+"` SET `expires` = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND "+
+							"WHERE `id` = 1 AND `holder` = ?", leaseTTL.Microseconds(), holder)
+					}
+				}
+			}()
+			return func() {
+				close(stop)
+				<-done
+				rctx := context.WithoutCancel(ctx)
+				_ = Retry(rctx, 5, 20*time.Millisecond, IsDeadlock, func() error {
+					_, err := d.SQL.ExecContext(rctx, "UPDATE `"+leaseTable+"` SET `holder` = '' WHERE `id` = 1 AND `holder` = ?", holder)
+					return err
+				})
+			}, nil
+		}
+		// Lost the race (1213) or the lease is held: wait and look again.
+		if time.Now().After(deadline) {
+			return nil, errors.New("another instance held the migration lock for 2 minutes")
+		}
+		if !Wait(ctx, Backoff(min(attempt, 4), 50*time.Millisecond)) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// randomToken names a lock holder.
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = crand.Read(b)
+	return hex.EncodeToString(b)
+}
 
 // DialectOf is the ent dialect of a driver this package opens (SQLite or MySQL).
 func DialectOf(driver string) string {

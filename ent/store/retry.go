@@ -101,3 +101,46 @@ func Wait(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// IsDeadlock reports whether err is a lock conflict that running the same transaction again
+// resolves, and nothing else: on MySQL/MariaDB a deadlock (1213, also how Galera reports a
+// write set that lost certification to another node's) or a lock wait timeout (1205); on
+// SQLite a busy or locked database. Unlike IsRetryable it leaves out constraint violations,
+// so that a write whose duplicate key is a real conflict (a name the client chose) may retry
+// through it.
+func IsDeadlock(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == mysqlDeadlock || me.Number == mysqlLockWaitTimeout
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		code := se.Code() & 0xff
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+// Retry runs fn, and again up to attempts times in all while it fails with an error retryable
+// reports (IsRetryable when nil), waiting Backoff(attempt, base) between attempts. It returns
+// nil, fn's first error that is not retryable, or fn's last error when the attempts ran out or
+// ctx ended between them. fn must run its whole transaction each time, reading again what it
+// reads.
+func Retry(ctx context.Context, attempts int, base time.Duration, retryable func(error) bool, fn func() error) error {
+	if retryable == nil {
+		retryable = IsRetryable
+	}
+	var err error
+	for i := range max(attempts, 1) {
+		if i > 0 && !Wait(ctx, Backoff(i, base)) {
+			break
+		}
+		if err = fn(); err == nil || !retryable(err) {
+			return err
+		}
+	}
+	return err
+}

@@ -50,6 +50,8 @@ type DB struct {
 
 	ready      atomic.Bool
 	migrations migrate.Dir // the migration files; nil: those of package migrations
+	galera     bool        // a Galera node (wsrep_on=ON)
+	mariadb    bool        // the MySQL server is MariaDB
 
 }
 
@@ -101,16 +103,27 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 			db.SetConnMaxIdleTime(0)
 		}
 	case MySQL:
-		db.SetMaxOpenConns(32)
-		db.SetMaxIdleConns(16)
-		db.SetConnMaxLifetime(5 * time.Minute)
-		db.SetConnMaxIdleTime(time.Minute)
+		sizeMySQLPool(db)
 	}
 	pctx, cancel := context.WithTimeout(ctx, opts.PingTimeout)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: connect to %s: %w", driverName, redact(err))
+	}
+	galera, mariadb := false, false
+	if driverName == MySQL {
+		if galera, mariadb, err = isGalera(pctx, db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: connect to %s: %w", driverName, redact(err))
+		}
+		if galera {
+			// Reads wait until the node has applied what the cluster committed before them,
+			// so that a write on another node is seen at once (docs/SCALING.md).
+			if db, err = reopenWithSyncWait(pctx, db, dsn); err != nil {
+				return nil, fmt.Errorf("store: connect to %s: %w", driverName, redact(err))
+			}
+		}
 	}
 	var drv dialect.Driver = entsql.OpenDB(dial, db)
 	read := db
@@ -125,10 +138,84 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 	if opts.WrapDriver != nil {
 		drv = opts.WrapDriver(drv)
 	}
-	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Read: read, Driver: driverName}
+	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Read: read, Driver: driverName, galera: galera, mariadb: mariadb}
 	d.Client.User.Use(keepAnAdmin)
 	d.ready.Store(true)
 	return d, nil
+}
+
+// Galera reports whether the database is a MariaDB Galera node (wsrep_on=ON), where the server
+// takes its migration lock in a row and its connections wait for causality (wsrep_sync_wait).
+func (d *DB) Galera() bool { return d.galera }
+
+// GaleraSyncWait is the wsrep_sync_wait the connections to a Galera node set unless the DSN sets
+// its own: 1, reads (SELECT, SHOW, BEGIN) wait until the node has applied every write the
+// cluster committed before them.
+const GaleraSyncWait = "1"
+
+// isGalera reports whether the MySQL server behind db runs with wsrep_on=ON, and whether it is
+// MariaDB.
+func isGalera(ctx context.Context, db *sql.DB) (galera, mariadb bool, err error) {
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return false, false, err
+	}
+	mariadb = strings.Contains(strings.ToLower(version), "mariadb")
+	var name, value string
+	err = db.QueryRowContext(ctx, "SHOW VARIABLES LIKE 'wsrep_on'").Scan(&name, &value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, mariadb, nil
+	}
+	if err != nil {
+		return false, mariadb, err
+	}
+	return strings.EqualFold(value, "ON"), mariadb, nil
+}
+
+// checkQuery is the round trip of Check. On a MariaDB Galera node it asks whether the node
+// answers, not whether it caught up with the cluster: a read that waits for causality
+// (wsrep_sync_wait) waits meanwhile for a node the cluster is evicting.
+func (d *DB) checkQuery() string {
+	if d.galera && d.mariadb {
+		return "SET STATEMENT wsrep_sync_wait = 0 FOR SELECT 1"
+	}
+	return "SELECT 1"
+}
+
+// reopenWithSyncWait closes db and opens the pool again with wsrep_sync_wait set on each
+// connection (GaleraSyncWait), unless the DSN sets it already.
+func reopenWithSyncWait(ctx context.Context, db *sql.DB, dsn string) (*sql.DB, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, ok := cfg.Params["wsrep_sync_wait"]; ok {
+		return db, nil
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["wsrep_sync_wait"] = GaleraSyncWait
+	db.Close()
+	next, err := openCaching(MySQL, cfg.FormatDSN())
+	if err != nil {
+		return nil, err
+	}
+	sizeMySQLPool(next)
+	if err := next.PingContext(ctx); err != nil {
+		next.Close()
+		return nil, err
+	}
+	return next, nil
+}
+
+// sizeMySQLPool sets the limits of a MySQL pool.
+func sizeMySQLPool(db *sql.DB) {
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxLifetime(5 * time.Minute)
+	db.SetConnMaxIdleTime(time.Minute)
 }
 
 // openCaching opens a pool whose connections keep their prepared statements (see
@@ -208,7 +295,7 @@ func (d *DB) Check(ctx context.Context) error {
 		// A ping can succeed on an idle pooled connection while the server is gone;
 		// a real round trip tells.
 		var one int
-		err = d.Read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+		err = d.Read.QueryRowContext(ctx, d.checkQuery()).Scan(&one)
 	}
 	d.ready.Store(err == nil)
 	if err != nil {
