@@ -351,8 +351,8 @@ func TestSettingsRow(t *testing.T) {
 
 // TestMemberSpacesAsEnt: the spaces read for a login are those ent's query finds (every space
 // the member is in, and the spaces the refs name), each with the member's membership; a fresh
-// member's are the named spaces alone; and a ref that reads as a number names the space with
-// that id before the space with that slug.
+// member's are the named spaces alone; and a ref that is an id as it is written ("42", not
+// "042") names the space with that id before the space with that slug.
 func TestMemberSpacesAsEnt(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -360,7 +360,7 @@ func TestMemberSpacesAsEnt(t *testing.T) {
 		u := c.User.Create().SetEmail("m@example.com").SetUsername("m").SaveX(ctx)
 		other := c.User.Create().SetEmail("o@example.com").SetUsername("o").SaveX(ctx)
 		ids := map[string]int{}
-		for _, slug := range []string{"general", "news", "vip", "42", "x"} {
+		for _, slug := range []string{"general", "news", "vip", "42", "x", "007"} {
 			ids[slug] = c.Space.Create().SetName(slug).SetSlug(slug).SaveX(ctx).ID
 		}
 		// A space whose slug is another space's id.
@@ -381,6 +381,7 @@ func TestMemberSpacesAsEnt(t *testing.T) {
 			{"ids", []string{strconv.Itoa(ids["vip"]), strconv.Itoa(ids["x"])}, false, []string{"vip", "x"}},
 			{"a slug that reads as a number", []string{"42"}, false, []string{"42"}},
 			{"an id that is another space's slug", []string{byID}, false, []string{"general"}},
+			{"numbers that are not how an id is written", []string{"007", "+" + strconv.Itoa(ids["x"]), "0"}, false, []string{"007", "", ""}},
 			{"the member's spaces only", []string{"vip", strconv.Itoa(ids["news"])}, false, []string{"vip", "news"}},
 			{"nothing named", nil, false, nil},
 			{"fresh", []string{"general", strconv.Itoa(ids["vip"]), "nope"}, true, []string{"general", "vip", ""}},
@@ -394,7 +395,7 @@ func TestMemberSpacesAsEnt(t *testing.T) {
 				var preds []predicate.Space
 				for _, r := range tc.refs {
 					preds = append(preds, space.Slug(r))
-					if id, err := strconv.Atoi(r); err == nil {
+					if id, err := strconv.Atoi(r); err == nil && strconv.Itoa(id) == r {
 						preds = append(preds, space.ID(id))
 					}
 				}

@@ -84,10 +84,11 @@ type SpaceRow struct {
 	Role         spacemembership.Role
 }
 
-// membershipsQuery reads every space the member (its argument) is in, with its membership.
+// membershipsQuery reads every space the member (its argument) is in, with its membership, in
+// the order of the spaces' ids (the order of the index on the member and the space).
 var membershipsQuery = "SELECT s." + quote(space.FieldID) + ", s." + quote(space.FieldSlug) + ", m." + quote(spacemembership.FieldID) + ", m." + quote(spacemembership.FieldRole) +
 	" FROM " + quote(spacemembership.Table) + " AS m JOIN " + quote(space.Table) + " AS s ON s." + quote(space.FieldID) + " = m." + quote(spacemembership.FieldSpaceID) +
-	" WHERE m." + quote(spacemembership.FieldUserID) + " = ?"
+	" WHERE m." + quote(spacemembership.FieldUserID) + " = ? ORDER BY m." + quote(spacemembership.FieldSpaceID)
 
 // spacesQuery reads spaces by slug or id, without memberships; MemberSpaces adds which.
 var spacesQuery = "SELECT " + quote(space.FieldID) + ", " + quote(space.FieldSlug) + " FROM " + quote(space.Table) + " WHERE "
@@ -149,7 +150,7 @@ func MemberSpaces(ctx context.Context, client *ent.Client, userID int, refs []st
 }
 
 // SpaceByRef finds in rows (MemberSpaces) the space ref names: the space whose id ref is,
-// written as a decimal number, or else the space whose slug ref is.
+// written as a decimal number ("42"), or else the space whose slug ref is.
 func SpaceByRef(rows []SpaceRow, ref string) *SpaceRow {
 	if id, ok := spaceID(ref); ok {
 		if i := slices.IndexFunc(rows, func(s SpaceRow) bool { return s.ID == id }); i >= 0 {
@@ -162,14 +163,15 @@ func SpaceByRef(rows []SpaceRow, ref string) *SpaceRow {
 	return nil
 }
 
-// spaceID reads ref as a space id, a decimal number (strconv.Atoi), without building the error
-// that a slug, most refs, would cost.
+// spaceID reads ref as a space id: a decimal number as the id is written ("42", not "042" or
+// "+42", which can only be slugs), without building the error that a slug, most refs, would
+// cost.
 func spaceID(ref string) (int, bool) {
-	if ref == "" || (ref[0] < '0' || ref[0] > '9') && ref[0] != '+' && ref[0] != '-' {
+	if ref == "" || ref[0] < '1' || ref[0] > '9' {
 		return 0, false
 	}
 	id, err := strconv.Atoi(ref)
-	return id, err == nil
+	return id, err == nil && strconv.Itoa(id) == ref
 }
 
 // FieldRow is a profile field with the member's value of it, if any.
