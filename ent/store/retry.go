@@ -105,9 +105,11 @@ func Wait(ctx context.Context, d time.Duration) bool {
 // IsDeadlock reports whether err is a lock conflict that running the same transaction again
 // resolves, and nothing else: on MySQL/MariaDB a deadlock (1213, also how Galera reports a
 // write set that lost certification to another node's) or a lock wait timeout (1205); on
-// SQLite a busy or locked database. Unlike IsRetryable it leaves out constraint violations,
-// so that a write whose duplicate key is a real conflict (a name the client chose) may retry
-// through it.
+// SQLite a locked table, or a read transaction whose snapshot another writer made stale
+// (SQLITE_BUSY_SNAPSHOT). A plain busy SQLite database is not one: the connection already
+// waited busy_timeout for it. Unlike IsRetryable it leaves out constraint violations, so that
+// a write whose duplicate key is a real conflict (a name the client chose) may retry through
+// it.
 func IsDeadlock(err error) bool {
 	if err == nil {
 		return false
@@ -118,8 +120,7 @@ func IsDeadlock(err error) bool {
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
-		code := se.Code() & 0xff
-		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+		return se.Code()&0xff == sqlite3.SQLITE_LOCKED || se.Code() == sqlite3.SQLITE_BUSY_SNAPSHOT
 	}
 	return false
 }

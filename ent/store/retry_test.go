@@ -63,6 +63,16 @@ func TestIsRetryable(t *testing.T) {
 			})
 		}
 		tests = append(tests, lockErrors(t, db)...)
+		// IsDeadlock: the lock conflicts alone, and not SQLite's busy database, which already
+		// waited its busy timeout.
+		deadlocks := map[string]bool{"deadlock": true, "lock wait timeout": true, "locked": true}
+		for _, tt := range tests {
+			t.Run("deadlock/"+tt.name, func(t *testing.T) {
+				if got := store.IsDeadlock(tt.err); got != deadlocks[tt.name] {
+					t.Fatalf("IsDeadlock(%v) = %v, want %v", tt.err, got, deadlocks[tt.name])
+				}
+			})
+		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				if tt.err == nil && tt.name != "nil" {
