@@ -189,11 +189,18 @@ const migrateLock = "community_sso_migrate"
 const leaseTable = "sso_migration_lock"
 
 // Lease timing of the Galera migration lock: how long a lease lasts unrenewed, how often its
-// holder renews it, and how long a migrator waits for it.
+// holder renews it, how long a migrator waits for it, and how long one renewal or the release
+// may take.
+//
+// A schema change on Galera (total order isolation) holds every other commit of the cluster
+// back while it runs, the holder's renewals included: the lease outlasts a long one, so that no
+// other migrator takes it meanwhile, and a migrator waits longer than that for a holder that
+// died mid-migration.
 var (
-	leaseTTL     = 60 * time.Second
-	leaseRenew   = 15 * time.Second
-	leaseWaitFor = 2 * time.Minute
+	leaseTTL       = 10 * time.Minute
+	leaseRenew     = 15 * time.Second
+	leaseWaitFor   = leaseTTL + time.Minute
+	leaseStatement = 30 * time.Second
 )
 
 // takeLeaseLock takes the Galera migration lock row, waiting for its holder (at most
@@ -235,15 +242,19 @@ func (d *DB) takeLeaseLock(ctx context.Context) (release func(), err error) {
 					case <-stop:
 						return
 					case <-t.C:
-						_, _ = d.SQL.ExecContext(context.WithoutCancel(ctx), "UPDATE `"+leaseTable+"` SET `expires` = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND "+
+						// A renewal that fails is tried at the next tick; the lease has minutes left.
+						rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseStatement)
+						_, _ = d.SQL.ExecContext(rctx, "UPDATE `"+leaseTable+"` SET `expires` = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND "+
 							"WHERE `id` = 1 AND `holder` = ?", leaseTTL.Microseconds(), holder)
+						cancel()
 					}
 				}
 			}()
 			return func() {
 				close(stop)
 				<-done
-				rctx := context.WithoutCancel(ctx)
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseStatement)
+				defer cancel()
 				_ = Retry(rctx, 5, 20*time.Millisecond, IsDeadlock, func() error {
 					_, err := d.SQL.ExecContext(rctx, "UPDATE `"+leaseTable+"` SET `holder` = '' WHERE `id` = 1 AND `holder` = ?", holder)
 					return err
@@ -252,7 +263,7 @@ func (d *DB) takeLeaseLock(ctx context.Context) (release func(), err error) {
 		}
 		// Lost the race (1213) or the lease is held: wait and look again.
 		if time.Now().After(deadline) {
-			return nil, errors.New("another instance held the migration lock for 2 minutes")
+			return nil, fmt.Errorf("another instance held the migration lock for %v", leaseWaitFor)
 		}
 		if !Wait(ctx, Backoff(min(attempt, 4), 50*time.Millisecond)) {
 			return nil, ctx.Err()
