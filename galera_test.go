@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -201,8 +202,11 @@ func TestGalera(t *testing.T) {
 				restartErr = err
 				return
 			}
-			for !c.Synced(killed, c.Size()) {
-				time.Sleep(100 * time.Millisecond)
+			for deadline := time.Now().Add(2 * time.Minute); !c.Synced(killed, c.Size()); time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					restartErr = errors.New("not synced again within 2 minutes of its restart")
+					return
+				}
 			}
 			mu.Lock()
 			syncedAt = time.Since(start)

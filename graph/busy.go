@@ -89,6 +89,9 @@ func (b *busyWriter) Write(p []byte) (int, error) {
 	return b.ResponseWriter.Write(p)
 }
 
+// Unwrap lets http.ResponseController reach the connection.
+func (b *busyWriter) Unwrap() http.ResponseWriter { return b.ResponseWriter }
+
 // transactioner is entgql.Transactioner whose commit failure, when it is a lost lock conflict,
 // marks the request busy (entgql's reports only the error's text).
 type transactioner struct{ entgql.Transactioner }

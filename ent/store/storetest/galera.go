@@ -327,11 +327,14 @@ func (c *GaleraCluster) WaitSynced(i, size int) {
 	db := c.openAdmin(i, "")
 	defer db.Close()
 	n := c.nodes[i]
+	c.mu.Lock()
+	done := n.done
+	c.mu.Unlock()
 	deadline := time.Now().Add(galeraTimeout)
 	var last error
 	for time.Now().Before(deadline) {
 		select {
-		case <-n.done:
+		case <-done:
 			c.t.Fatalf("storetest: galera node %d exited while starting:\n%s", i+1, c.tail(n))
 		default:
 		}
