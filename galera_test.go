@@ -115,7 +115,7 @@ func TestGalera(t *testing.T) {
 		}
 	}
 	t.Logf("the same load on one MariaDB and on the three-node cluster (%d clients, %d members, %s; load average %s):\n%s",
-		measure.Clients, measure.Members, measure.Duration, loadAverage(), galeraTable(results))
+		measure.Clients, measure.Members, measure.Duration, loadAverage(), loadTable(results, false))
 
 	srvs, apps, admin, secret := startReplicas(c.Database, "")
 	urls := bases(srvs)
@@ -222,7 +222,7 @@ func TestGalera(t *testing.T) {
 		waitReady(t, urls)
 		r := loadResult{Backend: "Galera, node 2 killed and rejoining", Config: cfg, Elapsed: elapsed}
 		r.tally(attempts)
-		t.Logf("node %d down from %s, synced again at %s\n%s", killed+1, downAt.Round(time.Millisecond), syncedAt.Round(time.Millisecond), galeraTable([]loadResult{r}))
+		t.Logf("node %d down from %s, synced again at %s\n%s", killed+1, downAt.Round(time.Millisecond), syncedAt.Round(time.Millisecond), loadTable([]loadResult{r}, false))
 
 		// The only failures: 503s of the killed node's replica, while it was down (and until its
 		// pool was back: a grace of a few seconds after the node synced).
@@ -395,17 +395,4 @@ func warnings(log string, n int) string {
 		}
 	}
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// galeraTable is the throughput and latencies of load runs.
-func galeraTable(rs []loadResult) string {
-	var b strings.Builder
-	b.WriteString("| database | clients | members | duration | logins | errors | logins/s | p50 | p99 | max |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %d | %d | %.0f | %s | %s | %s |\n",
-			r.Backend, r.Config.Clients, r.Config.Members, r.Elapsed.Round(100*time.Millisecond), r.Logins, r.Errors,
-			r.throughput(), fmtMS(r.P50), fmtMS(r.P99), fmtMS(r.Max))
-	}
-	return b.String()
 }

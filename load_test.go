@@ -156,16 +156,27 @@ func (r loadResult) tail() float64 {
 	return float64(r.P99) / float64(r.P50)
 }
 
-func loadTable(rs []loadResult) string {
+// loadTable is the throughput and latencies of load runs, and with memory the server's
+// resident memory, as a Markdown table.
+func loadTable(rs []loadResult, memory bool) string {
 	var b strings.Builder
-	b.WriteString("| backend | members | clients | duration | logins | errors | logins/s | p50 | p99 | p99/p50 | max | RSS start | RSS idle | RSS peak |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %d | %d | %.0f | %s | %s | %.1f× | %s | %.1f MiB | %.1f MiB | %.1f MiB |\n",
-			r.Backend, r.Config.Members, r.Config.Clients, r.Elapsed.Round(100*time.Millisecond), r.Logins, r.Errors,
-			r.throughput(), fmtMS(r.P50), fmtMS(r.P99), r.tail(), fmtMS(r.Max), fmtMiB(r.StartRSS), fmtMiB(r.IdleRSS), fmtMiB(r.PeakRSS))
+	b.WriteString("| backend | members | clients | duration | logins | errors | logins/s | p50 | p99 | p99/p50 | max |")
+	if memory {
+		b.WriteString(" RSS start | RSS idle | RSS peak |")
 	}
-	return b.String()
+	b.WriteString("\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	if memory {
+		b.WriteString("---:|---:|---:|")
+	}
+	for _, r := range rs {
+		fmt.Fprintf(&b, "\n| %s | %d | %d | %s | %d | %d | %.0f | %s | %s | %.1f× | %s |",
+			r.Backend, r.Config.Members, r.Config.Clients, r.Elapsed.Round(100*time.Millisecond), r.Logins, r.Errors,
+			r.throughput(), fmtMS(r.P50), fmtMS(r.P99), r.tail(), fmtMS(r.Max))
+		if memory {
+			fmt.Fprintf(&b, " %.1f MiB | %.1f MiB | %.1f MiB |", fmtMiB(r.StartRSS), fmtMiB(r.IdleRSS), fmtMiB(r.PeakRSS))
+		}
+	}
+	return b.String() + "\n"
 }
 
 func fmtMS(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
@@ -199,7 +210,7 @@ func TestLoadJWTSSO(t *testing.T) {
 			r.Backend = backend
 			results = append(results, r)
 			t.Logf("\n%s\nfirst logins: %v\nrepeat logins: %v\nlogins per second: %v\nserver warnings and errors logged: %d\nload average before / after: %s / %s\nserver memory (VmRSS): %.1f MiB after start-up (%.1f MiB of it file-backed), %.1f MiB idle after the admin's sign-in (%.1f MiB file-backed), %.1f MiB at the peak of the load; %.1f MiB at the peak of start-up and sign-in",
-				loadTable([]loadResult{r}), r.First, r.Repeat, r.PerSecond, r.ServerWarnings, r.LoadBefore, r.LoadAfter,
+				loadTable([]loadResult{r}, true), r.First, r.Repeat, r.PerSecond, r.ServerWarnings, r.LoadBefore, r.LoadAfter,
 				fmtMiB(r.StartRSS), fmtMiB(r.StartFile), fmtMiB(r.IdleRSS), fmtMiB(r.IdleFile), fmtMiB(r.PeakRSS), fmtMiB(r.StartPeak))
 			if r.Errors != 0 {
 				t.Errorf("%d of %d logins failed; first: %v", r.Errors, r.Logins+r.Errors, r.FirstErrors)
@@ -230,7 +241,7 @@ func TestLoadJWTSSO(t *testing.T) {
 		})
 	}
 	if len(results) > 1 {
-		t.Logf("\n%s", loadTable(results))
+		t.Logf("\n%s", loadTable(results, true))
 	}
 }
 
