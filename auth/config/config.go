@@ -1075,6 +1075,15 @@ func parseMySQL(dsn string) (Database, error) {
 	if err != nil {
 		return Database{}, errors.New("DATABASE_URL: malformed MySQL query parameters")
 	}
+	if strings.Contains(addr, ",") {
+		// Several nodes (store.NodeAddresses): a certificate is checked against one host name.
+		if t := q.Get("tls"); t != "" && t != "false" && t != "skip-verify" && t != "preferred" {
+			return Database{}, errors.New("DATABASE_URL: tls=" + t + " checks the server's certificate against one host name, so it cannot be used with several node addresses: put a proxy in front (docs/SCALING.md)")
+		}
+		if !strings.HasPrefix(addr, "tcp(") {
+			return Database{}, errors.New("DATABASE_URL: several node addresses are written tcp(host1:3306,host2:3306)")
+		}
+	}
 	var add []string
 	if q.Has("parseTime") {
 		if b, err := strconv.ParseBool(q.Get("parseTime")); err != nil || !b {

@@ -320,6 +320,8 @@ func TestInvalid(t *testing.T) {
 		{"database mysql unclosed", map[string]string{"DATABASE_URL": "mysql://u:p@tcp(h:3306/app"}, "protocol(address)"},
 		{"database mysql parseTime false", map[string]string{"DATABASE_URL": "mysql://u:p@tcp(h)/app?parseTime=false"}, "parseTime must be true"},
 		{"database mysql bad query", map[string]string{"DATABASE_URL": "mysql://u:p@tcp(h)/app?x=%zz"}, "malformed MySQL query parameters"},
+		{"database mysql nodes with tls", map[string]string{"DATABASE_URL": "mysql://u:p@tcp(a:3306,b:3306)/app?tls=true"}, "cannot be used with several node addresses"},
+		{"database mysql nodes not tcp", map[string]string{"DATABASE_URL": "mysql://u:p@unix(/a.sock,/b.sock)/app"}, "several node addresses are written tcp("},
 		{"secret key short", map[string]string{"SECRET_KEY": base64.StdEncoding.EncodeToString(make([]byte, 16))}, "SECRET_KEY must be 32 bytes base64-encoded, got 16 bytes"},
 		{"secret key long", map[string]string{"SECRET_KEY": base64.StdEncoding.EncodeToString(make([]byte, 33))}, "SECRET_KEY must be 32 bytes base64-encoded, got 33 bytes"},
 		{"secret key hex", map[string]string{"SECRET_KEY": strings.Repeat("ab", 32)}, "looks like hex"},
@@ -607,6 +609,7 @@ func TestMySQL(t *testing.T) {
 		url, dsn string
 	}{
 		{"mysql://sso:pw@tcp(db:3306)/community", "sso:pw@tcp(db:3306)/community?parseTime=true&charset=utf8mb4&loc=UTC"},
+		{"mysql://sso:pw@tcp(db1:3306,db2:3306)/community", "sso:pw@tcp(db1:3306,db2:3306)/community?parseTime=true&charset=utf8mb4&loc=UTC"},
 		{"mysql://sso:pw@tcp(db:3306)/community?parseTime=true", "sso:pw@tcp(db:3306)/community?parseTime=true&charset=utf8mb4&loc=UTC"},
 		{"mysql://root@tcp(127.0.0.1:3306)/ci?parseTime=true&charset=utf8&loc=Local&tls=true", "root@tcp(127.0.0.1:3306)/ci?parseTime=true&charset=utf8&loc=Local&tls=true"},
 		{"mysql://u:p@w@rd/with/slash@unix(/run/mysqld/mysqld.sock)/app", "u:p@w@rd/with/slash@unix(/run/mysqld/mysqld.sock)/app?parseTime=true&charset=utf8mb4&loc=UTC"},

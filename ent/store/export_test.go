@@ -7,3 +7,6 @@ func SetMigrations(d *DB, dir migrate.Dir) { d.migrations = dir }
 
 // LeaseTable is the table of the Galera migration lock.
 const LeaseTable = leaseTable
+
+// NodesDSNOf is nodesDSN: the DSN a DSN listing several nodes is opened with.
+var NodesDSNOf = nodesDSN

@@ -17,7 +17,8 @@ import (
 )
 
 // TestGaleraCluster checks the harness: a row written on node 1 is read on nodes 2 and 3, and a
-// killed node rejoins and catches up with what was written while it was down.
+// killed node rejoins and catches up with what was written while it was down. And a pool whose
+// DSN lists several nodes moves to the next one when its node is killed.
 func TestGaleraCluster(t *testing.T) {
 	c := storetest.Galera(t)
 	n1, n2, n3 := c.Open(0), c.Open(1), c.Open(2)
@@ -36,7 +37,40 @@ func TestGaleraCluster(t *testing.T) {
 	}
 	count("node 2", n2, 1)
 	count("node 3", n3, 1)
+	// A pool whose DSN lists node 2, then node 1, connects to node 2, and moves to node 1 while
+	// node 2 is down.
+	ctx := context.Background()
+	pool, err := store.Open(ctx, store.MySQL, c.NodesDSN(1, 0), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	nodeName := func() (string, error) {
+		var name string
+		err := pool.SQL.QueryRowContext(ctx, "SELECT @@wsrep_node_name").Scan(&name)
+		return name, err
+	}
+	if name, err := nodeName(); err != nil || name != "node2" {
+		t.Fatalf("a pool listing node 2 first reads from %q (%v)", name, err)
+	}
 	c.Kill(1)
+	killed := time.Now()
+	for {
+		name, err := nodeName()
+		if err == nil && name == "node1" {
+			break
+		}
+		if time.Since(killed) > 15*time.Second {
+			t.Fatalf("the pool did not move to node 1 within 15 s of node 2's end: %q, %v", name, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("the pool moved to node 1 %s after node 2 was killed", time.Since(killed).Round(time.Millisecond))
+	for k := range 50 {
+		if name, err := nodeName(); err != nil || name != "node1" {
+			t.Fatalf("read %d after the move: %q, %v", k, name, err)
+		}
+	}
 	if _, err := n3.Exec("INSERT INTO kv VALUES (2, 2)"); err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +79,29 @@ func TestGaleraCluster(t *testing.T) {
 	c.WaitClusterSynced()
 	t.Logf("node 2 rejoined in %s", time.Since(start).Round(time.Millisecond))
 	count("node 2 after rejoin", n2, 2)
+	// A node cut off from the cluster (non-primary: wsrep_ready OFF) accepts connections but not
+	// statements: a pool listing it first connects to the next node.
+	if _, err := n2.Exec("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var name, ready string
+		if err := n2.QueryRow("SHOW STATUS LIKE 'wsrep_ready'").Scan(&name, &ready); err == nil && ready == "OFF" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node 2 still ready 15 s after it was isolated")
+		}
+	}
+	isolated, err := store.Open(ctx, store.MySQL, c.NodesDSN(1, 0), store.Options{})
+	if err != nil {
+		t.Fatalf("open a pool listing the isolated node first: %v", err)
+	}
+	defer isolated.Close()
+	var name string
+	if err := isolated.SQL.QueryRowContext(ctx, "SELECT @@wsrep_node_name").Scan(&name); err != nil || name != "node1" {
+		t.Fatalf("a pool listing the isolated node 2 first reads from %q (%v), want node1", name, err)
+	}
 	// It caught up by IST, from the position recovered from its InnoDB log, not by a full copy.
 	if log := c.Log(1); !strings.Contains(log, "IST received") {
 		t.Errorf("node 2 did not rejoin by IST:\n%s", log[max(0, len(log)-3000):])

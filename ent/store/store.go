@@ -81,6 +81,7 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 		}
 	case MySQL:
 		dial = dialect.MySQL
+		dsn = nodesDSN(dsn) // several nodes: each connection to the first that answers
 	default:
 		return nil, fmt.Errorf("store: unknown driver %q", driverName)
 	}
@@ -227,7 +228,12 @@ func openCaching(driverName, dsn string) (*sql.DB, error) {
 	}
 	drv := probe.Driver()
 	_ = probe.Close()
-	conn, err := connectorFor(drv, dsn)
+	var conn driver.Connector
+	if cfg, perr := mysql.ParseDSN(dsn); driverName == MySQL && perr == nil && cfg.Net == nodesNet {
+		conn, err = newNodesConnector(drv, cfg)
+	} else {
+		conn, err = connectorFor(drv, dsn)
+	}
 	if err != nil {
 		return nil, err
 	}

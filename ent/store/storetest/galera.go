@@ -248,6 +248,26 @@ func (c *GaleraCluster) nodeArgs(n *galeraNode) []string {
 // DSN is the go-sql-driver DSN of the test's database on node i (from 0).
 func (c *GaleraCluster) DSN(i int) string { return c.dsn(i, c.Database) }
 
+// NodesDSN is the DSN of the test's database that lists the nodes given, in that order
+// (tcp(127.0.0.1:p1,127.0.0.1:p2)): a pool that moves to the next node when one goes away.
+func (c *GaleraCluster) NodesDSN(nodes ...int) string {
+	addrs := make([]string, len(nodes))
+	for k, i := range nodes {
+		addrs[k] = fmt.Sprintf("127.0.0.1:%d", c.nodes[i].port)
+	}
+	first := fmt.Sprintf("127.0.0.1:%d", c.nodes[nodes[0]].port)
+	return strings.Replace(c.DSN(nodes[0]), "tcp("+first+")", "tcp("+strings.Join(addrs, ",")+")", 1)
+}
+
+// NodesURL is the server's DATABASE_URL for database that lists the nodes given, in that order.
+func (c *GaleraCluster) NodesURL(database string, nodes ...int) string {
+	addrs := make([]string, len(nodes))
+	for k, i := range nodes {
+		addrs[k] = fmt.Sprintf("127.0.0.1:%d", c.nodes[i].port)
+	}
+	return fmt.Sprintf("mysql://root@tcp(%s)/%s", strings.Join(addrs, ","), database)
+}
+
 // URL is the server's DATABASE_URL for database on node i: mysql://root@tcp(127.0.0.1:port)/database.
 func (c *GaleraCluster) URL(i int, database string) string {
 	return fmt.Sprintf("mysql://root@tcp(127.0.0.1:%d)/%s", c.nodes[i].port, database)
