@@ -18,7 +18,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// Galera programs and library the cluster helper runs.
+// Galera programs and library storetest.Galera runs.
 const (
 	galeraLibrary   = "/usr/lib/galera/libgalera_smm.so"
 	galeraServer    = "/usr/sbin/mariadbd"
