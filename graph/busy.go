@@ -19,8 +19,10 @@ import (
 // the error presenter and the transactioner mark the request busy, and retryBusy, around the
 // executor, throws the answer away and runs the operation again, up to busyAttempts times.
 
-// busyAttempts bounds the runs of one operation that keeps losing lock conflicts.
-const busyAttempts = 5
+// busyAttempts bounds the runs of one operation that keeps losing lock conflicts: with the
+// backoff (at most busyBase·32 between runs) about two seconds of tries, enough for dozens of
+// writers of one row on a Galera cluster, each commit of which another node's may beat.
+const busyAttempts = 10
 
 // busyBase is the base of the backoff between runs (store.Backoff).
 const busyBase = 10 * time.Millisecond

@@ -226,7 +226,9 @@ func TestGaleraConflictRetried(t *testing.T) {
 		for range 2 {
 			wg.Go(func() {
 				for range per {
-					err := store.Retry(ctx, 20, time.Millisecond, store.IsDeadlock, func() error {
+					// Four writers of one row: on a loaded machine one may lose many rounds in a
+					// row, so the attempts are many more than a write path's.
+					err := store.Retry(ctx, 100, 2*time.Millisecond, store.IsDeadlock, func() error {
 						tx, err := db.BeginTx(ctx, nil)
 						if err != nil {
 							return err
