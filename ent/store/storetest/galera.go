@@ -253,28 +253,24 @@ func (c *GaleraCluster) DSN(i int) string { return c.dsn(i, c.Database) }
 
 // NodesDSN is the DSN of the test's database that lists the nodes given, in that order
 // (tcp(127.0.0.1:p1,127.0.0.1:p2)): a pool that moves to the next node when one goes away.
-func (c *GaleraCluster) NodesDSN(nodes ...int) string {
-	addrs := make([]string, len(nodes))
-	for k, i := range nodes {
-		addrs[k] = fmt.Sprintf("127.0.0.1:%d", c.nodes[i].port)
-	}
-	first := fmt.Sprintf("127.0.0.1:%d", c.nodes[nodes[0]].port)
-	return strings.Replace(c.DSN(nodes[0]), "tcp("+first+")", "tcp("+strings.Join(addrs, ",")+")", 1)
-}
+func (c *GaleraCluster) NodesDSN(nodes ...int) string { return c.dsnAt(c.addrs(nodes...), c.Database) }
 
 // NodesURL is the server's DATABASE_URL for database that lists the nodes given, in that order.
 func (c *GaleraCluster) NodesURL(database string, nodes ...int) string {
-	addrs := make([]string, len(nodes))
+	return fmt.Sprintf("mysql://root@tcp(%s)/%s", c.addrs(nodes...), database)
+}
+
+// addrs is the loopback addresses of the nodes given, comma-separated.
+func (c *GaleraCluster) addrs(nodes ...int) string {
+	out := make([]string, len(nodes))
 	for k, i := range nodes {
-		addrs[k] = fmt.Sprintf("127.0.0.1:%d", c.nodes[i].port)
+		out[k] = fmt.Sprintf("127.0.0.1:%d", c.nodes[i].port)
 	}
-	return fmt.Sprintf("mysql://root@tcp(%s)/%s", strings.Join(addrs, ","), database)
+	return strings.Join(out, ",")
 }
 
 // URL is the server's DATABASE_URL for database on node i: mysql://root@tcp(127.0.0.1:port)/database.
-func (c *GaleraCluster) URL(i int, database string) string {
-	return fmt.Sprintf("mysql://root@tcp(127.0.0.1:%d)/%s", c.nodes[i].port, database)
-}
+func (c *GaleraCluster) URL(i int, database string) string { return c.NodesURL(database, i) }
 
 // NewDatabase creates another empty database on the cluster and returns its name.
 func (c *GaleraCluster) NewDatabase() string {
@@ -288,11 +284,14 @@ func (c *GaleraCluster) NewDatabase() string {
 	return name
 }
 
-func (c *GaleraCluster) dsn(i int, database string) string {
+func (c *GaleraCluster) dsn(i int, database string) string { return c.dsnAt(c.addrs(i), database) }
+
+// dsnAt is the DSN of database at addrs (one address, or several: NodesDSN).
+func (c *GaleraCluster) dsnAt(addrs, database string) string {
 	cfg := mysql.NewConfig()
 	cfg.User = "root"
 	cfg.Net = "tcp"
-	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", c.nodes[i].port)
+	cfg.Addr = addrs
 	cfg.DBName = database
 	cfg.ParseTime = true
 	// Reads wait for what the cluster committed before them: a check reads what every node wrote.
