@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -112,4 +113,49 @@ func jsonStrings(col sql.NullString) ([]string, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// intCol scans an integer column straight into an int. database/sql scans into *int through
+// reflection and a decimal string (an allocation a column); a column as the drivers return it
+// (int64) needs neither. Anything else (the MySQL text protocol's []byte) goes the usual way,
+// and NULL fails as it does for *int.
+type intCol int
+
+func (c *intCol) Scan(src any) error {
+	if v, ok := src.(int64); ok {
+		*c = intCol(v)
+		return nil
+	}
+	if src == nil {
+		return errors.New("authdb: converting NULL to int is unsupported")
+	}
+	var n sql.NullInt64
+	if err := n.Scan(src); err != nil {
+		return err
+	}
+	*c = intCol(n.Int64)
+	return nil
+}
+
+// textCol scans a text column into a string type of ent's (an enum such as user.Role), which
+// database/sql would convert through reflection, with an allocation a column. NULL fails as it
+// does for *string.
+type textCol string
+
+func (c *textCol) Scan(src any) error {
+	switch v := src.(type) {
+	case string:
+		*c = textCol(v)
+	case []byte:
+		*c = textCol(v)
+	case nil:
+		return errors.New("authdb: converting NULL to string is unsupported")
+	default:
+		var s sql.NullString
+		if err := s.Scan(src); err != nil {
+			return err
+		}
+		*c = textCol(s.String)
+	}
+	return nil
 }

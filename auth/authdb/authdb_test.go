@@ -678,3 +678,45 @@ func TestInsertMembershipsAsEnt(t *testing.T) {
 		}
 	})
 }
+
+// TestScanColumns: intCol and textCol read what each driver returns for an integer and a text
+// column (SQLite's int64 and string; MySQL's int64 and []byte from a prepared statement, []byte
+// from a query sent as text), and refuse NULL as database/sql does for *int and *string.
+func TestScanColumns(t *testing.T) {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			db := storetest.OpenEmpty(t, backend, storetest.Options{})
+			ctx := context.Background()
+			for _, tt := range []struct {
+				name  string
+				query string
+				args  []any
+			}{
+				{"literals", "SELECT 42, 'MODERATOR', -7", nil},
+				{"arguments", "SELECT ?, ?, ?", []any{int64(42), "MODERATOR", int64(-7)}},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					var n, m int
+					var role user.Role
+					if err := db.SQL.QueryRowContext(ctx, tt.query, tt.args...).Scan((*intCol)(&n), (*textCol)(&role), (*intCol)(&m)); err != nil {
+						t.Fatal(err)
+					}
+					if n != 42 || role != user.RoleMODERATOR || m != -7 {
+						t.Fatalf("scanned %d %q %d, want 42 MODERATOR -7", n, role, m)
+					}
+				})
+			}
+			var n int
+			var role user.Role
+			if err := db.SQL.QueryRowContext(ctx, "SELECT NULL").Scan((*intCol)(&n)); err == nil {
+				t.Fatal("NULL scanned into an int")
+			}
+			if err := db.SQL.QueryRowContext(ctx, "SELECT NULL").Scan((*textCol)(&role)); err == nil {
+				t.Fatal("NULL scanned into a string")
+			}
+			if err := db.SQL.QueryRowContext(ctx, "SELECT 'x'").Scan((*intCol)(&n)); err == nil {
+				t.Fatal("text scanned into an int")
+			}
+		})
+	}
+}

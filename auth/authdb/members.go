@@ -58,7 +58,7 @@ func findMember(ctx context.Context, client *ent.Client, query, value string) (*
 	found, err := scanRows(ctx, client, query, []any{value}, func(r *sql.Rows) (*ent.User, error) {
 		u := &ent.User{}
 		var ext sql.NullString
-		if err := r.Scan(&u.ID, &ext, &u.Email, &u.Name, &u.Username, &u.Tagline, &u.Picture, &u.Role, &u.Status, &u.EmailVerified); err != nil {
+		if err := r.Scan((*intCol)(&u.ID), &ext, &u.Email, &u.Name, &u.Username, &u.Tagline, &u.Picture, (*textCol)(&u.Role), (*textCol)(&u.Status), &u.EmailVerified); err != nil {
 			return nil, err
 		}
 		if ext.Valid {
@@ -109,7 +109,7 @@ func MemberSpaces(ctx context.Context, client *ent.Client, userID int, refs []st
 		var err error
 		rows, err = scanRows(ctx, client, membershipsQuery, []any{userID}, func(r *sql.Rows) (SpaceRow, error) {
 			var s SpaceRow
-			err := r.Scan(&s.ID, &s.Slug, &s.MembershipID, &s.Role)
+			err := r.Scan((*intCol)(&s.ID), &s.Slug, (*intCol)(&s.MembershipID), (*textCol)(&s.Role))
 			return s, err
 		})
 		if err != nil {
@@ -135,7 +135,7 @@ func MemberSpaces(ctx context.Context, client *ent.Client, userID int, refs []st
 	}
 	more, err := scanRows(ctx, client, spacesQuery+which, append(slugs, ids...), func(r *sql.Rows) (SpaceRow, error) {
 		var s SpaceRow
-		err := r.Scan(&s.ID, &s.Slug)
+		err := r.Scan((*intCol)(&s.ID), &s.Slug)
 		return s, err
 	})
 	if err != nil {
@@ -203,7 +203,7 @@ func MemberFields(ctx context.Context, client *ent.Client, userID int) ([]FieldR
 			valueID       sql.NullInt64
 			value         sql.NullString
 		)
-		if err := r.Scan(&f.ID, &f.Key, &f.Type, &options, &keys, &valueID, &value); err != nil {
+		if err := r.Scan((*intCol)(&f.ID), &f.Key, (*textCol)(&f.Type), &options, &keys, &valueID, &value); err != nil {
 			return f, err
 		}
 		var err error

@@ -46,7 +46,7 @@ func JWTLoginSettings(ctx context.Context, client *ent.Client) (st *ent.Settings
 	var origins sql.NullString
 	var previousExpiry sql.NullTime
 	var publicKeys sql.NullString
-	if err := rows.Scan(&st.ID, &st.JwtEnabled, &st.JwtSecret, &st.JwtMaxTokenAgeSeconds, &st.JwtRequireJti,
+	if err := rows.Scan((*intCol)(&st.ID), &st.JwtEnabled, &st.JwtSecret, (*intCol)(&st.JwtMaxTokenAgeSeconds), &st.JwtRequireJti,
 		&st.NewUsersHomepage, &st.SyncUsername, &st.JwtAdminClaim, &st.JwtAdminClaimValue,
 		&st.JwtModeratorClaim, &st.JwtModeratorClaimValue, &origins,
 		&st.JwtPreviousSecret, &previousExpiry, &st.JwtIssuer, &st.JwtAudience,
