@@ -77,7 +77,10 @@ func RecordAll(ctx context.Context, client *ent.Client, events ...Event) error {
 	hooks := !noWebhooks(ctx)
 	for i, e := range events {
 		rows[i] = authdb.Event(e)
-		if m, ok := webhookMessage(e); ok && hooks {
+		if !hooks {
+			continue
+		}
+		if m, ok := webhookMessage(e); ok {
 			msgs = append(msgs, m)
 		}
 	}

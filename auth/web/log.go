@@ -174,7 +174,11 @@ func Instrument(m *Metrics, log *slog.Logger, mux *http.ServeMux) http.Handler {
 			if panicked {
 				attrs = append(attrs, slog.Bool("panic", true))
 			}
-			log.LogAttrs(ctx, level, "request", attrs...)
+			// The record carries no caller (pc 0): the line names its route, and finding the
+			// caller would cost a stack walk on every request.
+			line := slog.NewRecord(time.Now(), level, "request", 0)
+			line.AddAttrs(attrs...)
+			_ = log.Handler().Handle(ctx, line)
 		}()
 		mux.ServeHTTP(rec, r)
 		panicked = false
