@@ -9,7 +9,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -41,6 +40,9 @@ var ErrPublicKey = errors.New("jwtsso: public key")
 
 // asymmetric are the algorithms a public key verifies, for any key type.
 var asymmetric = []string{"RS256", "PS256", "ES256", "EdDSA"}
+
+// secretMethods is the one algorithm the secret verifies.
+var secretMethods = []string{jwt.SigningMethodHS256.Alg()}
 
 // publicKey is a parsed public key: the algorithms its type verifies, never more.
 type publicKey struct {
@@ -175,29 +177,10 @@ func (k *publicKey) verifies(alg, kid string, named bool) bool {
 	return slices.Contains(k.methods, alg)
 }
 
-// header is the token's header, unverified: only to choose the keys to try. Only the header
-// segment is decoded (the parser that verifies the key decodes the rest); a token that is not
-// three segments or whose header is not base64url JSON is malformed, as golang-jwt has it.
-func header(tokenString string) (alg, kid string, err error) {
-	seg, rest, ok := strings.Cut(tokenString, ".")
-	if !ok || strings.Count(rest, ".") != 1 {
-		return "", "", fmt.Errorf("jwtsso: the token is not three segments: %w", jwt.ErrTokenMalformed)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		return "", "", fmt.Errorf("jwtsso: token header: %v: %w", err, jwt.ErrTokenMalformed)
-	}
-	var h struct {
-		Alg any `json:"alg"`
-		Kid any `json:"kid"`
-	}
-	if err := json.Unmarshal(raw, &h); err != nil {
-		return "", "", fmt.Errorf("jwtsso: token header: %v: %w", err, jwt.ErrTokenMalformed)
-	}
-	alg, _ = h.Alg.(string)
-	kid, _ = h.Kid.(string)
-	return alg, kid, nil
-}
+// unverified decodes a token's header and its claims (numbers exact) once, before any key is
+// chosen: the header's alg and kid choose the keys to try, and each key checks the signature of
+// that one decoding (verifySignature). Nothing it decodes is trusted before a key verified it.
+var unverified = jwt.NewParser(jwt.WithJSONNumber())
 
 // KeySetKey names a key of the key set (jwksUrl) that verified a token without a kid.
 const KeySetKey = "key set"
@@ -209,15 +192,33 @@ const KeySetKey = "key set"
 // period), RS256 and PS256 an RSA key, ES256 an EC P-256 key, EdDSA an Ed25519 key; any other
 // alg, none included, no key. A key set that cannot be fetched is IDP_UNAVAILABLE.
 func (v *Verifier) verifySignature(ctx context.Context, tokenString string, st *ent.Settings, now time.Time) (jwt.MapClaims, string, error) {
-	alg, kid, err := header(tokenString)
-	if err != nil {
+	claims := jwt.MapClaims{}
+	tok, parts, err := unverified.ParseUnverified(tokenString, claims)
+	var alg string
+	if tok != nil {
+		alg, _ = tok.Header["alg"].(string)
+	}
+	invalid := func() error {
+		return fmt.Errorf("jwtsso: no key verifies a token of algorithm %q: %w", alg, jwt.ErrTokenSignatureInvalid)
+	}
+	switch {
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return nil, "", invalid() // no alg, or one golang-jwt does not know: no key
+	case err != nil:
 		return nil, "", err
 	}
-	parse := func(methods []string, key any) (jwt.MapClaims, error) {
-		claims := jwt.MapClaims{}
-		parser := jwt.NewParser(jwt.WithValidMethods(methods), jwt.WithJSONNumber(), jwt.WithoutClaimsValidation())
-		_, err := parser.ParseWithClaims(tokenString, claims, func(*jwt.Token) (any, error) { return key, nil })
-		return claims, err
+	kid, _ := tok.Header["kid"].(string)
+	signed := tokenString[:len(parts[0])+1+len(parts[1])]
+	// verify checks the signature with key, which verifies the algorithms methods only (as
+	// golang-jwt's WithValidMethods).
+	verify := func(methods []string, key any) error {
+		if !slices.Contains(methods, alg) {
+			return fmt.Errorf("jwtsso: signing method %s is invalid for this key: %w", alg, jwt.ErrTokenSignatureInvalid)
+		}
+		if err := tok.Method.Verify(signed, tok.Signature, key); err != nil {
+			return fmt.Errorf("jwtsso: %w: %w", jwt.ErrTokenSignatureInvalid, err)
+		}
+		return nil
 	}
 	// open unseals a stored secret; one that does not open with this SECRET_KEY disables JWT SSO.
 	open := func(sealed []byte) ([]byte, error) {
@@ -226,9 +227,6 @@ func (v *Verifier) verifySignature(ctx context.Context, tokenString string, st *
 			return nil, &auth.SSOError{Code: auth.CodeSSODisabled, Message: "JWT sign-in is not set up correctly.", Err: err}
 		}
 		return secret, nil
-	}
-	invalid := func() error {
-		return fmt.Errorf("jwtsso: no key verifies a token of algorithm %q: %w", alg, jwt.ErrTokenSignatureInvalid)
 	}
 	switch {
 	case alg == jwt.SigningMethodHS256.Alg():
@@ -239,19 +237,21 @@ func (v *Verifier) verifySignature(ctx context.Context, tokenString string, st *
 		if err != nil {
 			return nil, "", err
 		}
-		hs := []string{jwt.SigningMethodHS256.Alg()}
-		claims, err := parse(hs, secret)
-		if errors.Is(err, jwt.ErrTokenSignatureInvalid) && PreviousSecretExpiry(st, now) != nil {
+		err = verify(secretMethods, secret)
+		if err != nil && PreviousSecretExpiry(st, now) != nil {
 			// Inside a rotation's grace period the secret it replaced still signs in.
 			previous, perr := open(st.JwtPreviousSecret)
 			if perr != nil {
 				return nil, "", perr
 			}
-			if c, perr := parse(hs, previous); !errors.Is(perr, jwt.ErrTokenSignatureInvalid) {
-				return c, KeyPreviousSecret, perr
+			if verify(secretMethods, previous) == nil {
+				return claims, KeyPreviousSecret, nil
 			}
 		}
-		return claims, KeySecret, err
+		if err != nil {
+			return nil, "", err
+		}
+		return claims, KeySecret, nil
 	case slices.Contains(asymmetric, alg):
 		keys := make([]*publicKey, len(st.JwtPublicKeys))
 		named := false // the token's kid names one of the keys: that one alone is tried
@@ -265,8 +265,8 @@ func (v *Verifier) verifySignature(ctx context.Context, tokenString string, st *
 			if k == nil || !k.verifies(alg, kid, named) {
 				continue
 			}
-			if claims, err := parse(k.methods, k.key); !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
-				return claims, k.name(i), err
+			if verify(k.methods, k.key) == nil {
+				return claims, k.name(i), nil
 			}
 		}
 		if st.JwtJwksURL != "" {
