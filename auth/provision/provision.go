@@ -165,25 +165,28 @@ func (p *Provisioner) Login(ctx context.Context, req Request) (*Result, error) {
 }
 
 // begin starts the transaction of one attempt and runs req.Before in it; on an error nothing
-// is left open.
-func (p *Provisioner) begin(ctx context.Context, req Request) (*ent.Tx, *ent.Client, error) {
+// is left open. The transaction ends with ctx; its statements run with the context begin
+// returns (store.TxStatements), which does not end, so that each statement is not watched
+// on its own.
+func (p *Provisioner) begin(ctx context.Context, req Request) (*ent.Tx, *ent.Client, context.Context, error) {
 	tx, err := p.DB.Client.Tx(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("provision: begin: %w", err)
+		return nil, nil, nil, fmt.Errorf("provision: begin: %w", err)
 	}
 	client := tx.Client()
+	ctx = store.TxStatements(ctx)
 	if req.Before != nil {
 		if err := req.Before(ctx, client); err != nil {
 			_ = tx.Rollback()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return tx, client, nil
+	return tx, client, ctx, nil
 }
 
 func (p *Provisioner) login(ctx context.Context, req Request) (*Result, error) {
 	req.at = p.Sessions.Time()
-	tx, client, err := p.begin(ctx, req)
+	tx, client, ctx, err := p.begin(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +261,7 @@ func (p *Provisioner) retry(ctx context.Context, work func() (*Result, error)) (
 			p.Log.DebugContext(ctx, "provision: lost a race with a concurrent change, retrying", "attempt", tries)
 		}
 		res, err = work()
-		return err
+		return store.TxEnded(ctx, err)
 	})
 	if err != nil && retryable(err) {
 		return nil, &lostRaces{last: err} // every attempt lost
@@ -267,7 +270,7 @@ func (p *Provisioner) retry(ctx context.Context, work func() (*Result, error)) (
 }
 
 func (p *Provisioner) apply(ctx context.Context, req Request, userID int, base auth.Event) (*Result, error) {
-	tx, client, err := p.begin(ctx, req)
+	tx, client, ctx, err := p.begin(ctx, req)
 	if err != nil {
 		return nil, err
 	}

@@ -503,6 +503,39 @@ func TestLoginBeforeFailureRollsBack(t *testing.T) {
 	})
 }
 
+// TestLoginEndsWithItsRequest: the statements of a login run with a context that does not end
+// (store.TxStatements), but the transaction ends with the request: a request that ends in the
+// middle of a login leaves nothing behind, starts no session, and fails with the request's
+// cause, and the pool's connection serves the next login.
+func TestLoginEndsWithItsRequest(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(db)
+		before := snapshot(t, db)
+		r := httptest.NewRequest(http.MethodGet, "/api/auth/sso", nil)
+		ctx, cancel := context.WithCancelCause(auth.RequestContext(r))
+		gone := errors.New("the client went away")
+		req := f.request(t, `{"sub": "ext-1", "email": "b@example.com", "name": "B"}`, nil)
+		req.Before = func(ctx context.Context, client *ent.Client) error {
+			if err := client.Space.Create().SetName("tmp").SetSlug("tmp").Exec(ctx); err != nil {
+				return err
+			}
+			cancel(gone)
+			return nil
+		}
+		res, err := f.p.Login(ctx, req)
+		if !errors.Is(err, gone) {
+			t.Fatalf("login whose request ended: %v, want the request's cause", err)
+		}
+		if started(res) {
+			t.Fatal("session started")
+		}
+		if d := diffSnapshots(before, snapshot(t, db)); len(d) > 0 {
+			t.Fatalf("changed:\n%s", strings.Join(d, "\n"))
+		}
+		f.mustLogin(t, `{"sub": "ext-1", "email": "b@example.com", "name": "B"}`, nil)
+	})
+}
+
 func TestLoginRoleMapping(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(db)

@@ -95,7 +95,7 @@ func (p *Provisioner) Sync(ctx context.Context, req Request, opts SyncOptions) (
 }
 
 func (p *Provisioner) syncOnce(ctx context.Context, req Request, opts SyncOptions, base auth.Event) (*Result, error) {
-	tx, client, err := p.begin(ctx, req)
+	tx, client, ctx, err := p.begin(ctx, req)
 	if err != nil {
 		return nil, err
 	}

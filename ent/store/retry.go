@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -142,6 +143,30 @@ func Retry(ctx context.Context, attempts int, base time.Duration, retryable func
 		if err = fn(); err == nil || !retryable(err) {
 			return err
 		}
+	}
+	return err
+}
+
+// TxStatements returns the context for the statements of a short transaction begun with ctx:
+// ctx's values without its end. The transaction itself keeps ctx: once ctx ends, database/sql
+// rolls it back as soon as the statement running then returns, and the transaction's next
+// statement or its commit fails (TxEnded reports why). What this saves is the drivers' watch of
+// every statement: modernc.org/sqlite starts a goroutine and installs a progress handler for
+// each statement whose context can end, and go-sql-driver/mysql stops a query whose context
+// ended by closing its connection, so a client that goes away in the middle of a login would
+// cost the pool a connection. Only for transactions of index lookups and single-row writes (a
+// login), whose statements end on their own within the database's lock timeouts.
+func TxStatements(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// TxEnded is err, or, when ctx (the context a transaction began with) has ended, ctx's cause
+// wrapping err: a transaction rolled back because its request ended fails its next statement
+// with sql.ErrTxDone, which says less.
+func TxEnded(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	if cause := context.Cause(ctx); !errors.Is(err, cause) {
+		return fmt.Errorf("%w: %w", cause, err)
 	}
 	return err
 }
