@@ -3,6 +3,7 @@ package store
 import (
 	"container/list"
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"io"
 	"reflect"
@@ -32,6 +33,9 @@ type cachingConnector struct {
 	noArgs bool
 	// full reports an error that says the server holds too many prepared statements.
 	full func(error) bool
+	// begin, when set (SQLite), is the statement that begins a transaction; BeginTx then runs
+	// it, COMMIT and ROLLBACK through the cache (cachedTx).
+	begin string
 }
 
 // Connect opens a connection of the wrapped driver and gives it a statement cache.
@@ -40,7 +44,7 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cachingConn{Conn: conn, size: c.size, noArgs: c.noArgs, full: c.full, byQuery: map[string]*list.Element{}, lru: list.New()}, nil
+	return &cachingConn{Conn: conn, size: c.size, noArgs: c.noArgs, full: c.full, begin: c.begin, byQuery: map[string]*list.Element{}, lru: list.New()}, nil
 }
 
 // dsnConnector is the connector of a driver that has no OpenConnector of its own.
@@ -67,6 +71,7 @@ type cachingConn struct {
 	size    int
 	noArgs  bool
 	full    func(error) bool
+	begin   string
 	byQuery map[string]*list.Element
 	lru     *list.List // of *cachedStmt, most recently used first
 }
@@ -184,7 +189,20 @@ func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.
 	return c.Prepare(query)
 }
 
+// BeginTx begins a transaction. With c.begin set (SQLite) and the default isolation, the
+// BEGIN, and the transaction's COMMIT or ROLLBACK, are statements of the cache (cachedTx):
+// modernc.org/sqlite would parse each of them again for every transaction.
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if c.begin != "" && opts.Isolation == driver.IsolationLevel(sql.LevelDefault) {
+		begin := c.begin
+		if opts.ReadOnly {
+			begin = "BEGIN" // as the driver does: a read-only transaction takes no lock up front
+		}
+		if _, err := c.ExecContext(ctx, begin, nil); err != nil {
+			return nil, err
+		}
+		return &cachedTx{c: c, ctx: ctx}, nil
+	}
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
 		return b.BeginTx(ctx, opts)
 	}
@@ -279,4 +297,28 @@ func (r *cachedRows) ColumnTypePrecisionScale(i int) (precision, scale int64, ok
 		return t.ColumnTypePrecisionScale(i)
 	}
 	return 0, 0, false
+}
+
+// cachedTx is a SQLite transaction begun by cachingConn.BeginTx, which ends it with the cache's
+// COMMIT or ROLLBACK as modernc.org/sqlite's own transaction does: the commit waits for a lock
+// no longer than the context the transaction began with, and a failed commit is rolled back so
+// that the connection goes back to the pool outside any transaction.
+type cachedTx struct {
+	c   *cachingConn
+	ctx context.Context
+}
+
+func (t *cachedTx) Commit() error {
+	_, err := t.c.ExecContext(t.ctx, "COMMIT", nil)
+	if err != nil {
+		// SQLite keeps the transaction open after some failed commits (a busy database); after
+		// others it has rolled back already, and this ROLLBACK fails harmlessly.
+		_, _ = t.c.ExecContext(context.Background(), "ROLLBACK", nil)
+	}
+	return err
+}
+
+func (t *cachedTx) Rollback() error {
+	_, err := t.c.ExecContext(context.Background(), "ROLLBACK", nil)
+	return err
 }

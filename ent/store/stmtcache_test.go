@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -317,4 +318,122 @@ func TestTooManyPrepared(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCachedTransactions: on SQLite the cache also holds BEGIN, COMMIT and ROLLBACK (cachedTx),
+// and its transactions behave as the driver's own.
+func TestCachedTransactions(t *testing.T) {
+	t.Run("each statement of a transaction is prepared once", func(t *testing.T) {
+		db, n := openCountedWith(t, cachingConnector{size: 8, noArgs: true, begin: "BEGIN"}, &counts{})
+		before := n.prepared.Load()
+		for i := 1; i <= 10; i++ {
+			tx, err := db.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(`INSERT INTO t (id, v) VALUES (?, ?)`, i, "v"); err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 0 {
+				err = tx.Commit()
+			} else {
+				err = tx.Rollback()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := n.prepared.Load() - before; got != 4 {
+			t.Fatalf("10 transactions prepared %d statements, want 4 (BEGIN, INSERT, COMMIT, ROLLBACK)", got)
+		}
+		var ids []int
+		rows, err := db.Query(`SELECT id FROM t ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id int
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		if fmt.Sprint(ids) != "[2 4 6 8 10]" {
+			t.Fatalf("rows %v, want the committed ones [2 4 6 8 10]", ids)
+		}
+	})
+	t.Run("a failed commit leaves no transaction open", func(t *testing.T) {
+		db, _ := openCountedWith(t, cachingConnector{size: 8, noArgs: true, begin: "BEGIN"}, &counts{})
+		if _, err := db.Exec(`CREATE TABLE c (id INTEGER PRIMARY KEY, t_id INTEGER NOT NULL REFERENCES t (id))`); err != nil {
+			t.Fatal(err)
+		}
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A deferred foreign key fails at COMMIT, and SQLite keeps the transaction open.
+		for _, q := range []string{`PRAGMA defer_foreign_keys = ON`, `INSERT INTO c (id, t_id) VALUES (1, 99)`} {
+			if _, err := tx.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err == nil {
+			t.Fatal("a commit that breaks a foreign key succeeded")
+		}
+		tx, err = db.Begin() // fails "within a transaction" if the last one was left open
+		if err != nil {
+			t.Fatalf("begin after a failed commit: %v", err)
+		}
+		var n int
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM c`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("rows of the failed transaction: %d, %v", n, err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("the DSN's _txlock", func(t *testing.T) {
+		for dsn, want := range map[string]string{
+			"file:a.db":                               "BEGIN",
+			"file:a.db?_txlock=immediate":             "BEGIN IMMEDIATE",
+			"file:a.db?_pragma=x(1)&_txlock=Deferred": "BEGIN DEFERRED",
+			"file:a.db?_txlock=exclusive":             "BEGIN EXCLUSIVE",
+		} {
+			if got := sqliteBegin(dsn); got != want {
+				t.Errorf("sqliteBegin(%q) = %q, want %q", dsn, got, want)
+			}
+		}
+		// An immediate transaction holds the write lock from its BEGIN; a read-only one does not.
+		path := filepath.Join(t.TempDir(), "lock.db")
+		dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(0)&_txlock=immediate"
+		a, err := openCaching(SQLite, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		b, err := openCaching(SQLite, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		ctx := context.Background()
+		for _, tt := range []struct {
+			readOnly, busy bool
+		}{{false, true}, {true, false}} {
+			held, err := a.BeginTx(ctx, &sql.TxOptions{ReadOnly: tt.readOnly})
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := b.BeginTx(ctx, nil)
+			if busy := err != nil; busy != tt.busy {
+				t.Fatalf("read-only %v: a second writer's BEGIN IMMEDIATE: %v, want busy %v", tt.readOnly, err, tt.busy)
+			}
+			if other != nil {
+				_ = other.Rollback()
+			}
+			if err := held.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }

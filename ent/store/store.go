@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -238,7 +239,7 @@ func openCaching(driverName, dsn string) (*sql.DB, error) {
 		return nil, err
 	}
 	if driverName == SQLite {
-		return sql.OpenDB(cachingConnector{Connector: conn, size: SQLiteStatementCacheSize, noArgs: true}), nil
+		return sql.OpenDB(cachingConnector{Connector: conn, size: SQLiteStatementCacheSize, noArgs: true, begin: sqliteBegin(dsn)}), nil
 	}
 	if cfg, err := mysql.ParseDSN(dsn); err == nil && cfg.InterpolateParams {
 		// The driver puts the arguments into the text itself: nothing is prepared, so there is
@@ -246,6 +247,18 @@ func openCaching(driverName, dsn string) (*sql.DB, error) {
 		return sql.OpenDB(conn), nil
 	}
 	return sql.OpenDB(cachingConnector{Connector: conn, size: MySQLStatementCacheSize, full: tooManyPrepared}), nil
+}
+
+// sqliteBegin is the statement that begins a transaction on the SQLite database at dsn: BEGIN
+// with the DSN's _txlock mode (deferred, immediate or exclusive; the driver refuses others), as
+// modernc.org/sqlite begins one.
+func sqliteBegin(dsn string) string {
+	_, query, _ := strings.Cut(dsn, "?")
+	q, _ := url.ParseQuery(query)
+	if mode := q.Get("_txlock"); mode != "" {
+		return "BEGIN " + strings.ToUpper(mode)
+	}
+	return "BEGIN"
 }
 
 // openSQLiteReaders opens and pings the reader pool of the SQLite file database at dsn.
