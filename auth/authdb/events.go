@@ -40,6 +40,9 @@ var (
 // eventInsert is the INSERT of events without its rows, and eventRow one row's placeholders.
 var eventInsert, eventRow = insertInto(securityevent.Table, eventColumns...)
 
+// oneEvent is the INSERT of one event, the most common.
+var oneEvent = eventInsert + eventRow
+
 // InsertEvents inserts events, in order, with one statement, written at: the values ent would
 // write (NULL for no user or no detail, the detail as JSON), the free-text columns cut to their
 // size. An event whose type the schema refuses writes nothing.
@@ -66,7 +69,11 @@ func InsertEvents(ctx context.Context, client *ent.Client, at time.Time, events 
 		args = append(args, at, e.Type, userID, Truncate(e.Method, eventMethodSize), Truncate(e.IP, eventIPSize),
 			Truncate(e.Agent, eventAgentSize), Truncate(e.Subject, eventSubjectSize), detail)
 	}
-	if _, err := client.ExecContext(ctx, rows(eventInsert, eventRow, len(events)), args...); err != nil {
+	query := oneEvent
+	if len(events) > 1 {
+		query = rows(eventInsert, eventRow, len(events))
+	}
+	if _, err := client.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("authdb: insert event: %w", err)
 	}
 	return nil

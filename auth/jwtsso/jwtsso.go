@@ -309,7 +309,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		token = q.Get("token")
 	}
-	h.login(w, r, token, false)
+	h.login(w, r, token, q.Get("redirect_uri"), false)
 }
 
 // Token serves POST /api/auth/sso/token: the token comes as the form field jwt or as the JSON
@@ -323,7 +323,7 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, true, err)
 		return
 	}
-	h.login(w, r, token, true)
+	h.login(w, r, token, "", true)
 }
 
 // readTokenBody reads the token of a POST /api/auth/sso/token.
@@ -359,9 +359,9 @@ func readTokenBody(w http.ResponseWriter, r *http.Request) (string, error) {
 	return token, nil
 }
 
-// login signs the member of token in: with a cookie and a redirect to redirect_uri for a
-// browser, with a bearer session token as JSON for an app.
-func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, app bool) {
+// login signs the member of token in: with a cookie and a redirect to returnTo (the query's
+// redirect_uri) for a browser, with a bearer session token as JSON for an app.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request, token, returnTo string, app bool) {
 	st, err := h.settings(r)
 	if err != nil {
 		h.fail(w, r, app, &auth.SSOError{Code: auth.CodeTryAgain, Message: "The community could not be reached.", Err: err})
@@ -399,7 +399,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, token string, ap
 		auth.FinishTokenLogin(w, h.Metrics, l)
 		return
 	}
-	l.Return = r.URL.Query().Get("redirect_uri")
+	l.Return = returnTo
 	auth.FinishLogin(w, r, h.Provisioner.Sessions, h.Metrics, l)
 }
 
