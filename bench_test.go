@@ -24,12 +24,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -833,7 +835,11 @@ func prepareLoginStmts(b testing.TB, db *sql.DB) *loginStmts {
 		stmt  **sql.Stmt
 		query string
 	}{
-		{&st.settings, `SELECT jwt_enabled, jwt_secret FROM settings ORDER BY id LIMIT 1`},
+		{&st.settings, `SELECT jwt_enabled, jwt_secret, jwt_max_token_age_seconds, jwt_require_jti, new_users_homepage, sync_username,
+			jwt_admin_claim, jwt_admin_claim_value, jwt_moderator_claim, jwt_moderator_claim_value, embed_origins,
+			jwt_previous_secret, jwt_previous_secret_expires_at, jwt_issuer, jwt_audience, jwt_public_keys, jwt_jwks_url,
+			EXISTS (SELECT 1 FROM webhooks WHERE enabled = ?)
+			FROM settings ORDER BY id LIMIT 1`},
 		{&st.userByExternalID, `SELECT id, email, name, status FROM users WHERE external_id = ?`},
 		{&st.userByEmail, `SELECT id FROM users WHERE email = ?`},
 		{&st.usernameTaken, `SELECT EXISTS (SELECT 1 FROM users WHERE username = ?)`},
@@ -868,13 +874,16 @@ type floorFieldRow struct {
 }
 
 // jwtLoginFloor is the JWT SSO login with the bare libraries, doing the work the server must do:
-// it reads the JWT SSO settings (enabled, the secret sealed with AES-256-GCM under secretKey, opened
-// with crypto/cipher); golang-jwt parses the token (HS256 only); one database/sql transaction reads
-// the member by external id, its memberships and the profile fields with its values (or checks the
-// email is free, finds a free username and inserts the member, its memberships and field values),
-// inserts a session with a random token's hash, records the login time and writes the security
-// log's events in one INSERT; then the cookie and a 303. Its statements are prepared once
-// (prepareLoginStmts).
+// it reads the JWT SSO settings a login's policy needs (enabled, the secret sealed with AES-256-GCM
+// under secretKey, opened with crypto/cipher; the token's age, jti, issuer and audience rules, the
+// new members' page; the settings it does not implement, such as public keys or role claims, must
+// be unset; and whether a webhook is enabled, which must be none); golang-jwt parses the token
+// (HS256 only, numbers exact, as the payload mapping reads ids) and the floor applies those rules.
+// One database/sql transaction reads the member by external id, its memberships and the profile
+// fields with its values (or checks the email is free, finds a free username and inserts the
+// member, its memberships and field values), inserts a session with a random token's hash,
+// records the login time and writes the security log's events in one INSERT; then the cookie and
+// a 303. Its statements are prepared once (prepareLoginStmts).
 func jwtLoginFloor(b testing.TB, db *sql.DB, secretKey []byte) http.HandlerFunc {
 	st := prepareLoginStmts(b, db)
 	block, err := aes.NewCipher(secretKey)
@@ -886,20 +895,38 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secretKey []byte) http.HandlerFunc 
 		b.Fatal(err)
 	}
 	secretAD := append([]byte{1}, jwtsso.PurposeSecret...)
-	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuedAt())
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuedAt(), jwt.WithJSONNumber())
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		w.Header().Set("Cache-Control", "no-store")
 		fail := func(err error) { http.Error(w, err.Error(), http.StatusInternalServerError) }
 
-		var enabled bool
-		var sealed []byte
-		if err := st.settings.QueryRowContext(ctx).Scan(&enabled, &sealed); err != nil {
+		// The settings a login's policy needs: the floor implements those the benchmarks use
+		// (the secret, the token's age, jti, issuer and audience, the new members' page) and
+		// refuses the others, so that it never does less than the server would.
+		var (
+			enabled, requireJTI, syncUsername, webhooks                  bool
+			sealed, previous                                             []byte
+			maxAge                                                       int64
+			homepage, adminClaim, adminValue, modClaim, modValue, issuer string
+			audience, jwksURL                                            string
+			origins, publicKeys                                          sql.NullString
+			previousExpiry                                               sql.NullTime
+		)
+		if err := st.settings.QueryRowContext(ctx, true).Scan(&enabled, &sealed, &maxAge, &requireJTI, &homepage, &syncUsername,
+			&adminClaim, &adminValue, &modClaim, &modValue, &origins, &previous, &previousExpiry, &issuer, &audience,
+			&publicKeys, &jwksURL, &webhooks); err != nil {
 			fail(err)
 			return
 		}
 		if !enabled || len(sealed) < 1 || sealed[0] != 1 {
 			http.Error(w, "disabled", http.StatusNotFound)
+			return
+		}
+		if syncUsername || adminClaim != "" || modClaim != "" || len(previous) > 0 || jwksURL != "" || webhooks ||
+			(origins.Valid && origins.String != "" && origins.String != "null" && origins.String != "[]") ||
+			(publicKeys.Valid && publicKeys.String != "" && publicKeys.String != "null" && publicKeys.String != "[]") {
+			fail(errors.New("floor: a setting the floor does not implement is set"))
 			return
 		}
 		secret, err := aead.Open(nil, nil, sealed[1:], secretAD)
@@ -913,12 +940,41 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secretKey []byte) http.HandlerFunc 
 			http.Error(w, "invalid token", http.StatusUnauthorized)
 			return
 		}
-		sub, _ := claims["sub"].(string)
+		// Numbers are exact (the parser's JSON numbers): an id may be one, read as its decimal
+		// string.
+		var sub string
+		switch v := claims["sub"].(type) {
+		case string:
+			sub = v
+		case json.Number:
+			sub = v.String()
+		}
 		email, _ := claims["email"].(string)
 		name, _ := claims["name"].(string)
 		if sub == "" || email == "" || name == "" {
 			http.Error(w, "missing claim", http.StatusBadRequest)
 			return
+		}
+		if _, hasExp := claims["exp"]; !hasExp {
+			iat, err := claims.GetIssuedAt()
+			if err != nil || iat == nil || time.Since(iat.Time) > time.Duration(maxAge)*time.Second {
+				http.Error(w, "too old", http.StatusUnauthorized)
+				return
+			}
+		}
+		if jti, ok := claims["jti"].(string); requireJTI && (!ok || jti == "") {
+			http.Error(w, "missing jti", http.StatusBadRequest)
+			return
+		}
+		if iss, _ := claims["iss"].(string); issuer != "" && iss != issuer {
+			http.Error(w, "wrong issuer", http.StatusUnauthorized)
+			return
+		}
+		if audience != "" {
+			if aud, err := claims.GetAudience(); err != nil || !slices.Contains(aud, audience) {
+				http.Error(w, "wrong audience", http.StatusUnauthorized)
+				return
+			}
 		}
 		email = strings.ToLower(email)
 		var slugs []string
@@ -1109,6 +1165,9 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secretKey []byte) http.HandlerFunc 
 		}
 		http.SetCookie(w, &http.Cookie{Name: "community_session", Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Expires: expires})
 		target := q.Get("redirect_uri")
+		if created && homepage != "" {
+			target = homepage
+		}
 		if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") || strings.HasPrefix(target, "/\\") {
 			target = "/"
 		}
