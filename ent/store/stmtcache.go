@@ -199,6 +199,9 @@ func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (drive
 			begin = "BEGIN" // as the driver does: a read-only transaction takes no lock up front
 		}
 		if _, err := c.ExecContext(ctx, begin, nil); err != nil {
+			// The statement may have run before ctx ended (the driver then reports ctx's error):
+			// the connection must not go back to the pool inside that transaction.
+			_, _ = c.ExecContext(context.Background(), "ROLLBACK", nil)
 			return nil, err
 		}
 		return &cachedTx{c: c, ctx: ctx}, nil
@@ -300,8 +303,10 @@ func (r *cachedRows) ColumnTypePrecisionScale(i int) (precision, scale int64, ok
 }
 
 // cachedTx is a SQLite transaction begun by cachingConn.BeginTx, which ends it with the cache's
-// COMMIT or ROLLBACK as modernc.org/sqlite's own transaction does: the commit waits for a lock
-// no longer than the context the transaction began with, and a failed commit is rolled back so
+// COMMIT or ROLLBACK. Its COMMIT runs with ctx's values but not its end: the driver reports a
+// statement whose context ended while it ran as failed, and a commit that took effect must not be
+// reported so (database/sql does not commit once ctx has ended; a wait for a lock is bounded by
+// busy_timeout). A failed commit is rolled back, as modernc.org/sqlite's own transaction does, so
 // that the connection goes back to the pool outside any transaction.
 type cachedTx struct {
 	c   *cachingConn
@@ -309,7 +314,7 @@ type cachedTx struct {
 }
 
 func (t *cachedTx) Commit() error {
-	_, err := t.c.ExecContext(t.ctx, "COMMIT", nil)
+	_, err := t.c.ExecContext(context.WithoutCancel(t.ctx), "COMMIT", nil)
 	if err != nil {
 		// SQLite keeps the transaction open after some failed commits (a busy database); after
 		// others it has rolled back already, and this ROLLBACK fails harmlessly.

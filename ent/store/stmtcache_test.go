@@ -392,6 +392,58 @@ func TestCachedTransactions(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("a context that ends while the statement runs", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "late.db")
+		db, err := openCaching(SQLite, "file:"+filepath.ToSlash(path)+"?_pragma=journal_mode(WAL)&_txlock=immediate")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		db.SetMaxOpenConns(1)
+		if _, err := db.Exec(`CREATE TABLE r (id INTEGER PRIMARY KEY)`); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		err = conn.Raw(func(dc any) error {
+			c := dc.(*cachingConn)
+			for i := range 300 {
+				// A BEGIN whose context ends as it runs: whatever it answers, no transaction is
+				// left open on the connection.
+				if tx, err := c.BeginTx(newLateContext(), driver.TxOptions{}); err == nil {
+					_ = tx.Rollback()
+				}
+				// A transaction whose context ends as its COMMIT runs: the commit took effect
+				// and says so.
+				late := newLateContext()
+				late.live = true
+				tx, err := c.BeginTx(late, driver.TxOptions{})
+				if err != nil {
+					return fmt.Errorf("begin after a late BEGIN: %w", err)
+				}
+				if _, err := c.ExecContext(ctx, `INSERT INTO r (id) VALUES (?)`, []driver.NamedValue{{Ordinal: 1, Value: int64(i)}}); err != nil {
+					return err
+				}
+				late.live = false
+				if err := tx.Commit(); err != nil {
+					return fmt.Errorf("commit %d whose context ended as it ran: %w", i, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Close() // the pool's one connection
+		var n int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM r`).Scan(&n); err != nil || n != 300 {
+			t.Fatalf("%d rows committed, %v; want 300", n, err)
+		}
+	})
 	t.Run("the DSN's _txlock", func(t *testing.T) {
 		for dsn, want := range map[string]string{
 			"file:a.db":                               "BEGIN",
@@ -436,4 +488,34 @@ func TestCachedTransactions(t *testing.T) {
 			}
 		}
 	})
+}
+
+// lateContext has not ended when the driver first looks at it and has ended at every later look:
+// it ends while the statement runs. With live set, it has not ended at any look.
+type lateContext struct {
+	context.Context
+	live  bool
+	looks int
+}
+
+func newLateContext() *lateContext { return &lateContext{Context: context.Background()} }
+
+var (
+	notEnded = make(chan struct{})
+	ended    = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+)
+
+func (c *lateContext) Done() <-chan struct{} {
+	c.looks++
+	if c.live || c.looks == 1 {
+		return notEnded
+	}
+	return ended
+}
+
+func (c *lateContext) Err() error {
+	if c.live || c.looks <= 1 {
+		return nil
+	}
+	return context.Canceled
 }
