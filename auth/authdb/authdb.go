@@ -122,18 +122,21 @@ func jsonStrings(col sql.NullString) ([]string, error) {
 type intCol int
 
 func (c *intCol) Scan(src any) error {
-	if v, ok := src.(int64); ok {
-		*c = intCol(v)
-		return nil
+	v, ok := src.(int64)
+	if !ok {
+		if src == nil {
+			return errors.New("authdb: converting NULL to int is unsupported")
+		}
+		var n sql.NullInt64
+		if err := n.Scan(src); err != nil {
+			return err
+		}
+		v = n.Int64
 	}
-	if src == nil {
-		return errors.New("authdb: converting NULL to int is unsupported")
+	if int64(int(v)) != v {
+		return fmt.Errorf("authdb: %d is out of an int's range", v)
 	}
-	var n sql.NullInt64
-	if err := n.Scan(src); err != nil {
-		return err
-	}
-	*c = intCol(n.Int64)
+	*c = intCol(v)
 	return nil
 }
 

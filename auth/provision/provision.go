@@ -263,8 +263,8 @@ func (p *Provisioner) retry(ctx context.Context, work func() (*Result, error)) (
 		res, err = work()
 		return store.TxEnded(ctx, err)
 	})
-	if err != nil && retryable(err) {
-		return nil, &lostRaces{last: err} // every attempt lost
+	if err != nil && retryable(err) && ctx.Err() == nil {
+		return nil, &lostRaces{last: err} // every attempt lost (not a request that ended)
 	}
 	return res, err
 }

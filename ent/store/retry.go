@@ -155,7 +155,9 @@ func Retry(ctx context.Context, attempts int, base time.Duration, retryable func
 // each statement whose context can end, and go-sql-driver/mysql stops a query whose context
 // ended by closing its connection, so a client that goes away in the middle of a login would
 // cost the pool a connection. Only for transactions of index lookups and single-row writes (a
-// login), whose statements end on their own within the database's lock timeouts.
+// login), whose statements end on their own: a statement that waits for a lock another
+// transaction holds waits at most the database's lock timeout after its request ended (SQLite's
+// busy_timeout, 5 s; MariaDB's innodb_lock_wait_timeout, 50 s unless the server sets less).
 func TxStatements(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // TxEnded is err, or, when ctx (the context a transaction began with) has ended, ctx's cause
