@@ -472,7 +472,7 @@ func provision(ctx context.Context, client *ent.Client, req Request, base auth.E
 			res.events = append(res.events, e)
 		}
 	}
-	spaceChanges, skipped, err := syncSpaces(ctx, client, u.ID, res.Created, pr, res)
+	spaceChanges, skipped, err := syncSpaces(ctx, client, u.ID, pr, res)
 	if err != nil {
 		return nil, err
 	}
@@ -665,10 +665,10 @@ func syncedUsername(ctx context.Context, client *ent.Client, u *ent.User, claim 
 // Unknown spaces are skipped, never a failed login.
 //
 // The member's memberships and the spaces the payload names are read by authdb.MemberSpaces
-// (one query when the payload names only spaces the member is in; a fresh member, created in
-// this transaction, has none to read); a login that changes nothing writes nothing, and new
+// (one query when the payload names only spaces the member is in; a member created in this
+// transaction, res.Created, has none to read); a login that changes nothing writes nothing, and new
 // memberships are inserted together.
-func syncSpaces(ctx context.Context, client *ent.Client, userID int, fresh bool, pr *Profile, res *Result) ([]string, []string, error) {
+func syncSpaces(ctx context.Context, client *ent.Client, userID int, pr *Profile, res *Result) ([]string, []string, error) {
 	if len(pr.Spaces) == 0 && pr.SpacesOperation != OpReplace {
 		return nil, nil, nil
 	}
@@ -676,7 +676,7 @@ func syncSpaces(ctx context.Context, client *ent.Client, userID int, fresh bool,
 	for i, c := range pr.Spaces {
 		refs[i] = c.Space
 	}
-	rows, err := authdb.MemberSpaces(ctx, client, userID, refs, fresh)
+	rows, err := authdb.MemberSpaces(ctx, client, userID, refs, res.Created)
 	if err != nil {
 		return nil, nil, err
 	}
