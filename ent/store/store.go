@@ -229,19 +229,27 @@ func openCaching(driverName, dsn string) (*sql.DB, error) {
 	}
 	drv := probe.Driver()
 	_ = probe.Close()
+	if driverName == SQLite {
+		conn, err := connectorFor(drv, dsn)
+		if err != nil {
+			return nil, err
+		}
+		return sql.OpenDB(cachingConnector{Connector: conn, size: SQLiteStatementCacheSize, noArgs: true, begin: sqliteBegin(dsn)}), nil
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
 	var conn driver.Connector
-	if cfg, perr := mysql.ParseDSN(dsn); driverName == MySQL && perr == nil && cfg.Net == nodesNet {
+	if cfg.Net == nodesNet {
 		conn, err = newNodesConnector(drv, cfg)
 	} else {
-		conn, err = connectorFor(drv, dsn)
+		conn, err = mysql.NewConnector(cfg)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if driverName == SQLite {
-		return sql.OpenDB(cachingConnector{Connector: conn, size: SQLiteStatementCacheSize, noArgs: true, begin: sqliteBegin(dsn)}), nil
-	}
-	if cfg, err := mysql.ParseDSN(dsn); err == nil && cfg.InterpolateParams {
+	if cfg.InterpolateParams {
 		// The driver puts the arguments into the text itself: nothing is prepared, so there is
 		// nothing to keep.
 		return sql.OpenDB(conn), nil
