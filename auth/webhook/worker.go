@@ -101,6 +101,13 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
+// conflictAttempts and conflictBackoff bound the retries of a claim or an outcome that lost a
+// lock conflict (store.IsDeadlock); each is a transaction of its own.
+const (
+	conflictAttempts = 3
+	conflictBackoff  = 20 * time.Millisecond
+)
+
 // RunOnce claims one batch of due deliveries, sends them and records the outcomes; it returns
 // how many it claimed. The sends are not cut short when ctx ends (each has the client's timeout),
 // so a stopping server finishes what it claimed.
@@ -112,7 +119,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	// send): on Galera two nodes' SKIP LOCKED reads may pick one row, and the commit that loses
 	// certification fails with 1213. Claim again: the row is the winner's now.
 	var claimed []authdb.ClaimedDelivery
-	err := store.Retry(ctx, 3, 20*time.Millisecond, store.IsDeadlock, func() (err error) {
+	err := store.Retry(ctx, conflictAttempts, conflictBackoff, store.IsDeadlock, func() (err error) {
 		claimed, err = authdb.ClaimDeliveries(ctx, w.DB.Client, w.DB.Driver == store.MySQL, w.now(), w.lease(), cmp.Or(w.Batch, DefaultBatch))
 		return err
 	})
@@ -156,7 +163,7 @@ func (w *Worker) deliver(ctx context.Context, d authdb.ClaimedDelivery) {
 		w.Metrics.attempt(ResultRetry)
 	}
 	var held bool
-	ferr := store.Retry(ctx, 3, 20*time.Millisecond, store.IsDeadlock, func() (err error) {
+	ferr := store.Retry(ctx, conflictAttempts, conflictBackoff, store.IsDeadlock, func() (err error) {
 		held, err = authdb.FinishDelivery(ctx, w.DB.Client, d, o)
 		return err
 	})
