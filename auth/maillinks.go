@@ -126,24 +126,12 @@ func (h *MailLinks) verifyForm(w http.ResponseWriter, r *http.Request) {
 // the link stays unused.
 func (h *MailLinks) verify(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	now := h.now()
-	tx, err := h.client().Tx(ctx)
-	if err != nil {
-		h.fail(w, r, err)
+	tx, t, u := h.openLink(w, r, emailtoken.PurposeVERIFY_EMAIL, linkToken(r))
+	if tx == nil {
 		return
 	}
 	defer func() { _ = tx.Rollback() }()
 	client := tx.Client()
-	t, err := UseEmailToken(ctx, client, emailtoken.PurposeVERIFY_EMAIL, linkToken(r), now)
-	if err != nil {
-		h.linkError(w, r, err, emailtoken.PurposeVERIFY_EMAIL)
-		return
-	}
-	u, err := client.User.Get(ctx, *t.UserID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	if u.Status != user.StatusACTIVE {
 		RenderMessage(w, h.Log, http.StatusForbidden, Message{Heading: "Account suspended",
 			Message: "This account is suspended, so its email address cannot change.", Code: CodeUserSuspended, Alert: true})
@@ -186,6 +174,32 @@ func (h *MailLinks) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	RenderMessage(w, h.Log, http.StatusOK, Message{Heading: "Email address confirmed",
 		Message: "Your community account now uses " + t.Email + ".", ActionURL: "/", ActionText: "Go to the community"})
+}
+
+// openLink begins the transaction that uses the link tok of purpose, and reads the member it was
+// sent to. Where it cannot, it answers the request (linkError for a link that cannot be used),
+// rolls back and returns a nil transaction; otherwise the caller ends tx.
+func (h *MailLinks) openLink(w http.ResponseWriter, r *http.Request, purpose emailtoken.Purpose, tok string) (*ent.Tx, *ent.EmailToken, *ent.User) {
+	ctx := r.Context()
+	tx, err := h.client().Tx(ctx)
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, nil, nil
+	}
+	client := tx.Client()
+	t, err := UseEmailToken(ctx, client, purpose, tok, h.now())
+	if err != nil {
+		_ = tx.Rollback()
+		h.linkError(w, r, err, purpose)
+		return nil, nil, nil
+	}
+	u, err := client.User.Get(ctx, *t.UserID)
+	if err != nil {
+		_ = tx.Rollback()
+		h.fail(w, r, err)
+		return nil, nil, nil
+	}
+	return tx, t, u
 }
 
 // linkError answers a link that cannot be used, saying why and what to do.
@@ -380,23 +394,12 @@ func (h *MailLinks) reset(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	tx, err := h.client().Tx(ctx)
-	if err != nil {
-		h.fail(w, r, err)
+	tx, t, u := h.openLink(w, r, emailtoken.PurposeRESET_PASSWORD, tok)
+	if tx == nil {
 		return
 	}
 	defer func() { _ = tx.Rollback() }()
 	client := tx.Client()
-	t, err := UseEmailToken(ctx, client, emailtoken.PurposeRESET_PASSWORD, tok, h.now())
-	if err != nil {
-		h.linkError(w, r, err, emailtoken.PurposeRESET_PASSWORD)
-		return
-	}
-	u, err := client.User.Get(ctx, *t.UserID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	st, err := LoadSettings(ctx, client, settings.FieldEmailPasswordEnabled)
 	if err != nil {
 		h.fail(w, r, err)
