@@ -217,6 +217,12 @@ func InFrame(r *http.Request) bool {
 	return d == "iframe" || d == "frame"
 }
 
+// CrossSite makes c a cookie that a page framed on another site gets back: SameSite=None, Secure
+// and Partitioned (CHIPS), kept in a jar of that site's own.
+func CrossSite(c *http.Cookie) {
+	c.Secure, c.SameSite, c.Partitioned = true, http.SameSiteNoneMode, true
+}
+
 // frameWriter sets the answer's frame policy when its header is written.
 type frameWriter struct {
 	http.ResponseWriter

@@ -221,7 +221,7 @@ func (s *Sessions) cookieFor(r *http.Request, embedded bool) *http.Cookie {
 		SameSite: http.SameSiteLaxMode,
 	}
 	if embedded {
-		c.Secure, c.SameSite, c.Partitioned = true, http.SameSiteNoneMode, true
+		CrossSite(c)
 	}
 	return c
 }

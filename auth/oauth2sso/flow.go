@@ -112,7 +112,7 @@ func newFlowCookie(secure, https, framed bool, value string, maxAge int) *http.C
 		SameSite: http.SameSiteLaxMode,
 	}
 	if framed {
-		c.Secure, c.SameSite, c.Partitioned = true, http.SameSiteNoneMode, true
+		auth.CrossSite(c)
 	}
 	return c
 }
