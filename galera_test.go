@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/community/sso/auth"
+	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
 )
 
@@ -372,19 +373,7 @@ func waitReady(t *testing.T, urls []string) {
 func checkConverged(t *testing.T, c *storetest.GaleraCluster) {
 	t.Helper()
 	first := c.Open(0)
-	rows, err := first.Query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, n)
-	}
-	rows.Close()
+	tables := storetest.Tables(t, first, store.MySQL)
 	dbs := []*sql.DB{first}
 	for i := 1; i < c.Size(); i++ {
 		dbs = append(dbs, c.Open(i))

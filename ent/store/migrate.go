@@ -474,12 +474,17 @@ func keepUnknownIndexes(next entschema.Differ) entschema.Differ {
 
 // hasTable reports whether the database has the table.
 func (m *migrator) hasTable(ctx context.Context, name string) (bool, error) {
+	return tableExists(ctx, m.conn, m.driver, name)
+}
+
+// tableExists reports whether the database of conn (SQLite or MySQL, driver) has the table.
+func tableExists(ctx context.Context, conn *sql.Conn, driver, name string) (bool, error) {
 	q := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
-	if m.driver == MySQL {
+	if driver == MySQL {
 		q = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
 	}
 	var n int
-	if err := m.conn.QueryRowContext(ctx, q, name).Scan(&n); err != nil {
+	if err := conn.QueryRowContext(ctx, q, name).Scan(&n); err != nil {
 		return false, redact(err)
 	}
 	return n > 0, nil
@@ -603,15 +608,11 @@ func (r *revisions) create(ctx context.Context) error {
 
 // readIfExists reads the revisions, none when the table is missing.
 func (r *revisions) readIfExists(ctx context.Context) ([]*migrate.Revision, error) {
-	q := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
-	if r.driver == MySQL {
-		q = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
+	exists, err := tableExists(ctx, r.conn, r.driver, revisionsTable)
+	if err != nil {
+		return nil, err
 	}
-	var n int
-	if err := r.conn.QueryRowContext(ctx, q, revisionsTable).Scan(&n); err != nil {
-		return nil, redact(err)
-	}
-	if n == 0 {
+	if !exists {
 		return nil, nil
 	}
 	return r.ReadRevisions(ctx)

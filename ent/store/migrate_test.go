@@ -34,23 +34,7 @@ func baselineName(t *testing.T, backend string) string {
 func tableRows(t *testing.T, db *store.DB, known map[string][]string) (string, map[string][]string) {
 	t.Helper()
 	ctx := context.Background()
-	q := "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'atlas_schema_revisions' ORDER BY name"
-	if db.Driver == store.MySQL {
-		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name <> 'atlas_schema_revisions' ORDER BY table_name"
-	}
-	rows, err := db.SQL.QueryContext(ctx, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	rows.Close()
+	tables := slices.DeleteFunc(storetest.Tables(t, db.SQL, db.Driver), func(name string) bool { return name == "atlas_schema_revisions" })
 	var b strings.Builder
 	columns := map[string][]string{}
 	for _, table := range tables {

@@ -316,21 +316,8 @@ func TestMigrateDropsOldTables(t *testing.T) {
 			}
 			tables := func() map[string]bool {
 				t.Helper()
-				q := "SELECT name FROM sqlite_master WHERE type = 'table'"
-				if db.Driver == store.MySQL {
-					q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
-				}
-				rows, err := db.SQL.QueryContext(ctx, q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer rows.Close()
 				got := map[string]bool{}
-				for rows.Next() {
-					var name string
-					if err := rows.Scan(&name); err != nil {
-						t.Fatal(err)
-					}
+				for _, name := range storetest.Tables(t, db.SQL, db.Driver) {
 					got[name] = true
 				}
 				return got

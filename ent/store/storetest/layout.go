@@ -12,6 +12,33 @@ import (
 	"github.com/community/sso/ent/store"
 )
 
+// Tables lists the tables of the database db (of driver, store.SQLite or store.MySQL) by name,
+// SQLite's own tables left out.
+func Tables(t testing.TB, db *sql.DB, driver string) []string {
+	t.Helper()
+	q := "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+	if driver == store.MySQL {
+		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name"
+	}
+	rows, err := db.QueryContext(context.Background(), q)
+	if err != nil {
+		t.Fatalf("list the tables: %v", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatalf("list the tables: %v", err)
+		}
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("list the tables: %v", err)
+	}
+	return names
+}
+
 // Layout describes the schema of db, one line per table, column, index, foreign key and check,
 // in a stable order (indexes by name), leaving out the migration revisions table and what
 // depends on the rows (AUTO_INCREMENT counters, SQLite's sequences). Two databases with equal
