@@ -8,6 +8,7 @@ import (
 
 	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/config"
+	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/store"
@@ -25,6 +26,13 @@ type testApp struct {
 	Logs *webtest.LogBuffer
 }
 
+// deps are what a test server may be given instead of the defaults.
+type deps struct {
+	routes.Deps
+	// ConnLimits, when set, are applied to the test server (run always applies defaultConnLimits).
+	ConnLimits *connLimits
+}
+
 // newApp serves routes over db; env adds configuration to the test defaults.
 func newApp(t testing.TB, db *store.DB, env map[string]string) *testApp {
 	t.Helper()
@@ -39,7 +47,7 @@ func newAppWith(t testing.TB, db *store.DB, env map[string]string, d deps) *test
 		configure = d.ConnLimits.apply
 	}
 	a := authtest.Start(t, db, env, func(cfg *config.Config, log *slog.Logger) (http.Handler, error) {
-		return routesWith(cfg, db, log, d)
+		return routes.Handler(cfg, db, log, d.Deps)
 	}, configure)
 	return &testApp{t: t, URL: a.URL, DB: db, Cfg: a.Cfg, Logs: a.Logs}
 }
@@ -109,7 +117,7 @@ func enableJWT(t *testing.T, a *testApp, admin *http.Client) string {
 // registers the community at the provider.
 func newAppWithOP(t testing.TB, db *store.DB, op *authtest.OP, env map[string]string) *testApp {
 	t.Helper()
-	app := newAppWith(t, db, env, deps{IdPClient: op.Server.Client()})
+	app := newAppWith(t, db, env, deps{Deps: routes.Deps{IdPClient: op.Server.Client()}})
 	op.Register(app.URL)
 	return app
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/mail/mailtest"
+	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/emailtoken"
 	"github.com/community/sso/ent/profilefield"
@@ -141,7 +142,7 @@ func TestQueryPlans(t *testing.T) {
 			db := storetest.Open(t, backend, storetest.Options{WrapDriver: log.Wrap})
 			op := authtest.StartOP(t)
 			smtp := mailtest.Start(t, mailtest.Options{Username: "relay", Password: "relay-password-1"})
-			app := newAppWith(t, db, smtp.Env(), deps{IdPClient: op.Server.Client()})
+			app := newAppWith(t, db, smtp.Env(), deps{Deps: routes.Deps{IdPClient: op.Server.Client()}})
 			op.Register(app.URL)
 			admin := adminToken(t, app)
 			enableOAuth2(t, app, admin, map[string]any{

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/community/sso/auth/authtest"
+	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
@@ -39,9 +40,9 @@ func TestTwoReplicas(t *testing.T) {
 		return db
 	}
 	op := authtest.StartOP(t)
-	a := newAppWith(t, open(), nil, deps{IdPClient: op.Server.Client()})
+	a := newAppWith(t, open(), nil, deps{Deps: routes.Deps{IdPClient: op.Server.Client()}})
 	// B answers under A's public URL, as replicas behind one load balancer do.
-	b := newAppWith(t, open(), map[string]string{"PUBLIC_URL": a.URL}, deps{IdPClient: op.Server.Client()})
+	b := newAppWith(t, open(), map[string]string{"PUBLIC_URL": a.URL}, deps{Deps: routes.Deps{IdPClient: op.Server.Client()}})
 	op.Register(a.URL)
 	enableOAuth2(t, a, adminToken(t, a), map[string]any{
 		"enabled": true, "provider": "OKTA", "domain": op.Domain(),

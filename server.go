@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,21 +24,16 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/community/sso/auth"
 	"github.com/community/sso/auth/config"
-	"github.com/community/sso/auth/jwtsso"
-	"github.com/community/sso/auth/oauth2sso"
 	"github.com/community/sso/auth/password"
-	"github.com/community/sso/auth/provision"
+	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/auth/web"
 	"github.com/community/sso/auth/webhook"
 	"github.com/community/sso/ent/migrate/migrations"
 	"github.com/community/sso/ent/store"
-	"github.com/community/sso/graph"
-	"github.com/community/sso/graph/playground"
 )
 
 func main() {
@@ -250,7 +244,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	var background sync.WaitGroup
 	reg := prometheus.NewRegistry()
-	handler, err := routesWith(cfg, db, log, deps{Background: &background, Registry: reg})
+	handler, err := routes.Handler(cfg, db, log, routes.Deps{Background: &background, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
@@ -349,154 +343,6 @@ func (l connLimits) apply(srv *http.Server) {
 	srv.WriteTimeout = l.Write
 	srv.IdleTimeout = l.Idle
 	srv.MaxHeaderBytes = l.MaxHeaderBytes
-}
-
-// deps are what routes may be given instead of the defaults; tests use them.
-type deps struct {
-	// IdPClient makes the requests to the OAuth2/OIDC provider (its transport is kept, the
-	// timeouts and size limits of oauth2sso.NewHTTPClient are added).
-	IdPClient *http.Client
-	// Passwords, when set, replaces the password hash limiter made from PASSWORD_HASH_CONCURRENCY.
-	Passwords *password.Limiter
-	// SMTPTLS, when set, replaces the TLS settings of the connection to SMTP_HOST.
-	SMTPTLS *tls.Config
-	// ConnLimits, when set, are applied to the test server (run always applies defaultConnLimits).
-	ConnLimits *connLimits
-	// Background, when set, counts the work the routes leave running after their answer (the
-	// password reset mails), for run to wait for at shutdown.
-	Background *sync.WaitGroup
-	// Registry, when set, is where the routes register their metrics and /metrics reads from
-	// (run shares it with the webhook worker); a new one otherwise.
-	Registry *prometheus.Registry
-}
-
-// routesWith mounts every route of the server behind the common middleware, with the
-// dependencies d gives (zero fields: the real ones).
-func routesWith(cfg *config.Config, db *store.DB, log *slog.Logger, d deps) (http.Handler, error) {
-	reg := d.Registry
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-	}
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	db.RegisterMetrics(reg)
-	web.RegisterBuildInfo(reg, web.ReadBuildInfo())
-	metrics := web.NewMetrics(reg)
-
-	sealer, err := seal.New(cfg.SecretKey)
-	if err != nil {
-		return nil, err
-	}
-	sessions := &auth.Sessions{Client: db.Client, Lifetime: cfg.SessionLifetime, Secure: cfg.Secure()}
-	// One limiter for every password hash a request asks for (direct login, createUser).
-	passwords := d.Passwords
-	if passwords == nil {
-		passwords = password.NewLimiter(cfg.PasswordHashConcurrency, password.DefaultWait)
-	}
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: web.Namespace, Name: "password_hashes_in_flight", Help: "Password hashes (argon2id) being computed for requests.",
-	}, func() float64 { return float64(passwords.InUse()) }))
-
-	// Cross-site form posts are refused; the API also trusts the CORS and embed origins. Requests
-	// with a bearer token and no session cookie pass both (auth.Sessions.CrossOrigin).
-	forms := http.NewCrossOriginProtection()
-	forms.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth.RenderMessage(w, log, http.StatusForbidden, auth.Message{
-			Heading: "Request refused", Message: "This form was sent from another site, so it was not accepted.",
-			Hint: "Go back to the community and try again from there.", Code: "CROSS_SITE_REQUEST", Alert: true,
-		})
-	}))
-	apiGuard, err := graph.CrossOriginGuard(cfg.CORSOrigins, sessions)
-	if err != nil {
-		return nil, fmt.Errorf("routes: %w", err)
-	}
-
-	provisioner := &provision.Provisioner{DB: db, Sessions: sessions, Log: log}
-	discovery := &oauth2sso.Discovery{Client: oauth2sso.NewHTTPClient(d.IdPClient, cfg.IdPTimeout)}
-	sessions.Revalidator = &oauth2sso.Revalidator{DB: db, Sealer: sealer, Discovery: discovery, Provisioner: provisioner, Log: log}
-	oauth2Handler := &oauth2sso.Handler{
-		DB: db, Sealer: sealer, Sessions: sessions, Provisioner: provisioner, Discovery: discovery,
-		PublicURL: cfg.PublicURL.String(), Log: log, Metrics: metrics,
-	}
-	jwtVerifier := &jwtsso.Verifier{Sealer: sealer, Client: discovery.Client}
-	mailer, err := cfg.SMTP.Sender(d.SMTPTLS)
-	if err != nil {
-		return nil, err
-	}
-	resolver := &graph.Resolver{
-		DB: db, Client: db.Client, Sealer: sealer, PublicURL: cfg.PublicURL.String(),
-		JWT: jwtVerifier, Provisioner: provisioner, Passwords: passwords, Mail: mailer,
-		WebhookAllowPrivate: cfg.WebhookAllowPrivate,
-	}
-	gql := graph.NewHandler(resolver, graph.HandlerConfig{
-		Limits:        graph.Limits{Complexity: cfg.GraphQLComplexityLimit, Depth: cfg.GraphQLDepthLimit},
-		Timeout:       cfg.GraphQLTimeout,
-		Introspection: cfg.GraphQLIntrospection,
-		Log:           log,
-	})
-
-	// app wraps a route that needs the database and the viewer; its answers follow the admin's
-	// embed origins.
-	embed := auth.Embedding(db, log)
-	app := func(h http.Handler) http.Handler {
-		return embed(web.RequireDatabase(db, sessions.Middleware(db, log)(h)))
-	}
-	// A JWT SSO route reads the settings row once: its columns and the embed origins.
-	jwtSettings := auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)
-	jwtApp := func(h http.Handler) http.Handler { return jwtSettings(app(h)) }
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", healthz)
-	mux.Handle("GET /readyz", readyz(db))
-	mux.Handle("GET /metrics", metrics.Handler(reg))
-	mux.Handle("/graphql", embed(graph.CORS(cfg.CORSOrigins)(app(apiGuard(gql)))))
-	mux.Handle("GET /playground", app(auth.RequireLoginParam(graph.Playground("/graphql"))))
-	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
-	jwtHandler := &jwtsso.Handler{DB: db, Verifier: jwtVerifier, Provisioner: provisioner, Log: log, Metrics: metrics}
-	mux.Handle("GET /api/auth/sso", jwtApp(jwtHandler))
-	mux.Handle("POST /api/auth/sso/token", jwtApp(http.HandlerFunc(jwtHandler.Token)))
-	// The customer's server syncs members with a signed token: no session and no cookie, so
-	// neither the viewer (its bearer is a JWT, not a session) nor the cross-site check applies.
-	mux.Handle("POST /api/auth/sso/sync", jwtSettings(web.RequireDatabase(db, http.HandlerFunc(jwtHandler.Sync))))
-	(&auth.Handler{
-		DB:            db,
-		Sessions:      sessions,
-		Log:           log,
-		Metrics:       metrics,
-		Passwords:     passwords,
-		CrossOrigin:   forms,
-		PublicURL:     cfg.PublicURL.String(),
-		LogoutURL:     oauth2Handler.LogoutURL,
-		PasswordReset: mailer != nil,
-	}).Register(mux, app)
-	(&auth.MailLinks{
-		DB: db, Mail: mailer, PublicURL: cfg.PublicURL.String(), Log: log, CrossOrigin: forms,
-		Passwords: passwords, Sends: d.Background,
-	}).Register(mux, app)
-	oauth2Handler.Register(mux, app)
-
-	var h http.Handler = web.Instrument(metrics, log, mux)
-	h = auth.FramePolicy(db, log)(h)
-	h = web.TrustProxies(cfg.TrustedProxies)(h)
-	h = web.LimitBody(cfg.MaxBodyBytes)(h)
-	h = web.SecurityHeaders(h)
-	h = web.Recover(log)(h)
-	return h, nil
-}
-
-func healthz(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = io.WriteString(w, "ok\n")
-}
-
-// readyz answers 200 when the database answers, 503 otherwise.
-func readyz(db *store.DB) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := db.Check(r.Context()); err != nil {
-			web.WriteJSONError(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "the database is unavailable")
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "ready\n")
-	})
 }
 
 func newLogger(cfg *config.Config, out io.Writer) *slog.Logger {

@@ -17,6 +17,7 @@ import (
 	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/auth/password"
+	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/loginthrottle"
@@ -375,7 +376,7 @@ func TestPasswordChecksBusy(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		limiter := password.NewLimiter(1, 0)
-		app := testserver.New(t, db, testserver.Options{Passwords: limiter})
+		app := testserver.New(t, db, testserver.Options{Deps: routes.Deps{Passwords: limiter}})
 		app.CreateUser("admin@example.com", authtest.Password, user.RoleADMIN)
 		admin := webtest.BrowserFrom(t, "127.0.7.1")
 		app.Login(admin, "admin@example.com", authtest.Password)

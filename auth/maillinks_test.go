@@ -16,6 +16,7 @@ import (
 	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/auth/mail/mailtest"
+	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/store"
@@ -30,7 +31,7 @@ func mailApp(t *testing.T, db *store.DB) (app *authtest.App, smtp *mailtest.Serv
 	t.Helper()
 	smtp = mailtest.Start(t, mailtest.Options{Username: "relay", Password: "relay-password-1"})
 	clock, sends = &authtest.Clock{}, &sync.WaitGroup{}
-	return testserver.New(t, db, testserver.Options{Env: smtp.Env(), Now: clock.Now, Sends: sends}), smtp, clock, sends
+	return testserver.New(t, db, testserver.Options{Env: smtp.Env(), Deps: routes.Deps{Now: clock.Now, Background: sends}}), smtp, clock, sends
 }
 
 // noTokensLogged checks that no token of a mailed link reached the server's log.

@@ -19,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/community/sso/auth/authtest/testserver"
+	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/ent/securityevent"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
@@ -190,7 +191,7 @@ func TestEmbedOriginsSetting(t *testing.T) {
 func TestRegenerateJwtSsoSecretGrace(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		now := time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
-		app := testserver.New(t, db, testserver.Options{Now: func() time.Time { return now }})
+		app := testserver.New(t, db, testserver.Options{Deps: routes.Deps{Now: func() time.Time { return now }}})
 		c := app.Callers()
 		const q = `{ authSettings { jwtSso { hasSecret secretRotatedAt previousSecretExpiresAt } } }`
 		show := func() (any, any) {

@@ -24,6 +24,7 @@ import (
 	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/auth/oauth2sso"
+	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store"
 	"github.com/community/sso/ent/store/storetest"
@@ -245,7 +246,7 @@ func TestJWTSSOKeySet(t *testing.T) {
 	k := newTestKeys(t)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		clock := &authtest.Clock{Start: time.Now()}
-		app := testserver.New(t, db, testserver.Options{JWTNow: clock.Now})
+		app := testserver.New(t, db, testserver.Options{Deps: routes.Deps{JWTNow: clock.Now}})
 		c := app.Callers()
 		keys := newJWKSServer(t)
 		keys.publish(t, map[string]crypto.PublicKey{"rsa-1": &k.rsa.PublicKey, "ec-1": &k.ec.PublicKey})

@@ -18,6 +18,7 @@ import (
 	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/auth/oauth2sso"
+	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/graph/graphtest"
@@ -263,7 +264,7 @@ func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
 func TestOAuth2KeyRotation(t *testing.T) {
 	idp := authtest.StartIdP(t)
 	clock := &authtest.Clock{}
-	app := testserver.New(t, storetest.SQLite(t), testserver.Options{Now: clock.Now})
+	app := testserver.New(t, storetest.SQLite(t), testserver.Options{Deps: routes.Deps{Now: clock.Now}})
 	app.EnableOAuth2(app.AdminToken(), idp.Settings())
 	login := func() webtest.Response {
 		c := webtest.Browser(t)

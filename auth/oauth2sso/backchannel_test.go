@@ -21,6 +21,7 @@ import (
 	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/auth/oauth2sso"
+	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/securityevent"
@@ -393,7 +394,7 @@ func TestBackchannelLogoutCrossSite(t *testing.T) {
 func TestBackchannelLogoutNotEnabled(t *testing.T) {
 	op := authtest.StartOP(t)
 	db := storetest.SQLite(t)
-	app := testserver.New(t, db, testserver.Options{IdPClient: op.Server.Client()})
+	app := testserver.New(t, db, testserver.Options{Deps: routes.Deps{IdPClient: op.Server.Client()}})
 	op.Register(app.URL)
 	tok := op.SignLogout(t, op.LogoutClaims(map[string]any{"sub": "op-alice"}))
 	check := func(step string) {

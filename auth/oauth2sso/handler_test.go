@@ -15,6 +15,7 @@ import (
 	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/authtest/testserver"
 	"github.com/community/sso/auth/oauth2sso"
+	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/auth/seal"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/securityevent"
@@ -29,7 +30,7 @@ import (
 // at op.
 func opApp(t testing.TB, db *store.DB, op *authtest.OP, env map[string]string) *authtest.App {
 	t.Helper()
-	app := testserver.New(t, db, testserver.Options{Env: env, IdPClient: op.Server.Client()})
+	app := testserver.New(t, db, testserver.Options{Env: env, Deps: routes.Deps{IdPClient: op.Server.Client()}})
 	op.Register(app.URL)
 	return app
 }

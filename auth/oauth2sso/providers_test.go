@@ -10,6 +10,7 @@ import (
 
 	"github.com/community/sso/auth/authtest"
 	"github.com/community/sso/auth/authtest/testserver"
+	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store/storetest"
 	"github.com/community/sso/ent/user"
@@ -72,7 +73,7 @@ func TestOAuth2PlainProviders(t *testing.T) {
 			t.Cleanup(srv.Close)
 
 			db := storetest.SQLite(t)
-			app := testserver.New(t, db, testserver.Options{IdPClient: srv.Client()})
+			app := testserver.New(t, db, testserver.Options{Deps: routes.Deps{IdPClient: srv.Client()}})
 			app.EnableOAuth2(app.AdminToken(), map[string]any{
 				"enabled": true, "provider": tc.provider, "domain": strings.TrimPrefix(srv.URL, "https://"),
 				"clientId": "plain-client", "clientSecret": "plain-secret",
