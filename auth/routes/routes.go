@@ -45,7 +45,8 @@ type Deps struct {
 	// a request asked for went out.
 	Background *sync.WaitGroup
 	// Registry, when set, is where the routes register their metrics and /metrics reads from
-	// (the server shares it with the webhook worker); a new one otherwise.
+	// (the server shares it with the webhook worker); a new one otherwise. A registry serves one
+	// handler: Handler registers its collectors, and a second Handler on it would panic.
 	Registry *prometheus.Registry
 	// Now, when set, is the clock of the mailed links (their creation, expiry and rate limits),
 	// of the provider's discovery (how long a discovery document and a key set are kept) and of
