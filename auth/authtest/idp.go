@@ -121,6 +121,13 @@ func (idp *IdP) Rotate(kid string) {
 	idp.published = []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: kid, Algorithm: "RS256", Use: "sig"}}
 }
 
+// Publish adds keys to the key set the provider serves (its signing key stays published).
+func (idp *IdP) Publish(keys ...jose.JSONWebKey) {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	idp.published = append(idp.published, keys...)
+}
+
 // Claims are valid id_token claims for the nonce; over changes them (nil deletes a claim).
 func (idp *IdP) Claims(nonce string, over map[string]any) map[string]any {
 	now := time.Now()

@@ -32,7 +32,6 @@ import (
 const (
 	MaxPublicKeys      = 10
 	MaxPublicKeyLength = 16384
-	MinRSABits         = 2048
 )
 
 // ErrPublicKey is returned for a public key the settings cannot take.
@@ -53,7 +52,7 @@ type publicKey struct {
 
 // ParsePublicKey reads a public key as the settings take it: a PEM block "PUBLIC KEY" (SPKI)
 // or "RSA PUBLIC KEY" (PKCS #1), or a JWK JSON object of a public key. RSA keys (at least
-// MinRSABits) verify RS256 and PS256, EC P-256 keys ES256, Ed25519 keys EdDSA; nothing else is
+// auth.MinRSABits) verify RS256 and PS256, EC P-256 keys ES256, Ed25519 keys EdDSA; nothing else is
 // taken (no private key, no certificate, no symmetric key). kid is the JWK's kid, "" for PEM.
 func ParsePublicKey(s string) (kid string, methods []string, err error) {
 	k, err := parsePublicKey(s)
@@ -113,8 +112,8 @@ func parsePublicKey(s string) (*publicKey, error) {
 func typedKey(kid string, key any) (*publicKey, error) {
 	switch k := key.(type) {
 	case *rsa.PublicKey:
-		if k.N.BitLen() < MinRSABits {
-			return nil, fmt.Errorf("%w: an RSA key needs at least %d bits", ErrPublicKey, MinRSABits)
+		if k.N.BitLen() < auth.MinRSABits {
+			return nil, fmt.Errorf("%w: an RSA key needs at least %d bits", ErrPublicKey, auth.MinRSABits)
 		}
 		return &publicKey{kid: kid, key: k, methods: []string{"RS256", "PS256"}}, nil
 	case *ecdsa.PublicKey:

@@ -306,6 +306,76 @@ func TestJWTSSOKeySet(t *testing.T) {
 	})
 }
 
+// TestJWTSSOKeySetUntrustedKeys: the keys of a jwksUrl key set that the server does not verify
+// with (an RSA key under 2048 bits, a private key, a key for encryption, a key it cannot read)
+// sign no one in and change nothing; the set's other keys still do.
+func TestJWTSSOKeySetUntrustedKeys(t *testing.T) {
+	k := newTestKeys(t)
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published, _ := rsa.GenerateKey(rand.Reader, 2048)
+	forEnc, _ := rsa.GenerateKey(rand.Reader, 2048)
+	entry := func(key any, kid, use string) json.RawMessage {
+		b, err := json.Marshal(jose.JSONWebKey{Key: key, KeyID: kid, Use: use})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	set, _ := json.Marshal(map[string]any{"keys": []json.RawMessage{
+		entry(&weak.PublicKey, "weak", "sig"),
+		entry(published, "private", "sig"),
+		entry(&forEnc.PublicKey, "enc", "enc"),
+		json.RawMessage(`{"kty":"OKP","crv":"X25519","kid":"x25519","use":"enc","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}`),
+		entry(&k.rsa.PublicKey, "rsa-1", "sig"),
+		entry(&k.ec.PublicKey, "ec-1", ""),
+	}})
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := testserver.New(t, db, testserver.Options{})
+		c := app.Callers()
+		keys := newJWKSServer(t)
+		keys.set(set, 0)
+		setKeys(t, app, c.Admin, nil, keys.URL+"/jwks.json")
+		r := app.GQL(c.Admin, "", `mutation { updateJwtSsoSettings(input: {enabled: true}) { jwtSso { enabled } } }`, nil)
+		if r.Code() != "" {
+			t.Fatalf("%s", r.Raw)
+		}
+		for _, tc := range []struct {
+			name   string
+			method jwt.SigningMethod
+			key    any
+			kid    string
+		}{
+			{"RSA under 2048 bits", jwt.SigningMethodRS256, weak, "weak"},
+			{"a published private key", jwt.SigningMethodRS256, published, "private"},
+			{"a key for encryption", jwt.SigningMethodRS256, forEnc, "enc"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before := storetest.Snapshot(t, db)
+				token := authtest.Sign(t, tc.method, tc.key, authtest.ClaimsAt(time.Now(), nil), map[string]any{"kid": tc.kid})
+				r := app.SSOGet(webtest.Browser(t), token, "/", "application/json")
+				if r.Status != http.StatusUnauthorized || authtest.ErrorCode(r.Body) != "INVALID_TOKEN" {
+					t.Fatalf("%d %s", r.Status, r.Body)
+				}
+				if after := storetest.Snapshot(t, db); after != before {
+					t.Fatalf("data changed:\n%s\n%s", before, after)
+				}
+			})
+		}
+		for kid, signer := range map[string]struct {
+			method jwt.SigningMethod
+			key    any
+		}{"rsa-1": {jwt.SigningMethodRS256, k.rsa}, "ec-1": {jwt.SigningMethodES256, k.ec}} {
+			token := authtest.Sign(t, signer.method, signer.key, authtest.ClaimsAt(time.Now(), nil), map[string]any{"kid": kid})
+			if r := app.SSOGet(webtest.Browser(t), token, "/", "application/json"); r.Status != http.StatusSeeOther {
+				t.Fatalf("%s beside the untrusted keys: %d %s", kid, r.Status, r.Body)
+			}
+		}
+	})
+}
+
 // TestJWTSSOKeySetUnavailable: a key set that answers slower than IDP_TIMEOUT, more than
 // oauth2sso.MaxResponseBytes, an error status or no JSON refuses the sign-in with
 // IDP_UNAVAILABLE in bounded time, and changes nothing.

@@ -303,6 +303,54 @@ func TestOAuth2KeyRotation(t *testing.T) {
 	}
 }
 
+// TestOAuth2UntrustedProviderKeys: an id_token signed with a key of the provider's key set that
+// the server does not verify with (an RSA key under 2048 bits, a key for encryption, a published
+// private key) signs no one in and creates no one; the provider's signing key still does.
+func TestOAuth2UntrustedProviderKeys(t *testing.T) {
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strong, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for _, tc := range []struct {
+		name string
+		key  *rsa.PrivateKey
+		jwk  jose.JSONWebKey
+	}{
+		{"RSA under 2048 bits", weak, jose.JSONWebKey{Key: &weak.PublicKey, KeyID: "untrusted", Algorithm: "RS256", Use: "sig"}},
+		{"a key for encryption", strong, jose.JSONWebKey{Key: &strong.PublicKey, KeyID: "untrusted", Use: "enc"}},
+		{"a published private key", strong, jose.JSONWebKey{Key: strong, KeyID: "untrusted", Algorithm: "RS256", Use: "sig"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			idp := authtest.StartIdP(t)
+			idp.Publish(tc.jwk)
+			db := storetest.SQLite(t)
+			app := testserver.New(t, db, testserver.Options{})
+			app.EnableOAuth2(app.AdminToken(), idp.Settings())
+			login := func() webtest.Response {
+				c := webtest.Browser(t)
+				state := idp.Begin(t, app, c)
+				return app.Callback(c, url.Values{"code": {"good-code"}, "state": {state}})
+			}
+			signed := idp.IDToken
+			idp.IDToken = func(n string) string {
+				return authtest.SignJWS(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: tc.key, KeyID: "untrusted"}}, idp.Claims(n, nil), nil)
+			}
+			before := storetest.Snapshot(t, db)
+			if r := login(); authtest.ErrorCode(r.Body) != auth.CodeInvalidToken {
+				t.Fatalf("signed with the untrusted key: %d %s", r.Status, r.Body)
+			}
+			if after := storetest.Snapshot(t, db); after != before {
+				t.Fatalf("data changed:\n%s\n%s", before, after)
+			}
+			idp.IDToken = signed
+			if r := login(); r.Status != http.StatusSeeOther {
+				t.Fatalf("signed with the provider's key: %d %s", r.Status, r.Body)
+			}
+		})
+	}
+}
+
 // TestOAuth2SlowProvider: a token endpoint slower than IDP_TIMEOUT gives IDP_UNAVAILABLE within
 // the timeout, not a hang; a provider that is down at login gives IDP_UNAVAILABLE too.
 func TestOAuth2SlowProvider(t *testing.T) {

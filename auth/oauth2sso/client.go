@@ -3,6 +3,10 @@ package oauth2sso
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/community/sso/auth"
@@ -241,8 +246,54 @@ func (t *keySetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.at, t.header, t.body = t.now(), resp.Header.Clone(), body
+	t.at, t.header, t.body = t.now(), resp.Header.Clone(), trustedKeys(body)
 	return t.answer(req), nil
+}
+
+// trustedKeys is the key set body without the keys the server does not verify signatures with:
+// symmetric keys, private keys (published, they sign for anyone), keys for encryption (use
+// "enc"), RSA keys under auth.MinRSABits bits, EC keys on a curve other than P-256, P-384 or
+// P-521, and keys it cannot read. A body that is not a key set is kept as it is, for go-oidc to
+// refuse.
+func trustedKeys(body []byte) []byte {
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil || set.Keys == nil {
+		return body
+	}
+	kept := make([]json.RawMessage, 0, len(set.Keys))
+	for _, raw := range set.Keys {
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(raw); err == nil && trustedKey(k) {
+			kept = append(kept, raw)
+		}
+	}
+	if len(kept) == len(set.Keys) {
+		return body
+	}
+	set.Keys = kept
+	out, err := json.Marshal(set)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// trustedKey reports whether the server verifies signatures with k (trustedKeys).
+func trustedKey(k jose.JSONWebKey) bool {
+	if k.Use == "enc" {
+		return false
+	}
+	switch key := k.Key.(type) {
+	case *rsa.PublicKey:
+		return key.N.BitLen() >= auth.MinRSABits
+	case *ecdsa.PublicKey:
+		return key.Curve == elliptic.P256() || key.Curve == elliptic.P384() || key.Curve == elliptic.P521()
+	case ed25519.PublicKey:
+		return true
+	}
+	return false
 }
 
 // KeySetClient is c for fetching the key set at url: its fetches bounded to one per
