@@ -557,8 +557,8 @@ func unchanged(b *testing.B, l *jwtLogin) {
 	}
 }
 
-// benchJWTLoginFloor, benchJWTLoginExisting, benchJWTLoginNewFloor and benchJWTLoginNew are the
-// JWT login benchmarks on a database from open; a floor records its ns/op under name, and the
+// benchJWTLoginFloor, benchJWTLoginExisting and benchJWTLoginNew (on the floor or the server) are
+// the JWT login benchmarks on a database from open; a floor records its ns/op under name, and the
 // benchmark reports its ratio to it.
 func benchJWTLoginFloor(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB), name string) {
 	l := newJWTLogin(b, open)
@@ -587,11 +587,15 @@ func benchJWTLoginExisting(b *testing.B, open func(testing.TB) (*store.DB, *sql.
 	reportRatio(b, name)
 }
 
-func benchJWTLoginNewFloor(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB), name string) {
+func benchJWTLoginNew(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB), name string, onFloor bool) {
 	l := newJWTLogin(b, open)
-	floor := httptest.NewServer(jwtLoginFloor(b, l.bare, l.app.Cfg.SecretKey))
-	b.Cleanup(floor.Close)
-	src := newMemberURLs(b, l, floor.URL)
+	base := l.app.URL
+	if onFloor {
+		floor := httptest.NewServer(jwtLoginFloor(b, l.bare, l.app.Cfg.SecretKey))
+		b.Cleanup(floor.Close)
+		base = floor.URL
+	}
+	src := newMemberURLs(b, l, base)
 	l.get(b, src.get(), true)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -599,20 +603,11 @@ func benchJWTLoginNewFloor(b *testing.B, open func(testing.TB) (*store.DB, *sql.
 	}
 	b.StopTimer()
 	checkNewMembers(b, l, "new", src.next-len(src.buf))
-	recordFloor(b, name)
-}
-
-func benchJWTLoginNew(b *testing.B, open func(testing.TB) (*store.DB, *sql.DB), name string) {
-	l := newJWTLogin(b, open)
-	src := newMemberURLs(b, l, l.app.URL)
-	l.get(b, src.get(), true)
-	b.ReportAllocs()
-	for b.Loop() {
-		l.get(b, src.get(), false)
+	if onFloor {
+		recordFloor(b, name)
+	} else {
+		reportRatio(b, name)
 	}
-	b.StopTimer()
-	checkNewMembers(b, l, "new", src.next-len(src.buf))
-	reportRatio(b, name)
 }
 
 // benchJWTLoginPaired signs members in through the server and through the floor by turns, one
@@ -763,8 +758,8 @@ func BenchmarkJWTLoginNewPaired(b *testing.B) { benchJWTLoginPaired(b, benchDB, 
 
 func BenchmarkJWTLoginFloor(b *testing.B)    { benchJWTLoginFloor(b, benchDB, "JWTLogin") }
 func BenchmarkJWTLoginExisting(b *testing.B) { benchJWTLoginExisting(b, benchDB, "JWTLogin") }
-func BenchmarkJWTLoginNewFloor(b *testing.B) { benchJWTLoginNewFloor(b, benchDB, "JWTLoginNew") }
-func BenchmarkJWTLoginNew(b *testing.B)      { benchJWTLoginNew(b, benchDB, "JWTLoginNew") }
+func BenchmarkJWTLoginNewFloor(b *testing.B) { benchJWTLoginNew(b, benchDB, "JWTLoginNew", true) }
+func BenchmarkJWTLoginNew(b *testing.B)      { benchJWTLoginNew(b, benchDB, "JWTLoginNew", false) }
 
 // The same on MySQL/MariaDB (TEST_MYSQL_DSN), the production database: every statement is a
 // round trip to the server, and every commit waits for its log to be written.
@@ -782,11 +777,11 @@ func BenchmarkJWTLoginExistingMySQLInterpolated(b *testing.B) {
 }
 
 func BenchmarkJWTLoginNewMySQLFloor(b *testing.B) {
-	benchJWTLoginNewFloor(b, benchMySQL, "JWTLoginNewMySQL")
+	benchJWTLoginNew(b, benchMySQL, "JWTLoginNewMySQL", true)
 }
 
 func BenchmarkJWTLoginNewMySQL(b *testing.B) {
-	benchJWTLoginNew(b, benchMySQL, "JWTLoginNewMySQL")
+	benchJWTLoginNew(b, benchMySQL, "JWTLoginNewMySQL", false)
 }
 
 // checkNewMembers checks that n new members whose externalIds start with prefix+"-" were made,
@@ -1176,7 +1171,7 @@ func jwtLoginFloor(b testing.TB, db *sql.DB, secretKey []byte) http.HandlerFunc 
 }
 
 func BenchmarkJWTLoginNewMySQLInterpolated(b *testing.B) {
-	benchJWTLoginNew(b, benchMySQLInterpolated, "JWTLoginNewMySQL")
+	benchJWTLoginNew(b, benchMySQLInterpolated, "JWTLoginNewMySQL", false)
 }
 
 func mustJSON(t testing.TB, v any) []byte {
