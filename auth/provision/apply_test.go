@@ -90,7 +90,7 @@ func TestApply(t *testing.T) {
 				if tc.setup != nil {
 					tc.setup()
 				}
-				before := snapshot(t, db)
+				before := storetest.State(t, db)
 				conflicts := len(events(t, db, auth.EventSSOConflict))
 				touched := false
 				_, err := apply(tc.payload, func(ctx context.Context, c *ent.Client) error {
@@ -106,7 +106,7 @@ func TestApply(t *testing.T) {
 				if !touched {
 					t.Fatal("Before did not run")
 				}
-				diff := diffSnapshots(before, snapshot(t, db))
+				diff := storetest.Diff(before, storetest.State(t, db))
 				if tc.code == auth.CodeSSOConflict {
 					// The conflict's security event, written after the rollback.
 					diff = slices.DeleteFunc(diff, func(d string) bool { return strings.HasPrefix(d, "count:security_events:") })

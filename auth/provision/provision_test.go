@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,88 +125,6 @@ func sessionsOf(t testing.TB, db *store.DB, userID int) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// snapshot is every table's row count and the rows a provisioning may change.
-func snapshot(t testing.TB, db *store.DB) map[string]any {
-	t.Helper()
-	ctx := context.Background()
-	c := db.Client
-	out := map[string]any{}
-	count := func(name string, n int, err error) {
-		if err != nil {
-			t.Fatalf("count %s: %v", name, err)
-		}
-		out["count:"+name] = n
-	}
-	n, err := c.APIToken.Query().Count(ctx)
-	count("api_tokens", n, err)
-	n, err = c.ProfileField.Query().Count(ctx)
-	count("profile_fields", n, err)
-	n, err = c.ProfileFieldValue.Query().Count(ctx)
-	count("profile_field_values", n, err)
-	n, err = c.ReplayMarker.Query().Count(ctx)
-	count("replay_markers", n, err)
-	n, err = c.SecurityEvent.Query().Count(ctx)
-	count("security_events", n, err)
-	n, err = c.Session.Query().Count(ctx)
-	count("sessions", n, err)
-	n, err = c.Settings.Query().Count(ctx)
-	count("settings", n, err)
-	n, err = c.Space.Query().Count(ctx)
-	count("spaces", n, err)
-	n, err = c.SpaceMembership.Query().Count(ctx)
-	count("space_memberships", n, err)
-	n, err = c.User.Query().Count(ctx)
-	count("users", n, err)
-
-	users, err := c.User.Query().Order(ent.Asc(user.FieldID)).All(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range users {
-		ext := "<nil>"
-		if u.ExternalID != nil {
-			ext = *u.ExternalID
-		}
-		last := "<nil>"
-		if u.LastLoginAt != nil {
-			last = u.LastLoginAt.UTC().Format(time.RFC3339Nano)
-		}
-		out[fmt.Sprintf("user:%d", u.ID)] = fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", ext, u.Email, u.Name, u.Username,
-			u.Tagline, u.Picture, u.Role, u.Status, u.UpdatedAt.UTC().Format(time.RFC3339Nano), last, u.PasswordHash)
-	}
-	ms, err := c.SpaceMembership.Query().All(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		out[fmt.Sprintf("membership:%d:%d", m.UserID, m.SpaceID)] = string(m.Role)
-	}
-	vs, err := c.ProfileFieldValue.Query().All(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range vs {
-		out[fmt.Sprintf("field:%d:%d", v.UserID, v.FieldID)] = v.Value
-	}
-	return out
-}
-
-func diffSnapshots(before, after map[string]any) []string {
-	var d []string
-	for k, v := range before {
-		if w, ok := after[k]; !ok || !reflect.DeepEqual(v, w) {
-			d = append(d, fmt.Sprintf("%s: %v -> %v", k, v, after[k]))
-		}
-	}
-	for k, v := range after {
-		if _, ok := before[k]; !ok {
-			d = append(d, fmt.Sprintf("%s: (none) -> %v", k, v))
-		}
-	}
-	sort.Strings(d)
-	return d
 }
 
 func TestLoginDecisions(t *testing.T) {
@@ -425,7 +342,7 @@ func TestLoginDecisions(t *testing.T) {
 				if tc.setup != nil {
 					tc.setup(e)
 				}
-				before := snapshot(t, db)
+				before := storetest.State(t, db)
 				res, err := e.f.login(t, tc.payload, nil)
 				if tc.code == "" {
 					if err != nil {
@@ -446,11 +363,11 @@ func TestLoginDecisions(t *testing.T) {
 						t.Fatal("a failed login started a session")
 					}
 					// Nothing changes, except the security event of a conflict.
-					after := snapshot(t, db)
+					after := storetest.State(t, db)
 					if tc.code == auth.CodeSSOConflict {
 						after["count:security_events"] = after["count:security_events"].(int) - 1
 					}
-					if d := diffSnapshots(before, after); len(d) > 0 {
+					if d := storetest.Diff(before, after); len(d) > 0 {
 						t.Fatalf("a failed login changed data:\n%s", strings.Join(d, "\n"))
 					}
 				}
@@ -484,7 +401,7 @@ func TestLoginEmailChangeConflictNamesExistingExternalID(t *testing.T) {
 func TestLoginBeforeFailureRollsBack(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(db)
-		before := snapshot(t, db)
+		before := storetest.State(t, db)
 		req := f.request(t, `{"sub": "ext-1", "email": "b@example.com", "name": "B"}`, nil)
 		req.Before = func(ctx context.Context, client *ent.Client) error {
 			if err := client.Space.Create().SetName("tmp").SetSlug("tmp").Exec(ctx); err != nil {
@@ -497,7 +414,7 @@ func TestLoginBeforeFailureRollsBack(t *testing.T) {
 		if started(res) {
 			t.Fatal("session started")
 		}
-		if d := diffSnapshots(before, snapshot(t, db)); len(d) > 0 {
+		if d := storetest.Diff(before, storetest.State(t, db)); len(d) > 0 {
 			t.Fatalf("changed:\n%s", strings.Join(d, "\n"))
 		}
 	})
@@ -510,7 +427,7 @@ func TestLoginBeforeFailureRollsBack(t *testing.T) {
 func TestLoginEndsWithItsRequest(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(db)
-		before := snapshot(t, db)
+		before := storetest.State(t, db)
 		r := httptest.NewRequest(http.MethodGet, "/api/auth/sso", nil)
 		ctx, cancel := context.WithCancelCause(auth.RequestContext(r))
 		gone := errors.New("the client went away")
@@ -529,7 +446,7 @@ func TestLoginEndsWithItsRequest(t *testing.T) {
 		if started(res) {
 			t.Fatal("session started")
 		}
-		if d := diffSnapshots(before, snapshot(t, db)); len(d) > 0 {
+		if d := storetest.Diff(before, storetest.State(t, db)); len(d) > 0 {
 			t.Fatalf("changed:\n%s", strings.Join(d, "\n"))
 		}
 		f.mustLogin(t, `{"sub": "ext-1", "email": "b@example.com", "name": "B"}`, nil)
@@ -868,13 +785,13 @@ func TestDryRun(t *testing.T) {
 					}
 				}
 				f := newFixture(db)
-				before := snapshot(t, db)
+				before := storetest.State(t, db)
 				req := f.request(t, tc.payload, roles)
 				res, err := f.p.DryRun(ctx, req)
 				if err != nil {
 					t.Fatalf("DryRun: %v", err)
 				}
-				if d := diffSnapshots(before, snapshot(t, db)); len(d) > 0 {
+				if d := storetest.Diff(before, storetest.State(t, db)); len(d) > 0 {
 					t.Fatalf("DryRun wrote:\n%s", strings.Join(d, "\n"))
 				}
 				if res.Decision != tc.decision || res.Reason != tc.reason {
