@@ -307,8 +307,10 @@ func TestJWTSSOKeySet(t *testing.T) {
 }
 
 // TestJWTSSOKeySetUntrustedKeys: the keys of a jwksUrl key set that the server does not verify
-// with (an RSA key under 2048 bits, a private key, a key for encryption, a key it cannot read)
-// sign no one in and change nothing; the set's other keys still do.
+// with (an RSA key under 2048 bits, a key for encryption, a private key, a key it cannot read)
+// sign no one in and change nothing; the set's other keys still do. (go-jose verifies with public
+// keys only, so a published private key was refused before the set was filtered too; the case
+// keeps it so.)
 func TestJWTSSOKeySetUntrustedKeys(t *testing.T) {
 	k := newTestKeys(t)
 	weak, err := rsa.GenerateKey(rand.Reader, 1024)

@@ -305,7 +305,9 @@ func TestOAuth2KeyRotation(t *testing.T) {
 
 // TestOAuth2UntrustedProviderKeys: an id_token signed with a key of the provider's key set that
 // the server does not verify with (an RSA key under 2048 bits, a key for encryption, a published
-// private key) signs no one in and creates no one; the provider's signing key still does.
+// private key) signs no one in and creates no one; the provider's signing key still does. (go-jose
+// verifies with public keys only, so the private key was refused before the set was filtered
+// too; the case keeps it so.)
 func TestOAuth2UntrustedProviderKeys(t *testing.T) {
 	weak, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {

@@ -253,8 +253,8 @@ func (t *keySetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // trustedKeys is the key set body without the keys the server does not verify signatures with:
 // symmetric keys, private keys (published, they sign for anyone), keys for encryption (use
 // "enc"), RSA keys under auth.MinRSABits bits, EC keys on a curve other than P-256, P-384 or
-// P-521, and keys it cannot read. A body that is not a key set is kept as it is, for go-oidc to
-// refuse.
+// P-521, and keys it cannot read (RFC 7517 section 5: a set's keys that are not understood are
+// ignored). A body that is not a key set is kept as it is, for go-oidc to refuse.
 func trustedKeys(body []byte) []byte {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -315,11 +315,14 @@ func (c *HTTPClient) NewRemoteKeySet(url string, now func() time.Time) *oidc.Rem
 	return oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), c.KeySetClient(url, now)), url)
 }
 
-// answer is the last key set fetched, as an answer to req.
+// answer is the last key set fetched, as an answer to req. Its length is the kept body's, which
+// trustedKeys may have shortened, not the provider's Content-Length.
 func (t *keySetTransport) answer(req *http.Request) *http.Response {
+	header := t.header.Clone()
+	header.Del("Content-Length")
 	return &http.Response{
 		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: t.header.Clone(), Body: io.NopCloser(bytes.NewReader(t.body)), ContentLength: int64(len(t.body)),
+		Header: header, Body: io.NopCloser(bytes.NewReader(t.body)), ContentLength: int64(len(t.body)),
 		Request: req,
 	}
 }

@@ -3,10 +3,19 @@ package oauth2sso
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/community/sso/auth"
@@ -358,5 +368,71 @@ func TestKeySetTransport(t *testing.T) {
 	}
 	if others.Load() != 1 {
 		t.Fatalf("%d requests to another URL went through, want 1", others.Load())
+	}
+}
+
+// TestTrustedKeys: a key set keeps the public signing keys a provider publishes (RSA of 2048 bits
+// or more, with or without its certificate chain, EC on P-256, P-384 and P-521, Ed25519, with
+// "use" "sig" or none) and loses the others; a set that loses nothing, or a body that is not a
+// key set, is kept byte for byte.
+func TestTrustedKeys(t *testing.T) {
+	rsa2048, _ := rsa.GenerateKey(rand.Reader, 2048)
+	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
+	ec := func(c elliptic.Curve) *ecdsa.PublicKey {
+		k, _ := ecdsa.GenerateKey(c, rand.Reader)
+		return &k.PublicKey
+	}
+	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "idp"}, NotBefore: testNow, NotAfter: testNow.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &rsa2048.PublicKey, rsa2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	jwk := func(k jose.JSONWebKey) string {
+		b, err := json.Marshal(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name string
+		key  string
+		kept bool
+	}{
+		{"RSA 2048", jwk(jose.JSONWebKey{Key: &rsa2048.PublicKey, KeyID: "a", Use: "sig", Algorithm: "RS256"}), true},
+		{"RSA 2048 with its certificate", jwk(jose.JSONWebKey{Key: &rsa2048.PublicKey, KeyID: "a", Certificates: []*x509.Certificate{cert}}), true},
+		{"EC P-256", jwk(jose.JSONWebKey{Key: ec(elliptic.P256()), KeyID: "a"}), true},
+		{"EC P-384", jwk(jose.JSONWebKey{Key: ec(elliptic.P384()), KeyID: "a", Use: "sig"}), true},
+		{"EC P-521", jwk(jose.JSONWebKey{Key: ec(elliptic.P521()), KeyID: "a"}), true},
+		{"Ed25519", jwk(jose.JSONWebKey{Key: edPub, KeyID: "a"}), true},
+		{"RSA 1024", jwk(jose.JSONWebKey{Key: &rsa1024.PublicKey, KeyID: "a", Use: "sig"}), false},
+		{"for encryption", jwk(jose.JSONWebKey{Key: &rsa2048.PublicKey, KeyID: "a", Use: "enc"}), false},
+		{"private", jwk(jose.JSONWebKey{Key: rsa2048, KeyID: "a"}), false},
+		{"symmetric", jwk(jose.JSONWebKey{Key: []byte("0123456789abcdef0123456789abcdef"), KeyID: "a"}), false},
+		{"unreadable", `{"kty":"RSA","kid":"a"}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"keys":[` + tc.key + `]}`
+			got := string(trustedKeys([]byte(body)))
+			if tc.kept && got != body {
+				t.Fatalf("rewritten: %s", got)
+			}
+			if !tc.kept && got != `{"keys":[]}` {
+				t.Fatalf("kept: %s", got)
+			}
+		})
+	}
+	for _, body := range []string{`not json`, `{"n":1}`, `{"keys":[]}`} {
+		if got := string(trustedKeys([]byte(body))); got != body {
+			t.Fatalf("%s became %s", body, got)
+		}
+	}
+	// The kept keys keep their JSON as published, in order.
+	good := jwk(jose.JSONWebKey{Key: ec(elliptic.P256()), KeyID: "b"})
+	body := `{"keys":[` + good + `,` + jwk(jose.JSONWebKey{Key: &rsa1024.PublicKey, KeyID: "c"}) + `,` + good + `]}`
+	if got := string(trustedKeys([]byte(body))); got != `{"keys":[`+good+`,`+good+`]}` {
+		t.Fatalf("mixed set became %s", got)
 	}
 }
