@@ -82,7 +82,7 @@ func validateUserFields(ctx context.Context, client *ent.Client, self int, f *us
 		ext, err := identity.ExternalID(*v)
 		switch {
 		case err != nil:
-			return BadInput("externalId", "externalId must be at most %d bytes without control or invisible characters", identity.MaxExternalIDLength)
+			return BadInput("externalId", "externalId must be at most %d bytes, with no spaces around it and no control or invisible characters", identity.MaxExternalIDLength)
 		case ext == "":
 			f.externalID = graphql.OmittableOf[*string](nil)
 		default:

@@ -39,14 +39,15 @@ const (
 
 // Errors of the canonical forms; each wraps ErrInvalid.
 var (
-	ErrInvalid         = errors.New("identity: invalid identifier")
-	ErrInvalidEmail    = invalid("not a valid email address")
-	ErrInvisible       = invalid("holds a control, format or invisible character")
-	ErrMixedScript     = invalid("mixes letters of different scripts")
-	ErrCompatibility   = invalid("holds a compatibility character (fullwidth, ligature, Kelvin sign...)")
-	ErrTooLong         = invalid("too long")
-	ErrEmpty           = invalid("empty")
-	ErrInvalidUsername = invalid("usernames have no spaces, / or @")
+	ErrInvalid          = errors.New("identity: invalid identifier")
+	ErrInvalidEmail     = invalid("not a valid email address")
+	ErrInvisible        = invalid("holds a control, format or invisible character")
+	ErrMixedScript      = invalid("mixes letters of different scripts")
+	ErrCompatibility    = invalid("holds a compatibility character (fullwidth, ligature, Kelvin sign...)")
+	ErrTooLong          = invalid("too long")
+	ErrEmpty            = invalid("empty")
+	ErrInvalidUsername  = invalid("usernames have no spaces, / or @")
+	ErrSurroundingSpace = invalid("starts or ends with a space")
 )
 
 type invalidError string
@@ -109,10 +110,14 @@ func IsEmail(s string) bool {
 	return err == nil && c == s
 }
 
-// ExternalID returns the canonical form of an identity provider's id for a member: trimmed,
-// otherwise exact. An empty result means none.
+// ExternalID returns the canonical form of an identity provider's id for a member: the id exactly
+// as given, compared byte for byte. An id with spaces around it is refused, not trimmed: " alice"
+// and "alice" may be two accounts at the provider, and must not become one member here. An
+// empty result means none.
 func ExternalID(s string) (string, error) {
-	s = strings.TrimSpace(s)
+	if strings.TrimSpace(s) != s {
+		return "", ErrSurroundingSpace
+	}
 	if err := visible(s); err != nil {
 		return "", err
 	}

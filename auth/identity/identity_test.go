@@ -94,7 +94,12 @@ func TestExternalIDAndUsername(t *testing.T) {
 		want string
 		err  error
 	}{
-		{"external id trimmed, case kept", ExternalID, "  Cust-42 ", "Cust-42", nil},
+		{"external id exact, case kept", ExternalID, "Cust-42", "Cust-42", nil},
+		{"external id with spaces around", ExternalID, "  Cust-42 ", "", ErrSurroundingSpace},
+		{"external id with a trailing tab", ExternalID, "Cust-42\t", "", ErrSurroundingSpace},
+		{"external id with a trailing no-break space", ExternalID, "Cust-42\u00a0", "", ErrSurroundingSpace},
+		{"external id blank", ExternalID, " ", "", ErrSurroundingSpace},
+		{"external id with an inner space", ExternalID, "Cust 42", "Cust 42", nil},
 		{"external id empty is none", ExternalID, "", "", nil},
 		{"external id zero-width", ExternalID, "cust\u200B42", "", ErrInvisible},
 		{"external id too long", ExternalID, strings.Repeat("x", 51), "", ErrTooLong},

@@ -439,6 +439,41 @@ func TestJWTSSOUnicodeIdentities(t *testing.T) {
 	})
 }
 
+// TestJWTSSOExternalIDExact: a sub with spaces around it is refused (INVALID_CLAIM), never
+// trimmed into the member whose externalId is the bare id: " acct-7" may be another account at
+// the customer's site. Nothing changes but the refusal's security event, the member's email
+// included.
+func TestJWTSSOExternalIDExact(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app, _, key := jwtApp(t, db)
+		login := func(sub, email string) webtest.Response {
+			tok := authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"sub": sub, "email": email}), nil)
+			return app.SSOGet(webtest.Browser(t), tok, "/", "application/json")
+		}
+		if r := login("acct-7", "acct7@example.com"); r.Status != http.StatusSeeOther {
+			t.Fatalf("first login: %d %s", r.Status, r.Body)
+		}
+		for _, sub := range []string{" acct-7", "acct-7 ", "\tacct-7", "acct-7\n", "acct-7\u00a0", "\u3000acct-7"} {
+			t.Run(fmt.Sprintf("%q", sub), func(t *testing.T) {
+				before := storetest.State(t, db)
+				r := login(sub, "someone.else@example.com")
+				if r.Status != http.StatusBadRequest || authtest.ErrorCode(r.Body) != "INVALID_CLAIM" || r.Cookie("community_session") != nil {
+					t.Fatalf("%d %s", r.Status, r.Body)
+				}
+				after := storetest.State(t, db)
+				if n := after["count:security_events"].(int) - before["count:security_events"].(int); n != 1 {
+					t.Fatalf("%d security events, want the one refusal", n)
+				}
+				delete(before, "count:security_events")
+				delete(after, "count:security_events")
+				if d := storetest.Diff(before, after); len(d) != 0 {
+					t.Fatalf("changed: %v", d)
+				}
+			})
+		}
+	})
+}
+
 // TestJWTSSOIdentityClaims, through real HTTP: the externalId is the token's sub even beside an
 // id claim; the admin/moderator claim settings map roles, an empty claim counting as present;
 // syncUsername renames; array claims fill fields; explicit empty values clear fields, tagline

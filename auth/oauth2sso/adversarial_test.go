@@ -96,6 +96,13 @@ func TestOAuth2AdversarialIDTokens(t *testing.T) {
 			userInfo: func(w http.ResponseWriter, r *http.Request) {
 				authtest.WriteJSON(w, map[string]any{"sub": "idp-user-2", "email": "mallory@example.com", "name": "Mallory"})
 			}},
+		{name: "user info of the subject padded with a space", code: auth.CodeInvalidToken,
+			token: func(idp *authtest.IdP, n string) string {
+				return idp.Sign(idp.Claims(n, map[string]any{"email": nil}))
+			},
+			userInfo: func(w http.ResponseWriter, r *http.Request) {
+				authtest.WriteJSON(w, map[string]any{"sub": "idp-user-1 ", "email": "mallory@example.com", "name": "Mallory"})
+			}},
 		{name: "user info is not JSON", code: auth.CodeIDPError,
 			token: func(idp *authtest.IdP, n string) string { return idp.Sign(idp.Claims(n, map[string]any{"name": nil})) },
 			userInfo: func(w http.ResponseWriter, r *http.Request) {

@@ -259,8 +259,9 @@ func identify(ctx context.Context, hc *HTTPClient, p *Provider, tok *oauth2.Toke
 			}
 			info = provision.Unwrap(info)
 			if id.IDClaims != nil {
-				// User info must be about the member the id_token names.
-				if sub := provision.String(info["sub"]); sub != id.IDClaims["sub"] {
+				// User info must be about the member the id_token names: its sub exactly the
+				// id_token's (OpenID Connect Core 5.3.2), not trimmed or read from a number.
+				if sub, _ := info["sub"].(string); sub != id.IDClaims["sub"] {
 					return nil, &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in provider's profile belongs to another account.", Err: errors.New("oauth2sso: user info sub does not match the id_token")}
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 
@@ -128,6 +129,40 @@ func String(v any) string {
 	return ""
 }
 
+// firstID returns the first id among keys, exactly as the payload has it, and the key it came
+// from: a string as it is (not trimmed: identity.ExternalID refuses spaces around an id), a whole
+// number as its decimal form ("1e3" is "1000"). ok is false when that key holds something else:
+// a fraction, a boolean, or a number decoded as float64 beyond 2^53, whose digits may have been
+// lost (two members must never read as one id). A blank string, null, an object or an array is
+// passed over, as for every claim.
+func firstID(p Payload, keys []string) (id, key string, ok bool) {
+	for _, k := range keys {
+		switch x := p[k].(type) {
+		case nil, map[string]any, []any:
+			continue
+		case string:
+			if strings.TrimSpace(x) == "" {
+				continue
+			}
+			return x, k, true
+		case json.Number:
+			r, valid := new(big.Rat).SetString(x.String())
+			if !valid || !r.IsInt() {
+				return "", k, false
+			}
+			return r.Num().String(), k, true
+		case float64:
+			if x != math.Trunc(x) || math.Abs(x) >= 1<<53 {
+				return "", k, false
+			}
+			return strconv.FormatInt(int64(x), 10), k, true
+		default:
+			return "", k, false
+		}
+	}
+	return "", "", true
+}
+
 // first returns the first non-empty value among keys, and the key it came from.
 func first(p Payload, keys []string) (string, string) {
 	for _, k := range keys {
@@ -202,10 +237,13 @@ func MapJWT(p Payload) (*Profile, error) {
 func mapKeys(p Payload, idKeys, required []string) (*Profile, error) {
 	p = Unwrap(p)
 	pr := &Profile{Payload: p, EmailVerified: true, SpacesOperation: OpAdd}
-	ext, key := first(p, idKeys)
+	ext, key, ok := firstID(p, idKeys)
+	if !ok {
+		return nil, claimError(auth.CodeInvalidClaim, key, "the id must be a string or a whole number")
+	}
 	var err error
 	if pr.ExternalID, err = identity.ExternalID(ext); err != nil {
-		return nil, claimError(auth.CodeInvalidClaim, key, "the id is longer than %d bytes or holds invisible characters", MaxExternalIDLength)
+		return nil, claimError(auth.CodeInvalidClaim, key, "the id must be at most %d bytes, with no spaces around it and no invisible characters", MaxExternalIDLength)
 	}
 	var email string
 	email, key = first(p, emailKeys)
