@@ -14,14 +14,15 @@ import (
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
-	if err := canReadNode(ctx, id); err != nil {
+	v, err := nodeViewer(ctx)
+	if err != nil {
 		return nil, err
 	}
 	n, err := r.Client.Noder(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := adminOnlyNode(ctx, n); err != nil {
+	if err := canReadNode(ctx, r.Client, v, n); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -29,10 +30,12 @@ func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
-	for _, id := range ids {
-		if err := canReadNode(ctx, id); err != nil {
-			return nil, err
-		}
+	v, err := nodeViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > MaxNodeIDs {
+		return nil, BadInput("ids", "at most %d ids in one nodes query", MaxNodeIDs)
 	}
 	ns, err := r.Client.Noders(ctx, ids)
 	if err != nil {
@@ -40,7 +43,7 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	}
 	for _, n := range ns {
 		if n != nil {
-			if err := adminOnlyNode(ctx, n); err != nil {
+			if err := canReadNode(ctx, r.Client, v, n); err != nil {
 				return nil, err
 			}
 		}
