@@ -81,3 +81,69 @@ func TestNodeAccess(t *testing.T) {
 		}
 	})
 }
+
+// TestFilterBounds: a where argument that nests deeper than 10, or holds more
+// than graph.MaxFilterConditions conditions (list elements counted), is BAD_USER_INPUT, inline
+// or in variables, before any statement runs; at the bounds it runs. Before, such filters
+// reached the database and failed there (too many variables, an expression too deep), each an
+// internal error in the log.
+func TestFilterBounds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := testserver.New(t, db, testserver.Options{})
+		c := app.Callers()
+		ids := func(n int) []int {
+			out := make([]int, n)
+			for i := range out {
+				out[i] = c.MemberUser.ID + i
+			}
+			return out
+		}
+		nested := func(depth int) map[string]any {
+			w := map[string]any{"nameContains": "a"}
+			for range depth - 1 {
+				w = map[string]any{"not": w}
+			}
+			return w
+		}
+		ors := func(n int) map[string]any {
+			list := make([]any, n)
+			for i := range list {
+				list[i] = map[string]any{"nameContains": fmt.Sprint(i)}
+			}
+			return map[string]any{"or": list}
+		}
+		for _, tc := range []struct {
+			name   string
+			client *http.Client
+			query  string
+			vars   map[string]any
+			ok     bool
+		}{
+			{"idIn at the bound", c.Admin, `query($w: UserWhereInput) { users(where: $w) { totalCount } }`, map[string]any{"w": map[string]any{"idIn": ids(graph.MaxFilterConditions)}}, true},
+			{"idIn past the bound", c.Admin, `query($w: UserWhereInput) { users(where: $w) { totalCount } }`, map[string]any{"w": map[string]any{"idIn": ids(graph.MaxFilterConditions + 1)}}, false},
+			{"idIn far past the bound", c.Admin, `query($w: UserWhereInput) { users(where: $w) { totalCount } }`, map[string]any{"w": map[string]any{"idIn": ids(40000)}}, false},
+			{"nesting at the bound", c.Member, `query($w: SpaceWhereInput) { spaces(where: $w) { totalCount } }`, map[string]any{"w": nested(graph.MaxFilterDepth)}, true},
+			{"nesting past the bound", c.Member, `query($w: SpaceWhereInput) { spaces(where: $w) { totalCount } }`, map[string]any{"w": nested(graph.MaxFilterDepth + 1)}, false},
+			{"nesting far past the bound", c.Member, `query($w: SpaceWhereInput) { spaces(where: $w) { totalCount } }`, map[string]any{"w": nested(5000)}, false},
+			{"inline nesting past the bound", c.Member, `{ spaces(where: ` + strings.Repeat("{not: ", graph.MaxFilterDepth) + `{nameContains: "a"}` + strings.Repeat("}", graph.MaxFilterDepth) + `) { totalCount } }`, nil, false},
+			{"or past the bound", c.Member, `query($w: SpaceWhereInput) { spaces(where: $w) { totalCount } }`, map[string]any{"w": ors(20000)}, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				logs := len(app.Logs.String())
+				r := app.GQL(tc.client, "", tc.query, tc.vars)
+				if tc.ok {
+					if r.Code() != "" {
+						t.Fatalf("%.400s", r.Raw)
+					}
+					return
+				}
+				if r.Code() != "BAD_USER_INPUT" {
+					t.Fatalf("%.400s", r.Raw)
+				}
+				if tail := app.Logs.String()[logs:]; strings.Contains(tail, `"level":"ERROR"`) {
+					t.Fatalf("logged an error: %.400s", tail)
+				}
+			})
+		}
+	})
+}

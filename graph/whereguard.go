@@ -175,6 +175,8 @@ type filterCheck struct {
 	viewer *auth.Viewer
 	vars   map[string]any
 	seen   map[string]bool // fragments already checked
+	// conditions counts the operation's filter conditions so far (MaxFilterConditions).
+	conditions int
 }
 
 func (c *filterCheck) selections(set ast.SelectionSet) *Error {
@@ -219,12 +221,29 @@ func (c *filterCheck) selections(set ast.SelectionSet) *Error {
 	return nil
 }
 
-// value checks v, a value of the WhereInput type typ (or a list of them), at path.
+// Bounds of one operation's filters: how deep its where arguments nest (not, and, or and the
+// has…With edges), and how many conditions they hold in all, each element of a list (idIn, or)
+// counted. Past them a filter is BAD_USER_INPUT: it would otherwise reach the database as an
+// expression too deep or with too many parameters for it, and fail there.
+const (
+	MaxFilterDepth      = 10
+	MaxFilterConditions = 1000
+)
+
+// value checks v, a value of the WhereInput type typ (or a list of them), at path, depth levels
+// deep.
 func (c *filterCheck) value(path, typ string, v any) *Error {
+	return c.valueAt(path, typ, v, 1)
+}
+
+func (c *filterCheck) valueAt(path, typ string, v any, depth int) *Error {
+	if depth > MaxFilterDepth {
+		return BadInput(path, "the filter nests more than %d levels", MaxFilterDepth)
+	}
 	switch v := v.(type) {
 	case []any:
 		for i, e := range v {
-			if err := c.value(fmt.Sprintf("%s[%d]", path, i), typ, e); err != nil {
+			if err := c.valueAt(fmt.Sprintf("%s[%d]", path, i), typ, e, depth); err != nil {
 				return err
 			}
 		}
@@ -243,8 +262,15 @@ func (c *filterCheck) value(path, typ string, v any) *Error {
 				return &Error{Code: CodeForbidden, Message: "you are not allowed to filter on " + at,
 					Extensions: map[string]any{"field": at}}
 			}
+			n := 1
+			if list, ok := fv.([]any); ok {
+				n = max(len(list), 1)
+			}
+			if c.conditions += n; c.conditions > MaxFilterConditions {
+				return BadInput(at, "the filters hold more than %d conditions", MaxFilterConditions)
+			}
 			if f.nested != "" {
-				if err := c.value(at, f.nested, fv); err != nil {
+				if err := c.valueAt(at, f.nested, fv, depth+1); err != nil {
 					return err
 				}
 			}
