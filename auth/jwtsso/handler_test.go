@@ -275,9 +275,12 @@ func TestJWTSSOProvisioning(t *testing.T) {
 		t.Run("unverified email never links", func(t *testing.T) {
 			app.GQL(c.Admin, "", graphtest.CreateUser, map[string]any{"in": map[string]any{"email": "unverified@example.com"}})
 			before := storetest.Snapshot(t, db)
-			r, _ := login(map[string]any{"sub": "u-1", "email": "unverified@example.com", "email_verified": false}, "/")
-			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "EMAIL_NOT_VERIFIED") || storetest.Snapshot(t, db) != before {
-				t.Fatalf("%d %s", r.Status, r.Body)
+			// Only true (or "true") vouches for an address: 0 and "no" do not either.
+			for _, verified := range []any{false, 0, "no"} {
+				r, _ := login(map[string]any{"sub": "u-1", "email": "unverified@example.com", "email_verified": verified}, "/")
+				if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "EMAIL_NOT_VERIFIED") || storetest.Snapshot(t, db) != before {
+					t.Fatalf("email_verified %#v: %d %s", verified, r.Status, r.Body)
+				}
 			}
 		})
 

@@ -71,7 +71,8 @@ type Profile struct {
 	// picture is cleared. A name is never cleared.
 	ClearTagline bool
 	ClearPicture bool
-	// EmailVerified is false only when the payload says email_verified: false.
+	// EmailVerified is true when the payload has no email_verified (or null), or says true (true
+	// or "true"); any other value of it is false.
 	EmailVerified bool
 	Spaces        []SpaceChange
 	// SpacesOperation is ADD (keep other memberships) or REPLACE (the payload's spaces are all).
@@ -269,11 +270,17 @@ func mapKeys(p Payload, idKeys, required []string) (*Profile, error) {
 	pr.Tagline, _ = first(p, taglineKeys)
 	pr.Tagline = authdb.Truncate(pr.Tagline, MaxTaglineLength)
 	pr.ClearTagline = pr.Tagline == "" && cleared(p, taglineKeys)
-	switch v := p["email_verified"].(type) {
-	case bool:
-		pr.EmailVerified = v
-	case string:
-		pr.EmailVerified = !strings.EqualFold(v, "false")
+	if v := p["email_verified"]; v != nil {
+		// Given, it must say true: any other value (0, "no", an object) is not a provider
+		// vouching for the address, and an unverified address never links. null says nothing.
+		switch x := v.(type) {
+		case bool:
+			pr.EmailVerified = x
+		case string:
+			pr.EmailVerified = strings.EqualFold(strings.TrimSpace(x), "true")
+		default:
+			pr.EmailVerified = false
+		}
 	}
 	for _, r := range required {
 		missing := false

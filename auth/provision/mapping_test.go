@@ -403,6 +403,13 @@ func TestMapEmailVerified(t *testing.T) {
 		{name: "string FALSE", v: "FALSE", set: true, want: false},
 		{name: "string true", v: "true", set: true, want: true},
 		{name: "null", v: nil, set: true, want: true},
+		{name: "string True with spaces", v: " True ", set: true, want: true},
+		{name: "zero", v: json.Number("0"), set: true, want: false},
+		{name: "one", v: json.Number("1"), set: true, want: false},
+		{name: "string no", v: "no", set: true, want: false},
+		{name: "string 0", v: "0", set: true, want: false},
+		{name: "empty string", v: "", set: true, want: false},
+		{name: "object", v: map[string]any{"value": true}, set: true, want: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := Payload{"email": "v@example.com"}
