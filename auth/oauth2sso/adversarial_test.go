@@ -174,13 +174,15 @@ func TestOAuth2AdversarialIDTokens(t *testing.T) {
 	}
 }
 
-// TestOAuth2CallbackChecksStateFirst: the provider's error, a missing or tampered flow cookie and
-// a wrong state are answered before any request to the provider.
+// TestOAuth2CallbackChecksStateFirst: a missing or tampered flow cookie and a wrong state are
+// answered first, even when the provider's error comes with them, then the provider's error, all
+// before any request to the provider; while OAuth2 is off a callback is SSO_DISABLED.
 func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
 	idp := authtest.StartIdP(t)
 	db := storetest.SQLite(t)
 	app := testserver.New(t, db, testserver.Options{})
-	app.EnableOAuth2(app.AdminToken(), idp.Settings())
+	admin := app.AdminToken()
+	app.EnableOAuth2(admin, idp.Settings())
 
 	for _, tc := range []struct {
 		name  string
@@ -190,6 +192,14 @@ func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
 		{"provider error", func(c *http.Client) url.Values {
 			return url.Values{"error": {"access_denied"}, "error_description": {"<script>alert(1)</script>"}, "state": {idp.Begin(t, app, c)}}
 		}, auth.CodeIDPError},
+		{"provider error without state", func(c *http.Client) url.Values {
+			idp.Begin(t, app, c)
+			return url.Values{"error": {"access_denied"}}
+		}, auth.CodeInvalidState},
+		{"provider error with a forged state", func(c *http.Client) url.Values {
+			idp.Begin(t, app, c)
+			return url.Values{"error": {"access_denied"}, "state": {"forged"}}
+		}, auth.CodeInvalidState},
 		{"no flow cookie", func(c *http.Client) url.Values {
 			state := idp.Begin(t, app, c)
 			return url.Values{"code": {"good-code"}, "state": {state}}
@@ -262,6 +272,27 @@ func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
 		r := app.Do(c, req)
 		if r.Status != http.StatusBadGateway || strings.Contains(r.Body, "<b>x</b>") || !strings.Contains(r.Body, "IDP_ERROR") {
 			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+
+	t.Run("OAuth2 turned off", func(t *testing.T) {
+		c := webtest.Browser(t)
+		state := idp.Begin(t, app, c)
+		r := app.GQL(nil, admin, `mutation { updateOAuth2Settings(input: {enabled: false}) { oauth2 { enabled } } }`, nil)
+		if r.Code() != "" {
+			t.Fatalf("%s", r.Raw)
+		}
+		calls := idp.TokenCalls.Load()
+		for _, q := range []url.Values{{"code": {"x"}, "state": {"y"}}, {"error": {"access_denied"}}, {"code": {"good-code"}, "state": {state}}} {
+			if r := app.Callback(webtest.Browser(t), q); r.Status != http.StatusNotFound || authtest.ErrorCode(r.Body) != auth.CodeSSODisabled {
+				t.Fatalf("%v: %d %s", q, r.Status, r.Body)
+			}
+		}
+		if r := app.Callback(c, url.Values{"code": {"good-code"}, "state": {state}}); authtest.ErrorCode(r.Body) != auth.CodeSSODisabled {
+			t.Fatalf("the browser's own flow: %d %s", r.Status, r.Body)
+		}
+		if idp.TokenCalls.Load() != calls {
+			t.Fatal("the token endpoint was called")
 		}
 	})
 }

@@ -110,22 +110,28 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, p.Config(h.callbackURL()).AuthCodeURL(f.State, opts...), http.StatusSeeOther)
 }
 
-// callback finishes a login. The order of the checks matters: the provider's error first, then
-// the flow cookie and the state before any request to the provider.
+// callback finishes a login. The order of the checks matters: the flow cookie and the state
+// first (a callback that is not this browser's flow is INVALID_STATE, or SSO_DISABLED while
+// OAuth2 is off, whatever else it says), then the provider's error, all before any request to
+// the provider.
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	f, ferr := h.readFlow(r)
 	// The flow cookie is good for one callback.
 	http.SetCookie(w, newFlowCookie(h.secure(), web.IsHTTPS(r), framed(r), "", -1))
+	if ferr != nil || !sameState(q.Get("state"), f.State) {
+		if st, err := auth.LoadSettings(ctx, h.DB.Client); err == nil && !st.Oauth2Enabled {
+			h.fail(w, r, false, auth.NewSSOError(auth.CodeSSODisabled, "Single sign-on is not enabled for this community."))
+			return
+		}
+		h.fail(w, r, false, &auth.SSOError{Code: auth.CodeInvalidState, Message: "This sign-in link has expired or was opened in another browser.", Err: ferr})
+		return
+	}
 	if e := q.Get("error"); e != "" {
 		err := auth.NewSSOError(auth.CodeIDPError, "The sign-in provider refused the sign-in.")
 		err.Detail = map[string]any{"idpError": safeCode(e)}
 		h.fail(w, r, f.Test, err)
-		return
-	}
-	if ferr != nil || !sameState(q.Get("state"), f.State) {
-		h.fail(w, r, false, &auth.SSOError{Code: auth.CodeInvalidState, Message: "This sign-in link has expired or was opened in another browser.", Err: ferr})
 		return
 	}
 	code := q.Get("code")
