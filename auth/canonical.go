@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/community/sso/auth/identity"
 	"github.com/community/sso/ent"
@@ -119,7 +120,9 @@ func canonicalizeUser(ctx context.Context, client *ent.Client, u *ent.User, rep 
 		}
 	}
 	if u.ExternalID != nil {
-		ext, err := identity.ExternalID(*u.ExternalID)
+		// A stored id keeps its text but for spaces around it, which versions before the exact
+		// rule trimmed at every login anyway; a login's id with spaces is refused.
+		ext, err := identity.ExternalID(strings.TrimSpace(*u.ExternalID))
 		switch {
 		case err != nil || ext == "":
 			review("externalId", *u.ExternalID, "", 0)
