@@ -43,7 +43,7 @@ func limitsHandler(t testing.TB, db *store.DB, cfg graph.HandlerConfig) (http.Ha
 		cfg.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
 	sessions := &auth.Sessions{Client: db.Client}
-	h := sessions.Middleware(db, cfg.Log)(graph.NewHandler(&graph.Resolver{DB: db, Client: db.Client}, cfg))
+	h := sessions.Middleware(db, cfg.Log, auth.WriteGraphQLError)(graph.NewHandler(&graph.Resolver{DB: db, Client: db.Client}, cfg))
 	ctx := context.Background()
 	admin := db.Client.User.Create().SetEmail("admin@example.com").SetName("Admin").SetUsername("admin").SetRole(user.RoleADMIN).SaveX(ctx)
 	tok, _, err := auth.NewAPIToken(ctx, db.Client, admin, "limits", nil)

@@ -259,6 +259,20 @@ func TestJWTSSOAppTokenErrors(t *testing.T) {
 			})
 		}
 
+		t.Run("the token as a bearer", func(t *testing.T) {
+			// A JWT is not a bearer session token: 401, in this route's error shape too.
+			req, _ := http.NewRequest(http.MethodPost, app.URL+"/api/auth/sso/token", strings.NewReader(form(sign(nil))))
+			req.Header.Set("Content-Type", formType)
+			req.Header.Set("Authorization", "Bearer "+sign(nil))
+			r := app.Do(webtest.Browser(t), req)
+			var e struct {
+				Error struct{ Code, Message string }
+			}
+			if r.Status != http.StatusUnauthorized || json.Unmarshal([]byte(r.Body), &e) != nil || e.Error.Code != "UNAUTHENTICATED" || e.Error.Message == "" {
+				t.Fatalf("got %d %s", r.Status, r.Body)
+			}
+		})
+
 		t.Run("disabled", func(t *testing.T) {
 			if r := app.GQL(c.Admin, "", `mutation { updateJwtSsoSettings(input: {enabled: false}) { jwtSso { enabled } } }`, nil); r.Code() != "" {
 				t.Fatal(r.Raw)

@@ -122,11 +122,14 @@ func Handler(cfg *config.Config, db *store.DB, log *slog.Logger, d Deps) (http.H
 	})
 
 	// app wraps a route that needs the database and the viewer; its answers follow the admin's
-	// embed origins.
+	// embed origins, and its errors are {"error": {...}}. api is app for the GraphQL API, whose
+	// errors are GraphQL responses.
 	embed := auth.Embedding(db, log)
-	app := func(h http.Handler) http.Handler {
-		return embed(web.RequireDatabase(db, sessions.Middleware(db, log)(h)))
+	withViewer := func(answer auth.ErrorWriter) func(http.Handler) http.Handler {
+		viewer := sessions.Middleware(db, log, answer)
+		return func(h http.Handler) http.Handler { return embed(web.RequireDatabase(db, viewer(h))) }
 	}
+	app, api := withViewer(web.WriteJSONError), withViewer(auth.WriteGraphQLError)
 	// A JWT SSO route reads the settings row once: its columns and the embed origins.
 	jwtSettings := auth.EmbeddingWith(db, log, jwtsso.LoadLoginSettings)
 	jwtApp := func(h http.Handler) http.Handler { return jwtSettings(app(h)) }
@@ -134,7 +137,7 @@ func Handler(cfg *config.Config, db *store.DB, log *slog.Logger, d Deps) (http.H
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readyz(db))
 	mux.Handle("GET /metrics", metrics.Handler(reg))
-	mux.Handle("/graphql", embed(graph.CORS(cfg.CORSOrigins)(app(apiGuard(gql)))))
+	mux.Handle("/graphql", embed(graph.CORS(cfg.CORSOrigins)(api(apiGuard(gql)))))
 	mux.Handle("GET /playground", app(auth.RequireLoginParam(graph.Playground("/graphql"))))
 	mux.Handle("GET "+playground.AssetsPath+"{name}", playground.Assets())
 	jwtHandler := &jwtsso.Handler{DB: db, Verifier: jwtVerifier, Provisioner: provisioner, Log: log, Metrics: metrics}
