@@ -73,6 +73,9 @@ func TestJWTSSOTokens(t *testing.T) {
 			{"no name", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"name": ""}), nil), 400, "MISSING_CLAIM"},
 			{"bad email", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"email": "pat at example"}), nil), 400, "INVALID_CLAIM"},
 			{"sub too long", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"sub": strings.Repeat("x", 51)}), nil), 400, "INVALID_CLAIM"},
+			{"exp not a number", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"exp": "tomorrow"}), nil), 400, "INVALID_CLAIM"},
+			{"iat not a number", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"iat": true}), nil), 400, "INVALID_CLAIM"},
+			{"jti too long", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"jti": strings.Repeat("j", 257)}), nil), 400, "INVALID_CLAIM"},
 			{"bad spacesOperation", authtest.Sign(t, jwt.SigningMethodHS256, key, authtest.Claims(map[string]any{"spacesOperation": "WIPE"}), nil), 400, "INVALID_CLAIM"},
 			{"no token", "", 400, "INVALID_REQUEST"},
 		}

@@ -156,6 +156,20 @@ func (v *Verifier) VerifyContext(ctx context.Context, tokenString string, st *en
 		return nil, &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in token is not valid yet; check the clock of the server that signs it.", Err: err}
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return nil, &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in token is malformed.", Err: err}
+	case errors.Is(err, jwt.ErrInvalidType):
+		// A signed token whose exp, nbf or iat is not a number of seconds.
+		claim := "exp"
+		for _, c := range []string{"exp", "nbf", "iat"} {
+			if v, ok := claims[c]; ok {
+				if _, isNumber := v.(json.Number); !isNumber {
+					claim = c
+					break
+				}
+			}
+		}
+		e := claimError(auth.CodeInvalidClaim, claim, "The sign-in token's %s must be a number of seconds.", claim)
+		e.Err = err
+		return nil, e
 	default:
 		return nil, &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in token's signature is not valid.", Err: err}
 	}
@@ -182,7 +196,7 @@ func (v *Verifier) VerifyContext(ctx context.Context, tokenString string, st *en
 	if jti, ok := claims["jti"]; ok {
 		s, isString := jti.(string)
 		if !isString || s == "" || len(s) > 256 {
-			return nil, claimError(auth.CodeInvalidClaim, "jti", "The token's jti must be a non-empty string.")
+			return nil, claimError(auth.CodeInvalidClaim, "jti", "The token's jti must be a non-empty string of at most 256 bytes.")
 		}
 		tok.JTI = s
 	} else if st.JwtRequireJti {
