@@ -6,7 +6,7 @@ const jwt = require("jsonwebtoken");
 function communityLoginUrl(member, returnTo) {
   const token = jwt.sign(
     {
-      sub: String(member.id), // the member's externalId in the community (at most 50 characters)
+      sub: String(member.id), // the member's externalId in the community (at most 50 bytes of UTF-8)
       email: member.email,
       name: member.name,
       jti: crypto.randomUUID(), // makes the link single-use
