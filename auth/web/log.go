@@ -17,11 +17,14 @@ var secretParams = map[string]bool{
 	"access_token": true, "refresh_token": true, "password": true, "client_secret": true,
 	"secret": true, "session_state": true, "logout_token": true, "code_verifier": true,
 	"client_assertion": true, "api_key": true,
+	// A GraphQL GET's variables: members' emails, names and ids a query looks up.
+	"variables": true,
 }
 
 // RedactQuery returns rawQuery for a log: the values of secret parameters (jwt, token, code,
 // state, id_token, id_token_hint, access_token, refresh_token, password, client_secret, secret,
-// session_state and a few more; keys compared case-insensitively after unescaping) become
+// session_state, a GraphQL GET's variables and a few more; keys compared case-insensitively
+// after unescaping) become
 // REDACTED, and so does any value that holds what looks like a JWT ("eyJ"), whatever its key.
 // Everything else keeps its original encoding. A query url.ParseQuery rejects (a bad escape, a
 // semicolon) is redacted whole, since its parts cannot be told apart reliably.

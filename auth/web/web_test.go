@@ -36,6 +36,8 @@ func TestRedactQuery(t *testing.T) {
 		{"plus in key", "client+secret=x&client_secret=y", "client+secret=x&client_secret=REDACTED"},
 		{"jwt-looking value under another key", "redirect_uri=%2Fx%3Fjwt%3DeyJhbGciOi.x.y", "redirect_uri=REDACTED"},
 		{"empty value", "jwt=&a=b", "jwt=REDACTED&a=b"},
+		{"GraphQL GET", "query=query(%24e%3AString)%7Buser(email%3A%24e)%7Bid%7D%7D&variables=%7B%22e%22%3A%22pat%40example.com%22%7D",
+			"query=query(%24e%3AString)%7Buser(email%3A%24e)%7Bid%7D%7D&variables=REDACTED"},
 		{"key without value", "jwt&a=b", "jwt&a=b"},
 		{"empty parts", "a=1&&jwt=x&", "a=1&&jwt=REDACTED&"},
 		{"malformed escape", "q=%zz&jwt=SECRET", "REDACTED"},
