@@ -108,7 +108,7 @@ func TestVerify(t *testing.T) {
 		{name: "exp an hour ago", token: func(t *testing.T) string {
 			return hs256(t, claimsAt(map[string]any{"exp": secs(-time.Hour), "iat": secs(-2 * time.Hour)}))
 		}, code: auth.CodeTokenExpired},
-		{name: "exp as a string", token: func(t *testing.T) string { return hs256(t, claimsAt(map[string]any{"exp": "tomorrow"})) }, code: auth.CodeInvalidToken},
+		{name: "exp as a string", token: func(t *testing.T) string { return hs256(t, claimsAt(map[string]any{"exp": "tomorrow"})) }, code: auth.CodeInvalidClaim},
 		{name: "nbf 59s ahead", token: func(t *testing.T) string { return hs256(t, claimsAt(map[string]any{"nbf": secs(59 * time.Second)})) }},
 		{name: "nbf 61s ahead", token: func(t *testing.T) string { return hs256(t, claimsAt(map[string]any{"nbf": secs(61 * time.Second)})) }, code: auth.CodeInvalidToken},
 		{name: "iat 59s ahead", token: func(t *testing.T) string { return hs256(t, claimsAt(map[string]any{"iat": secs(59 * time.Second)})) }},
