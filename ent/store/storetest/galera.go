@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -142,20 +143,31 @@ func Galera(t testing.TB) *GaleraCluster {
 	return c
 }
 
+// freePorts returns n ports free on the loopback interface, below the kernel's ephemeral range
+// (ip_local_port_range, 32768 and up here): a port the kernel hands out (a test server's, or an
+// outgoing connection's) could otherwise be taken between this check and the node's bind, which
+// happened with every package's tests running at once. The search starts at a random port, so
+// that two clusters starting together rarely try the same ones.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
+	const low, high = 20000, 32000
 	var ls []net.Listener
 	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	start := low + rand.IntN(high-low)
+	for i := 0; i < high-low && len(ports) < n; i++ {
+		p := low + (start-low+i)%(high-low)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 		if err != nil {
-			t.Fatalf("storetest: free port: %v", err)
+			continue
 		}
 		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, p)
 	}
 	for _, l := range ls {
 		l.Close()
+	}
+	if len(ports) < n {
+		t.Fatalf("storetest: %d free ports between %d and %d, want %d", len(ports), low, high, n)
 	}
 	return ports
 }
