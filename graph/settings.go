@@ -15,6 +15,7 @@ import (
 	"github.com/community/sso/auth/redirect"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/settings"
+	"github.com/community/sso/ent/user"
 	"github.com/community/sso/graph/model"
 )
 
@@ -308,6 +309,9 @@ func (r *Resolver) updateOAuth2Settings(ctx context.Context, in model.UpdateOAut
 			return nil, err
 		}
 	}
+	if err := keepsAnAdminSignIn(ctx, client, st, next.Oauth2Enabled, st.JwtEnabled); err != nil {
+		return nil, err
+	}
 	return r.saveSettings(ctx, client, c, "oauth2")
 }
 
@@ -409,6 +413,9 @@ func (r *Resolver) updateJwtSsoSettings(ctx context.Context, in model.UpdateJwtS
 	if enabled && len(st.JwtSecret) == 0 && len(publicKeys) == 0 && jwksURL == "" {
 		return nil, BadInput("enabled", "generate a secret with regenerateJwtSsoSecret, or give publicKeys or a jwksUrl, before enabling JWT SSO")
 	}
+	if err := keepsAnAdminSignIn(ctx, client, st, st.Oauth2Enabled, enabled); err != nil {
+		return nil, err
+	}
 	return r.saveSettings(ctx, client, c, "jwtSso")
 }
 
@@ -450,4 +457,20 @@ func (r *Resolver) regenerateJwtSsoSecret(ctx context.Context, graceSeconds *int
 		return "", err
 	}
 	return secret, nil
+}
+
+// keepsAnAdminSignIn refuses to turn the last SSO method off (oauth2 and jwt: whether each will
+// be on) while no active admin has a password: direct login, which admins can always use, would
+// then be no admin's way in, and every admin would be locked out (the community needs an admin
+// who can sign in, not only an active one). Turning a method on, or off beside another, passes.
+func keepsAnAdminSignIn(ctx context.Context, client *ent.Client, st *ent.Settings, oauth2, jwt bool) error {
+	if oauth2 || jwt || (!st.Oauth2Enabled && !st.JwtEnabled) {
+		return nil
+	}
+	ok, err := client.User.Query().Where(user.RoleEQ(user.RoleADMIN), user.StatusEQ(user.StatusACTIVE),
+		user.PasswordHashNEQ("")).Exist(ctx)
+	if err != nil || ok {
+		return err
+	}
+	return BadInput("enabled", "no active admin has a password: with single sign-on off, no admin could sign in; set an admin's password first")
 }

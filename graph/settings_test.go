@@ -352,3 +352,34 @@ func TestJwtSsoKeySettings(t *testing.T) {
 		}
 	})
 }
+
+// TestLastSignInMethod: while no active admin has a password, the last SSO method on cannot be
+// turned off (BAD_USER_INPUT, field enabled, nothing changed): every admin would be locked out.
+// Once an admin has a password, it can.
+func TestLastSignInMethod(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := testserver.New(t, db, testserver.Options{})
+		token := app.AdminToken() // an admin who signs in with SSO only: no password
+		if r := app.GQL(nil, token, `mutation { regenerateJwtSsoSecret }`, nil); r.Code() != "" {
+			t.Fatal(r.Raw)
+		}
+		set := func(enabled bool) graphtest.Result {
+			return app.GQL(nil, token, `mutation($e: Boolean) { updateJwtSsoSettings(input: {enabled: $e}) { jwtSso { enabled } } }`, map[string]any{"e": enabled})
+		}
+		if r := set(true); r.Code() != "" {
+			t.Fatal(r.Raw)
+		}
+		before := storetest.Snapshot(t, db)
+		if r := set(false); r.Code() != "BAD_USER_INPUT" || r.Field() != "enabled" {
+			t.Fatalf("turning the last method off: %s", r.Raw)
+		}
+		if after := storetest.Snapshot(t, db); after != before {
+			t.Fatalf("changed:\n%s\n%s", before, after)
+		}
+		// An admin with a password can sign in directly: then it may go.
+		app.CreateUser("owner@example.com", "correct horse battery staple", "ADMIN")
+		if r := set(false); r.Code() != "" || graphtest.Dig(r.Data, "updateJwtSsoSettings", "jwtSso", "enabled") != false {
+			t.Fatalf("with a password admin: %s", r.Raw)
+		}
+	})
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/community/sso/auth/routes"
 	"github.com/community/sso/auth/web/webtest"
 	"github.com/community/sso/ent/store/storetest"
+	"github.com/community/sso/ent/user"
 	"github.com/community/sso/graph/graphtest"
 )
 
@@ -278,6 +279,8 @@ func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
 	t.Run("OAuth2 turned off", func(t *testing.T) {
 		c := webtest.Browser(t)
 		state := idp.Begin(t, app, c)
+		// An admin who can still sign in with a password, so that OAuth2 may be turned off.
+		app.CreateUser("owner@example.com", authtest.Password, user.RoleADMIN)
 		r := app.GQL(nil, admin, `mutation { updateOAuth2Settings(input: {enabled: false}) { oauth2 { enabled } } }`, nil)
 		if r.Code() != "" {
 			t.Fatalf("%s", r.Raw)
