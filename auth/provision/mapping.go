@@ -147,11 +147,20 @@ func firstID(p Payload, keys []string) (id, key string, ok bool) {
 			}
 			return x, k, true
 		case json.Number:
-			r, valid := new(big.Rat).SetString(x.String())
+			// The literal is bounded before it is read: "1e999999" would be a million digits.
+			lit := x.String()
+			if len(lit) > maxIDLiteral || exponentOver(lit, MaxExternalIDLength) {
+				return "", k, false
+			}
+			r, valid := new(big.Rat).SetString(lit)
 			if !valid || !r.IsInt() {
 				return "", k, false
 			}
 			return r.Num().String(), k, true
+		case int:
+			return strconv.Itoa(x), k, true
+		case int64:
+			return strconv.FormatInt(x, 10), k, true
 		case float64:
 			if x != math.Trunc(x) || math.Abs(x) >= 1<<53 {
 				return "", k, false
@@ -162,6 +171,19 @@ func firstID(p Payload, keys []string) (id, key string, ok bool) {
 		}
 	}
 	return "", "", true
+}
+
+// maxIDLiteral bounds the text of a number read as an id.
+const maxIDLiteral = 64
+
+// exponentOver reports whether the number literal lit has an exponent above max.
+func exponentOver(lit string, max int) bool {
+	i := strings.IndexAny(lit, "eE")
+	if i < 0 {
+		return false
+	}
+	e, err := strconv.Atoi(strings.TrimPrefix(lit[i+1:], "+"))
+	return err != nil || e > max
 }
 
 // first returns the first non-empty value among keys, and the key it came from.
