@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -431,5 +433,32 @@ func TestOAuth2SlowProvider(t *testing.T) {
 	r = app2.Do(webtest.Browser(t), req)
 	if authtest.ErrorCode(r.Body) != auth.CodeIDPUnavailable {
 		t.Fatalf("provider down at login: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestOAuth2NumericIDs: an id_token's numeric id keeps every digit, above 2^53 too (it is read
+// as the number's text, not as a float64), and user info whose sub is the id_token's sub as a
+// JSON number is the same member.
+func TestOAuth2NumericIDs(t *testing.T) {
+	idp := authtest.StartIdP(t)
+	db := storetest.SQLite(t)
+	app := testserver.New(t, db, testserver.Options{})
+	app.EnableOAuth2(app.AdminToken(), idp.Settings())
+	const big = "9007199254740993" // 2^53 + 1: a float64 reads 9007199254740992
+	idp.IDToken = func(n string) string {
+		return idp.Sign(idp.Claims(n, map[string]any{"id": json.Number(big), "sub": "4711", "email": nil}))
+	}
+	idp.UserInfo = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"sub": 4711, "email": "numbers@example.com", "name": "Num Bers"}`)
+	}
+	c := webtest.Browser(t)
+	state := idp.Begin(t, app, c)
+	if r := app.Callback(c, url.Values{"code": {"good-code"}, "state": {state}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	u := db.Client.User.Query().Where(user.Email("numbers@example.com")).OnlyX(context.Background())
+	if u.ExternalID == nil || *u.ExternalID != big {
+		t.Fatalf("externalId %v, want %s", u.ExternalID, big)
 	}
 }

@@ -1,6 +1,7 @@
 package oauth2sso
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -267,7 +268,7 @@ func identify(ctx context.Context, hc *HTTPClient, p *Provider, tok *oauth2.Toke
 			if id.IDClaims != nil {
 				// User info must be about the member the id_token names: its sub exactly the
 				// id_token's (OpenID Connect Core 5.3.2), not trimmed or read from a number.
-				if sub, _ := info["sub"].(string); sub != id.IDClaims["sub"] {
+				if !sameSubject(info["sub"], id.IDClaims["sub"]) {
 					return nil, &auth.SSOError{Code: auth.CodeInvalidToken, Message: "The sign-in provider's profile belongs to another account.", Err: errors.New("oauth2sso: user info sub does not match the id_token")}
 				}
 			}
@@ -313,8 +314,16 @@ func verifyIDToken(ctx context.Context, p *Provider, raw string, nonce *string, 
 	if idt.IssuedAt.IsZero() {
 		return nil, bad("has no iat")
 	}
+	// Numbers keep their digits (json.Number), as in user info: an id above 2^53 read as a
+	// float64 would lose them.
+	var payload json.RawMessage
 	var claims map[string]any
-	if err := idt.Claims(&claims); err != nil {
+	if err := idt.Claims(&payload); err != nil {
+		return nil, bad("claims are not an object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(&claims); err != nil || claims == nil {
 		return nil, bad("claims are not an object")
 	}
 	azp, hasAzp := claims["azp"].(string)
@@ -323,6 +332,22 @@ func verifyIDToken(ctx context.Context, p *Provider, raw string, nonce *string, 
 	}
 	claims["sub"] = idt.Subject
 	return claims, nil
+}
+
+// sameSubject reports whether user info's sub is exactly the id_token's (a string): the same
+// text, or a JSON number with the same digits.
+func sameSubject(info, idToken any) bool {
+	want, ok := idToken.(string)
+	if !ok {
+		return false
+	}
+	switch got := info.(type) {
+	case string:
+		return got == want
+	case json.Number:
+		return got.String() == want
+	}
+	return false
 }
 
 // needsUserInfo tells whether the id_token lacks the member's id, email or name.
