@@ -90,6 +90,12 @@ func TestUsersQuery(t *testing.T) {
 			if r := app.GQL(c.Admin, "", uq, map[string]any{"x": "nope"}); r.Code() != "" || graphtest.Dig(r.Data, "user") != nil {
 				t.Errorf("unknown: %s", r.Raw)
 			}
+			// Exact: MySQL/MariaDB would match a trailing space to ext-42.
+			for _, x := range []string{"ext-42 ", " ext-42", "ext-42	"} {
+				if r := app.GQL(c.Admin, "", uq, map[string]any{"x": x}); r.Code() != "" || graphtest.Dig(r.Data, "user") != nil {
+					t.Errorf("%q: %s", x, r.Raw)
+				}
+			}
 			if r := app.GQL(c.Admin, "", uq, map[string]any{"x": "ext-42", "e": "member@example.com"}); r.Code() != "BAD_USER_INPUT" {
 				t.Errorf("two keys: %s", r.Raw)
 			}

@@ -720,3 +720,32 @@ func TestScanColumns(t *testing.T) {
 		})
 	}
 }
+
+// TestMemberByExternalIDExact: only the exact, canonical id finds a member. MySQL/MariaDB's
+// utf8mb4_bin compares with trailing spaces ignored, so "acct-7 " found acct-7 there (a
+// back-channel logout token's sub ended acct-7's sessions); SQLite did not.
+func TestMemberByExternalIDExact(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		u := db.Client.User.Create().SetEmail("a7@example.com").SetUsername("a7").SetExternalID("acct-7").SaveX(ctx)
+		for _, tc := range []struct {
+			id    string
+			found bool
+		}{
+			{"acct-7", true},
+			{"acct-7 ", false},
+			{"acct-7  ", false},
+			{" acct-7", false},
+			{"ACCT-7", false},
+			{"", false},
+		} {
+			m, err := MemberByExternalID(ctx, db.Client, tc.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found := m != nil && m.ID == u.ID; found != tc.found {
+				t.Errorf("%q: found %v, want %v", tc.id, found, tc.found)
+			}
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/community/sso/auth/identity"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/profilefield"
 	"github.com/community/sso/ent/profilefieldvalue"
@@ -30,9 +31,14 @@ var (
 	memberByEmail      = memberBy(user.FieldEmail)
 )
 
-// MemberByExternalID returns the member with this externalId (in its canonical form), with the
-// columns of memberColumns and no edges, or nil.
+// MemberByExternalID returns the member with this externalId, with the columns of
+// memberColumns and no edges, or nil. An id not in its canonical form (identity.ExternalID)
+// names no member: MySQL/MariaDB's utf8mb4_bin ignores trailing spaces when it compares, so
+// "acct-7 " would otherwise find acct-7.
 func MemberByExternalID(ctx context.Context, client *ent.Client, externalID string) (*ent.User, error) {
+	if c, err := identity.ExternalID(externalID); err != nil || c != externalID || c == "" {
+		return nil, nil
+	}
 	return findMember(ctx, client, memberByExternalID, externalID)
 }
 
