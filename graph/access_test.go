@@ -28,6 +28,7 @@ func TestNodeAccess(t *testing.T) {
 		own := db.Client.SpaceMembership.Create().SetUserID(c.MemberUser.ID).SetSpaceID(sp.ID).SetRole(spacemembership.RoleMEMBER).SaveX(ctx)
 		other := db.Client.SpaceMembership.Create().SetUserID(c.AdminUser.ID).SetSpaceID(sp.ID).SaveX(ctx)
 		value := db.Client.ProfileFieldValue.Create().SetUserID(c.AdminUser.ID).SetFieldID(pf.ID).SetKey("company").SetValue("Acme").SaveX(ctx)
+		ownValue := db.Client.ProfileFieldValue.Create().SetUserID(c.MemberUser.ID).SetFieldID(pf.ID).SetKey("company").SetValue("Mine").SaveX(ctx)
 		event := db.Client.SecurityEvent.Create().SetType("LOGIN_SUCCEEDED").SetUserID(c.AdminUser.ID).SaveX(ctx)
 		token := db.Client.APIToken.Query().FirstX(ctx)
 		hook := db.Client.Webhook.Create().SetURL("https://hooks.example.com/x").SetSecret([]byte("s")).SetEvents([]string{"member.created"}).SaveX(ctx)
@@ -44,6 +45,7 @@ func TestNodeAccess(t *testing.T) {
 			{"another user", c.AdminUser.ID, moderator},
 			{"own membership", own.ID, member},
 			{"another's membership", other.ID, moderator},
+			{"own field value", ownValue.ID, member},
 			{"another's field value", value.ID, moderator},
 			{"security event", event.ID, admin},
 			{"API token", token.ID, admin},
