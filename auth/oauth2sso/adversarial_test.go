@@ -293,8 +293,8 @@ func TestOAuth2CallbackChecksStateFirst(t *testing.T) {
 				t.Fatalf("%v: %d %s", q, r.Status, r.Body)
 			}
 		}
-		if r := app.Callback(c, url.Values{"code": {"good-code"}, "state": {state}}); authtest.ErrorCode(r.Body) != auth.CodeSSODisabled {
-			t.Fatalf("the browser's own flow: %d %s", r.Status, r.Body)
+		if r := app.Callback(c, url.Values{"error": {"access_denied"}, "state": {state}}); authtest.ErrorCode(r.Body) != auth.CodeSSODisabled {
+			t.Fatalf("the browser's own flow with the provider's error: %d %s", r.Status, r.Body)
 		}
 		if idp.TokenCalls.Load() != calls {
 			t.Fatal("the token endpoint was called")

@@ -111,21 +111,27 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, p.Config(h.callbackURL()).AuthCodeURL(f.State, opts...), http.StatusSeeOther)
 }
 
-// callback finishes a login. The order of the checks matters: the flow cookie and the state
-// first (a callback that is not this browser's flow is INVALID_STATE, or SSO_DISABLED while
-// OAuth2 is off, whatever else it says), then the provider's error, all before any request to
-// the provider.
+// callback finishes a login. The order of the checks matters, and all come before any request
+// to the provider: OAuth2 off is SSO_DISABLED (but for an admin's test flow); a callback that is
+// not this browser's flow (cookie, state) is INVALID_STATE, whatever else it says; only then is
+// the provider's error believed. The settings are read once, here.
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	f, ferr := h.readFlow(r)
 	// The flow cookie is good for one callback.
 	http.SetCookie(w, newFlowCookie(h.secure(), web.IsHTTPS(r), framed(r), "", -1))
-	if ferr != nil || !sameState(q.Get("state"), f.State) {
-		if st, err := auth.LoadSettings(ctx, h.DB.Client); err == nil && !st.Oauth2Enabled {
-			h.fail(w, r, false, auth.NewSSOError(auth.CodeSSODisabled, "Single sign-on is not enabled for this community."))
-			return
-		}
+	st, err := auth.LoadSettings(ctx, h.DB.Client)
+	if err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	valid := ferr == nil && sameState(q.Get("state"), f.State)
+	if !st.Oauth2Enabled && !(valid && f.Test) { // any callback but an admin's test
+		h.fail(w, r, false, errDisabled())
+		return
+	}
+	if !valid {
 		h.fail(w, r, false, &auth.SSOError{Code: auth.CodeInvalidState, Message: "This sign-in link has expired or was opened in another browser.", Err: ferr})
 		return
 	}
@@ -144,7 +150,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, true, forbidden())
 		return
 	}
-	st, p, err := h.provider(ctx, f.Test)
+	p, err := h.Discovery.Resolve(ctx, st, h.Sealer)
 	if err != nil {
 		h.fail(w, r, f.Test, err)
 		return
@@ -198,13 +204,18 @@ func (h *Handler) provider(ctx context.Context, test bool) (*ent.Settings, *Prov
 		return nil, nil, err
 	}
 	if !st.Oauth2Enabled && !test {
-		return nil, nil, auth.NewSSOError(auth.CodeSSODisabled, "Single sign-on is not enabled for this community.")
+		return nil, nil, errDisabled()
 	}
 	p, err := h.Discovery.Resolve(ctx, st, h.Sealer)
 	if err != nil {
 		return nil, nil, err
 	}
 	return st, p, nil
+}
+
+// errDisabled is the answer of the OAuth2 routes while OAuth2 is off.
+func errDisabled() error {
+	return auth.NewSSOError(auth.CodeSSODisabled, "Single sign-on is not enabled for this community.")
 }
 
 func (h *Handler) readFlow(r *http.Request) (flow, error) {
