@@ -63,8 +63,9 @@ func TestBootstrapAdminEvents(t *testing.T) {
 			t.Fatalf("an unchanged admin: events %q, outbox %q", got, box)
 		}
 
-		// Another admin keeps the community's invariant while this one is demoted and suspended.
-		c.User.Create().SetEmail("other@example.com").SetUsername("other").SetRole(user.RoleADMIN).ExecX(ctx)
+		// Another admin who can sign in (a password) keeps the community's invariant while this
+		// one is demoted and suspended.
+		c.User.Create().SetEmail("other@example.com").SetUsername("other").SetRole(user.RoleADMIN).SetPasswordHash("$argon2id$other").ExecX(ctx)
 		c.User.UpdateOneID(u.ID).SetRole(user.RoleMEMBER).SetStatus(user.StatusSUSPENDED).ExecX(ctx)
 		if _, err := BootstrapAdmin(ctx, c, "owner@example.com", pass); err != nil {
 			t.Fatal(err)

@@ -94,7 +94,7 @@ func ErrorPresenter(log *slog.Logger, db *store.DB) graphql.ErrorPresenterFunc {
 			}
 			gqlErr.Extensions["code"] = appErr.Code
 		case errors.Is(err, store.ErrLastAdmin):
-			gqlErr.Message = "the community needs at least one active admin"
+			gqlErr.Message = lastAdminMessage(err)
 			gqlErr.Extensions["code"] = CodeBadUserInput
 		case ent.IsNotFound(err):
 			gqlErr.Message = "not found"
@@ -198,4 +198,12 @@ func camel(s string) string {
 		}
 	}
 	return strings.Join(parts, "")
+}
+
+// lastAdminMessage says which half of the admin invariant err (a store.ErrLastAdmin) protects.
+func lastAdminMessage(err error) string {
+	if errors.Is(err, store.ErrLastSignIn) {
+		return "the community needs an active admin who can sign in: with single sign-on off, that is an admin with a password"
+	}
+	return "the community needs at least one active admin"
 }

@@ -374,7 +374,7 @@ func updateUser(ctx context.Context, id int, in model.UpdateUserInput) (*ent.Use
 		if f.status != nil && *f.status != user.StatusACTIVE {
 			field = "status"
 		}
-		return nil, BadInput(field, "the community needs at least one active admin")
+		return nil, BadInput(field, "%s", lastAdminMessage(err))
 	}
 	if err != nil {
 		return nil, err

@@ -265,7 +265,8 @@ func TestUpdateUserKeepsLastAdmin(t *testing.T) {
 		if got.Role != user.RoleADMIN || got.Status != user.StatusACTIVE || got.Name != "" {
 			t.Fatalf("the admin changed: %s %s %q", got.Role, got.Status, got.Name)
 		}
-		second := app.CreateUser("second@example.com", "", user.RoleADMIN)
+		// A second admin who can sign in (a password: single sign-on is off here).
+		second := app.CreateUser("second@example.com", "correct horse battery staple", user.RoleADMIN)
 		if r := app.GQL(nil, c.Token, upd, map[string]any{"id": fmt.Sprint(second.ID), "in": map[string]any{"status": "SUSPENDED"}}); r.Code() != "" {
 			t.Fatal(r.Raw)
 		}

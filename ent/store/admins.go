@@ -11,12 +11,18 @@ import (
 
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/hook"
+	"github.com/community/sso/ent/settings"
 	"github.com/community/sso/ent/user"
 )
 
 // ErrLastAdmin is returned, before anything is written, by a user change that would leave the
 // community without an active admin: demoting, suspending or deleting the last one.
 var ErrLastAdmin = errors.New("store: the community needs at least one active admin")
+
+// ErrLastSignIn is returned (it wraps ErrLastAdmin) by a user change that would leave no active
+// admin able to sign in while single sign-on is off: demoting, suspending or deleting the last
+// active admin with a password, since direct login is then every admin's only way in.
+var ErrLastSignIn = fmt.Errorf("%w who can sign in (single sign-on is off: keep an admin with a password)", ErrLastAdmin)
 
 // keepAnAdmin is the hook, on every user mutation of the client, that holds the invariant "the
 // community always has at least one active admin": whatever path changes a role or a status or
@@ -50,8 +56,39 @@ func keepAnAdmin(next ent.Mutator) ent.Mutator {
 		if len(admins) > 0 && !slices.ContainsFunc(admins, func(id int) bool { return !slices.Contains(ids, id) }) {
 			return nil, ErrLastAdmin
 		}
+		if err := keepASignIn(ctx, m.Client(), ids); err != nil {
+			return nil, err
+		}
 		return next.Mutate(ctx, m)
 	})
+}
+
+// keepASignIn holds the second half of the invariant, "an admin who can sign in": while both
+// single sign-on methods are off, a change that removes ids may not take away the last active
+// admin with a password (ErrLastSignIn). A community whose admins have no password yet is not
+// held to it; turning the last method off is refused in that case (graph's settings mutations).
+// The password admins' rows are locked as the admins' are.
+func keepASignIn(ctx context.Context, client *ent.Client, ids []int) error {
+	st, err := client.Settings.Query().Select(settings.FieldOauth2Enabled, settings.FieldJwtEnabled).First(ctx)
+	switch {
+	case ent.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("store: last admin check: %w", err)
+	case st.Oauth2Enabled || st.JwtEnabled:
+		return nil
+	}
+	withPassword, err := client.User.Query().
+		Where(user.RoleEQ(user.RoleADMIN), user.StatusEQ(user.StatusACTIVE), user.PasswordHashNEQ("")).
+		Order(ent.Asc(user.FieldID)).
+		Modify(forUpdate).
+		IDs(ctx)
+	if err != nil {
+		return fmt.Errorf("store: last admin check: %w", err)
+	}
+	if len(withPassword) > 0 && !slices.ContainsFunc(withPassword, func(id int) bool { return !slices.Contains(ids, id) }) {
+		return ErrLastSignIn
+	}
+	return nil
 }
 
 // mayRemoveAdmin reports whether m deletes users, or sets a role other than ADMIN or a status

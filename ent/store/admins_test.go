@@ -133,3 +133,41 @@ func lockConflict(err error) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
+
+// TestLastAdminWhoCanSignIn: while both single sign-on methods are off, the last active admin
+// with a password cannot be demoted, suspended or deleted (ErrLastSignIn, which is an
+// ErrLastAdmin), though another admin without one remains: direct login is every admin's only
+// way in. With a method on, or another admin with a password, the change passes.
+func TestLastAdminWhoCanSignIn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := db.Client
+		st := c.Settings.Create().SaveX(ctx)
+		owner := c.User.Create().SetEmail("owner@example.com").SetUsername("owner").SetRole(user.RoleADMIN).SetPasswordHash("$argon2id$x").SaveX(ctx)
+		c.User.Create().SetEmail("sso@example.com").SetUsername("sso").SetRole(user.RoleADMIN).SaveX(ctx)
+		for name, change := range map[string]func() error{
+			"demote":  func() error { return c.User.UpdateOneID(owner.ID).SetRole(user.RoleMEMBER).Exec(ctx) },
+			"suspend": func() error { return c.User.UpdateOneID(owner.ID).SetStatus(user.StatusSUSPENDED).Exec(ctx) },
+			"delete":  func() error { return c.User.DeleteOneID(owner.ID).Exec(ctx) },
+		} {
+			if err := change(); !errors.Is(err, store.ErrLastSignIn) || !errors.Is(err, store.ErrLastAdmin) {
+				t.Fatalf("%s the last admin with a password, SSO off: %v", name, err)
+			}
+		}
+		if got := c.User.GetX(ctx, owner.ID); got.Role != user.RoleADMIN || got.Status != user.StatusACTIVE {
+			t.Fatalf("changed: %s %s", got.Role, got.Status)
+		}
+		// With JWT SSO on, the other admin can sign in with it.
+		c.Settings.UpdateOneID(st.ID).SetJwtEnabled(true).ExecX(ctx)
+		if err := c.User.UpdateOneID(owner.ID).SetRole(user.RoleMODERATOR).Exec(ctx); err != nil {
+			t.Fatalf("with SSO on: %v", err)
+		}
+		// Off again, with two admins who have a password, one of them may go.
+		c.Settings.UpdateOneID(st.ID).SetJwtEnabled(false).ExecX(ctx)
+		c.User.UpdateOneID(owner.ID).SetRole(user.RoleADMIN).ExecX(ctx)
+		second := c.User.Create().SetEmail("second@example.com").SetUsername("second").SetRole(user.RoleADMIN).SetPasswordHash("$argon2id$y").SaveX(ctx)
+		if err := c.User.UpdateOneID(second.ID).SetRole(user.RoleMEMBER).Exec(ctx); err != nil {
+			t.Fatalf("one of two password admins: %v", err)
+		}
+	})
+}
