@@ -39,8 +39,7 @@ func findUser(ctx context.Context, client *ent.Client, id *int, externalID, emai
 	case id != nil:
 		q.Where(user.ID(*id))
 	case externalID != nil:
-		// Only a canonical id names a member (MySQL/MariaDB would match "x " to x).
-		if c, err := identity.ExternalID(*externalID); err != nil || c != *externalID || c == "" {
+		if !identity.IsExternalID(*externalID) {
 			return nil, nil
 		}
 		q.Where(user.ExternalID(*externalID))

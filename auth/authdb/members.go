@@ -32,11 +32,10 @@ var (
 )
 
 // MemberByExternalID returns the member with this externalId, with the columns of
-// memberColumns and no edges, or nil. An id not in its canonical form (identity.ExternalID)
-// names no member: MySQL/MariaDB's utf8mb4_bin ignores trailing spaces when it compares, so
-// "acct-7 " would otherwise find acct-7.
+// memberColumns and no edges, or nil; an id that is not one (identity.IsExternalID) names no
+// member.
 func MemberByExternalID(ctx context.Context, client *ent.Client, externalID string) (*ent.User, error) {
-	if c, err := identity.ExternalID(externalID); err != nil || c != externalID || c == "" {
+	if !identity.IsExternalID(externalID) {
 		return nil, nil
 	}
 	return findMember(ctx, client, memberByExternalID, externalID)

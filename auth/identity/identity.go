@@ -127,6 +127,14 @@ func ExternalID(s string) (string, error) {
 	return s, nil
 }
 
+// IsExternalID reports whether s names a member as an external id: not empty, and in its
+// canonical form. A lookup takes no other id: MySQL/MariaDB's utf8mb4_bin ignores trailing
+// spaces when it compares, so "acct-7 " would find acct-7.
+func IsExternalID(s string) bool {
+	c, err := ExternalID(s)
+	return err == nil && c == s && c != ""
+}
+
 // Username returns the canonical form of a username chosen by a person (an admin, or a member for
 // itself): trimmed, otherwise exact, without spaces, '/' or '@', in one script.
 func Username(s string) (string, error) {
