@@ -16,6 +16,8 @@ import (
 func TestLoginPage(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		app := testserver.New(t, db, testserver.Options{})
+		// An admin who signs in with a password, so that every method may be off.
+		app.CreateUser("owner@example.com", authtest.Password, user.RoleADMIN)
 		ctx := context.Background()
 		st := app.Settings()
 		tests := []struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -15,7 +16,7 @@ import (
 	"github.com/community/sso/auth/redirect"
 	"github.com/community/sso/ent"
 	"github.com/community/sso/ent/settings"
-	"github.com/community/sso/ent/user"
+	"github.com/community/sso/ent/store"
 	"github.com/community/sso/graph/model"
 )
 
@@ -181,6 +182,9 @@ func maxLen(n int) func(string) error {
 // saveSettings writes a change and records it; it returns the settings as they are now.
 func (r *Resolver) saveSettings(ctx context.Context, client *ent.Client, c *settingsChange, section string) (*model.AuthSettings, error) {
 	st, err := c.upd.Save(ctx)
+	if errors.Is(err, store.ErrLastSignIn) { // the last sign-in method, turned off (the store's hook)
+		return nil, BadInput("enabled", "%s", lastAdminMessage(err))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -309,9 +313,6 @@ func (r *Resolver) updateOAuth2Settings(ctx context.Context, in model.UpdateOAut
 			return nil, err
 		}
 	}
-	if err := keepsAnAdminSignIn(ctx, client, st, next.Oauth2Enabled, st.JwtEnabled); err != nil {
-		return nil, err
-	}
 	return r.saveSettings(ctx, client, c, "oauth2")
 }
 
@@ -413,9 +414,6 @@ func (r *Resolver) updateJwtSsoSettings(ctx context.Context, in model.UpdateJwtS
 	if enabled && len(st.JwtSecret) == 0 && len(publicKeys) == 0 && jwksURL == "" {
 		return nil, BadInput("enabled", "generate a secret with regenerateJwtSsoSecret, or give publicKeys or a jwksUrl, before enabling JWT SSO")
 	}
-	if err := keepsAnAdminSignIn(ctx, client, st, st.Oauth2Enabled, enabled); err != nil {
-		return nil, err
-	}
 	return r.saveSettings(ctx, client, c, "jwtSso")
 }
 
@@ -457,20 +455,4 @@ func (r *Resolver) regenerateJwtSsoSecret(ctx context.Context, graceSeconds *int
 		return "", err
 	}
 	return secret, nil
-}
-
-// keepsAnAdminSignIn refuses to turn the last SSO method off (oauth2 and jwt: whether each will
-// be on) while no active admin has a password: direct login, which admins can always use, would
-// then be no admin's way in, and every admin would be locked out (the community needs an admin
-// who can sign in, not only an active one). Turning a method on, or off beside another, passes.
-func keepsAnAdminSignIn(ctx context.Context, client *ent.Client, st *ent.Settings, oauth2, jwt bool) error {
-	if oauth2 || jwt || (!st.Oauth2Enabled && !st.JwtEnabled) {
-		return nil
-	}
-	ok, err := client.User.Query().Where(user.RoleEQ(user.RoleADMIN), user.StatusEQ(user.StatusACTIVE),
-		user.PasswordHashNEQ("")).Exist(ctx)
-	if err != nil || ok {
-		return err
-	}
-	return BadInput("enabled", "no active admin has a password: with single sign-on off, no admin could sign in; set an admin's password first")
 }

@@ -137,7 +137,8 @@ func lockConflict(err error) bool {
 // TestLastAdminWhoCanSignIn: while both single sign-on methods are off, the last active admin
 // with a password cannot be demoted, suspended or deleted (ErrLastSignIn, which is an
 // ErrLastAdmin), though another admin without one remains: direct login is every admin's only
-// way in. With a method on, or another admin with a password, the change passes.
+// way in. With a method on, or another admin with a password, the change passes; and while no
+// active admin has a password, the last method cannot be turned off.
 func TestLastAdminWhoCanSignIn(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -162,9 +163,16 @@ func TestLastAdminWhoCanSignIn(t *testing.T) {
 		if err := c.User.UpdateOneID(owner.ID).SetRole(user.RoleMODERATOR).Exec(ctx); err != nil {
 			t.Fatalf("with SSO on: %v", err)
 		}
+		// While no active admin has a password, the last method stays on.
+		if err := c.Settings.UpdateOneID(st.ID).SetJwtEnabled(false).Exec(ctx); !errors.Is(err, store.ErrLastSignIn) {
+			t.Fatalf("turning the last method off with no password admin: %v", err)
+		}
+		if !c.Settings.GetX(ctx, st.ID).JwtEnabled {
+			t.Fatal("JWT SSO was turned off")
+		}
 		// Off again, with two admins who have a password, one of them may go.
-		c.Settings.UpdateOneID(st.ID).SetJwtEnabled(false).ExecX(ctx)
 		c.User.UpdateOneID(owner.ID).SetRole(user.RoleADMIN).ExecX(ctx)
+		c.Settings.UpdateOneID(st.ID).SetJwtEnabled(false).ExecX(ctx)
 		second := c.User.Create().SetEmail("second@example.com").SetUsername("second").SetRole(user.RoleADMIN).SetPasswordHash("$argon2id$y").SaveX(ctx)
 		if err := c.User.UpdateOneID(second.ID).SetRole(user.RoleMEMBER).Exec(ctx); err != nil {
 			t.Fatalf("one of two password admins: %v", err)

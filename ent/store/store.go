@@ -142,6 +142,7 @@ func Open(ctx context.Context, driverName, dsn string, opts Options) (*DB, error
 	}
 	d := &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Read: read, Driver: driverName, galera: galera, mariadb: mariadb}
 	d.Client.User.Use(keepAnAdmin)
+	d.Client.Settings.Use(keepASignInMethod)
 	d.ready.Store(true)
 	return d, nil
 }
